@@ -81,6 +81,81 @@ uint32_t tf_crc32(const uint8_t *buf, size_t len);
  *             protocol/command.c)
  * ====================================================================== */
 
+/* Capability flags (the handshake's capability_flags). The low 32 bits are
+ * MySQL's and MariaDB's common flags; MariaDB sends its own extended flags in
+ * the 4 "reserved" bytes of the handshake v10 and we keep them as bits 32..63
+ * of one uint64_t. A MariaDB server clears TF_CLIENT_MYSQL (bit 0, which is
+ * CLIENT_LONG_PASSWORD for MySQL) to say the extended bytes are meaningful. */
+#define TF_CLIENT_LONG_PASSWORD (UINT64_C(1) << 0)
+#define TF_CLIENT_MYSQL TF_CLIENT_LONG_PASSWORD /* MariaDB's name */
+#define TF_CLIENT_FOUND_ROWS (UINT64_C(1) << 1)
+#define TF_CLIENT_LONG_FLAG (UINT64_C(1) << 2)
+#define TF_CLIENT_CONNECT_WITH_DB (UINT64_C(1) << 3)
+#define TF_CLIENT_NO_SCHEMA (UINT64_C(1) << 4)
+#define TF_CLIENT_COMPRESS (UINT64_C(1) << 5)
+#define TF_CLIENT_ODBC (UINT64_C(1) << 6)
+#define TF_CLIENT_LOCAL_FILES (UINT64_C(1) << 7)
+#define TF_CLIENT_IGNORE_SPACE (UINT64_C(1) << 8)
+#define TF_CLIENT_PROTOCOL_41 (UINT64_C(1) << 9)
+#define TF_CLIENT_INTERACTIVE (UINT64_C(1) << 10)
+#define TF_CLIENT_SSL (UINT64_C(1) << 11)
+#define TF_CLIENT_IGNORE_SIGPIPE (UINT64_C(1) << 12)
+#define TF_CLIENT_TRANSACTIONS (UINT64_C(1) << 13)
+#define TF_CLIENT_RESERVED (UINT64_C(1) << 14)
+#define TF_CLIENT_SECURE_CONNECTION (UINT64_C(1) << 15) /* a.k.a. RESERVED2 */
+#define TF_CLIENT_MULTI_STATEMENTS (UINT64_C(1) << 16)
+#define TF_CLIENT_MULTI_RESULTS (UINT64_C(1) << 17)
+#define TF_CLIENT_PS_MULTI_RESULTS (UINT64_C(1) << 18)
+#define TF_CLIENT_PLUGIN_AUTH (UINT64_C(1) << 19)
+#define TF_CLIENT_CONNECT_ATTRS (UINT64_C(1) << 20)
+#define TF_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA (UINT64_C(1) << 21)
+#define TF_CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS (UINT64_C(1) << 22)
+#define TF_CLIENT_SESSION_TRACK (UINT64_C(1) << 23)
+#define TF_CLIENT_DEPRECATE_EOF (UINT64_C(1) << 24)
+#define TF_CLIENT_OPTIONAL_RESULTSET_METADATA (UINT64_C(1) << 25) /* MySQL 8 */
+#define TF_CLIENT_ZSTD_COMPRESSION_ALGORITHM (UINT64_C(1) << 26)  /* MySQL 8 */
+#define TF_CLIENT_QUERY_ATTRIBUTES (UINT64_C(1) << 27)            /* MySQL 8 */
+#define TF_CLIENT_MULTI_FACTOR_AUTHENTICATION (UINT64_C(1) << 28) /* MySQL 8 */
+#define TF_CLIENT_CAPABILITY_EXTENSION (UINT64_C(1) << 29)
+#define TF_CLIENT_SSL_VERIFY_SERVER_CERT (UINT64_C(1) << 30)
+#define TF_CLIENT_REMEMBER_OPTIONS (UINT64_C(1) << 31)
+/* MariaDB extended capabilities (handshake bytes 4..7 of the filler). */
+#define TF_MARIADB_CLIENT_PROGRESS (UINT64_C(1) << 32)
+#define TF_MARIADB_CLIENT_COM_MULTI (UINT64_C(1) << 33)
+#define TF_MARIADB_CLIENT_STMT_BULK_OPERATIONS (UINT64_C(1) << 34)
+#define TF_MARIADB_CLIENT_EXTENDED_METADATA (UINT64_C(1) << 35)
+#define TF_MARIADB_CLIENT_CACHE_METADATA (UINT64_C(1) << 36)
+#define TF_MARIADB_CLIENT_BULK_UNIT_RESULTS (UINT64_C(1) << 37)
+
+/* Server status flags (OK / EOF packets). */
+#define TF_SERVER_STATUS_IN_TRANS 0x0001u
+#define TF_SERVER_STATUS_AUTOCOMMIT 0x0002u
+#define TF_SERVER_MORE_RESULTS_EXISTS 0x0008u
+#define TF_SERVER_QUERY_NO_GOOD_INDEX_USED 0x0010u
+#define TF_SERVER_QUERY_NO_INDEX_USED 0x0020u
+#define TF_SERVER_STATUS_CURSOR_EXISTS 0x0040u
+#define TF_SERVER_STATUS_LAST_ROW_SENT 0x0080u
+#define TF_SERVER_STATUS_DB_DROPPED 0x0100u
+#define TF_SERVER_STATUS_NO_BACKSLASH_ESCAPES 0x0200u
+#define TF_SERVER_STATUS_METADATA_CHANGED 0x0400u
+#define TF_SERVER_QUERY_WAS_SLOW 0x0800u
+#define TF_SERVER_PS_OUT_PARAMS 0x1000u
+#define TF_SERVER_STATUS_IN_TRANS_READONLY 0x2000u
+#define TF_SERVER_SESSION_STATE_CHANGED 0x4000u
+
+/* Command bytes (first payload byte of a client command). The replication
+ * commands are encoded by the gtid/replication owner; they are listed here so
+ * every command byte lives in one place. */
+typedef enum tf_command {
+    TF_COM_QUIT = 0x01,
+    TF_COM_INIT_DB = 0x02,
+    TF_COM_QUERY = 0x03,
+    TF_COM_PING = 0x0e,
+    TF_COM_BINLOG_DUMP = 0x12,
+    TF_COM_REGISTER_SLAVE = 0x15,
+    TF_COM_BINLOG_DUMP_GTID = 0x1e,
+} tf_command;
+
 /* --- section 2 is filled by its owner --- */
 
 /* ======================================================================
