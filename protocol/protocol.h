@@ -344,7 +344,577 @@ tf_status tf_value_decode(const uint8_t *buf, size_t len, const tf_column *col,
  *             protocol/table_map.c, protocol/payload.c)
  * ====================================================================== */
 
-/* --- section 6 is filled by its owner --- */
+/* --- section 6: binlog events ---
+ *
+ * How to read a binlog (file or replication stream):
+ *
+ *   tf_format fmt;
+ *   tf_format_init(&fmt, TF_CHECKSUM_UNDEF);   // file: the FDE comes first
+ *   skip the 4-byte magic (tf_binlog_check_magic), then per event:
+ *     tf_event_frame(buf, len, &fmt, &event_len, err)  -> TF_NEED_MORE until
+ *                                                        the whole event is in
+ *     tf_event_decode(buf, event_len, &fmt, &ev, &consumed, err)
+ *     if ev.kind == TF_EVENT_FORMAT_DESCRIPTION: fmt = ev.format_description
+ *     if ev.kind == TF_EVENT_TABLE_MAP: tf_table_maps_add_event(maps, &ev, err)
+ *     if ev.kind == TF_EVENT_ROWS: tf_rows_begin(&cur, &ev, map, err) and
+ *                                  tf_rows_next(...) until !tf_rows_has_next
+ *     if ev.kind == TF_EVENT_TRANSACTION_PAYLOAD: tf_payload_iter_*
+ *
+ * tf_binlog_reader below does exactly this over an in-memory file.
+ *
+ * Everything tf_event_decode returns is borrowed from the event buffer
+ * (tf_str, byte pointers): keep the buffer alive while using the event.
+ * Table maps are the exception: tf_table_map_new copies what it needs, so a
+ * map outlives its event (rows events refer to it by table_id later). */
+
+#define TF_BINLOG_MAGIC_LEN 4       /* fe 62 69 6e at the start of a file */
+#define TF_EVENT_HEADER_LEN 19      /* v4 common header */
+#define TF_EVENT_CHECKSUM_LEN 4     /* CRC32 trailer when checksums are on */
+
+/* Event type codes (Log_event_type). MySQL 1..42, MariaDB 160..171. */
+typedef enum tf_event_type {
+    TF_EV_UNKNOWN = 0,
+    TF_EV_START_V3 = 1,              /* binlog v1-3: unsupported */
+    TF_EV_QUERY = 2,
+    TF_EV_STOP = 3,
+    TF_EV_ROTATE = 4,
+    TF_EV_INTVAR = 5,
+    TF_EV_LOAD = 6,
+    TF_EV_SLAVE = 7,
+    TF_EV_CREATE_FILE = 8,
+    TF_EV_APPEND_BLOCK = 9,
+    TF_EV_EXEC_LOAD = 10,
+    TF_EV_DELETE_FILE = 11,
+    TF_EV_NEW_LOAD = 12,
+    TF_EV_RAND = 13,
+    TF_EV_USER_VAR = 14,
+    TF_EV_FORMAT_DESCRIPTION = 15,
+    TF_EV_XID = 16,
+    TF_EV_BEGIN_LOAD_QUERY = 17,
+    TF_EV_EXECUTE_LOAD_QUERY = 18,
+    TF_EV_TABLE_MAP = 19,
+    TF_EV_PRE_GA_WRITE_ROWS = 20,    /* MySQL 5.1.0-5.1.17: unsupported */
+    TF_EV_PRE_GA_UPDATE_ROWS = 21,
+    TF_EV_PRE_GA_DELETE_ROWS = 22,
+    TF_EV_WRITE_ROWS_V1 = 23,
+    TF_EV_UPDATE_ROWS_V1 = 24,
+    TF_EV_DELETE_ROWS_V1 = 25,
+    TF_EV_INCIDENT = 26,
+    TF_EV_HEARTBEAT = 27,
+    TF_EV_IGNORABLE = 28,
+    TF_EV_ROWS_QUERY = 29,
+    TF_EV_WRITE_ROWS_V2 = 30,
+    TF_EV_UPDATE_ROWS_V2 = 31,
+    TF_EV_DELETE_ROWS_V2 = 32,
+    TF_EV_GTID = 33,
+    TF_EV_ANONYMOUS_GTID = 34,
+    TF_EV_PREVIOUS_GTIDS = 35,
+    TF_EV_TRANSACTION_CONTEXT = 36,
+    TF_EV_VIEW_CHANGE = 37,
+    TF_EV_XA_PREPARE = 38,
+    TF_EV_PARTIAL_UPDATE_ROWS = 39,
+    TF_EV_TRANSACTION_PAYLOAD = 40,
+    TF_EV_HEARTBEAT_V2 = 41,
+    TF_EV_GTID_TAGGED_LOG = 42,
+    TF_EV_MARIADB_ANNOTATE_ROWS = 160,
+    TF_EV_MARIADB_BINLOG_CHECKPOINT = 161,
+    TF_EV_MARIADB_GTID = 162,
+    TF_EV_MARIADB_GTID_LIST = 163,
+    TF_EV_MARIADB_START_ENCRYPTION = 164, /* encrypted binlog: unsupported */
+    TF_EV_MARIADB_QUERY_COMPRESSED = 165,
+    TF_EV_MARIADB_WRITE_ROWS_COMPRESSED_V1 = 166,
+    TF_EV_MARIADB_UPDATE_ROWS_COMPRESSED_V1 = 167,
+    TF_EV_MARIADB_DELETE_ROWS_COMPRESSED_V1 = 168,
+    TF_EV_MARIADB_WRITE_ROWS_COMPRESSED = 169,
+    TF_EV_MARIADB_UPDATE_ROWS_COMPRESSED = 170,
+    TF_EV_MARIADB_DELETE_ROWS_COMPRESSED = 171,
+} tf_event_type;
+
+/* "QUERY", "WRITE_ROWS_V2", "MARIADB_GTID", ...; "UNKNOWN" for codes we do
+ * not know. Never NULL. */
+const char *tf_event_type_name(uint8_t type);
+
+/* Common header flags (LOG_EVENT_*_F). */
+#define TF_EVENT_F_BINLOG_IN_USE 0x0001 /* FDE only: file not closed cleanly;
+                                           the FDE's CRC32 was computed with
+                                           this bit cleared */
+#define TF_EVENT_F_THREAD_SPECIFIC 0x0004
+#define TF_EVENT_F_SUPPRESS_USE 0x0008
+#define TF_EVENT_F_ARTIFICIAL 0x0020 /* made up by the dump thread (fake
+                                        ROTATE): log_pos means nothing */
+#define TF_EVENT_F_RELAY_LOG 0x0040
+#define TF_EVENT_F_IGNORABLE 0x0080
+
+/* The 19-byte v4 common header. log_pos is the position just after this
+ * event in the primary's binlog (0 for events inside TRANSACTION_PAYLOAD and
+ * for some artificial events). */
+typedef struct tf_event_header {
+    uint32_t timestamp;
+    uint8_t type; /* tf_event_type */
+    uint32_t server_id;
+    uint32_t event_size; /* whole event: header + body + checksum */
+    uint32_t log_pos;
+    uint16_t flags;
+} tf_event_header;
+
+typedef enum tf_checksum_alg {
+    TF_CHECKSUM_OFF = 0,
+    TF_CHECKSUM_CRC32 = 1,
+    TF_CHECKSUM_UNDEF = 255, /* not known yet (before the FDE) */
+} tf_checksum_alg;
+
+typedef enum tf_flavour {
+    TF_FLAVOUR_UNKNOWN = 0,
+    TF_FLAVOUR_MYSQL,   /* MySQL, Percona */
+    TF_FLAVOUR_MARIADB, /* "-MariaDB" in the server version */
+} tf_flavour;
+
+/* What a FORMAT_DESCRIPTION event says about the events after it. Copy the
+ * decoded ev.format_description into the reader's tf_format. */
+typedef struct tf_format {
+    uint16_t binlog_version;     /* 4 (1..3 are rejected) */
+    char server_version[51];     /* NUL-terminated, e.g. "8.0.32" */
+    unsigned version_major, version_minor, version_patch; /* 10, 11, 9 */
+    tf_flavour flavour;
+    uint32_t create_timestamp;
+    uint8_t common_header_len;   /* 19 (anything else is rejected) */
+    /* post_header_len[type] for type 1..post_header_count; 0 elsewhere. */
+    uint16_t post_header_count;
+    uint8_t post_header_len[256];
+    uint8_t checksum_alg;        /* tf_checksum_alg of the events after it */
+} tf_format;
+
+/* Format to read with before any FDE: binlog v4, 19-byte header, the
+ * post-header lengths a v4 server uses, and the given checksum algorithm.
+ * Files: TF_CHECKSUM_UNDEF (the FDE comes first and says). Replication
+ * streams: TF_CHECKSUM_CRC32 if the replica set @master_binlog_checksum /
+ * @source_binlog_checksum to CRC32, so the artificial ROTATE sent before the
+ * FDE decodes; else TF_CHECKSUM_OFF. With UNDEF, an event other than FDE is
+ * rejected (TF_ERR_UNSUPPORTED) rather than guessed. */
+void tf_format_init(tf_format *fmt, tf_checksum_alg alg);
+
+/* Post-header length of `type` in this format (0 when unknown). */
+uint8_t tf_format_post_header_len(const tf_format *fmt, uint8_t type);
+
+/* Checks the 4-byte binlog file magic fe 62 69 6e. TF_NEED_MORE if len < 4,
+ * TF_MALFORMED ("not a binlog file: magic ...") otherwise on mismatch. */
+tf_status tf_binlog_check_magic(const uint8_t *buf, size_t len, tf_error *err);
+
+/* Framing: how long is the event starting at buf? Needs 19 bytes; then
+ * TF_NEED_MORE until len >= event_size (err then says how many bytes are
+ * announced and how many are there, for callers at end of file).
+ * TF_MALFORMED when event_size is smaller than header (+ checksum). */
+tf_status tf_event_frame(const uint8_t *buf, size_t len, const tf_format *fmt,
+                         size_t *event_len, tf_error *err);
+
+/* Reads the common header only (needs 19 bytes). */
+tf_status tf_event_header_decode(const uint8_t *buf, size_t len,
+                                 tf_event_header *out, tf_error *err);
+
+/* ---- per-kind bodies (all pointers borrow from the event buffer) ---- */
+
+typedef enum tf_event_kind {
+    TF_EVENT_OTHER = 0,     /* known or unknown type, body not interpreted:
+                               BEGIN_LOAD_QUERY, INCIDENT, IGNORABLE,
+                               XA_PREPARE, TRANSACTION_CONTEXT, VIEW_CHANGE,
+                               LOAD events, codes we do not know */
+    TF_EVENT_FORMAT_DESCRIPTION,
+    TF_EVENT_ROTATE,
+    TF_EVENT_QUERY,         /* QUERY and MariaDB QUERY_COMPRESSED */
+    TF_EVENT_XID,
+    TF_EVENT_STOP,
+    TF_EVENT_INTVAR,
+    TF_EVENT_RAND,
+    TF_EVENT_USER_VAR,
+    TF_EVENT_TABLE_MAP,
+    TF_EVENT_ROWS,          /* WRITE/UPDATE/DELETE v1, v2, PARTIAL_UPDATE,
+                               MariaDB compressed rows */
+    TF_EVENT_GTID,          /* MySQL GTID, ANONYMOUS_GTID, GTID_TAGGED_LOG */
+    TF_EVENT_PREVIOUS_GTIDS,
+    TF_EVENT_MARIADB_GTID,
+    TF_EVENT_MARIADB_GTID_LIST,
+    TF_EVENT_MARIADB_BINLOG_CHECKPOINT,
+    TF_EVENT_ROWS_QUERY,    /* MySQL ROWS_QUERY and MariaDB ANNOTATE_ROWS */
+    TF_EVENT_HEARTBEAT,     /* HEARTBEAT and HEARTBEAT_V2 */
+    TF_EVENT_TRANSACTION_PAYLOAD,
+} tf_event_kind;
+
+typedef struct tf_rotate_event {
+    uint64_t position; /* where to start in next_file */
+    tf_str next_file;
+} tf_rotate_event;
+
+typedef struct tf_query_event {
+    uint32_t thread_id;
+    uint32_t exec_time;
+    uint16_t error_code;
+    const uint8_t *status_vars; /* raw Q_* key/value list */
+    size_t status_vars_len;
+    tf_str database;            /* current database, may be empty */
+    tf_str statement;           /* for QUERY_COMPRESSED: the compressed
+                                   bytes; use tf_query_uncompress */
+    bool compressed;            /* MariaDB QUERY_COMPRESSED */
+} tf_query_event;
+
+typedef struct tf_intvar_event {
+    uint8_t type; /* 1 LAST_INSERT_ID, 2 INSERT_ID */
+    uint64_t value;
+} tf_intvar_event;
+
+typedef struct tf_rand_event {
+    uint64_t seed1, seed2;
+} tf_rand_event;
+
+typedef struct tf_user_var_event {
+    tf_str name;
+    bool is_null;
+    uint8_t value_type;     /* Item_result: 0 STRING, 1 REAL, 2 INT, 4 DECIMAL */
+    uint32_t charset;
+    const uint8_t *value;   /* raw value bytes */
+    size_t value_len;
+    bool has_flags;
+    uint8_t flags;          /* 1 = unsigned */
+} tf_user_var_event;
+
+/* TABLE_MAP as it is on the wire (borrowed). tf_table_map_new turns it into
+ * an owned, fully decoded map. */
+typedef struct tf_table_map_event {
+    uint64_t table_id;
+    uint16_t flags;
+    tf_str database;
+    tf_str table;
+    uint64_t column_count;
+    const uint8_t *column_types;  /* column_count bytes */
+    const uint8_t *metadata;      /* per-column type metadata block */
+    size_t metadata_len;
+    const uint8_t *null_bitmap;   /* (column_count + 7) / 8 bytes */
+    const uint8_t *optional_metadata; /* TLV list, may be empty */
+    size_t optional_metadata_len;
+    size_t optional_metadata_offset;  /* in the event, for messages */
+} tf_table_map_event;
+
+typedef enum tf_rows_kind {
+    TF_ROWS_WRITE = 0,
+    TF_ROWS_UPDATE,
+    TF_ROWS_DELETE,
+    TF_ROWS_PARTIAL_UPDATE, /* PARTIAL_UPDATE_ROWS (JSON diffs) */
+} tf_rows_kind;
+
+/* Rows events flags (post-header). */
+#define TF_ROWS_F_STMT_END 0x0001
+#define TF_ROWS_F_NO_FOREIGN_KEY_CHECKS 0x0002
+#define TF_ROWS_F_RELAXED_UNIQUE_CHECKS 0x0004
+#define TF_ROWS_F_COMPLETE_ROWS 0x0008
+
+typedef struct tf_rows_event {
+    tf_rows_kind kind;
+    uint8_t version;          /* 1 or 2 */
+    bool compressed;          /* MariaDB *_ROWS_COMPRESSED: `rows` is the
+                                 compressed block; tf_rows_begin inflates */
+    uint64_t table_id;
+    uint16_t flags;           /* TF_ROWS_F_* */
+    /* v2 extra row info, parsed and bounds-checked. */
+    const uint8_t *extra;     /* raw extra data (without its length field) */
+    size_t extra_len;
+    bool has_ndb_info;
+    uint8_t ndb_format;
+    const uint8_t *ndb_data;
+    size_t ndb_data_len;
+    bool has_partition_info;
+    uint16_t partition_id;
+    uint16_t source_partition_id; /* UPDATE / PARTIAL_UPDATE only */
+    uint64_t column_count;
+    /* Which columns each image carries: (column_count + 7) / 8 bytes each.
+     * columns_before is the only bitmap of WRITE (its after image) and
+     * DELETE; UPDATE/PARTIAL_UPDATE have both. NULL when the kind has no
+     * such image. */
+    const uint8_t *columns_before;
+    const uint8_t *columns_after;
+    /* Images that do not carry every column come from
+     * binlog_row_image=MINIMAL or NOBLOB: callers that need whole rows must
+     * refuse these events rather than write partial documents. */
+    bool before_image_full;
+    bool after_image_full;
+    const uint8_t *rows;      /* row images */
+    size_t rows_len;
+    size_t rows_offset;       /* offset of `rows` in the event */
+} tf_rows_event;
+
+/* MySQL GTID / ANONYMOUS_GTID / GTID_TAGGED_LOG. Fields past the original
+ * 5.6 layout are flagged by has_*: older servers do not write them. */
+typedef struct tf_gtid_event {
+    uint8_t flags;               /* 1 = may have changes outside transactions */
+    uint8_t sid[16];             /* source UUID (zero for ANONYMOUS_GTID) */
+    uint64_t gno;                /* transaction number (0 anonymous) */
+    bool anonymous;
+    char tag[33];                /* GTID_TAGGED_LOG: tag, "" when none */
+    bool has_logical_clock;
+    uint64_t last_committed;
+    uint64_t sequence_number;
+    bool has_commit_timestamps;
+    uint64_t immediate_commit_timestamp; /* microseconds since epoch */
+    uint64_t original_commit_timestamp;  /* = immediate when not written */
+    bool has_transaction_length;
+    uint64_t transaction_length;
+    bool has_server_versions;
+    uint32_t immediate_server_version;   /* e.g. 80032 */
+    uint32_t original_server_version;
+    bool has_commit_group_ticket;
+    uint64_t commit_group_ticket;
+} tf_gtid_event;
+
+/* PREVIOUS_GTIDS: the body is the binary GTID set encoding; decode it with
+ * tf_gtid_set_decode_binary(data, data_len, ...) (section 4). The event
+ * decoder checks its outer structure (sid count, interval counts, tags)
+ * against the length and reports sid_count. */
+typedef struct tf_previous_gtids_event {
+    const uint8_t *data;
+    size_t data_len;
+    uint64_t sid_count;
+    bool tagged;                 /* 8.4+ tagged encoding */
+} tf_previous_gtids_event;
+
+/* MariaDB GTID_EVENT (starts an event group). */
+#define TF_MARIADB_GTID_F_STANDALONE 0x01
+#define TF_MARIADB_GTID_F_GROUP_COMMIT_ID 0x02
+#define TF_MARIADB_GTID_F_TRANSACTIONAL 0x04
+#define TF_MARIADB_GTID_F_ALLOW_PARALLEL 0x08
+#define TF_MARIADB_GTID_F_WAITED 0x10
+#define TF_MARIADB_GTID_F_DDL 0x20
+#define TF_MARIADB_GTID_F_PREPARED_XA 0x40
+#define TF_MARIADB_GTID_F_COMPLETED_XA 0x80
+typedef struct tf_mariadb_gtid_event {
+    uint64_t seq_no;
+    uint32_t domain_id;
+    uint32_t server_id;          /* from the common header */
+    uint8_t flags2;              /* TF_MARIADB_GTID_F_* */
+    bool has_commit_id;
+    uint64_t commit_id;
+    bool has_xid;                /* PREPARED_XA / COMPLETED_XA */
+    uint32_t xa_format_id;
+    uint8_t xa_gtrid_len, xa_bqual_len;
+    const uint8_t *xa_data;      /* gtrid then bqual */
+    bool has_flags_extra;
+    uint8_t flags_extra;
+    uint8_t extra_engines;       /* when flags_extra & 0x01 */
+    bool has_sa_seq_no;
+    uint64_t sa_seq_no;          /* START/COMMIT/ROLLBACK ALTER */
+    bool has_thread_id;
+    uint64_t thread_id;          /* 11.x, flags_extra & 0x10 */
+} tf_mariadb_gtid_event;
+
+typedef struct tf_mariadb_gtid {
+    uint32_t domain_id;
+    uint32_t server_id;
+    uint64_t seq_no;
+} tf_mariadb_gtid;
+
+/* MariaDB GTID_LIST: the binlog state at the start of the file. */
+typedef struct tf_mariadb_gtid_list_event {
+    uint32_t count;
+    uint8_t flags;               /* high 4 bits of the count field */
+    const uint8_t *entries;      /* count * 16 bytes; use _get */
+} tf_mariadb_gtid_list_event;
+
+void tf_mariadb_gtid_list_get(const tf_mariadb_gtid_list_event *list,
+                              uint32_t index, tf_mariadb_gtid *out);
+
+typedef struct tf_heartbeat_event {
+    tf_str log_file;
+    uint64_t log_pos;            /* v1: header log_pos; v2: serialized */
+} tf_heartbeat_event;
+
+#define TF_PAYLOAD_COMPRESSION_ZSTD 0
+#define TF_PAYLOAD_COMPRESSION_NONE 255
+typedef struct tf_transaction_payload_event {
+    uint8_t compression_type;    /* TF_PAYLOAD_COMPRESSION_* */
+    uint64_t payload_size;
+    uint64_t uncompressed_size;  /* as declared: checked, never trusted */
+    const uint8_t *payload;
+    size_t payload_len;
+} tf_transaction_payload_event;
+
+typedef struct tf_event {
+    tf_event_header header;
+    tf_event_kind kind;
+    const uint8_t *body;         /* after the common header, checksum off */
+    size_t body_len;
+    bool has_checksum;
+    uint32_t checksum;
+    union {
+        tf_format format_description;
+        tf_rotate_event rotate;
+        tf_query_event query;
+        uint64_t xid;
+        tf_intvar_event intvar;
+        tf_rand_event rand;
+        tf_user_var_event user_var;
+        tf_table_map_event table_map;
+        tf_rows_event rows;
+        tf_gtid_event gtid;
+        tf_previous_gtids_event previous_gtids;
+        tf_mariadb_gtid_event mariadb_gtid;
+        tf_mariadb_gtid_list_event mariadb_gtid_list;
+        tf_str binlog_checkpoint_file;
+        tf_str rows_query;       /* the statement text */
+        tf_heartbeat_event heartbeat;
+        tf_transaction_payload_event payload;
+    };
+} tf_event;
+
+/* Decodes one whole event (buf holds at least the event; frame it first).
+ * Verifies the CRC32 when fmt->checksum_alg is CRC32 (the FDE decides its
+ * own: it carries its algorithm). Errors:
+ *   TF_NEED_MORE  len < event_size (so the same call works on a stream),
+ *   TF_MALFORMED  domain TF_ERR_PROTOCOL: "checksum mismatch", bad lengths
+ *                 ("TABLE_MAP event: column count ... at offset N"),
+ *                 domain TF_ERR_UNSUPPORTED: START_V3 / binlog v1-3, pre-GA
+ *                 rows events, non-19-byte headers, encrypted binlogs.
+ * Offsets in messages are from the start of the event; callers add the file
+ * position with tf_error_prefix. Allocates nothing. */
+tf_status tf_event_decode(const uint8_t *buf, size_t len, const tf_format *fmt,
+                          tf_event *out, size_t *consumed, tf_error *err);
+
+/* MariaDB QUERY_COMPRESSED: inflates ev.query.statement into a new buffer
+ * (*out, free()), at most max_len bytes. */
+tf_status tf_query_uncompress(const tf_query_event *query, size_t max_len,
+                              uint8_t **out, size_t *out_len, tf_error *err);
+
+/* ---- table maps ---- */
+
+/* Which TABLE_MAP optional metadata the server sent (bit per type:
+ * 1u << TF_TABLE_META_*). */
+enum {
+    TF_TABLE_META_SIGNEDNESS = 1,
+    TF_TABLE_META_DEFAULT_CHARSET = 2,
+    TF_TABLE_META_COLUMN_CHARSET = 3,
+    TF_TABLE_META_COLUMN_NAME = 4,
+    TF_TABLE_META_SET_STR_VALUE = 5,
+    TF_TABLE_META_ENUM_STR_VALUE = 6,
+    TF_TABLE_META_GEOMETRY_TYPE = 7,
+    TF_TABLE_META_SIMPLE_PRIMARY_KEY = 8,
+    TF_TABLE_META_PRIMARY_KEY_WITH_PREFIX = 9,
+    TF_TABLE_META_ENUM_AND_SET_DEFAULT_CHARSET = 10,
+    TF_TABLE_META_ENUM_AND_SET_COLUMN_CHARSET = 11,
+    TF_TABLE_META_COLUMN_VISIBILITY = 12,
+    TF_TABLE_META_VECTOR_DIMENSIONALITY = 13,
+};
+
+/* An owned, decoded TABLE_MAP. Strings are NUL-terminated copies. */
+typedef struct tf_table_map {
+    uint64_t table_id;
+    uint16_t flags;
+    tf_str database;
+    tf_str table;
+    uint32_t column_count;
+    tf_column *columns;          /* column_count entries, see section 5 */
+    uint32_t optional_metadata;  /* bit set of TF_TABLE_META_* received */
+    uint32_t primary_key_count;  /* columns of the primary key, key order */
+    uint32_t *primary_key;       /* column indexes */
+    uint32_t *primary_key_prefix;/* prefix length per key column, 0 = whole */
+} tf_table_map;
+
+/* Decodes a TABLE_MAP event (ev->kind == TF_EVENT_TABLE_MAP) into a new
+ * owned map: real types for ENUM/SET, normalised meta (section 5),
+ * nullability and every optional metadata field. Bad lengths give
+ * TF_MALFORMED naming the field and offset. */
+tf_status tf_table_map_new(const tf_event *ev, tf_table_map **out,
+                           tf_error *err);
+void tf_table_map_destroy(tf_table_map *map);
+
+/* table_id -> map. A new map with the same id replaces the old one (ids
+ * are reused after FLUSH TABLES / ALTER). */
+typedef struct tf_table_maps tf_table_maps;
+
+tf_table_maps *tf_table_maps_new(void);
+void tf_table_maps_destroy(tf_table_maps *maps);
+/* Takes ownership of map (destroyed by the registry). false if out of
+ * memory (map is then destroyed). */
+bool tf_table_maps_put_steal(tf_table_maps *maps, tf_table_map *map);
+/* Decodes ev with tf_table_map_new and puts it. */
+tf_status tf_table_maps_add_event(tf_table_maps *maps, const tf_event *ev,
+                                  tf_error *err);
+const tf_table_map *tf_table_maps_get(const tf_table_maps *maps,
+                                      uint64_t table_id);
+/* The map a rows event refers to; TF_MALFORMED "rows event for table_id N
+ * without a TABLE_MAP" when there is none. */
+tf_status tf_table_maps_find(const tf_table_maps *maps, const tf_event *ev,
+                             const tf_table_map **out, tf_error *err);
+size_t tf_table_maps_count(const tf_table_maps *maps);
+void tf_table_maps_clear(tf_table_maps *maps);
+
+/* ---- rows ---- */
+
+/* Walks the rows of one rows event without allocating. Values borrow from
+ * the event buffer (or, for MariaDB compressed rows, from a buffer the
+ * cursor owns until tf_rows_cleanup). */
+typedef struct tf_rows_cursor {
+    const tf_rows_event *rows;
+    const tf_table_map *map;
+    const uint8_t *data;      /* row images */
+    size_t len;
+    size_t pos;
+    size_t base;              /* offset of data[0] in the event */
+    uint64_t row_index;
+    uint8_t *inflated;        /* owned, compressed rows only */
+} tf_rows_cursor;
+
+/* Starts at the first row. Checks the map matches (same table_id, same
+ * column count). */
+tf_status tf_rows_begin(tf_rows_cursor *cur, const tf_event *ev,
+                        const tf_table_map *map, tf_error *err);
+bool tf_rows_has_next(const tf_rows_cursor *cur);
+/* Decodes the next row into before[] and after[] (map->column_count values
+ * each; either may be NULL to skip). Columns not in an image are
+ * TF_VAL_ABSENT; WRITE fills only after (before all ABSENT), DELETE only
+ * before, UPDATE both. PARTIAL_UPDATE: a JSON column sent as a diff in the
+ * after image is TF_VAL_JSON_DIFF. */
+tf_status tf_rows_next(tf_rows_cursor *cur, tf_value *before, tf_value *after,
+                       tf_error *err);
+void tf_rows_cleanup(tf_rows_cursor *cur);
+
+/* ---- TRANSACTION_PAYLOAD ---- */
+
+/* Inflates a TRANSACTION_PAYLOAD and yields its inner events (no checksum,
+ * log_pos 0), decoded with tf_event_decode. The declared uncompressed size
+ * is checked against max_uncompressed and against what zstd produces.
+ * Inner events borrow from the iterator's buffer: valid until cleanup. */
+typedef struct tf_payload_iter {
+    uint8_t *buf;
+    size_t len;
+    size_t pos;
+    tf_format inner_format;   /* outer format, checksum off */
+} tf_payload_iter;
+
+tf_status tf_payload_iter_init(tf_payload_iter *it, const tf_event *ev,
+                               const tf_format *fmt, size_t max_uncompressed,
+                               tf_error *err);
+bool tf_payload_iter_has_next(const tf_payload_iter *it);
+tf_status tf_payload_iter_next(tf_payload_iter *it, tf_event *inner,
+                               tf_error *err);
+void tf_payload_iter_cleanup(tf_payload_iter *it);
+
+/* ---- whole files in memory ---- */
+
+/* Iterates a binlog file held in memory: checks the magic, frames, decodes,
+ * follows FORMAT_DESCRIPTION. Error messages are prefixed with the file
+ * offset of the event ("at offset 316: ..."). */
+typedef struct tf_binlog_reader {
+    const uint8_t *buf;
+    size_t len;
+    size_t pos;               /* offset of the next event */
+    size_t event_offset;      /* offset of the event last returned */
+    tf_format fmt;
+} tf_binlog_reader;
+
+/* TF_MALFORMED if the magic is wrong. */
+tf_status tf_binlog_reader_init(tf_binlog_reader *r, const uint8_t *buf,
+                                size_t len, tf_error *err);
+bool tf_binlog_reader_at_end(const tf_binlog_reader *r);
+/* TF_OK: next event in *ev. TF_NEED_MORE: the file ends inside an event
+ * (err says where and how much is missing). TF_MALFORMED: err. */
+tf_status tf_binlog_reader_next(tf_binlog_reader *r, tf_event *ev,
+                                tf_error *err);
 
 #ifdef __cplusplus
 }
