@@ -30,7 +30,13 @@ func main() {
 		events++
 		if re, ok := e.Event.(*replication.RowsEvent); ok {
 			rowEvents++
-			rows += uint64(len(re.Rows))
+			n := uint64(len(re.Rows))
+			switch e.Header.EventType {
+			case replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2,
+				replication.PARTIAL_UPDATE_ROWS_EVENT, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1:
+				n /= 2 // Rows holds the before and the after image of each row
+			}
+			rows += n
 		}
 		return nil
 	})
