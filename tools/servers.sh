@@ -11,10 +11,16 @@
 # The MongoDB-wire target is a real mongod when one is on PATH, else
 # FerretDB (SQLite backend). Both listen on loopback only; data lives under
 # .servers/ (git-ignored). Ports avoid the usual 3306 / 27017.
+#
+# Environment overrides (so a second set can run beside the shared one):
+#   TAPFLOW_MARIADB_PORT (33061)  TAPFLOW_MONGO_PORT (27118)
+#   TAPFLOW_SERVERS_DIR  (<repo>/.servers) state folder: data, logs, sockets
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-state="$top/.servers"
+state=${TAPFLOW_SERVERS_DIR:-$top/.servers}
+mkdir -p "$state"
+state=$(cd "$state" && pwd)
 export PATH="$top/.local/bin:$PATH"
 
 MARIADB_PORT=${TAPFLOW_MARIADB_PORT:-33061}
@@ -95,6 +101,11 @@ stop_mariadb() {
 
 mongo_running() { (exec 3<>"/dev/tcp/127.0.0.1/$MONGO_PORT") 2>/dev/null; }
 
+mongo_ping() {
+    mongosh --quiet --norc "mongodb://127.0.0.1:$MONGO_PORT/" \
+        --eval 'const r = db.runCommand({ping: 1}); if (r.ok !== 1) { quit(1); }'
+}
+
 start_mongo() {
     if mongo_running; then log "mongo-wire server already running on 127.0.0.1:$MONGO_PORT"; return 0; fi
     mkdir -p "$MONGO_DIR/data"
@@ -105,38 +116,60 @@ start_mongo() {
     else
         command -v ferretdb >/dev/null 2>&1 || { log "ferretdb not installed: run tools/setup.sh"; return 1; }
         log "starting FerretDB (SQLite backend) on 127.0.0.1:$MONGO_PORT"
+        # --debug-addr=- : no metrics/pprof HTTP listener (its default 8088 would
+        # clash between two instances); --state-dir keeps state.json out of the cwd.
         nohup ferretdb --listen-addr="127.0.0.1:$MONGO_PORT" --handler=sqlite \
-            --sqlite-url="file:$MONGO_DIR/data/" --telemetry=disable \
-            --log-level=warn --debug-addr=- >"$MONGO_DIR/server.log" 2>&1 &
+            --sqlite-url="file:$MONGO_DIR/data/" --state-dir="$MONGO_DIR" \
+            --telemetry=disable --debug-addr=- --log-level=warn \
+            >"$MONGO_DIR/server.log" 2>&1 </dev/null &
     fi
-    echo $! >"$MONGO_DIR/server.pid"
-    wait_for 60 "mongo-wire server" mongo_running || { tail -20 "$MONGO_DIR/server.log" >&2; return 1; }
+    local pid=$!
+    echo "$pid" >"$MONGO_DIR/server.pid"
+    if ! wait_for 60 "mongo-wire server" mongo_running || ! kill -0 "$pid" 2>/dev/null; then
+        log "mongo-wire server failed to start; last lines of $MONGO_DIR/server.log:"
+        tail -20 "$MONGO_DIR/server.log" >&2
+        return 1
+    fi
+    if command -v mongosh >/dev/null 2>&1; then
+        wait_for 30 "mongo-wire ping" mongo_ping || { tail -20 "$MONGO_DIR/server.log" >&2; return 1; }
+        log "mongo-wire server answers ping on 127.0.0.1:$MONGO_PORT"
+    fi
 }
 
 stop_mongo() {
-    if [ -f "$MONGO_DIR/server.pid" ]; then
-        local pid
-        pid=$(cat "$MONGO_DIR/server.pid")
-        if kill -0 "$pid" 2>/dev/null; then
-            log "stopping mongo-wire server"
-            kill -TERM "$pid"
-            for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        rm -f "$MONGO_DIR/server.pid"
+    local pid=""
+    [ -f "$MONGO_DIR/server.pid" ] && pid=$(cat "$MONGO_DIR/server.pid")
+    # The pid file may be stale and its number reused: only stop our server.
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq '(ferretdb|mongod) '; then
+        log "stopping mongo-wire server"
+        kill -TERM "$pid"
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    else
+        log "mongo-wire server not running"
     fi
+    rm -f "$MONGO_DIR/server.pid"
 }
 
 print_env() {
-    cat <<ENV
-export TAPFLOW_MARIADB_HOST=127.0.0.1
-export TAPFLOW_MARIADB_PORT=$MARIADB_PORT
-export TAPFLOW_MARIADB_SOCKET=$MARIADB_SOCK
-export TAPFLOW_MARIADB_USER=tapflow
-export TAPFLOW_MARIADB_PASSWORD=tapflow-test
-export TAPFLOW_MARIADB_DATADIR=$MARIADB_DIR/data
-export TAPFLOW_MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT/
-ENV
+    local name value
+    for name in TAPFLOW_SERVERS_DIR TAPFLOW_MARIADB_HOST TAPFLOW_MARIADB_PORT TAPFLOW_MARIADB_SOCKET \
+        TAPFLOW_MARIADB_USER TAPFLOW_MARIADB_PASSWORD TAPFLOW_MARIADB_DATADIR \
+        TAPFLOW_MONGO_PORT TAPFLOW_MONGO_URI; do
+        case $name in
+        TAPFLOW_SERVERS_DIR) value=$state ;;
+        TAPFLOW_MARIADB_HOST) value=127.0.0.1 ;;
+        TAPFLOW_MARIADB_PORT) value=$MARIADB_PORT ;;
+        TAPFLOW_MARIADB_SOCKET) value=$MARIADB_SOCK ;;
+        TAPFLOW_MARIADB_USER) value=tapflow ;;
+        TAPFLOW_MARIADB_PASSWORD) value=tapflow-test ;;
+        TAPFLOW_MARIADB_DATADIR) value=$MARIADB_DIR/data ;;
+        TAPFLOW_MONGO_PORT) value=$MONGO_PORT ;;
+        TAPFLOW_MONGO_URI) value=mongodb://127.0.0.1:$MONGO_PORT/ ;;
+        esac
+        printf 'export %s=%q\n' "$name" "$value"
+    done
 }
 
 cmd=${1:-status}
