@@ -180,7 +180,231 @@ tf_status tf_gtid_set_decode_binary(const uint8_t *buf, size_t len,
 
 void tf_gtid_set_destroy(tf_gtid_set *set);
 
-/* --- rest of section 4 is filled by its owner --- */
+/* --- rest of section 4 (owner: protocol/gtid_mysql.c, protocol/gtid_mariadb.c,
+ *     protocol/replication_command.c) --- */
+
+/* ---- MySQL GTIDs ----------------------------------------------------
+ *
+ * A GTID is uuid[:tag]:gno. The set keeps, per (uuid, tag) source, sorted
+ * and merged half-open intervals [start, end). Sources are ordered as
+ * MySQL's Tsid_map orders them (uuid bytes, then tag), so text and binary
+ * output are canonical: equal sets give equal bytes.
+ *
+ * Allocation failure is the only way a set operation returns false; the set
+ * is then still valid but may hold part of the result. */
+
+#define TF_GTID_UUID_LEN 16
+#define TF_GTID_UUID_TEXT_LEN 36 /* 8-4-4-4-12 hex digits */
+#define TF_GTID_TAG_MAX 32       /* MySQL 8.4: [a-z_][a-z0-9_]{0,31} */
+/* MySQL's MAX_GNO (GNO_END - 1 with GNO_END = INT64_MAX). */
+#define TF_GTID_GNO_MAX INT64_C(9223372036854775806)
+
+/* Half-open [start, end), as in the binary encoding: 1-5 is {1, 6}. */
+typedef struct tf_gtid_interval {
+    int64_t start;
+    int64_t end;
+} tf_gtid_interval;
+
+/* One transaction id. tag is "" when untagged; tags are stored lowercase
+ * (MySQL compares them case-insensitively and prints them lowercase). */
+typedef struct tf_gtid {
+    uint8_t uuid[TF_GTID_UUID_LEN];
+    char tag[TF_GTID_TAG_MAX + 1];
+    int64_t gno;
+} tf_gtid;
+
+/* How tf_gtid_set_format separates sources. COMPACT: "a:1-5,b:1-3" (what
+ * tapflow stores and logs). MYSQL: "a:1-5,\nb:1-3", byte for byte what
+ * SELECT @@gtid_executed returns. Both use lowercase UUIDs, sources sorted,
+ * intervals merged, a tag's intervals after the untagged ones of the same
+ * uuid ("uuid:1-5:mytag:1-2"); the empty set is "". */
+typedef enum tf_gtid_text_style {
+    TF_GTID_TEXT_COMPACT = 0,
+    TF_GTID_TEXT_MYSQL = 1,
+} tf_gtid_text_style;
+
+/* A read-only view of one source of a set, for callers that walk it. */
+typedef struct tf_gtid_source_view {
+    const uint8_t *uuid;                /* TF_GTID_UUID_LEN bytes */
+    const char *tag;                    /* "" when untagged */
+    const tf_gtid_interval *intervals;  /* sorted, merged, never empty */
+    size_t interval_count;
+} tf_gtid_source_view;
+
+/* Parses "3e11fa47-71ca-11e1-9e33-c80aa9429562" (any case) into 16 bytes. */
+tf_status tf_gtid_uuid_parse(const char *text, size_t len, uint8_t uuid[TF_GTID_UUID_LEN],
+                             tf_error *err);
+/* Writes the lowercase 36-character form plus a NUL into out. */
+void tf_gtid_uuid_format(const uint8_t uuid[TF_GTID_UUID_LEN],
+                         char out[TF_GTID_UUID_TEXT_LEN + 1]);
+
+/* Fills gtid->tag from tag bytes (len 0 = untagged), checking MySQL's tag
+ * rules and lowering its case. */
+tf_status tf_gtid_set_tag(tf_gtid *gtid, const char *tag, size_t len, tf_error *err);
+
+/* Parses one GTID "uuid:gno" or "uuid:tag:gno". */
+tf_status tf_gtid_parse(const char *text, size_t len, tf_gtid *out, tf_error *err);
+/* snprintf-style: returns the length of the full text, writes at most cap
+ * bytes including the NUL. */
+size_t tf_gtid_format(const tf_gtid *gtid, char *buf, size_t cap);
+
+tf_gtid_set *tf_gtid_set_new(void);              /* NULL if out of memory */
+tf_gtid_set *tf_gtid_set_copy(const tf_gtid_set *set);
+
+/* Parses MySQL's text form: "uuid:1-5:7,uuid2:1-3", tagged sources
+ * "uuid:tag:1-5" (8.4+), any case, whitespace (incl. the ",\n" MySQL prints)
+ * around every token, empty elements between commas, "" for the empty set.
+ * Errors name the 1-based byte column: "GTID set: ... at column 12". */
+tf_status tf_gtid_set_parse(const char *text, size_t len, tf_gtid_set **out, tf_error *err);
+/* Adds the GTIDs of a text set to *set; on error *set is unchanged. */
+tf_status tf_gtid_set_add_text(tf_gtid_set *set, const char *text, size_t len, tf_error *err);
+
+/* Adds one GTID (checks gno in 1..TF_GTID_GNO_MAX and the tag). */
+tf_status tf_gtid_set_add(tf_gtid_set *set, const tf_gtid *gtid, tf_error *err);
+/* Adds the inclusive range first..last of one source. */
+tf_status tf_gtid_set_add_range(tf_gtid_set *set, const uint8_t uuid[TF_GTID_UUID_LEN],
+                                const char *tag, int64_t first, int64_t last, tf_error *err);
+
+bool tf_gtid_set_union(tf_gtid_set *set, const tf_gtid_set *other);    /* set |= other */
+bool tf_gtid_set_subtract(tf_gtid_set *set, const tf_gtid_set *other); /* set -= other */
+
+bool tf_gtid_set_contains(const tf_gtid_set *set, const tf_gtid *gtid);
+bool tf_gtid_set_is_subset(const tf_gtid_set *sub, const tf_gtid_set *super);
+bool tf_gtid_set_equal(const tf_gtid_set *a, const tf_gtid_set *b);
+bool tf_gtid_set_is_empty(const tf_gtid_set *set);
+
+size_t tf_gtid_set_source_count(const tf_gtid_set *set);
+/* Fills view for source i (0 <= i < count); false when i is out of range. */
+bool tf_gtid_set_source_at(const tf_gtid_set *set, size_t i, tf_gtid_source_view *view);
+
+/* snprintf-style text output (see tf_gtid_text_style). */
+size_t tf_gtid_set_format(const tf_gtid_set *set, tf_gtid_text_style style, char *buf,
+                          size_t cap);
+/* The same into a new string the caller free()s; NULL if out of memory. */
+char *tf_gtid_set_to_text(const tf_gtid_set *set, tf_gtid_text_style style);
+
+/* Binary encoding exactly as MySQL's Gtid_set::encode writes it:
+ *   untagged (no source has a tag): n_sids uint64 LE, then per source
+ *     uuid[16], n_intervals uint64 LE, n_intervals x (start, end) int64 LE;
+ *   tagged (8.4+, some source has a tag): the first 8 bytes are
+ *     format 0x01 | n_sids << 8 | format << 56, and each uuid is followed by
+ *     its tag: length as a MySQL serialization varlen integer (len << 1 in
+ *     one byte for tags up to 32 bytes) then the tag bytes.
+ * tf_gtid_set_decode_binary (above) reads both and needs len to be exactly
+ * one encoding (no trailing CRC32). */
+size_t tf_gtid_set_binary_length(const tf_gtid_set *set);
+/* Writes the encoding if cap is large enough; returns its length always. */
+size_t tf_gtid_set_encode_binary(const tf_gtid_set *set, uint8_t *buf, size_t cap);
+
+/* ---- MariaDB GTIDs --------------------------------------------------
+ *
+ * A GTID is domain-server-seq. A position (gtid_slave_pos, gtid_binlog_pos,
+ * @slave_connect_state) holds at most one GTID per domain, sorted by domain;
+ * it lives on the stack: init / cleanup. */
+
+/* One GTID {domain_id, server_id, seq_no}; the struct is defined once, in
+ * section 6 next to GTID_LIST (which yields it), and declared here. */
+typedef struct tf_mariadb_gtid tf_mariadb_gtid;
+
+typedef struct tf_mariadb_gtid_pos {
+    tf_mariadb_gtid *gtids; /* count entries, ascending domain_id */
+    size_t count;
+    size_t cap;
+} tf_mariadb_gtid_pos;
+
+void tf_mariadb_gtid_pos_init(tf_mariadb_gtid_pos *pos);
+void tf_mariadb_gtid_pos_cleanup(tf_mariadb_gtid_pos *pos);
+
+/* Parses "0-1-100" (whitespace around it allowed). */
+tf_status tf_mariadb_gtid_parse(const char *text, size_t len, tf_mariadb_gtid *out,
+                                tf_error *err);
+/* Parses "0-1-100,1-2-5" ("" is the empty position) into an initialised
+ * pos, replacing its content. Two GTIDs of one domain are an error, as in
+ * SET GLOBAL gtid_slave_pos. Errors name the 1-based byte column. */
+tf_status tf_mariadb_gtid_pos_parse(const char *text, size_t len, tf_mariadb_gtid_pos *pos,
+                                    tf_error *err);
+/* Builds a position from triples in binlog order (e.g. GTID_LIST's list):
+ * a later GTID of a domain replaces an earlier one, which keeps the last
+ * GTID of each domain, as the server writes its binlog state. */
+bool tf_mariadb_gtid_pos_from_list(tf_mariadb_gtid_pos *pos, const tf_mariadb_gtid *gtids,
+                                   size_t count);
+/* Records gtid as its domain's position (replacing the domain's entry). */
+bool tf_mariadb_gtid_pos_update(tf_mariadb_gtid_pos *pos, const tf_mariadb_gtid *gtid);
+bool tf_mariadb_gtid_pos_copy(tf_mariadb_gtid_pos *dst, const tf_mariadb_gtid_pos *src);
+
+const tf_mariadb_gtid *tf_mariadb_gtid_pos_find(const tf_mariadb_gtid_pos *pos,
+                                                uint32_t domain_id);
+/* True when gtid's domain is at or past gtid->seq_no in pos: the
+ * transaction was already applied (seq_no grows within a domain). */
+bool tf_mariadb_gtid_pos_contains(const tf_mariadb_gtid_pos *pos, const tf_mariadb_gtid *gtid);
+/* True when pos has every domain of other at an equal or greater seq_no. */
+bool tf_mariadb_gtid_pos_covers(const tf_mariadb_gtid_pos *pos, const tf_mariadb_gtid_pos *other);
+bool tf_mariadb_gtid_pos_equal(const tf_mariadb_gtid_pos *a, const tf_mariadb_gtid_pos *b);
+
+/* snprintf-style: "0-1-100" / "0-1-100,1-2-5" (ascending domain, no
+ * spaces: the form @@gtid_binlog_pos prints and @slave_connect_state takes). */
+size_t tf_mariadb_gtid_format(const tf_mariadb_gtid *gtid, char *buf, size_t cap);
+size_t tf_mariadb_gtid_pos_format(const tf_mariadb_gtid_pos *pos, char *buf, size_t cap);
+
+/* ---- replication commands -------------------------------------------
+ *
+ * Encoders of command payloads (command byte first, no packet header; the
+ * packet layer frames them). Each returns TF_OK and sets *len to the bytes
+ * written; TF_NEED_MORE with *len = the size needed when cap is too small
+ * (nothing written; buf may be NULL with cap 0 to ask the size); or
+ * TF_MALFORMED when an argument cannot be encoded. */
+
+/* COM_BINLOG_DUMP flags. MariaDB also accepts 0x02 as
+ * BINLOG_SEND_ANNOTATE_ROWS_EVENT (MySQL's BINLOG_THROUGH_POSITION). */
+#define TF_BINLOG_DUMP_NON_BLOCK 0x0001u
+#define TF_BINLOG_SEND_ANNOTATE_ROWS_EVENT 0x0002u
+#define TF_BINLOG_THROUGH_POSITION 0x0002u
+#define TF_BINLOG_THROUGH_GTID 0x0004u
+
+/* COM_REGISTER_SLAVE: what SHOW SLAVE HOSTS shows of us. hostname, user and
+ * password are the replica's report_host / report_user / report_password
+ * (1-byte length prefix each: at most 255 bytes; empty is fine). */
+typedef struct tf_register_slave {
+    uint32_t server_id;
+    tf_str hostname;
+    tf_str user;
+    tf_str password;
+    uint16_t port;
+    uint32_t replication_rank; /* unused by servers; replicas send 0 */
+    uint32_t master_id;        /* unused by servers; replicas send 0 */
+} tf_register_slave;
+
+tf_status tf_com_register_slave_encode(const tf_register_slave *args, uint8_t *buf, size_t cap,
+                                       size_t *len, tf_error *err);
+
+/* COM_BINLOG_DUMP: start streaming file_name at position (MariaDB, or MySQL
+ * without GTIDs). With MariaDB GTIDs the position comes from
+ * SET @slave_connect_state and file_name may be empty (position 4). */
+typedef struct tf_binlog_dump {
+    uint32_t position;
+    uint16_t flags; /* TF_BINLOG_DUMP_NON_BLOCK, ... */
+    uint32_t server_id;
+    tf_str file_name; /* sent without terminator, up to the payload's end */
+} tf_binlog_dump;
+
+tf_status tf_com_binlog_dump_encode(const tf_binlog_dump *args, uint8_t *buf, size_t cap,
+                                    size_t *len, tf_error *err);
+
+/* COM_BINLOG_DUMP_GTID (MySQL 5.6+): the server streams every transaction
+ * not in gtids. The data size and the set's binary encoding are always
+ * written (a NULL set is written as the empty set), as MySQL's server always
+ * reads them; pass TF_BINLOG_THROUGH_GTID in flags as MySQL's replica does.
+ * A set with tags uses the tagged encoding, which only 8.3+ servers read. */
+typedef struct tf_binlog_dump_gtid {
+    uint16_t flags;
+    uint32_t server_id;
+    tf_str file_name; /* usually empty */
+    uint64_t position; /* usually 4 */
+    const tf_gtid_set *gtids;
+} tf_binlog_dump_gtid;
+
+tf_status tf_com_binlog_dump_gtid_encode(const tf_binlog_dump_gtid *args, uint8_t *buf,
+                                         size_t cap, size_t *len, tf_error *err);
 
 /* ======================================================================
  * 5. column / value  (owner: protocol/value.c, protocol/decimal.c,
