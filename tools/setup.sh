@@ -25,7 +25,7 @@ APT_PACKAGES=(
     libbson-dev libmongoc-dev libssl-dev libevent-dev libcmocka-dev
     zlib1g-dev libzstd-dev libedit-dev
     mariadb-server mariadb-client
-    clang libclang-rt-14-dev valgrind tshark
+    clang clang-format libclang-rt-14-dev valgrind tshark
     python3 python3-venv
 )
 

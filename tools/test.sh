@@ -71,13 +71,15 @@ build() {
     local t
     t=$(now)
     section "build $dir $*"
-    if ! cmake -S "$top" -B "$top/$dir" -G Ninja "$@" >"$top/$dir.configure.log" 2>&1; then
-        cat "$top/$dir.configure.log"
+    local log
+    log=$(mktemp)
+    if ! cmake -S "$top" -B "$top/$dir" -G Ninja "$@" >"$log" 2>&1; then
+        cat "$log"
+        rm -f "$log"
         record "build $dir" 0 1 $(($(now) - t))
-        rm -f "$top/$dir.configure.log"
         return 1
     fi
-    rm -f "$top/$dir.configure.log"
+    rm -f "$log"
     if ! ninja -C "$top/$dir" >"$top/$dir/build.log" 2>&1; then
         grep -v '^\[[0-9]*/[0-9]*\] ' "$top/$dir/build.log" | tail -n 80
         record "build $dir" 0 1 $(($(now) - t))
