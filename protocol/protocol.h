@@ -73,6 +73,13 @@ tf_status tf_error_set(tf_error *err, tf_error_domain domain, uint32_t code,
 void tf_error_prefix(tf_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A string of bytes (not NUL-terminated), borrowed from an input buffer or
+ * owned by a table map. Defined here because every section uses it. */
+typedef struct tf_str {
+    const char *ptr;
+    size_t len;
+} tf_str;
+
 /* CRC32 as the binlog uses it (zlib's polynomial). */
 uint32_t tf_crc32(const uint8_t *buf, size_t len);
 
@@ -156,7 +163,278 @@ typedef enum tf_command {
     TF_COM_BINLOG_DUMP_GTID = 0x1e,
 } tf_command;
 
-/* --- section 2 is filled by its owner --- */
+/* ---- framing (packet.c) ----
+ *
+ * A physical packet is a 4-byte header (3-byte little-endian payload length,
+ * 1-byte sequence id) and the payload. A logical payload of 0xffffff bytes or
+ * more is sent as packets of exactly 0xffffff bytes followed by one shorter
+ * packet (possibly empty); the sequence id grows by one (mod 256) per
+ * physical packet, across a whole command/response exchange. */
+
+#define TF_PACKET_HEADER_LEN 4
+#define TF_PACKET_MAX_CHUNK 0xffffffu
+
+/* One physical packet, borrowed from the input. */
+typedef struct tf_packet {
+    const uint8_t *payload;
+    uint32_t payload_len;
+    uint8_t seq;
+} tf_packet;
+
+/* Frames one physical packet at buf. TF_OK: *out borrows the payload and
+ * *consumed = 4 + payload_len. TF_NEED_MORE while the header or payload is
+ * incomplete. Never TF_MALFORMED: every header is a valid header. */
+tf_status tf_packet_frame(const uint8_t *buf, size_t len, tf_packet *out, size_t *consumed);
+
+/* Where a logical packet lies in the input, found without copying. */
+typedef struct tf_packet_span {
+    size_t wire_len;      /* bytes of input it covers (headers included);
+                             on TF_NEED_MORE: the least total input length
+                             that can make progress */
+    size_t payload_len;   /* logical payload length (sum of the chunks) */
+    size_t chunks;        /* physical packets */
+    uint8_t first_seq;    /* sequence id of the first chunk */
+    uint8_t next_seq;     /* sequence id the next packet must carry */
+    const uint8_t *payload; /* chunks == 1: the payload, borrowed from the
+                               input (no copy needed); else NULL */
+} tf_packet_span;
+
+/* Finds the logical packet at buf whose first chunk must carry expected_seq.
+ * TF_OK fills *out; TF_NEED_MORE (out->wire_len says how much input is the
+ * least that helps); TF_MALFORMED on a sequence id that is not the expected
+ * one ("packet: sequence id 7 where 3 was expected at offset 16777219").
+ * For chunks > 1 call tf_packet_assemble to get the payload contiguous. */
+tf_status tf_packet_scan(const uint8_t *buf, size_t len, uint8_t expected_seq,
+                         tf_packet_span *out, tf_error *err);
+
+/* Copies the payload of a span found by tf_packet_scan at buf into dst
+ * (span->payload_len bytes). dst may be buf itself: the chunks are then
+ * compacted in place (memmove), so no second buffer is needed. */
+void tf_packet_assemble(const uint8_t *buf, const tf_packet_span *span, uint8_t *dst);
+
+/* Wire size of a logical payload of payload_len bytes once framed. */
+size_t tf_packet_encoded_size(size_t payload_len);
+
+/* Frames the logical payload head||body (either may be empty/NULL) into out
+ * as one or more packets with sequence ids seq, seq+1, ...; the head/body
+ * split lets a command byte precede a caller's string without a copy.
+ * Returns the bytes written, or 0 if cap < tf_packet_encoded_size(). Sets
+ * *next_seq (if not NULL) to the sequence id after the last packet. */
+size_t tf_packet_encode(const uint8_t *head, size_t head_len, const uint8_t *body,
+                        size_t body_len, uint8_t seq, uint8_t *out, size_t cap,
+                        uint8_t *next_seq);
+
+/* ---- generic responses (packet.c) ---- */
+
+/* What the first byte of a response payload says it is. */
+typedef enum tf_packet_kind {
+    TF_PACKET_OK,           /* 0x00 (or the 0xfe OK that ends a resultset) */
+    TF_PACKET_ERR,          /* 0xff */
+    TF_PACKET_EOF,          /* 0xfe end of columns/rows (see below) */
+    TF_PACKET_LOCAL_INFILE, /* 0xfb: server asks for a local file */
+    TF_PACKET_DATA,         /* column count, column definition or row */
+} tf_packet_kind;
+
+/* Classifies the first packet of a response to a command (COM_QUERY,
+ * COM_PING, COM_INIT_DB): OK, ERR, LOCAL_INFILE, or DATA (column count). An
+ * empty payload is DATA (and then malformed as a column count). */
+tf_packet_kind tf_response_classify(const uint8_t *payload, size_t len);
+
+/* Classifies a packet that follows column definitions: ERR, EOF (end of
+ * rows or of columns) or DATA (a row). 0xfe starts both an end packet and a
+ * row whose first value is 16 MiB or longer (lenenc 0xfe + 8 bytes); the
+ * difference is the payload length: the classic EOF is < 9 bytes, the
+ * CLIENT_DEPRECATE_EOF OK is < 0xffffff, and such a row is never shorter
+ * than 0xffffff. len is the LOGICAL payload length. */
+tf_packet_kind tf_resultset_classify(const uint8_t *payload, size_t len, uint64_t caps);
+
+/* OK packet (also the 0xfe OK of CLIENT_DEPRECATE_EOF and, via
+ * tf_end_decode, the classic EOF). Strings borrow from the payload. */
+typedef struct tf_ok_packet {
+    uint64_t affected_rows;
+    uint64_t last_insert_id;
+    uint16_t status_flags;  /* TF_SERVER_* */
+    uint16_t warnings;
+    tf_str info;            /* human-readable, e.g. "Rows matched: 1 ..." */
+    tf_str session_state;   /* raw session-state-change block (with
+                               CLIENT_SESSION_TRACK and
+                               TF_SERVER_SESSION_STATE_CHANGED); its entries
+                               are length-checked but not interpreted */
+} tf_ok_packet;
+
+/* Decodes an OK payload (header 0x00 or 0xfe). caps are the negotiated
+ * capability flags (PROTOCOL_41, TRANSACTIONS, SESSION_TRACK matter). */
+tf_status tf_ok_decode(const uint8_t *payload, size_t len, uint64_t caps, tf_ok_packet *out,
+                       tf_error *err);
+
+/* Classic EOF: 0xfe, warnings, status (PROTOCOL_41). */
+typedef struct tf_eof_packet {
+    uint16_t warnings;
+    uint16_t status_flags;
+} tf_eof_packet;
+
+tf_status tf_eof_decode(const uint8_t *payload, size_t len, uint64_t caps, tf_eof_packet *out,
+                        tf_error *err);
+
+/* An end-of-rows packet of either flavour into an OK: with
+ * CLIENT_DEPRECATE_EOF the 0xfe OK, else the classic EOF (affected rows and
+ * insert id 0, no info). */
+tf_status tf_end_decode(const uint8_t *payload, size_t len, uint64_t caps, tf_ok_packet *out,
+                        tf_error *err);
+
+/* ERR packet. sql_state is "" when the server sent no '#' marker (errors
+ * sent before capabilities are agreed, e.g. 1040 Too many connections). */
+typedef struct tf_err_packet {
+    uint16_t code;
+    char sql_state[6]; /* 5 characters + NUL */
+    tf_str message;    /* borrowed */
+} tf_err_packet;
+
+tf_status tf_err_decode(const uint8_t *payload, size_t len, tf_err_packet *out, tf_error *err);
+
+/* Puts a server error into err: domain TF_ERR_SERVER, code = server code,
+ * message "server error 1146 (42S02): Table 'x.y' doesn't exist". */
+void tf_err_packet_to_error(const tf_err_packet *pkt, tf_error *err);
+
+/* Decodes an ERR payload straight into err as above; a malformed ERR gives
+ * a TF_ERR_PROTOCOL error instead. Always returns TF_MALFORMED, so a caller
+ * can `return tf_err_payload_to_error(p, n, err);`. */
+tf_status tf_err_payload_to_error(const uint8_t *payload, size_t len, tf_error *err);
+
+/* Rejects a LOCAL INFILE request (0xfb + file name): tapflow never sends
+ * CLIENT_LOCAL_FILES, so a server asking for a file is misbehaving or
+ * hostile. Fills err (TF_ERR_UNSUPPORTED, naming the file, printable
+ * characters only) and returns TF_MALFORMED. The connection should be
+ * closed (answering would need an empty packet, then the server's reply). */
+tf_status tf_local_infile_reject(const uint8_t *payload, size_t len, tf_error *err);
+
+/* ---- text resultsets (resultset.c) ---- */
+
+/* Column definition flags. */
+#define TF_COLUMN_NOT_NULL 0x0001u
+#define TF_COLUMN_PRI_KEY 0x0002u
+#define TF_COLUMN_UNIQUE_KEY 0x0004u
+#define TF_COLUMN_MULTIPLE_KEY 0x0008u
+#define TF_COLUMN_BLOB 0x0010u
+#define TF_COLUMN_UNSIGNED 0x0020u
+#define TF_COLUMN_ZEROFILL 0x0040u
+#define TF_COLUMN_BINARY 0x0080u
+#define TF_COLUMN_ENUM 0x0100u
+#define TF_COLUMN_AUTO_INCREMENT 0x0200u
+#define TF_COLUMN_TIMESTAMP 0x0400u
+#define TF_COLUMN_SET 0x0800u
+#define TF_COLUMN_NO_DEFAULT_VALUE 0x1000u
+#define TF_COLUMN_ON_UPDATE_NOW 0x2000u
+#define TF_COLUMN_NUM 0x8000u
+
+/* Column count of a resultset. MariaDB's CACHE_METADATA and MySQL's
+ * OPTIONAL_RESULTSET_METADATA add a metadata-follows byte (read when caps
+ * has them; *metadata_follows is true otherwise). Counts of 0 or above 65535
+ * are malformed. */
+tf_status tf_column_count_decode(const uint8_t *payload, size_t len, uint64_t caps,
+                                 uint64_t *count, bool *metadata_follows, tf_error *err);
+
+/* Column definition 41. Strings borrow from the payload. */
+typedef struct tf_column_def {
+    tf_str catalog; /* always "def" */
+    tf_str schema;
+    tf_str table;     /* alias */
+    tf_str org_table; /* real table */
+    tf_str name;      /* alias */
+    tf_str org_name;  /* real column */
+    tf_str extended_metadata; /* MariaDB EXTENDED_METADATA; empty otherwise */
+    uint16_t charset;         /* collation id; 63 = binary */
+    uint32_t column_length;
+    uint8_t type;   /* tf_column_type */
+    uint16_t flags; /* TF_COLUMN_* */
+    uint8_t decimals;
+} tf_column_def;
+
+tf_status tf_column_def_decode(const uint8_t *payload, size_t len, uint64_t caps,
+                               tf_column_def *out, tf_error *err);
+
+/* One text row: column_count length-encoded strings, 0xfb for NULL. Values
+ * borrow from the payload (values[i].ptr is NULL for NULL, nulls[i] set).
+ * A row with fewer or more values than column_count is TF_MALFORMED. */
+tf_status tf_text_row_decode(const uint8_t *payload, size_t len, size_t column_count,
+                             tf_str *values, bool *nulls, tf_error *err);
+
+/* Streaming reader of a response to COM_QUERY: feed it one logical packet
+ * payload at a time (as tf_packet_scan/assemble deliver them); each call
+ * says what that packet was. Rows land in the caller's arrays, borrowed from
+ * the payload, so a million-row snapshot is never held in memory. The
+ * struct is caller-owned and allocation-free. */
+typedef enum tf_resultset_item_kind {
+    TF_RS_ITEM_OK,           /* the command returned OK, no rows (item.ok) */
+    TF_RS_ITEM_ERR,          /* server error (item.err); resultset is done */
+    TF_RS_ITEM_COLUMN_COUNT, /* item.column_count: size the row arrays now
+                                and set rs.values / rs.nulls / rs.capacity */
+    TF_RS_ITEM_COLUMN,       /* item.column, index item.column_index */
+    TF_RS_ITEM_COLUMNS_END,  /* classic EOF after the definitions */
+    TF_RS_ITEM_ROW,          /* rs.values / rs.nulls hold the row */
+    TF_RS_ITEM_END,          /* end of rows (item.ok: status, warnings) */
+} tf_resultset_item_kind;
+
+typedef enum tf_resultset_state {
+    TF_RS_EXPECT_RESPONSE = 0, /* first packet: OK, ERR or column count */
+    TF_RS_EXPECT_COLUMN,
+    TF_RS_EXPECT_COLUMNS_EOF,
+    TF_RS_EXPECT_ROW,
+    TF_RS_DONE,
+} tf_resultset_state;
+
+typedef struct tf_resultset {
+    uint64_t caps;
+    tf_resultset_state state;
+    uint64_t column_count;
+    uint64_t columns_seen;
+    uint64_t rows_seen;
+    /* Row arrays, owned by the caller, at least column_count long. */
+    tf_str *values;
+    bool *nulls;
+    size_t capacity;
+} tf_resultset;
+
+typedef struct tf_resultset_item {
+    tf_resultset_item_kind kind;
+    uint64_t column_count;
+    uint64_t column_index;
+    tf_column_def column;
+    tf_ok_packet ok;
+    tf_err_packet err;
+} tf_resultset_item;
+
+void tf_resultset_init(tf_resultset *rs, uint64_t caps);
+
+/* Decodes the next packet of the response. TF_OK with *item filled, or
+ * TF_MALFORMED (bad bytes, a packet where none is expected, a LOCAL INFILE
+ * request, rows arrays too small). After an OK/END with
+ * TF_SERVER_MORE_RESULTS_EXISTS the reader expects the next result. */
+tf_status tf_resultset_feed(tf_resultset *rs, const uint8_t *payload, size_t len,
+                            tf_resultset_item *item, tf_error *err);
+
+/* True once the whole response (every result) has been read. */
+static inline bool tf_resultset_done(const tf_resultset *rs) { return rs->state == TF_RS_DONE; }
+
+/* ---- commands (command.c) ----
+ *
+ * Each writes a complete command (framed, sequence id 0, split over several
+ * packets when 16 MiB or longer) into out and returns the bytes written, or
+ * 0 if cap is smaller than the matching _size(). *next_seq (if not NULL)
+ * gets the sequence id of the response's first packet: 1, or more when the
+ * command took several packets. */
+size_t tf_com_query_size(size_t query_len);
+size_t tf_com_query_encode(const char *query, size_t query_len, uint8_t *out, size_t cap,
+                           uint8_t *next_seq);
+size_t tf_com_init_db_size(size_t schema_len);
+size_t tf_com_init_db_encode(const char *schema, size_t schema_len, uint8_t *out, size_t cap,
+                             uint8_t *next_seq);
+#define TF_COM_PING_SIZE 5
+size_t tf_com_ping_encode(uint8_t *out, size_t cap);
+#define TF_COM_QUIT_SIZE 5
+size_t tf_com_quit_encode(uint8_t *out, size_t cap);
+
+/* --- end of section 2 --- */
 
 /* ======================================================================
  * 3. handshake  (owner: protocol/handshake.c, protocol/auth.c)
@@ -452,11 +730,7 @@ typedef enum tf_column_type {
 /* Collation id of binary strings (BINARY/VARBINARY/BLOB). */
 #define TF_CHARSET_BINARY 63
 
-/* A length-prefixed name borrowed from, or owned by, a table map. */
-typedef struct tf_str {
-    const char *ptr;
-    size_t len;
-} tf_str;
+/* tf_str is defined in section 1 (common); packets use it too. */
 
 /* One column as the binlog describes it. `type` is the real type: for
  * TF_TYPE_STRING columns that are really ENUM or SET (the binlog writes
