@@ -1123,14 +1123,14 @@ typedef struct tf_rows_event {
     uint16_t source_partition_id; /* UPDATE / PARTIAL_UPDATE only */
     uint64_t column_count;
     /* Which columns each image carries: (column_count + 7) / 8 bytes each.
-     * columns_before is the only bitmap of WRITE (its after image) and
-     * DELETE; UPDATE/PARTIAL_UPDATE have both. NULL when the kind has no
-     * such image. */
+     * WRITE has only an after image, DELETE only a before image, UPDATE and
+     * PARTIAL_UPDATE both; the bitmap of a missing image is NULL. */
     const uint8_t *columns_before;
     const uint8_t *columns_after;
-    /* Images that do not carry every column come from
-     * binlog_row_image=MINIMAL or NOBLOB: callers that need whole rows must
-     * refuse these events rather than write partial documents. */
+    /* false when the image exists and lacks some columns
+     * (binlog_row_image=MINIMAL or NOBLOB); true when it carries every
+     * column or does not exist. Callers that need whole rows must refuse
+     * such events rather than write partial documents. */
     bool before_image_full;
     bool after_image_full;
     const uint8_t *rows;      /* row images */
