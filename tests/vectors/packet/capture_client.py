@@ -6,7 +6,7 @@ flags given, so that the server's answers can be captured both with and
 without CLIENT_DEPRECATE_EOF (the mariadb CLI always sets it). The traffic is
 recorded by tshark on loopback; this script only drives the server.
 
-usage: capture_client.py [--deprecate-eof] [--session-track] QUERY...
+usage: capture_client.py [--deprecate-eof] [--session-track] [--local-files] QUERY...
 """
 import hashlib
 import socket
@@ -17,6 +17,7 @@ HOST, PORT, USER, PASSWORD = "127.0.0.1", 33061, b"tapflow", b"tapflow-test"
 
 CLIENT_LONG_PASSWORD = 1 << 0
 CLIENT_LONG_FLAG = 1 << 2
+CLIENT_LOCAL_FILES = 1 << 7
 CLIENT_PROTOCOL_41 = 1 << 9
 CLIENT_TRANSACTIONS = 1 << 13
 CLIENT_SECURE_CONNECTION = 1 << 15
@@ -82,8 +83,12 @@ def login(sock, caps):
 
 def drain_response(sock, caps):
     """Reads one complete response to COM_QUERY (OK, ERR or a resultset)."""
-    _, first = read_packet(sock)
+    seq, first = read_packet(sock)
     if first[0] in (0x00, 0xFF):
+        return
+    if first[0] == 0xFB:  # LOCAL INFILE request: refuse with an empty packet
+        write_packet(sock, seq + 1, b"")
+        read_packet(sock)
         return
     eofs_left = 1 if caps & CLIENT_DEPRECATE_EOF else 2
     while True:
@@ -105,6 +110,8 @@ def main(argv):
     for arg in argv:
         if arg == "--deprecate-eof":
             caps |= CLIENT_DEPRECATE_EOF
+        elif arg == "--local-files":
+            caps |= CLIENT_LOCAL_FILES
         elif arg == "--session-track":
             caps |= CLIENT_SESSION_TRACK
         else:

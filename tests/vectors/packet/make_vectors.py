@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the .hex / .sparse vectors of this folder from tshark captures.
 
-usage: make_vectors.py CLI.pcap CLI_STREAM PY.pcap PY_DEPRECATE_STREAM
+usage: make_vectors.py MORE.pcap INFILE_STREAM BIGQ_STREAM ROWS.pcap ROWS_STREAM
+   or: make_vectors.py CLI.pcap CLI_STREAM PY.pcap PY_DEPRECATE_STREAM
                        PY_CLASSIC_STREAM BIG.pcap BIG_DEPRECATE_STREAM
                        BIG_CLASSIC_STREAM ADMIN_STREAM(in CLI.pcap)
 Each .hex file holds wire bytes (4-byte headers included), one physical packet
@@ -102,5 +103,25 @@ def main(argv):
     write_sparse("py_exact_16mib_eof.sparse", cls + "\nSELECT REPEAT('x', 16777211): row payload exactly 0xffffff, then an empty packet", t[6])
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and len(sys.argv) == 10:
     main(sys.argv[1:])
+
+
+def main_more(more_pcap, infile_stream, bigq_stream, rows_pcap, rows_stream):
+    """Second capture session: LOCAL INFILE, a 17 MiB query, 300 rows."""
+    cls = "tests/vectors/packet/capture_client.py, caps %s, tshark on lo"
+    t = turns(more_pcap, int(infile_stream))
+    write_hex("py_local_infile_request.hex",
+              cls % "0x000aa284 (CLIENT_LOCAL_FILES)" +
+              "\nLOAD DATA LOCAL INFILE '/tmp/tapflow-packet-nope.csv': the server's 0xfb request", t[4])
+    t = turns(more_pcap, int(bigq_stream))
+    src = "mariadb CLI 10.11 --max-allowed-packet=1G < bigq.sql, caps 0x00bfa284 + ext 0x1d, tshark on lo"
+    write_sparse("cli_big_query.sparse", src + "\nCOM_QUERY SELECT LENGTH('x' * 17 MiB) AS n: 0xffffff + 0x100018 bytes, seq 0 and 1", t[3])
+    write_hex("cli_big_query_result.hex", src + "\nits resultset (first packet seq 2): n = 17825792", t[4])
+    t = turns(rows_pcap, int(rows_stream))
+    write_hex("py_300_rows_eof.hex", cls % "0x000aa204 (classic EOF)" +
+              "\nSELECT seq FROM tf_packet.seq_1_to_300: 304 packets, sequence ids wrap 255 -> 0", t[4])
+
+
+if __name__ == "__main__" and len(sys.argv) == 6:
+    main_more(*sys.argv[1:])
