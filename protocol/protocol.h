@@ -440,7 +440,217 @@ size_t tf_com_quit_encode(uint8_t *out, size_t cap);
  * 3. handshake  (owner: protocol/handshake.c, protocol/auth.c)
  * ====================================================================== */
 
-/* --- section 3 is filled by its owner --- */
+/* Every function here works on one whole packet PAYLOAD (the 4-byte packet
+ * header is section 2's business, and so is the sequence id). A payload that
+ * ends early is therefore TF_MALFORMED, never TF_NEED_MORE. Encoders write a
+ * payload into a caller's buffer: *written is always set to the size needed,
+ * and a buffer that is too small is a TF_MALFORMED with that size in err.
+ *
+ * The server's ERR packet, wherever the connection phase allows one (as the
+ * very first packet, e.g. "Host '10.0.0.9' is blocked because of many
+ * connection errors", or as the answer to an auth response), comes back as
+ * TF_MALFORMED with err->domain == TF_ERR_SERVER, err->code the server's
+ * error number and err->message "ERROR 1045 (28000): Access denied ...". */
+
+#define TF_HANDSHAKE_AUTH_DATA_MAX 255 /* auth_plugin_data_len is one byte */
+#define TF_HANDSHAKE_NAME_MAX 256      /* server version / plugin name + NUL */
+#define TF_SCRAMBLE_LENGTH 20          /* nonce of native and sha2 plugins */
+
+/* Initial handshake (protocol version 10), copied out of the packet so it
+ * outlives the packet buffer. */
+typedef struct tf_handshake {
+    uint8_t protocol_version; /* always 10 after a successful decode */
+    char server_version[TF_HANDSHAKE_NAME_MAX]; /* as sent, "5.5.5-" kept */
+    uint32_t connection_id;
+    /* auth-plugin-data part 1 (8 bytes) + part 2 without its trailing NUL:
+     * the nonce every auth plugin scrambles with (20 bytes on MySQL and
+     * MariaDB). */
+    uint8_t auth_data[TF_HANDSHAKE_AUTH_DATA_MAX];
+    size_t auth_data_len;
+    /* Lower and upper capability words as bits 0..31; MariaDB's extended
+     * capabilities (TF_MARIADB_CLIENT_*) as bits 32..63, only when the server
+     * cleared TF_CLIENT_MYSQL (bit 0) to say the reserved bytes carry them. */
+    uint64_t capabilities;
+    uint8_t charset; /* server default collation id */
+    uint16_t status_flags;
+    char auth_plugin[TF_HANDSHAKE_NAME_MAX]; /* "" without CLIENT_PLUGIN_AUTH */
+    bool is_mariadb;
+    /* server_version without MariaDB's "5.5.5-" replication-compatibility
+     * prefix: "10.11.19-MariaDB-0+deb12u1-log"; points into server_version. */
+    const char *version;
+} tf_handshake;
+
+/* Decodes the server's first packet. A protocol version other than 10 is
+ * TF_MALFORMED (TF_ERR_UNSUPPORTED); a first packet that is an ERR is
+ * surfaced as the server's error (see above). */
+tf_status tf_handshake_decode(const uint8_t *payload, size_t len, tf_handshake *out,
+                              tf_error *err);
+
+/* The capabilities to send: what the client wants that the server offers.
+ * Bit 0 follows the server (MariaDB: cleared, so that the extended bits are
+ * sent; MySQL: CLIENT_LONG_PASSWORD kept), and the extended bits are kept
+ * only for a MariaDB server. The caller still adds or removes
+ * TF_CLIENT_CONNECT_WITH_DB / TF_CLIENT_CONNECT_ATTRS / TF_CLIENT_SSL to match
+ * what it sends; the encoders check the fields against the flags. */
+uint64_t tf_handshake_negotiate(uint64_t client_wants, uint64_t server_capabilities);
+
+/* One connection attribute (performance_schema.session_connect_attrs). */
+typedef struct tf_connect_attr {
+    const char *key;
+    const char *value;
+} tf_connect_attr;
+
+/* HandshakeResponse41. Strings are NUL-terminated and borrowed. */
+typedef struct tf_handshake_response {
+    uint64_t capabilities; /* as negotiated; written verbatim */
+    uint32_t max_packet_size;
+    uint8_t charset;
+    const char *username;
+    const uint8_t *auth_response; /* from tf_auth_start */
+    size_t auth_response_len;
+    const char *database;    /* needs TF_CLIENT_CONNECT_WITH_DB */
+    const char *auth_plugin; /* needs TF_CLIENT_PLUGIN_AUTH */
+    const tf_connect_attr *attrs; /* needs TF_CLIENT_CONNECT_ATTRS */
+    size_t attr_count;
+} tf_handshake_response;
+
+/* Encodes HandshakeResponse41 (CLIENT_PROTOCOL_41 is required). The auth
+ * response is length-encoded with CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA, else
+ * one length byte (CLIENT_SECURE_CONNECTION, at most 255 bytes). With
+ * TF_CLIENT_SSL set this is the response sent after the TLS handshake. */
+tf_status tf_handshake_response_encode(const tf_handshake_response *resp, uint8_t *out,
+                                       size_t cap, size_t *written, tf_error *err);
+
+/* Encodes the 32-byte SSLRequest (the first 32 bytes of HandshakeResponse41)
+ * sent in clear before the TLS handshake; capabilities must have
+ * TF_CLIENT_SSL and must equal the ones of the response that follows. */
+tf_status tf_ssl_request_encode(uint64_t capabilities, uint32_t max_packet_size,
+                                uint8_t charset, uint8_t *out, size_t cap, size_t *written,
+                                tf_error *err);
+
+/* A decoded HandshakeResponse41 (SSLRequest when it ends after 32 bytes), for
+ * servers we play in tests. Pointers borrow from the payload; the connection
+ * attributes stay encoded: walk them with tf_connect_attr_next. */
+typedef struct tf_handshake_response_view {
+    uint64_t capabilities;
+    uint32_t max_packet_size;
+    uint8_t charset;
+    bool is_ssl_request;
+    const char *username; /* NUL-terminated in the payload */
+    const uint8_t *auth_response;
+    size_t auth_response_len;
+    const char *database;    /* NULL without CLIENT_CONNECT_WITH_DB */
+    const char *auth_plugin; /* NULL without CLIENT_PLUGIN_AUTH */
+    const uint8_t *attrs;    /* the key/value pairs, without their length */
+    size_t attrs_len;
+} tf_handshake_response_view;
+
+tf_status tf_handshake_response_decode(const uint8_t *payload, size_t len,
+                                       tf_handshake_response_view *out, tf_error *err);
+
+/* Reads the connection attribute at *pos of view->attrs, advancing *pos.
+ * Returns TF_OK with *done = true at the end. */
+tf_status tf_connect_attr_next(const uint8_t *attrs, size_t attrs_len, size_t *pos,
+                               const char **key, size_t *key_len, const char **value,
+                               size_t *value_len, bool *done, tf_error *err);
+
+/* --- auth plugins ---------------------------------------------------- */
+
+typedef enum tf_auth_plugin {
+    TF_AUTH_PLUGIN_UNKNOWN = 0,
+    TF_AUTH_MYSQL_NATIVE_PASSWORD,
+    TF_AUTH_CACHING_SHA2_PASSWORD,
+    TF_AUTH_SHA256_PASSWORD,
+    TF_AUTH_CLIENT_ED25519, /* MariaDB's auth_ed25519 */
+    TF_AUTH_MYSQL_CLEAR_PASSWORD,
+} tf_auth_plugin;
+
+tf_auth_plugin tf_auth_plugin_from_name(const char *name);
+const char *tf_auth_plugin_name(tf_auth_plugin plugin);
+
+/* mysql_native_password: SHA1(pw) XOR SHA1(nonce + SHA1(SHA1(pw))) into
+ * out[20]. An empty password is an empty response (*out_len 0). */
+void tf_scramble_native(const char *password, size_t password_len, const uint8_t *nonce,
+                        size_t nonce_len, uint8_t out[TF_SCRAMBLE_LENGTH], size_t *out_len);
+
+/* caching_sha2_password: SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + nonce)
+ * into out[32]; an empty password gives *out_len 0. */
+void tf_scramble_caching_sha2(const char *password, size_t password_len,
+                              const uint8_t *nonce, size_t nonce_len, uint8_t out[32],
+                              size_t *out_len);
+
+/* RSA-OAEP (SHA-1, MGF1-SHA-1, as the MySQL server decrypts) of
+ * (password + NUL) XOR nonce (the nonce repeated) with the server's PEM
+ * public key ("BEGIN PUBLIC KEY" or "BEGIN RSA PUBLIC KEY"). out needs the
+ * key size in bytes (256 for 2048 bits); *written says how many. */
+tf_status tf_auth_rsa_encrypt_password(const char *password, size_t password_len,
+                                       const uint8_t *nonce, size_t nonce_len,
+                                       const uint8_t *pem, size_t pem_len, uint8_t *out,
+                                       size_t cap, size_t *written, tf_error *err);
+
+/* MariaDB client_ed25519: the Ed25519 signature of the 32-byte nonce with the
+ * key whose expanded secret is SHA-512(password) (not SHA-512 of a 32-byte
+ * seed as RFC 8032 keys, hence not doable with EVP_PKEY_ED25519; computed
+ * with OpenSSL BIGNUM arithmetic). public_key (may be NULL) receives the key
+ * the server stores, base64 in mysql.user's authentication_string. */
+tf_status tf_auth_ed25519_sign(const char *password, size_t password_len,
+                               const uint8_t *nonce, size_t nonce_len, uint8_t signature[64],
+                               uint8_t public_key[32], tf_error *err);
+
+#define TF_AUTH_RESPONSE_MAX 1024 /* RSA-8192 ciphertext, the largest reply */
+
+typedef enum tf_auth_action {
+    TF_AUTH_SEND,   /* send response[0..response_len) as the next packet */
+    TF_AUTH_READ,   /* nothing to send: read the server's next packet */
+    TF_AUTH_DONE,   /* the server's OK: authenticated (packet is the OK) */
+    TF_AUTH_FAILED, /* err says why: the server's ERR or our refusal */
+} tf_auth_action;
+
+/* Client side of the authentication exchange, as a state machine without
+ * I/O. The caller:
+ *   1. tf_auth_init(), then tf_auth_start() with the decoded handshake: puts
+ *      the auth response and the plugin name for HandshakeResponse41 in
+ *      auth->response / auth->plugin_name;
+ *   2. for every packet the server sends next: tf_auth_step() tells what to
+ *      do (send auth->response, read again, done, failed).
+ * The password is borrowed and must outlive the exchange; responses can hold
+ * it in clear (full authentication over TLS), so tf_auth_cleanup() wipes
+ * them. */
+typedef struct tf_auth {
+    const char *password;
+    size_t password_len;
+    bool secure_transport; /* TLS or a unix socket: cleartext is allowed */
+    const uint8_t *server_public_key_pem; /* optional, borrowed */
+    size_t server_public_key_pem_len;
+
+    tf_auth_plugin plugin;
+    char plugin_name[TF_HANDSHAKE_NAME_MAX];
+    uint8_t nonce[TF_HANDSHAKE_AUTH_DATA_MAX];
+    size_t nonce_len;
+    int state;          /* internal */
+    bool switched;      /* an auth switch was seen (only one is allowed) */
+    uint32_t packets;   /* server packets seen since tf_auth_start */
+    uint8_t response[TF_AUTH_RESPONSE_MAX];
+    size_t response_len;
+} tf_auth;
+
+void tf_auth_init(tf_auth *auth, const char *password, size_t password_len,
+                  bool secure_transport);
+void tf_auth_set_server_public_key(tf_auth *auth, const uint8_t *pem, size_t pem_len);
+tf_status tf_auth_start(tf_auth *auth, const tf_handshake *hs, tf_error *err);
+tf_auth_action tf_auth_step(tf_auth *auth, const uint8_t *payload, size_t len, tf_error *err);
+void tf_auth_cleanup(tf_auth *auth);
+
+/* Auth switch request (0xfe, plugin name, plugin data). Borrows from the
+ * payload; a trailing NUL of the data is kept (plugins differ about it). */
+typedef struct tf_auth_switch {
+    const char *plugin_name;
+    const uint8_t *data;
+    size_t data_len;
+} tf_auth_switch;
+
+tf_status tf_auth_switch_decode(const uint8_t *payload, size_t len, tf_auth_switch *out,
+                                tf_error *err);
 
 /* ======================================================================
  * 4. gtid  (owner: protocol/gtid_mysql.c, protocol/gtid_mariadb.c)
