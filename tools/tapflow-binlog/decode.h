@@ -1,0 +1,60 @@
+/* decode.h — tapflow-binlog's walk over binlog files and what it prints. */
+#ifndef TAPFLOW_BINLOG_DECODE_H
+#define TAPFLOW_BINLOG_DECODE_H
+
+#include "out.h"
+#include "protocol.h"
+
+typedef struct tool_options {
+    uint64_t start_position;     /* first file only; 0 = from the start */
+    uint64_t stop_position;      /* last file only; 0 = to the end */
+    const char *start_gtid;      /* start at this transaction */
+    const char *stop_after_gtid; /* stop after this transaction */
+    bool summary;                /* print only the summary */
+    bool events_only;            /* events, not row changes */
+    bool no_rows;                /* do not decode row images at all */
+    bool verify_only;            /* decode everything, print nothing */
+    bool text_values;            /* values as SELECT text, not typed */
+} tool_options;
+
+typedef struct table_stats {
+    char *name; /* "db.table" */
+    uint64_t inserts, updates, deletes, rows_events;
+} table_stats;
+
+typedef struct tool_state {
+    const tool_options *opt;
+    out_buf out;
+    tf_table_maps *maps;
+    const char *file;          /* path of the file being read */
+    bool first_file, last_file;
+
+    /* Transaction context. */
+    char gtid[160];            /* "" before the first GTID event */
+    bool selecting;            /* inside the --start-gtid range */
+    bool stopping;             /* --stop-after-gtid reached */
+
+    /* Row image scratch, sized for the widest table seen. */
+    tf_value *before, *after;
+    size_t values_cap;
+    bson_t scratch;            /* JSON validation in --verify-only */
+
+    /* Summary. */
+    uint64_t events, inner_events, rows_events, rows, bytes;
+    uint64_t gtid_events, xid_events, errors;
+    uint64_t events_by_type[256];
+    table_stats *tables;
+    size_t table_count, table_cap;
+} tool_state;
+
+bool tool_state_init(tool_state *st, const tool_options *opt, FILE *sink);
+void tool_state_cleanup(tool_state *st);
+
+/* Decodes one whole file held in memory. Returns 0, or 1 after printing
+ * "tapflow-binlog: FILE: ..." to stderr for a malformed or unsupported
+ * file. */
+int tool_decode_file(tool_state *st, const char *path, const uint8_t *buf, size_t len);
+
+void tool_print_summary(tool_state *st);
+
+#endif

@@ -1,0 +1,44 @@
+/* out.h — tapflow-binlog's output: one buffered stream of JSON text.
+ *
+ * Lines are built in a growable buffer and handed to stdio in large writes:
+ * a binlog of a million rows prints a million lines, and per-line fwrite or
+ * printf calls would cost more than decoding them. */
+#ifndef TAPFLOW_BINLOG_OUT_H
+#define TAPFLOW_BINLOG_OUT_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct out_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    FILE *sink;   /* where out_flush writes; NULL: keep everything */
+    bool failed;  /* a write to sink failed (EPIPE, disk full) */
+} out_buf;
+
+void out_init(out_buf *o, FILE *sink);
+void out_cleanup(out_buf *o);
+/* Writes the buffer to the sink when it holds more than `threshold` bytes. */
+void out_flush_if(out_buf *o, size_t threshold);
+void out_flush(out_buf *o);
+
+void out_bytes(out_buf *o, const char *s, size_t n);
+void out_cstr(out_buf *o, const char *s);
+void out_char(out_buf *o, char c);
+void out_u64(out_buf *o, uint64_t v);
+void out_i64(out_buf *o, int64_t v);
+void out_double(out_buf *o, double v);
+/* A JSON string literal: quotes and escapes. Bytes that are not valid UTF-8
+ * are written as \u00XX of their byte value (so the line stays valid JSON
+ * and the byte is visible). */
+void out_json_string(out_buf *o, const char *s, size_t n);
+/* "key": (with a leading comma unless first) */
+void out_key(out_buf *o, const char *key, bool first);
+/* Relaxed Extended JSON of a BSON document (or array when is_array). */
+void out_bson(out_buf *o, const bson_t *doc, bool is_array);
+
+#endif
