@@ -142,6 +142,16 @@ tf_status tf_format_decode_fde(tf_reader *r, tf_format *out, bool *has_checksum_
                             "or checksum patches, server version '%s'); not supported",
                             r->context, out->common_header_len, out->server_version);
 
+    /* MySQL 5.1.0-5.1.17 wrote pre-GA rows events (types 20-22) and
+     * TABLE_MAPs without column metadata: refuse the file at its FDE rather
+     * than fail on the first table map. */
+    if (out->flavour == TF_FLAVOUR_MYSQL && out->version_major == 5 && out->version_minor == 1 &&
+        out->version_patch < 18)
+        return tf_error_set(r->err, TF_ERR_UNSUPPORTED, 0,
+                            "%s: binlog written by MySQL %s; versions 5.1.0-5.1.17 wrote pre-GA "
+                            "row events and table maps, which are not supported",
+                            r->context, out->server_version);
+
     bool checksum_capable = out->flavour == TF_FLAVOUR_MARIADB ? version_at_least(out, 5, 3, 0)
                                                                : version_at_least(out, 5, 6, 1);
     size_t left = tf_reader_left(r);

@@ -98,8 +98,11 @@ static bool is_numeric(uint8_t t)
  * charset fields). */
 static bool is_character(uint8_t t)
 {
+    /* MySQL 9 counts VECTOR here too (its charset is binary): vector.binlog
+     * sends DEFAULT_CHARSET 63 for a table whose only such column is a
+     * VECTOR, and numbers a TEXT after a VECTOR as the second. */
     return t == TF_TYPE_STRING || t == TF_TYPE_VAR_STRING || t == TF_TYPE_VARCHAR ||
-           t == TF_TYPE_BLOB;
+           t == TF_TYPE_BLOB || t == TF_TYPE_VECTOR;
 }
 
 static bool is_enum_or_set(uint8_t t) { return t == TF_TYPE_ENUM || t == TF_TYPE_SET; }
