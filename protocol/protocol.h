@@ -1045,6 +1045,164 @@ typedef struct tf_value {
 tf_status tf_value_decode(const uint8_t *buf, size_t len, const tf_column *col,
                           tf_value *out, size_t *consumed, tf_error *err);
 
+/* Name of a column type for messages and tools: "DATETIME2", "NEWDECIMAL",
+ * "BLOB", ...; "type 123" style text is never returned: unknown codes give
+ * "UNKNOWN". */
+const char *tf_column_type_name(uint8_t type);
+
+/* --- DECIMAL (protocol/decimal.c) ---
+ * MySQL's binary DECIMAL: groups of 9 digits in 4 big-endian bytes, a
+ * shorter group for the leftover digits of each side, sign in the top bit
+ * (negative values store every byte inverted). */
+
+/* Bytes DECIMAL(precision, scale) occupies in a row; 0 when precision is not
+ * 1..65 or scale is not 0..30 and <= precision. */
+size_t tf_decimal_binary_size(unsigned precision, unsigned scale);
+
+/* Decodes one binary DECIMAL into exact text that keeps the scale
+ * ("-123.450", "0.00", "12"), written into text (TF_DECIMAL_TEXT_MAX bytes).
+ * Negative zero is written as zero. A digit group above its decimal range is
+ * TF_MALFORMED. */
+tf_status tf_decimal_decode(const uint8_t *buf, size_t len, unsigned precision,
+                            unsigned scale, char text[TF_DECIMAL_TEXT_MAX],
+                            size_t *consumed, tf_error *err);
+
+/* Converts decimal text ("-123.450") to Decimal128 exactly. Decimal128 has
+ * 34 significant digits: when the text has more, trailing zeros of the
+ * fraction are dropped first (same value, smaller exponent kept exact); if it
+ * still needs more than 34 digits, returns false and *out is untouched —
+ * nothing is ever rounded. */
+bool tf_decimal_text_to_decimal128(const char *text, bson_decimal128_t *out);
+
+/* --- temporal (protocol/temporal.c) --- */
+
+/* Milliseconds since 1970-01-01 UTC of a DATE / DATETIME (interpreted as UTC).
+ * Microseconds below the millisecond are truncated (toward the past). Returns
+ * false for the zero date and for dates with a zero month or day
+ * ('2020-00-00'), which name no instant. */
+bool tf_temporal_to_unix_ms(const tf_temporal *t, int64_t *ms);
+
+/* Formats as SELECT shows the value: "YYYY-MM-DD" (TF_VAL_DATE),
+ * "YYYY-MM-DD hh:mm:ss[.f..]" (TF_VAL_DATETIME, t->fsp digits),
+ * "[-]hh:mm:ss[.f..]" (TF_VAL_TIME, at least two hour digits). Returns the
+ * length written (always < cap when cap >= 40), or 0 for another kind. */
+size_t tf_temporal_format(const tf_temporal *t, tf_value_kind kind, char *out,
+                          size_t cap);
+
+/* Converts a TIMESTAMP (seconds since the epoch) to a UTC date and time. */
+void tf_timestamp_to_temporal(int64_t seconds, uint32_t microsecond, uint8_t fsp,
+                              tf_temporal *out);
+
+/* --- MySQL binary JSON (protocol/json_binary.c) ---
+ * The JSON column's binary format (sql/json_binary.h): a type byte, then
+ * small (16-bit offsets) or large (32-bit offsets) objects and arrays,
+ * literals, int16/32/64, uint16/32/64, double, utf8mb4 strings, and opaque
+ * values tagged with their own MySQL column type. Offsets are checked
+ * against their container; nesting deeper than TF_JSON_MAX_DEPTH is an
+ * error (MySQL itself refuses documents deeper than 100). */
+#define TF_JSON_MAX_DEPTH 100
+
+/* Appends the JSON document as one BSON value under key: objects become
+ * embedded documents, arrays arrays, a scalar document the scalar. Empty
+ * input is the JSON null literal (as MySQL reads it). int16..int64 and
+ * uint16/uint32 -> int32 when they fit, else int64; uint64 above INT64_MAX
+ * -> Decimal128; double -> double; opaque DECIMAL -> Decimal128 (string when
+ * it needs more than 34 digits, see tf_decimal_text_to_decimal128);
+ * opaque DATE/DATETIME/TIMESTAMP -> date (UTC, ms; null for zero dates);
+ * opaque TIME -> string "hh:mm:ss.ffffff"; other opaque values (BLOB, BIT,
+ * GEOMETRY, ...) -> binary subtype 0. On error nothing usable is appended:
+ * the caller should discard parent. */
+tf_status tf_json_binary_append_bson(bson_t *parent, const char *key, size_t key_len,
+                                     const uint8_t *buf, size_t len, tf_error *err);
+
+/* JSON text of a binary JSON document, for tools: the relaxed Extended JSON
+ * of its BSON form (so opaque values keep a type: {"$numberDecimal": ...},
+ * {"$date": ...}). Returns a string to free with bson_free, or NULL with err
+ * filled. */
+char *tf_json_binary_to_text(const uint8_t *buf, size_t len, tf_error *err);
+
+/* PARTIAL_UPDATE_ROWS: the after image of a JSON column sent as a diff list
+ * (TF_VAL_JSON_DIFF; its bytes are the column's payload after the length
+ * prefix). Each diff: operation (1 byte), path (length-encoded length +
+ * text such as $.a."b c"[2]), and for REPLACE / INSERT the new value
+ * (length-encoded length + binary JSON). */
+typedef enum tf_json_diff_op {
+    TF_JSON_DIFF_REPLACE = 0,
+    TF_JSON_DIFF_INSERT = 1,
+    TF_JSON_DIFF_REMOVE = 2,
+} tf_json_diff_op;
+
+typedef struct tf_json_diff {
+    tf_json_diff_op op;
+    tf_str path;          /* borrowed, e.g. "$.a[2]" */
+    const uint8_t *value; /* binary JSON; NULL for REMOVE */
+    size_t value_len;
+} tf_json_diff;
+
+/* Reads the diff at *pos of the list and advances *pos. Returns TF_OK, or
+ * TF_MALFORMED (unknown operation, length past the end, ...). The list is
+ * done when *pos == len. */
+tf_status tf_json_diff_next(const uint8_t *buf, size_t len, size_t *pos,
+                            tf_json_diff *out, tf_error *err);
+
+/* Applies a diff list to the JSON value held under key in before_doc (a BSON
+ * document such as a row image built with tf_value_append_bson) and appends
+ * every field of before_doc to after_doc (initialised, empty), the JSON field
+ * with the diffs applied in order, with MySQL's semantics: REPLACE replaces
+ * an existing value, INSERT adds an object member or inserts an array
+ * element at its index (appends past the end), REMOVE removes. A path that
+ * does not name what the operation needs is an error (the view would
+ * otherwise drift from the source). */
+tf_status tf_json_diff_apply_bson(const bson_t *before_doc, const char *key,
+                                  size_t key_len, const uint8_t *diff, size_t diff_len,
+                                  bson_t *after_doc, tf_error *err);
+
+/* --- values to BSON and text (protocol/value_bson.c) ---
+ * Type mapping (DESIGN.md), per value kind:
+ *   INT / UINT       int32 when the column type's range fits int32 (TINY,
+ *                    SHORT, INT24, signed LONG, unsigned TINY/SHORT/INT24);
+ *                    int64 for unsigned LONG and LONGLONG; unsigned values
+ *                    above INT64_MAX -> Decimal128.
+ *   DECIMAL          Decimal128, exact; values needing more than 34
+ *                    significant digits -> string with the exact text.
+ *   FLOAT / DOUBLE   double (FLOAT widened exactly).
+ *   DATE / DATETIME  date (UTC, ms; microseconds truncated); zero dates and
+ *                    dates with a zero month or day -> null.
+ *   TIMESTAMP        date; the zero timestamp (0 seconds) -> null.
+ *   TIME             string "[-]hh:mm:ss[.ffffff]" (column's fsp digits).
+ *   YEAR             int32 (0 for the zero year).
+ *   STRING           UTF-8 string. utf8mb3/utf8mb4/ascii/unknown charsets
+ *                    must be valid UTF-8; latin1 (MySQL's cp1252) is
+ *                    converted; other charsets with bytes that are not UTF-8
+ *                    are an error (TF_ERR_UNSUPPORTED), never mojibake.
+ *   BYTES, GEOMETRY  binary subtype 0 (GEOMETRY: SRID + WKB as stored).
+ *   ENUM             string of the member (index 0 -> ""); without
+ *                    ENUM_STR_VALUE metadata -> int32 index.
+ *   SET              array of member strings in bit order; without
+ *                    SET_STR_VALUE metadata -> int64 bitmask.
+ *   BIT              int64 of the bits (BIT(64) values >= 2^63 keep their
+ *                    bit pattern, so appear negative).
+ *   JSON             embedded document / array / scalar
+ *                    (tf_json_binary_append_bson).
+ *   VECTOR           array of doubles (each float32 widened exactly).
+ *   NULL             null; ABSENT: nothing appended.
+ *   JSON_DIFF        error: apply it with tf_json_diff_apply_bson. */
+tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len,
+                               const tf_value *v, const tf_column *col, tf_error *err);
+
+/* Text of a value as SELECT returns it over the text protocol, for tools
+ * and the differential tests: integers in decimal, DECIMAL with its scale,
+ * FLOAT/DOUBLE in the shortest form that reads back to the same value
+ * (%g style, e.g. "1.5", "1e+20"), temporal as tf_temporal_format with the
+ * column's fsp, TIMESTAMP in UTC, strings and bytes raw, YEAR as 4 digits,
+ * BIT as its raw big-endian bytes, ENUM as its member name, SET as members
+ * joined by ",", JSON as tf_json_binary_to_text, VECTOR as
+ * "[f1,f2,...]". Returns a buffer to free with bson_free (*len_out = its
+ * length, NUL-terminated), or NULL for NULL/ABSENT values (err untouched) or
+ * with err filled on error (err->domain != TF_ERR_NONE). */
+char *tf_value_to_text(const tf_value *v, const tf_column *col, size_t *len_out,
+                       tf_error *err);
+
 /* --- rest of section 5 is filled by its owner --- */
 
 /* ======================================================================
