@@ -683,6 +683,10 @@ static void test_binary_truncation_at_every_offset(void **state)
         check_every_prefix_and_flip(body, len);
         free(body);
     }
+    size_t len;
+    uint8_t *data = tf_test_hex(go_mysql_924_data, &len);
+    check_every_prefix_and_flip(data, len);
+    free(data);
 }
 
 int main(void)
