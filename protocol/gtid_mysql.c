@@ -153,8 +153,8 @@ static bool source_add_interval(gtid_source *src, int64_t start, int64_t end)
     return true;
 }
 
-static bool set_add_interval(tf_gtid_set *set, const uint8_t *uuid, const char *tag,
-                             int64_t start, int64_t end)
+static bool set_add_interval(tf_gtid_set *set, const uint8_t *uuid, const char *tag, int64_t start,
+                             int64_t end)
 {
     gtid_source *src = set_get_source(set, uuid, tag);
     if (!src)
@@ -282,15 +282,11 @@ static bool is_tag_start(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-static bool is_tag_char(char c)
-{
-    return is_tag_start(c) || (c >= '0' && c <= '9');
-}
+static bool is_tag_char(char c) { return is_tag_start(c) || (c >= '0' && c <= '9'); }
 
 /* Checks MySQL's tag rule and copies the tag lowercased into out. Returns
  * NULL or the reason, with *bad the offending offset. */
-static const char *tag_scan(const char *tag, size_t len, char out[TF_GTID_TAG_MAX + 1],
-                            size_t *bad)
+static const char *tag_scan(const char *tag, size_t len, char out[TF_GTID_TAG_MAX + 1], size_t *bad)
 {
     if (len > TF_GTID_TAG_MAX) {
         *bad = TF_GTID_TAG_MAX;
@@ -602,7 +598,8 @@ size_t tf_gtid_set_format(const tf_gtid_set *set, tf_gtid_text_style style, char
         const gtid_source *src = &set->sources[i];
         /* MySQL prints a uuid once, then its untagged intervals, then each
          * tag with its intervals: "uuid:1-5:a:1-2:b:7". */
-        bool same_uuid = i > 0 && memcmp(set->sources[i - 1].uuid, src->uuid, TF_GTID_UUID_LEN) == 0;
+        bool same_uuid =
+            i > 0 && memcmp(set->sources[i - 1].uuid, src->uuid, TF_GTID_UUID_LEN) == 0;
         if (!same_uuid) {
             char uuid[TF_GTID_UUID_TEXT_LEN + 1];
             if (i > 0)
@@ -869,9 +866,8 @@ size_t tf_gtid_set_encode_binary(const tf_gtid_set *set, uint8_t *buf, size_t ca
     bool tagged = set_is_tagged(set);
     uint64_t n_sids = set->count;
     /* Tagged: the format byte at both ends, the count in the six between. */
-    uint64_t header = tagged ? ((uint64_t)GTID_FORMAT_TAGGED << 56) | (n_sids << 8) |
-                                   GTID_FORMAT_TAGGED
-                             : n_sids;
+    uint64_t header =
+        tagged ? ((uint64_t)GTID_FORMAT_TAGGED << 56) | (n_sids << 8) | GTID_FORMAT_TAGGED : n_sids;
     put_le64(buf, header);
     uint8_t *p = buf + 8;
     for (size_t i = 0; i < set->count; i++) {
@@ -982,8 +978,7 @@ tf_status tf_gtid_set_decode_binary(const uint8_t *buf, size_t len, tf_gtid_set 
                 st = tf_read_bytes(&r, tag_len_code >> 1, &tag_bytes, "tag");
             if (st == TF_OK) {
                 size_t bad = 0;
-                const char *why =
-                    tag_scan((const char *)tag_bytes, tag_len_code >> 1, tag, &bad);
+                const char *why = tag_scan((const char *)tag_bytes, tag_len_code >> 1, tag, &bad);
                 if (why) {
                     r.pos = tag_at + 1 + bad;
                     st = tf_reader_bad(&r, "%s", why);

@@ -56,8 +56,8 @@ tf_status tf_com_register_slave_encode(const tf_register_slave *args, uint8_t *b
         st = check_short_string(&args->password, "password", err);
     if (st != TF_OK)
         return st;
-    size_t need = 1 + 4 + 1 + args->hostname.len + 1 + args->user.len + 1 + args->password.len +
-                  2 + 4 + 4;
+    size_t need =
+        1 + 4 + 1 + args->hostname.len + 1 + args->user.len + 1 + args->password.len + 2 + 4 + 4;
     st = check_room(need, cap, len);
     if (st != TF_OK)
         return st;
@@ -98,8 +98,8 @@ tf_status tf_com_binlog_dump_encode(const tf_binlog_dump *args, uint8_t *buf, si
 /* COM_BINLOG_DUMP_GTID (MySQL's com_binlog_dump_gtid reads exactly this):
  *   1 command 0x1e, 2 flags, 4 server_id, 4 file name length, n file name,
  *   8 position, 4 data size, data = Gtid_set::encode of the set. */
-tf_status tf_com_binlog_dump_gtid_encode(const tf_binlog_dump_gtid *args, uint8_t *buf,
-                                         size_t cap, size_t *len, tf_error *err)
+tf_status tf_com_binlog_dump_gtid_encode(const tf_binlog_dump_gtid *args, uint8_t *buf, size_t cap,
+                                         size_t *len, tf_error *err)
 {
     static const uint8_t empty_set[8] = {0};
     size_t data_len = args->gtids ? tf_gtid_set_binary_length(args->gtids) : sizeof empty_set;

@@ -79,8 +79,8 @@ static void test_gtid_list_of_local_mariadb_gives_binlog_pos(void **state)
     tf_mariadb_gtid_pos pos;
     tf_mariadb_gtid_pos_init(&pos);
     uint32_t count = 0;
-    assert_true(position_from_gtid_list(TF_VECTORS_DIR "/gtid/mariadb-10.11-gtid-list.000002",
-                                        &pos, &count));
+    assert_true(position_from_gtid_list(TF_VECTORS_DIR "/gtid/mariadb-10.11-gtid-list.000002", &pos,
+                                        &count));
     assert_int_equal(count, 6);
     assert_pos_text(&pos, "0-9-4,1-9-3,2-7-1000,4294967295-4294967295-18446744073709551615");
     tf_mariadb_gtid_pos expected;

@@ -126,12 +126,15 @@ static void test_previous_gtids_empty_in_every_other_fixture(void **state)
  * (krowinski/php-mysql-replication's GtidCollectionTest vector is not used:
  * it writes the end of 1-177592 as 177592, while MySQL's ends are
  * exclusive, so it disagrees with the server by one.) */
-static const char go_mysql_924_data[] =
-    "0200000000000000"
-    "1544378bb18f11ed8e37e43d1a5e8000" "0100000000000000"
-    "0100000000000000" "3947d45200000000"
-    "63187044960b11eda2f45c6f692ea084" "0100000000000000"
-    "0100000000000000" "bdeb1b0200000000";
+static const char go_mysql_924_data[] = "0200000000000000"
+                                        "1544378bb18f11ed8e37e43d1a5e8000"
+                                        "0100000000000000"
+                                        "0100000000000000"
+                                        "3947d45200000000"
+                                        "63187044960b11eda2f45c6f692ea084"
+                                        "0100000000000000"
+                                        "0100000000000000"
+                                        "bdeb1b0200000000";
 
 static void test_encoding_matches_real_mysql_5_7_replica(void **state)
 {
@@ -274,7 +277,9 @@ static void test_text_max_gno(void **state)
     /* The binary end of the max gno is INT64_MAX (MySQL's GNO_END). */
     tf_gtid_set *set;
     tf_error err = {0};
-    assert_int_equal(tf_gtid_set_parse(U1 ":9223372036854775806", strlen(U1 ":9223372036854775806"), &set, &err), TF_OK);
+    assert_int_equal(
+        tf_gtid_set_parse(U1 ":9223372036854775806", strlen(U1 ":9223372036854775806"), &set, &err),
+        TF_OK);
     uint8_t bin[48];
     assert_int_equal(tf_gtid_set_encode_binary(set, bin, sizeof bin), 48);
     static const uint8_t int64_max[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
@@ -503,9 +508,9 @@ static void test_contains_at_interval_edges(void **state)
         const char *gtid;
         bool in;
     } cases[] = {
-        {U1 ":1", true},         {U1 ":5", true},        {U1 ":6", false},
-        {U1 ":7", true},         {U1 ":8", false},       {U1 ":MYTAG:3", true},
-        {U1 ":mytag:1", false},  {U2 ":1", false},       {U1 ":9223372036854775806", false},
+        {U1 ":1", true},        {U1 ":5", true},  {U1 ":6", false},
+        {U1 ":7", true},        {U1 ":8", false}, {U1 ":MYTAG:3", true},
+        {U1 ":mytag:1", false}, {U2 ":1", false}, {U1 ":9223372036854775806", false},
         {U1 ":other:3", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -583,37 +588,61 @@ static void test_binary_malformed_errors(void **state)
     assert_binary_error("0100000000000000", "GTID set encoding: 1 sources need at least 24 "
                                             "bytes but only 0 remain at offset 8");
     /* One source, 1 interval [1, 3), then 2 trailing bytes. */
-    assert_binary_error("0100000000000000" "3e11fa4771ca11e19e33c80aa9429562"
-                        "0100000000000000" "0100000000000000" "0300000000000000" "abcd",
+    assert_binary_error("0100000000000000"
+                        "3e11fa4771ca11e19e33c80aa9429562"
+                        "0100000000000000"
+                        "0100000000000000"
+                        "0300000000000000"
+                        "abcd",
                         "GTID set encoding: 2 bytes after the last source at offset 48");
     /* Intervals [1, 3) then [3, 5): touching, which MySQL never writes. */
-    assert_binary_error("0100000000000000" "3e11fa4771ca11e19e33c80aa9429562"
-                        "0200000000000000" "0100000000000000" "0300000000000000"
-                        "0300000000000000" "0500000000000000",
+    assert_binary_error("0100000000000000"
+                        "3e11fa4771ca11e19e33c80aa9429562"
+                        "0200000000000000"
+                        "0100000000000000"
+                        "0300000000000000"
+                        "0300000000000000"
+                        "0500000000000000",
                         "GTID set encoding: interval 1 [3, 5) is empty or does not start "
                         "after the previous end 3 at offset 48");
     /* Start 0 is not a transaction number. */
-    assert_binary_error("0100000000000000" "3e11fa4771ca11e19e33c80aa9429562"
-                        "0100000000000000" "0000000000000000" "0300000000000000",
+    assert_binary_error("0100000000000000"
+                        "3e11fa4771ca11e19e33c80aa9429562"
+                        "0100000000000000"
+                        "0000000000000000"
+                        "0300000000000000",
                         "GTID set encoding: interval 0 [0, 3) is empty or does not start "
                         "after the previous end 0 at offset 32");
     /* A negative end (as int64). */
-    assert_binary_error("0100000000000000" "3e11fa4771ca11e19e33c80aa9429562"
-                        "0100000000000000" "0100000000000000" "ffffffffffffffff",
+    assert_binary_error("0100000000000000"
+                        "3e11fa4771ca11e19e33c80aa9429562"
+                        "0100000000000000"
+                        "0100000000000000"
+                        "ffffffffffffffff",
                         "GTID set encoding: interval 0 [1, -1) is empty or does not start "
                         "after the previous end 0 at offset 32");
-    assert_binary_error("0100000000000000" "3e11fa4771ca11e19e33c80aa9429562"
+    assert_binary_error("0100000000000000"
+                        "3e11fa4771ca11e19e33c80aa9429562"
                         "ffffffffffffff0f",
                         "GTID set encoding: 1152921504606846975 intervals need "
                         "18446744073709551600 bytes but only 0 remain at offset 32");
     /* Tagged: tag "BAD!" has a '!' */
-    assert_binary_error("0101000000000001" "3e11fa4771ca11e19e33c80aa9429562" "08" "42414421"
-                        "0100000000000000" "0100000000000000" "0200000000000000",
+    assert_binary_error("0101000000000001"
+                        "3e11fa4771ca11e19e33c80aa9429562"
+                        "08"
+                        "42414421"
+                        "0100000000000000"
+                        "0100000000000000"
+                        "0200000000000000",
                         "GTID set encoding: a tag holds only letters, digits and '_' at "
                         "offset 28");
-    assert_binary_error("0101000000000001" "3e11fa4771ca11e19e33c80aa9429562" "42" PAD_8,
+    assert_binary_error("0101000000000001"
+                        "3e11fa4771ca11e19e33c80aa9429562"
+                        "42" PAD_8,
                         "GTID set encoding: tag length 33 exceeds 32 at offset 24");
-    assert_binary_error("0101000000000001" "3e11fa4771ca11e19e33c80aa9429562" "0100" PAD_8,
+    assert_binary_error("0101000000000001"
+                        "3e11fa4771ca11e19e33c80aa9429562"
+                        "0100" PAD_8,
                         "GTID set encoding: tag length uses a multi-byte form, but a tag has "
                         "at most 32 bytes at offset 24");
 }
@@ -622,8 +651,12 @@ static void test_binary_tagged_upper_case_tag_is_lowered(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *buf = tf_test_hex("0101000000000001" "3e11fa4771ca11e19e33c80aa9429562" "06"
-                               "414263" "0100000000000000" "0100000000000000"
+    uint8_t *buf = tf_test_hex("0101000000000001"
+                               "3e11fa4771ca11e19e33c80aa9429562"
+                               "06"
+                               "414263"
+                               "0100000000000000"
+                               "0100000000000000"
                                "0200000000000000",
                                &len);
     tf_gtid_set *set;
