@@ -701,6 +701,8 @@ tf_status tf_gtid_set_add(tf_gtid_set *set, const tf_gtid *gtid, tf_error *err)
 
 bool tf_gtid_set_union(tf_gtid_set *set, const tf_gtid_set *other)
 {
+    if (set == other) /* would read sources while growing them */
+        return true;
     for (size_t i = 0; i < other->count; i++) {
         const gtid_source *from = &other->sources[i];
         gtid_source *to = set_get_source(set, from->uuid, from->tag);
@@ -750,6 +752,11 @@ static bool source_subtract(gtid_source *src, const gtid_source *minus)
 
 bool tf_gtid_set_subtract(tf_gtid_set *set, const tf_gtid_set *other)
 {
+    if (set == other) { /* would remove sources while walking them */
+        while (set->count > 0)
+            set_remove_source(set, set->count - 1);
+        return true;
+    }
     for (size_t i = 0; i < other->count; i++) {
         const gtid_source *minus = &other->sources[i];
         bool found;

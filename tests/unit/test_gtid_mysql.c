@@ -492,6 +492,14 @@ static void test_subtract_edge_cases(void **state)
     tf_gtid_set_destroy(a);
     tf_gtid_set_destroy(b);
 
+    /* A set minus itself is empty; a set united with itself unchanged. */
+    a = set_of(U1 ":1-3:7," U2 ":t:1");
+    assert_true(tf_gtid_set_union(a, a));
+    assert_set_text(a, U1 ":1-3:7," U2 ":t:1");
+    assert_true(tf_gtid_set_subtract(a, a));
+    assert_true(tf_gtid_set_is_empty(a));
+    tf_gtid_set_destroy(a);
+
     a = set_of(U1 ":1-9223372036854775806");
     b = set_of(U1 ":2-9223372036854775805");
     assert_true(tf_gtid_set_subtract(a, b));
