@@ -270,7 +270,10 @@ static tf_status decode_body(tf_reader *r, const tf_format *fmt, tf_event *out)
         return decode_user_var(r, &out->user_var);
     case TF_EV_TABLE_MAP:
         out->kind = TF_EVENT_TABLE_MAP;
-        return tf_event_decode_table_map(r, phl, &out->table_map);
+        if ((st = tf_event_decode_table_map(r, phl, &out->table_map)) != TF_OK)
+            return st;
+        out->table_map.flavour = fmt->flavour;
+        return TF_OK;
     case TF_EV_WRITE_ROWS_V1:
     case TF_EV_UPDATE_ROWS_V1:
     case TF_EV_DELETE_ROWS_V1:
@@ -393,9 +396,6 @@ tf_status tf_event_decode(const uint8_t *buf, size_t len, const tf_format *fmt, 
     char context[64];
     snprintf(context, sizeof context, "%s event", name);
 
-    if ((st = reject_unsupported_type(h->type, err)) != TF_OK)
-        return st;
-
     tf_reader r;
     if (h->type == TF_EV_FORMAT_DESCRIPTION) {
         bool has_checksum_field;
@@ -418,6 +418,8 @@ tf_status tf_event_decode(const uint8_t *buf, size_t len, const tf_format *fmt, 
         return TF_OK;
     }
 
+    if (fmt->checksum_alg == TF_CHECKSUM_UNDEF && (st = reject_unsupported_type(h->type, err)) != TF_OK)
+        return st;
     if (fmt->checksum_alg == TF_CHECKSUM_UNDEF)
         return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
                             "%s event before any FORMAT_DESCRIPTION: its checksum algorithm is "
@@ -429,6 +431,9 @@ tf_status tf_event_decode(const uint8_t *buf, size_t len, const tf_format *fmt, 
             return st;
         body_end -= TF_EVENT_CHECKSUM_LEN;
     }
+    /* After the checksum, so that a corrupt type byte reads as corruption. */
+    if ((st = reject_unsupported_type(h->type, err)) != TF_OK)
+        return st;
     out->body = buf + TF_EVENT_HEADER_LEN;
     out->body_len = body_end - TF_EVENT_HEADER_LEN;
     tf_reader_init(&r, out->body, out->body_len, TF_EVENT_HEADER_LEN, context, TF_MALFORMED, err);

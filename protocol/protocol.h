@@ -1457,6 +1457,10 @@ typedef struct tf_table_map_event {
     const uint8_t *optional_metadata; /* TLV list, may be empty */
     size_t optional_metadata_len;
     size_t optional_metadata_offset;  /* in the event, for messages */
+    /* From the format: MySQL and MariaDB number the columns of optional
+     * metadata differently (MariaDB counts GEOMETRY among character
+     * columns and not YEAR among numeric ones; MySQL 9 counts VECTOR). */
+    tf_flavour flavour;
 } tf_table_map_event;
 
 typedef enum tf_rows_kind {

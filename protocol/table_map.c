@@ -81,28 +81,37 @@ typedef struct owned_map {
     uint8_t *body;    /* copy of the event body the tf_str point into */
 } owned_map;
 
-static bool is_numeric(uint8_t t)
+/* Which columns the SIGNEDNESS and charset fields count. The two server
+ * families differ: MariaDB's writer counts GEOMETRY (a BLOB underneath)
+ * among character columns and only true number types as numeric; MySQL
+ * counts YEAR and old DECIMAL as numeric and, from 9.0, VECTOR as
+ * character (seen in vector.binlog). Types are the real types, so
+ * ENUM/SET written as STRING are never character columns here. */
+static bool is_numeric(uint8_t t, tf_flavour flavour)
 {
     switch (t) {
     case TF_TYPE_TINY: case TF_TYPE_SHORT: case TF_TYPE_INT24: case TF_TYPE_LONG:
-    case TF_TYPE_LONGLONG: case TF_TYPE_DECIMAL: case TF_TYPE_NEWDECIMAL: case TF_TYPE_FLOAT:
-    case TF_TYPE_DOUBLE: case TF_TYPE_YEAR:
+    case TF_TYPE_LONGLONG: case TF_TYPE_NEWDECIMAL: case TF_TYPE_FLOAT: case TF_TYPE_DOUBLE:
         return true;
+    case TF_TYPE_DECIMAL: case TF_TYPE_YEAR:
+        return flavour != TF_FLAVOUR_MARIADB;
     default:
         return false;
     }
 }
 
-/* Character columns as the optional metadata counts them (binlog types, so
- * ENUM/SET written as STRING are not among them: they have their own
- * charset fields). */
-static bool is_character(uint8_t t)
+static bool is_character(uint8_t t, tf_flavour flavour)
 {
-    /* MySQL 9 counts VECTOR here too (its charset is binary): vector.binlog
-     * sends DEFAULT_CHARSET 63 for a table whose only such column is a
-     * VECTOR, and numbers a TEXT after a VECTOR as the second. */
-    return t == TF_TYPE_STRING || t == TF_TYPE_VAR_STRING || t == TF_TYPE_VARCHAR ||
-           t == TF_TYPE_BLOB || t == TF_TYPE_VECTOR;
+    switch (t) {
+    case TF_TYPE_STRING: case TF_TYPE_VAR_STRING: case TF_TYPE_VARCHAR: case TF_TYPE_BLOB:
+        return true;
+    case TF_TYPE_GEOMETRY:
+        return flavour == TF_FLAVOUR_MARIADB;
+    case TF_TYPE_VECTOR:
+        return flavour != TF_FLAVOUR_MARIADB;
+    default:
+        return false;
+    }
 }
 
 static bool is_enum_or_set(uint8_t t) { return t == TF_TYPE_ENUM || t == TF_TYPE_SET; }
@@ -175,23 +184,20 @@ static tf_status read_column_meta(tf_reader *r, uint32_t index, uint8_t binlog_t
 
 /* Indexes of the columns a per-kind optional metadata field lists, in
  * order: the k-th numeric column, character column, ... */
-typedef bool (*column_filter)(const tf_column *col, uint8_t binlog_type);
+typedef bool (*column_filter)(const tf_column *col, tf_flavour flavour);
 
-static bool filter_character(const tf_column *c, uint8_t bt)
-{
-    return is_character(bt) && !is_enum_or_set(c->type);
-}
-static bool filter_enum_set(const tf_column *c, uint8_t bt) { (void)bt; return is_enum_or_set(c->type); }
-static bool filter_enum(const tf_column *c, uint8_t bt) { (void)bt; return c->type == TF_TYPE_ENUM; }
-static bool filter_set(const tf_column *c, uint8_t bt) { (void)bt; return c->type == TF_TYPE_SET; }
-static bool filter_geometry(const tf_column *c, uint8_t bt) { (void)bt; return c->type == TF_TYPE_GEOMETRY; }
-static bool filter_vector(const tf_column *c, uint8_t bt) { (void)bt; return c->type == TF_TYPE_VECTOR; }
+static bool filter_character(const tf_column *c, tf_flavour fl) { return is_character(c->type, fl); }
+static bool filter_enum_set(const tf_column *c, tf_flavour fl) { (void)fl; return is_enum_or_set(c->type); }
+static bool filter_enum(const tf_column *c, tf_flavour fl) { (void)fl; return c->type == TF_TYPE_ENUM; }
+static bool filter_set(const tf_column *c, tf_flavour fl) { (void)fl; return c->type == TF_TYPE_SET; }
+static bool filter_geometry(const tf_column *c, tf_flavour fl) { (void)fl; return c->type == TF_TYPE_GEOMETRY; }
+static bool filter_vector(const tf_column *c, tf_flavour fl) { (void)fl; return c->type == TF_TYPE_VECTOR; }
 
 /* Finds the column index of the n-th column passing filter; -1 if none. */
-static int64_t nth_column(const tf_table_map *m, const uint8_t *types, column_filter f, uint64_t n)
+static int64_t nth_column(const tf_table_map *m, tf_flavour fl, column_filter f, uint64_t n)
 {
     for (uint32_t i = 0; i < m->column_count; i++) {
-        if (f(&m->columns[i], types[i])) {
+        if (f(&m->columns[i], fl)) {
             if (n == 0)
                 return i;
             n--;
@@ -207,7 +213,7 @@ static tf_status read_lenenc_bounded(tf_reader *r, uint64_t *v, const char *fiel
 
 /* DEFAULT_CHARSET and ENUM_AND_SET_DEFAULT_CHARSET: a default collation,
  * then (index among the filtered columns, collation) for the exceptions. */
-static tf_status read_default_charset(tf_reader *r, tf_table_map *m, const uint8_t *types,
+static tf_status read_default_charset(tf_reader *r, tf_table_map *m, tf_flavour fl,
                                       column_filter f)
 {
     tf_status st;
@@ -215,14 +221,14 @@ static tf_status read_default_charset(tf_reader *r, tf_table_map *m, const uint8
     if ((st = read_lenenc_bounded(r, &def, "default charset")) != TF_OK)
         return st;
     for (uint32_t i = 0; i < m->column_count; i++)
-        if (f(&m->columns[i], types[i]))
+        if (f(&m->columns[i], fl))
             m->columns[i].charset = (uint16_t)def;
     while (tf_reader_left(r) > 0) {
         uint64_t idx, coll;
         if ((st = read_lenenc_bounded(r, &idx, "charset column index")) != TF_OK ||
             (st = read_lenenc_bounded(r, &coll, "charset collation")) != TF_OK)
             return st;
-        int64_t c = nth_column(m, types, f, idx);
+        int64_t c = nth_column(m, fl, f, idx);
         if (c < 0)
             return tf_reader_bad(r, "charset for column #%llu of %s, which does not exist",
                                  (unsigned long long)idx, "its kind");
@@ -231,12 +237,12 @@ static tf_status read_default_charset(tf_reader *r, tf_table_map *m, const uint8
     return TF_OK;
 }
 
-static tf_status read_column_charset(tf_reader *r, tf_table_map *m, const uint8_t *types,
+static tf_status read_column_charset(tf_reader *r, tf_table_map *m, tf_flavour fl,
                                      column_filter f)
 {
     tf_status st;
     for (uint32_t i = 0; i < m->column_count && tf_reader_left(r) > 0; i++) {
-        if (!f(&m->columns[i], types[i]))
+        if (!f(&m->columns[i], fl))
             continue;
         uint64_t coll;
         if ((st = read_lenenc_bounded(r, &coll, "column charset")) != TF_OK)
@@ -248,13 +254,13 @@ static tf_status read_column_charset(tf_reader *r, tf_table_map *m, const uint8_
     return TF_OK;
 }
 
-static tf_status read_str_values(tf_reader *r, tf_table_map *m, const uint8_t *types,
+static tf_status read_str_values(tf_reader *r, tf_table_map *m, tf_flavour fl,
                                  column_filter f)
 {
     tf_status st;
     for (uint32_t i = 0; i < m->column_count && tf_reader_left(r) > 0; i++) {
         tf_column *c = &m->columns[i];
-        if (!f(c, types[i]))
+        if (!f(c, fl))
             continue;
         uint64_t count;
         size_t at = tf_reader_offset(r);
@@ -321,12 +327,12 @@ static tf_status read_primary_key(tf_reader *r, tf_table_map *m, bool with_prefi
     return TF_OK;
 }
 
-static tf_status read_per_column_lenenc(tf_reader *r, tf_table_map *m, const uint8_t *types,
+static tf_status read_per_column_lenenc(tf_reader *r, tf_table_map *m, tf_flavour fl,
                                         column_filter f, bool store_geometry)
 {
     tf_status st;
     for (uint32_t i = 0; i < m->column_count && tf_reader_left(r) > 0; i++) {
-        if (!f(&m->columns[i], types[i]))
+        if (!f(&m->columns[i], fl))
             continue;
         uint64_t v;
         if ((st = read_lenenc_bounded(r, &v, "column value")) != TF_OK)
@@ -346,7 +352,7 @@ static tf_status read_optional_metadata(const tf_table_map_event *ev, const uint
     tf_reader r;
     tf_reader_init(&r, opt, ev->optional_metadata_len, ev->optional_metadata_offset,
                    "TABLE_MAP event: optional metadata", TF_MALFORMED, err);
-    const uint8_t *types = ev->column_types; /* binlog types (borrowed, only during this call) */
+    tf_flavour fl = ev->flavour;
     while (tf_reader_left(&r) > 0) {
         uint8_t kind;
         uint64_t flen;
@@ -373,7 +379,7 @@ static tf_status read_optional_metadata(const tf_table_map_event *ev, const uint
             /* One bit per numeric column, most significant bit first. */
             uint64_t k = 0;
             for (uint32_t i = 0; i < m->column_count; i++) {
-                if (!is_numeric(m->columns[i].type))
+                if (!is_numeric(m->columns[i].type, fl))
                     continue;
                 if (k / 8 >= f.len)
                     return tf_reader_short(&f, "signedness bits", (size_t)(k / 8 + 1));
@@ -383,10 +389,10 @@ static tf_status read_optional_metadata(const tf_table_map_event *ev, const uint
             break;
         }
         case TF_TABLE_META_DEFAULT_CHARSET:
-            st = read_default_charset(&f, m, types, filter_character);
+            st = read_default_charset(&f, m, fl, filter_character);
             break;
         case TF_TABLE_META_COLUMN_CHARSET:
-            st = read_column_charset(&f, m, types, filter_character);
+            st = read_column_charset(&f, m, fl, filter_character);
             break;
         case TF_TABLE_META_COLUMN_NAME:
             for (uint32_t i = 0; i < m->column_count && (st = TF_OK, tf_reader_left(&f) > 0); i++)
@@ -397,13 +403,13 @@ static tf_status read_optional_metadata(const tf_table_map_event *ev, const uint
                 st = tf_reader_bad(&f, "more column names than the %u columns", m->column_count);
             break;
         case TF_TABLE_META_SET_STR_VALUE:
-            st = read_str_values(&f, m, types, filter_set);
+            st = read_str_values(&f, m, fl, filter_set);
             break;
         case TF_TABLE_META_ENUM_STR_VALUE:
-            st = read_str_values(&f, m, types, filter_enum);
+            st = read_str_values(&f, m, fl, filter_enum);
             break;
         case TF_TABLE_META_GEOMETRY_TYPE:
-            st = read_per_column_lenenc(&f, m, types, filter_geometry, true);
+            st = read_per_column_lenenc(&f, m, fl, filter_geometry, true);
             break;
         case TF_TABLE_META_SIMPLE_PRIMARY_KEY:
             st = read_primary_key(&f, m, false);
@@ -412,17 +418,17 @@ static tf_status read_optional_metadata(const tf_table_map_event *ev, const uint
             st = read_primary_key(&f, m, true);
             break;
         case TF_TABLE_META_ENUM_AND_SET_DEFAULT_CHARSET:
-            st = read_default_charset(&f, m, types, filter_enum_set);
+            st = read_default_charset(&f, m, fl, filter_enum_set);
             break;
         case TF_TABLE_META_ENUM_AND_SET_COLUMN_CHARSET:
-            st = read_column_charset(&f, m, types, filter_enum_set);
+            st = read_column_charset(&f, m, fl, filter_enum_set);
             break;
         case TF_TABLE_META_COLUMN_VISIBILITY:
             if (f.len < (m->column_count + 7u) / 8u)
                 st = tf_reader_short(&f, "visibility bits", (m->column_count + 7u) / 8u);
             break;
         case TF_TABLE_META_VECTOR_DIMENSIONALITY:
-            st = read_per_column_lenenc(&f, m, types, filter_vector, false);
+            st = read_per_column_lenenc(&f, m, fl, filter_vector, false);
             break;
         default:
             /* Newer servers may add kinds; the TLV length lets us skip. */
