@@ -28,8 +28,8 @@ tf_status tf_packet_frame(const uint8_t *buf, size_t len, tf_packet *out, size_t
     return TF_OK;
 }
 
-tf_status tf_packet_scan(const uint8_t *buf, size_t len, uint8_t expected_seq,
-                         tf_packet_span *out, tf_error *err)
+tf_status tf_packet_scan(const uint8_t *buf, size_t len, uint8_t expected_seq, tf_packet_span *out,
+                         tf_error *err)
 {
     size_t pos = 0;
     size_t payload_len = 0;
@@ -92,9 +92,8 @@ size_t tf_packet_encoded_size(size_t payload_len)
     return payload_len + TF_PACKET_HEADER_LEN * (payload_len / TF_PACKET_MAX_CHUNK + 1);
 }
 
-size_t tf_packet_encode(const uint8_t *head, size_t head_len, const uint8_t *body,
-                        size_t body_len, uint8_t seq, uint8_t *out, size_t cap,
-                        uint8_t *next_seq)
+size_t tf_packet_encode(const uint8_t *head, size_t head_len, const uint8_t *body, size_t body_len,
+                        uint8_t seq, uint8_t *out, size_t cap, uint8_t *next_seq)
 {
     size_t total = head_len + body_len;
     size_t need = tf_packet_encoded_size(total);
@@ -197,18 +196,14 @@ tf_status tf_ok_decode(const uint8_t *payload, size_t len, uint64_t caps, tf_ok_
         if ((st = tf_read_u16le(&r, &out->status_flags, "status flags")) != TF_OK)
             return st;
     }
-    if (!(caps & TF_CLIENT_SESSION_TRACK)) {
-        /* Without session tracking the info is the rest of the packet. */
-        out->info.ptr = (const char *)tf_reader_cursor(&r);
-        out->info.len = tf_reader_left(&r);
-        return TF_OK;
-    }
-    /* With session tracking both are length-encoded, and the server omits
-     * the info when it is empty and no state changed (e.g. OK to COM_PING). */
-    if (tf_reader_left(&r) > 0 &&
-        (st = tf_read_lenenc_str(&r, &out->info, NULL, "info")) != TF_OK)
+    /* The info is length-encoded (the protocol documentation's string<EOF>
+     * without CLIENT_SESSION_TRACK is not what servers send: MariaDB's
+     * captured OK to UPDATE has the 0x28 length byte), and the server omits
+     * it when it is empty and no state changed (e.g. OK to COM_PING). */
+    if (tf_reader_left(&r) > 0 && (st = tf_read_lenenc_str(&r, &out->info, NULL, "info")) != TF_OK)
         return st;
-    if ((out->status_flags & TF_SERVER_SESSION_STATE_CHANGED) && tf_reader_left(&r) > 0) {
+    if ((caps & TF_CLIENT_SESSION_TRACK) && (out->status_flags & TF_SERVER_SESSION_STATE_CHANGED) &&
+        tf_reader_left(&r) > 0) {
         if ((st = tf_read_lenenc_str(&r, &out->session_state, NULL, "session state")) != TF_OK)
             return st;
         size_t base = tf_reader_offset(&r) - out->session_state.len;
@@ -216,8 +211,7 @@ tf_status tf_ok_decode(const uint8_t *payload, size_t len, uint64_t caps, tf_ok_
             return st;
     }
     if (tf_reader_left(&r) > 0)
-        return tf_reader_bad(&r, "%zu unexpected bytes after the last field",
-                             tf_reader_left(&r));
+        return tf_reader_bad(&r, "%zu unexpected bytes after the last field", tf_reader_left(&r));
     return TF_OK;
 }
 
@@ -245,8 +239,7 @@ tf_status tf_eof_decode(const uint8_t *payload, size_t len, uint64_t caps, tf_eo
             return st;
     }
     if (tf_reader_left(&r) > 0)
-        return tf_reader_bad(&r, "%zu unexpected bytes after the last field",
-                             tf_reader_left(&r));
+        return tf_reader_bad(&r, "%zu unexpected bytes after the last field", tf_reader_left(&r));
     return TF_OK;
 }
 

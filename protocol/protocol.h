@@ -249,7 +249,9 @@ tf_packet_kind tf_response_classify(const uint8_t *payload, size_t len);
 tf_packet_kind tf_resultset_classify(const uint8_t *payload, size_t len, uint64_t caps);
 
 /* OK packet (also the 0xfe OK of CLIENT_DEPRECATE_EOF and, via
- * tf_end_decode, the classic EOF). Strings borrow from the payload. */
+ * tf_end_decode, the classic EOF). Strings borrow from the payload. Real
+ * servers (MySQL 5.x+, MariaDB) send the info as a length-encoded string
+ * whether or not CLIENT_SESSION_TRACK is set, and omit it when empty. */
 typedef struct tf_ok_packet {
     uint64_t affected_rows;
     uint64_t last_insert_id;
@@ -325,6 +327,7 @@ tf_status tf_local_infile_reject(const uint8_t *payload, size_t len, tf_error *e
 #define TF_COLUMN_SET 0x0800u
 #define TF_COLUMN_NO_DEFAULT_VALUE 0x1000u
 #define TF_COLUMN_ON_UPDATE_NOW 0x2000u
+#define TF_COLUMN_PART_KEY 0x4000u
 #define TF_COLUMN_NUM 0x8000u
 
 /* Column count of a resultset. MariaDB's CACHE_METADATA and MySQL's

@@ -9,8 +9,8 @@
  * caller sizing arrays by it must not be led into a huge allocation. */
 #define MAX_COLUMNS 65535u
 
-tf_status tf_column_count_decode(const uint8_t *payload, size_t len, uint64_t caps,
-                                 uint64_t *count, bool *metadata_follows, tf_error *err)
+tf_status tf_column_count_decode(const uint8_t *payload, size_t len, uint64_t caps, uint64_t *count,
+                                 bool *metadata_follows, tf_error *err)
 {
     tf_reader r;
     tf_reader_init(&r, payload, len, 0, "column count packet", TF_MALFORMED, err);
@@ -37,8 +37,7 @@ tf_status tf_column_count_decode(const uint8_t *payload, size_t len, uint64_t ca
         *metadata_follows = follows == 1;
     }
     if (tf_reader_left(&r) > 0)
-        return tf_reader_bad(&r, "%zu unexpected bytes after the column count",
-                             tf_reader_left(&r));
+        return tf_reader_bad(&r, "%zu unexpected bytes after the column count", tf_reader_left(&r));
     return TF_OK;
 }
 
@@ -57,8 +56,7 @@ tf_status tf_column_def_decode(const uint8_t *payload, size_t len, uint64_t caps
         (st = tf_read_lenenc_str(&r, &out->org_name, NULL, "org_name")) != TF_OK)
         return st;
     if ((caps & TF_MARIADB_CLIENT_EXTENDED_METADATA) &&
-        (st = tf_read_lenenc_str(&r, &out->extended_metadata, NULL, "extended metadata")) !=
-            TF_OK)
+        (st = tf_read_lenenc_str(&r, &out->extended_metadata, NULL, "extended metadata")) != TF_OK)
         return st;
     uint64_t fixed_len;
     size_t fixed_at = r.pos;
@@ -70,8 +68,8 @@ tf_status tf_column_def_decode(const uint8_t *payload, size_t len, uint64_t caps
         return tf_reader_bad(&r, "length of fixed fields %llu is less than 10",
                              (unsigned long long)fixed_len);
     }
-    if ((st = tf_read_need(&r, (size_t)(fixed_len > len ? len + 1 : fixed_len),
-                           "fixed fields")) != TF_OK)
+    if ((st = tf_read_need(&r, (size_t)(fixed_len > len ? len + 1 : fixed_len), "fixed fields")) !=
+        TF_OK)
         return st;
     uint32_t column_length;
     if ((st = tf_read_u16le(&r, &out->charset, "character set")) != TF_OK ||
@@ -83,8 +81,7 @@ tf_status tf_column_def_decode(const uint8_t *payload, size_t len, uint64_t caps
         return st;
     out->column_length = column_length;
     if (tf_reader_left(&r) > 0)
-        return tf_reader_bad(&r, "%zu unexpected bytes after the fixed fields",
-                             tf_reader_left(&r));
+        return tf_reader_bad(&r, "%zu unexpected bytes after the fixed fields", tf_reader_left(&r));
     return TF_OK;
 }
 
@@ -109,8 +106,9 @@ tf_status tf_text_row_decode(const uint8_t *payload, size_t len, size_t column_c
             return explain_bad_value(&r, i, column_count);
     }
     if (tf_reader_left(&r) > 0)
-        return tf_reader_bad(&r, "%zu bytes left after the last of %zu columns; the row has "
-                                 "more values than the column count",
+        return tf_reader_bad(&r,
+                             "%zu bytes left after the last of %zu columns; the row has "
+                             "more values than the column count",
                              tf_reader_left(&r), column_count);
     return TF_OK;
 }
@@ -137,8 +135,8 @@ static tf_status server_error(tf_resultset *rs, const uint8_t *payload, size_t l
  * says so (multi-statements, stored procedures). */
 static void finish_result(tf_resultset *rs, const tf_ok_packet *ok)
 {
-    rs->state = (ok->status_flags & TF_SERVER_MORE_RESULTS_EXISTS) ? TF_RS_EXPECT_RESPONSE
-                                                                   : TF_RS_DONE;
+    rs->state =
+        (ok->status_flags & TF_SERVER_MORE_RESULTS_EXISTS) ? TF_RS_EXPECT_RESPONSE : TF_RS_DONE;
 }
 
 static tf_status feed_response(tf_resultset *rs, const uint8_t *payload, size_t len,
@@ -152,17 +150,15 @@ static tf_status feed_response(tf_resultset *rs, const uint8_t *payload, size_t 
         item->kind = TF_RS_ITEM_OK;
         finish_result(rs, &item->ok);
         return TF_OK;
-    case TF_PACKET_ERR:
-        return server_error(rs, payload, len, item, err);
+    case TF_PACKET_ERR: return server_error(rs, payload, len, item, err);
     case TF_PACKET_LOCAL_INFILE:
         rs->state = TF_RS_DONE;
         return tf_local_infile_reject(payload, len, err);
-    default:
-        break;
+    default: break;
     }
     bool metadata_follows;
-    if ((st = tf_column_count_decode(payload, len, rs->caps, &rs->column_count,
-                                     &metadata_follows, err)) != TF_OK)
+    if ((st = tf_column_count_decode(payload, len, rs->caps, &rs->column_count, &metadata_follows,
+                                     err)) != TF_OK)
         return st;
     if (!metadata_follows)
         return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
@@ -193,8 +189,7 @@ static tf_status feed_row(tf_resultset *rs, const uint8_t *payload, size_t len,
         item->kind = TF_RS_ITEM_END;
         finish_result(rs, &item->ok);
         return TF_OK;
-    default:
-        break;
+    default: break;
     }
     if (!rs->values || !rs->nulls || rs->capacity < rs->column_count)
         return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
@@ -218,8 +213,7 @@ tf_status tf_resultset_feed(tf_resultset *rs, const uint8_t *payload, size_t len
     tf_status st;
     memset(item, 0, sizeof *item);
     switch (rs->state) {
-    case TF_RS_EXPECT_RESPONSE:
-        return feed_response(rs, payload, len, item, err);
+    case TF_RS_EXPECT_RESPONSE: return feed_response(rs, payload, len, item, err);
     case TF_RS_EXPECT_COLUMN:
         if (len > 0 && payload[0] == 0xff)
             return server_error(rs, payload, len, item, err);
@@ -232,8 +226,8 @@ tf_status tf_resultset_feed(tf_resultset *rs, const uint8_t *payload, size_t len
         item->kind = TF_RS_ITEM_COLUMN;
         item->column_index = rs->columns_seen++;
         if (rs->columns_seen == rs->column_count)
-            rs->state = (rs->caps & TF_CLIENT_DEPRECATE_EOF) ? TF_RS_EXPECT_ROW
-                                                             : TF_RS_EXPECT_COLUMNS_EOF;
+            rs->state =
+                (rs->caps & TF_CLIENT_DEPRECATE_EOF) ? TF_RS_EXPECT_ROW : TF_RS_EXPECT_COLUMNS_EOF;
         return TF_OK;
     case TF_RS_EXPECT_COLUMNS_EOF: {
         if (len > 0 && payload[0] == 0xff)
@@ -253,8 +247,7 @@ tf_status tf_resultset_feed(tf_resultset *rs, const uint8_t *payload, size_t len
         rs->state = TF_RS_EXPECT_ROW;
         return TF_OK;
     }
-    case TF_RS_EXPECT_ROW:
-        return feed_row(rs, payload, len, item, err);
+    case TF_RS_EXPECT_ROW: return feed_row(rs, payload, len, item, err);
     case TF_RS_DONE:
     default:
         return tf_error_set(err, TF_ERR_PROTOCOL, 0,

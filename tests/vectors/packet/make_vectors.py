@@ -87,7 +87,7 @@ def main(argv):
     cls = psrc % "0x000aa204 (classic EOF, no SESSION_TRACK)"
     t = turns(py, int(py_dep))
     write_hex("py_select_deprecate_eof.hex", dep + "\ntext resultset of tf_packet.item, ends with OK 0xfe", t[4])
-    write_hex("py_update_ok.hex", dep + "\nOK to UPDATE: 1 row, info as rest of packet", t[6])
+    write_hex("py_update_ok.hex", dep + "\nOK to UPDATE: 1 row, info as lenenc string even without SESSION_TRACK", t[6])
     write_hex("py_many_columns_query.hex", dep + "\nCOM_QUERY SELECT of 41 literal columns", t[7])
     write_hex("py_many_columns_deprecate_eof.hex", dep + "\n41 columns: numbers, NULLs, empty strings, UTF-8", t[8])
     t = turns(py, int(py_cls))
