@@ -39,14 +39,15 @@ tapflow-binlog prints under the DESIGN.md type mapping:
                equal as doubles.
   DATE         DATE_FORMAT(c, '%Y-%m-%d') vs {"$date"}: the date's UTC
                midnight in ms. Zero dates (year, month or day 0) cannot be
-               BSON dates: the decoded value must be the string the server
-               prints.
+               BSON dates (tapflow writes null): tapflow-binlog shows the
+               string the server prints, and that string is compared.
   DATETIME(n)  DATE_FORMAT(c, '%Y-%m-%d %H:%i:%s.%f') vs {"$date"} read as
                UTC. BSON dates hold milliseconds, so the expected value is
                truncated to ms; the microsecond digits are checked by TIME.
                Zero datetimes: as DATE.
   TIMESTAMP(n) UNIX_TIMESTAMP(c) (time-zone free) vs {"$date"}: epoch ms,
-               truncated like DATETIME; the zero timestamp is epoch 0.
+               truncated like DATETIME; the zero timestamp (UNIX_TIMESTAMP 0)
+               must be the string '0000-00-00 00:00:00[.000]'.
   TIME(n)      CAST(c AS CHAR) ('-838:59:59.000000') vs a string: equal as a
                signed number of microseconds (formatting may differ in the
                number of fraction digits).
@@ -57,6 +58,11 @@ tapflow-binlog prints under the DESIGN.md type mapping:
   BINARY/VARBINARY/BLOB/GEOMETRY
                HEX(c) vs {"$binary"}: equal bytes (GEOMETRY: SRID + WKB).
   NULL         SQL NULL vs JSON null, for every type.
+
+DATE, DATETIME, TIMESTAMP, TIME and DECIMAL columns are checked a second
+time as text: CAST(c AS CHAR) in a session with time_zone '+00:00' against
+tapflow-binlog --text-values (the text protocol's form), byte for byte, so
+microseconds and the declared scale are compared exactly too.
 """
 import argparse
 import base64
@@ -182,6 +188,10 @@ STR_COLUMNS = [
 ]
 
 TABLES = [("t_int", INT_COLUMNS), ("t_num", NUM_COLUMNS), ("t_time", TIME_COLUMNS), ("t_str", STR_COLUMNS)]
+# Columns whose exact text is also compared with tapflow-binlog
+# --text-values (tf_value_to_text): the microseconds a BSON date drops, the
+# full scale of DECIMALs.
+TEXT_RULES = {"date", "datetime", "timestamp", "time", "decimal"}
 ROWS = 9          # ids 1..9; id 1 is all NULL
 UPDATED = [1, 2, 4, 6, 8]   # id 1 goes NULL -> values, id 2 values -> NULL
 DELETED = [3, 6, 9]
@@ -249,8 +259,10 @@ class Server:
         return [line.split("\t")[0] for line in self.run("SHOW BINARY LOGS").splitlines()]
 
     def snapshot(self, table, columns):
-        exprs = ", ".join(select_expr(c, rule) for (c, _, rule, _) in columns)
-        out = self.run(f"SELECT id, {exprs} FROM `{table}` ORDER BY id", DB)
+        """{id: [typed-rule text per column] + [exact text per TEXT_RULES column]}"""
+        exprs = [select_expr(c, rule) for (c, _, rule, _) in columns]
+        exprs += [f"CAST(`{c}` AS CHAR)" for (c, _, rule, _) in columns if rule in TEXT_RULES]
+        out = self.run(f"SET time_zone = '+00:00'; SELECT id, {', '.join(exprs)} FROM `{table}` ORDER BY id", DB)
         rows = {}
         for line in out.splitlines():
             fields = line.split("\t")
@@ -387,6 +399,12 @@ def compare(rule, expected, decoded):
             ok = ejson_date_ms(decoded) == datetime_text_ms(expected)
     elif rule == "timestamp":
         secs = decimal.Decimal(expected)
+        if secs == 0:
+            # UNIX_TIMESTAMP() of the zero timestamp (1970-01-01 00:00:00 UTC
+            # itself is not a valid TIMESTAMP): shown as the zero string.
+            if not (isinstance(decoded, str) and decoded.startswith("0000-00-00 00:00:00")):
+                raise Mismatch(f"zero timestamp must be the string '0000-00-00 00:00:00', got {short(decoded)}")
+            return
         ok = ejson_date_ms(decoded) == int((secs * 1000).to_integral_value(rounding=decimal.ROUND_FLOOR))
     elif rule == "time":
         if not isinstance(decoded, str):
@@ -464,7 +482,7 @@ def write_rows(server):
     return start, end, s1, s2
 
 
-def decode_range(server, tool, start, end):
+def decode_range(server, tool, start, end, extra=()):
     """Runs tapflow-binlog over [start, end) (which may span rotated files)."""
     names = server.binlogs()
     if start[0] not in names or end[0] not in names:
@@ -472,7 +490,7 @@ def decode_range(server, tool, start, end):
     files = names[names.index(start[0]):names.index(end[0]) + 1]
     changes = []
     for name in files:
-        cmd = [tool]
+        cmd = [tool, *extra]
         if name == start[0]:
             cmd += ["--start-position", str(start[1])]
         if name == end[0]:
@@ -500,6 +518,7 @@ def main():
     server = Server(server_env())
     start, end, s1, s2 = write_rows(server)
     changes = decode_range(server, tool, start, end)
+    text_changes = decode_range(server, tool, start, end, ["--text-values"])
 
     passed = failed = 0
     failures = []
@@ -521,6 +540,13 @@ def main():
             check(f"{ch.get('table')} {ch.get('op')}", False, "row change for an unknown table")
             continue
         seen[(ch["table"], ch["op"])].append(ch)
+    # --text-values output, in the same order: (table, op, id, image) -> doc
+    text_images = {}
+    for ch in text_changes:
+        row_id = (ch.get("after") or ch.get("before") or {}).get("id")
+        for image in ("before", "after"):
+            if isinstance(ch.get(image), dict):
+                text_images[(ch.get("table"), ch.get("op"), str(row_id), image)] = ch[image]
 
     expected_ids = {"insert": list(range(1, ROWS + 1)), "update": UPDATED, "delete": DELETED}
     for table, columns in TABLES:
@@ -538,6 +564,15 @@ def main():
                         check(f"{table} {op} id={row_id} {image}", False, f"no such image/row: {short(ch, 300)}")
                         continue
                     expected_row = snapshot[table][row_id]
+                    text_doc = text_images.get((table, op, str(row_id), image), {})
+                    text_expected = iter(expected_row[len(columns):])
+                    for (col, ctype, rule, _) in columns:
+                        if rule not in TEXT_RULES:
+                            continue
+                        expected = next(text_expected)
+                        what = f"{table}.{col} ({ctype.split(' NULL')[0]}) {op} id={row_id} {image} as text"
+                        got = text_doc.get(col, "<missing>")
+                        check(what, got == expected, f"expected {short(expected)}, got {short(got)}")
                     for (col, ctype, rule, _), expected in zip(columns, expected_row):
                         what = f"{table}.{col} ({ctype.split(' NULL')[0]}) {op} id={row_id} {image}"
                         if col not in doc:

@@ -88,11 +88,19 @@ static const char *column_type_name(uint8_t type)
 }
 
 /* Key of column i in a row image: its name, or "@1".. when the table map
- * carries no names (binlog_row_metadata=MINIMAL), as mysqlbinlog -v shows. */
+ * carries no names (binlog_row_metadata=MINIMAL), as mysqlbinlog -v shows.
+ * Names are length-delimited in the map (not NUL-terminated): copied into
+ * buf (KEY_MAX is far above MySQL's 64-character names). */
+#define KEY_MAX 1024
 static const char *column_key(const tf_table_map *map, uint32_t i, char *buf, size_t cap)
 {
-    if (map->columns[i].name.len > 0)
-        return map->columns[i].name.ptr;
+    const tf_str *name = &map->columns[i].name;
+    if (name->len > 0) {
+        size_t n = name->len < cap - 1 ? name->len : cap - 1;
+        memcpy(buf, name->ptr, n);
+        buf[n] = '\0';
+        return buf;
+    }
     snprintf(buf, cap, "@%" PRIu32, i + 1);
     return buf;
 }
@@ -201,7 +209,7 @@ static tf_status append_json_diff(bson_t *doc, const char *key, const tf_value *
 static tf_status image_to_bson(const tf_table_map *map, const tf_value *values, bson_t *doc,
                                const bson_t *before_doc, tf_error *err)
 {
-    char keybuf[16];
+    char keybuf[KEY_MAX];
     for (uint32_t i = 0; i < map->column_count; i++) {
         const tf_value *v = &values[i];
         if (v->kind == TF_VAL_ABSENT)
@@ -249,7 +257,7 @@ static tf_status image_to_bson(const tf_table_map *map, const tf_value *values, 
 static tf_status write_image_text(tool_state *st, const tf_table_map *map, const tf_value *values,
                                   tf_error *err)
 {
-    char keybuf[16];
+    char keybuf[KEY_MAX];
     bool first = true;
     out_char(&st->out, '{');
     for (uint32_t i = 0; i < map->column_count; i++) {
@@ -442,7 +450,7 @@ static int write_event_fields(tool_state *st, const tf_event *ev)
         out_char(o, '[');
         for (uint32_t i = 0; i < map->column_count; i++) {
             const tf_column *c = &map->columns[i];
-            char keybuf[16];
+            char keybuf[KEY_MAX];
             const char *name = column_key(map, i, keybuf, sizeof keybuf);
             if (i)
                 out_char(o, ',');
