@@ -1081,8 +1081,9 @@ bool tf_decimal_text_to_decimal128(const char *text, bson_decimal128_t *out);
 
 /* Milliseconds since 1970-01-01 UTC of a DATE / DATETIME (interpreted as UTC).
  * Microseconds below the millisecond are truncated (toward the past). Returns
- * false for the zero date and for dates with a zero month or day
- * ('2020-00-00'), which name no instant. */
+ * false for the zero date, for dates with a zero month or day ('2020-00-00')
+ * and for days the month lacks ('2020-02-31' under ALLOW_INVALID_DATES):
+ * they name no instant, and normalising them would write another date. */
 bool tf_temporal_to_unix_ms(const tf_temporal *t, int64_t *ms);
 
 /* Formats as SELECT shows the value: "YYYY-MM-DD" (TF_VAL_DATE),
@@ -1169,8 +1170,9 @@ tf_status tf_json_diff_apply_bson(const bson_t *before_doc, const char *key,
  *   DECIMAL          Decimal128, exact; values needing more than 34
  *                    significant digits -> string with the exact text.
  *   FLOAT / DOUBLE   double (FLOAT widened exactly).
- *   DATE / DATETIME  date (UTC, ms; microseconds truncated); zero dates and
- *                    dates with a zero month or day -> null.
+ *   DATE / DATETIME  date (UTC, ms; microseconds truncated); zero dates,
+ *                    dates with a zero month or day and invalid days ->
+ *                    null (see tf_temporal_to_unix_ms).
  *   TIMESTAMP        date; the zero timestamp (0 seconds) -> null.
  *   TIME             string "[-]hh:mm:ss[.ffffff]" (column's fsp digits).
  *   YEAR             int32 (0 for the zero year).
@@ -1178,7 +1180,9 @@ tf_status tf_json_diff_apply_bson(const bson_t *before_doc, const char *key,
  *                    must be valid UTF-8; latin1 (MySQL's cp1252) is
  *                    converted; other charsets with bytes that are not UTF-8
  *                    are an error (TF_ERR_UNSUPPORTED), never mojibake.
- *   BYTES, GEOMETRY  binary subtype 0 (GEOMETRY: SRID + WKB as stored).
+ *   BYTES, GEOMETRY  binary subtype 0 (GEOMETRY: SRID + WKB as stored;
+ *                    BINARY(n) padded with 0x00 to n bytes as SELECT shows
+ *                    it: MariaDB's row image drops the pad).
  *   ENUM             string of the member (index 0 -> ""); without
  *                    ENUM_STR_VALUE metadata -> int32 index.
  *   SET              array of member strings in bit order; without

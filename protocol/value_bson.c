@@ -140,6 +140,17 @@ static tf_status check_set_bits(const tf_value *v, const tf_column *col, tf_erro
     return TF_OK;
 }
 
+/* BINARY(n) is CHAR(n) with the binary charset: the row image drops its
+ * trailing 0x00 pad bytes (MariaDB does; MySQL keeps them) but the value,
+ * as SELECT shows it, has all n bytes. Returns the length to present. */
+static size_t binary_padded_len(const tf_value *v, const tf_column *col)
+{
+    if (v->kind == TF_VAL_BYTES && col && col->type == TF_TYPE_STRING &&
+        col->charset == TF_CHARSET_BINARY && v->bytes.len < col->meta)
+        return col->meta;
+    return v->bytes.len;
+}
+
 tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len, const tf_value *v,
                                const tf_column *col, tf_error *err)
 {
@@ -209,10 +220,19 @@ tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len, con
     case TF_VAL_STRING:
         return append_string(doc, key, key_len, v, col, err);
     case TF_VAL_BYTES:
-    case TF_VAL_GEOMETRY:
-        ok = bson_append_binary(doc, key, k, BSON_SUBTYPE_BINARY, v->bytes.ptr,
-                                (uint32_t)v->bytes.len);
+    case TF_VAL_GEOMETRY: {
+        uint8_t *padded = NULL;
+        size_t n = binary_padded_len(v, col);
+        const uint8_t *p = v->bytes.ptr;
+        if (n != v->bytes.len) {
+            padded = bson_malloc0(n);
+            memcpy(padded, v->bytes.ptr, v->bytes.len);
+            p = padded;
+        }
+        ok = bson_append_binary(doc, key, k, BSON_SUBTYPE_BINARY, p, (uint32_t)n);
+        bson_free(padded);
         break;
+    }
     case TF_VAL_BIT:
         ok = bson_append_int64(doc, key, k, (int64_t)v->u);
         break;
@@ -367,11 +387,11 @@ char *tf_value_to_text(const tf_value *v, const tf_column *col, size_t *len_out,
     case TF_VAL_STRING:
     case TF_VAL_BYTES:
     case TF_VAL_GEOMETRY: {
-        char *out = bson_malloc(v->bytes.len + 1);
+        size_t n = binary_padded_len(v, col);
+        char *out = bson_malloc0(n + 1);
         if (v->bytes.len)
             memcpy(out, v->bytes.ptr, v->bytes.len);
-        out[v->bytes.len] = '\0';
-        *len_out = v->bytes.len;
+        *len_out = n;
         return out;
     }
     case TF_VAL_ENUM: {
