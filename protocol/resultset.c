@@ -68,8 +68,7 @@ tf_status tf_column_def_decode(const uint8_t *payload, size_t len, uint64_t caps
         return tf_reader_bad(&r, "length of fixed fields %llu is less than 10",
                              (unsigned long long)fixed_len);
     }
-    if ((st = tf_read_need(&r, (size_t)(fixed_len > len ? len + 1 : fixed_len), "fixed fields")) !=
-        TF_OK)
+    if ((st = tf_read_need(&r, (size_t)fixed_len, "fixed fields")) != TF_OK)
         return st;
     uint32_t column_length;
     if ((st = tf_read_u16le(&r, &out->charset, "character set")) != TF_OK ||

@@ -605,6 +605,60 @@ static void test_feed_ok_and_local_infile_responses(void **state)
     free(wire);
 }
 
+/* Every byte of every captured packet replaced by each length-encoding
+ * marker and a few other values: each decoder answers OK or malformed with
+ * a message, never crashes (run under ASan too). */
+static void test_mutated_packets_never_crash(void **state)
+{
+    (void)state;
+    static const char *names[] = {"cli_select_eof.hex",      "py_select_deprecate_eof.hex",
+                                  "py_many_columns_eof.hex", "cli_insert_ok.hex",
+                                  "cli_init_db_ok.hex",      "cli_err_no_such_table.hex"};
+    static const uint8_t marks[] = {0x00, 0x01, 0x7f, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff};
+    static const uint64_t caps[] = {PY_CLASSIC_CAPS, PY_DEPRECATE_CAPS, CLI_CAPS};
+    for (size_t v = 0; v < sizeof names / sizeof names[0]; v++) {
+        size_t len;
+        uint8_t *wire = load_hex_vector(names[v], &len);
+        vector_packets p = {0};
+        split_vector(wire, len, 1, &p);
+        for (size_t i = 0; i < p.count; i++) {
+            uint8_t *copy = malloc(p.len[i]);
+            for (size_t at = 0; at < p.len[i]; at++) {
+                for (size_t m = 0; m < sizeof marks; m++) {
+                    memcpy(copy, p.payload[i], p.len[i]);
+                    copy[at] = marks[m];
+                    for (size_t c = 0; c < 3; c++) {
+                        tf_error err = {0};
+                        tf_ok_packet ok;
+                        tf_err_packet ep;
+                        tf_column_def def;
+                        uint64_t count;
+                        bool follows;
+                        tf_str values[8];
+                        bool nulls[8];
+                        tf_status st[6];
+                        st[0] = tf_ok_decode(copy, p.len[i], caps[c], &ok, &err);
+                        st[1] = tf_end_decode(copy, p.len[i], caps[c], &ok, &err);
+                        st[2] = tf_err_decode(copy, p.len[i], &ep, &err);
+                        st[3] =
+                            tf_column_count_decode(copy, p.len[i], caps[c], &count, &follows, &err);
+                        st[4] = tf_column_def_decode(copy, p.len[i], caps[c], &def, &err);
+                        st[5] = tf_text_row_decode(copy, p.len[i], 5, values, nulls, &err);
+                        for (int k = 0; k < 6; k++) {
+                            assert_true(st[k] == TF_OK || st[k] == TF_MALFORMED);
+                            if (st[k] == TF_MALFORMED)
+                                assert_true(err.message[0] != '\0');
+                        }
+                    }
+                }
+            }
+            free(copy);
+        }
+        free_vector_packets(&p);
+        free(wire);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -627,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_feed_row_error_names_the_row),
         cmocka_unit_test(test_feed_expects_eof_after_columns_in_classic_mode),
         cmocka_unit_test(test_feed_ok_and_local_infile_responses),
+        cmocka_unit_test(test_mutated_packets_never_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
