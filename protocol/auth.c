@@ -177,13 +177,21 @@ static void set_plugin(tf_auth *auth, tf_auth_plugin plugin)
     memcpy(auth->plugin_name, name, strlen(name) + 1);
 }
 
-/* Copies the nonce, dropping the trailing NUL the server appends to the 20
- * bytes of the native and sha2 plugins. */
+/* Copies the nonce. The native and sha2 plugins get 20 bytes and a NUL in an
+ * auth switch; like libmysqlclient we insist on exactly that, so a cut packet
+ * is never taken for a nonce. */
 static tf_status take_nonce(tf_auth *auth, const uint8_t *data, size_t len, bool strip_nul,
                             size_t want, tf_error *err)
 {
-    if (strip_nul && len > 0 && data[len - 1] == '\0')
+    if (strip_nul && want) {
+        if (len != want + 1 || data[want] != '\0')
+            return tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                                "%s: auth switch data is %zu bytes, expected %zu (nonce and NUL)",
+                                auth->plugin_name, len, want + 1);
+        len = want;
+    } else if (strip_nul && len > 0 && data[len - 1] == '\0') {
         len--;
+    }
     if (want && len != want)
         return tf_error_set(err, TF_ERR_PROTOCOL, 0, "%s: nonce is %zu bytes, expected %zu",
                             auth->plugin_name, len, want);

@@ -56,7 +56,7 @@ static EVP_PKEY *decode_public_key(const uint8_t *pem, size_t pem_len, tf_error 
         return NULL;
     }
     if (!EVP_PKEY_is_a(pkey, "RSA")) {
-        tf_error_set(err, TF_ERR_PROTOCOL, 0, "server public key: a %s key, not RSA",
+        tf_error_set(err, TF_ERR_PROTOCOL, 0, "server public key: type %s, not RSA",
                      EVP_PKEY_get0_type_name(pkey));
         EVP_PKEY_free(pkey);
         return NULL;

@@ -118,19 +118,9 @@ tf_status tf_handshake_decode(const uint8_t *payload, size_t len, tf_handshake *
         out->auth_data_len += part2_len;
     }
     if (out->capabilities & TF_CLIENT_PLUGIN_AUTH) {
-        /* MySQL 5.5.7..5.5.9 forgot the NUL after the plugin name (bug
-         * #59453): the rest of the packet is then the name. */
-        size_t left = tf_reader_left(&r);
-        if (left > 0 && !memchr(tf_reader_cursor(&r), 0, left)) {
-            if (left >= TF_HANDSHAKE_NAME_MAX)
-                return tf_reader_bad(&r, "auth plugin name is %zu bytes, more than %d", left,
-                                     TF_HANDSHAKE_NAME_MAX - 1);
-            memcpy(out->auth_plugin, tf_reader_cursor(&r), left);
-            out->auth_plugin[left] = '\0';
-            r.pos += left;
-        } else if (left > 0) {
-            TRY(read_name(&r, out->auth_plugin, "auth plugin name"));
-        }
+        /* MySQL 5.5.7..5.5.9 forgot this NUL (bug #59453); we do not accept
+         * those servers rather than take a cut packet's half name. */
+        TRY(read_name(&r, out->auth_plugin, "auth plugin name"));
     }
 #undef TRY
 
