@@ -121,33 +121,35 @@ static tf_status read_column_meta(tf_reader *r, uint32_t index, uint8_t binlog_t
 {
     tf_status st;
     uint8_t b0, b1;
+    char field[48];
+    snprintf(field, sizeof field, "column %u metadata", index);
     col->type = binlog_type;
     col->meta = 0;
     switch (binlog_type) {
     case TF_TYPE_FLOAT: case TF_TYPE_DOUBLE: case TF_TYPE_BLOB: case TF_TYPE_TINY_BLOB:
     case TF_TYPE_MEDIUM_BLOB: case TF_TYPE_LONG_BLOB: case TF_TYPE_GEOMETRY: case TF_TYPE_JSON:
     case TF_TYPE_VECTOR: case TF_TYPE_TIMESTAMP2: case TF_TYPE_DATETIME2: case TF_TYPE_TIME2:
-        if ((st = tf_read_u8(r, &b0, "column metadata")) != TF_OK)
+        if ((st = tf_read_u8(r, &b0, field)) != TF_OK)
             return st;
         col->meta = b0;
         return TF_OK;
     case TF_TYPE_VARCHAR: case TF_TYPE_VAR_STRING:
-        return tf_read_u16le(r, &col->meta, "column metadata");
+        return tf_read_u16le(r, &col->meta, field);
     case TF_TYPE_BIT:
-        if ((st = tf_read_u8(r, &b0, "column metadata")) != TF_OK ||
-            (st = tf_read_u8(r, &b1, "column metadata")) != TF_OK)
+        if ((st = tf_read_u8(r, &b0, field)) != TF_OK ||
+            (st = tf_read_u8(r, &b1, field)) != TF_OK)
             return st;
         col->meta = (uint16_t)(b0 | (b1 << 8));
         return TF_OK;
     case TF_TYPE_NEWDECIMAL:
-        if ((st = tf_read_u8(r, &b0, "column metadata")) != TF_OK ||
-            (st = tf_read_u8(r, &b1, "column metadata")) != TF_OK)
+        if ((st = tf_read_u8(r, &b0, field)) != TF_OK ||
+            (st = tf_read_u8(r, &b1, field)) != TF_OK)
             return st;
         col->meta = (uint16_t)(b0 << 8 | b1);
         return TF_OK;
     case TF_TYPE_STRING: case TF_TYPE_ENUM: case TF_TYPE_SET:
-        if ((st = tf_read_u8(r, &b0, "column metadata")) != TF_OK ||
-            (st = tf_read_u8(r, &b1, "column metadata")) != TF_OK)
+        if ((st = tf_read_u8(r, &b0, field)) != TF_OK ||
+            (st = tf_read_u8(r, &b1, field)) != TF_OK)
             return st;
         /* byte 0 is the real type; CHAR longer than 255 bytes borrows its
          * bits 4-5 (inverted) as length bits 8-9 (MySQL bug #37426). */
