@@ -139,7 +139,7 @@ def load_state(env, rows, regenerate):
 def build_ours():
     if not os.path.exists(os.path.join(BUILD, "build.ninja")):
         subprocess.run(["cmake", "-S", TOP, "-B", BUILD, "-G", "Ninja",
-                        "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
+                        "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["ninja", "-C", BUILD, "tapflow-binlog"], check=True, stdout=subprocess.DEVNULL)
     return os.path.join(BUILD, "tools", "tapflow-binlog", "tapflow-binlog")
 
@@ -203,7 +203,7 @@ def main():
 
     ours = build_ours()
     # The reference counts (not timed): events, rows events and rows in the file.
-    summary = subprocess.run([ours, "--summary", "--no-rows", path], capture_output=True, text=True)
+    summary = subprocess.run([ours, "--summary", path], capture_output=True, text=True)
     if summary.returncode != 0:
         sys.exit(f"bench: tapflow-binlog --summary failed: {summary.stderr.strip()}")
     ref = json.loads(summary.stdout.strip().splitlines()[-1])
