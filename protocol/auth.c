@@ -99,9 +99,8 @@ void tf_scramble_native(const char *password, size_t password_len, const uint8_t
     OPENSSL_cleanse(stage1, sizeof stage1);
 }
 
-void tf_scramble_caching_sha2(const char *password, size_t password_len,
-                              const uint8_t *nonce, size_t nonce_len, uint8_t out[32],
-                              size_t *out_len)
+void tf_scramble_caching_sha2(const char *password, size_t password_len, const uint8_t *nonce,
+                              size_t nonce_len, uint8_t out[32], size_t *out_len)
 {
     *out_len = 0;
     if (password_len == 0)
@@ -147,8 +146,7 @@ tf_status tf_auth_switch_decode(const uint8_t *payload, size_t len, tf_auth_swit
 
 /* ------------------------------------------------------------------ */
 
-void tf_auth_init(tf_auth *auth, const char *password, size_t password_len,
-                  bool secure_transport)
+void tf_auth_init(tf_auth *auth, const char *password, size_t password_len, bool secure_transport)
 {
     memset(auth, 0, sizeof *auth);
     auth->password = password ? password : "";
@@ -229,10 +227,9 @@ static tf_status respond_cleartext(tf_auth *auth, tf_error *err)
 
 static tf_status respond_rsa(tf_auth *auth, const uint8_t *pem, size_t pem_len, tf_error *err)
 {
-    tf_status st = tf_auth_rsa_encrypt_password(auth->password, auth->password_len,
-                                                auth->nonce, auth->nonce_len, pem, pem_len,
-                                                auth->response, sizeof auth->response,
-                                                &auth->response_len, err);
+    tf_status st = tf_auth_rsa_encrypt_password(auth->password, auth->password_len, auth->nonce,
+                                                auth->nonce_len, pem, pem_len, auth->response,
+                                                sizeof auth->response, &auth->response_len, err);
     if (st != TF_OK) {
         auth->response_len = 0;
         tf_error_prefix(err, "%s", auth->plugin_name);
@@ -251,8 +248,7 @@ static tf_status respond_full_auth(tf_auth *auth, uint8_t request_key_byte, tf_e
     }
     if (auth->server_public_key_pem) {
         auth->state = AUTH_ST_SENT_PASSWORD;
-        return respond_rsa(auth, auth->server_public_key_pem, auth->server_public_key_pem_len,
-                           err);
+        return respond_rsa(auth, auth->server_public_key_pem, auth->server_public_key_pem_len, err);
     }
     respond_bytes(auth, &request_key_byte, 1);
     auth->state = AUTH_ST_WAIT_PUBLIC_KEY;
@@ -279,8 +275,8 @@ static tf_status respond_to_nonce(tf_auth *auth, tf_error *err)
             respond_bytes(auth, &zero_byte, 1);
             return TF_OK;
         }
-        tf_scramble_caching_sha2(auth->password, auth->password_len, auth->nonce,
-                                 auth->nonce_len, auth->response, &n);
+        tf_scramble_caching_sha2(auth->password, auth->password_len, auth->nonce, auth->nonce_len,
+                                 auth->response, &n);
         auth->response_len = n;
         return TF_OK;
     case TF_AUTH_SHA256_PASSWORD:
@@ -302,8 +298,7 @@ static tf_status respond_to_nonce(tf_auth *auth, tf_error *err)
     case TF_AUTH_MYSQL_CLEAR_PASSWORD:
         auth->state = AUTH_ST_SENT_PASSWORD;
         return respond_cleartext(auth, err);
-    case TF_AUTH_PLUGIN_UNKNOWN:
-        break;
+    case TF_AUTH_PLUGIN_UNKNOWN: break;
     }
     return tf_error_set(err, TF_ERR_UNSUPPORTED, 0, "auth plugin '%s' is not supported",
                         auth->plugin_name);
@@ -339,8 +334,7 @@ static tf_auth_action fail(tf_auth *auth)
     return TF_AUTH_FAILED;
 }
 
-static tf_auth_action on_switch(tf_auth *auth, const uint8_t *payload, size_t len,
-                                tf_error *err)
+static tf_auth_action on_switch(tf_auth *auth, const uint8_t *payload, size_t len, tf_error *err)
 {
     /* The switch can only answer the handshake response itself. */
     if (auth->switched || auth->packets != 1) {
@@ -380,8 +374,7 @@ static tf_auth_action on_switch(tf_auth *auth, const uint8_t *payload, size_t le
     return TF_AUTH_SEND;
 }
 
-static tf_auth_action on_more_data(tf_auth *auth, const uint8_t *payload, size_t len,
-                                   tf_error *err)
+static tf_auth_action on_more_data(tf_auth *auth, const uint8_t *payload, size_t len, tf_error *err)
 {
     const uint8_t *data = payload + 1;
     size_t data_len = len - 1;
@@ -428,16 +421,12 @@ tf_auth_action tf_auth_step(tf_auth *auth, const uint8_t *payload, size_t len, t
         return fail(auth);
     }
     switch (payload[0]) {
-    case AUTH_OK:
-        auth->state = AUTH_ST_FINISHED;
-        return TF_AUTH_DONE;
+    case AUTH_OK: auth->state = AUTH_ST_FINISHED; return TF_AUTH_DONE;
     case AUTH_ERR:
         tf_handshake_server_error(payload, len, "auth: ERR packet", err);
         return fail(auth);
-    case AUTH_SWITCH_REQUEST:
-        return on_switch(auth, payload, len, err);
-    case AUTH_MORE_DATA:
-        return on_more_data(auth, payload, len, err);
+    case AUTH_SWITCH_REQUEST: return on_switch(auth, payload, len, err);
+    case AUTH_MORE_DATA: return on_more_data(auth, payload, len, err);
     default:
         tf_error_set(err, TF_ERR_PROTOCOL, 0,
                      "auth: unexpected packet starting 0x%02x at offset 0 (expected OK, ERR, "

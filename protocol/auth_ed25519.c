@@ -88,8 +88,8 @@ static bool curve_init(curve *c)
         return false;
     BIGNUM *num = c->tmp[0], *den = c->tmp[1], *lo = c->tmp[2];
     /* Constants of RFC 8032 section 5.1. */
-    ok = BN_set_bit(c->p, 255) && BN_sub_word(c->p, 19) &&
-         BN_set_word(num, 121665) && BN_sub(num, c->p, num) && BN_set_word(den, 121666) &&
+    ok = BN_set_bit(c->p, 255) && BN_sub_word(c->p, 19) && BN_set_word(num, 121665) &&
+         BN_sub(num, c->p, num) && BN_set_word(den, 121666) &&
          BN_mod_inverse(den, den, c->p, c->ctx) && BN_mod_mul(c->d2, num, den, c->p, c->ctx) &&
          BN_mod_lshift1(c->d2, c->d2, c->p, c->ctx) && BN_set_bit(c->l, 252) &&
          BN_dec2bn(&lo, "27742317777372353535851937790883648493") && BN_add(c->l, c->l, lo) &&
@@ -108,12 +108,13 @@ static bool point_add(curve *c, point *r, const point *a, const point *b)
     BIGNUM *E = c->tmp[4], *F = c->tmp[5], *G = c->tmp[6], *H = c->tmp[7];
     BN_CTX *ctx = c->ctx;
     const BIGNUM *p = c->p;
+    /* A = (Y1-X1)(Y2-X2), B = (Y1+X1)(Y2+X2), C = T1 2d T2, D = 2 Z1 Z2,
+     * E = B-A, F = D-C, G = D+C, H = B+A; X3 = EF, Y3 = GH, T3 = EH, Z3 = FG. */
     return BN_mod_sub(A, a->y, a->x, p, ctx) && BN_mod_sub(E, b->y, b->x, p, ctx) &&
-           BN_mod_mul(A, A, E, p, ctx) &&                                      /* A */
-           BN_mod_add(B, a->y, a->x, p, ctx) && BN_mod_add(E, b->y, b->x, p, ctx) &&
-           BN_mod_mul(B, B, E, p, ctx) &&                                      /* B */
-           BN_mod_mul(C, a->t, c->d2, p, ctx) && BN_mod_mul(C, C, b->t, p, ctx) && /* C */
-           BN_mod_mul(D, a->z, b->z, p, ctx) && BN_mod_lshift1(D, D, p, ctx) &&    /* D */
+           BN_mod_mul(A, A, E, p, ctx) && BN_mod_add(B, a->y, a->x, p, ctx) &&
+           BN_mod_add(E, b->y, b->x, p, ctx) && BN_mod_mul(B, B, E, p, ctx) &&
+           BN_mod_mul(C, a->t, c->d2, p, ctx) && BN_mod_mul(C, C, b->t, p, ctx) &&
+           BN_mod_mul(D, a->z, b->z, p, ctx) && BN_mod_lshift1(D, D, p, ctx) &&
            BN_mod_sub(E, B, A, p, ctx) && BN_mod_sub(F, D, C, p, ctx) &&
            BN_mod_add(G, D, C, p, ctx) && BN_mod_add(H, B, A, p, ctx) &&
            BN_mod_mul(r->x, E, F, p, ctx) && BN_mod_mul(r->y, G, H, p, ctx) &&
@@ -155,9 +156,9 @@ static bool reduce_hash(curve *c, BIGNUM *out, const uint8_t hash[64])
     return BN_lebin2bn(hash, 64, out) && BN_nnmod(out, out, c->l, c->ctx);
 }
 
-tf_status tf_auth_ed25519_sign(const char *password, size_t password_len,
-                               const uint8_t *nonce, size_t nonce_len, uint8_t signature[64],
-                               uint8_t public_key[32], tf_error *err)
+tf_status tf_auth_ed25519_sign(const char *password, size_t password_len, const uint8_t *nonce,
+                               size_t nonce_len, uint8_t signature[64], uint8_t public_key[32],
+                               tf_error *err)
 {
     curve c;
     point pt = {0};
@@ -172,8 +173,7 @@ tf_status tf_auth_ed25519_sign(const char *password, size_t password_len,
     az[31] |= 64;
 
     /* A = a * B, the key the server stores. */
-    ok = ok && BN_lebin2bn(az, 32, a) && scalar_mult_base(&c, &pt, a) &&
-         point_encode(&c, &pt, pk);
+    ok = ok && BN_lebin2bn(az, 32, a) && scalar_mult_base(&c, &pt, a) && point_encode(&c, &pt, pk);
     /* r = SHA-512(prefix || M) mod L, R = r * B. */
     if (ok)
         tf_auth_digest(EVP_sha512(), az + 32, 32, nonce, nonce_len, NULL, 0, hash);

@@ -36,13 +36,12 @@ static EVP_PKEY *decode_public_key(const uint8_t *pem, size_t pem_len, tf_error 
     }
     if (!contains(pem, pem_len, "-----BEGIN ")) {
         tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                     "server public key: not PEM (no \"-----BEGIN \" line in %zu bytes)",
-                     pem_len);
+                     "server public key: not PEM (no \"-----BEGIN \" line in %zu bytes)", pem_len);
         return NULL;
     }
     EVP_PKEY *pkey = NULL;
-    OSSL_DECODER_CTX *dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", NULL, NULL,
-                                                           EVP_PKEY_PUBLIC_KEY, NULL, NULL);
+    OSSL_DECODER_CTX *dctx =
+        OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", NULL, NULL, EVP_PKEY_PUBLIC_KEY, NULL, NULL);
     const unsigned char *p = pem;
     size_t left = pem_len;
     int ok = dctx && OSSL_DECODER_from_data(dctx, &p, &left);
@@ -65,9 +64,9 @@ static EVP_PKEY *decode_public_key(const uint8_t *pem, size_t pem_len, tf_error 
 }
 
 tf_status tf_auth_rsa_encrypt_password(const char *password, size_t password_len,
-                                       const uint8_t *nonce, size_t nonce_len,
-                                       const uint8_t *pem, size_t pem_len, uint8_t *out,
-                                       size_t cap, size_t *written, tf_error *err)
+                                       const uint8_t *nonce, size_t nonce_len, const uint8_t *pem,
+                                       size_t pem_len, uint8_t *out, size_t cap, size_t *written,
+                                       tf_error *err)
 {
     *written = 0;
     if (nonce_len == 0)
@@ -87,8 +86,7 @@ tf_status tf_auth_rsa_encrypt_password(const char *password, size_t password_len
                      "RSA password encryption: a password of %zu bytes is too long for the "
                      "server's %d-bit key (at most %zu)",
                      password_len, EVP_PKEY_get_bits(pkey),
-                     key_bytes > OAEP_SHA1_OVERHEAD + 1 ? key_bytes - OAEP_SHA1_OVERHEAD - 1
-                                                        : 0);
+                     key_bytes > OAEP_SHA1_OVERHEAD + 1 ? key_bytes - OAEP_SHA1_OVERHEAD - 1 : 0);
         goto done;
     }
     if (cap < key_bytes) {

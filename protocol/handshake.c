@@ -31,10 +31,9 @@ tf_status tf_handshake_server_error(const uint8_t *payload, size_t len, const ch
     int msg_len = (int)(tf_reader_left(&r) > 400 ? 400 : tf_reader_left(&r));
     const char *msg = (const char *)tf_reader_cursor(&r);
     if (sqlstate)
-        return tf_error_set(err, TF_ERR_SERVER, code, "ERROR %u (%.5s): %.*s",
-                            (unsigned)code, (const char *)sqlstate, msg_len, msg);
-    return tf_error_set(err, TF_ERR_SERVER, code, "ERROR %u: %.*s", (unsigned)code, msg_len,
-                        msg);
+        return tf_error_set(err, TF_ERR_SERVER, code, "ERROR %u (%.5s): %.*s", (unsigned)code,
+                            (const char *)sqlstate, msg_len, msg);
+    return tf_error_set(err, TF_ERR_SERVER, code, "ERROR %u: %.*s", (unsigned)code, msg_len, msg);
 }
 
 /* Copies a NUL-terminated field into a fixed buffer of the handshake. */
@@ -54,21 +53,19 @@ static tf_status read_name(tf_reader *r, char *dst, const char *field)
     return TF_OK;
 }
 
-tf_status tf_handshake_decode(const uint8_t *payload, size_t len, tf_handshake *out,
-                              tf_error *err)
+tf_status tf_handshake_decode(const uint8_t *payload, size_t len, tf_handshake *out, tf_error *err)
 {
     memset(out, 0, sizeof *out);
-    out->version = out->server_version;
     if (len > 0 && payload[0] == 0xff)
         return tf_handshake_server_error(payload, len, "handshake", err);
 
     tf_reader r;
     tf_reader_init(&r, payload, len, 0, "handshake v10", TF_MALFORMED, err);
     tf_status st;
-#define TRY(expr)                                                                            \
-    do {                                                                                     \
-        if ((st = (expr)) != TF_OK)                                                          \
-            return st;                                                                       \
+#define TRY(expr)                   \
+    do {                            \
+        if ((st = (expr)) != TF_OK) \
+            return st;              \
     } while (0)
 
     TRY(tf_read_u8(&r, &out->protocol_version, "protocol version"));
@@ -126,18 +123,19 @@ tf_status tf_handshake_decode(const uint8_t *payload, size_t len, tf_handshake *
 
     /* MariaDB 10.x prefixes its version with "5.5.5-" so that old MySQL
      * replicas, which read the major version from the first digit, accept
-     * it; 11.x sends it too for compatibility. The capability bit catches a
-     * MariaDB that does not prefix. */
-    size_t prefix_len = strlen(MARIADB_RPL_HACK_PREFIX);
-    if (strncmp(out->server_version, MARIADB_RPL_HACK_PREFIX, prefix_len) == 0 &&
-        strstr(out->server_version, "MariaDB")) {
-        out->is_mariadb = true;
-        out->version = out->server_version + prefix_len;
-    } else if (strstr(out->server_version, "MariaDB") ||
-               !(out->capabilities & TF_CLIENT_MYSQL)) {
-        out->is_mariadb = true;
-    }
+     * it (tf_handshake_version strips it). The capability bit catches a
+     * MariaDB whose version string is unusual. */
+    out->is_mariadb =
+        strstr(out->server_version, "MariaDB") != NULL || !(out->capabilities & TF_CLIENT_MYSQL);
     return TF_OK;
+}
+
+const char *tf_handshake_version(const tf_handshake *hs)
+{
+    size_t prefix_len = strlen(MARIADB_RPL_HACK_PREFIX);
+    if (hs->is_mariadb && strncmp(hs->server_version, MARIADB_RPL_HACK_PREFIX, prefix_len) == 0)
+        return hs->server_version + prefix_len;
+    return hs->server_version;
 }
 
 uint64_t tf_handshake_negotiate(uint64_t client_wants, uint64_t server_capabilities)
@@ -207,8 +205,8 @@ static tf_status finish(const writer *w, size_t *written, const char *what, tf_e
 {
     *written = w->pos;
     if (w->pos > w->cap || !w->out)
-        return tf_error_set(err, TF_ERR_PROTOCOL, 0, "%s: needs %zu bytes, buffer has %zu",
-                            what, w->pos, w->out ? w->cap : 0);
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0, "%s: needs %zu bytes, buffer has %zu", what,
+                            w->pos, w->out ? w->cap : 0);
     return TF_OK;
 }
 
@@ -238,9 +236,8 @@ static tf_status check_caps_for_encode(uint64_t caps, const char *what, tf_error
     return TF_OK;
 }
 
-tf_status tf_ssl_request_encode(uint64_t capabilities, uint32_t max_packet_size,
-                                uint8_t charset, uint8_t *out, size_t cap, size_t *written,
-                                tf_error *err)
+tf_status tf_ssl_request_encode(uint64_t capabilities, uint32_t max_packet_size, uint8_t charset,
+                                uint8_t *out, size_t cap, size_t *written, tf_error *err)
 {
     static const char what[] = "SSL request";
     *written = 0;
@@ -253,8 +250,8 @@ tf_status tf_ssl_request_encode(uint64_t capabilities, uint32_t max_packet_size,
     return finish(&w, written, what, err);
 }
 
-tf_status tf_handshake_response_encode(const tf_handshake_response *resp, uint8_t *out,
-                                       size_t cap, size_t *written, tf_error *err)
+tf_status tf_handshake_response_encode(const tf_handshake_response *resp, uint8_t *out, size_t cap,
+                                       size_t *written, tf_error *err)
 {
     static const char what[] = "handshake response";
     uint64_t caps = resp->capabilities;
@@ -266,15 +263,13 @@ tf_status tf_handshake_response_encode(const tf_handshake_response *resp, uint8_
     /* A field without its flag (or a flag without its field) would be
      * silently dropped or misread by the server: refuse both. */
     if (!(caps & TF_CLIENT_CONNECT_WITH_DB) != !resp->database)
-        return tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                            "%s: CLIENT_CONNECT_WITH_DB is %s but a database is %s", what,
-                            resp->database ? "not set" : "set",
-                            resp->database ? "given" : "not given");
+        return tf_error_set(
+            err, TF_ERR_PROTOCOL, 0, "%s: CLIENT_CONNECT_WITH_DB is %s but a database is %s", what,
+            resp->database ? "not set" : "set", resp->database ? "given" : "not given");
     if (!(caps & TF_CLIENT_PLUGIN_AUTH) != !resp->auth_plugin)
-        return tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                            "%s: CLIENT_PLUGIN_AUTH is %s but an auth plugin name is %s", what,
-                            resp->auth_plugin ? "not set" : "set",
-                            resp->auth_plugin ? "given" : "not given");
+        return tf_error_set(
+            err, TF_ERR_PROTOCOL, 0, "%s: CLIENT_PLUGIN_AUTH is %s but an auth plugin name is %s",
+            what, resp->auth_plugin ? "not set" : "set", resp->auth_plugin ? "given" : "not given");
     if (!(caps & TF_CLIENT_CONNECT_ATTRS) && resp->attr_count > 0)
         return tf_error_set(err, TF_ERR_PROTOCOL, 0,
                             "%s: %zu connection attributes but CLIENT_CONNECT_ATTRS is not set",
@@ -332,10 +327,10 @@ tf_status tf_handshake_response_decode(const uint8_t *payload, size_t len,
     tf_reader r;
     tf_reader_init(&r, payload, len, 0, "handshake response", TF_MALFORMED, err);
     tf_status st;
-#define TRY(expr)                                                                            \
-    do {                                                                                     \
-        if ((st = (expr)) != TF_OK)                                                          \
-            return st;                                                                       \
+#define TRY(expr)                   \
+    do {                            \
+        if ((st = (expr)) != TF_OK) \
+            return st;              \
     } while (0)
     uint32_t caps;
     TRY(tf_read_u32le(&r, &caps, "capability flags"));
@@ -387,8 +382,7 @@ tf_status tf_handshake_response_decode(const uint8_t *payload, size_t len,
     }
 #undef TRY
     if (tf_reader_left(&r) > 0)
-        return tf_reader_bad(&r, "%zu unexpected bytes after the last field",
-                             tf_reader_left(&r));
+        return tf_reader_bad(&r, "%zu unexpected bytes after the last field", tf_reader_left(&r));
     return TF_OK;
 }
 
@@ -402,8 +396,8 @@ tf_status tf_connect_attr_next(const uint8_t *attrs, size_t attrs_len, size_t *p
         return TF_OK;
     }
     tf_reader r;
-    tf_reader_init(&r, attrs + *pos, attrs_len - *pos, *pos, "connection attributes",
-                   TF_MALFORMED, err);
+    tf_reader_init(&r, attrs + *pos, attrs_len - *pos, *pos, "connection attributes", TF_MALFORMED,
+                   err);
     tf_str k, v;
     tf_status st = tf_read_lenenc_str(&r, &k, NULL, "attribute name");
     if (st == TF_OK)

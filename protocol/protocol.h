@@ -478,10 +478,11 @@ typedef struct tf_handshake {
     uint16_t status_flags;
     char auth_plugin[TF_HANDSHAKE_NAME_MAX]; /* "" without CLIENT_PLUGIN_AUTH */
     bool is_mariadb;
-    /* server_version without MariaDB's "5.5.5-" replication-compatibility
-     * prefix: "10.11.19-MariaDB-0+deb12u1-log"; points into server_version. */
-    const char *version;
 } tf_handshake;
+
+/* server_version without MariaDB's "5.5.5-" replication-compatibility
+ * prefix: "10.11.19-MariaDB-0+deb12u1-log" (points into hs). */
+const char *tf_handshake_version(const tf_handshake *hs);
 
 /* Decodes the server's first packet. A protocol version other than 10 is
  * TF_MALFORMED (TF_ERR_UNSUPPORTED); a first packet that is an ERR is

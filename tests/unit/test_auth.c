@@ -50,8 +50,8 @@ static void test_native_scramble_equals_real_client(void **state)
     tf_handshake hs = handshake_of("native", &s);
     tf_handshake_response_view v;
     tf_error err = {0};
-    assert_int_equal(
-        tf_handshake_response_decode(s.packets[1].payload, s.packets[1].len, &v, &err), TF_OK);
+    assert_int_equal(tf_handshake_response_decode(s.packets[1].payload, s.packets[1].len, &v, &err),
+                     TF_OK);
     uint8_t out[TF_SCRAMBLE_LENGTH];
     size_t n;
     tf_scramble_native(PASSWORD, strlen(PASSWORD), hs.auth_data, hs.auth_data_len, out, &n);
@@ -65,7 +65,7 @@ static void test_native_scramble_published_vector(void **state)
 {
     (void)state;
     /* go-sql-driver/mysql TestAuthFastNativePassword. */
-    static const uint8_t nonce[] = {70,  114, 92, 94,  1,  38, 11, 116, 63, 114,
+    static const uint8_t nonce[] = {70, 114, 92,  94,  1,  38, 11, 116, 63, 114,
                                     23, 101, 126, 103, 26, 95, 81, 17,  24, 21};
     static const uint8_t expected[] = {53,  177, 140, 159, 251, 189, 127, 53, 109, 252,
                                        172, 50,  211, 192, 240, 164, 26,  48, 207, 45};
@@ -105,8 +105,8 @@ static void test_wrong_password_gets_the_servers_err(void **state)
     assert_int_equal(tf_auth_start(&auth, &hs, &err), TF_OK);
     /* The real client's scramble of the wrong password, too. */
     tf_handshake_response_view v;
-    assert_int_equal(
-        tf_handshake_response_decode(s.packets[1].payload, s.packets[1].len, &v, &err), TF_OK);
+    assert_int_equal(tf_handshake_response_decode(s.packets[1].payload, s.packets[1].len, &v, &err),
+                     TF_OK);
     assert_int_equal(auth.response_len, v.auth_response_len);
     assert_memory_equal(auth.response, v.auth_response, auth.response_len);
     assert_int_equal(tf_auth_step(&auth, s.packets[2].payload, s.packets[2].len, &err),
@@ -162,8 +162,8 @@ static void test_ed25519_signature_equals_real_client(void **state)
     tf_auth_init(&auth, PASSWORD, strlen(PASSWORD), false);
     assert_int_equal(tf_auth_start(&auth, &hs, &err), TF_OK);
     tf_handshake_response_view v;
-    assert_int_equal(
-        tf_handshake_response_decode(s.packets[1].payload, s.packets[1].len, &v, &err), TF_OK);
+    assert_int_equal(tf_handshake_response_decode(s.packets[1].payload, s.packets[1].len, &v, &err),
+                     TF_OK);
     assert_string_equal(v.username, "tf_auth_ed25519");
     assert_memory_equal(auth.response, v.auth_response, 20);
 
@@ -190,9 +190,9 @@ static void test_ed25519_public_key_equals_server_stored_key(void **state)
     uint8_t sig[64], pk[32];
     tf_error err = {0};
     static const uint8_t nonce[32] = {0};
-    assert_int_equal(tf_auth_ed25519_sign(PASSWORD, strlen(PASSWORD), nonce, sizeof nonce, sig,
-                                          pk, &err),
-                     TF_OK);
+    assert_int_equal(
+        tf_auth_ed25519_sign(PASSWORD, strlen(PASSWORD), nonce, sizeof nonce, sig, pk, &err),
+        TF_OK);
     assert_memory_equal(pk, expected, 32);
     free(expected);
 }
@@ -208,9 +208,10 @@ static void test_ed25519_rfc8032_vector_and_evp_agree_for_32_byte_password(void 
         tf_test_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", &n);
     uint8_t *pub =
         tf_test_hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", &n);
-    uint8_t *rfc_sig = tf_test_hex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
-                                   "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
-                                   &n);
+    uint8_t *rfc_sig =
+        tf_test_hex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+                    "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+                    &n);
     uint8_t sig[64], pk[32];
     tf_error err = {0};
     assert_int_equal(tf_auth_ed25519_sign((const char *)seed, 32, NULL, 0, sig, pk, &err), TF_OK);
@@ -242,8 +243,8 @@ static void test_caching_sha2_scramble_published_vectors(void **state)
 {
     (void)state;
     /* go-sql-driver/mysql TestScrambleSHA256Pass. */
-    static const uint8_t nonce[] = {10, 47, 74, 111, 75, 73, 34, 48, 88, 76,
-                                    114, 74, 37, 13, 3, 80, 82, 2, 23, 21};
+    static const uint8_t nonce[] = {10,  47, 74, 111, 75, 73, 34, 48, 88, 76,
+                                    114, 74, 37, 13,  3,  80, 82, 2,  23, 21};
     uint8_t out[32];
     size_t n, len;
     uint8_t *expected =
@@ -252,7 +253,8 @@ static void test_caching_sha2_scramble_published_vectors(void **state)
     assert_int_equal(n, 32);
     assert_memory_equal(out, expected, 32);
     free(expected);
-    expected = tf_test_hex("abc3934a012cf342e876071c8ee202de51785b430258a7a0138bc79c4d800bc6", &len);
+    expected =
+        tf_test_hex("abc3934a012cf342e876071c8ee202de51785b430258a7a0138bc79c4d800bc6", &len);
     tf_scramble_caching_sha2("secret2", 7, nonce, sizeof nonce, out, &n);
     assert_memory_equal(out, expected, 32);
     free(expected);
@@ -263,8 +265,8 @@ static void test_caching_sha2_fast_auth_success(void **state)
     (void)state;
     /* go-sql-driver/mysql TestAuthFastCachingSHA256PasswordCached: the
      * handshake's nonce, the scramble in the response, then 0x01 0x03 and OK. */
-    static const uint8_t nonce[] = {90, 105, 74, 126, 30, 48, 37, 56, 3, 23,
-                                    115, 127, 69, 22, 41, 84, 32, 123, 43, 118};
+    static const uint8_t nonce[] = {90,  105, 74, 126, 30, 48, 37, 56,  3,  23,
+                                    115, 127, 69, 22,  41, 84, 32, 123, 43, 118};
     static const uint8_t expected[] = {102, 32,  5,   35,  143, 161, 140, 241, 171, 232, 56,
                                        139, 43,  14,  107, 196, 249, 170, 147, 60,  220, 204,
                                        120, 178, 214, 15,  184, 150, 26,  61,  57,  235};
@@ -290,12 +292,12 @@ static void test_caching_sha2_fast_auth_success(void **state)
  * commit 341a5a5 "Fix auth_switch_request packet handling", 2025-01-29;
  * before that fix the driver scrambled the trailing NUL too, and its older
  * vector 815d845f... is wrong against a real server). */
-static const uint8_t go_switch_to_sha2[] = {
-    254, 'c', 'a', 'c', 'h', 'i', 'n', 'g', '_', 's', 'h', 'a', '2', '_', 'p', 'a',
-    's', 's', 'w', 'o', 'r', 'd', 0,   101, 11,  26,  18,  94,  97,  22,  72,  2,
-    46,  70,  106, 29,  55,  45,  94,  76,  90,  84,  50,  0};
+static const uint8_t go_switch_to_sha2[] = {254, 'c', 'a', 'c', 'h', 'i', 'n', 'g', '_', 's', 'h',
+                                            'a', '2', '_', 'p', 'a', 's', 's', 'w', 'o', 'r', 'd',
+                                            0,   101, 11,  26,  18,  94,  97,  22,  72,  2,   46,
+                                            70,  106, 29,  55,  45,  94,  76,  90,  84,  50,  0};
 static const uint8_t go_switch_sha2_response[] = {
-    219, 72,  64, 97,  56,  197, 167, 203, 64,  236, 168, 80,  223, 56, 103, 217,
+    219, 72,  64,  97, 56,  197, 167, 203, 64,  236, 168, 80,  223, 56,  103, 217,
     196, 176, 124, 60, 253, 41,  195, 10,  205, 190, 177, 206, 63,  118, 211, 69};
 static const uint8_t go_native_nonce[] = {123, 87, 15, 84, 20, 58, 37, 121, 91, 117,
                                           51,  24, 19, 47, 43, 9,  41, 112, 67, 110};
@@ -315,8 +317,8 @@ static const char go_server_pub_key[] =
 
 static void start_native(tf_auth *auth, const char *password, bool secure)
 {
-    tf_handshake hs = handshake_with("mysql_native_password", go_native_nonce,
-                                     sizeof go_native_nonce);
+    tf_handshake hs =
+        handshake_with("mysql_native_password", go_native_nonce, sizeof go_native_nonce);
     tf_error err = {0};
     tf_auth_init(auth, password, strlen(password), secure);
     assert_int_equal(tf_auth_start(auth, &hs, &err), TF_OK);
@@ -381,9 +383,9 @@ static void test_caching_sha2_full_auth_without_tls_uses_rsa(void **state)
     assert_int_equal(tf_auth_step(&auth, full_auth, sizeof full_auth, &err), TF_AUTH_SEND);
     assert_int_equal(auth.response_len, 1);
     assert_int_equal(auth.response[0], 0x02);
-    assert_int_equal(tf_auth_step(&auth, (const uint8_t *)go_server_pub_key,
-                                  sizeof go_server_pub_key - 1, &err),
-                     TF_AUTH_SEND);
+    assert_int_equal(
+        tf_auth_step(&auth, (const uint8_t *)go_server_pub_key, sizeof go_server_pub_key - 1, &err),
+        TF_AUTH_SEND);
     assert_int_equal(auth.response_len, 256);
     assert_int_equal(tf_auth_step(&auth, ok, sizeof ok, &err), TF_AUTH_DONE);
     tf_auth_cleanup(&auth);
@@ -423,8 +425,8 @@ static EVP_PKEY *make_rsa_key(int bits, char **pem, size_t *pem_len, const char 
     return key;
 }
 
-static void decrypt_and_check(EVP_PKEY *key, const uint8_t *ct, size_t ct_len,
-                              const uint8_t *nonce, size_t nonce_len, const char *password)
+static void decrypt_and_check(EVP_PKEY *key, const uint8_t *ct, size_t ct_len, const uint8_t *nonce,
+                              size_t nonce_len, const char *password)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
     uint8_t plain[512];
@@ -452,10 +454,9 @@ static void test_rsa_password_round_trip(void **state)
         uint8_t ct[512];
         size_t ct_len;
         tf_error err = {0};
-        assert_int_equal(tf_auth_rsa_encrypt_password(PASSWORD, strlen(PASSWORD),
-                                                      go_native_nonce, sizeof go_native_nonce,
-                                                      (const uint8_t *)pem, pem_len, ct,
-                                                      sizeof ct, &ct_len, &err),
+        assert_int_equal(tf_auth_rsa_encrypt_password(PASSWORD, strlen(PASSWORD), go_native_nonce,
+                                                      sizeof go_native_nonce, (const uint8_t *)pem,
+                                                      pem_len, ct, sizeof ct, &ct_len, &err),
                          TF_OK);
         assert_int_equal(ct_len, 256);
         decrypt_and_check(key, ct, ct_len, go_native_nonce, sizeof go_native_nonce, PASSWORD);
@@ -470,10 +471,9 @@ static void test_sha256_password_requests_key_then_encrypts(void **state)
     /* go-sql-driver/mysql TestAuthSwitchSHA256PasswordEmpty's switch request
      * (20-byte nonce + NUL). Without TLS and without a known key, the
      * first answer is 0x01 (request the key); then RSA with that key. */
-    static const uint8_t switch_sha256[] = {254, 's', 'h', 'a', '2', '5', '6', '_', 'p', 'a', 's',
-                                            's', 'w', 'o', 'r', 'd', 0,   78,  82,  62,  40,  100,
-                                            1,   59,  31,  44,  69,  33,  112, 8,   81,  51,  96,
-                                            65,  82,  16,  114, 0};
+    static const uint8_t switch_sha256[] = {
+        254, 's', 'h', 'a', '2', '5', '6', '_', 'p', 'a', 's', 's', 'w', 'o', 'r', 'd', 0,  78,  82,
+        62,  40,  100, 1,   59,  31,  44,  69,  33,  112, 8,   81,  51,  96,  65,  82,  16, 114, 0};
     char *pem;
     size_t pem_len;
     EVP_PKEY *key = make_rsa_key(2048, &pem, &pem_len, "SubjectPublicKeyInfo");
@@ -484,8 +484,7 @@ static void test_sha256_password_requests_key_then_encrypts(void **state)
     tf_auth auth;
     tf_error err = {0};
     start_native(&auth, PASSWORD, false);
-    assert_int_equal(tf_auth_step(&auth, switch_sha256, sizeof switch_sha256, &err),
-                     TF_AUTH_SEND);
+    assert_int_equal(tf_auth_step(&auth, switch_sha256, sizeof switch_sha256, &err), TF_AUTH_SEND);
     assert_string_equal(auth.plugin_name, "sha256_password");
     assert_int_equal(auth.response_len, 1);
     assert_int_equal(auth.response[0], 0x01);
@@ -496,21 +495,18 @@ static void test_sha256_password_requests_key_then_encrypts(void **state)
     /* A key configured up front: encrypted right away. */
     start_native(&auth, PASSWORD, false);
     tf_auth_set_server_public_key(&auth, (const uint8_t *)pem, pem_len);
-    assert_int_equal(tf_auth_step(&auth, switch_sha256, sizeof switch_sha256, &err),
-                     TF_AUTH_SEND);
+    assert_int_equal(tf_auth_step(&auth, switch_sha256, sizeof switch_sha256, &err), TF_AUTH_SEND);
     decrypt_and_check(key, auth.response, auth.response_len, switch_sha256 + 17, 20, PASSWORD);
     tf_auth_cleanup(&auth);
 
     /* Over TLS: in clear; empty password: one NUL. */
     start_native(&auth, PASSWORD, true);
-    assert_int_equal(tf_auth_step(&auth, switch_sha256, sizeof switch_sha256, &err),
-                     TF_AUTH_SEND);
+    assert_int_equal(tf_auth_step(&auth, switch_sha256, sizeof switch_sha256, &err), TF_AUTH_SEND);
     assert_int_equal(auth.response_len, strlen(PASSWORD) + 1);
     assert_memory_equal(auth.response, PASSWORD, strlen(PASSWORD) + 1);
     tf_auth_cleanup(&auth);
     start_native(&auth, "", false);
-    assert_int_equal(tf_auth_step(&auth, switch_sha256, sizeof switch_sha256, &err),
-                     TF_AUTH_SEND);
+    assert_int_equal(tf_auth_step(&auth, switch_sha256, sizeof switch_sha256, &err), TF_AUTH_SEND);
     assert_int_equal(auth.response_len, 1);
     assert_int_equal(auth.response[0], 0);
     tf_auth_cleanup(&auth);
@@ -616,16 +612,14 @@ static void test_cleartext_only_over_tls(void **state)
     tf_auth auth;
     tf_error err = {0};
     start_native(&auth, "secret", false);
-    assert_int_equal(tf_auth_step(&auth, switch_clear, sizeof switch_clear, &err),
-                     TF_AUTH_FAILED);
+    assert_int_equal(tf_auth_step(&auth, switch_clear, sizeof switch_clear, &err), TF_AUTH_FAILED);
     assert_int_equal(err.domain, TF_ERR_UNSUPPORTED);
     assert_string_equal(err.message, "mysql_clear_password: the server wants the password in "
                                      "clear on a connection without TLS; refusing (connect "
                                      "with TLS)");
     tf_auth_cleanup(&auth);
     start_native(&auth, "secret", true);
-    assert_int_equal(tf_auth_step(&auth, switch_clear, sizeof switch_clear, &err),
-                     TF_AUTH_SEND);
+    assert_int_equal(tf_auth_step(&auth, switch_clear, sizeof switch_clear, &err), TF_AUTH_SEND);
     assert_int_equal(auth.response_len, 7);
     assert_memory_equal(auth.response, "secret", 7);
     tf_auth_cleanup(&auth);
@@ -642,13 +636,12 @@ static void test_unknown_plugin_and_second_switch_fail(void **state)
     assert_int_equal(tf_auth_step(&auth, switch_dialog, sizeof switch_dialog, &err),
                      TF_AUTH_FAILED);
     assert_int_equal(err.domain, TF_ERR_UNSUPPORTED);
-    assert_string_equal(err.message,
-                        "auth: the server switched to auth plugin 'dialog', which is not supported");
+    assert_string_equal(
+        err.message, "auth: the server switched to auth plugin 'dialog', which is not supported");
     tf_auth_cleanup(&auth);
 
     start_native(&auth, "secret", false);
-    assert_int_equal(tf_auth_step(&auth, old_password, sizeof old_password, &err),
-                     TF_AUTH_FAILED);
+    assert_int_equal(tf_auth_step(&auth, old_password, sizeof old_password, &err), TF_AUTH_FAILED);
     assert_string_equal(err.message, "auth switch request: the server asks for the pre-4.1 "
                                      "mysql_old_password, which is not supported");
     tf_auth_cleanup(&auth);

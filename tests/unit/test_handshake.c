@@ -20,11 +20,10 @@ static void test_handshake_v10_of_mariadb(void **state)
     auth_session_load("native", &s);
     tf_handshake hs;
     tf_error err = {0};
-    assert_int_equal(tf_handshake_decode(s.packets[0].payload, s.packets[0].len, &hs, &err),
-                     TF_OK);
+    assert_int_equal(tf_handshake_decode(s.packets[0].payload, s.packets[0].len, &hs, &err), TF_OK);
     assert_int_equal(hs.protocol_version, 10);
     assert_string_equal(hs.server_version, "5.5.5-10.11.19-MariaDB-0+deb12u1-log");
-    assert_string_equal(hs.version, "10.11.19-MariaDB-0+deb12u1-log");
+    assert_string_equal(tf_handshake_version(&hs), "10.11.19-MariaDB-0+deb12u1-log");
     assert_true(hs.is_mariadb);
     assert_int_equal(hs.connection_id, 18);
     /* Part 1 (8 bytes) + part 2 (12 bytes; its 13th byte, NUL, dropped). */
@@ -151,8 +150,12 @@ static void test_negotiate_with_real_server(void **state)
 }
 
 static const tf_connect_attr real_client_attrs[] = {
-    {"_os", "Linux"},           {"_client_name", "libmariadb"}, {"_pid", "13043"},
-    {"_client_version", "3.3.20"}, {"_platform", "x86_64"},     {"program_name", "mysql"},
+    {"_os", "Linux"},
+    {"_client_name", "libmariadb"},
+    {"_pid", "13043"},
+    {"_client_version", "3.3.20"},
+    {"_platform", "x86_64"},
+    {"program_name", "mysql"},
     {"_server_host", "127.0.0.1"},
 };
 
@@ -163,8 +166,7 @@ static void test_handshake_response_equals_real_client_bytes(void **state)
     auth_session_load("native", &s);
     tf_handshake hs;
     tf_error err = {0};
-    assert_int_equal(tf_handshake_decode(s.packets[0].payload, s.packets[0].len, &hs, &err),
-                     TF_OK);
+    assert_int_equal(tf_handshake_decode(s.packets[0].payload, s.packets[0].len, &hs, &err), TF_OK);
     tf_auth auth;
     tf_auth_init(&auth, "tapflow-test", strlen("tapflow-test"), false);
     assert_int_equal(tf_auth_start(&auth, &hs, &err), TF_OK);
@@ -188,8 +190,7 @@ static void test_handshake_response_equals_real_client_bytes(void **state)
     assert_memory_equal(out, s.packets[1].payload, written);
 
     /* Too small a buffer: the size needed, nothing claimed written. */
-    assert_int_equal(tf_handshake_response_encode(&resp, out, 100, &written, &err),
-                     TF_MALFORMED);
+    assert_int_equal(tf_handshake_response_encode(&resp, out, 100, &written, &err), TF_MALFORMED);
     assert_int_equal(written, s.packets[1].len);
     assert_string_equal(err.message, "handshake response: needs 224 bytes, buffer has 100");
     tf_auth_cleanup(&auth);
@@ -203,8 +204,8 @@ static void test_handshake_response_decode_real_client(void **state)
     auth_session_load("native", &s);
     tf_handshake_response_view v;
     tf_error err = {0};
-    assert_int_equal(
-        tf_handshake_response_decode(s.packets[1].payload, s.packets[1].len, &v, &err), TF_OK);
+    assert_int_equal(tf_handshake_response_decode(s.packets[1].payload, s.packets[1].len, &v, &err),
+                     TF_OK);
     assert_int_equal(v.capabilities, REAL_CLIENT_CAPS);
     assert_int_equal(v.max_packet_size, 1u << 20);
     assert_int_equal(v.charset, 33);
@@ -218,9 +219,9 @@ static void test_handshake_response_decode_real_client(void **state)
         const char *k, *val;
         size_t kl, vl;
         bool done;
-        assert_int_equal(tf_connect_attr_next(v.attrs, v.attrs_len, &pos, &k, &kl, &val, &vl,
-                                              &done, &err),
-                         TF_OK);
+        assert_int_equal(
+            tf_connect_attr_next(v.attrs, v.attrs_len, &pos, &k, &kl, &val, &vl, &done, &err),
+            TF_OK);
         if (done)
             break;
         assert_true(i < 7);
@@ -281,9 +282,9 @@ static void test_ssl_request_is_the_responses_first_32_bytes(void **state)
     assert_true(v.is_ssl_request);
     assert_int_equal(v.capabilities, REAL_CLIENT_CAPS | TF_CLIENT_SSL);
 
-    assert_int_equal(tf_ssl_request_encode(REAL_CLIENT_CAPS, 1u << 20, 33, out, sizeof out,
-                                           &written, &err),
-                     TF_MALFORMED);
+    assert_int_equal(
+        tf_ssl_request_encode(REAL_CLIENT_CAPS, 1u << 20, 33, out, sizeof out, &written, &err),
+        TF_MALFORMED);
     assert_string_equal(err.message, "SSL request: CLIENT_SSL is not set");
     auth_session_free(&s);
 }
@@ -312,8 +313,8 @@ static void test_handshake_response_fields_must_match_flags(void **state)
                         "handshake response: compression capabilities are not supported");
     /* Without the lenenc flag the length is one byte: 256 bytes cannot go. */
     static const uint8_t big[256] = {0};
-    resp.capabilities = (REAL_CLIENT_CAPS & ~(TF_CLIENT_CONNECT_WITH_DB |
-                                              TF_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA));
+    resp.capabilities = (REAL_CLIENT_CAPS &
+                         ~(TF_CLIENT_CONNECT_WITH_DB | TF_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA));
     resp.auth_response = big;
     resp.auth_response_len = sizeof big;
     assert_int_equal(tf_handshake_response_encode(&resp, out, sizeof out, &written, &err),
