@@ -874,6 +874,9 @@ int tool_decode_file(tool_state *st, const char *path, const uint8_t *buf, size_
         tf_status status = tf_binlog_reader_next(&reader, &ev, &err);
         if (status == TF_NEED_MORE) {
             report(st, "file ends inside an event (truncated, or still being written): ", &err);
+            if (just_jumped)
+                fprintf(stderr, "tapflow-binlog: (is --start-position %" PRIu64 " the start of an event?)\n",
+                        start);
             return 1;
         }
         if (status != TF_OK) {
