@@ -423,7 +423,7 @@ tf_auth_action tf_auth_step(tf_auth *auth, const uint8_t *payload, size_t len, t
     switch (payload[0]) {
     case AUTH_OK: auth->state = AUTH_ST_FINISHED; return TF_AUTH_DONE;
     case AUTH_ERR:
-        tf_handshake_server_error(payload, len, "auth: ERR packet", err);
+        tf_err_payload_to_error(payload, len, err);
         return fail(auth);
     case AUTH_SWITCH_REQUEST: return on_switch(auth, payload, len, err);
     case AUTH_MORE_DATA: return on_more_data(auth, payload, len, err);

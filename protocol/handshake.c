@@ -10,32 +10,6 @@
 
 #define MARIADB_RPL_HACK_PREFIX "5.5.5-"
 
-tf_status tf_handshake_server_error(const uint8_t *payload, size_t len, const char *context,
-                                    tf_error *err)
-{
-    tf_reader r;
-    tf_reader_init(&r, payload, len, 0, context, TF_MALFORMED, err);
-    uint8_t marker;
-    uint16_t code;
-    if (tf_read_u8(&r, &marker, "ERR marker") != TF_OK ||
-        tf_read_u16le(&r, &code, "error code") != TF_OK)
-        return TF_MALFORMED;
-    /* "#" + SQLSTATE only once the client has said CLIENT_PROTOCOL_41; an ERR
-     * sent instead of the handshake (host blocked, too many connections) has
-     * none. */
-    const uint8_t *sqlstate = NULL;
-    if (tf_reader_left(&r) >= 6 && tf_reader_cursor(&r)[0] == '#') {
-        sqlstate = tf_reader_cursor(&r) + 1;
-        r.pos += 6;
-    }
-    int msg_len = (int)(tf_reader_left(&r) > 400 ? 400 : tf_reader_left(&r));
-    const char *msg = (const char *)tf_reader_cursor(&r);
-    if (sqlstate)
-        return tf_error_set(err, TF_ERR_SERVER, code, "ERROR %u (%.5s): %.*s", (unsigned)code,
-                            (const char *)sqlstate, msg_len, msg);
-    return tf_error_set(err, TF_ERR_SERVER, code, "ERROR %u: %.*s", (unsigned)code, msg_len, msg);
-}
-
 /* Copies a NUL-terminated field into a fixed buffer of the handshake. */
 static tf_status read_name(tf_reader *r, char *dst, const char *field)
 {
@@ -57,7 +31,7 @@ tf_status tf_handshake_decode(const uint8_t *payload, size_t len, tf_handshake *
 {
     memset(out, 0, sizeof *out);
     if (len > 0 && payload[0] == 0xff)
-        return tf_handshake_server_error(payload, len, "handshake", err);
+        return tf_err_payload_to_error(payload, len, err);
 
     tf_reader r;
     tf_reader_init(&r, payload, len, 0, "handshake v10", TF_MALFORMED, err);

@@ -453,7 +453,8 @@ size_t tf_com_quit_encode(uint8_t *out, size_t cap);
  * very first packet, e.g. "Host '10.0.0.9' is blocked because of many
  * connection errors", or as the answer to an auth response), comes back as
  * TF_MALFORMED with err->domain == TF_ERR_SERVER, err->code the server's
- * error number and err->message "ERROR 1045 (28000): Access denied ...". */
+ * error number and err->message "server error 1045 (28000): Access denied ..."
+ * (tf_err_payload_to_error of section 2). */
 
 #define TF_HANDSHAKE_AUTH_DATA_MAX 255 /* auth_plugin_data_len is one byte */
 #define TF_HANDSHAKE_NAME_MAX 256      /* server version / plugin name + NUL */

@@ -113,7 +113,7 @@ static void test_wrong_password_gets_the_servers_err(void **state)
                      TF_AUTH_FAILED);
     assert_int_equal(err.domain, TF_ERR_SERVER);
     assert_int_equal(err.code, 1045);
-    assert_string_equal(err.message, "ERROR 1045 (28000): Access denied for user "
+    assert_string_equal(err.message, "server error 1045 (28000): Access denied for user "
                                      "'tapflow'@'127.0.0.1' (using password: YES)");
     /* Nothing more to do once failed. */
     assert_int_equal(tf_auth_step(&auth, s.packets[2].payload, s.packets[2].len, &err),

@@ -75,7 +75,7 @@ static void test_handshake_err_first_packet_is_the_servers_error(void **state)
                      TF_MALFORMED);
     assert_int_equal(err.domain, TF_ERR_SERVER);
     assert_int_equal(err.code, 1130);
-    assert_string_equal(err.message, "ERROR 1130: Host '127.0.0.2' is not allowed to connect "
+    assert_string_equal(err.message, "server error 1130: Host '127.0.0.2' is not allowed to connect "
                                      "to this MariaDB server");
     auth_session_free(&s);
 }
