@@ -463,6 +463,87 @@ static void test_invalid_rows_v2_extra_info(void **state)
                  "offset 30 but only 0 remain");
 }
 
+
+/* Returns the first event of `kind` in a fixture (buffer kept in *file). */
+static bool first_event_of_kind(const char *relative, tf_event_kind kind, uint8_t **file,
+                                tf_event *ev)
+{
+    char path[1024];
+    if (!tf_test_fixture(relative, path, sizeof path))
+        return false;
+    size_t len;
+    *file = tf_test_read_file(path, &len);
+    tf_binlog_reader r;
+    tf_error err = {0};
+    assert_int_equal(tf_binlog_reader_init(&r, *file, len, &err), TF_OK);
+    do
+        assert_int_equal(tf_binlog_reader_next(&r, ev, &err), TF_OK);
+    while (ev->kind != kind);
+    return true;
+}
+
+/* Expected values as published by rust_mysql_common's own test of this file
+ * (gtid_tagged_log_event_from_binlog): tag "mytag", gno 3; previous GTIDs
+ * 5577...:1-13 and 5577...:mytag:1-2. */
+static void test_mysql_9_tagged_gtid_and_previous_gtids(void **state)
+{
+    (void)state;
+    static const uint8_t sid[16] = {0x55, 0x77, 0x89, 0x04, 0x02, 0x99, 0x11, 0xf1,
+                                    0xb1, 0xb8, 0x4e, 0xf0, 0xc4, 0x95, 0x6f, 0xeb};
+    uint8_t *file;
+    tf_event ev;
+    if (!first_event_of_kind("rust_mysql_common/binlog_transaction_with_GTID_TAG.000001",
+                             TF_EVENT_GTID, &file, &ev))
+        skip();
+    assert_int_equal(ev.header.type, TF_EV_GTID_TAGGED_LOG);
+    assert_string_equal(ev.gtid.tag, "mytag");
+    assert_int_equal(ev.gtid.gno, 3);
+    assert_memory_equal(ev.gtid.sid, sid, 16);
+    assert_true(ev.gtid.has_server_versions);
+    assert_int_equal(ev.gtid.immediate_server_version, 90600); /* FDE says 9.6.0 */
+    free(file);
+
+    assert_true(first_event_of_kind("rust_mysql_common/binlog_transaction_with_GTID_TAG.000001",
+                                    TF_EVENT_PREVIOUS_GTIDS, &file, &ev));
+    assert_true(ev.previous_gtids.tagged);
+    assert_int_equal(ev.previous_gtids.sid_count, 2);
+    tf_gtid_set *set;
+    tf_error err = {0};
+    assert_int_equal(tf_gtid_set_decode_binary(ev.previous_gtids.data, ev.previous_gtids.data_len,
+                                               &set, &err),
+                     TF_OK);
+    char *text = tf_gtid_set_to_text(set, TF_GTID_TEXT_MYSQL);
+    assert_non_null(strstr(text, "55778904-0299-11f1-b1b8-4ef0c4956feb:1-13"));
+    assert_non_null(strstr(text, "mytag:1-2"));
+    free(text);
+    tf_gtid_set_destroy(set);
+    free(file);
+}
+
+static void test_mysql_8_gtid_fields(void **state)
+{
+    (void)state;
+    uint8_t *file;
+    tf_event ev;
+    if (!first_event_of_kind("rust_mysql_common/binlog-invisible-columns.000001", TF_EVENT_GTID,
+                             &file, &ev))
+        skip();
+    assert_int_equal(ev.header.type, TF_EV_GTID);
+    assert_int_equal(ev.gtid.gno, 1);
+    assert_true(ev.gtid.has_logical_clock);
+    assert_int_equal(ev.gtid.last_committed, 0);
+    assert_int_equal(ev.gtid.sequence_number, 1);
+    assert_true(ev.gtid.has_commit_timestamps);
+    /* Commit timestamps are microseconds; the event header's timestamp is
+     * the same moment in seconds. */
+    assert_int_equal(ev.gtid.immediate_commit_timestamp / 1000000, ev.header.timestamp);
+    assert_int_equal(ev.gtid.original_commit_timestamp, ev.gtid.immediate_commit_timestamp);
+    assert_true(ev.gtid.has_transaction_length);
+    assert_true(ev.gtid.has_server_versions);
+    assert_int_equal(ev.gtid.immediate_server_version, 80026); /* FDE says 8.0.26 */
+    free(file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +564,8 @@ int main(void)
         cmocka_unit_test(test_rust_time_issue),
         cmocka_unit_test(test_rust_transaction_compression),
         cmocka_unit_test(test_rust_vector),
+        cmocka_unit_test(test_mysql_9_tagged_gtid_and_previous_gtids),
+        cmocka_unit_test(test_mysql_8_gtid_fields),
         cmocka_unit_test(test_rust_mariadb),
         cmocka_unit_test(test_mariadb_mdev6020_all_7754_events),
         cmocka_unit_test(test_mariadb_seq_10_3),
