@@ -90,8 +90,7 @@ tf_status tf_event_header_decode(const uint8_t *buf, size_t len, tf_event_header
                                  tf_error *err)
 {
     if (len < TF_EVENT_HEADER_LEN) {
-        tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                     "event header: need 19 bytes, have %zu", len);
+        tf_error_set(err, TF_ERR_PROTOCOL, 0, "event header: need 19 bytes, have %zu", len);
         return TF_NEED_MORE;
     }
     out->timestamp = (uint32_t)tf_le_uint(buf, 4);
@@ -153,8 +152,7 @@ static tf_status reject_unsupported_type(uint8_t type, tf_error *err)
         return unsupported(err, "MARIADB_START_ENCRYPTION event: this MariaDB binlog file is "
                                 "encrypted (encrypt_binlog=ON) and cannot be read from disk; read "
                                 "it over replication, where the server sends it decrypted");
-    default:
-        return TF_OK;
+    default: return TF_OK;
     }
 }
 
@@ -242,19 +240,13 @@ static tf_status decode_body(tf_reader *r, const tf_format *fmt, tf_event *out)
     uint8_t type = out->header.type;
     uint8_t phl = tf_format_post_header_len(fmt, type);
     switch (type) {
-    case TF_EV_ROTATE:
-        out->kind = TF_EVENT_ROTATE;
-        return decode_rotate(r, phl, &out->rotate);
+    case TF_EV_ROTATE: out->kind = TF_EVENT_ROTATE; return decode_rotate(r, phl, &out->rotate);
     case TF_EV_QUERY:
     case TF_EV_MARIADB_QUERY_COMPRESSED:
         out->kind = TF_EVENT_QUERY;
         return tf_event_decode_query(r, phl, type == TF_EV_MARIADB_QUERY_COMPRESSED, &out->query);
-    case TF_EV_XID:
-        out->kind = TF_EVENT_XID;
-        return tf_read_u64le(r, &out->xid, "xid");
-    case TF_EV_STOP:
-        out->kind = TF_EVENT_STOP;
-        return TF_OK;
+    case TF_EV_XID: out->kind = TF_EVENT_XID; return tf_read_u64le(r, &out->xid, "xid");
+    case TF_EV_STOP: out->kind = TF_EVENT_STOP; return TF_OK;
     case TF_EV_INTVAR:
         out->kind = TF_EVENT_INTVAR;
         if ((st = tf_read_u8(r, &out->intvar.type, "type")) != TF_OK)
@@ -265,9 +257,7 @@ static tf_status decode_body(tf_reader *r, const tf_format *fmt, tf_event *out)
         if ((st = tf_read_u64le(r, &out->rand.seed1, "seed1")) != TF_OK)
             return st;
         return tf_read_u64le(r, &out->rand.seed2, "seed2");
-    case TF_EV_USER_VAR:
-        out->kind = TF_EVENT_USER_VAR;
-        return decode_user_var(r, &out->user_var);
+    case TF_EV_USER_VAR: out->kind = TF_EVENT_USER_VAR; return decode_user_var(r, &out->user_var);
     case TF_EV_TABLE_MAP:
         out->kind = TF_EVENT_TABLE_MAP;
         if ((st = tf_event_decode_table_map(r, phl, &out->table_map)) != TF_OK)
@@ -418,7 +408,8 @@ tf_status tf_event_decode(const uint8_t *buf, size_t len, const tf_format *fmt, 
         return TF_OK;
     }
 
-    if (fmt->checksum_alg == TF_CHECKSUM_UNDEF && (st = reject_unsupported_type(h->type, err)) != TF_OK)
+    if (fmt->checksum_alg == TF_CHECKSUM_UNDEF &&
+        (st = reject_unsupported_type(h->type, err)) != TF_OK)
         return st;
     if (fmt->checksum_alg == TF_CHECKSUM_UNDEF)
         return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,

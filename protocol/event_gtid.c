@@ -166,8 +166,8 @@ static tf_status decode_gtid_tagged(tf_reader *r, tf_gtid_event *out)
              * writer marked as needed means we would misread the event. */
             if (id <= last_non_ignorable)
                 return tf_error_set(f.err, TF_ERR_UNSUPPORTED, 0,
-                                    "%s: unknown non-ignorable field %llu at offset %zu",
-                                    f.context, (unsigned long long)id, at);
+                                    "%s: unknown non-ignorable field %llu at offset %zu", f.context,
+                                    (unsigned long long)id, at);
             f.pos = f.len;
             break;
         }
@@ -268,7 +268,8 @@ tf_status tf_event_decode_previous_gtids(tf_reader *r, tf_previous_gtids_event *
             if ((st = read_varlen(r, &tag_len, "tag length")) != TF_OK)
                 return st;
             if (tag_len > 32)
-                return tf_reader_bad(r, "tag length %llu (at most 32)", (unsigned long long)tag_len);
+                return tf_reader_bad(r, "tag length %llu (at most 32)",
+                                     (unsigned long long)tag_len);
             if ((st = tf_read_skip(r, (size_t)tag_len, "tag")) != TF_OK)
                 return st;
         }

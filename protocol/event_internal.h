@@ -23,13 +23,11 @@ tf_status tf_event_decode_query(tf_reader *r, uint8_t post_header_len, bool comp
                                 tf_query_event *out);
 /* MariaDB compressed block (QUERY_COMPRESSED, *_ROWS_COMPRESSED): one header
  * byte 0x80 | n, n big-endian bytes of uncompressed length, then zlib. */
-tf_status tf_mariadb_uncompress(const uint8_t *buf, size_t len, size_t max_len,
-                                const char *what, uint8_t **out, size_t *out_len,
-                                tf_error *err);
+tf_status tf_mariadb_uncompress(const uint8_t *buf, size_t len, size_t max_len, const char *what,
+                                uint8_t **out, size_t *out_len, tf_error *err);
 
 /* table_map.c */
-tf_status tf_event_decode_table_map(tf_reader *r, uint8_t post_header_len,
-                                    tf_table_map_event *out);
+tf_status tf_event_decode_table_map(tf_reader *r, uint8_t post_header_len, tf_table_map_event *out);
 
 /* rows.c */
 tf_status tf_event_decode_rows(tf_reader *r, uint8_t type, uint8_t post_header_len,

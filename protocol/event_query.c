@@ -15,8 +15,9 @@ tf_status tf_event_decode_query(tf_reader *r, uint8_t post_header_len, bool comp
     memset(out, 0, sizeof *out);
     out->compressed = compressed;
     if (post_header_len < 11)
-        return tf_reader_bad(r, "post-header length %u is shorter than the 11 bytes of a QUERY "
-                                "event",
+        return tf_reader_bad(r,
+                             "post-header length %u is shorter than the 11 bytes of a QUERY "
+                             "event",
                              post_header_len);
     if ((st = tf_read_u32le(r, &out->thread_id, "thread id")) != TF_OK ||
         (st = tf_read_u32le(r, &out->exec_time, "exec time")) != TF_OK ||
@@ -26,7 +27,8 @@ tf_status tf_event_decode_query(tf_reader *r, uint8_t post_header_len, bool comp
     if (post_header_len >= 13 &&
         (st = tf_read_u16le(r, &status_len, "status variables length")) != TF_OK)
         return st;
-    if (post_header_len > 13 && (st = tf_read_skip(r, post_header_len - 13u, "post-header")) != TF_OK)
+    if (post_header_len > 13 &&
+        (st = tf_read_skip(r, post_header_len - 13u, "post-header")) != TF_OK)
         return st;
     if ((st = tf_read_bytes(r, status_len, &out->status_vars, "status variables")) != TF_OK)
         return st;

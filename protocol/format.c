@@ -175,8 +175,8 @@ tf_status tf_format_decode_fde(tf_reader *r, tf_format *out, bool *has_checksum_
             return st;
         if (alg != TF_CHECKSUM_OFF && alg != TF_CHECKSUM_CRC32)
             return tf_error_set(r->err, TF_ERR_PROTOCOL, 0,
-                                "%s: unknown checksum algorithm %u at offset %zu", r->context,
-                                alg, tf_reader_offset(r) - 1);
+                                "%s: unknown checksum algorithm %u at offset %zu", r->context, alg,
+                                tf_reader_offset(r) - 1);
         out->checksum_alg = alg;
         *has_checksum_field = true;
     } else {

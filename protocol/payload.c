@@ -64,8 +64,7 @@ tf_status tf_event_decode_payload(tf_reader *r, tf_transaction_payload_event *ou
                 out->uncompressed_size = value;
             }
             break;
-        default:
-            break; /* unknown fields are skipped by their length */
+        default: break; /* unknown fields are skipped by their length */
         }
     }
     if (!have_size)
@@ -104,7 +103,8 @@ tf_status tf_payload_iter_init(tf_payload_iter *it, const tf_event *ev, const tf
                                 p->payload_len, (unsigned long long)p->uncompressed_size);
         it->buf = malloc(p->payload_len ? p->payload_len : 1);
         if (!it->buf)
-            return tf_error_set(err, TF_ERR_PROTOCOL, 0, "TRANSACTION_PAYLOAD event: out of memory");
+            return tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                                "TRANSACTION_PAYLOAD event: out of memory");
         memcpy(it->buf, p->payload, p->payload_len);
         it->len = p->payload_len;
         return TF_OK;

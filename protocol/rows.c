@@ -26,8 +26,8 @@ static tf_status decode_extra_row_info(tf_reader *r, tf_rows_event *out)
 {
     tf_status st;
     tf_reader x;
-    tf_reader_init(&x, out->extra, out->extra_len, tf_reader_offset(r) - out->extra_len,
-                   r->context, TF_MALFORMED, r->err);
+    tf_reader_init(&x, out->extra, out->extra_len, tf_reader_offset(r) - out->extra_len, r->context,
+                   TF_MALFORMED, r->err);
     while (tf_reader_left(&x) > 0) {
         uint8_t tag;
         size_t at = tf_reader_offset(&x);
@@ -69,27 +69,23 @@ tf_status tf_event_decode_rows(tf_reader *r, uint8_t type, uint8_t post_header_l
     tf_status st;
     memset(out, 0, sizeof *out);
     switch (type) {
-    case TF_EV_WRITE_ROWS_V1: case TF_EV_MARIADB_WRITE_ROWS_COMPRESSED_V1:
-        out->kind = TF_ROWS_WRITE, out->version = 1;
-        break;
-    case TF_EV_UPDATE_ROWS_V1: case TF_EV_MARIADB_UPDATE_ROWS_COMPRESSED_V1:
+    case TF_EV_WRITE_ROWS_V1:
+    case TF_EV_MARIADB_WRITE_ROWS_COMPRESSED_V1: out->kind = TF_ROWS_WRITE, out->version = 1; break;
+    case TF_EV_UPDATE_ROWS_V1:
+    case TF_EV_MARIADB_UPDATE_ROWS_COMPRESSED_V1:
         out->kind = TF_ROWS_UPDATE, out->version = 1;
         break;
-    case TF_EV_DELETE_ROWS_V1: case TF_EV_MARIADB_DELETE_ROWS_COMPRESSED_V1:
+    case TF_EV_DELETE_ROWS_V1:
+    case TF_EV_MARIADB_DELETE_ROWS_COMPRESSED_V1:
         out->kind = TF_ROWS_DELETE, out->version = 1;
         break;
-    case TF_EV_WRITE_ROWS_V2: case TF_EV_MARIADB_WRITE_ROWS_COMPRESSED:
-        out->kind = TF_ROWS_WRITE, out->version = 2;
-        break;
-    case TF_EV_UPDATE_ROWS_V2: case TF_EV_MARIADB_UPDATE_ROWS_COMPRESSED:
-        out->kind = TF_ROWS_UPDATE, out->version = 2;
-        break;
-    case TF_EV_DELETE_ROWS_V2: case TF_EV_MARIADB_DELETE_ROWS_COMPRESSED:
-        out->kind = TF_ROWS_DELETE, out->version = 2;
-        break;
-    default:
-        out->kind = TF_ROWS_PARTIAL_UPDATE, out->version = 2;
-        break;
+    case TF_EV_WRITE_ROWS_V2:
+    case TF_EV_MARIADB_WRITE_ROWS_COMPRESSED: out->kind = TF_ROWS_WRITE, out->version = 2; break;
+    case TF_EV_UPDATE_ROWS_V2:
+    case TF_EV_MARIADB_UPDATE_ROWS_COMPRESSED: out->kind = TF_ROWS_UPDATE, out->version = 2; break;
+    case TF_EV_DELETE_ROWS_V2:
+    case TF_EV_MARIADB_DELETE_ROWS_COMPRESSED: out->kind = TF_ROWS_DELETE, out->version = 2; break;
+    default: out->kind = TF_ROWS_PARTIAL_UPDATE, out->version = 2; break;
     }
     out->compressed = type >= TF_EV_MARIADB_WRITE_ROWS_COMPRESSED_V1 &&
                       type <= TF_EV_MARIADB_DELETE_ROWS_COMPRESSED;
@@ -135,8 +131,8 @@ tf_status tf_event_decode_rows(tf_reader *r, uint8_t type, uint8_t post_header_l
         out->before_image_full = bitmap_full(first, out->column_count);
     }
     if (out->kind == TF_ROWS_UPDATE || out->kind == TF_ROWS_PARTIAL_UPDATE) {
-        if ((st = tf_read_bytes(r, bitmap_len, &out->columns_after, "after image columns bitmap")) !=
-            TF_OK)
+        if ((st = tf_read_bytes(r, bitmap_len, &out->columns_after,
+                                "after image columns bitmap")) != TF_OK)
             return st;
         out->after_image_full = bitmap_full(out->columns_after, out->column_count);
     }
@@ -159,8 +155,9 @@ tf_status tf_rows_begin(tf_rows_cursor *cur, const tf_event *ev, const tf_table_
     const tf_rows_event *rows = &ev->rows;
     const char *name = tf_event_type_name(ev->header.type);
     if (!map)
-        return tf_error_set(err, TF_ERR_PROTOCOL, 0, "%s event for table_id %llu without a TABLE_MAP",
-                            name, (unsigned long long)rows->table_id);
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                            "%s event for table_id %llu without a TABLE_MAP", name,
+                            (unsigned long long)rows->table_id);
     if (map->table_id != rows->table_id)
         return tf_error_set(err, TF_ERR_PROTOCOL, 0,
                             "%s event for table_id %llu given the TABLE_MAP of table_id %llu "
@@ -223,8 +220,9 @@ static uint32_t json_column_count(const tf_table_map *map)
 
 /* One row image. partial_json (may be NULL) holds one bit per JSON column
  * of the table: set = this column's value is a JSON diff. */
-static tf_status read_image(tf_rows_cursor *cur, const uint8_t *present, const uint8_t *partial_json,
-                            const char *image, tf_value *vals, tf_error *err)
+static tf_status read_image(tf_rows_cursor *cur, const uint8_t *present,
+                            const uint8_t *partial_json, const char *image, tf_value *vals,
+                            tf_error *err)
 {
     const tf_table_map *map = cur->map;
     tf_reader r;
@@ -319,7 +317,8 @@ tf_status tf_rows_next(tf_rows_cursor *cur, tf_value *before, tf_value *after, t
                 return st;
             if (options & 1) {
                 uint32_t nj = json_column_count(cur->map);
-                if ((st = tf_read_bytes(&r, (nj + 7) / 8, &partial, "partial JSON bitmap")) != TF_OK)
+                if ((st = tf_read_bytes(&r, (nj + 7) / 8, &partial, "partial JSON bitmap")) !=
+                    TF_OK)
                     return st;
             }
             cur->pos += r.pos;

@@ -90,27 +90,30 @@ typedef struct owned_map {
 static bool is_numeric(uint8_t t, tf_flavour flavour)
 {
     switch (t) {
-    case TF_TYPE_TINY: case TF_TYPE_SHORT: case TF_TYPE_INT24: case TF_TYPE_LONG:
-    case TF_TYPE_LONGLONG: case TF_TYPE_NEWDECIMAL: case TF_TYPE_FLOAT: case TF_TYPE_DOUBLE:
-        return true;
-    case TF_TYPE_DECIMAL: case TF_TYPE_YEAR:
-        return flavour != TF_FLAVOUR_MARIADB;
-    default:
-        return false;
+    case TF_TYPE_TINY:
+    case TF_TYPE_SHORT:
+    case TF_TYPE_INT24:
+    case TF_TYPE_LONG:
+    case TF_TYPE_LONGLONG:
+    case TF_TYPE_NEWDECIMAL:
+    case TF_TYPE_FLOAT:
+    case TF_TYPE_DOUBLE: return true;
+    case TF_TYPE_DECIMAL:
+    case TF_TYPE_YEAR: return flavour != TF_FLAVOUR_MARIADB;
+    default: return false;
     }
 }
 
 static bool is_character(uint8_t t, tf_flavour flavour)
 {
     switch (t) {
-    case TF_TYPE_STRING: case TF_TYPE_VAR_STRING: case TF_TYPE_VARCHAR: case TF_TYPE_BLOB:
-        return true;
-    case TF_TYPE_GEOMETRY:
-        return flavour == TF_FLAVOUR_MARIADB;
-    case TF_TYPE_VECTOR:
-        return flavour != TF_FLAVOUR_MARIADB;
-    default:
-        return false;
+    case TF_TYPE_STRING:
+    case TF_TYPE_VAR_STRING:
+    case TF_TYPE_VARCHAR:
+    case TF_TYPE_BLOB: return true;
+    case TF_TYPE_GEOMETRY: return flavour == TF_FLAVOUR_MARIADB;
+    case TF_TYPE_VECTOR: return flavour != TF_FLAVOUR_MARIADB;
+    default: return false;
     }
 }
 
@@ -126,30 +129,38 @@ static tf_status read_column_meta(tf_reader *r, uint32_t index, uint8_t binlog_t
     col->type = binlog_type;
     col->meta = 0;
     switch (binlog_type) {
-    case TF_TYPE_FLOAT: case TF_TYPE_DOUBLE: case TF_TYPE_BLOB: case TF_TYPE_TINY_BLOB:
-    case TF_TYPE_MEDIUM_BLOB: case TF_TYPE_LONG_BLOB: case TF_TYPE_GEOMETRY: case TF_TYPE_JSON:
-    case TF_TYPE_VECTOR: case TF_TYPE_TIMESTAMP2: case TF_TYPE_DATETIME2: case TF_TYPE_TIME2:
+    case TF_TYPE_FLOAT:
+    case TF_TYPE_DOUBLE:
+    case TF_TYPE_BLOB:
+    case TF_TYPE_TINY_BLOB:
+    case TF_TYPE_MEDIUM_BLOB:
+    case TF_TYPE_LONG_BLOB:
+    case TF_TYPE_GEOMETRY:
+    case TF_TYPE_JSON:
+    case TF_TYPE_VECTOR:
+    case TF_TYPE_TIMESTAMP2:
+    case TF_TYPE_DATETIME2:
+    case TF_TYPE_TIME2:
         if ((st = tf_read_u8(r, &b0, field)) != TF_OK)
             return st;
         col->meta = b0;
         return TF_OK;
-    case TF_TYPE_VARCHAR: case TF_TYPE_VAR_STRING:
-        return tf_read_u16le(r, &col->meta, field);
+    case TF_TYPE_VARCHAR:
+    case TF_TYPE_VAR_STRING: return tf_read_u16le(r, &col->meta, field);
     case TF_TYPE_BIT:
-        if ((st = tf_read_u8(r, &b0, field)) != TF_OK ||
-            (st = tf_read_u8(r, &b1, field)) != TF_OK)
+        if ((st = tf_read_u8(r, &b0, field)) != TF_OK || (st = tf_read_u8(r, &b1, field)) != TF_OK)
             return st;
         col->meta = (uint16_t)(b0 | (b1 << 8));
         return TF_OK;
     case TF_TYPE_NEWDECIMAL:
-        if ((st = tf_read_u8(r, &b0, field)) != TF_OK ||
-            (st = tf_read_u8(r, &b1, field)) != TF_OK)
+        if ((st = tf_read_u8(r, &b0, field)) != TF_OK || (st = tf_read_u8(r, &b1, field)) != TF_OK)
             return st;
         col->meta = (uint16_t)(b0 << 8 | b1);
         return TF_OK;
-    case TF_TYPE_STRING: case TF_TYPE_ENUM: case TF_TYPE_SET:
-        if ((st = tf_read_u8(r, &b0, field)) != TF_OK ||
-            (st = tf_read_u8(r, &b1, field)) != TF_OK)
+    case TF_TYPE_STRING:
+    case TF_TYPE_ENUM:
+    case TF_TYPE_SET:
+        if ((st = tf_read_u8(r, &b0, field)) != TF_OK || (st = tf_read_u8(r, &b1, field)) != TF_OK)
             return st;
         /* byte 0 is the real type; CHAR longer than 255 bytes borrows its
          * bits 4-5 (inverted) as length bits 8-9 (MySQL bug #37426). */
@@ -173,14 +184,22 @@ static tf_status read_column_meta(tf_reader *r, uint32_t index, uint8_t binlog_t
                             "%s: column %u has type TYPED_ARRAY (multi-valued index), which is "
                             "not supported",
                             r->context, index);
-    case TF_TYPE_DECIMAL: case TF_TYPE_TINY: case TF_TYPE_SHORT: case TF_TYPE_LONG:
-    case TF_TYPE_NULL: case TF_TYPE_TIMESTAMP: case TF_TYPE_LONGLONG: case TF_TYPE_INT24:
-    case TF_TYPE_DATE: case TF_TYPE_TIME: case TF_TYPE_DATETIME: case TF_TYPE_YEAR:
-    case TF_TYPE_NEWDATE:
-        return TF_OK;
+    case TF_TYPE_DECIMAL:
+    case TF_TYPE_TINY:
+    case TF_TYPE_SHORT:
+    case TF_TYPE_LONG:
+    case TF_TYPE_NULL:
+    case TF_TYPE_TIMESTAMP:
+    case TF_TYPE_LONGLONG:
+    case TF_TYPE_INT24:
+    case TF_TYPE_DATE:
+    case TF_TYPE_TIME:
+    case TF_TYPE_DATETIME:
+    case TF_TYPE_YEAR:
+    case TF_TYPE_NEWDATE: return TF_OK;
     default:
-        return tf_error_set(r->err, TF_ERR_PROTOCOL, 0,
-                            "%s: column %u has unknown type %u", r->context, index, binlog_type);
+        return tf_error_set(r->err, TF_ERR_PROTOCOL, 0, "%s: column %u has unknown type %u",
+                            r->context, index, binlog_type);
     }
 }
 
@@ -188,12 +207,35 @@ static tf_status read_column_meta(tf_reader *r, uint32_t index, uint8_t binlog_t
  * order: the k-th numeric column, character column, ... */
 typedef bool (*column_filter)(const tf_column *col, tf_flavour flavour);
 
-static bool filter_character(const tf_column *c, tf_flavour fl) { return is_character(c->type, fl); }
-static bool filter_enum_set(const tf_column *c, tf_flavour fl) { (void)fl; return is_enum_or_set(c->type); }
-static bool filter_enum(const tf_column *c, tf_flavour fl) { (void)fl; return c->type == TF_TYPE_ENUM; }
-static bool filter_set(const tf_column *c, tf_flavour fl) { (void)fl; return c->type == TF_TYPE_SET; }
-static bool filter_geometry(const tf_column *c, tf_flavour fl) { (void)fl; return c->type == TF_TYPE_GEOMETRY; }
-static bool filter_vector(const tf_column *c, tf_flavour fl) { (void)fl; return c->type == TF_TYPE_VECTOR; }
+static bool filter_character(const tf_column *c, tf_flavour fl)
+{
+    return is_character(c->type, fl);
+}
+static bool filter_enum_set(const tf_column *c, tf_flavour fl)
+{
+    (void)fl;
+    return is_enum_or_set(c->type);
+}
+static bool filter_enum(const tf_column *c, tf_flavour fl)
+{
+    (void)fl;
+    return c->type == TF_TYPE_ENUM;
+}
+static bool filter_set(const tf_column *c, tf_flavour fl)
+{
+    (void)fl;
+    return c->type == TF_TYPE_SET;
+}
+static bool filter_geometry(const tf_column *c, tf_flavour fl)
+{
+    (void)fl;
+    return c->type == TF_TYPE_GEOMETRY;
+}
+static bool filter_vector(const tf_column *c, tf_flavour fl)
+{
+    (void)fl;
+    return c->type == TF_TYPE_VECTOR;
+}
 
 /* Finds the column index of the n-th column passing filter; -1 if none. */
 static int64_t nth_column(const tf_table_map *m, tf_flavour fl, column_filter f, uint64_t n)
@@ -215,8 +257,7 @@ static tf_status read_lenenc_bounded(tf_reader *r, uint64_t *v, const char *fiel
 
 /* DEFAULT_CHARSET and ENUM_AND_SET_DEFAULT_CHARSET: a default collation,
  * then (index among the filtered columns, collation) for the exceptions. */
-static tf_status read_default_charset(tf_reader *r, tf_table_map *m, tf_flavour fl,
-                                      column_filter f)
+static tf_status read_default_charset(tf_reader *r, tf_table_map *m, tf_flavour fl, column_filter f)
 {
     tf_status st;
     uint64_t def;
@@ -239,8 +280,7 @@ static tf_status read_default_charset(tf_reader *r, tf_table_map *m, tf_flavour 
     return TF_OK;
 }
 
-static tf_status read_column_charset(tf_reader *r, tf_table_map *m, tf_flavour fl,
-                                     column_filter f)
+static tf_status read_column_charset(tf_reader *r, tf_table_map *m, tf_flavour fl, column_filter f)
 {
     tf_status st;
     for (uint32_t i = 0; i < m->column_count && tf_reader_left(r) > 0; i++) {
@@ -256,8 +296,7 @@ static tf_status read_column_charset(tf_reader *r, tf_table_map *m, tf_flavour f
     return TF_OK;
 }
 
-static tf_status read_str_values(tf_reader *r, tf_table_map *m, tf_flavour fl,
-                                 column_filter f)
+static tf_status read_str_values(tf_reader *r, tf_table_map *m, tf_flavour fl, column_filter f)
 {
     tf_status st;
     for (uint32_t i = 0; i < m->column_count && tf_reader_left(r) > 0; i++) {
@@ -404,21 +443,13 @@ static tf_status read_optional_metadata(const tf_table_map_event *ev, const uint
             if (st == TF_OK && tf_reader_left(&f) > 0)
                 st = tf_reader_bad(&f, "more column names than the %u columns", m->column_count);
             break;
-        case TF_TABLE_META_SET_STR_VALUE:
-            st = read_str_values(&f, m, fl, filter_set);
-            break;
-        case TF_TABLE_META_ENUM_STR_VALUE:
-            st = read_str_values(&f, m, fl, filter_enum);
-            break;
+        case TF_TABLE_META_SET_STR_VALUE: st = read_str_values(&f, m, fl, filter_set); break;
+        case TF_TABLE_META_ENUM_STR_VALUE: st = read_str_values(&f, m, fl, filter_enum); break;
         case TF_TABLE_META_GEOMETRY_TYPE:
             st = read_per_column_lenenc(&f, m, fl, filter_geometry, true);
             break;
-        case TF_TABLE_META_SIMPLE_PRIMARY_KEY:
-            st = read_primary_key(&f, m, false);
-            break;
-        case TF_TABLE_META_PRIMARY_KEY_WITH_PREFIX:
-            st = read_primary_key(&f, m, true);
-            break;
+        case TF_TABLE_META_SIMPLE_PRIMARY_KEY: st = read_primary_key(&f, m, false); break;
+        case TF_TABLE_META_PRIMARY_KEY_WITH_PREFIX: st = read_primary_key(&f, m, true); break;
         case TF_TABLE_META_ENUM_AND_SET_DEFAULT_CHARSET:
             st = read_default_charset(&f, m, fl, filter_enum_set);
             break;
@@ -462,7 +493,8 @@ tf_status tf_table_map_new(const tf_event *ev, tf_table_map **out, tf_error *err
 {
     *out = NULL;
     if (ev->kind != TF_EVENT_TABLE_MAP)
-        return tf_error_set(err, TF_ERR_PROTOCOL, 0, "tf_table_map_new: %s event is not a TABLE_MAP",
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                            "tf_table_map_new: %s event is not a TABLE_MAP",
                             tf_event_type_name(ev->header.type));
     const tf_table_map_event *tm = &ev->table_map;
     owned_map *o = calloc(1, sizeof *o);
@@ -477,7 +509,7 @@ tf_status tf_table_map_new(const tf_event *ev, tf_table_map **out, tf_error *err
     }
     memcpy(o->body, ev->body, ev->body_len);
     o->body[ev->body_len] = 0;
-#define REMAP(p) (o->body + ((const uint8_t *)(p) - ev->body))
+#define REMAP(p) (o->body + ((const uint8_t *)(p)-ev->body))
     m->table_id = tm->table_id;
     m->flags = tm->flags;
     m->database.ptr = (const char *)REMAP(tm->database.ptr);

@@ -130,7 +130,8 @@ static void assert_decodes(const char *relative, const char *expected_counts,
     free(res);
 }
 
-static void assert_fails(const char *relative, tf_status expected_status, const char *expected_message)
+static void assert_fails(const char *relative, tf_status expected_status,
+                         const char *expected_message)
 {
     file_result *res = calloc(1, sizeof *res);
     if (!decode_fixture(relative, res)) {
@@ -287,8 +288,8 @@ static void test_rust_transaction_compression(void **state)
 static void test_rust_vector(void **state)
 {
     (void)state;
-    assert_decodes("rust_mysql_common/vector.binlog", "2:10 3:1 15:1 16:3 19:6 30:5 32:1 34:10 35:1",
-                   10);
+    assert_decodes("rust_mysql_common/vector.binlog",
+                   "2:10 3:1 15:1 16:3 19:6 30:5 32:1 34:10 35:1", 10);
 }
 
 /* ---- MariaDB and older MySQL ---- */
@@ -463,7 +464,6 @@ static void test_invalid_rows_v2_extra_info(void **state)
                  "offset 30 but only 0 remain");
 }
 
-
 /* Returns the first event of `kind` in a fixture (buffer kept in *file). */
 static bool first_event_of_kind(const char *relative, tf_event_kind kind, uint8_t **file,
                                 tf_event *ev)
@@ -509,9 +509,9 @@ static void test_mysql_9_tagged_gtid_and_previous_gtids(void **state)
     assert_int_equal(ev.previous_gtids.sid_count, 2);
     tf_gtid_set *set;
     tf_error err = {0};
-    assert_int_equal(tf_gtid_set_decode_binary(ev.previous_gtids.data, ev.previous_gtids.data_len,
-                                               &set, &err),
-                     TF_OK);
+    assert_int_equal(
+        tf_gtid_set_decode_binary(ev.previous_gtids.data, ev.previous_gtids.data_len, &set, &err),
+        TF_OK);
     char *text = tf_gtid_set_to_text(set, TF_GTID_TEXT_MYSQL);
     assert_non_null(strstr(text, "55778904-0299-11f1-b1b8-4ef0c4956feb:1-13"));
     assert_non_null(strstr(text, "mytag:1-2"));

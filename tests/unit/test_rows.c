@@ -245,7 +245,8 @@ static void test_rows_image_cut_short_names_row_and_column(void **state)
             continue; /* exactly the first row: a valid one-row event */
         if (st != TF_MALFORMED)
             fail_msg("rows cut to %zu of %zu bytes: status %d", keep, full, st);
-        assert_non_null(strstr(err.message, "WRITE_ROWS_V1 event: table tf_events_test.items: row"));
+        assert_non_null(
+            strstr(err.message, "WRITE_ROWS_V1 event: table tf_events_test.items: row"));
         tf_rows_cleanup(&cur);
     }
     unload(&l);
