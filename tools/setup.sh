@@ -87,8 +87,11 @@ mkdir -p "$local_dir/bin"
 # backend is modernc.org/sqlite (pure Go), so no cgo is needed.
 
 ferretdb_ok() {
-    [ -x "$local_dir/bin/ferretdb" ] &&
-        "$local_dir/bin/ferretdb" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"
+    # Output captured first: `| grep -q` can stop reading early, and the SIGPIPE
+    # it gives the writer would fail the pipeline under pipefail.
+    local out
+    [ -x "$local_dir/bin/ferretdb" ] && out=$("$local_dir/bin/ferretdb" --version 2>/dev/null) &&
+        [[ $out == *"version: $FERRETDB_VERSION"* ]]
 }
 
 build_ferretdb() {
@@ -119,7 +122,9 @@ fi
 # --- mongosh -------------------------------------------------------------------
 
 mongosh_ok() {
-    [ -x "$local_dir/bin/mongosh" ] && "$local_dir/bin/mongosh" --version 2>/dev/null | grep -qx "$MONGOSH_VERSION"
+    local out
+    [ -x "$local_dir/bin/mongosh" ] && out=$("$local_dir/bin/mongosh" --version 2>/dev/null) &&
+        [ "$out" = "$MONGOSH_VERSION" ]
 }
 
 install_mongosh() {
