@@ -141,7 +141,7 @@ stop_mongo() {
     [ -f "$MONGO_DIR/server.pid" ] && pid=$(cat "$MONGO_DIR/server.pid")
     # The pid file may be stale and its number reused: only stop our server.
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq '(ferretdb|mongod) '; then
+        [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" =~ (ferretdb|mongod)\  ]]; then
         log "stopping mongo-wire server"
         kill -TERM "$pid"
         for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

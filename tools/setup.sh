@@ -64,7 +64,7 @@ want=("${APT_PACKAGES[@]}")
 command -v go >/dev/null 2>&1 || want+=(golang-go)
 command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 for pkg in "${want[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+    if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
         missing+=("$pkg")
     fi
 done

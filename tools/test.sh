@@ -109,7 +109,7 @@ section "servers"
 t=$(now)
 servers_ok=1
 for which in mariadb mongo; do
-    if bash tools/servers.sh status | grep -q "^$which: running"; then
+    if [[ $'\n'$(bash tools/servers.sh status)$'\n' == *$'\n'"$which: running"* ]]; then
         echo "$which already running: using it and leaving it running"
         continue
     fi
