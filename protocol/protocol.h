@@ -437,6 +437,78 @@ size_t tf_com_ping_encode(uint8_t *out, size_t cap);
 #define TF_COM_QUIT_SIZE 5
 size_t tf_com_quit_encode(uint8_t *out, size_t cap);
 
+/* ---- the server's side (server_packets.c) ----
+ *
+ * For the test primary tapflow runs in its tests. Encoders write one
+ * payload (no packet header): TF_OK with *written = its length, or
+ * TF_NEED_MORE with *written = the size needed when cap is too small
+ * (nothing written; out may be NULL with cap 0 to ask); TF_MALFORMED when
+ * an argument cannot be encoded. */
+
+struct tf_handshake; /* section 3 */
+
+/* Handshake v10 from a tf_handshake as tf_handshake_decode fills it:
+ * server_version as sent (MariaDB's "5.5.5-" prefix included), the 20-byte
+ * nonce in auth_data, capabilities (bits 32..63 go in the reserved bytes
+ * when TF_CLIENT_MYSQL is clear), charset, status, auth_plugin. */
+tf_status tf_handshake_v10_encode(const struct tf_handshake *hs, uint8_t *out, size_t cap,
+                                  size_t *written, tf_error *err);
+/* Auth switch request: 0xfe, plugin name, NUL, data (for
+ * mysql_native_password: the 20-byte nonce and a NUL, as servers send). */
+tf_status tf_auth_switch_encode(const char *plugin_name, const uint8_t *data, size_t data_len,
+                                uint8_t *out, size_t cap, size_t *written, tf_error *err);
+/* OK (header 0x00) or the 0xfe OK that ends a resultset with
+ * CLIENT_DEPRECATE_EOF. The info is written length-encoded when not empty
+ * (or when session state follows), as MariaDB and MySQL send it. */
+tf_status tf_ok_encode(const tf_ok_packet *ok, uint8_t header, uint64_t caps, uint8_t *out,
+                       size_t cap, size_t *written, tf_error *err);
+tf_status tf_eof_encode(const tf_eof_packet *eof, uint64_t caps, uint8_t *out, size_t cap,
+                        size_t *written, tf_error *err);
+/* ERR; an empty sql_state writes no '#' marker (errors before the client's
+ * capabilities are known). */
+tf_status tf_err_encode(const tf_err_packet *pkt, uint8_t *out, size_t cap, size_t *written,
+                        tf_error *err);
+/* Column count; with MariaDB CACHE_METADATA or MySQL
+ * OPTIONAL_RESULTSET_METADATA in caps, the metadata-follows byte after it. */
+tf_status tf_column_count_encode(uint64_t count, bool metadata_follows, uint64_t caps,
+                                 uint8_t *out, size_t cap, size_t *written, tf_error *err);
+/* Column definition 41 (catalog "def" when empty; the extended-metadata
+ * string with MariaDB EXTENDED_METADATA in caps). */
+tf_status tf_column_def_encode(const tf_column_def *col, uint64_t caps, uint8_t *out, size_t cap,
+                               size_t *written, tf_error *err);
+/* Text row; values[i].ptr == NULL or nulls[i] (nulls may be NULL) is SQL
+ * NULL (0xfb). */
+tf_status tf_text_row_encode(const tf_str *values, const bool *nulls, size_t column_count,
+                             uint8_t *out, size_t cap, size_t *written, tf_error *err);
+
+/* COM_REGISTER_SLAVE as the server reads it (strings borrow from the
+ * payload). */
+typedef struct tf_register_slave_request {
+    uint32_t server_id;
+    tf_str hostname, user, password;
+    uint16_t port;
+    uint32_t replication_rank, master_id;
+} tf_register_slave_request;
+
+tf_status tf_register_slave_request_decode(const uint8_t *payload, size_t len,
+                                           tf_register_slave_request *out, tf_error *err);
+
+/* COM_BINLOG_DUMP or COM_BINLOG_DUMP_GTID as the server reads it. For
+ * DUMP_GTID, gtid_data is the binary GTID set (decode it with
+ * tf_gtid_set_decode_binary, section 4). */
+typedef struct tf_binlog_dump_request {
+    uint8_t command; /* TF_COM_BINLOG_DUMP or TF_COM_BINLOG_DUMP_GTID */
+    uint16_t flags;  /* TF_BINLOG_DUMP_NON_BLOCK, TF_BINLOG_THROUGH_GTID, ... */
+    uint32_t server_id;
+    tf_str file_name; /* may be empty */
+    uint64_t position;
+    const uint8_t *gtid_data;
+    size_t gtid_data_len;
+} tf_binlog_dump_request;
+
+tf_status tf_binlog_dump_request_decode(const uint8_t *payload, size_t len,
+                                        tf_binlog_dump_request *out, tf_error *err);
+
 /* --- end of section 2 --- */
 
 /* ======================================================================
