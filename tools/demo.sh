@@ -19,6 +19,13 @@ export PATH="$top/.local/bin:/usr/local/go/bin:${HOME:-/root}/go/bin:$PATH"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 [ -t 1 ] || say() { printf '\n== %s\n' "$*"; }
 
+# Overrides the caller gave (other ports or state folder): the stop command
+# printed at the end needs them too.
+overrides=""
+for var in TAPFLOW_SERVERS_DIR TAPFLOW_MARIADB_PORT TAPFLOW_MONGO_PORT; do
+    if [ -n "${!var:-}" ]; then overrides+="$var=${!var} "; fi
+done
+
 say "installing what is needed (tools/setup.sh)"
 bash tools/setup.sh
 
@@ -116,9 +123,10 @@ say "the MongoDB-wire server answers: mongosh $TAPFLOW_MONGO_URI --eval 'db.runC
 mongosh --quiet --norc "$TAPFLOW_MONGO_URI" --eval 'db.runCommand({ping: 1})'
 
 say "done"
+stop_cmd="${overrides}tools/servers.sh stop"
 cat <<TXT
 The servers keep running:
   MariaDB      127.0.0.1:$TAPFLOW_MARIADB_PORT  mariadb --no-defaults -h127.0.0.1 -P$TAPFLOW_MARIADB_PORT -u$TAPFLOW_MARIADB_USER -p
   mongo-wire   $TAPFLOW_MONGO_URI  mongosh $TAPFLOW_MONGO_URI
-Stop them with: tools/servers.sh stop
+Stop them with: $stop_cmd
 TXT
