@@ -11,7 +11,11 @@
 
 #include <stdio.h>
 
-enum { DIGITS_PER_GROUP = 9, DECIMAL_MAX_PRECISION = 65, DECIMAL_MAX_SCALE = 30 };
+enum {
+    DIGITS_PER_GROUP = 9,
+    DECIMAL_MAX_PRECISION = 65,
+    DECIMAL_MAX_SCALE = 30
+};
 
 /* Bytes for 0..9 leftover digits. */
 static const uint8_t leftover_bytes[DIGITS_PER_GROUP + 1] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
@@ -85,8 +89,7 @@ tf_status tf_decimal_decode(const uint8_t *buf, size_t len, unsigned precision, 
             if (v >= power10[ndig]) {
                 r.pos = pos;
                 return tf_reader_bad(&r, "DECIMAL(%u,%u) %s digit group %u exceeds %u digits",
-                                     precision, scale, side == 0 ? "integer" : "fraction", v,
-                                     ndig);
+                                     precision, scale, side == 0 ? "integer" : "fraction", v, ndig);
             }
             d = put_group(d, v, ndig);
             pos += nbytes;

@@ -37,7 +37,11 @@ enum json_type {
     JSONB_OPAQUE = 0x0f,
 };
 
-enum { JSONB_NULL = 0x00, JSONB_TRUE = 0x01, JSONB_FALSE = 0x02 };
+enum {
+    JSONB_NULL = 0x00,
+    JSONB_TRUE = 0x01,
+    JSONB_FALSE = 0x02
+};
 
 typedef struct json_ctx {
     const uint8_t *doc; /* the whole document; readers are views into it */
@@ -135,8 +139,8 @@ static tf_status append_opaque(json_ctx *c, tf_reader *r, bson_t *parent, const 
         }
         if (used != n - 2) {
             r->pos = at;
-            return tf_reader_bad(r, "opaque DECIMAL(%u,%u) has %zu bytes after its value",
-                                 data[0], data[1], (size_t)(n - 2 - used));
+            return tf_reader_bad(r, "opaque DECIMAL(%u,%u) has %zu bytes after its value", data[0],
+                                 data[1], (size_t)(n - 2 - used));
         }
         return appended(r, tf_decimal_text_append_bson(parent, key, key_len, text));
     }
@@ -146,8 +150,8 @@ static tf_status append_opaque(json_ctx *c, tf_reader *r, bson_t *parent, const 
     case TF_TYPE_TIME: {
         if (n != 8) {
             r->pos = at;
-            return tf_reader_bad(r, "opaque %s has %u bytes, not 8", tf_column_type_name(mysql_type),
-                                 n);
+            return tf_reader_bad(r, "opaque %s has %u bytes, not 8",
+                                 tf_column_type_name(mysql_type), n);
         }
         int64_t packed = (int64_t)tf_le_uint(data, 8);
         tf_temporal t;
@@ -169,7 +173,8 @@ static tf_status append_opaque(json_ctx *c, tf_reader *r, bson_t *parent, const 
         return appended(r, bson_append_date_time(parent, key, (int)key_len, ms));
     }
     default:
-        return appended(r, bson_append_binary(parent, key, (int)key_len, BSON_SUBTYPE_BINARY, data, n));
+        return appended(
+            r, bson_append_binary(parent, key, (int)key_len, BSON_SUBTYPE_BINARY, data, n));
     }
 }
 
@@ -223,9 +228,9 @@ static tf_status append_container(json_ctx *c, bson_t *parent, const char *key, 
             tf_read_uint_le(&r, 2, &kl, "key length");
             if (koff > size || kl > size - koff) {
                 r.pos -= w + 2;
-                st = tf_reader_bad(&r, "key %zu (offset %llu, length %llu) runs past the object's %llu bytes",
-                                   i, (unsigned long long)koff, (unsigned long long)kl,
-                                   (unsigned long long)size);
+                st = tf_reader_bad(
+                    &r, "key %zu (offset %llu, length %llu) runs past the object's %llu bytes", i,
+                    (unsigned long long)koff, (unsigned long long)kl, (unsigned long long)size);
                 break;
             }
             k = (const char *)c->doc + start + koff;
@@ -247,8 +252,9 @@ static tf_status append_container(json_ctx *c, bson_t *parent, const char *key, 
         tf_read_uint_le(&r, w, &inline_or_offset, "value offset");
         if (c->budget == 0) {
             r.pos -= 1 + w;
-            st = tf_reader_bad(&r, "more values than the document's %zu bytes can hold "
-                                   "(entries share or loop over the same bytes)",
+            st = tf_reader_bad(&r,
+                               "more values than the document's %zu bytes can hold "
+                               "(entries share or loop over the same bytes)",
                                c->doc_len);
             break;
         }
@@ -257,8 +263,10 @@ static tf_status append_container(json_ctx *c, bson_t *parent, const char *key, 
             c->budget--;
             if ((inline_or_offset & 0xff) == JSONB_NULL)
                 ok = bson_append_null(&child, k, (int)klen);
-            else if ((inline_or_offset & 0xff) == JSONB_TRUE || (inline_or_offset & 0xff) == JSONB_FALSE)
-                ok = bson_append_bool(&child, k, (int)klen, (inline_or_offset & 0xff) == JSONB_TRUE);
+            else if ((inline_or_offset & 0xff) == JSONB_TRUE ||
+                     (inline_or_offset & 0xff) == JSONB_FALSE)
+                ok =
+                    bson_append_bool(&child, k, (int)klen, (inline_or_offset & 0xff) == JSONB_TRUE);
             else {
                 r.pos -= w;
                 st = tf_reader_bad(&r, "literal 0x%02x is not null, true or false",
@@ -269,7 +277,8 @@ static tf_status append_container(json_ctx *c, bson_t *parent, const char *key, 
             break;
         case JSONB_INT16:
             c->budget--;
-            st = appended(&r, bson_append_int32(&child, k, (int)klen, (int16_t)(uint16_t)inline_or_offset));
+            st = appended(
+                &r, bson_append_int32(&child, k, (int)klen, (int16_t)(uint16_t)inline_or_offset));
             break;
         case JSONB_UINT16:
             c->budget--;
@@ -279,9 +288,10 @@ static tf_status append_container(json_ctx *c, bson_t *parent, const char *key, 
         case JSONB_UINT32:
             if (large) {
                 c->budget--;
-                st = appended(&r, vtype == JSONB_INT32
-                                      ? append_int(&child, k, klen, (int32_t)(uint32_t)inline_or_offset)
-                                      : append_uint(&child, k, klen, (uint32_t)inline_or_offset));
+                st = appended(&r,
+                              vtype == JSONB_INT32
+                                  ? append_int(&child, k, klen, (int32_t)(uint32_t)inline_or_offset)
+                                  : append_uint(&child, k, klen, (uint32_t)inline_or_offset));
                 break;
             }
             /* Small containers store int32/uint32 at an offset. */
@@ -289,10 +299,10 @@ static tf_status append_container(json_ctx *c, bson_t *parent, const char *key, 
         default:
             if (inline_or_offset < header || inline_or_offset >= size) {
                 r.pos -= w;
-                st = tf_reader_bad(&r, "value %zu offset %llu is outside the %s's data (%llu..%llu)",
-                                   i, (unsigned long long)inline_or_offset,
-                                   is_object ? "object" : "array", (unsigned long long)header,
-                                   (unsigned long long)size);
+                st = tf_reader_bad(
+                    &r, "value %zu offset %llu is outside the %s's data (%llu..%llu)", i,
+                    (unsigned long long)inline_or_offset, is_object ? "object" : "array",
+                    (unsigned long long)header, (unsigned long long)size);
                 break;
             }
             st = append_value(c, &child, k, klen, vtype, start + (size_t)inline_or_offset, end,
@@ -322,14 +332,14 @@ static tf_status append_value(json_ctx *c, bson_t *parent, const char *key, size
     case JSONB_LARGE_ARRAY:
         if (c->budget == 0) {
             view(c, &r, start, end, "JSON value");
-            return tf_reader_bad(&r, "more values than the document's %zu bytes can hold "
-                                     "(entries share or loop over the same bytes)",
+            return tf_reader_bad(&r,
+                                 "more values than the document's %zu bytes can hold "
+                                 "(entries share or loop over the same bytes)",
                                  c->doc_len);
         }
         c->budget--;
         return append_container(c, parent, key, key_len, type, start, end, depth);
-    default:
-        break;
+    default: break;
     }
     if (c->budget == 0) {
         view(c, &r, start, end, "JSON value");
@@ -357,8 +367,8 @@ static tf_status append_value(json_ctx *c, bson_t *parent, const char *key, size
     case JSONB_INT64:
     case JSONB_UINT64: {
         static const uint8_t width[] = {2, 2, 4, 4, 8, 8};
-        static const char *const ctx[] = {"JSON int16", "JSON uint16", "JSON int32",
-                                          "JSON uint32", "JSON int64", "JSON uint64"};
+        static const char *const ctx[] = {"JSON int16",  "JSON uint16", "JSON int32",
+                                          "JSON uint32", "JSON int64",  "JSON uint64"};
         size_t idx = (size_t)(type - JSONB_INT16);
         view(c, &r, start, end, ctx[idx]);
         st = tf_read_uint_le(&r, width[idx], &u, "number");
@@ -486,11 +496,13 @@ typedef struct path_leg {
     bool is_member;
     const char *name; /* member name (unescaped) */
     size_t name_len;
-    bool from_last;   /* [last] or [last-N] */
-    uint64_t index;   /* N */
+    bool from_last; /* [last] or [last-N] */
+    uint64_t index; /* N */
 } path_leg;
 
-enum { MAX_LEGS = TF_JSON_MAX_DEPTH + 2 };
+enum {
+    MAX_LEGS = TF_JSON_MAX_DEPTH + 2
+};
 
 typedef struct parsed_path {
     path_leg legs[MAX_LEGS];
@@ -700,19 +712,16 @@ static tf_status path_error(const diff_edit *e, const char *what)
                         e->op == TF_JSON_DIFF_REPLACE  ? "REPLACE"
                         : e->op == TF_JSON_DIFF_INSERT ? "INSERT"
                                                        : "REMOVE",
-                        (int)(e->path_text->len > 200 ? 200 : e->path_text->len),
-                        e->path_text->ptr, what);
+                        (int)(e->path_text->len > 200 ? 200 : e->path_text->len), e->path_text->ptr,
+                        what);
 }
 
-static uint32_t count_children(const bson_t *container)
-{
-    return bson_count_keys(container);
-}
+static uint32_t count_children(const bson_t *container) { return bson_count_keys(container); }
 
 /* Copies `src` (an object or an array) into the already begun `dst` with
  * the edit applied at legs[0..count). Arrays are renumbered. */
-static tf_status edit_container(const bson_t *src, bool is_array, bson_t *dst,
-                                const path_leg *legs, size_t count, const diff_edit *e)
+static tf_status edit_container(const bson_t *src, bool is_array, bson_t *dst, const path_leg *legs,
+                                size_t count, const diff_edit *e)
 {
     const path_leg *leg = &legs[0];
     bool last_leg = count == 1;
@@ -808,8 +817,7 @@ static tf_status edit_container(const bson_t *src, bool is_array, bson_t *dst,
                 /* An object member that existed is replaced (MySQL's
                  * Json_object::add_alias semantics). */
                 break;
-            case TF_JSON_DIFF_REMOVE:
-                break;
+            case TF_JSON_DIFF_REMOVE: break;
             }
             if (st != TF_OK) {
                 tf_error_prefix(e->err, "JSON diff value for %.*s",
@@ -868,8 +876,11 @@ tf_status tf_json_diff_apply_bson(const bson_t *before_doc, const char *key, siz
             path->legs[0].name = key;
             path->legs[0].name_len = key_len;
             path->count++;
-            diff_edit e = {.op = d.op, .value = d.value, .value_len = d.value_len,
-                           .path_text = &d.path, .err = err};
+            diff_edit e = {.op = d.op,
+                           .value = d.value,
+                           .value_len = d.value_len,
+                           .path_text = &d.path,
+                           .err = err};
             bson_init(&next);
             st = edit_container(&current, false, &next, path->legs, path->count, &e);
             if (st == TF_OK) {

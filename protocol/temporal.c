@@ -322,8 +322,8 @@ bool tf_temporal_to_unix_ms(const tf_temporal *t, int64_t *ms)
     /* A zero month or day (the zero date, '2020-00-00') or a day the month
      * does not have (ALLOW_INVALID_DATES' '2020-02-31') names no instant;
      * normalising it would write a different date than the source holds. */
-    if (t->month < 1 || t->month > 12 || t->day < 1 ||
-        t->day > days_in_month(t->year, t->month) || t->year < 0 || t->year > 9999)
+    if (t->month < 1 || t->month > 12 || t->day < 1 || t->day > days_in_month(t->year, t->month) ||
+        t->year < 0 || t->year > 9999)
         return false;
     int64_t days = days_from_civil(t->year, t->month, t->day);
     int64_t secs = days * 86400 + (int64_t)t->hour * 3600 + (int64_t)t->minute * 60 + t->second;
@@ -331,8 +331,7 @@ bool tf_temporal_to_unix_ms(const tf_temporal *t, int64_t *ms)
     return true;
 }
 
-void tf_timestamp_to_temporal(int64_t seconds, uint32_t microsecond, uint8_t fsp,
-                              tf_temporal *out)
+void tf_timestamp_to_temporal(int64_t seconds, uint32_t microsecond, uint8_t fsp, tf_temporal *out)
 {
     memset(out, 0, sizeof *out);
     int64_t days = seconds / 86400, rem = seconds % 86400;

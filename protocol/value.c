@@ -52,9 +52,9 @@ const char *tf_column_type_name(uint8_t type)
 static tf_status read_int(tf_reader *r, size_t width, bool is_unsigned, tf_value *out)
 {
     uint64_t u;
-    static const char *const field[] = {NULL, "1-byte integer", "2-byte integer",
-                                        "3-byte integer", "4-byte integer", NULL, NULL, NULL,
-                                        "8-byte integer"};
+    static const char *const field[] = {
+        NULL, "1-byte integer", "2-byte integer", "3-byte integer", "4-byte integer", NULL, NULL,
+        NULL, "8-byte integer"};
     tf_status st = tf_read_uint_le(r, width, &u, field[width]);
     if (st != TF_OK)
         return st;
@@ -167,20 +167,20 @@ static tf_status decode(tf_reader *r, const tf_column *col, tf_value *out)
         /* BLOB/TEXT: charset binary (63) is a BLOB. An unknown charset
          * (minimal metadata) stays bytes: nothing is lost that way. */
         return read_prefixed(r, col->meta,
-                             col->charset == 0 || col->charset == TF_CHARSET_BINARY
-                                 ? TF_VAL_BYTES
-                                 : TF_VAL_STRING,
+                             col->charset == 0 || col->charset == TF_CHARSET_BINARY ? TF_VAL_BYTES
+                                                                                    : TF_VAL_STRING,
                              out);
     case TF_TYPE_TINY_BLOB:
     case TF_TYPE_MEDIUM_BLOB:
     case TF_TYPE_LONG_BLOB: {
         /* TABLE_MAP writes these as BLOB with a width; accept the explicit
          * codes too, with their fixed widths. */
-        unsigned width = col->type == TF_TYPE_TINY_BLOB ? 1 : col->type == TF_TYPE_MEDIUM_BLOB ? 3 : 4;
+        unsigned width = col->type == TF_TYPE_TINY_BLOB     ? 1
+                         : col->type == TF_TYPE_MEDIUM_BLOB ? 3
+                                                            : 4;
         return read_prefixed(r, width,
-                             col->charset == 0 || col->charset == TF_CHARSET_BINARY
-                                 ? TF_VAL_BYTES
-                                 : TF_VAL_STRING,
+                             col->charset == 0 || col->charset == TF_CHARSET_BINARY ? TF_VAL_BYTES
+                                                                                    : TF_VAL_STRING,
                              out);
     }
     case TF_TYPE_JSON: return read_prefixed(r, col->meta, TF_VAL_JSON, out);
@@ -221,9 +221,7 @@ static tf_status decode(tf_reader *r, const tf_column *col, tf_value *out)
         if (st == TF_OK)
             out->kind = TF_VAL_SET;
         return st;
-    case TF_TYPE_NULL:
-        out->kind = TF_VAL_NULL;
-        return TF_OK;
+    case TF_TYPE_NULL: out->kind = TF_VAL_NULL; return TF_OK;
     case TF_TYPE_DECIMAL:
         tf_error_set(r->err, TF_ERR_UNSUPPORTED, 0,
                      "%s: the pre-5.0 DECIMAL type (0) is not supported; ALTER the column to "
@@ -237,8 +235,8 @@ static tf_status decode(tf_reader *r, const tf_column *col, tf_value *out)
                      r->context, tf_reader_offset(r));
         return TF_MALFORMED;
     }
-    tf_error_set(r->err, TF_ERR_UNSUPPORTED, 0, "column type %u is unknown (offset %zu)",
-                 col->type, tf_reader_offset(r));
+    tf_error_set(r->err, TF_ERR_UNSUPPORTED, 0, "column type %u is unknown (offset %zu)", col->type,
+                 tf_reader_offset(r));
     return TF_MALFORMED;
 }
 

@@ -11,7 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static tf_status unsupported(tf_error *err, const tf_column *col, const char *fmt, const char *detail)
+static tf_status unsupported(tf_error *err, const tf_column *col, const char *fmt,
+                             const char *detail)
 {
     char what[TF_ERROR_MESSAGE_MAX];
     snprintf(what, sizeof what, fmt, detail);
@@ -36,12 +37,9 @@ static bool column_fits_int32(const tf_column *col, int64_t i, uint64_t u, bool 
     switch (col->type) {
     case TF_TYPE_TINY:
     case TF_TYPE_SHORT:
-    case TF_TYPE_INT24:
-        return true;
-    case TF_TYPE_LONG:
-        return !col->is_unsigned;
-    default:
-        return false;
+    case TF_TYPE_INT24: return true;
+    case TF_TYPE_LONG: return !col->is_unsigned;
+    default: return false;
     }
 }
 
@@ -49,10 +47,15 @@ static bool column_fits_int32(const tf_column *col, int64_t i, uint64_t u, bool 
 static bool is_latin1(uint16_t charset)
 {
     switch (charset) {
-    case 5: case 8: case 15: case 31: case 47: case 48: case 49: case 94:
-        return true;
-    default:
-        return false;
+    case 5:
+    case 8:
+    case 15:
+    case 31:
+    case 47:
+    case 48:
+    case 49:
+    case 94: return true;
+    default: return false;
     }
 }
 
@@ -157,11 +160,8 @@ tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len, con
     bool ok = true;
     int k = (int)key_len;
     switch (v->kind) {
-    case TF_VAL_ABSENT:
-        return TF_OK;
-    case TF_VAL_NULL:
-        ok = bson_append_null(doc, key, k);
-        break;
+    case TF_VAL_ABSENT: return TF_OK;
+    case TF_VAL_NULL: ok = bson_append_null(doc, key, k); break;
     case TF_VAL_INT:
         if (column_fits_int32(col, v->i, 0, false) && v->i >= INT32_MIN && v->i <= INT32_MAX)
             ok = bson_append_int32(doc, key, k, (int32_t)v->i);
@@ -181,12 +181,8 @@ tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len, con
             ok = bson_append_decimal128(doc, key, k, &dec);
         }
         break;
-    case TF_VAL_FLOAT:
-        ok = bson_append_double(doc, key, k, (double)v->f);
-        break;
-    case TF_VAL_DOUBLE:
-        ok = bson_append_double(doc, key, k, v->d);
-        break;
+    case TF_VAL_FLOAT: ok = bson_append_double(doc, key, k, (double)v->f); break;
+    case TF_VAL_DOUBLE: ok = bson_append_double(doc, key, k, v->d); break;
     case TF_VAL_DECIMAL:
         ok = tf_decimal_text_append_bson(doc, key, key_len, v->decimal.text);
         break;
@@ -205,8 +201,8 @@ tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len, con
         if (v->timestamp.seconds == 0 && v->timestamp.microsecond == 0)
             ok = bson_append_null(doc, key, k);
         else
-            ok = bson_append_date_time(doc, key, k,
-                                       v->timestamp.seconds * 1000 + v->timestamp.microsecond / 1000);
+            ok = bson_append_date_time(
+                doc, key, k, v->timestamp.seconds * 1000 + v->timestamp.microsecond / 1000);
         break;
     case TF_VAL_TIME: {
         char text[40];
@@ -214,11 +210,8 @@ tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len, con
         ok = bson_append_utf8(doc, key, k, text, (int)n);
         break;
     }
-    case TF_VAL_YEAR:
-        ok = bson_append_int32(doc, key, k, (int32_t)v->i);
-        break;
-    case TF_VAL_STRING:
-        return append_string(doc, key, key_len, v, col, err);
+    case TF_VAL_YEAR: ok = bson_append_int32(doc, key, k, (int32_t)v->i); break;
+    case TF_VAL_STRING: return append_string(doc, key, key_len, v, col, err);
     case TF_VAL_BYTES:
     case TF_VAL_GEOMETRY: {
         uint8_t *padded = NULL;
@@ -233,9 +226,7 @@ tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len, con
         bson_free(padded);
         break;
     }
-    case TF_VAL_BIT:
-        ok = bson_append_int64(doc, key, k, (int64_t)v->u);
-        break;
+    case TF_VAL_BIT: ok = bson_append_int64(doc, key, k, (int64_t)v->u); break;
     case TF_VAL_ENUM: {
         if (!col || col->enum_set_count == 0 || !col->enum_set_values) {
             ok = bson_append_int32(doc, key, k, (int32_t)v->u);
@@ -280,7 +271,8 @@ tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len, con
         break;
     }
     case TF_VAL_JSON: {
-        tf_status st = tf_json_binary_append_bson(doc, key, key_len, v->bytes.ptr, v->bytes.len, err);
+        tf_status st =
+            tf_json_binary_append_bson(doc, key, key_len, v->bytes.ptr, v->bytes.len, err);
         if (st != TF_OK && col && col->name.len)
             tf_error_prefix(err, "column %.*s", (int)(col->name.len > 64 ? 64 : col->name.len),
                             col->name.ptr);
@@ -337,11 +329,8 @@ char *tf_value_to_text(const tf_value *v, const tf_column *col, size_t *len_out,
     *len_out = 0;
     switch (v->kind) {
     case TF_VAL_NULL:
-    case TF_VAL_ABSENT:
-        return NULL;
-    case TF_VAL_INT:
-        snprintf(small, sizeof small, "%lld", (long long)v->i);
-        break;
+    case TF_VAL_ABSENT: return NULL;
+    case TF_VAL_INT: snprintf(small, sizeof small, "%lld", (long long)v->i); break;
     case TF_VAL_UINT:
     case TF_VAL_BIT:
         if (v->kind == TF_VAL_BIT) {
@@ -356,20 +345,12 @@ char *tf_value_to_text(const tf_value *v, const tf_column *col, size_t *len_out,
         }
         snprintf(small, sizeof small, "%llu", (unsigned long long)v->u);
         break;
-    case TF_VAL_FLOAT:
-        shortest_double(small, sizeof small, v->f, 9, true);
-        break;
-    case TF_VAL_DOUBLE:
-        shortest_double(small, sizeof small, v->d, 17, false);
-        break;
-    case TF_VAL_DECIMAL:
-        snprintf(small, sizeof small, "%s", v->decimal.text);
-        break;
+    case TF_VAL_FLOAT: shortest_double(small, sizeof small, v->f, 9, true); break;
+    case TF_VAL_DOUBLE: shortest_double(small, sizeof small, v->d, 17, false); break;
+    case TF_VAL_DECIMAL: snprintf(small, sizeof small, "%s", v->decimal.text); break;
     case TF_VAL_DATE:
     case TF_VAL_DATETIME:
-    case TF_VAL_TIME:
-        tf_temporal_format(&v->temporal, v->kind, small, sizeof small);
-        break;
+    case TF_VAL_TIME: tf_temporal_format(&v->temporal, v->kind, small, sizeof small); break;
     case TF_VAL_TIMESTAMP: {
         tf_temporal t;
         if (v->timestamp.seconds == 0 && v->timestamp.microsecond == 0)
@@ -381,9 +362,7 @@ char *tf_value_to_text(const tf_value *v, const tf_column *col, size_t *len_out,
         tf_temporal_format(&t, TF_VAL_DATETIME, small, sizeof small);
         break;
     }
-    case TF_VAL_YEAR:
-        snprintf(small, sizeof small, "%04lld", (long long)v->i);
-        break;
+    case TF_VAL_YEAR: snprintf(small, sizeof small, "%04lld", (long long)v->i); break;
     case TF_VAL_STRING:
     case TF_VAL_BYTES:
     case TF_VAL_GEOMETRY: {

@@ -24,7 +24,6 @@ bool tf_temporal_from_packed_time(int64_t packed, tf_temporal *out);
 
 /* Appends a DECIMAL's exact text as Decimal128, or as a string when it needs
  * more than 34 significant digits (the documented choice). */
-bool tf_decimal_text_append_bson(bson_t *doc, const char *key, size_t key_len,
-                                 const char *text);
+bool tf_decimal_text_append_bson(bson_t *doc, const char *key, size_t key_len, const char *text);
 
 #endif /* TAPFLOW_VALUE_INTERNAL_H */

@@ -49,7 +49,8 @@ static void test_65_digit_values_keep_every_digit(void **state)
     char text[TF_DECIMAL_TEXT_MAX];
     tf_error err = {0};
     assert_int_equal(decode_hex(find("t_dec65", 2)->hex, 65, 30, text, &err), TF_OK);
-    assert_string_equal(text, "-99999999999999999999999999999999999.999999999999999999999999999999");
+    assert_string_equal(text,
+                        "-99999999999999999999999999999999999.999999999999999999999999999999");
     assert_int_equal(decode_hex(find("t_dec65", 5)->hex, 65, 30, text, &err), TF_OK);
     assert_string_equal(text, "12345678901234567890123456789012345.123456789012345678901234567890");
     assert_int_equal(decode_hex(find("t_dec65", 3)->hex, 65, 30, text, &err), TF_OK);

@@ -119,11 +119,11 @@ static char *json_of(const bson_t *doc, const char *key)
     return s;
 }
 
-#define assert_field(doc, key, expected)                                                          \
-    do {                                                                                          \
-        char *got_ = json_of(doc, key);                                                           \
-        assert_string_equal(got_, expected);                                                      \
-        bson_free(got_);                                                                          \
+#define assert_field(doc, key, expected)     \
+    do {                                     \
+        char *got_ = json_of(doc, key);      \
+        assert_string_equal(got_, expected); \
+        bson_free(got_);                     \
     } while (0)
 
 /* The server's generated columns name (@3) and age (@4) equal our reading
@@ -306,16 +306,18 @@ static void test_offsets_outside_the_container_are_errors(void **state)
     /* small array, 1 element, size 7, value entry: string at offset 200 */
     static const uint8_t far[] = {0x02, 0x01, 0x00, 0x07, 0x00, 0x0c, 0xc8, 0x00};
     assert_int_equal(decode(far, sizeof far, &err), TF_MALFORMED);
-    assert_string_equal(err.message,
-                        "JSON array: value 0 offset 200 is outside the array's data (7..7) at offset 6");
+    assert_string_equal(
+        err.message,
+        "JSON array: value 0 offset 200 is outside the array's data (7..7) at offset 6");
     /* size field larger than the document */
     static const uint8_t big[] = {0x00, 0x01, 0x00, 0xff, 0x00};
     assert_int_equal(decode(big, sizeof big, &err), TF_MALFORMED);
-    assert_string_equal(err.message,
-                        "JSON object: byte size 255 runs past its enclosing value (4 bytes) at offset 3");
+    assert_string_equal(
+        err.message,
+        "JSON object: byte size 255 runs past its enclosing value (4 bytes) at offset 3");
     /* key running past the object */
-    static const uint8_t key[] = {0x00, 0x01, 0x00, 0x0b, 0x00, 0x0b, 0x00, 0x09, 0x00,
-                                  0x04, 0x01, 0x00};
+    static const uint8_t key[] = {0x00, 0x01, 0x00, 0x0b, 0x00, 0x0b,
+                                  0x00, 0x09, 0x00, 0x04, 0x01, 0x00};
     assert_int_equal(decode(key, sizeof key, &err), TF_MALFORMED);
     assert_string_equal(err.message, "JSON object: key 0 (offset 11, length 9) runs past the "
                                      "object's 11 bytes at offset 5");
@@ -332,8 +334,8 @@ static void test_self_referencing_containers_stop_with_an_error(void **state)
     /* A large array whose two elements both point at the array's own
      * value entries region: each level re-reads the same bytes, so decoding
      * would repeat forever (or 2^depth times) without the limits. */
-    static const uint8_t loop[] = {0x03, 0x02, 0x00, 0x00, 0x00, 0x12, 0x00, 0x00, 0x00,
-                                   0x03, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00};
+    static const uint8_t loop[] = {0x03, 0x02, 0x00, 0x00, 0x00, 0x12, 0x00, 0x00, 0x00, 0x03,
+                                   0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00};
     tf_status st = decode(loop, sizeof loop, &err);
     assert_int_equal(st, TF_MALFORMED);
     assert_non_null(strstr(err.message, "JSON array"));
@@ -343,7 +345,9 @@ static void test_nesting_deeper_than_100_is_an_error(void **state)
 {
     (void)state;
     /* [[[...[]...]]] 102 levels, small arrays of one element each. */
-    enum { LEVELS = 102 };
+    enum {
+        LEVELS = 102
+    };
     size_t len = 1 + LEVELS * 7 - 3;
     uint8_t *buf = calloc(1, len + 8);
     buf[0] = 0x02;
@@ -403,16 +407,16 @@ static void test_diff_insert_remove_in_arrays_and_quoted_members(void **state)
     tf_error err = {0};
     /* INSERT $.a[1] = 7 ; REMOVE $.a[0] ; INSERT $."b c" = "x" ; REPLACE $.a[last] = true */
     static const uint8_t diff[] = {
-        0x01, 6, '$', '.', 'a', '[', '1', ']', 3, 0x05, 0x07, 0x00,
-        0x02, 6, '$', '.', 'a', '[', '0', ']',
-        0x01, 7, '$', '.', '"', 'b', ' ', 'c', '"', 3, 0x0c, 0x01, 'x',
-        0x00, 9, '$', '.', 'a', '[', 'l', 'a', 's', 't', ']', 2, 0x04, 0x01};
+        0x01, 6,    '$', '.', 'a',  '[', '1', ']', 3,   0x05, 0x07, 0x00, 0x02, 6,    '$',  '.',
+        'a',  '[',  '0', ']', 0x01, 7,   '$', '.', '"', 'b',  ' ',  'c',  '"',  3,    0x0c, 0x01,
+        'x',  0x00, 9,   '$', '.',  'a', '[', 'l', 'a', 's',  't',  ']',  2,    0x04, 0x01};
     assert_int_equal(apply("{\"id\": 1, \"j\": {\"a\": [1, 2, 3]}}", diff, sizeof diff, &out, &err),
                      TF_OK);
     assert_string_equal(out, "{ \"id\" : 1, \"j\" : { \"a\" : [ 7, 2, true ], \"b c\" : \"x\" } }");
     bson_free(out);
     /* INSERT past the end appends */
-    static const uint8_t append[] = {0x01, 7, '$', '.', 'a', '[', '9', '9', ']', 3, 0x05, 0x05, 0x00};
+    static const uint8_t append[] = {0x01, 7,   '$', '.',  'a',  '[', '9',
+                                     '9',  ']', 3,   0x05, 0x05, 0x00};
     assert_int_equal(apply("{\"j\": {\"a\": []}}", append, sizeof append, &out, &err), TF_OK);
     assert_string_equal(out, "{ \"j\" : { \"a\" : [ 5 ] } }");
     bson_free(out);
@@ -424,7 +428,8 @@ static void test_diff_insert_remove_in_arrays_and_quoted_members(void **state)
                                      "not exist in the before image");
     /* REPLACE $ replaces the whole value */
     static const uint8_t whole[] = {0x00, 1, '$', 2, 0x04, 0x00};
-    assert_int_equal(apply("{\"j\": {\"a\": 1}, \"k\": 2}", whole, sizeof whole, &out, &err), TF_OK);
+    assert_int_equal(apply("{\"j\": {\"a\": 1}, \"k\": 2}", whole, sizeof whole, &out, &err),
+                     TF_OK);
     assert_string_equal(out, "{ \"j\" : null, \"k\" : 2 }");
     bson_free(out);
     /* unknown operation */
@@ -435,8 +440,9 @@ static void test_diff_insert_remove_in_arrays_and_quoted_members(void **state)
     /* wildcard path */
     static const uint8_t wild[] = {0x02, 4, '$', '[', '*', ']'};
     assert_int_equal(apply("{\"j\": [1]}", wild, sizeof wild, &out, &err), TF_MALFORMED);
-    assert_string_equal(err.message, "JSON diff at offset 0: JSON diff path: array leg needs an "
-                                     "index (wildcards and ranges cannot name one value) at offset 2");
+    assert_string_equal(err.message,
+                        "JSON diff at offset 0: JSON diff path: array leg needs an "
+                        "index (wildcards and ranges cannot name one value) at offset 2");
 }
 
 int main(void)

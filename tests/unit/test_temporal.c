@@ -116,8 +116,13 @@ static void test_instants_and_dates_that_name_none(void **state)
     assert_false(tf_temporal_to_unix_ms(&feb29_2023, &ms));
     tf_temporal zero = {0};
     assert_false(tf_temporal_to_unix_ms(&zero, &ms));
-    tf_temporal before_epoch = {.year = 1969, .month = 12, .day = 31, .hour = 23, .minute = 59,
-                                .second = 59, .microsecond = 999999};
+    tf_temporal before_epoch = {.year = 1969,
+                                .month = 12,
+                                .day = 31,
+                                .hour = 23,
+                                .minute = 59,
+                                .second = 59,
+                                .microsecond = 999999};
     assert_true(tf_temporal_to_unix_ms(&before_epoch, &ms));
     assert_true(ms == -1);
     tf_temporal t;

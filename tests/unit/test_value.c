@@ -133,8 +133,7 @@ static const mariadb_value_vector *find(const char *table, int id)
     return NULL;
 }
 
-static tf_status decode_vector(const char *table, int id, tf_value *val, size_t *len,
-                               tf_error *err)
+static tf_status decode_vector(const char *table, int id, tf_value *val, size_t *len, tf_error *err)
 {
     const mariadb_value_vector *v = find(table, id);
     test_column tc;
@@ -256,8 +255,8 @@ static void test_old_decimal_and_bad_metadata_are_rejected_clearly(void **state)
     tf_column vec = {.type = TF_TYPE_VECTOR, .meta = 4};
     static const uint8_t v3[] = {3, 0, 0, 0, 1, 2, 3};
     assert_int_equal(tf_value_decode(v3, sizeof v3, &vec, &val, &used, &err), TF_MALFORMED);
-    assert_string_equal(err.message,
-                        "VECTOR value: vector length 3 is not a multiple of 4 (float32) at offset 0");
+    assert_string_equal(
+        err.message, "VECTOR value: vector length 3 is not a multiple of 4 (float32) at offset 0");
 }
 
 static void test_null_type_takes_no_bytes(void **state)

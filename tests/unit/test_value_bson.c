@@ -29,8 +29,11 @@ static char *bson_of(const char *table, int id)
     const mariadb_value_vector *v = find(table, id);
     tf_str members[300];
     char *names = NULL;
-    tf_column col = {.type = v->type, .meta = v->meta, .is_unsigned = v->is_unsigned,
-                     .charset = v->charset, .name = {"c", 1}};
+    tf_column col = {.type = v->type,
+                     .meta = v->meta,
+                     .is_unsigned = v->is_unsigned,
+                     .charset = v->charset,
+                     .name = {"c", 1}};
     if (v->members[0]) {
         names = strdup(v->members);
         char *save = NULL;
@@ -58,11 +61,11 @@ static char *bson_of(const char *table, int id)
     return out;
 }
 
-#define assert_bson(table, id, expected)                                                          \
-    do {                                                                                          \
-        char *got_ = bson_of(table, id);                                                          \
-        assert_string_equal(got_, expected);                                                      \
-        bson_free(got_);                                                                          \
+#define assert_bson(table, id, expected)     \
+    do {                                     \
+        char *got_ = bson_of(table, id);     \
+        assert_string_equal(got_, expected); \
+        bson_free(got_);                     \
     } while (0)
 
 static void test_integers_map_by_column_range(void **state)
@@ -99,17 +102,20 @@ static void test_decimal_beyond_34_digits_is_exact_string(void **state)
 {
     (void)state;
     /* 65 significant digits: Decimal128 would round, so the exact text. */
-    assert_bson("t_dec65", 1,
-                "{ \"c\" : \"99999999999999999999999999999999999.999999999999999999999999999999\" }");
-    assert_bson("t_dec65", 5,
-                "{ \"c\" : \"12345678901234567890123456789012345.123456789012345678901234567890\" }");
+    assert_bson(
+        "t_dec65", 1,
+        "{ \"c\" : \"99999999999999999999999999999999999.999999999999999999999999999999\" }");
+    assert_bson(
+        "t_dec65", 5,
+        "{ \"c\" : \"12345678901234567890123456789012345.123456789012345678901234567890\" }");
 }
 
 static void test_float_double_year_bit(void **state)
 {
     (void)state;
     assert_bson("t_float", 1, "{ \"c\" : { \"$numberDouble\" : \"1.5\" } }");
-    assert_bson("t_double", 2, "{ \"c\" : { \"$numberDouble\" : \"-1.0000000000000000525e+300\" } }");
+    assert_bson("t_double", 2,
+                "{ \"c\" : { \"$numberDouble\" : \"-1.0000000000000000525e+300\" } }");
     assert_bson("t_year", 3, "{ \"c\" : { \"$numberInt\" : \"0\" } }");
     assert_bson("t_year", 4, "{ \"c\" : { \"$numberInt\" : \"2024\" } }");
     /* BIT(64) all ones keeps its bit pattern in int64. */
@@ -150,7 +156,8 @@ static void test_time_is_string_with_column_fsp(void **state)
 static void test_strings_are_utf8_and_latin1_is_converted(void **state)
 {
     (void)state;
-    assert_bson("t_varchar10", 3, "{ \"c\" : \"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xf0\x9f\x8e\x89\" }");
+    assert_bson("t_varchar10", 3,
+                "{ \"c\" : \"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xf0\x9f\x8e\x89\" }");
     assert_bson("t_varchar10", 1, "{ \"c\" : \"\" }");
     /* latin1 'café €': é is 0xE9, € is cp1252 0x80 */
     assert_bson("t_varchar_latin1", 1, "{ \"c\" : \"caf\xc3\xa9 \xe2\x82\xac\" }");
@@ -161,8 +168,9 @@ static void test_binary_blob_geometry_are_binary(void **state)
 {
     (void)state;
     /* BINARY(4) 'a': the binlog drops the pad, SELECT shows 61 00 00 00. */
-    assert_bson("t_binary4", 2,
-                "{ \"c\" : { \"$binary\" : { \"base64\" : \"YQAAAA==\", \"subType\" : \"00\" } } }");
+    assert_bson(
+        "t_binary4", 2,
+        "{ \"c\" : { \"$binary\" : { \"base64\" : \"YQAAAA==\", \"subType\" : \"00\" } } }");
     assert_bson("t_tinyblob", 1,
                 "{ \"c\" : { \"$binary\" : { \"base64\" : \"AP8=\", \"subType\" : \"00\" } } }");
     assert_bson("t_point", 1,
@@ -185,8 +193,11 @@ static void test_enum_index_past_members_is_an_error(void **state)
 {
     (void)state;
     tf_str members[] = {{"a", 1}};
-    tf_column col = {.type = TF_TYPE_ENUM, .meta = 1, .name = {"status", 6},
-                     .enum_set_count = 1, .enum_set_values = members};
+    tf_column col = {.type = TF_TYPE_ENUM,
+                     .meta = 1,
+                     .name = {"status", 6},
+                     .enum_set_count = 1,
+                     .enum_set_values = members};
     tf_value v = {.kind = TF_VAL_ENUM, .u = 2};
     tf_error err = {0};
     bson_t doc = BSON_INITIALIZER;
