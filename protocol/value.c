@@ -49,6 +49,48 @@ const char *tf_column_type_name(uint8_t type)
     return "UNKNOWN";
 }
 
+/* The reader context for a value: a constant string, so that decoding a
+ * value formats nothing unless it fails (this is the hot path). */
+static const char *value_context(uint8_t type)
+{
+    switch ((tf_column_type)type) {
+    case TF_TYPE_DECIMAL: return "DECIMAL value";
+    case TF_TYPE_TINY: return "TINY value";
+    case TF_TYPE_SHORT: return "SHORT value";
+    case TF_TYPE_LONG: return "LONG value";
+    case TF_TYPE_FLOAT: return "FLOAT value";
+    case TF_TYPE_DOUBLE: return "DOUBLE value";
+    case TF_TYPE_NULL: return "NULL value";
+    case TF_TYPE_TIMESTAMP: return "TIMESTAMP value";
+    case TF_TYPE_LONGLONG: return "LONGLONG value";
+    case TF_TYPE_INT24: return "INT24 value";
+    case TF_TYPE_DATE: return "DATE value";
+    case TF_TYPE_TIME: return "TIME value";
+    case TF_TYPE_DATETIME: return "DATETIME value";
+    case TF_TYPE_YEAR: return "YEAR value";
+    case TF_TYPE_NEWDATE: return "NEWDATE value";
+    case TF_TYPE_VARCHAR: return "VARCHAR value";
+    case TF_TYPE_BIT: return "BIT value";
+    case TF_TYPE_TIMESTAMP2: return "TIMESTAMP2 value";
+    case TF_TYPE_DATETIME2: return "DATETIME2 value";
+    case TF_TYPE_TIME2: return "TIME2 value";
+    case TF_TYPE_TYPED_ARRAY: return "TYPED_ARRAY value";
+    case TF_TYPE_VECTOR: return "VECTOR value";
+    case TF_TYPE_JSON: return "JSON value";
+    case TF_TYPE_NEWDECIMAL: return "NEWDECIMAL value";
+    case TF_TYPE_ENUM: return "ENUM value";
+    case TF_TYPE_SET: return "SET value";
+    case TF_TYPE_TINY_BLOB: return "TINY_BLOB value";
+    case TF_TYPE_MEDIUM_BLOB: return "MEDIUM_BLOB value";
+    case TF_TYPE_LONG_BLOB: return "LONG_BLOB value";
+    case TF_TYPE_BLOB: return "BLOB value";
+    case TF_TYPE_VAR_STRING: return "VAR_STRING value";
+    case TF_TYPE_STRING: return "STRING value";
+    case TF_TYPE_GEOMETRY: return "GEOMETRY value";
+    }
+    return "UNKNOWN value";
+}
+
 static tf_status read_int(tf_reader *r, size_t width, bool is_unsigned, tf_value *out)
 {
     uint64_t u;
@@ -243,10 +285,8 @@ static tf_status decode(tf_reader *r, const tf_column *col, tf_value *out)
 tf_status tf_value_decode(const uint8_t *buf, size_t len, const tf_column *col, tf_value *out,
                           size_t *consumed, tf_error *err)
 {
-    char context[48];
-    snprintf(context, sizeof context, "%s value", tf_column_type_name(col->type));
     tf_reader r;
-    tf_reader_init(&r, buf, len, 0, context, TF_MALFORMED, err);
+    tf_reader_init(&r, buf, len, 0, value_context(col->type), TF_MALFORMED, err);
     memset(out, 0, sizeof *out);
     tf_status st = decode(&r, col, out);
     if (st != TF_OK)
