@@ -509,6 +509,16 @@ typedef struct tf_binlog_dump_request {
 tf_status tf_binlog_dump_request_decode(const uint8_t *payload, size_t len,
                                         tf_binlog_dump_request *out, tf_error *err);
 
+/* mysql_native_password as a server checks it. The server keeps only
+ * stage2 = SHA1(SHA1(password)) (mysql.user's hash without the '*'); the
+ * check recovers SHA1(password) from the response (response XOR
+ * SHA1(nonce + stage2)) and compares its SHA1 with stage2 in constant
+ * time. stage2 NULL means an empty password: only an empty response
+ * passes. */
+void tf_native_password_hash(const char *password, size_t password_len, uint8_t stage2[20]);
+bool tf_native_password_check(const uint8_t *stage2, const uint8_t *nonce, size_t nonce_len,
+                              const uint8_t *response, size_t response_len);
+
 /* --- end of section 2 --- */
 
 /* ======================================================================

@@ -141,10 +141,10 @@ tf_status tf_ok_encode(const tf_ok_packet *ok, uint8_t header, uint64_t caps, ui
 {
     *written = 0;
     if (header != 0x00 && header != 0xfe)
-        return tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                            "OK packet: header 0x%02x is not 0x00 or 0xfe", header);
-    bool state_changed = (caps & TF_CLIENT_SESSION_TRACK) &&
-                         (ok->status_flags & TF_SERVER_SESSION_STATE_CHANGED);
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0, "OK packet: header 0x%02x is not 0x00 or 0xfe",
+                            header);
+    bool state_changed =
+        (caps & TF_CLIENT_SESSION_TRACK) && (ok->status_flags & TF_SERVER_SESSION_STATE_CHANGED);
     writer w;
     writer_init(&w, out, cap);
     put_u8(&w, header);
@@ -199,13 +199,13 @@ tf_status tf_err_encode(const tf_err_packet *pkt, uint8_t *out, size_t cap, size
     return finish(&w, written);
 }
 
-tf_status tf_column_count_encode(uint64_t count, bool metadata_follows, uint64_t caps,
-                                 uint8_t *out, size_t cap, size_t *written, tf_error *err)
+tf_status tf_column_count_encode(uint64_t count, bool metadata_follows, uint64_t caps, uint8_t *out,
+                                 size_t cap, size_t *written, tf_error *err)
 {
     *written = 0;
     if (count == 0 || count > 0xffff)
-        return tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                            "column count %llu is not in 1..65535", (unsigned long long)count);
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0, "column count %llu is not in 1..65535",
+                            (unsigned long long)count);
     writer w;
     writer_init(&w, out, cap);
     put_lenenc(&w, count);
@@ -317,8 +317,9 @@ tf_status tf_binlog_dump_request_decode(const uint8_t *payload, size_t len,
     }
     if (command != TF_COM_BINLOG_DUMP_GTID) {
         r.pos = 0;
-        return tf_reader_bad(&r, "command 0x%02x is neither COM_BINLOG_DUMP (0x12) nor "
-                                 "COM_BINLOG_DUMP_GTID (0x1e)",
+        return tf_reader_bad(&r,
+                             "command 0x%02x is neither COM_BINLOG_DUMP (0x12) nor "
+                             "COM_BINLOG_DUMP_GTID (0x1e)",
                              command);
     }
     r.context = "COM_BINLOG_DUMP_GTID";
@@ -342,4 +343,46 @@ tf_status tf_binlog_dump_request_decode(const uint8_t *payload, size_t len,
     if (tf_reader_left(&r) > 0)
         return tf_reader_bad(&r, "%zu unexpected bytes after the GTID data", tf_reader_left(&r));
     return TF_OK;
+}
+
+/* ---- mysql_native_password, the server's check ---- */
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+void tf_native_password_hash(const char *password, size_t password_len,
+                             uint8_t stage2[TF_SCRAMBLE_LENGTH])
+{
+    uint8_t stage1[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)password, password_len, stage1);
+    SHA1(stage1, sizeof stage1, stage2);
+    OPENSSL_cleanse(stage1, sizeof stage1);
+}
+
+bool tf_native_password_check(const uint8_t *stage2, const uint8_t *nonce, size_t nonce_len,
+                              const uint8_t *response, size_t response_len)
+{
+    if (!stage2)
+        return response_len == 0;
+    if (response_len != TF_SCRAMBLE_LENGTH)
+        return false;
+    /* response = SHA1(pw) XOR SHA1(nonce + stage2): undo the XOR to get
+     * the candidate SHA1(pw), whose SHA1 must be the stored stage2. */
+    uint8_t mask[SHA_DIGEST_LENGTH], candidate[SHA_DIGEST_LENGTH], check[SHA_DIGEST_LENGTH];
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) != 1 ||
+        EVP_DigestUpdate(ctx, nonce, nonce_len) != 1 ||
+        EVP_DigestUpdate(ctx, stage2, TF_SCRAMBLE_LENGTH) != 1 ||
+        EVP_DigestFinal_ex(ctx, mask, NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return false;
+    }
+    EVP_MD_CTX_free(ctx);
+    for (size_t i = 0; i < TF_SCRAMBLE_LENGTH; i++)
+        candidate[i] = response[i] ^ mask[i];
+    SHA1(candidate, sizeof candidate, check);
+    bool ok = CRYPTO_memcmp(check, stage2, TF_SCRAMBLE_LENGTH) == 0;
+    OPENSSL_cleanse(candidate, sizeof candidate);
+    return ok;
 }
