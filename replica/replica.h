@@ -1,0 +1,248 @@
+/* replica.h — what the replica layer offers.
+ *
+ * A live MySQL / MariaDB replica on one libevent event_base: it connects
+ * (TCP or Unix socket, optional TLS), authenticates, does the session set-up
+ * real replicas do, registers (COM_REGISTER_SLAVE: visible in SHOW SLAVE
+ * HOSTS), asks for the binlog (MariaDB: @slave_connect_state + COM_BINLOG_DUMP;
+ * MySQL: COM_BINLOG_DUMP_GTID; or file + position) and hands every COMPLETE
+ * transaction, in commit order, to a callback: its GTID, commit timestamp,
+ * events and decoded row changes.
+ *
+ * It survives what happens to connections: heartbeats detect a dead one
+ * within 3 heartbeat periods; cuts, server restarts, KILL, binlog rotation
+ * are followed by reconnection with exponential backoff and jitter that
+ * resumes after the last complete transaction. A partial transaction is
+ * discarded, never delivered; a transaction already delivered is never
+ * delivered twice. A position the server no longer has is a fatal error
+ * naming the missing GTIDs.
+ *
+ * Nothing blocks: DNS goes through evdns, sockets through bufferevents
+ * (OpenSSL bufferevents for TLS). Callbacks run on the event_base's thread.
+ */
+#ifndef TAPFLOW_REPLICA_H
+#define TAPFLOW_REPLICA_H
+
+#include "protocol.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef enum tf_tls_mode {
+    TF_TLS_DISABLED = 0,   /* never: plain connection */
+    TF_TLS_PREFERRED,      /* TLS when the server offers it, no verification */
+    TF_TLS_REQUIRED,       /* TLS or fail; the certificate is not verified */
+    TF_TLS_VERIFY_CA,      /* TLS, certificate signed by a trusted CA */
+    TF_TLS_VERIFY_IDENTITY /* VERIFY_CA and the certificate names the host */
+} tf_tls_mode;
+
+/* "disabled", "preferred", "required", "verify-ca", "verify-identity"
+ * (also MySQL's upper-case spellings); false for anything else. */
+bool tf_tls_mode_parse(const char *text, tf_tls_mode *out);
+const char *tf_tls_mode_name(tf_tls_mode mode);
+
+/* How to reach and log in to the server. Strings are borrowed and must
+ * outlive the replica (the password is never copied, printed or logged). */
+typedef struct tf_conn_options {
+    const char *host;        /* name or address; ignored with socket_path */
+    uint16_t port;           /* 0 = 3306 */
+    const char *socket_path; /* Unix socket instead of TCP */
+    const char *user;
+    const char *password;    /* NULL = empty */
+    tf_tls_mode tls_mode;
+    const char *tls_ca_file; /* PEM bundle for verify-ca / verify-identity;
+                                NULL = OpenSSL's default paths */
+    const char *tls_cert_file; /* optional client certificate ... */
+    const char *tls_key_file;  /* ... and its key */
+    const char *server_public_key_file; /* PEM: caching_sha2 / sha256 full
+                                           auth without TLS (else the key is
+                                           asked for) */
+    double connect_timeout;  /* seconds for connect + handshake + set-up;
+                                0 = 10 */
+} tf_conn_options;
+
+/* Where the stream starts. */
+typedef enum tf_replica_start_mode {
+    TF_REPLICA_START_NOW = 0, /* the server's current position: GTIDs when
+                                 the server has them (MariaDB always;
+                                 MySQL with gtid_mode=ON), else SHOW MASTER
+                                 STATUS's file and position */
+    TF_REPLICA_START_GTID,    /* after the transactions of `gtid`: a MariaDB
+                                 position "0-1-100,1-2-5" or a MySQL GTID set
+                                 "uuid:1-100" (the set already applied) */
+    TF_REPLICA_START_FILE,    /* `file` at `position` (4 = start of file) */
+} tf_replica_start_mode;
+
+typedef struct tf_replica tf_replica;
+
+/* One event of the stream. Everything in `event` borrows memory the replica
+ * owns until the callback that received it returns. */
+typedef struct tf_replica_event {
+    tf_event event;
+    const tf_format *format; /* to decode it with (inner events: no CRC) */
+    const char *log_file;    /* source binlog the event is in */
+    uint64_t pos;            /* its offset there (0 when the server sent
+                                log_pos 0: artificial events) */
+    uint64_t next_pos;       /* offset after it (its log_pos) */
+    bool inner;              /* inside a MySQL TRANSACTION_PAYLOAD; pos and
+                                next_pos are the payload event's */
+    size_t inner_offset;     /* offset in the uncompressed payload */
+    const tf_table_map *table; /* TABLE_MAP and rows events: the table map
+                                  in effect (owned by the transaction) */
+} tf_replica_event;
+
+#define TF_REPLICA_GTID_TEXT_MAX 96
+
+/* A complete transaction (GTID ... XID / COMMIT, or GTID + one DDL). */
+typedef struct tf_replica_txn {
+    tf_flavour flavour;
+    bool has_gtid;            /* false: anonymous (MySQL gtid_mode=OFF) */
+    char gtid[TF_REPLICA_GTID_TEXT_MAX]; /* "0-1-42" or "uuid:42"; "" */
+    tf_mariadb_gtid mariadb_gtid;        /* MariaDB */
+    tf_gtid mysql_gtid;                  /* MySQL */
+    int64_t commit_timestamp_us; /* MySQL: immediate_commit_timestamp;
+                                    MariaDB: the XID/COMMIT event's time
+                                    (second precision) */
+    const char *log_file;     /* binlog of the transaction's first event */
+    uint64_t start_pos;       /* offset of its first event there */
+    uint64_t end_pos;         /* offset after its last event */
+    bool is_ddl;              /* a single statement without BEGIN */
+    /* Every event of the transaction in binlog order; the events inside a
+     * TRANSACTION_PAYLOAD follow the payload event itself (inner=true). */
+    const tf_replica_event *events;
+    size_t event_count;
+    uint64_t row_count;       /* rows in all rows events */
+} tf_replica_txn;
+
+/* Decoded row changes of a transaction, one at a time. Values borrow from
+ * the transaction's events and from the iterator: valid until the next
+ * call. */
+typedef struct tf_replica_row {
+    const tf_table_map *table;
+    tf_rows_kind kind;          /* WRITE (insert), UPDATE, DELETE, PARTIAL_UPDATE */
+    const tf_value *before;     /* table->column_count values; NULL for WRITE */
+    const tf_value *after;      /* NULL for DELETE */
+    bool before_full, after_full; /* false: binlog_row_image MINIMAL/NOBLOB */
+    const tf_replica_event *event;
+    uint64_t row_index;         /* within its rows event */
+} tf_replica_row;
+
+typedef struct tf_replica_rows {
+    const tf_replica_txn *txn;
+    size_t next_event;
+    bool in_event;
+    tf_rows_cursor cursor;
+    const tf_replica_event *event;
+    tf_value *before, *after;
+    size_t capacity;
+} tf_replica_rows;
+
+void tf_replica_rows_init(tf_replica_rows *it, const tf_replica_txn *txn);
+/* TF_OK with *row filled, or TF_OK with *done = true at the end, or
+ * TF_MALFORMED with err (value that does not decode). */
+tf_status tf_replica_rows_next(tf_replica_rows *it, tf_replica_row *row, bool *done,
+                               tf_error *err);
+void tf_replica_rows_cleanup(tf_replica_rows *it);
+
+/* What the callbacks are told. */
+typedef struct tf_replica_callbacks {
+    /* A complete transaction. Return false (with err filled) to stop the
+     * replica: on_stop is then called with that error. Required. */
+    bool (*on_transaction)(tf_replica *r, const tf_replica_txn *txn, void *arg, tf_error *err);
+    /* Events outside transactions, as they come: the server's ROTATE and
+     * FORMAT_DESCRIPTION (again after each reconnection), GTID_LIST,
+     * BINLOG_CHECKPOINT, PREVIOUS_GTIDS, STOP, HEARTBEAT. Optional. */
+    void (*on_event)(tf_replica *r, const tf_replica_event *ev, void *arg);
+    /* Things an operator wants in the log: "connected to ...", "connection
+     * lost: ...; reconnecting in 0.8 s", "discarded a partial transaction".
+     * Optional. */
+    void (*on_log)(tf_replica *r, const char *message, void *arg);
+    /* Called exactly once when the replica stops: err NULL after
+     * tf_replica_stop or the end of the binlog (stop_at_end), else the fatal
+     * error (wrong password, purged position, TLS refused, ...). The
+     * replica may be destroyed from here. Optional. */
+    void (*on_stop)(tf_replica *r, const tf_error *err, void *arg);
+} tf_replica_callbacks;
+
+typedef struct tf_replica_options {
+    tf_conn_options conn;
+    uint32_t server_id;       /* ours; must differ from the source's and
+                                 from every other replica's. 0 = 0x7461 ('ta') */
+    const char *report_host;  /* SHOW SLAVE HOSTS' Host; NULL = "" */
+    uint16_t report_port;
+    tf_replica_start_mode start;
+    const char *gtid;         /* TF_REPLICA_START_GTID */
+    const char *file;         /* TF_REPLICA_START_FILE */
+    uint64_t position;        /* TF_REPLICA_START_FILE; 0 = 4 */
+    double heartbeat_period;  /* seconds; 0 = 5. Silence for 3 periods =
+                                 dead connection */
+    double reconnect_min_delay; /* seconds; 0 = 0.1 */
+    double reconnect_max_delay; /* seconds; 0 = 30 */
+    bool retry_first_connect; /* false: failing to reach the server the
+                                 first time is fatal (a CLI wants to know);
+                                 true: retried like any later failure */
+    bool stop_at_end;         /* stop when the server has sent all it has
+                                 (BINLOG_DUMP_NON_BLOCK) instead of waiting */
+    bool send_annotate_rows;  /* MariaDB: ask for ANNOTATE_ROWS (the SQL) */
+    tf_replica_callbacks cb;
+    void *arg;
+} tf_replica_options;
+
+/* Creates a replica on base (options copied; their strings borrowed).
+ * NULL with err on a bad option (TF_ERR_CONFIG). */
+tf_replica *tf_replica_new(struct event_base *base, const tf_replica_options *opt,
+                           tf_error *err);
+/* Starts connecting; the rest happens in base's loop. */
+bool tf_replica_start(tf_replica *r, tf_error *err);
+/* Clean stop: closes the connection, cancels timers, calls on_stop(NULL)
+ * (unless already stopped). A partial transaction is dropped. */
+void tf_replica_stop(tf_replica *r);
+/* Frees everything; stops first if running. Not from inside a callback
+ * other than on_stop. */
+void tf_replica_destroy(tf_replica *r);
+
+/* Where a restart should resume (after the last transaction delivered):
+ * GTID text (MariaDB position / MySQL set) when streaming by GTID, else
+ * "file:position". snprintf-style. */
+size_t tf_replica_position(const tf_replica *r, char *buf, size_t cap);
+
+/* What the server said about itself during the last set-up. */
+typedef struct tf_replica_server_info {
+    tf_flavour flavour;
+    char version[TF_HANDSHAKE_NAME_MAX]; /* "10.11.19-MariaDB-0+deb12u1-log" */
+    uint32_t server_id;
+    char server_uuid[TF_GTID_UUID_TEXT_LEN + 1]; /* MySQL; "" for MariaDB */
+    bool gtid_mode;           /* MariaDB: true; MySQL: gtid_mode=ON */
+    tf_checksum_alg checksum;
+    bool tls;                 /* the connection is encrypted */
+    uint32_t connection_id;
+} tf_replica_server_info;
+
+const tf_replica_server_info *tf_replica_server(const tf_replica *r);
+
+typedef struct tf_replica_stats {
+    uint64_t connects;        /* successful dumps started */
+    uint64_t reconnects;      /* connection losses recovered from */
+    uint64_t transactions;    /* delivered */
+    uint64_t events;          /* received (heartbeats excluded) */
+    uint64_t heartbeats;
+    uint64_t bytes;           /* event bytes received */
+    uint64_t partial_discarded; /* partial transactions dropped on a loss */
+    uint64_t duplicates_skipped; /* transactions the server resent */
+} tf_replica_stats;
+
+const tf_replica_stats *tf_replica_get_stats(const tf_replica *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TAPFLOW_REPLICA_H */
