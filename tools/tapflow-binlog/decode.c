@@ -845,6 +845,13 @@ static int handle_event(tool_state *st, const tf_event *ev, const tf_format *fmt
     return 0;
 }
 
+int tool_decode_event(tool_state *st, const char *log_file, const tf_event *ev, const tf_format *fmt,
+                      uint64_t pos, uint64_t next_pos)
+{
+    st->file = log_file;
+    return handle_event(st, ev, fmt, pos, next_pos, false, 0);
+}
+
 int tool_decode_file(tool_state *st, const char *path, const uint8_t *buf, size_t len)
 {
     tf_binlog_reader reader;

@@ -55,6 +55,17 @@ void tool_state_cleanup(tool_state *st);
  * file. */
 int tool_decode_file(tool_state *st, const char *path, const uint8_t *buf, size_t len);
 
+/* Prints one event that did not come from a file (--stream: the replica
+ * hands over events of complete transactions). log_file names the source
+ * binlog in messages; pos / next_pos are its offsets there. Same return as
+ * tool_decode_file. A TRANSACTION_PAYLOAD's inner events are printed by
+ * this call: do not pass them again. */
+int tool_decode_event(tool_state *st, const char *log_file, const tf_event *ev, const tf_format *fmt,
+                      uint64_t pos, uint64_t next_pos);
+
+/* tapflow-binlog --stream (stream.c): the whole program in that mode. */
+int tool_stream_main(int argc, char **argv);
+
 void tool_print_summary(tool_state *st);
 
 #endif

@@ -18,6 +18,7 @@ static void usage(FILE *f)
 {
     fputs(
         "usage: tapflow-binlog [options] BINLOG_FILE...\n"
+        "       tapflow-binlog --stream [options]   (a live server: --stream --help)\n"
         "\n"
         "Decodes MySQL 5.6+/8.x/9.x and MariaDB 10.x/11.x binlog files into one JSON\n"
         "line per event, or per row change for rows events:\n"
@@ -148,6 +149,9 @@ static void unmap_file(mapped_file *mf)
 
 int main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--stream") == 0)
+            return tool_stream_main(argc, argv);
     tool_options opt;
     memset(&opt, 0, sizeof opt);
     const char **files = calloc((size_t)argc, sizeof *files);
