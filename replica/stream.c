@@ -471,9 +471,16 @@ void replica_stream_packet(tf_replica *r, const uint8_t *payload, size_t len)
         return;
     }
     if (payload[0] == 0xfe && len < 9) {
-        /* EOF: BINLOG_DUMP_NON_BLOCK and nothing more to send. */
-        replica_stream_reset(r);
-        replica_finish(r);
+        /* EOF: with BINLOG_DUMP_NON_BLOCK, nothing more to send; without
+         * it the server ended the dump itself (MariaDB does on shutdown). */
+        if (r->opt.stop_at_end) {
+            replica_stream_reset(r);
+            replica_finish(r);
+        } else {
+            tf_error_set(&err, TF_ERR_IO, 0, "the server %s ended the binlog dump (shutting down?)",
+                         tf_conn_peer(r->conn));
+            replica_fail(r, &err, false);
+        }
         return;
     }
     if (payload[0] != 0x00) {

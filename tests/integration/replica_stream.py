@@ -165,9 +165,10 @@ class Stream:
     def __init__(self, tool, server, extra, host=None, port=None):
         env = dict(os.environ, TF_TEST_PW=server.password)
         self.errfile = tempfile.TemporaryFile(mode="w+")
+        self.server_id = random.randint(1000, 60000)
         args = [tool, "--stream", "--host", host or server.host, "--port", str(port or server.port),
                 "--user", server.user, "--password-env", "TF_TEST_PW", "--heartbeat", str(HEARTBEAT),
-                "--server-id", str(random.randint(1000, 60000))] + extra
+                "--server-id", str(self.server_id), "--report-host", "tapflow-it"] + extra
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.errfile, env=env, text=True)
         self.lines = []
         self.cond = threading.Condition()
@@ -300,6 +301,7 @@ class Proxy:
         self.lock = threading.Lock()
         self.pairs = []
         self.stalled = False
+        self.cut_mid = False  # next server->client chunk: forward part, then cut
         self.connections = 0
         self.running = True
         threading.Thread(target=self._accept, daemon=True).start()
@@ -318,10 +320,10 @@ class Proxy:
             with self.lock:
                 self.pairs.append((client, upstream))
                 self.connections += 1
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            for a, b, down in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pump, args=(a, b, down), daemon=True).start()
 
-    def _pump(self, src, dst):
+    def _pump(self, src, dst, downstream):
         try:
             while True:
                 data = src.recv(65536)
@@ -329,6 +331,11 @@ class Proxy:
                     break
                 while self.stalled:
                     time.sleep(0.05)
+                if downstream and self.cut_mid and len(data) > 1:
+                    self.cut_mid = False
+                    dst.sendall(data[:random.randint(1, len(data) - 1)])
+                    self.cut(reset=random.random() < 0.5)
+                    break
                 dst.sendall(data)
         except OSError:
             pass
@@ -367,6 +374,9 @@ def test_concurrent_writer(tool, server):
     start = server.gtid_pos()
     s = Stream(tool, server, ["--gtid", start])
     time.sleep(0.5)
+    hosts = server.sql("SHOW SLAVE HOSTS")
+    check("concurrent_writer: SHOW SLAVE HOSTS lists the replica (server_id, report host)",
+          any(line.split("\t")[:2] == [str(s.server_id), "tapflow-it"] for line in hosts.splitlines()), hosts)
     ok = run_writers(server, 4, 150, seed=1)
     check("concurrent_writer: 4 writers committed 600 transactions", ok)
     end = server.gtid_pos()
@@ -384,10 +394,16 @@ def test_proxy_cuts(tool, server):
     s = Stream(tool, server, ["--gtid", start], host="127.0.0.1", port=proxy.port)
     time.sleep(0.5)
     done = threading.Event()
-    result = {}
+    cutting = threading.Event()
+    result = {"ok": True, "rounds": 0}
 
     def write():
-        result["ok"] = run_writers(server, 4, 400, seed=2)
+        # Rounds of 4 x 50 transactions until the 20 cuts are done, so
+        # every cut meets a busy stream.
+        while not cutting.is_set() or result["rounds"] < 2:
+            result["rounds"] += 1
+            result["ok"] &= run_writers(server, 4, 50, seed=2 + result["rounds"])
+            time.sleep(0.1)
         done.set()
 
     threading.Thread(target=write).start()
@@ -395,10 +411,23 @@ def test_proxy_cuts(tool, server):
     rnd = random.Random(7)
     while cuts < 20:
         time.sleep(rnd.uniform(0.05, 0.4))
-        if proxy.cut(reset=rnd.random() < 0.5):
+        if cuts % 2 == 0:
+            time.sleep(0.3)  # let the last reconnection reach the stream
+            # inside whatever the server sends next: mid-packet, often
+            # mid-transaction
+            proxy.cut_mid = True
+            t0 = time.time()
+            while proxy.cut_mid and time.time() - t0 < 5:
+                time.sleep(0.01)
+            if not proxy.cut_mid:
+                cuts += 1
+            proxy.cut_mid = False
+        elif proxy.cut(reset=rnd.random() < 0.5):
             cuts += 1
+    cutting.set()
     done.wait(300)
-    check("proxy_cuts: writers committed 1600 transactions", result.get("ok", False))
+    check(f"proxy_cuts: writers committed {result['rounds'] * 200} transactions during the cuts",
+          result["ok"])
     end = server.gtid_pos()
     caught = s.wait_for_gtid(end, 90)
     rc = s.stop()
@@ -407,7 +436,10 @@ def test_proxy_cuts(tool, server):
     reconnects = err.count("reconnecting in")
     check(f"proxy_cuts: 20 cuts, {reconnects} reconnections, stream caught up and stopped cleanly",
           caught and rc == 0 and reconnects >= 20, f"caught={caught} rc={rc} stderr tail={err[-800:]}")
-    log(f"partial transactions discarded: {err.count('discarded the partial transaction')}")
+    partial = err.count("discarded the partial transaction")
+    log(f"partial transactions discarded: {partial}")
+    check(f"proxy_cuts: some cuts fell inside a transaction ({partial} partial transactions dropped and "
+          f"received again)", partial > 0, "no cut inside a transaction: the test did not test that")
     check_stream("proxy_cuts", server, s.lines, start, end)
 
 
@@ -563,7 +595,8 @@ def test_restart_and_purge(tool, user, password):
         server.sql("FLUSH BINARY LOGS")
         current = server.sql("SHOW MASTER STATUS").split()[0]
         server.sql(f"PURGE BINARY LOGS TO '{current}'")
-        last = int(end.split("-")[2])
+        oldest = server.sql("SHOW BINARY LOGS").split()[0]
+        last = int(server.sql(f"SELECT BINLOG_GTID_POS('{oldest}', 4)").strip().split("-")[2])
         rc, msg, _, _ = run_tool_error(tool, ["--host", "127.0.0.1", "--port", str(own.port), "--user", user,
                                               "--gtid", "0-1-1", "--stop-at-end"], password)
         want = f"0-1-2..0-1-{last}"
