@@ -241,6 +241,98 @@ typedef struct tf_replica_stats {
 
 const tf_replica_stats *tf_replica_get_stats(const tf_replica *r);
 
+/* ---- snapshot (replica/snapshot.c) ----------------------------------------
+ *
+ * The initial load: reads a set of tables in primary-key order, in chunks
+ * (keyset pagination: WHERE key > last key ORDER BY key LIMIT chunk_rows),
+ * on its own connection, inside one transaction whose binlog position is
+ * known exactly. Starting tf_replica from that position (see
+ * tf_snapshot_replica_start) continues with the first transaction the
+ * snapshot does not contain: nothing is lost, nothing is applied twice.
+ *
+ *   MariaDB  START TRANSACTION WITH CONSISTENT SNAPSHOT (REPEATABLE READ),
+ *            then the status variables binlog_snapshot_file/_position,
+ *            which the server keeps consistent with the snapshot without
+ *            any lock; BINLOG_GTID_POS(file, pos) turns them into a GTID
+ *            position.
+ *   MySQL    FLUSH TABLES WITH READ LOCK, START TRANSACTION WITH
+ *            CONSISTENT SNAPSHOT, SHOW MASTER STATUS (SHOW BINARY LOG
+ *            STATUS from 8.2) for file, position and Executed_Gtid_Set,
+ *            UNLOCK TABLES: writes are blocked only for those statements.
+ *
+ * Rows are handed over one at a time as they come off the socket: a table
+ * is never held in memory, not even a chunk. Each row's values are the
+ * tf_value a rows event of the same row decodes to, with columns described
+ * as TABLE_MAP (binlog_row_metadata=FULL) describes them, so
+ * tf_value_append_bson gives the same BSON from either path. Tables without
+ * a primary key, or on a non-transactional engine, are refused with an
+ * error naming them. */
+
+typedef struct tf_snapshot tf_snapshot;
+
+typedef struct tf_snapshot_table {
+    const char *schema;
+    const char *name;
+    size_t column_count;
+    const tf_column *columns;  /* as TABLE_MAP describes them (names, types,
+                                  meta, charsets, ENUM/SET members, key) */
+    size_t key_count;
+    const size_t *key_columns; /* primary key, in key order */
+    uint64_t rows;             /* rows delivered so far */
+} tf_snapshot_table;
+
+/* Where the snapshot sits in the binlog. Strings owned by the snapshot. */
+typedef struct tf_snapshot_position {
+    tf_flavour flavour;
+    const char *gtid; /* MariaDB: GTID position "0-1-100,1-2-5" ("" when
+                         the server never logged a GTID); MySQL with
+                         gtid_mode=ON: gtid_executed "uuid:1-100,...";
+                         NULL without GTIDs */
+    const char *file; /* binlog file and offset of the same point */
+    uint64_t pos;
+} tf_snapshot_position;
+
+typedef struct tf_snapshot_callbacks {
+    /* The position is known; called once, before the first row. Optional. */
+    void (*on_position)(tf_snapshot *s, const tf_snapshot_position *pos, void *arg);
+    /* One row; values (table->column_count) borrow memory valid during the
+     * call. Return false with err filled to stop (on_done gets err).
+     * Required. */
+    bool (*on_row)(tf_snapshot *s, const tf_snapshot_table *table, const tf_value *values,
+                   void *arg, tf_error *err);
+    /* A table was read whole. Optional. */
+    void (*on_table_done)(tf_snapshot *s, const tf_snapshot_table *table, void *arg);
+    /* Called once at the end: err NULL when every table was read, else why
+     * not. The snapshot may be destroyed from here. Required. */
+    void (*on_done)(tf_snapshot *s, const tf_error *err, void *arg);
+} tf_snapshot_callbacks;
+
+typedef struct tf_snapshot_options {
+    tf_conn_options conn;
+    const char *const *tables; /* "db.table" (backquotes allowed:
+                                  "`my.db`.`t`"); copied */
+    size_t table_count;
+    size_t chunk_rows;         /* rows per SELECT; 0 = 1000 */
+    tf_snapshot_callbacks cb;
+    void *arg;
+} tf_snapshot_options;
+
+/* NULL with err on a bad option (TF_ERR_CONFIG). Strings in conn are
+ * borrowed and must outlive the snapshot. */
+tf_snapshot *tf_snapshot_new(struct event_base *base, const tf_snapshot_options *opt,
+                             tf_error *err);
+/* Connects and reads; everything else happens in base's loop. */
+bool tf_snapshot_start(tf_snapshot *s, tf_error *err);
+/* Closes the connection (the server rolls the read-only transaction back)
+ * and frees everything; on_done is not called. Not from on_row. */
+void tf_snapshot_destroy(tf_snapshot *s);
+/* NULL until on_position. */
+const tf_snapshot_position *tf_snapshot_get_position(const tf_snapshot *s);
+/* Sets opt->start and opt->gtid / file / position so that a tf_replica
+ * continues exactly after pos (the strings stay pos's: keep the snapshot
+ * alive, or copy them). */
+void tf_snapshot_replica_start(const tf_snapshot_position *pos, tf_replica_options *opt);
+
 #ifdef __cplusplus
 }
 #endif
