@@ -54,11 +54,13 @@ tf_status tf_decimal_decode(const uint8_t *buf, size_t len, unsigned precision, 
         return tf_reader_bad(&r, "metadata precision %u scale %u outside DECIMAL's 1..65 / 0..30",
                              precision, scale);
     const uint8_t *p;
-    char what[64];
-    snprintf(what, sizeof what, "DECIMAL(%u,%u) (%zu bytes)", precision, scale, size);
-    tf_status st = tf_read_bytes(&r, size, &p, what);
-    if (st != TF_OK)
-        return st;
+    if (tf_reader_left(&r) < size) {
+        /* Formatted only here: once per value would cost more than the decode. */
+        char what[64];
+        snprintf(what, sizeof what, "DECIMAL(%u,%u) (%zu bytes)", precision, scale, size);
+        return tf_reader_short(&r, what, size);
+    }
+    tf_read_bytes(&r, size, &p, "DECIMAL");
 
     /* Undo the sign encoding on a copy: flip the sign bit, and invert every
      * byte of a negative value. */

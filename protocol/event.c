@@ -375,7 +375,7 @@ static tf_status verify_checksum(const uint8_t *buf, size_t event_len, const tf_
 tf_status tf_event_decode(const uint8_t *buf, size_t len, const tf_format *fmt, tf_event *out,
                           size_t *consumed, tf_error *err)
 {
-    size_t event_len;
+    size_t event_len = 0; /* set by tf_event_frame on TF_OK; -O3 cannot see it */
     tf_status st = tf_event_frame(buf, len, fmt, &event_len, err);
     if (st != TF_OK)
         return st;

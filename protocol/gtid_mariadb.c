@@ -189,7 +189,7 @@ static tf_status read_number(text_cursor *c, uint64_t max, const char *name, uin
 
 static tf_status read_gtid(text_cursor *c, tf_mariadb_gtid *out)
 {
-    uint64_t domain, server, seq;
+    uint64_t domain = 0, server = 0, seq = 0; /* set on TF_OK; -O3 cannot see it */
     tf_status st = read_number(c, UINT32_MAX, "domain id", &domain);
     if (st != TF_OK)
         return st;

@@ -9,9 +9,12 @@ tf_status tf_reader_short(tf_reader *r, const char *field, size_t need)
 {
     if (r->on_short == TF_NEED_MORE)
         return TF_NEED_MORE;
+    /* A NULL context lets a hot caller skip formatting one per item and
+     * prefix the details only when something failed. */
     return tf_error_set(r->err, TF_ERR_PROTOCOL, 0,
-                        "%s: %s needs %zu bytes at offset %zu but only %zu remain",
-                        r->context, field, need, tf_reader_offset(r), tf_reader_left(r));
+                        "%s%s%s needs %zu bytes at offset %zu but only %zu remain",
+                        r->context ? r->context : "", r->context ? ": " : "", field, need,
+                        tf_reader_offset(r), tf_reader_left(r));
 }
 
 tf_status tf_reader_bad(tf_reader *r, const char *fmt, ...)
@@ -21,8 +24,9 @@ tf_status tf_reader_bad(tf_reader *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    return tf_error_set(r->err, TF_ERR_PROTOCOL, 0, "%s: %s at offset %zu", r->context,
-                        detail, tf_reader_offset(r));
+    return tf_error_set(r->err, TF_ERR_PROTOCOL, 0, "%s%s%s at offset %zu",
+                        r->context ? r->context : "", r->context ? ": " : "", detail,
+                        tf_reader_offset(r));
 }
 
 tf_status tf_read_lenenc(tf_reader *r, uint64_t *out, bool *is_null, const char *field)
@@ -65,7 +69,7 @@ tf_status tf_read_lenenc(tf_reader *r, uint64_t *out, bool *is_null, const char 
 tf_status tf_read_lenenc_str(tf_reader *r, tf_str *out, bool *is_null, const char *field)
 {
     size_t start = r->pos;
-    uint64_t n;
+    uint64_t n = 0;
     tf_status st = tf_read_lenenc(r, &n, is_null, field);
     if (st != TF_OK)
         return st;

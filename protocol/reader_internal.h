@@ -19,7 +19,8 @@ typedef struct tf_reader {
     size_t len;
     size_t pos;
     size_t base;         /* offset of buf[0] in the outer input, for messages */
-    const char *context; /* e.g. "TABLE_MAP event" */
+    const char *context; /* e.g. "TABLE_MAP event"; NULL: the caller prefixes
+                            it with tf_error_prefix on failure */
     tf_status on_short;  /* TF_NEED_MORE or TF_MALFORMED */
     tf_error *err;
 } tf_reader;

@@ -220,21 +220,14 @@ static uint32_t json_column_count(const tf_table_map *map)
 
 /* One row image. partial_json (may be NULL) holds one bit per JSON column
  * of the table: set = this column's value is a JSON diff. */
-static tf_status read_image(tf_rows_cursor *cur, const uint8_t *present,
-                            const uint8_t *partial_json, const char *image, tf_value *vals,
-                            tf_error *err)
+static tf_status read_image_values(tf_rows_cursor *cur, const uint8_t *present,
+                                   const uint8_t *partial_json, tf_value *vals, tf_error *err)
 {
     const tf_table_map *map = cur->map;
     tf_reader r;
-    char context[160];
-    snprintf(context, sizeof context, "%s event: table %.*s.%.*s: row %llu %s image",
-             tf_event_type_name(cur->rows->kind == TF_ROWS_PARTIAL_UPDATE
-                                    ? TF_EV_PARTIAL_UPDATE_ROWS
-                                    : (uint8_t)(cur->rows->version == 2 ? 30 + cur->rows->kind
-                                                                        : 23 + cur->rows->kind)),
-             (int)map->database.len, map->database.ptr, (int)map->table.len, map->table.ptr,
-             (unsigned long long)cur->row_index, image);
-    tf_reader_init(&r, cur->data + cur->pos, cur->len - cur->pos, cur->base + cur->pos, context,
+    /* No context here: this runs once per row image, and formatting where we
+     * are costs more than decoding; read_image adds it only on failure. */
+    tf_reader_init(&r, cur->data + cur->pos, cur->len - cur->pos, cur->base + cur->pos, NULL,
                    TF_MALFORMED, err);
     uint64_t n_present = tf_bitmap_count(present, map->column_count);
     const uint8_t *nulls;
@@ -267,9 +260,9 @@ static tf_status read_image(tf_rows_cursor *cur, const uint8_t *present,
                 return st;
             if (dlen > tf_reader_left(&r))
                 return tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                                    "%s: column %u: JSON diff length %llu at offset %zu runs past "
+                                    "column %u: JSON diff length %llu at offset %zu runs past "
                                     "the end of the event",
-                                    context, i, (unsigned long long)dlen, at);
+                                    i, (unsigned long long)dlen, at);
             tf_read_bytes(&r, (size_t)dlen, &diff, "JSON diff");
             v->kind = TF_VAL_JSON_DIFF;
             v->bytes.ptr = diff;
@@ -279,18 +272,45 @@ static tf_status read_image(tf_rows_cursor *cur, const uint8_t *present,
         size_t used = 0;
         st = tf_value_decode(tf_reader_cursor(&r), tf_reader_left(&r), col, v, &used, err);
         if (st != TF_OK) {
-            tf_error_prefix(err, "%s: column %u (%.*s) at offset %zu", context, i,
+            tf_error_prefix(err, "column %u (%.*s) at offset %zu", i,
                             (int)col->name.len, col->name.ptr ? col->name.ptr : "", at);
             return TF_MALFORMED;
         }
         if (used > tf_reader_left(&r))
             return tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                                "%s: column %u value decoder consumed past the row", context, i);
+                                "column %u value decoder consumed past the row", i);
         r.pos += used;
     }
+    if (r.pos == 0)
+        /* Only an image with no column present can take no bytes; a cursor
+         * that never advances would loop forever on it. */
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                            "image has no column present (empty columns bitmap) at offset %zu",
+                            tf_reader_offset(&r));
     cur->pos += r.pos;
     return TF_OK;
 }
+
+static tf_status read_image(tf_rows_cursor *cur, const uint8_t *present,
+                            const uint8_t *partial_json, const char *image, tf_value *vals,
+                            tf_error *err)
+{
+    tf_status st = read_image_values(cur, present, partial_json, vals, err);
+    if (st != TF_OK) {
+        const tf_table_map *map = cur->map;
+        uint8_t type = cur->rows->kind == TF_ROWS_PARTIAL_UPDATE
+                           ? TF_EV_PARTIAL_UPDATE_ROWS
+                           : (uint8_t)(cur->rows->version == 2 ? 30 + cur->rows->kind
+                                                               : 23 + cur->rows->kind);
+        tf_error_prefix(err, "%s event: table %.*s.%.*s: row %llu %s image",
+                        tf_event_type_name(type), (int)map->database.len, map->database.ptr,
+                        (int)map->table.len, map->table.ptr, (unsigned long long)cur->row_index,
+                        image);
+    }
+    return st;
+}
+
+
 
 tf_status tf_rows_next(tf_rows_cursor *cur, tf_value *before, tf_value *after, tf_error *err)
 {

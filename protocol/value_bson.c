@@ -232,7 +232,7 @@ tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len, con
             ok = bson_append_int32(doc, key, k, (int32_t)v->u);
             break;
         }
-        tf_str member;
+        tf_str member = {0}; /* set when found; -O3 cannot see it */
         tf_status st = enum_member(v, col, &member, err);
         if (st != TF_OK)
             return st;
@@ -378,7 +378,7 @@ char *tf_value_to_text(const tf_value *v, const tf_column *col, size_t *len_out,
             snprintf(small, sizeof small, "%llu", (unsigned long long)v->u);
             break;
         }
-        tf_str member;
+        tf_str member = {0}; /* set when found; -O3 cannot see it */
         if (enum_member(v, col, &member, err) != TF_OK)
             return NULL;
         char *out = bson_malloc(member.len + 1);

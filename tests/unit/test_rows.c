@@ -220,6 +220,31 @@ static void test_rows_without_table_map_is_an_error(void **state)
     unload(&l);
 }
 
+/* Found by fuzz_event: an image whose columns bitmap is all zeros takes no
+ * bytes, so a cursor that accepted it would never reach the end. */
+static void test_rows_image_with_no_columns_is_an_error(void **state)
+{
+    (void)state;
+    loaded l;
+    load(&l, TF_VECTORS_DIR "/mariadb-10.11-events.000005");
+    tf_event ev;
+    seek(&l, 1547, &ev);
+    const tf_table_map *map;
+    tf_error err = {0};
+    assert_int_equal(tf_table_maps_find(l.maps, &ev, &map, &err), TF_OK);
+    static const uint8_t no_columns[8] = {0};
+    ev.rows.columns_after = no_columns;
+    tf_rows_cursor cur;
+    assert_int_equal(tf_rows_begin(&cur, &ev, map, &err), TF_OK);
+    tf_value after[8];
+    assert_true(tf_rows_has_next(&cur));
+    assert_int_equal(tf_rows_next(&cur, NULL, after, &err), TF_MALFORMED);
+    assert_non_null(strstr(err.message, "WRITE_ROWS_V1 event: table tf_events_test.items: row 0 "
+                                        "after image: image has no column present"));
+    tf_rows_cleanup(&cur);
+    unload(&l);
+}
+
 static void test_rows_image_cut_short_names_row_and_column(void **state)
 {
     (void)state;
@@ -383,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_noblob_row_image_is_reported),
         cmocka_unit_test(test_rows_without_table_map_is_an_error),
         cmocka_unit_test(test_rows_image_cut_short_names_row_and_column),
+        cmocka_unit_test(test_rows_image_with_no_columns_is_an_error),
         cmocka_unit_test(test_partial_update_rows_json_diff),
         cmocka_unit_test(test_transaction_payload_inner_events),
     };
