@@ -243,7 +243,9 @@ static tf_status read_image_values(tf_rows_cursor *cur, const uint8_t *present,
         json_k += is_json;
         tf_value scratch;
         tf_value *v = vals ? &vals[i] : &scratch;
-        memset(v, 0, sizeof *v);
+        /* No memset: every branch below sets kind, and tf_value_decode
+         * initialises the whole value (clearing ~100 bytes per column three
+         * times was a fifth of the decode time). */
         if (!tf_bitmap_get(present, i)) {
             v->kind = TF_VAL_ABSENT;
             continue;
@@ -319,8 +321,11 @@ tf_status tf_rows_next(tf_rows_cursor *cur, tf_value *before, tf_value *after, t
     const tf_rows_event *rows = cur->rows;
     uint32_t n = cur->map->column_count;
     tf_status st;
-    fill_absent(before, n);
-    fill_absent(after, n);
+    /* Images the event has are filled column by column by read_image. */
+    if (!rows->columns_before)
+        fill_absent(before, n);
+    if (!rows->columns_after)
+        fill_absent(after, n);
     if (rows->columns_before &&
         (st = read_image(cur, rows->columns_before, NULL, "before", before, err)) != TF_OK)
         return st;
