@@ -343,7 +343,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
             break;
         }
         const uint8_t *payload = span.payload;
-        if (span.chunks > 1) {
+        /* The handshake may start TLS: the filter then reads what is left
+         * in this input buffer, so the handshake must be out of it first. */
+        bool copy_out = span.chunks > 1 || c->state == C_HANDSHAKE;
+        if (copy_out) {
             if (span.payload_len > c->assembled_cap) {
                 uint8_t *p = realloc(c->assembled, span.payload_len);
                 if (p == NULL) {
@@ -357,12 +360,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
             }
             tf_packet_assemble(buf, &span, c->assembled);
             payload = c->assembled;
+            evbuffer_drain(in, span.wire_len);
         }
         c->expected_seq = span.next_seq;
         deliver(c, payload, span.payload_len);
         if (c->doomed || c->state == C_CLOSED)
             break;
-        evbuffer_drain(bufferevent_get_input(c->bev), span.wire_len);
+        if (!copy_out)
+            evbuffer_drain(in, span.wire_len);
         need = TF_PACKET_HEADER_LEN;
     }
     c->busy--;

@@ -23,6 +23,10 @@ recreated). Tests:
   errors              wrong password, unknown host, TLS required by the
                       client but not offered by the server: exit status 1
                       and a message saying which.
+  tls, auth           on a throwaway mariadbd with a certificate: required,
+                      verify-ca, verify-identity succeed; a wrong name or an
+                      unknown CA fail with the reason; client_ed25519 works
+                      (auth switch) and refuses a wrong password.
   restart, purged     on a MariaDB of its own (tools/servers.sh with
                       TAPFLOW_SERVERS_DIR and TAPFLOW_MARIADB_PORT, never the
                       shared server): restarted twice mid-stream while a
@@ -606,6 +610,96 @@ def test_restart_and_purge(tool, user, password):
         own.remove()
 
 
+class TlsServer:
+    """A throwaway mariadbd with a certificate (tools/servers.sh configures
+    none): CA and server certificate made here, SAN DNS:localhost only."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="tf-replica-tls-")
+        d = self.dir
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            self.port = so.getsockname()[1]
+
+        def run(*args):
+            subprocess.run(list(args), cwd=d, check=True, capture_output=True)
+
+        for ca in ("ca", "other-ca"):
+            run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}-key.pem", "-out",
+                f"{ca}.pem", "-days", "2", "-subj", f"/CN=tapflow {ca}")
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server-key.pem", "-out", "server.csr",
+            "-subj", "/CN=localhost")
+        with open(os.path.join(d, "ext.cnf"), "w") as f:
+            f.write("subjectAltName=DNS:localhost\n")
+        run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+        run("mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={d}/data",
+            "--auth-root-authentication-method=socket")
+        self.sock = f"{d}/s.sock"
+        self.proc = subprocess.Popen(
+            ["mariadbd", "--no-defaults", "--user=root", f"--datadir={d}/data", f"--socket={self.sock}",
+             f"--port={self.port}", "--bind-address=127.0.0.1", "--server-id=5", f"--log-bin={d}/data/bin",
+             "--binlog-format=ROW", f"--ssl-ca={d}/ca.pem", f"--ssl-cert={d}/server.pem",
+             f"--ssl-key={d}/server-key.pem", f"--pid-file={d}/pid", f"--log-error={d}/err.log"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        root = ["mariadb", "--no-defaults", "-uroot", f"--socket={self.sock}", "-e"]
+        for _ in range(200):
+            if subprocess.run(root + ["SELECT 1"], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        subprocess.run(root + ["CREATE USER t@'127.0.0.1' IDENTIFIED BY 'pw'; GRANT ALL ON *.* TO t@'127.0.0.1'; "
+                               "INSTALL SONAME 'auth_ed25519'; "
+                               "CREATE USER e@'127.0.0.1' IDENTIFIED VIA ed25519 USING PASSWORD('edpw'); "
+                               "GRANT ALL ON *.* TO e@'127.0.0.1'; "
+                               "CREATE DATABASE x; CREATE TABLE x.a (id INT PRIMARY KEY); "
+                               "INSERT INTO x.a VALUES (1)"], check=True, capture_output=True)
+
+    def remove(self):
+        subprocess.run(["mariadb-admin", "--no-defaults", "-uroot", f"--socket={self.sock}", "shutdown"],
+                       capture_output=True)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def test_tls(tool):
+    srv = TlsServer()
+    try:
+        ca = os.path.join(srv.dir, "ca.pem")
+        other = os.path.join(srv.dir, "other-ca.pem")
+
+        def stream(host, user, pw, mode, ca_file):
+            args = ["--host", host, "--port", str(srv.port), "--user", user, "--ssl-mode", mode,
+                    "--gtid", "0-5-0", "--stop-at-end"]
+            if ca_file:
+                args += ["--ssl-ca", ca_file]
+            return run_tool_error(tool, args, pw)
+
+        for mode in ("required", "verify-ca"):
+            rc, err, _, out = stream("127.0.0.1", "t", "pw", mode, ca)
+            check(f"tls: {mode}: streams over TLS (exit 0, the insert arrives)", rc == 0 and ", TLS)" in err and
+                  '"op":"insert"' in out, f"rc={rc} {err}")
+        rc, err, _, out = stream("localhost", "t", "pw", "verify-identity", ca)
+        check("tls: verify-identity with the certificate's name: exit 0", rc == 0 and ", TLS)" in err,
+              f"rc={rc} {err}")
+        rc, err, _, _ = stream("127.0.0.1", "t", "pw", "verify-identity", ca)
+        check("tls: verify-identity with a name the certificate lacks: exit 1, says why",
+              rc == 1 and "certificate: IP address mismatch" in err, f"rc={rc} {err}")
+        rc, err, _, _ = stream("127.0.0.1", "t", "pw", "verify-ca", other)
+        check("tls: verify-ca with a CA that did not sign it: exit 1, says why",
+              rc == 1 and "certificate" in err, f"rc={rc} {err}")
+        rc, err, _, out = stream("127.0.0.1", "e", "edpw", "disabled", None)
+        check("auth: client_ed25519 (MariaDB auth switch) without TLS: exit 0",
+              rc == 0 and '"op":"insert"' in out, f"rc={rc} {err}")
+        rc, err, _, out = stream("127.0.0.1", "e", "wrong", "required", None)
+        check("auth: client_ed25519 with a wrong password: exit 1, Access denied",
+              rc == 1 and "Access denied" in err, f"rc={rc} {err}")
+    finally:
+        srv.remove()
+
+
 def find_tool():
     for d in ("build", "build-replica"):
         p = os.path.join(TOP, d, "tools/tapflow-binlog/tapflow-binlog")
@@ -640,7 +734,8 @@ def main():
              ("proxy_cuts", lambda: test_proxy_cuts(tool, server)),
              ("dead_connection", lambda: test_dead_connection(tool, server)),
              ("errors", lambda: test_errors(tool, server)),
-             ("restart", lambda: test_restart_and_purge(tool, server.user, server.password))]
+             ("restart", lambda: test_restart_and_purge(tool, server.user, server.password)),
+             ("tls", lambda: test_tls(tool))]
     for name, fn in tests:
         if a.only and a.only != name:
             continue
