@@ -102,8 +102,7 @@ static void conn_fail(tf_conn *c, const tf_error *err, bool fatal)
         tf_conn_destroy(c);
 }
 
-static bool send_packet(tf_conn *c, const uint8_t *payload, size_t len, uint8_t seq,
-                        tf_error *err)
+static bool send_packet(tf_conn *c, const uint8_t *payload, size_t len, uint8_t seq, tf_error *err)
 {
     size_t wire = tf_packet_encoded_size(len);
     uint8_t small[512];
@@ -196,8 +195,9 @@ static bool start_tls(tf_conn *c, tf_error *err)
             }
         }
     }
-    struct bufferevent *tls = bufferevent_openssl_filter_new(
-        c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    struct bufferevent *tls =
+        bufferevent_openssl_filter_new(c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (tls == NULL) {
         SSL_free(ssl);
         tf_error_set(err, TF_ERR_IO, 0, "TLS: cannot create the TLS bufferevent");
@@ -237,9 +237,9 @@ static void on_handshake(tf_conn *c, const uint8_t *payload, size_t len)
         want_tls = false;
     }
     uint64_t wants = TF_CLIENT_LONG_PASSWORD | TF_CLIENT_LONG_FLAG | TF_CLIENT_PROTOCOL_41 |
-                     TF_CLIENT_TRANSACTIONS | TF_CLIENT_SECURE_CONNECTION |
-                     TF_CLIENT_PLUGIN_AUTH | TF_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
-                     TF_CLIENT_CONNECT_ATTRS | TF_CLIENT_DEPRECATE_EOF | TF_CLIENT_MULTI_RESULTS;
+                     TF_CLIENT_TRANSACTIONS | TF_CLIENT_SECURE_CONNECTION | TF_CLIENT_PLUGIN_AUTH |
+                     TF_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | TF_CLIENT_CONNECT_ATTRS |
+                     TF_CLIENT_DEPRECATE_EOF | TF_CLIENT_MULTI_RESULTS;
     if (want_tls)
         wants |= TF_CLIENT_SSL;
     c->caps = tf_handshake_negotiate(wants, c->hs.capabilities);
@@ -436,7 +436,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
                          evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         } else {
             tf_error_set(&err, TF_ERR_IO, 0, "connection to %s lost %s: %s", c->peer,
-                         state_doing(c->state), evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+                         state_doing(c->state),
+                         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         }
         conn_fail(c, &err, fatal);
         return;
@@ -535,8 +536,10 @@ static const struct {
     tf_tls_mode mode;
     const char *name;
 } tls_modes[] = {
-    {TF_TLS_DISABLED, "disabled"},   {TF_TLS_PREFERRED, "preferred"},
-    {TF_TLS_REQUIRED, "required"},   {TF_TLS_VERIFY_CA, "verify-ca"},
+    {TF_TLS_DISABLED, "disabled"},
+    {TF_TLS_PREFERRED, "preferred"},
+    {TF_TLS_REQUIRED, "required"},
+    {TF_TLS_VERIFY_CA, "verify-ca"},
     {TF_TLS_VERIFY_IDENTITY, "verify-identity"},
 };
 

@@ -140,8 +140,7 @@ void tf_query_feed(tf_query *q, const uint8_t *payload, size_t len)
         if (tf_resultset_done(&q->rs))
             finish(q, NULL);
         return;
-    default:
-        return;
+    default: return;
     }
 }
 

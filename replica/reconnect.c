@@ -134,7 +134,8 @@ static void connect_now(tf_replica *r)
     r->phase_started = tf_now();
     r->dump_live = false;
     tf_query_init(&r->query);
-    r->conn = tf_conn_new(r->base, r->dns, r->ssl_ctx, r->pem, r->pem_len, &r->opt.conn, &handlers, r);
+    r->conn =
+        tf_conn_new(r->base, r->dns, r->ssl_ctx, r->pem, r->pem_len, &r->opt.conn, &handlers, r);
     if (r->conn == NULL) {
         tf_error err;
         tf_error_set(&err, TF_ERR_IO, 0, "out of memory for a connection");
@@ -202,7 +203,8 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
     case PHASE_REGISTER:
         if (now - r->phase_started > r->opt.conn.connect_timeout) {
             tf_error_set(&err, TF_ERR_IO, 0, "%s did not answer within %.1f s (%s)",
-                         r->conn ? tf_conn_peer(r->conn) : "the server", r->opt.conn.connect_timeout,
+                         r->conn ? tf_conn_peer(r->conn) : "the server",
+                         r->opt.conn.connect_timeout,
                          r->phase == PHASE_CONNECTING ? "connecting" : "setting up replication");
             replica_fail(r, &err, false);
         }
@@ -324,7 +326,8 @@ tf_replica *tf_replica_new(struct event_base *base, const tf_replica_options *op
     if (r->opt.conn.server_public_key_file != NULL &&
         !read_file(r->opt.conn.server_public_key_file, &r->pem, &r->pem_len, err))
         goto fail;
-    r->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    r->dns =
+        evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (r->dns == NULL)
         r->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     r->watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb, r);

@@ -56,16 +56,16 @@ typedef struct tf_conn_options {
     uint16_t port;           /* 0 = 3306 */
     const char *socket_path; /* Unix socket instead of TCP */
     const char *user;
-    const char *password;    /* NULL = empty */
+    const char *password; /* NULL = empty */
     tf_tls_mode tls_mode;
-    const char *tls_ca_file; /* PEM bundle for verify-ca / verify-identity;
+    const char *tls_ca_file;            /* PEM bundle for verify-ca / verify-identity;
                                 NULL = OpenSSL's default paths */
-    const char *tls_cert_file; /* optional client certificate ... */
-    const char *tls_key_file;  /* ... and its key */
+    const char *tls_cert_file;          /* optional client certificate ... */
+    const char *tls_key_file;           /* ... and its key */
     const char *server_public_key_file; /* PEM: caching_sha2 / sha256 full
                                            auth without TLS (else the key is
                                            asked for) */
-    double connect_timeout;  /* seconds for connect + handshake + set-up;
+    double connect_timeout;             /* seconds for connect + handshake + set-up;
                                 0 = 10 */
 } tf_conn_options;
 
@@ -87,14 +87,14 @@ typedef struct tf_replica tf_replica;
  * owns until the callback that received it returns. */
 typedef struct tf_replica_event {
     tf_event event;
-    const tf_format *format; /* to decode it with (inner events: no CRC) */
-    const char *log_file;    /* source binlog the event is in */
-    uint64_t pos;            /* its offset there (0 when the server sent
+    const tf_format *format;   /* to decode it with (inner events: no CRC) */
+    const char *log_file;      /* source binlog the event is in */
+    uint64_t pos;              /* its offset there (0 when the server sent
                                 log_pos 0: artificial events) */
-    uint64_t next_pos;       /* offset after it (its log_pos) */
-    bool inner;              /* inside a MySQL TRANSACTION_PAYLOAD; pos and
+    uint64_t next_pos;         /* offset after it (its log_pos) */
+    bool inner;                /* inside a MySQL TRANSACTION_PAYLOAD; pos and
                                 next_pos are the payload event's */
-    size_t inner_offset;     /* offset in the uncompressed payload */
+    size_t inner_offset;       /* offset in the uncompressed payload */
     const tf_table_map *table; /* TABLE_MAP and rows events: the table map
                                   in effect (owned by the transaction) */
 } tf_replica_event;
@@ -104,22 +104,22 @@ typedef struct tf_replica_event {
 /* A complete transaction (GTID ... XID / COMMIT, or GTID + one DDL). */
 typedef struct tf_replica_txn {
     tf_flavour flavour;
-    bool has_gtid;            /* false: anonymous (MySQL gtid_mode=OFF) */
+    bool has_gtid;                       /* false: anonymous (MySQL gtid_mode=OFF) */
     char gtid[TF_REPLICA_GTID_TEXT_MAX]; /* "0-1-42" or "uuid:42"; "" */
     tf_mariadb_gtid mariadb_gtid;        /* MariaDB */
     tf_gtid mysql_gtid;                  /* MySQL */
-    int64_t commit_timestamp_us; /* MySQL: immediate_commit_timestamp;
+    int64_t commit_timestamp_us;         /* MySQL: immediate_commit_timestamp;
                                     MariaDB: the XID/COMMIT event's time
                                     (second precision) */
-    const char *log_file;     /* binlog of the transaction's first event */
-    uint64_t start_pos;       /* offset of its first event there */
-    uint64_t end_pos;         /* offset after its last event */
-    bool is_ddl;              /* a single statement without BEGIN */
+    const char *log_file;                /* binlog of the transaction's first event */
+    uint64_t start_pos;                  /* offset of its first event there */
+    uint64_t end_pos;                    /* offset after its last event */
+    bool is_ddl;                         /* a single statement without BEGIN */
     /* Every event of the transaction in binlog order; the events inside a
      * TRANSACTION_PAYLOAD follow the payload event itself (inner=true). */
     const tf_replica_event *events;
     size_t event_count;
-    uint64_t row_count;       /* rows in all rows events */
+    uint64_t row_count; /* rows in all rows events */
 } tf_replica_txn;
 
 /* Decoded row changes of a transaction, one at a time. Values borrow from
@@ -127,12 +127,12 @@ typedef struct tf_replica_txn {
  * call. */
 typedef struct tf_replica_row {
     const tf_table_map *table;
-    tf_rows_kind kind;          /* WRITE (insert), UPDATE, DELETE, PARTIAL_UPDATE */
-    const tf_value *before;     /* table->column_count values; NULL for WRITE */
-    const tf_value *after;      /* NULL for DELETE */
+    tf_rows_kind kind;            /* WRITE (insert), UPDATE, DELETE, PARTIAL_UPDATE */
+    const tf_value *before;       /* table->column_count values; NULL for WRITE */
+    const tf_value *after;        /* NULL for DELETE */
     bool before_full, after_full; /* false: binlog_row_image MINIMAL/NOBLOB */
     const tf_replica_event *event;
-    uint64_t row_index;         /* within its rows event */
+    uint64_t row_index; /* within its rows event */
 } tf_replica_row;
 
 typedef struct tf_replica_rows {
@@ -148,8 +148,7 @@ typedef struct tf_replica_rows {
 void tf_replica_rows_init(tf_replica_rows *it, const tf_replica_txn *txn);
 /* TF_OK with *row filled, or TF_OK with *done = true at the end, or
  * TF_MALFORMED with err (value that does not decode). */
-tf_status tf_replica_rows_next(tf_replica_rows *it, tf_replica_row *row, bool *done,
-                               tf_error *err);
+tf_status tf_replica_rows_next(tf_replica_rows *it, tf_replica_row *row, bool *done, tf_error *err);
 void tf_replica_rows_cleanup(tf_replica_rows *it);
 
 /* What the callbacks are told. */
@@ -174,32 +173,31 @@ typedef struct tf_replica_callbacks {
 
 typedef struct tf_replica_options {
     tf_conn_options conn;
-    uint32_t server_id;       /* ours; must differ from the source's and
+    uint32_t server_id;      /* ours; must differ from the source's and
                                  from every other replica's. 0 = 0x7461 ('ta') */
-    const char *report_host;  /* SHOW SLAVE HOSTS' Host; NULL = "" */
+    const char *report_host; /* SHOW SLAVE HOSTS' Host; NULL = "" */
     uint16_t report_port;
     tf_replica_start_mode start;
-    const char *gtid;         /* TF_REPLICA_START_GTID */
-    const char *file;         /* TF_REPLICA_START_FILE */
-    uint64_t position;        /* TF_REPLICA_START_FILE; 0 = 4 */
-    double heartbeat_period;  /* seconds; 0 = 5. Silence for 3 periods =
+    const char *gtid;           /* TF_REPLICA_START_GTID */
+    const char *file;           /* TF_REPLICA_START_FILE */
+    uint64_t position;          /* TF_REPLICA_START_FILE; 0 = 4 */
+    double heartbeat_period;    /* seconds; 0 = 5. Silence for 3 periods =
                                  dead connection */
     double reconnect_min_delay; /* seconds; 0 = 0.1 */
     double reconnect_max_delay; /* seconds; 0 = 30 */
-    bool retry_first_connect; /* false: failing to reach the server the
+    bool retry_first_connect;   /* false: failing to reach the server the
                                  first time is fatal (a CLI wants to know);
                                  true: retried like any later failure */
-    bool stop_at_end;         /* stop when the server has sent all it has
+    bool stop_at_end;           /* stop when the server has sent all it has
                                  (BINLOG_DUMP_NON_BLOCK) instead of waiting */
-    bool send_annotate_rows;  /* MariaDB: ask for ANNOTATE_ROWS (the SQL) */
+    bool send_annotate_rows;    /* MariaDB: ask for ANNOTATE_ROWS (the SQL) */
     tf_replica_callbacks cb;
     void *arg;
 } tf_replica_options;
 
 /* Creates a replica on base (options copied; their strings borrowed).
  * NULL with err on a bad option (TF_ERR_CONFIG). */
-tf_replica *tf_replica_new(struct event_base *base, const tf_replica_options *opt,
-                           tf_error *err);
+tf_replica *tf_replica_new(struct event_base *base, const tf_replica_options *opt, tf_error *err);
 /* Starts connecting; the rest happens in base's loop. */
 bool tf_replica_start(tf_replica *r, tf_error *err);
 /* Clean stop: closes the connection, cancels timers, calls on_stop(NULL)
@@ -220,22 +218,22 @@ typedef struct tf_replica_server_info {
     char version[TF_HANDSHAKE_NAME_MAX]; /* "10.11.19-MariaDB-0+deb12u1-log" */
     uint32_t server_id;
     char server_uuid[TF_GTID_UUID_TEXT_LEN + 1]; /* MySQL; "" for MariaDB */
-    bool gtid_mode;           /* MariaDB: true; MySQL: gtid_mode=ON */
+    bool gtid_mode;                              /* MariaDB: true; MySQL: gtid_mode=ON */
     tf_checksum_alg checksum;
-    bool tls;                 /* the connection is encrypted */
+    bool tls; /* the connection is encrypted */
     uint32_t connection_id;
 } tf_replica_server_info;
 
 const tf_replica_server_info *tf_replica_server(const tf_replica *r);
 
 typedef struct tf_replica_stats {
-    uint64_t connects;        /* successful dumps started */
-    uint64_t reconnects;      /* connection losses recovered from */
-    uint64_t transactions;    /* delivered */
-    uint64_t events;          /* received (heartbeats excluded) */
+    uint64_t connects;     /* successful dumps started */
+    uint64_t reconnects;   /* connection losses recovered from */
+    uint64_t transactions; /* delivered */
+    uint64_t events;       /* received (heartbeats excluded) */
     uint64_t heartbeats;
-    uint64_t bytes;           /* event bytes received */
-    uint64_t partial_discarded; /* partial transactions dropped on a loss */
+    uint64_t bytes;              /* event bytes received */
+    uint64_t partial_discarded;  /* partial transactions dropped on a loss */
     uint64_t duplicates_skipped; /* transactions the server resent */
 } tf_replica_stats;
 
@@ -274,7 +272,7 @@ typedef struct tf_snapshot_table {
     const char *schema;
     const char *name;
     size_t column_count;
-    const tf_column *columns;  /* as TABLE_MAP describes them (names, types,
+    const tf_column *columns; /* as TABLE_MAP describes them (names, types,
                                   meta, charsets, ENUM/SET members, key) */
     size_t key_count;
     const size_t *key_columns; /* primary key, in key order */
@@ -312,7 +310,7 @@ typedef struct tf_snapshot_options {
     const char *const *tables; /* "db.table" (backquotes allowed:
                                   "`my.db`.`t`"); copied */
     size_t table_count;
-    size_t chunk_rows;         /* rows per SELECT; 0 = 1000 */
+    size_t chunk_rows; /* rows per SELECT; 0 = 1000 */
     tf_snapshot_callbacks cb;
     void *arg;
 } tf_snapshot_options;

@@ -105,19 +105,19 @@ typedef struct arena_block {
 } arena_block;
 
 typedef enum replica_phase {
-    PHASE_IDLE = 0,    /* not started, or stopped */
-    PHASE_CONNECTING,  /* tf_conn until on_ready */
-    PHASE_SESSION,     /* set-up queries */
-    PHASE_REGISTER,    /* COM_REGISTER_SLAVE sent */
-    PHASE_STREAMING,   /* COM_BINLOG_DUMP sent */
-    PHASE_WAITING,     /* backoff timer before the next attempt */
+    PHASE_IDLE = 0,   /* not started, or stopped */
+    PHASE_CONNECTING, /* tf_conn until on_ready */
+    PHASE_SESSION,    /* set-up queries */
+    PHASE_REGISTER,   /* COM_REGISTER_SLAVE sent */
+    PHASE_STREAMING,  /* COM_BINLOG_DUMP sent */
+    PHASE_WAITING,    /* backoff timer before the next attempt */
 } replica_phase;
 
 struct tf_replica {
     struct event_base *base;
     struct evdns_base *dns;
     SSL_CTX *ssl_ctx;
-    uint8_t *pem;           /* server_public_key_file's content */
+    uint8_t *pem; /* server_public_key_file's content */
     size_t pem_len;
     tf_replica_options opt;
     tf_replica_server_info server;
@@ -127,26 +127,26 @@ struct tf_replica {
     tf_conn *conn;
     tf_query query;
     int session_step;
-    double phase_started;   /* tf_now() when connecting started */
-    bool streamed_once;     /* a dump has started at least once */
-    bool dump_live;         /* this connection's dump sent an event */
-    bool position_ready;    /* the start options were turned into a position */
-    bool stopped;           /* stopped; on_stop is (or was) due */
-    int in_callback;        /* depth of user callbacks running */
-    tf_error stop_error;    /* what on_stop is told */
+    double phase_started; /* tf_now() when connecting started */
+    bool streamed_once;   /* a dump has started at least once */
+    bool dump_live;       /* this connection's dump sent an event */
+    bool position_ready;  /* the start options were turned into a position */
+    bool stopped;         /* stopped; on_stop is (or was) due */
+    int in_callback;      /* depth of user callbacks running */
+    tf_error stop_error;  /* what on_stop is told */
     bool stop_has_error;
     struct event *stop_event; /* runs on_stop from the loop */
 
     struct event *watchdog; /* connect timeout and heartbeat silence */
     struct event *retry_timer;
-    unsigned attempt;       /* failures since the last good dump */
-    uint64_t rng;           /* xorshift state for jitter */
+    unsigned attempt; /* failures since the last good dump */
+    uint64_t rng;     /* xorshift state for jitter */
 
     /* Resume position: after the last complete transaction delivered. */
     bool use_gtid;
     tf_mariadb_gtid_pos mariadb_pos;
     tf_gtid_set *mysql_set;
-    char file[512];         /* binlog file and offset after that txn */
+    char file[512]; /* binlog file and offset after that txn */
     uint64_t file_pos;
 
     /* Session results. */
@@ -154,16 +154,16 @@ struct tf_replica {
 
     /* Stream state. */
     tf_format fmt;
-    char cur_file[512];     /* binlog being streamed (from ROTATE) */
+    char cur_file[512]; /* binlog being streamed (from ROTATE) */
     bool txn_open;
-    bool txn_saw_begin;     /* BEGIN came: ends at XID / COMMIT */
-    bool txn_standalone;    /* MariaDB FL_STANDALONE: ends after 1 QUERY */
-    bool txn_payload_done;  /* MySQL TRANSACTION_PAYLOAD held the whole txn */
+    bool txn_saw_begin;    /* BEGIN came: ends at XID / COMMIT */
+    bool txn_standalone;   /* MariaDB FL_STANDALONE: ends after 1 QUERY */
+    bool txn_payload_done; /* MySQL TRANSACTION_PAYLOAD held the whole txn */
     tf_replica_txn txn;
     char txn_file[512];
     tf_replica_event *events;
     size_t event_cap;
-    tf_table_map **maps;    /* owned by the transaction */
+    tf_table_map **maps; /* owned by the transaction */
     size_t map_count, map_cap;
     tf_payload_iter **payloads; /* kept alive: inner events point into them */
     size_t payload_count, payload_cap;
@@ -175,7 +175,7 @@ void replica_session_begin(tf_replica *r);
 void replica_session_packet(tf_replica *r, const uint8_t *payload, size_t len);
 
 /* stream.c */
-void replica_stream_reset(tf_replica *r);  /* drop a partial transaction */
+void replica_stream_reset(tf_replica *r); /* drop a partial transaction */
 void replica_stream_packet(tf_replica *r, const uint8_t *payload, size_t len);
 void replica_stream_cleanup(tf_replica *r);
 /* Formats the resume position (see tf_replica_position). */

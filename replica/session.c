@@ -53,10 +53,7 @@ enum step {
 
 static bool is_mariadb(const tf_replica *r) { return r->server.flavour == TF_FLAVOUR_MARIADB; }
 
-static void fail_session(tf_replica *r, tf_error *err, bool fatal)
-{
-    replica_fail(r, err, fatal);
-}
+static void fail_session(tf_replica *r, tf_error *err, bool fatal) { replica_fail(r, err, fatal); }
 
 /* Position from the options, once the flavour is known (first connect). */
 static bool init_position(tf_replica *r, tf_error *err)
@@ -112,13 +109,16 @@ static void step_sql(tf_replica *r, int step, char *sql, size_t cap)
         if (!maria)
             snprintf(sql, cap, "SET @source_heartbeat_period= %" PRIu64, ns);
         break;
-    case ST_CHECKSUM: snprintf(sql, cap, "SET @master_binlog_checksum= @@global.binlog_checksum"); break;
+    case ST_CHECKSUM:
+        snprintf(sql, cap, "SET @master_binlog_checksum= @@global.binlog_checksum");
+        break;
     case ST_CHECKSUM_SOURCE:
         if (!maria)
             snprintf(sql, cap, "SET @source_binlog_checksum= @@global.binlog_checksum");
         break;
     case ST_CHECKSUM_READ:
-        snprintf(sql, cap, maria ? "SELECT @master_binlog_checksum" : "SELECT @@global.binlog_checksum");
+        snprintf(sql, cap,
+                 maria ? "SELECT @master_binlog_checksum" : "SELECT @@global.binlog_checksum");
         break;
     case ST_CAPABILITY:
         if (maria)
@@ -299,11 +299,13 @@ static bool step_result(tf_replica *r, int step, tf_error *err, bool *fatal)
         return true;
     }
     case ST_CHECKSUM_READ:
-        r->server.checksum = c0 && strcasecmp(c0, "CRC32") == 0 ? TF_CHECKSUM_CRC32 : TF_CHECKSUM_OFF;
+        r->server.checksum =
+            c0 && strcasecmp(c0, "CRC32") == 0 ? TF_CHECKSUM_CRC32 : TF_CHECKSUM_OFF;
         return true;
     case ST_MASTER_STATUS:
         if (c0 == NULL) {
-            tf_error_set(err, TF_ERR_CONFIG, 0, "SHOW MASTER STATUS is empty: binary logging is off");
+            tf_error_set(err, TF_ERR_CONFIG, 0,
+                         "SHOW MASTER STATUS is empty: binary logging is off");
             return false;
         }
         snprintf(r->file, sizeof r->file, "%s", c0);
@@ -414,8 +416,8 @@ static void send_dump(tf_replica *r)
         return;
     }
     replica_stream_reset(r);
-    tf_format_init(&r->fmt, r->server.checksum == TF_CHECKSUM_CRC32 ? TF_CHECKSUM_CRC32
-                                                                   : TF_CHECKSUM_OFF);
+    tf_format_init(&r->fmt,
+                   r->server.checksum == TF_CHECKSUM_CRC32 ? TF_CHECKSUM_CRC32 : TF_CHECKSUM_OFF);
     snprintf(r->cur_file, sizeof r->cur_file, "%s", r->use_gtid ? "" : r->file);
     r->phase = PHASE_STREAMING;
     bool ok = tf_conn_send_command(r->conn, buf, len, &err);

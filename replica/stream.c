@@ -40,8 +40,7 @@ static bool server_error_is_fatal(uint32_t code)
     case 1045: /* access denied */
     case 1044:
     case 1227: /* needs REPLICATION SLAVE */
-    case 1142:
-        return true;
+    case 1142: return true;
     default: return false;
     }
 }
@@ -115,8 +114,9 @@ void replica_stream_reset(tf_replica *r)
 {
     if (r->txn_open) {
         r->stats.partial_discarded++;
-        replica_log(r, "discarded the partial transaction %s (%zu events): it will be received "
-                       "again",
+        replica_log(r,
+                    "discarded the partial transaction %s (%zu events): it will be received "
+                    "again",
                     r->txn.gtid[0] ? r->txn.gtid : "(anonymous)", r->txn.event_count);
     }
     clear_txn(r);
@@ -385,7 +385,8 @@ static bool handle_event(tf_replica *r, const uint8_t *bytes, size_t n, tf_error
     local.event = ev;
     local.format = &r->fmt;
     local.next_pos = ev.header.log_pos;
-    local.pos = ev.header.log_pos >= ev.header.event_size ? ev.header.log_pos - ev.header.event_size : 0;
+    local.pos =
+        ev.header.log_pos >= ev.header.event_size ? ev.header.log_pos - ev.header.event_size : 0;
     local.log_file = r->cur_file;
 
     if (ev.kind == TF_EVENT_HEARTBEAT) {
@@ -562,8 +563,8 @@ tf_status tf_replica_rows_next(tf_replica_rows *it, tf_replica_row *row, bool *d
             uint64_t index = it->cursor.row_index;
             if (tf_rows_next(&it->cursor, it->before, it->after, err) != TF_OK) {
                 tf_error_prefix(err, "%s at %" PRIu64 ": row %" PRIu64 " of %s.%s",
-                                it->event->log_file, it->event->pos, index + 1,
-                                map->database.ptr, map->table.ptr);
+                                it->event->log_file, it->event->pos, index + 1, map->database.ptr,
+                                map->table.ptr);
                 return TF_MALFORMED;
             }
             const tf_rows_event *rows = &it->event->event.rows;

@@ -24,54 +24,53 @@
 
 static void stream_usage(FILE *f)
 {
-    fputs(
-        "usage: tapflow-binlog --stream [options]\n"
-        "\n"
-        "Connects to a MySQL or MariaDB server as a replica and prints its binlog as\n"
-        "it is written, one JSON line per event or row change (the lines of the file\n"
-        "mode, see tapflow-binlog --help), transaction by transaction: a transaction\n"
-        "is printed once it is complete. Connection losses, server restarts and\n"
-        "binlog rotations are followed: it reconnects (exponential backoff) and\n"
-        "resumes after the last transaction printed, so nothing is lost or printed\n"
-        "twice. Messages about the connection go to stderr.\n"
-        "\n"
-        "connection:\n"
-        "  --host HOST            server name or address (default 127.0.0.1)\n"
-        "  --port N               TCP port (default 3306)\n"
-        "  --socket PATH          Unix socket instead of TCP\n"
-        "  --user USER            account with REPLICATION SLAVE (or ALL) rights\n"
-        "  --password-env VAR     read the password from environment variable VAR;\n"
-        "                         without it the password is asked on the terminal\n"
-        "                         (empty when there is none)\n"
-        "  --ssl-mode MODE        disabled, preferred (default), required, verify-ca,\n"
-        "                         verify-identity\n"
-        "  --ssl-ca FILE          CA certificates (PEM) for verify-ca/verify-identity\n"
-        "  --ssl-cert FILE        client certificate (PEM), --ssl-key FILE its key\n"
-        "  --server-public-key-path FILE  RSA key for caching_sha2_password without TLS\n"
-        "  --connect-timeout S    seconds to connect and set up (default 10)\n"
-        "  --retry                retry when the first connection fails too (default:\n"
-        "                         exit; later failures are always retried)\n"
-        "\n"
-        "replication:\n"
-        "  --server-id N          our server_id (default 29793); must be unique among\n"
-        "                         the server's replicas (SHOW SLAVE HOSTS shows it)\n"
-        "  --report-host NAME     what SHOW SLAVE HOSTS shows as our host\n"
-        "  --gtid POS             start after these transactions: MariaDB position\n"
-        "                         (0-1-100,1-2-5) or MySQL GTID set (uuid:1-100)\n"
-        "  --file F --position N  start in binlog F at offset N (default 4)\n"
-        "                         (default start: the server's current position)\n"
-        "  --heartbeat S          heartbeat period in seconds (default 5); silence for\n"
-        "                         3 periods means a dead connection\n"
-        "  --stop-never           wait for new events forever (the default)\n"
-        "  --stop-at-end          stop once the server has sent everything it has\n"
-        "\n"
-        "output (as in the file mode): --events-only, --no-rows, --text-values,\n"
-        "--summary (printed when the stream stops), --verify-only\n"
-        "\n"
-        "exit status: 0 stopped (SIGINT, SIGTERM, or --stop-at-end), 1 the server or\n"
-        "the stream failed for good (wrong password, unknown host, TLS refused,\n"
-        "purged position: the message says which), 2 usage or output error.\n",
-        f);
+    fputs("usage: tapflow-binlog --stream [options]\n"
+          "\n"
+          "Connects to a MySQL or MariaDB server as a replica and prints its binlog as\n"
+          "it is written, one JSON line per event or row change (the lines of the file\n"
+          "mode, see tapflow-binlog --help), transaction by transaction: a transaction\n"
+          "is printed once it is complete. Connection losses, server restarts and\n"
+          "binlog rotations are followed: it reconnects (exponential backoff) and\n"
+          "resumes after the last transaction printed, so nothing is lost or printed\n"
+          "twice. Messages about the connection go to stderr.\n"
+          "\n"
+          "connection:\n"
+          "  --host HOST            server name or address (default 127.0.0.1)\n"
+          "  --port N               TCP port (default 3306)\n"
+          "  --socket PATH          Unix socket instead of TCP\n"
+          "  --user USER            account with REPLICATION SLAVE (or ALL) rights\n"
+          "  --password-env VAR     read the password from environment variable VAR;\n"
+          "                         without it the password is asked on the terminal\n"
+          "                         (empty when there is none)\n"
+          "  --ssl-mode MODE        disabled, preferred (default), required, verify-ca,\n"
+          "                         verify-identity\n"
+          "  --ssl-ca FILE          CA certificates (PEM) for verify-ca/verify-identity\n"
+          "  --ssl-cert FILE        client certificate (PEM), --ssl-key FILE its key\n"
+          "  --server-public-key-path FILE  RSA key for caching_sha2_password without TLS\n"
+          "  --connect-timeout S    seconds to connect and set up (default 10)\n"
+          "  --retry                retry when the first connection fails too (default:\n"
+          "                         exit; later failures are always retried)\n"
+          "\n"
+          "replication:\n"
+          "  --server-id N          our server_id (default 29793); must be unique among\n"
+          "                         the server's replicas (SHOW SLAVE HOSTS shows it)\n"
+          "  --report-host NAME     what SHOW SLAVE HOSTS shows as our host\n"
+          "  --gtid POS             start after these transactions: MariaDB position\n"
+          "                         (0-1-100,1-2-5) or MySQL GTID set (uuid:1-100)\n"
+          "  --file F --position N  start in binlog F at offset N (default 4)\n"
+          "                         (default start: the server's current position)\n"
+          "  --heartbeat S          heartbeat period in seconds (default 5); silence for\n"
+          "                         3 periods means a dead connection\n"
+          "  --stop-never           wait for new events forever (the default)\n"
+          "  --stop-at-end          stop once the server has sent everything it has\n"
+          "\n"
+          "output (as in the file mode): --events-only, --no-rows, --text-values,\n"
+          "--summary (printed when the stream stops), --verify-only\n"
+          "\n"
+          "exit status: 0 stopped (SIGINT, SIGTERM, or --stop-at-end), 1 the server or\n"
+          "the stream failed for good (wrong password, unknown host, TLS refused,\n"
+          "purged position: the message says which), 2 usage or output error.\n",
+          f);
 }
 
 typedef struct stream_ctx {
@@ -97,7 +96,8 @@ static bool on_transaction(tf_replica *r, const tf_replica_txn *txn, void *arg, 
         const tf_replica_event *e = &txn->events[i];
         if (e->inner)
             continue; /* printed with their TRANSACTION_PAYLOAD */
-        if (tool_decode_event(&s->st, e->log_file, &e->event, e->format, e->pos, e->next_pos) != 0) {
+        if (tool_decode_event(&s->st, e->log_file, &e->event, e->format, e->pos, e->next_pos) !=
+            0) {
             tf_error_set(err, TF_ERR_PROTOCOL, 0, "transaction %s could not be printed (see above)",
                          txn->gtid[0] ? txn->gtid : "(anonymous)");
             s->exit_code = 1;
@@ -241,9 +241,23 @@ int tool_stream_main(int argc, char **argv)
             a = name;
         }
         static const char *const with_value[] = {
-            "--host", "--port", "--socket", "--user", "--password-env", "--ssl-mode", "--ssl-ca",
-            "--ssl-cert", "--ssl-key", "--server-public-key-path", "--connect-timeout",
-            "--server-id", "--report-host", "--gtid", "--file", "--position", "--heartbeat",
+            "--host",
+            "--port",
+            "--socket",
+            "--user",
+            "--password-env",
+            "--ssl-mode",
+            "--ssl-ca",
+            "--ssl-cert",
+            "--ssl-key",
+            "--server-public-key-path",
+            "--connect-timeout",
+            "--server-id",
+            "--report-host",
+            "--gtid",
+            "--file",
+            "--position",
+            "--heartbeat",
         };
         bool takes_value = false;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
@@ -294,19 +308,23 @@ int tool_stream_main(int argc, char **argv)
             ro.conn.server_public_key_file = value;
         } else if (strcmp(a, "--connect-timeout") == 0) {
             if (!parse_seconds(value, &ro.conn.connect_timeout)) {
-                fprintf(stderr, "tapflow-binlog: --connect-timeout: not a number of seconds: '%s'\n", value);
+                fprintf(stderr,
+                        "tapflow-binlog: --connect-timeout: not a number of seconds: '%s'\n",
+                        value);
                 return 2;
             }
         } else if (strcmp(a, "--heartbeat") == 0) {
             if (!parse_seconds(value, &ro.heartbeat_period)) {
-                fprintf(stderr, "tapflow-binlog: --heartbeat: not a number of seconds: '%s'\n", value);
+                fprintf(stderr, "tapflow-binlog: --heartbeat: not a number of seconds: '%s'\n",
+                        value);
                 return 2;
             }
         } else if (strcmp(a, "--retry") == 0) {
             ro.retry_first_connect = true;
         } else if (strcmp(a, "--server-id") == 0) {
             if (!parse_number(value, UINT32_MAX, &n) || n == 0) {
-                fprintf(stderr, "tapflow-binlog: --server-id: not a server id (1..4294967295): '%s'\n",
+                fprintf(stderr,
+                        "tapflow-binlog: --server-id: not a server id (1..4294967295): '%s'\n",
                         value);
                 return 2;
             }
