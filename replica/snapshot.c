@@ -165,15 +165,15 @@ typedef enum snap_step {
     STEP_ISOLATION = 0,
     STEP_TIME_ZONE,
     STEP_CHARSET,
-    STEP_VARIABLES,  /* MySQL: gtid_mode */
-    STEP_COLUMNS,    /* per table */
-    STEP_KEY,        /* per table */
-    STEP_LOCK,       /* MySQL: FLUSH TABLES WITH READ LOCK */
-    STEP_START,      /* START TRANSACTION WITH CONSISTENT SNAPSHOT */
-    STEP_STATUS,     /* MariaDB: binlog_snapshot_%; MySQL: SHOW MASTER STATUS */
-    STEP_GTID_POS,   /* MariaDB: BINLOG_GTID_POS */
-    STEP_UNLOCK,     /* MySQL: UNLOCK TABLES */
-    STEP_ROWS,       /* chunks of every table */
+    STEP_VARIABLES, /* MySQL: gtid_mode */
+    STEP_COLUMNS,   /* per table */
+    STEP_KEY,       /* per table */
+    STEP_LOCK,      /* MySQL: FLUSH TABLES WITH READ LOCK */
+    STEP_START,     /* START TRANSACTION WITH CONSISTENT SNAPSHOT */
+    STEP_STATUS,    /* MariaDB: binlog_snapshot_%; MySQL: SHOW MASTER STATUS */
+    STEP_GTID_POS,  /* MariaDB: BINLOG_GTID_POS */
+    STEP_UNLOCK,    /* MySQL: UNLOCK TABLES */
+    STEP_ROWS,      /* chunks of every table */
     STEP_COMMIT,
     STEP_DONE,
 } snap_step;
@@ -194,7 +194,7 @@ struct tf_snapshot {
     bool mariadb;
     bool mysql_gtid_mode;
     bool mysql_binary_log_status; /* 8.2+: SHOW BINARY LOG STATUS */
-    struct event *timer; /* connect timeout */
+    struct event *timer;          /* connect timeout */
     struct event *done_event;
     bool finished;
     bool has_error;
@@ -211,7 +211,7 @@ struct tf_snapshot {
     tf_value *values;
     size_t cells_cap;
     uint64_t chunk_seen;
-    sbuf last_key;      /* raw bytes of the last row's key cells, back to back */
+    sbuf last_key;        /* raw bytes of the last row's key cells, back to back */
     size_t *last_key_len; /* per key column; SIZE_MAX for NULL (cannot be) */
     bool has_last_key;
     sbuf sql;
@@ -333,9 +333,9 @@ oom:
 
 static uint32_t geometry_code(const char *t)
 {
-    static const char *const names[] = {"geometry", "point", "linestring", "polygon",
-                                        "multipoint", "multilinestring", "multipolygon",
-                                        "geometrycollection"};
+    static const char *const names[] = {
+        "geometry",   "point",           "linestring",   "polygon",
+        "multipoint", "multilinestring", "multipolygon", "geometrycollection"};
     for (uint32_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (type_is(t, names[i]))
             return i;
@@ -438,7 +438,10 @@ static bool describe_column(tf_snapshot *s, snap_table *t, size_t row, size_t i)
             return false;
         col->type = is_enum ? TF_TYPE_ENUM : TF_TYPE_SET;
         uint32_t n = col->enum_set_count;
-        col->meta = is_enum ? (n > 255 ? 2 : 1) : (uint16_t)((n + 7) / 8 == 3 ? 4 : (n + 7) / 8 > 4 ? 8 : (n + 7) / 8);
+        col->meta = is_enum ? (n > 255 ? 2 : 1)
+                            : (uint16_t)((n + 7) / 8 == 3  ? 4
+                                         : (n + 7) / 8 > 4 ? 8
+                                                           : (n + 7) / 8);
         if (!is_enum && col->meta == 0)
             col->meta = 1;
     } else if (type_is(type, "bit")) {
@@ -457,8 +460,9 @@ static bool describe_column(tf_snapshot *s, snap_table *t, size_t row, size_t i)
         free(t->charset_names[i]);
         t->charset_names[i] = NULL;
     } else {
-        fail(s, "column %s.%s.%s has type %s, which the snapshot does not read (it cannot "
-                "give the values the binlog gives)",
+        fail(s,
+             "column %s.%s.%s has type %s, which the snapshot does not read (it cannot "
+             "give the values the binlog gives)",
              t->schema, t->name, name, column_type);
         return false;
     }
@@ -472,7 +476,7 @@ static bool describe_column(tf_snapshot *s, snap_table *t, size_t row, size_t i)
     if (!character || col->type == TF_TYPE_JSON)
         col->charset = 0;
     if (col->type == TF_TYPE_GEOMETRY)
-        col->charset = 0;
+        col->charset = TF_CHARSET_BINARY;
     return true;
 }
 
@@ -486,8 +490,8 @@ static bool columns_result(tf_snapshot *s)
         return false;
     }
     const char *engine = tf_query_cell(q, 0, 10);
-    if (engine == NULL || !(strcasecmp(engine, "InnoDB") == 0 ||
-                            strcasecmp(engine, "RocksDB") == 0)) {
+    if (engine == NULL ||
+        !(strcasecmp(engine, "InnoDB") == 0 || strcasecmp(engine, "RocksDB") == 0)) {
         fail(s,
              "table %s.%s uses ENGINE=%s: a consistent snapshot needs a transactional engine "
              "(InnoDB); ALTER TABLE ... ENGINE=InnoDB or leave it out of the flow",
@@ -787,8 +791,8 @@ static bool text_to_value(const tf_column *col, const char *p, size_t n, tf_valu
     case TF_TYPE_TINY_BLOB:
     case TF_TYPE_MEDIUM_BLOB:
     case TF_TYPE_LONG_BLOB:
-        out->kind = col->charset == TF_CHARSET_BINARY || col->charset == 0 ? TF_VAL_BYTES
-                                                                          : TF_VAL_STRING;
+        out->kind =
+            col->charset == TF_CHARSET_BINARY || col->charset == 0 ? TF_VAL_BYTES : TF_VAL_STRING;
         out->bytes.ptr = (const uint8_t *)p;
         out->bytes.len = n;
         return true;
@@ -817,7 +821,8 @@ static bool text_to_value(const tf_column *col, const char *p, size_t n, tf_valu
         out->kind = TF_VAL_ENUM;
         out->u = 0; /* '' of an invalid value, unless '' is a member */
         for (uint32_t k = 0; k < col->enum_set_count; k++) {
-            if (col->enum_set_values[k].len == n && memcmp(col->enum_set_values[k].ptr, p, n) == 0) {
+            if (col->enum_set_values[k].len == n &&
+                memcmp(col->enum_set_values[k].ptr, p, n) == 0) {
                 out->u = k + 1;
                 break;
             }
@@ -845,9 +850,9 @@ static bool text_to_value(const tf_column *col, const char *p, size_t n, tf_valu
     default: break;
     }
 bad:
-    tf_error_set(err, TF_ERR_PROTOCOL, 0, "snapshot: column %.*s (%s): cannot read the value '%.*s'",
-                 (int)col->name.len, col->name.ptr, tf_column_type_name(col->type),
-                 (int)(n > 64 ? 64 : n), p);
+    tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                 "snapshot: column %.*s (%s): cannot read the value '%.*s'", (int)col->name.len,
+                 col->name.ptr, tf_column_type_name(col->type), (int)(n > 64 ? 64 : n), p);
     return false;
 }
 
@@ -864,7 +869,7 @@ static void key_literal(sbuf *b, const snap_table *t, size_t i, const char *p, s
         /* An introducer keeps the column's collation in charge of the
          * comparison (a bare X'' would compare as binary). */
         if (col->charset != TF_CHARSET_BINARY && t->charset_names[i] != NULL) {
-            sb_printf(b, "_%s", t->charset_names[i]);
+            sb_printf(b, "_%s ", t->charset_names[i]);
         }
         sb_hex(b, (const uint8_t *)p, n);
         return;
@@ -977,8 +982,8 @@ static void on_row_packet(tf_snapshot *s)
             s->values[i].kind = TF_VAL_NULL;
             continue;
         }
-        if (!text_to_value(&t->columns[i], s->cells[i].ptr ? s->cells[i].ptr : "",
-                           s->cells[i].len, &s->values[i], &err)) {
+        if (!text_to_value(&t->columns[i], s->cells[i].ptr ? s->cells[i].ptr : "", s->cells[i].len,
+                           &s->values[i], &err)) {
             tf_error_prefix(&err, "%s.%s", t->schema, t->name);
             finish(s, &err);
             return;
@@ -1072,7 +1077,9 @@ static void step_sql(tf_snapshot *s)
     sb_str(b, "");
     const snap_table *t = s->table_index < s->table_count ? &s->tables[s->table_index] : NULL;
     switch (s->step) {
-    case STEP_ISOLATION: sb_str(b, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); break;
+    case STEP_ISOLATION:
+        sb_str(b, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+        break;
     case STEP_TIME_ZONE: sb_str(b, "SET time_zone = '+00:00'"); break;
     case STEP_CHARSET: sb_str(b, "SET character_set_results = NULL"); break;
     case STEP_VARIABLES:
@@ -1171,8 +1178,9 @@ static bool step_result(tf_snapshot *s)
     case STEP_GTID_POS: {
         const char *gtid = tf_query_cell(q, 0, 0);
         if (gtid == NULL) {
-            fail(s, "BINLOG_GTID_POS('%s', %" PRIu64 ") is NULL: the server cannot give the GTID "
-                    "position of its snapshot",
+            fail(s,
+                 "BINLOG_GTID_POS('%s', %" PRIu64 ") is NULL: the server cannot give the GTID "
+                 "position of its snapshot",
                  s->file, s->pos);
             return false;
         }
@@ -1404,8 +1412,7 @@ static bool split_table_name(const char *text, char **schema, char **name)
     return *schema && *name;
 }
 
-tf_snapshot *tf_snapshot_new(struct event_base *base, const tf_snapshot_options *opt,
-                             tf_error *err)
+tf_snapshot *tf_snapshot_new(struct event_base *base, const tf_snapshot_options *opt, tf_error *err)
 {
     if (opt->cb.on_row == NULL || opt->cb.on_done == NULL) {
         tf_error_set(err, TF_ERR_CONFIG, 0, "snapshot: on_row and on_done are required");
@@ -1430,8 +1437,8 @@ tf_snapshot *tf_snapshot_new(struct event_base *base, const tf_snapshot_options 
     s->table_count = opt->table_count;
     for (size_t i = 0; i < opt->table_count; i++) {
         if (!split_table_name(opt->tables[i], &s->tables[i].schema, &s->tables[i].name)) {
-            tf_error_set(err, TF_ERR_CONFIG, 0,
-                         "snapshot: table '%s' is not of the form db.table", opt->tables[i]);
+            tf_error_set(err, TF_ERR_CONFIG, 0, "snapshot: table '%s' is not of the form db.table",
+                         opt->tables[i]);
             tf_snapshot_destroy(s);
             return NULL;
         }
@@ -1446,7 +1453,8 @@ tf_snapshot *tf_snapshot_new(struct event_base *base, const tf_snapshot_options 
         tf_snapshot_destroy(s);
         return NULL;
     }
-    s->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    s->dns =
+        evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (s->dns == NULL)
         s->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     s->timer = event_new(base, -1, 0, timeout_cb, s);
@@ -1468,16 +1476,16 @@ bool tf_snapshot_start(tf_snapshot *s, tf_error *err)
         tf_error_set(err, TF_ERR_CONFIG, 0, "snapshot: already started");
         return false;
     }
-    s->conn = tf_conn_new(s->base, s->dns, s->ssl_ctx, s->pem, s->pem_len, &s->opt.conn,
-                          &handlers, s);
+    s->conn =
+        tf_conn_new(s->base, s->dns, s->ssl_ctx, s->pem, s->pem_len, &s->opt.conn, &handlers, s);
     if (s->conn == NULL) {
         tf_error_set(err, TF_ERR_IO, 0, "out of memory");
         return false;
     }
-    struct timeval tv = {(time_t)s->opt.conn.connect_timeout,
-                         (suseconds_t)((s->opt.conn.connect_timeout -
-                                        (double)(time_t)s->opt.conn.connect_timeout) *
-                                       1e6)};
+    struct timeval tv = {
+        (time_t)s->opt.conn.connect_timeout,
+        (suseconds_t)((s->opt.conn.connect_timeout - (double)(time_t)s->opt.conn.connect_timeout) *
+                      1e6)};
     event_add(s->timer, &tv);
     tf_conn_start(s->conn);
     return true;

@@ -1,0 +1,831 @@
+/* test_snapshot.c — tf_snapshot against the live MariaDB
+ * (TAPFLOW_MARIADB_HOST/PORT/USER/PASSWORD, from `tools/servers.sh env`;
+ * every test is skipped when TAPFLOW_MARIADB_PORT is not set).
+ *
+ * Works in its own database tf_snapshot_test. Checks that a table read in
+ * chunks is the table (count, checksum, key order, bounded heap), that a
+ * row of every column type gives the same BSON from the snapshot as from the
+ * binlog, and that a snapshot taken while a writer runs, followed by the
+ * stream from the snapshot's position, rebuilds the final table exactly:
+ * every insert once, every update in version order, every delete of a row
+ * that exists. */
+#include "replica.h"
+#include "replica_internal.h"
+
+#include <bson/bson.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#define DB "tf_snapshot_test"
+
+/* ---- connection options from the environment ------------------------------- */
+
+static bool server_options(tf_conn_options *o)
+{
+    const char *port = getenv("TAPFLOW_MARIADB_PORT");
+    if (port == NULL || port[0] == '\0')
+        return false;
+    memset(o, 0, sizeof *o);
+    o->host = getenv("TAPFLOW_MARIADB_HOST") ? getenv("TAPFLOW_MARIADB_HOST") : "127.0.0.1";
+    o->port = (uint16_t)atoi(port);
+    o->user = getenv("TAPFLOW_MARIADB_USER") ? getenv("TAPFLOW_MARIADB_USER") : "tapflow";
+    o->password =
+        getenv("TAPFLOW_MARIADB_PASSWORD") ? getenv("TAPFLOW_MARIADB_PASSWORD") : "tapflow-test";
+    o->tls_mode = TF_TLS_DISABLED;
+    o->connect_timeout = 10;
+    return true;
+}
+
+/* ---- a blocking SQL client for the tests, on tf_conn + tf_query ------------- */
+
+typedef struct sql {
+    struct event_base *base;
+    tf_conn *conn;
+    tf_query q;
+    tf_conn_options opt;
+    bool ready, done, failed;
+    tf_error err;
+} sql;
+
+static void sql_on_ready(tf_conn *c, void *arg)
+{
+    (void)c;
+    ((sql *)arg)->ready = true;
+}
+
+static void sql_on_packet(tf_conn *c, const uint8_t *p, size_t n, void *arg)
+{
+    (void)c;
+    tf_query_feed(&((sql *)arg)->q, p, n);
+}
+
+static void sql_on_error(tf_conn *c, const tf_error *err, bool fatal, void *arg)
+{
+    sql *s = arg;
+    (void)fatal;
+    s->failed = true;
+    s->err = *err;
+    tf_conn_destroy(c);
+    s->conn = NULL;
+}
+
+static void sql_done(tf_query *q, const tf_error *err, void *arg)
+{
+    sql *s = arg;
+    (void)q;
+    s->done = true;
+    if (err != NULL) {
+        s->failed = true;
+        s->err = *err;
+    }
+}
+
+static void sql_open(sql *s)
+{
+    static const tf_conn_handlers h = {sql_on_ready, sql_on_packet, sql_on_error};
+    memset(s, 0, sizeof *s);
+    assert_true(server_options(&s->opt));
+    s->base = event_base_new();
+    tf_query_init(&s->q);
+    s->conn = tf_conn_new(s->base, NULL, NULL, NULL, 0, &s->opt, &h, s);
+    tf_conn_start(s->conn);
+    while (!s->ready && !s->failed)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    if (s->failed)
+        fail_msg("connect: %s", s->err.message);
+}
+
+/* Runs one statement; false (and s->err) when the server refused it. */
+static bool sql_try(sql *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool sql_try(sql *s, const char *fmt, ...)
+{
+    char text[65536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    s->done = false;
+    s->failed = false;
+    tf_error err = {0};
+    if (s->conn == NULL || !tf_query_send(&s->q, s->conn, text, sql_done, s, &err))
+        fail_msg("cannot send '%.60s': %s", text, err.message);
+    while (!s->done && s->conn != NULL)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    return !s->failed;
+}
+
+#define sql_exec(s, ...)                                  \
+    do {                                                  \
+        if (!sql_try(s, __VA_ARGS__))                     \
+            fail_msg("SQL failed: %s", (s)->err.message); \
+    } while (0)
+
+static const char *sql_cell(sql *s, size_t row, size_t col)
+{
+    return tf_query_cell(&s->q, row, col);
+}
+
+static void sql_close(sql *s)
+{
+    if (s->conn)
+        tf_conn_destroy(s->conn);
+    tf_query_cleanup(&s->q);
+    event_base_free(s->base);
+}
+
+/* ---- running a snapshot to its end ---------------------------------------------- */
+
+typedef struct run {
+    bool done;
+    bool failed;
+    tf_error err;
+    char gtid[4096];
+    char file[256];
+    uint64_t pos;
+    bool position_before_rows;
+    uint64_t rows;
+    void *user;
+    bool (*row)(struct run *r, const tf_snapshot_table *t, const tf_value *v, tf_error *err);
+} run;
+
+static void run_on_position(tf_snapshot *s, const tf_snapshot_position *pos, void *arg)
+{
+    run *r = arg;
+    (void)s;
+    assert_int_equal(pos->flavour, TF_FLAVOUR_MARIADB);
+    assert_non_null(pos->gtid);
+    snprintf(r->gtid, sizeof r->gtid, "%s", pos->gtid);
+    snprintf(r->file, sizeof r->file, "%s", pos->file);
+    r->pos = pos->pos;
+    r->position_before_rows = r->rows == 0;
+}
+
+static bool run_on_row(tf_snapshot *s, const tf_snapshot_table *t, const tf_value *v, void *arg,
+                       tf_error *err)
+{
+    run *r = arg;
+    (void)s;
+    r->rows++;
+    return r->row(r, t, v, err);
+}
+
+static void run_on_done(tf_snapshot *s, const tf_error *err, void *arg)
+{
+    run *r = arg;
+    (void)s;
+    r->done = true;
+    if (err != NULL) {
+        r->failed = true;
+        r->err = *err;
+    }
+}
+
+static void snapshot_run(run *r, const char *const *tables, size_t count, size_t chunk)
+{
+    struct event_base *base = event_base_new();
+    tf_snapshot_options opt = {0};
+    assert_true(server_options(&opt.conn));
+    opt.tables = tables;
+    opt.table_count = count;
+    opt.chunk_rows = chunk;
+    opt.cb.on_position = run_on_position;
+    opt.cb.on_row = run_on_row;
+    opt.cb.on_done = run_on_done;
+    opt.arg = r;
+    tf_error err = {0};
+    tf_snapshot *s = tf_snapshot_new(base, &opt, &err);
+    assert_non_null(s);
+    assert_true(tf_snapshot_start(s, &err));
+    while (!r->done)
+        event_base_loop(base, EVLOOP_ONCE);
+    tf_snapshot_destroy(s);
+    event_base_free(base);
+}
+
+/* ---- streaming from a position until the end of the binlog ---------------------- */
+
+typedef struct stream {
+    bool stopped;
+    bool failed;
+    tf_error err;
+    void *user;
+    const char *table;
+    /* One row change of `table`. */
+    void (*change)(struct stream *st, const tf_replica_row *row);
+    uint64_t changes;
+} stream;
+
+static bool stream_on_txn(tf_replica *r, const tf_replica_txn *txn, void *arg, tf_error *err)
+{
+    stream *st = arg;
+    (void)r;
+    tf_replica_rows it;
+    tf_replica_rows_init(&it, txn);
+    for (;;) {
+        tf_replica_row row;
+        bool done = false;
+        if (tf_replica_rows_next(&it, &row, &done, err) != TF_OK) {
+            tf_replica_rows_cleanup(&it);
+            return false;
+        }
+        if (done)
+            break;
+        if (row.table->database.len == strlen(DB) &&
+            memcmp(row.table->database.ptr, DB, row.table->database.len) == 0 &&
+            row.table->table.len == strlen(st->table) &&
+            memcmp(row.table->table.ptr, st->table, row.table->table.len) == 0) {
+            st->changes++;
+            st->change(st, &row);
+        }
+    }
+    tf_replica_rows_cleanup(&it);
+    return true;
+}
+
+static void stream_on_stop(tf_replica *r, const tf_error *err, void *arg)
+{
+    stream *st = arg;
+    (void)r;
+    st->stopped = true;
+    if (err != NULL) {
+        st->failed = true;
+        st->err = *err;
+    }
+}
+
+/* Streams from gtid (a MariaDB position) to the end of the binlog. */
+static void stream_run(stream *st, const tf_snapshot_position *pos)
+{
+    struct event_base *base = event_base_new();
+    tf_replica_options opt = {0};
+    assert_true(server_options(&opt.conn));
+    opt.server_id = 7000 + (uint32_t)(getpid() % 1000);
+    tf_snapshot_replica_start(pos, &opt);
+    opt.stop_at_end = true;
+    opt.cb.on_transaction = stream_on_txn;
+    opt.cb.on_stop = stream_on_stop;
+    opt.arg = st;
+    tf_error err = {0};
+    tf_replica *r = tf_replica_new(base, &opt, &err);
+    if (r == NULL)
+        fail_msg("tf_replica_new: %s", err.message);
+    assert_true(tf_replica_start(r, &err));
+    while (!st->stopped)
+        event_base_loop(base, EVLOOP_ONCE);
+    tf_replica_destroy(r);
+    event_base_free(base);
+    if (st->failed)
+        fail_msg("stream: %s", st->err.message);
+}
+
+/* ---- helpers on values -------------------------------------------------------------- */
+
+static int64_t value_int(const tf_value *v)
+{
+    return v->kind == TF_VAL_UINT ? (int64_t)v->u : v->i;
+}
+
+/* ====================================================================================== */
+/* (a) a large table, composite key, small chunks                                         */
+
+#define BIG_ROWS 50000
+
+typedef struct big_state {
+    uLong checksum_sum; /* sum of crc32("a|b|v|pad") */
+    int64_t last_a;
+    char last_b[32];
+    bool have_last;
+    bool order_ok;
+    size_t heap_base;
+    size_t heap_peak;
+} big_state;
+
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+static bool big_row(run *r, const tf_snapshot_table *t, const tf_value *v, tf_error *err)
+{
+    big_state *b = r->user;
+    (void)err;
+    assert_int_equal(t->column_count, 4);
+    assert_int_equal(t->key_count, 2);
+    int64_t a = value_int(&v[0]);
+    char bkey[32];
+    snprintf(bkey, sizeof bkey, "%.*s", (int)v[1].bytes.len, (const char *)v[1].bytes.ptr);
+    if (b->have_last && !(a > b->last_a || (a == b->last_a && strcasecmp(bkey, b->last_b) > 0)))
+        b->order_ok = false;
+    b->last_a = a;
+    snprintf(b->last_b, sizeof b->last_b, "%s", bkey);
+    b->have_last = true;
+    char line[512];
+    int n = snprintf(line, sizeof line, "%" PRId64 "|%s|%" PRId64 "|%.*s", a, bkey,
+                     value_int(&v[2]), (int)v[3].bytes.len, (const char *)v[3].bytes.ptr);
+    b->checksum_sum += crc32(0, (const Bytef *)line, (uInt)n);
+    size_t heap = heap_in_use();
+    if (heap > b->heap_peak)
+        b->heap_peak = heap;
+    return true;
+}
+
+static void test_snapshot_reads_a_large_table_in_key_order_in_chunks(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    sql s;
+    sql_open(&s);
+    sql_exec(&s, "CREATE DATABASE IF NOT EXISTS " DB);
+    sql_exec(&s, "USE " DB);
+    sql_exec(&s, "DROP TABLE IF EXISTS " DB ".big");
+    /* b is case-insensitive: the chunks must page in the collation's order. */
+    sql_exec(&s, "CREATE TABLE " DB ".big (a INT NOT NULL, b VARCHAR(20) NOT NULL, v BIGINT, "
+                 "pad VARCHAR(200), PRIMARY KEY (a, b)) ENGINE=InnoDB "
+                 "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci");
+    sql_exec(&s,
+             "INSERT INTO " DB ".big SELECT seq DIV 7, CONCAT(IF(seq %% 2, 'K', 'k'), "
+             "seq %% 7, '-', seq), seq * 31, REPEAT(CHAR(65 + seq %% 26), 200) "
+             "FROM seq_0_to_%d",
+             BIG_ROWS - 1);
+    sql_exec(&s, "SELECT COUNT(*), SUM(CRC32(CONCAT_WS('|', a, b, v, pad))) FROM " DB ".big");
+    uint64_t want_count = strtoull(sql_cell(&s, 0, 0), NULL, 10);
+    uint64_t want_sum = strtoull(sql_cell(&s, 0, 1), NULL, 10);
+    sql_close(&s);
+    assert_int_equal(want_count, BIG_ROWS);
+
+    big_state b = {.order_ok = true};
+    run r = {.user = &b, .row = big_row};
+    static const char *const tables[] = {DB ".big"};
+    b.heap_base = heap_in_use();
+    snapshot_run(&r, tables, 1, 1000);
+    if (r.failed)
+        fail_msg("snapshot: %s", r.err.message);
+    assert_true(r.position_before_rows);
+    assert_int_equal(r.rows, want_count);
+    assert_int_equal((uint64_t)b.checksum_sum, want_sum);
+    assert_true(b.order_ok);
+#if !defined(__SANITIZE_ADDRESS__)
+    /* The table is ~11 MB of rows; the heap never holds more than a small
+     * part of it (a chunk is ~230 kB; the socket buffers what arrives). */
+    size_t growth = b.heap_peak > b.heap_base ? b.heap_peak - b.heap_base : 0;
+    if (growth > 3u << 20)
+        fail_msg("heap grew by %zu bytes during the snapshot", growth);
+#endif
+}
+
+/* ====================================================================================== */
+/* (b) every column type: the same BSON from the snapshot and from the binlog             */
+
+#define TYPE_ROWS 4
+
+typedef struct types_state {
+    bson_t snap[TYPE_ROWS + 1]; /* by id 1..TYPE_ROWS */
+    bool have[TYPE_ROWS + 1];
+    tf_column snap_cols[64];
+    size_t ncols;
+    int binlog_rows;
+} types_state;
+
+static void row_bson(bson_t *doc, const tf_column *cols, size_t n, const tf_value *v)
+{
+    bson_init(doc);
+    for (size_t i = 0; i < n; i++) {
+        tf_error err = {0};
+        if (tf_value_append_bson(doc, cols[i].name.ptr, cols[i].name.len, &v[i], &cols[i], &err) !=
+            TF_OK)
+            fail_msg("tf_value_append_bson %.*s: %s", (int)cols[i].name.len, cols[i].name.ptr,
+                     err.message);
+    }
+}
+
+static bool types_row(run *r, const tf_snapshot_table *t, const tf_value *v, tf_error *err)
+{
+    types_state *ts = r->user;
+    (void)err;
+    int64_t id = value_int(&v[0]);
+    assert_true(id >= 1 && id <= TYPE_ROWS);
+    row_bson(&ts->snap[id], t->columns, t->column_count, v);
+    ts->have[id] = true;
+    ts->ncols = t->column_count;
+    for (size_t i = 0; i < t->column_count && i < 64; i++)
+        ts->snap_cols[i] = t->columns[i]; /* names only compared while the snapshot lives */
+    return true;
+}
+
+static void types_change(stream *st, const tf_replica_row *row)
+{
+    types_state *ts = st->user;
+    assert_int_equal(row->kind, TF_ROWS_WRITE);
+    int64_t id = value_int(&row->after[0]);
+    assert_true(id >= 1 && id <= TYPE_ROWS && ts->have[id]);
+    /* The table map and the snapshot describe the columns the same way. */
+    assert_int_equal(row->table->column_count, ts->ncols);
+    for (size_t i = 0; i < ts->ncols; i++) {
+        const tf_column *a = &row->table->columns[i], *b = &ts->snap_cols[i];
+        char what[128];
+        snprintf(what, sizeof what, "column %zu %.*s: type %u/%u meta %u/%u charset %u/%u", i,
+                 (int)a->name.len, a->name.ptr, a->type, b->type, a->meta, b->meta, a->charset,
+                 b->charset);
+        if (a->type != b->type || a->meta != b->meta || a->charset != b->charset ||
+            a->is_unsigned != b->is_unsigned || a->nullable != b->nullable ||
+            a->is_primary_key != b->is_primary_key || a->enum_set_count != b->enum_set_count)
+            fail_msg("%s", what);
+    }
+    bson_t doc;
+    row_bson(&doc, row->table->columns, row->table->column_count, row->after);
+    if (!bson_equal(&doc, &ts->snap[id])) {
+        char *want = bson_as_relaxed_extended_json(&doc, NULL);
+        char *got = bson_as_relaxed_extended_json(&ts->snap[id], NULL);
+        fail_msg("row %" PRId64 " differs:\n binlog   %s\n snapshot %s", id, want, got);
+    }
+    bson_destroy(&doc);
+    ts->binlog_rows++;
+}
+
+static void test_snapshot_values_give_the_same_bson_as_the_binlog_for_every_type(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    sql s;
+    sql_open(&s);
+    sql_exec(&s, "CREATE DATABASE IF NOT EXISTS " DB);
+    sql_exec(&s, "USE " DB);
+    sql_exec(&s, "DROP TABLE IF EXISTS " DB ".types");
+    sql_exec(&s,
+             "CREATE TABLE " DB ".types ("
+             "id INT NOT NULL PRIMARY KEY, ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, "
+             "siu SMALLINT UNSIGNED, mi MEDIUMINT, miu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, "
+             "bi BIGINT, biu BIGINT UNSIGNED, f FLOAT, d DOUBLE, dec1 DECIMAL(10,2), "
+             "dec2 DECIMAL(65,30), dec3 DECIMAL(5,0), dt DATE, dtm DATETIME, dtm6 DATETIME(6), "
+             "ts TIMESTAMP NULL, ts3 TIMESTAMP(3) NULL, tm TIME, tm4 TIME(4), y YEAR, "
+             "c CHAR(10), vc VARCHAR(300), l1 VARCHAR(20) CHARACTER SET latin1, "
+             "bin BINARY(6), vb VARBINARY(20), tt TINYTEXT, tx TEXT, mt MEDIUMTEXT, lt LONGTEXT, "
+             "tb TINYBLOB, bl BLOB, mb MEDIUMBLOB, lb LONGBLOB, e ENUM('red','green','it''s'), "
+             "st SET('a','b','c','d'), b1 BIT(1), b10 BIT(10), b64 BIT(64), j JSON, "
+             "g GEOMETRY, p POINT, u UUID, i6 INET6, i4 INET4) ENGINE=InnoDB "
+             "DEFAULT CHARSET=utf8mb4");
+    sql_exec(&s, "SELECT @@global.gtid_binlog_pos");
+    char before[4096];
+    snprintf(before, sizeof before, "%s", sql_cell(&s, 0, 0) ? sql_cell(&s, 0, 0) : "");
+    sql_exec(&s,
+             "INSERT INTO " DB ".types VALUES "
+             "(1, -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295, "
+             "-9223372036854775808, 18446744073709551615, 1.2345678, 0.30000000000000004, "
+             "-12345678.90, -0.000000000000000000000000000001, 99999, '2024-02-29', "
+             "'1999-12-31 23:59:59', '2000-01-01 00:00:00.000001', '2038-01-19 03:14:07', "
+             "'1970-01-01 00:00:01.5', '-838:59:59', '12:34:56.7891', 2155, 'abc', "
+             "'caf\xc3\xa9 \xf0\x9f\x98\x80', 'caf\xc3\xa9', 'ab', X'00FF00', 'tiny', 'text', "
+             "'medium', 'long', X'01', X'0203', X'', X'FF', 'it''s', 'a,d', b'1', b'1010101010', "
+             "b'1111111111111111111111111111111111111111111111111111111111111111', "
+             "'{\"k\": [1, 2.5, \"x\"]}', ST_GeomFromText('LINESTRING(0 0, 1 1, 2 3)'), "
+             "ST_GeomFromText('POINT(1.5 -2.5)'), '12345678-9abc-1ef0-9234-56789abcdef0', "
+             "'2001:db8::ff00:42:8329', '192.168.0.1'),"
+             "(2, 127, 0, 32767, 0, 8388607, 0, 2147483647, 0, 9223372036854775807, 0, "
+             "-3.4028234e38, -1.7976931348623157e308, 0.00, 1.5, -99999, '1000-01-01', "
+             "'9999-12-31 23:59:59', '1000-01-01 00:00:00.999999', '1970-01-01 00:00:01', "
+             "'2038-01-19 03:14:07.999', '838:59:59', '-00:00:00.0001', 1901, '', '', '', "
+             "'', '', '', '', '', '', '', '', '', '', 'green', '', b'0', b'0', b'0', '[]', "
+             "ST_GeomFromText('POLYGON((0 0, 4 0, 4 4, 0 0))'), ST_GeomFromText('POINT(0 0)'), "
+             "'00000000-0000-0000-0000-000000000000', '::', '0.0.0.0'),"
+             "(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+             "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+             "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+             "NULL, NULL, NULL, NULL, NULL, NULL),"
+             "(4, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 5e-324, 0.01, 0, 0, '0000-00-00', "
+             "'0000-00-00 00:00:00', '2024-06-30 12:00:00.5', '2024-06-30 12:00:00', "
+             "'2001-02-03 04:05:06.789', '00:00:00', '23:59:59.9999', 0, 'x  ', 'trailing  ', "
+             "'\xc3\xbf', X'000000', X'00', 'a', 'b', 'c', 'd', X'00', X'0000', X'000000', "
+             "X'00000000', 'red', 'a,b,c,d', b'0', b'1', b'1', '{\"a\": {\"b\": null}}', "
+             "ST_GeomFromText('POINT(3 4)'), ST_GeomFromText('POINT(-1 -1)'), "
+             "'ffffffff-ffff-1fff-bfff-ffffffffffff', 'ffff::1', '255.255.255.255')");
+    sql_close(&s);
+
+    types_state ts;
+    memset(&ts, 0, sizeof ts);
+    run r = {.user = &ts, .row = types_row};
+    static const char *const tables[] = {DB ".types"};
+    /* Keep the snapshot's column descriptions alive for the comparison: run
+     * it by hand instead of snapshot_run. */
+    struct event_base *base = event_base_new();
+    tf_snapshot_options opt = {0};
+    assert_true(server_options(&opt.conn));
+    opt.tables = tables;
+    opt.table_count = 1;
+    opt.chunk_rows = 3; /* two chunks */
+    opt.cb.on_position = run_on_position;
+    opt.cb.on_row = run_on_row;
+    opt.cb.on_done = run_on_done;
+    opt.arg = &r;
+    tf_error err = {0};
+    tf_snapshot *snap = tf_snapshot_new(base, &opt, &err);
+    assert_non_null(snap);
+    assert_true(tf_snapshot_start(snap, &err));
+    while (!r.done)
+        event_base_loop(base, EVLOOP_ONCE);
+    if (r.failed)
+        fail_msg("snapshot: %s", r.err.message);
+    assert_int_equal(r.rows, TYPE_ROWS);
+
+    /* The binlog from before the INSERT: the same four rows, decoded. */
+    stream st = {.user = &ts, .table = "types", .change = types_change};
+    tf_snapshot_position from = {.flavour = TF_FLAVOUR_MARIADB, .gtid = before};
+    stream_run(&st, &from);
+    assert_int_equal(ts.binlog_rows, TYPE_ROWS);
+    tf_snapshot_destroy(snap);
+    event_base_free(base);
+    for (int i = 1; i <= TYPE_ROWS; i++)
+        bson_destroy(&ts.snap[i]);
+}
+
+/* ====================================================================================== */
+/* (c) the boundary under a concurrent writer                                             */
+
+#define WRITER_SECONDS 4
+#define INITIAL_ROWS 3000
+#define MAX_ID 1000000
+
+typedef struct model_row {
+    bool present;
+    int64_t ver;
+    int64_t val;
+} model_row;
+
+typedef struct model {
+    model_row *rows; /* by id */
+    uint64_t inserts, updates, deletes;
+    char problem[512];
+} model;
+
+static void model_problem(model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void model_problem(model *m, const char *fmt, ...)
+{
+    if (m->problem[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->problem, sizeof m->problem, fmt, ap);
+    va_end(ap);
+}
+
+static bool model_snapshot_row(run *r, const tf_snapshot_table *t, const tf_value *v, tf_error *err)
+{
+    model *m = r->user;
+    (void)t;
+    (void)err;
+    int64_t id = value_int(&v[0]);
+    assert_true(id > 0 && id < MAX_ID);
+    if (m->rows[id].present)
+        model_problem(m, "snapshot gave id %" PRId64 " twice", id);
+    m->rows[id] = (model_row){true, value_int(&v[1]), value_int(&v[2])};
+    return true;
+}
+
+/* Applies one change; the before image must be the model's row exactly: a
+ * change lost across the boundary, or one applied twice (in the snapshot and
+ * again from the stream), breaks that at once. */
+static void model_change(stream *st, const tf_replica_row *row)
+{
+    model *m = st->user;
+    const tf_value *b = row->before, *a = row->after;
+    int64_t id = value_int(b ? &b[0] : &a[0]);
+    assert_true(id > 0 && id < MAX_ID);
+    model_row *mr = &m->rows[id];
+    switch (row->kind) {
+    case TF_ROWS_WRITE:
+        if (mr->present)
+            model_problem(m, "insert of id %" PRId64 " which the model has (applied twice)", id);
+        *mr = (model_row){true, value_int(&a[1]), value_int(&a[2])};
+        m->inserts++;
+        break;
+    case TF_ROWS_UPDATE:
+        if (!mr->present || mr->ver != value_int(&b[1]) || mr->val != value_int(&b[2]))
+            model_problem(m,
+                          "update of id %" PRId64 " from ver %" PRId64 " but the model has %s ver "
+                          "%" PRId64,
+                          id, value_int(&b[1]), mr->present ? "" : "no row,", mr->ver);
+        if (value_int(&a[1]) != value_int(&b[1]) + 1)
+            model_problem(m, "update of id %" PRId64 " skips a version", id);
+        *mr = (model_row){true, value_int(&a[1]), value_int(&a[2])};
+        m->updates++;
+        break;
+    case TF_ROWS_DELETE:
+        if (!mr->present || mr->ver != value_int(&b[1]))
+            model_problem(m, "delete of id %" PRId64 " the model %s", id,
+                          mr->present ? "has at another version" : "does not have");
+        mr->present = false;
+        m->deletes++;
+        break;
+    default: model_problem(m, "unexpected rows kind %d", (int)row->kind);
+    }
+}
+
+/* The writer: small transactions of inserts (new ids), updates (version + 1)
+ * and deletes, as fast as the server takes them, for WRITER_SECONDS. */
+static void writer_main(void)
+{
+    sql s;
+    sql_open(&s);
+    uint64_t rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15u + 1;
+    int64_t next_id = INITIAL_ROWS + 1;
+    double end = tf_now() + WRITER_SECONDS;
+    while (tf_now() < end) {
+        int ops = 1 + (int)(rng % 4);
+        bool txn = ops > 1;
+        if (txn)
+            sql_exec(&s, "BEGIN");
+        for (int k = 0; k < ops; k++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            int64_t target = 1 + (int64_t)(rng % (uint64_t)next_id);
+            switch (rng % 10) {
+            case 0:
+            case 1:
+            case 2:
+                sql_exec(&s, "INSERT INTO " DB ".w VALUES (%" PRId64 ", 0, %" PRId64 ")", next_id,
+                         next_id * 7);
+                next_id++;
+                break;
+            case 3: sql_exec(&s, "DELETE FROM " DB ".w WHERE id = %" PRId64, target); break;
+            default:
+                sql_exec(&s,
+                         "UPDATE " DB ".w SET ver = ver + 1, val = val + %d WHERE id = %" PRId64,
+                         (int)(rng % 100), target);
+                break;
+            }
+        }
+        if (txn)
+            sql_exec(&s, "COMMIT");
+    }
+    sql_close(&s);
+}
+
+static void test_snapshot_then_stream_loses_and_duplicates_nothing_under_a_writer(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    sql s;
+    sql_open(&s);
+    sql_exec(&s, "CREATE DATABASE IF NOT EXISTS " DB);
+    sql_exec(&s, "USE " DB);
+    sql_exec(&s, "DROP TABLE IF EXISTS " DB ".w");
+    sql_exec(&s, "CREATE TABLE " DB ".w (id BIGINT NOT NULL PRIMARY KEY, ver INT NOT NULL, "
+                 "val BIGINT NOT NULL) ENGINE=InnoDB");
+    sql_exec(&s, "INSERT INTO " DB ".w SELECT seq, 0, seq FROM seq_1_to_%d", INITIAL_ROWS);
+    sql_close(&s);
+
+    fflush(NULL);
+    pid_t writer = fork();
+    assert_true(writer >= 0);
+    if (writer == 0) {
+        writer_main();
+        _exit(0);
+    }
+    usleep(500 * 1000); /* the writer is in full swing */
+
+    model m = {0};
+    m.rows = calloc(MAX_ID, sizeof *m.rows);
+    assert_non_null(m.rows);
+    run r = {.user = &m, .row = model_snapshot_row};
+    static const char *const tables[] = {DB ".w"};
+    /* Small chunks: the snapshot spans many of the writer's commits. */
+    snapshot_run(&r, tables, 1, 50);
+    if (r.failed)
+        fail_msg("snapshot: %s", r.err.message);
+    assert_true(r.position_before_rows);
+
+    int status = 0;
+    waitpid(writer, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    stream st = {.user = &m, .table = "w", .change = model_change};
+    tf_snapshot_position from = {.flavour = TF_FLAVOUR_MARIADB, .gtid = r.gtid};
+    stream_run(&st, &from);
+    if (m.problem[0])
+        fail_msg("%s", m.problem);
+    /* The writer ran for seconds after the snapshot started: the stream
+     * must have carried changes of every kind. */
+    assert_true(m.inserts > 0 && m.updates > 0 && m.deletes > 0);
+
+    sql_open(&s);
+    sql_exec(&s, "SELECT id, ver, val FROM " DB ".w ORDER BY id");
+    size_t rows = s.q.result.rows, model_rows = 0;
+    for (size_t i = 0; i < MAX_ID; i++)
+        model_rows += m.rows[i].present;
+    for (size_t i = 0; i < rows; i++) {
+        int64_t id = strtoll(sql_cell(&s, i, 0), NULL, 10);
+        int64_t ver = strtoll(sql_cell(&s, i, 1), NULL, 10);
+        int64_t val = strtoll(sql_cell(&s, i, 2), NULL, 10);
+        if (!m.rows[id].present || m.rows[id].ver != ver || m.rows[id].val != val)
+            fail_msg("id %" PRId64 ": table has ver %" PRId64 " val %" PRId64
+                     ", model %s ver %" PRId64 " val %" PRId64,
+                     id, ver, val, m.rows[id].present ? "" : "(absent)", m.rows[id].ver,
+                     m.rows[id].val);
+    }
+    assert_int_equal(model_rows, rows);
+    print_message("snapshot %" PRIu64 " rows at %s; then %" PRIu64 " inserts, %" PRIu64
+                  " updates, %" PRIu64 " deletes streamed; %zu rows at the end\n",
+                  r.rows, r.gtid, m.inserts, m.updates, m.deletes, rows);
+    sql_close(&s);
+    free(m.rows);
+}
+
+/* ====================================================================================== */
+/* errors                                                                                 */
+
+static bool no_row(run *r, const tf_snapshot_table *t, const tf_value *v, tf_error *err)
+{
+    (void)r;
+    (void)t;
+    (void)v;
+    (void)err;
+    return true;
+}
+
+static void test_snapshot_refuses_a_table_without_primary_key(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    sql s;
+    sql_open(&s);
+    sql_exec(&s, "CREATE DATABASE IF NOT EXISTS " DB);
+    sql_exec(&s, "USE " DB);
+    sql_exec(&s, "DROP TABLE IF EXISTS " DB ".nokey");
+    sql_exec(&s, "CREATE TABLE " DB ".nokey (a INT, b INT) ENGINE=InnoDB");
+    sql_close(&s);
+    run r = {.row = no_row};
+    static const char *const tables[] = {DB ".nokey"};
+    snapshot_run(&r, tables, 1, 10);
+    assert_true(r.failed);
+    assert_string_equal(r.err.message,
+                        "snapshot: table " DB ".nokey has no primary key: the snapshot reads in "
+                        "key order and the view addresses rows by key; add a PRIMARY KEY");
+}
+
+static void test_snapshot_refuses_a_missing_table(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    run r = {.row = no_row};
+    static const char *const tables[] = {DB ".does_not_exist"};
+    snapshot_run(&r, tables, 1, 10);
+    assert_true(r.failed);
+    assert_string_equal(r.err.message, "snapshot: table " DB ".does_not_exist does not exist (or "
+                                       "this user may not see it)");
+}
+
+static void test_snapshot_rejects_a_table_name_without_database(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    tf_snapshot_options opt = {0};
+    static const char *const tables[] = {"orders"};
+    opt.tables = tables;
+    opt.table_count = 1;
+    opt.cb.on_row =
+        (bool (*)(tf_snapshot *, const tf_snapshot_table *, const tf_value *, void *, tf_error *))1;
+    opt.cb.on_done = (void (*)(tf_snapshot *, const tf_error *, void *))1;
+    tf_error err = {0};
+    assert_null(tf_snapshot_new(base, &opt, &err));
+    assert_string_equal(err.message, "snapshot: table 'orders' is not of the form db.table");
+    event_base_free(base);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_snapshot_rejects_a_table_name_without_database),
+        cmocka_unit_test(test_snapshot_refuses_a_missing_table),
+        cmocka_unit_test(test_snapshot_refuses_a_table_without_primary_key),
+        cmocka_unit_test(test_snapshot_reads_a_large_table_in_key_order_in_chunks),
+        cmocka_unit_test(test_snapshot_values_give_the_same_bson_as_the_binlog_for_every_type),
+        cmocka_unit_test(test_snapshot_then_stream_loses_and_duplicates_nothing_under_a_writer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
