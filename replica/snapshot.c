@@ -437,13 +437,13 @@ static bool describe_column(tf_snapshot *s, snap_table *t, size_t row, size_t i)
         if (!parse_members(column_type, col))
             return false;
         col->type = is_enum ? TF_TYPE_ENUM : TF_TYPE_SET;
-        uint32_t n = col->enum_set_count;
-        col->meta = is_enum ? (n > 255 ? 2 : 1)
-                            : (uint16_t)((n + 7) / 8 == 3  ? 4
-                                         : (n + 7) / 8 > 4 ? 8
-                                                           : (n + 7) / 8);
-        if (!is_enum && col->meta == 0)
-            col->meta = 1;
+        /* Storage bytes: ENUM 1 or 2; SET 1, 2, 3, 4 or 8 (as the server
+         * stores them, and TABLE_MAP's meta says). */
+        uint32_t n = col->enum_set_count, bytes = (n + 7) / 8;
+        col->meta = (uint16_t)(is_enum      ? (n > 255 ? 2 : 1)
+                               : bytes == 0 ? 1
+                               : bytes > 4  ? 8
+                                            : bytes);
     } else if (type_is(type, "bit")) {
         col->type = TF_TYPE_BIT;
         col->meta = (uint16_t)((precision / 8) << 8 | (precision % 8));
@@ -473,7 +473,7 @@ static bool describe_column(tf_snapshot *s, snap_table *t, size_t row, size_t i)
                      col->type == TF_TYPE_SET;
     if (character && charset_name == NULL)
         col->charset = TF_CHARSET_BINARY;
-    if (!character || col->type == TF_TYPE_JSON)
+    if (!character)
         col->charset = 0;
     if (col->type == TF_TYPE_GEOMETRY)
         col->charset = TF_CHARSET_BINARY;
