@@ -50,9 +50,20 @@ static bool read_whole_file(const char *path, uint8_t **data, size_t *len, tf_er
     return true;
 }
 
-/* NAME.NNNNNN: what servers call binlog files (the .index is not one). */
-static bool looks_like_binlog(const char *name)
+/* NAME.NNNNNN starting with the binlog magic: what servers call binlog
+ * files (the .index is not one, nor Aria's aria_log.00000001). */
+static bool looks_like_binlog(const char *dir, const char *name)
 {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    uint8_t magic[TF_BINLOG_MAGIC_LEN];
+    FILE *f = fopen(path, "rb");
+    bool is_binlog = f && fread(magic, 1, sizeof magic, f) == sizeof magic &&
+                     tf_binlog_check_magic(magic, sizeof magic, NULL) == TF_OK;
+    if (f)
+        fclose(f);
+    if (!is_binlog)
+        return false;
     const char *dot = strrchr(name, '.');
     if (!dot || dot == name || !dot[1])
         return false;
@@ -171,7 +182,7 @@ bool tp_binlogs_load(tp_binlogs *b, char **paths, size_t path_count, tf_error *e
             DIR *d = opendir(paths[i]);
             struct dirent *de;
             while (d && (de = readdir(d))) {
-                if (!looks_like_binlog(de->d_name))
+                if (!looks_like_binlog(paths[i], de->d_name))
                     continue;
                 if (count == cap)
                     files = realloc(files, (cap *= 2) * sizeof *files);
