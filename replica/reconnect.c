@@ -227,62 +227,6 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- public ------------------------------------------------------------------- */
 
-static SSL_CTX *make_ssl_ctx(const tf_conn_options *o, tf_error *err)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (ctx == NULL) {
-        tf_error_set(err, TF_ERR_IO, 0, "TLS: cannot create an OpenSSL context");
-        return NULL;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    bool verify = o->tls_mode == TF_TLS_VERIFY_CA || o->tls_mode == TF_TLS_VERIFY_IDENTITY;
-    SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-    char detail[256] = "";
-    if (verify) {
-        int ok = o->tls_ca_file ? SSL_CTX_load_verify_locations(ctx, o->tls_ca_file, NULL)
-                                : SSL_CTX_set_default_verify_paths(ctx);
-        if (!ok) {
-            ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
-            tf_error_set(err, TF_ERR_CONFIG, 0, "TLS: cannot load the CA file %s: %s",
-                         o->tls_ca_file ? o->tls_ca_file : "(default paths)", detail);
-            SSL_CTX_free(ctx);
-            return NULL;
-        }
-    }
-    if (o->tls_cert_file != NULL) {
-        if (SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert_file) != 1 ||
-            SSL_CTX_use_PrivateKey_file(ctx, o->tls_key_file ? o->tls_key_file : o->tls_cert_file,
-                                        SSL_FILETYPE_PEM) != 1) {
-            ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
-            tf_error_set(err, TF_ERR_CONFIG, 0, "TLS: client certificate %s: %s", o->tls_cert_file,
-                         detail);
-            SSL_CTX_free(ctx);
-            return NULL;
-        }
-    }
-    return ctx;
-}
-
-static bool read_file(const char *path, uint8_t **out, size_t *len, tf_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        tf_error_set(err, TF_ERR_CONFIG, 0, "cannot read %s", path);
-        return false;
-    }
-    uint8_t buf[16384];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    *out = malloc(n ? n : 1);
-    if (*out == NULL) {
-        tf_error_set(err, TF_ERR_IO, 0, "out of memory");
-        return false;
-    }
-    memcpy(*out, buf, n);
-    *len = n;
-    return true;
-}
-
 tf_replica *tf_replica_new(struct event_base *base, const tf_replica_options *opt, tf_error *err)
 {
     if (opt->cb.on_transaction == NULL) {
@@ -319,12 +263,12 @@ tf_replica *tf_replica_new(struct event_base *base, const tf_replica_options *op
     if (r->rng == 0)
         r->rng = 0x9e3779b97f4a7c15u;
     if (r->opt.conn.tls_mode != TF_TLS_DISABLED) {
-        r->ssl_ctx = make_ssl_ctx(&r->opt.conn, err);
+        r->ssl_ctx = tf_conn_ssl_ctx_new(&r->opt.conn, err);
         if (r->ssl_ctx == NULL)
             goto fail;
     }
     if (r->opt.conn.server_public_key_file != NULL &&
-        !read_file(r->opt.conn.server_public_key_file, &r->pem, &r->pem_len, err))
+        !tf_conn_read_pem(r->opt.conn.server_public_key_file, &r->pem, &r->pem_len, err))
         goto fail;
     r->dns =
         evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);

@@ -57,6 +57,12 @@ const char *tf_conn_peer(const tf_conn *c);
 /* Monotonic clock in seconds. */
 double tf_now(void);
 
+/* OpenSSL client context for o's TLS mode (CA file, client certificate);
+ * NULL with err (TF_ERR_CONFIG) when a file does not load. */
+SSL_CTX *tf_conn_ssl_ctx_new(const tf_conn_options *o, tf_error *err);
+/* Reads the server public key file for caching_sha2 / sha256 full auth. */
+bool tf_conn_read_pem(const char *path, uint8_t **out, size_t *len, tf_error *err);
+
 /* ---- query.c ----------------------------------------------------------------- */
 
 typedef struct tf_query tf_query;

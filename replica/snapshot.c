@@ -1319,56 +1319,6 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
     finish(s, &err);
 }
 
-/* TLS context for opt's mode (like the replica's own). */
-static SSL_CTX *snapshot_ssl_ctx(const tf_conn_options *o, tf_error *err)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (ctx == NULL) {
-        tf_error_set(err, TF_ERR_IO, 0, "TLS: cannot create an OpenSSL context");
-        return NULL;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    bool verify = o->tls_mode == TF_TLS_VERIFY_CA || o->tls_mode == TF_TLS_VERIFY_IDENTITY;
-    SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-    bool ok = true;
-    if (verify)
-        ok = o->tls_ca_file ? SSL_CTX_load_verify_locations(ctx, o->tls_ca_file, NULL)
-                            : SSL_CTX_set_default_verify_paths(ctx);
-    if (ok && o->tls_cert_file != NULL)
-        ok = SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert_file) == 1 &&
-             SSL_CTX_use_PrivateKey_file(ctx, o->tls_key_file ? o->tls_key_file : o->tls_cert_file,
-                                         SSL_FILETYPE_PEM) == 1;
-    if (!ok) {
-        char detail[256] = "";
-        ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
-        tf_error_set(err, TF_ERR_CONFIG, 0, "TLS: cannot load the CA or client certificate: %s",
-                     detail);
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-static bool read_pem(const char *path, uint8_t **out, size_t *len, tf_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        tf_error_set(err, TF_ERR_CONFIG, 0, "cannot read %s", path);
-        return false;
-    }
-    uint8_t buf[16384];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    *out = malloc(n ? n : 1);
-    if (*out == NULL) {
-        tf_error_set(err, TF_ERR_IO, 0, "out of memory");
-        return false;
-    }
-    memcpy(*out, buf, n);
-    *len = n;
-    return true;
-}
-
 /* "db.table", "`d.b`.`t`" -> schema and name. */
 static bool split_table_name(const char *text, char **schema, char **name)
 {
@@ -1444,12 +1394,12 @@ tf_snapshot *tf_snapshot_new(struct event_base *base, const tf_snapshot_options 
         }
     }
     if (opt->conn.tls_mode != TF_TLS_DISABLED &&
-        (s->ssl_ctx = snapshot_ssl_ctx(&opt->conn, err)) == NULL) {
+        (s->ssl_ctx = tf_conn_ssl_ctx_new(&opt->conn, err)) == NULL) {
         tf_snapshot_destroy(s);
         return NULL;
     }
     if (opt->conn.server_public_key_file != NULL &&
-        !read_pem(opt->conn.server_public_key_file, &s->pem, &s->pem_len, err)) {
+        !tf_conn_read_pem(opt->conn.server_public_key_file, &s->pem, &s->pem_len, err)) {
         tf_snapshot_destroy(s);
         return NULL;
     }
