@@ -1,0 +1,259 @@
+/* batch.c — pending document operations and the ordered bulk write that
+ * sends them (sink.h section 2).
+ *
+ * The batch keeps its ops (not only a mongoc_bulk_operation_t) because a
+ * bulk can be executed once: after a transient failure the same ops are
+ * sent again in a fresh bulk. Ops before the failure may already be
+ * applied; sending them again is harmless since every op is idempotent. */
+#include "sink_internal.h"
+
+#include <string.h>
+
+static const char *op_kind_name(tf_doc_op_kind kind)
+{
+    switch (kind) {
+    case TF_DOC_OP_REPLACE: return "replace";
+    case TF_DOC_OP_UPDATE: return "update";
+    case TF_DOC_OP_UPDATE_MANY: return "updateMany";
+    case TF_DOC_OP_DELETE: return "delete";
+    case TF_DOC_OP_NONE:
+    default: return "none";
+    }
+}
+
+static bool op_check(const tf_sink *sink, const tf_doc_op *op, tf_error *err)
+{
+    if (op->filter == NULL) {
+        tf_error_set(err, TF_ERR_CONFIG, 0, "%s op without a filter", op_kind_name(op->kind));
+        return false;
+    }
+    switch (op->kind) {
+    case TF_DOC_OP_REPLACE:
+        if (op->document == NULL) {
+            tf_error_set(err, TF_ERR_CONFIG, 0, "replace op without a document");
+            return false;
+        }
+        return true;
+    case TF_DOC_OP_UPDATE_MANY:
+        if (sink->fanout != TF_FANOUT_ARRAY_FILTERS) {
+            tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                         "updateMany with arrayFilters refused: the target %s does not "
+                         "support arrayFilters (fan-out mode is recompute: send a "
+                         "replace of each affected document instead)",
+                         sink->uri_redacted);
+            return false;
+        }
+        /* same shape as UPDATE */
+        __attribute__((fallthrough));
+    case TF_DOC_OP_UPDATE:
+        if ((op->set == NULL || bson_empty(op->set)) &&
+            (op->unset == NULL || bson_empty(op->unset))) {
+            tf_error_set(err, TF_ERR_CONFIG, 0, "%s op with nothing to $set or $unset",
+                         op_kind_name(op->kind));
+            return false;
+        }
+        return true;
+    case TF_DOC_OP_DELETE: return true;
+    case TF_DOC_OP_NONE:
+    default: {
+        tf_error_set(err, TF_ERR_CONFIG, 0, "op of unknown kind %d", (int)op->kind);
+        return false;
+    }
+    }
+}
+
+/* Makes the op own its BSON, copying borrowed documents. */
+static void op_take(tf_doc_op *dst, tf_doc_op *src)
+{
+    *dst = *src;
+    if (!src->owns_bson) {
+        dst->owns_bson = true;
+        dst->filter = src->filter != NULL ? bson_copy(src->filter) : NULL;
+        dst->document = src->document != NULL ? bson_copy(src->document) : NULL;
+        dst->set = src->set != NULL ? bson_copy(src->set) : NULL;
+        dst->unset = src->unset != NULL ? bson_copy(src->unset) : NULL;
+        dst->array_filters = src->array_filters != NULL ? bson_copy(src->array_filters) : NULL;
+    }
+    memset(src, 0, sizeof *src);
+}
+
+bool tf_sink_add(tf_sink *sink, tf_doc_op *op, tf_error *err)
+{
+    if (!op_check(sink, op, err)) {
+        tf_doc_op_cleanup(op);
+        return false;
+    }
+    if (sink->n_pending == sink->cap_pending) {
+        sink->cap_pending = sink->cap_pending ? sink->cap_pending * 2 : 256;
+        sink->pending = bson_realloc(sink->pending, sink->cap_pending * sizeof *sink->pending);
+    }
+    if (sink->n_pending == 0)
+        sink->oldest_pending_us = bson_get_monotonic_time();
+    tf_doc_op *slot = &sink->pending[sink->n_pending++];
+    op_take(slot, op);
+    sink->pending_bytes += tf_doc_op_size(slot);
+    if (sink->n_pending >= sink->opts.max_batch_ops ||
+        sink->pending_bytes >= sink->opts.max_batch_bytes)
+        return tf_sink_flush(sink, err);
+    return true;
+}
+
+size_t tf_sink_pending_ops(const tf_sink *sink) { return sink->n_pending; }
+
+bool tf_sink_flush_due(const tf_sink *sink)
+{
+    if (sink->n_pending == 0)
+        return false;
+    if (sink->n_pending >= sink->opts.max_batch_ops ||
+        sink->pending_bytes >= sink->opts.max_batch_bytes)
+        return true;
+    return bson_get_monotonic_time() - sink->oldest_pending_us >=
+           sink->opts.flush_interval_ms * 1000;
+}
+
+static bson_t *update_document(const tf_doc_op *op)
+{
+    bson_t *update = bson_new();
+    if (op->set != NULL && !bson_empty(op->set))
+        BSON_APPEND_DOCUMENT(update, "$set", op->set);
+    if (op->unset != NULL && !bson_empty(op->unset))
+        BSON_APPEND_DOCUMENT(update, "$unset", op->unset);
+    return update;
+}
+
+static bool bulk_append(mongoc_bulk_operation_t *bulk, const tf_doc_op *op, bson_error_t *error)
+{
+    bson_t opts = BSON_INITIALIZER;
+    bool ok = false;
+    switch (op->kind) {
+    case TF_DOC_OP_REPLACE:
+        BSON_APPEND_BOOL(&opts, "upsert", true);
+        ok = mongoc_bulk_operation_replace_one_with_opts(bulk, op->filter, op->document, &opts,
+                                                         error);
+        break;
+    case TF_DOC_OP_UPDATE: {
+        bson_t *update = update_document(op);
+        ok = mongoc_bulk_operation_update_one_with_opts(bulk, op->filter, update, NULL, error);
+        bson_destroy(update);
+        break;
+    }
+    case TF_DOC_OP_UPDATE_MANY: {
+        bson_t *update = update_document(op);
+        if (op->array_filters != NULL)
+            BSON_APPEND_ARRAY(&opts, "arrayFilters", op->array_filters);
+        ok = mongoc_bulk_operation_update_many_with_opts(bulk, op->filter, update, &opts, error);
+        bson_destroy(update);
+        break;
+    }
+    case TF_DOC_OP_DELETE:
+        ok = mongoc_bulk_operation_remove_one_with_opts(bulk, op->filter, NULL, error);
+        break;
+    case TF_DOC_OP_NONE:
+    default: bson_set_error(error, MONGOC_ERROR_COMMAND, 0, "op of unknown kind"); break;
+    }
+    bson_destroy(&opts);
+    return ok;
+}
+
+typedef struct bulk_attempt {
+    size_t failed_append; /* index of an op the driver refused to add, or SIZE_MAX */
+} bulk_attempt;
+
+static bool bulk_write_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_error_t *error)
+{
+    bulk_attempt *a = ctx;
+    a->failed_append = SIZE_MAX;
+    bson_t opts = BSON_INITIALIZER;
+    BSON_APPEND_BOOL(&opts, "ordered", true);
+    sink_append_write_concern(sink, &opts);
+    mongoc_bulk_operation_t *bulk =
+        mongoc_collection_create_bulk_operation_with_opts(sink->collection, &opts);
+    bson_destroy(&opts);
+    for (size_t i = 0; i < sink->n_pending; i++) {
+        if (!bulk_append(bulk, &sink->pending[i], error)) {
+            /* Driver-side validation (e.g. a replacement with $-keys): the
+             * op is wrong, never transient. */
+            a->failed_append = i;
+            error->domain = MONGOC_ERROR_COMMAND;
+            mongoc_bulk_operation_destroy(bulk);
+            return false;
+        }
+    }
+    bson_destroy(reply); /* execute initialises it */
+    bool ok = mongoc_bulk_operation_execute(bulk, reply, error) != 0;
+    mongoc_bulk_operation_destroy(bulk);
+    return ok;
+}
+
+/* The index of the first failed op named by a bulk reply's writeErrors. */
+static size_t failed_op_index(const bson_t *reply)
+{
+    bson_iter_t it;
+    if (bson_iter_init(&it, reply) && bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
+        BSON_ITER_HOLDS_INT(&it))
+        return (size_t)bson_iter_as_int64(&it);
+    return SIZE_MAX;
+}
+
+static void describe_failure(tf_sink *sink, tf_error *err, const bson_error_t *error,
+                             const bson_t *reply, size_t op_index, unsigned attempts)
+{
+    char what[512];
+    int n = snprintf(what, sizeof what, "writing a batch of %zu ops to %s.%s", sink->n_pending,
+                     sink->database, sink->collection_name);
+    if (op_index < sink->n_pending && n > 0 && (size_t)n < sizeof what) {
+        const tf_doc_op *op = &sink->pending[op_index];
+        char *filter = bson_as_relaxed_extended_json(op->filter, NULL);
+        snprintf(what + n, sizeof what - (size_t)n, " (op %zu: %s %.200s)", op_index,
+                 op_kind_name(op->kind), filter);
+        bson_free(filter);
+    }
+    sink_error_from_driver(sink, err, error, what);
+    if (tf_sink_error_is_transient(error, reply))
+        tf_error_prefix(err, "gave up after %u attempts", attempts);
+    else
+        tf_error_prefix(err, "not retried (the write itself is refused)");
+}
+
+bool tf_sink_flush(tf_sink *sink, tf_error *err)
+{
+    if (sink->n_pending == 0)
+        return true;
+    bulk_attempt a = {SIZE_MAX};
+    bson_t reply = BSON_INITIALIZER;
+    bson_error_t error;
+    uint64_t retries_before = sink->stats.retries;
+    bool ok = sink_with_retries(sink, bulk_write_attempt, &a, &reply, &error);
+    if (!ok) {
+        size_t index = a.failed_append != SIZE_MAX ? a.failed_append : failed_op_index(&reply);
+        describe_failure(sink, err, &error, &reply, index,
+                         (unsigned)(sink->stats.retries - retries_before) + 1);
+        bson_destroy(&reply);
+        return false;
+    }
+    bson_destroy(&reply);
+    sink->stats.ops_written += sink->n_pending;
+    sink->stats.batches++;
+    sink->documents_total += sink->n_pending;
+    for (size_t i = 0; i < sink->n_pending; i++)
+        tf_doc_op_cleanup(&sink->pending[i]);
+    sink->n_pending = 0;
+    sink->pending_bytes = 0;
+    return true;
+}
+
+bool tf_sink_commit(tf_sink *sink, const tf_checkpoint *cp, tf_error *err)
+{
+    if (!tf_sink_flush(sink, err))
+        return false;
+    if (cp == NULL)
+        return true;
+    int64_t seq = sink->checkpoint_seq + 1;
+    if (!sink_state_write_staged(sink, seq, err))
+        return false;
+    if (!sink_checkpoint_write(sink, cp, seq, err))
+        return false;
+    sink->checkpoint_seq = seq;
+    sink->stats.checkpoints++;
+    return true;
+}

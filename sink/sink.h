@@ -1,0 +1,281 @@
+/* sink.h — what the sink layer offers: document operations in, MongoDB writes
+ * out, checkpoints and view-state chunks kept next to the documents.
+ *
+ * sink/ is the only module that talks to MongoDB (mongo-c-driver, one
+ * mongoc_client_t used on the caller's thread) and knows nothing of MySQL.
+ * Its input is data: tf_doc_op values that view/ emits. Every operation is
+ * idempotent (replace-with-upsert, $set/$unset, updateMany, delete), so a
+ * batch that is written twice — a retry after a lost acknowledgement, or a
+ * restart from the previous checkpoint — gives the same documents.
+ *
+ * Sections:
+ *   1. document operations  (tf_doc_op: what to write, who owns the BSON)
+ *   2. the writer           (tf_sink: batching, retries, write concern)
+ *   3. checkpoints          (tapflow_checkpoints, one document per flow)
+ *   4. view state chunks    (tapflow_state, named binary chunks per flow)
+ *   5. small pure helpers   (URI redaction, backoff schedule, error class)
+ */
+#ifndef TAPFLOW_SINK_H
+#define TAPFLOW_SINK_H
+
+#include "protocol.h" /* tf_error (section 1) only */
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * 1. document operations
+ * ====================================================================== */
+
+typedef enum tf_doc_op_kind {
+    TF_DOC_OP_NONE = 0,
+    /* Replace the whole document whose root key matches `filter` with
+     * `document`, inserting it when absent (replaceOne, upsert). */
+    TF_DOC_OP_REPLACE,
+    /* $set the paths of `set` and $unset the paths (keys) of `unset` on the
+     * one document whose root key matches `filter` (updateOne, no upsert:
+     * a partial update never creates a partial document). */
+    TF_DOC_OP_UPDATE,
+    /* updateMany(filter, {$set: set, $unset: unset}, {arrayFilters}) across
+     * all documents: `set` paths use identifiers ("order_items.$[it].product")
+     * bound by `array_filters` ([{"it.product_id": "P1"}]). Only accepted when
+     * tf_sink_fanout_mode() is TF_FANOUT_ARRAY_FILTERS. */
+    TF_DOC_OP_UPDATE_MANY,
+    /* Delete the document whose root key matches `filter` (deleteOne). */
+    TF_DOC_OP_DELETE,
+} tf_doc_op_kind;
+
+/* One document operation. `filter` is the root key ({order_id: "X"}) except
+ * for UPDATE_MANY, where it selects the documents to visit
+ * ({"order_items.product_id": "X"}). `array_filters` is a BSON array
+ * document ({"0": {...}, ...}). Unused members are NULL.
+ *
+ * Ownership is in the constructor's name: *_steal takes the bson_t's (they
+ * must be heap bson_t from bson_new()/bson_copy() etc.; tf_doc_op_cleanup
+ * destroys them); *_borrow only points at them and the caller keeps them
+ * alive until tf_doc_op_cleanup (tf_sink_add copies borrowed BSON, so after
+ * tf_sink_add returns the caller may free them). */
+typedef struct tf_doc_op {
+    tf_doc_op_kind kind;
+    bool owns_bson;
+    const bson_t *filter;
+    const bson_t *document;      /* REPLACE */
+    const bson_t *set;           /* UPDATE, UPDATE_MANY: {path: value} or NULL */
+    const bson_t *unset;         /* UPDATE, UPDATE_MANY: {path: ""} or NULL */
+    const bson_t *array_filters; /* UPDATE_MANY */
+} tf_doc_op;
+
+void tf_doc_op_replace_steal(tf_doc_op *op, bson_t *key, bson_t *document);
+void tf_doc_op_replace_borrow(tf_doc_op *op, const bson_t *key, const bson_t *document);
+void tf_doc_op_update_steal(tf_doc_op *op, bson_t *key, bson_t *set, bson_t *unset);
+void tf_doc_op_update_borrow(tf_doc_op *op, const bson_t *key, const bson_t *set,
+                             const bson_t *unset);
+void tf_doc_op_update_many_steal(tf_doc_op *op, bson_t *filter, bson_t *set, bson_t *unset,
+                                 bson_t *array_filters);
+void tf_doc_op_update_many_borrow(tf_doc_op *op, const bson_t *filter, const bson_t *set,
+                                  const bson_t *unset, const bson_t *array_filters);
+void tf_doc_op_delete_steal(tf_doc_op *op, bson_t *key);
+void tf_doc_op_delete_borrow(tf_doc_op *op, const bson_t *key);
+
+/* Destroys what the op owns and zeroes it. Safe on a zeroed op. */
+void tf_doc_op_cleanup(tf_doc_op *op);
+
+/* Encoded size of the op's BSON (what a batch's byte limit counts). */
+size_t tf_doc_op_size(const tf_doc_op *op);
+
+/* ======================================================================
+ * 2. the writer
+ * ====================================================================== */
+
+/* How fan-out updates of array elements reach the server. Detected once in
+ * tf_sink_open by running an updateMany with arrayFilters on a scratch
+ * collection (FerretDB 1.x answers NotImplemented). */
+typedef enum tf_fanout_mode {
+    /* TF_DOC_OP_UPDATE_MANY is accepted and sent as updateMany+arrayFilters. */
+    TF_FANOUT_ARRAY_FILTERS = 1,
+    /* The server lacks arrayFilters: the caller recomputes each affected
+     * document and sends TF_DOC_OP_REPLACE (or TF_DOC_OP_UPDATE of the whole
+     * array); tf_sink_add refuses TF_DOC_OP_UPDATE_MANY. */
+    TF_FANOUT_RECOMPUTE = 2,
+} tf_fanout_mode;
+
+typedef enum tf_fanout_choice {
+    TF_FANOUT_DETECT = 0,          /* probe the server (default) */
+    TF_FANOUT_FORCE_RECOMPUTE,     /* never use arrayFilters (tests, old servers) */
+    TF_FANOUT_FORCE_ARRAY_FILTERS, /* skip the probe, trust the server */
+} tf_fanout_choice;
+
+typedef struct tf_sink_options {
+    const char *uri;        /* mongodb://[user:pass@]host[:port]/[db][?opts] */
+    const char *database;   /* NULL: the URI's database */
+    const char *collection; /* the flow's target collection */
+    const char *flow;       /* the flow name: checkpoint _id, state key */
+    /* Root key fields (dotted paths) of the unique index created at open;
+     * n_root_key_fields 0 creates no index. */
+    const char *const *root_key_fields;
+    size_t n_root_key_fields;
+    const char *checkpoint_collection; /* default "tapflow_checkpoints" */
+    const char *state_collection;      /* default "tapflow_state" */
+
+    /* Batching: ops are sent when either limit is reached (tf_sink_add), and
+     * tf_sink_flush_due() turns true once the oldest pending op is older
+     * than flush_interval_ms. */
+    size_t max_batch_ops;      /* default 1000 */
+    size_t max_batch_bytes;    /* default 8 MiB */
+    int64_t flush_interval_ms; /* default 100 */
+
+    /* Write concern: w NULL = server default, "majority" or a number;
+     * journal -1 = server default, 0 or 1; wtimeout_ms 0 = none. w "0"
+     * (unacknowledged) is refused: a checkpoint follows acknowledgements. */
+    const char *w;
+    int journal;
+    int64_t wtimeout_ms;
+
+    /* Retries of transient errors: attempts after the first, with a delay
+     * of min(backoff_max_ms, backoff_initial_ms * 2^attempt). */
+    unsigned max_retries;       /* default 6 */
+    int64_t backoff_initial_ms; /* default 100 */
+    int64_t backoff_max_ms;     /* default 5000 */
+
+    int32_t server_selection_timeout_ms; /* default 5000 */
+    tf_fanout_choice fanout;
+} tf_sink_options;
+
+/* Fills defaults; the caller then sets uri, collection, flow, key fields. */
+void tf_sink_options_init(tf_sink_options *opts);
+
+typedef struct tf_sink tf_sink;
+
+/* Connects (bounded by server_selection_timeout_ms), creates the unique
+ * index on the root key fields, detects the fan-out mode. Returns NULL with
+ * err filled (domain TF_ERR_TARGET or TF_ERR_CONFIG; the address in the
+ * message is redacted). Strings in opts are copied. */
+tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err);
+void tf_sink_destroy(tf_sink *sink);
+
+tf_fanout_mode tf_sink_fanout_mode(const tf_sink *sink);
+/* The target URI with any user:password@ replaced (for log lines). */
+const char *tf_sink_redacted_uri(const tf_sink *sink);
+
+/* Queues an op (taking over *op: stolen BSON is kept, borrowed BSON is
+ * copied; *op is zeroed). When the batch reaches max_batch_ops or
+ * max_batch_bytes it is written at once (without a checkpoint: ops are
+ * idempotent). False with err on a refused op or a failed write. */
+bool tf_sink_add(tf_sink *sink, tf_doc_op *op, tf_error *err);
+
+/* True once pending ops exist and the oldest is flush_interval_ms old, or a
+ * size limit is reached: the caller should commit at its next transaction
+ * boundary. */
+bool tf_sink_flush_due(const tf_sink *sink);
+size_t tf_sink_pending_ops(const tf_sink *sink);
+
+/* Sends the pending ops as one ordered bulk write (retrying transient
+ * errors with backoff), nothing else. */
+bool tf_sink_flush(tf_sink *sink, tf_error *err);
+
+typedef struct tf_checkpoint tf_checkpoint;
+
+/* The transaction-boundary commit: flush the pending ops; once they are
+ * acknowledged write the staged state chunks (section 4), then the
+ * checkpoint. On any failure nothing after the failing step is written, so
+ * the stored checkpoint never runs ahead of the documents. cp NULL: flush
+ * only. */
+bool tf_sink_commit(tf_sink *sink, const tf_checkpoint *cp, tf_error *err);
+
+typedef struct tf_sink_stats {
+    uint64_t ops_written; /* ops acknowledged by the server */
+    uint64_t batches;     /* bulk writes acknowledged */
+    uint64_t retries;     /* transient failures retried */
+    uint64_t checkpoints; /* checkpoints written by this sink */
+} tf_sink_stats;
+
+void tf_sink_get_stats(const tf_sink *sink, tf_sink_stats *out);
+
+/* ======================================================================
+ * 3. checkpoints
+ * ====================================================================== */
+
+/* One document per flow in the checkpoint collection:
+ *   { _id: flow, gtid, flavour, server_uuid, server_id, binlog_file,
+ *     binlog_position, spec_hash, counts: {rows, transactions, documents},
+ *     seq, created: Date, updated: Date, tapflow_version }
+ * Strings are borrowed by tf_sink_commit; tf_sink_checkpoint_read fills
+ * owned copies that tf_checkpoint_cleanup frees. */
+struct tf_checkpoint {
+    const char *gtid;        /* MariaDB "0-1-42,1-2-7" or MySQL GTID set text */
+    const char *flavour;     /* "mariadb" or "mysql" */
+    const char *server_uuid; /* MySQL server_uuid; NULL when none */
+    uint32_t server_id;
+    const char *binlog_file;
+    uint64_t binlog_position;
+    const char *spec_hash; /* hash of the flow spec that wrote the documents */
+    uint64_t rows;         /* source row changes applied (total) */
+    uint64_t transactions; /* source transactions applied (total) */
+    /* Filled by the sink: documents = ops acknowledged in total (across
+     * restarts), seq = checkpoints written for this flow, the timestamps in
+     * ms since the epoch, version = tapflow version that wrote it. */
+    uint64_t documents;
+    int64_t seq;
+    int64_t created_ms;
+    int64_t updated_ms;
+    const char *version;
+};
+
+/* Reads the flow's checkpoint. *found false (and true returned) when none
+ * exists. */
+bool tf_sink_checkpoint_read(tf_sink *sink, tf_checkpoint *out, bool *found, tf_error *err);
+void tf_checkpoint_cleanup(tf_checkpoint *cp);
+
+/* ======================================================================
+ * 4. view state chunks
+ * ====================================================================== */
+
+/* Named binary chunks persisted with the checkpoint, in the state
+ * collection under _id {flow, chunk, slot}. tf_sink_state_put stages a
+ * copy; tf_sink_commit writes the staged chunks after the ops and before
+ * the checkpoint, into slot (seq % 2) where seq is the checkpoint about to
+ * be written. The previous checkpoint's slot stays intact, so a crash
+ * between the chunks and the checkpoint leaves a consistent pair.
+ * A chunk must be under TF_STATE_CHUNK_MAX bytes (split larger state). */
+#define TF_STATE_CHUNK_MAX ((size_t)16 * 1024 * 1024 - 64 * 1024)
+
+bool tf_sink_state_put(tf_sink *sink, const char *chunk, const uint8_t *data, size_t len,
+                       tf_error *err);
+/* Reads the chunk that belongs to the stored checkpoint. *found false when
+ * there is no checkpoint or the chunk was not written with it. *data is
+ * malloc'ed (free()). */
+bool tf_sink_state_get(tf_sink *sink, const char *chunk, uint8_t **data, size_t *len, bool *found,
+                       tf_error *err);
+/* Removes every chunk of the flow (resnapshot). */
+bool tf_sink_state_drop(tf_sink *sink, tf_error *err);
+
+/* ======================================================================
+ * 5. small pure helpers
+ * ====================================================================== */
+
+/* Copies uri into out with "user:password@" (or "user@") replaced by
+ * "***@". Always NUL-terminates (truncates to cap-1). */
+void tf_sink_redact_uri(const char *uri, char *out, size_t cap);
+
+/* Delay before retry number `attempt` (0 = first retry):
+ * min(max_ms, initial_ms * 2^attempt). */
+int64_t tf_sink_backoff_ms(unsigned attempt, int64_t initial_ms, int64_t max_ms);
+
+/* Whether a failed command may succeed when repeated: network errors,
+ * server selection, NotWritablePrimary and the other "not primary" /
+ * shutdown / interrupted codes, write-concern timeouts, and any reply
+ * labelled RetryableWriteError. Never duplicate key (11000), document
+ * validation (121), NotImplemented or bad values. reply may be NULL. */
+bool tf_sink_error_is_transient(const bson_error_t *error, const bson_t *reply);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

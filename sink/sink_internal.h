@@ -1,0 +1,72 @@
+/* sink_internal.h — the writer's state, shared by the files of sink/ only. */
+#ifndef TAPFLOW_SINK_INTERNAL_H
+#define TAPFLOW_SINK_INTERNAL_H
+
+#include "sink.h"
+
+#include <mongoc/mongoc.h>
+
+#define TF_SINK_URI_MAX 512
+
+typedef struct staged_chunk {
+    char *name;
+    uint8_t *data;
+    size_t len;
+} staged_chunk;
+
+struct tf_sink {
+    /* options, with the strings copied */
+    tf_sink_options opts;
+    char *database;
+    char *collection_name;
+    char *flow;
+    char *checkpoint_collection_name;
+    char *state_collection_name;
+    char **root_key_fields;
+
+    char uri_redacted[TF_SINK_URI_MAX];
+    mongoc_client_t *client;
+    mongoc_collection_t *collection;
+    mongoc_collection_t *checkpoints;
+    mongoc_collection_t *state;
+    mongoc_write_concern_t *write_concern;
+    tf_fanout_mode fanout;
+
+    /* the batch not yet acknowledged */
+    tf_doc_op *pending;
+    size_t n_pending, cap_pending;
+    size_t pending_bytes;
+    int64_t oldest_pending_us; /* bson_get_monotonic_time() of the first op */
+
+    staged_chunk *chunks;
+    size_t n_chunks, cap_chunks;
+
+    /* from the stored checkpoint at open, advanced by each commit */
+    uint64_t documents_total;
+    int64_t checkpoint_seq;
+    tf_sink_stats stats;
+};
+
+/* Runs `attempt(sink, ctx, reply, error)` until it succeeds, fails with a
+ * non-transient error, or max_retries is exhausted, sleeping the backoff
+ * schedule between tries. reply is re-initialised for every try and holds
+ * the last one's on return. */
+typedef bool (*sink_attempt_fn)(tf_sink *sink, void *ctx, bson_t *reply, bson_error_t *error);
+bool sink_with_retries(tf_sink *sink, sink_attempt_fn attempt, void *ctx, bson_t *reply,
+                       bson_error_t *error);
+
+/* Fills err from a driver error: "<what> on <redacted uri>: <message>
+ * (<code>)" plus, for a transient error given up on, how many tries. */
+void sink_error_from_driver(tf_sink *sink, tf_error *err, const bson_error_t *error,
+                            const char *what);
+
+/* Writes the staged state chunks into slot seq % 2 (state.c). */
+bool sink_state_write_staged(tf_sink *sink, int64_t seq, tf_error *err);
+
+/* Upserts the flow's checkpoint document with the given seq (checkpoint.c). */
+bool sink_checkpoint_write(tf_sink *sink, const tf_checkpoint *cp, int64_t seq, tf_error *err);
+
+/* Appends the write concern to command options. */
+void sink_append_write_concern(const tf_sink *sink, bson_t *opts);
+
+#endif

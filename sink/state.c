@@ -1,0 +1,168 @@
+/* state.c — named binary chunks of view state kept with the checkpoint
+ * (sink.h section 4).
+ *
+ * Two slots per chunk: a commit writes slot (seq % 2), then the checkpoint
+ * with that seq. Until the checkpoint lands, the other slot still holds the
+ * chunk of the stored checkpoint, so a crash in between never pairs a
+ * checkpoint with state from a later position. Each chunk records its seq;
+ * a read accepts only the chunk whose seq is the stored checkpoint's. */
+#include "sink_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void chunk_id(bson_t *doc, const char *key, const tf_sink *sink, const char *chunk,
+                     int32_t slot)
+{
+    bson_t id;
+    bson_append_document_begin(doc, key, -1, &id);
+    BSON_APPEND_UTF8(&id, "flow", sink->flow);
+    BSON_APPEND_UTF8(&id, "chunk", chunk);
+    BSON_APPEND_INT32(&id, "slot", slot);
+    bson_append_document_end(doc, &id);
+}
+
+bool tf_sink_state_put(tf_sink *sink, const char *chunk, const uint8_t *data, size_t len,
+                       tf_error *err)
+{
+    if (len >= TF_STATE_CHUNK_MAX) {
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "state chunk \"%s\" of flow \"%s\" is %zu bytes, over the %zu-byte limit of "
+                     "one MongoDB document: split it",
+                     chunk, sink->flow, len, TF_STATE_CHUNK_MAX);
+        return false;
+    }
+    staged_chunk *slot = NULL;
+    for (size_t i = 0; i < sink->n_chunks; i++)
+        if (strcmp(sink->chunks[i].name, chunk) == 0)
+            slot = &sink->chunks[i];
+    if (slot == NULL) {
+        if (sink->n_chunks == sink->cap_chunks) {
+            sink->cap_chunks = sink->cap_chunks ? sink->cap_chunks * 2 : 8;
+            sink->chunks = bson_realloc(sink->chunks, sink->cap_chunks * sizeof *sink->chunks);
+        }
+        slot = &sink->chunks[sink->n_chunks++];
+        slot->name = bson_strdup(chunk);
+    } else {
+        bson_free(slot->data);
+    }
+    slot->data = bson_malloc(len > 0 ? len : 1);
+    if (len > 0)
+        memcpy(slot->data, data, len);
+    slot->len = len;
+    return true;
+}
+
+typedef struct chunk_write {
+    const bson_t *filter;
+    const bson_t *document;
+} chunk_write;
+
+static bool chunk_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_error_t *error)
+{
+    chunk_write *w = ctx;
+    bson_t opts = BSON_INITIALIZER;
+    BSON_APPEND_BOOL(&opts, "upsert", true);
+    sink_append_write_concern(sink, &opts);
+    bson_destroy(reply);
+    bool ok =
+        mongoc_collection_replace_one(sink->state, w->filter, w->document, &opts, reply, error);
+    bson_destroy(&opts);
+    return ok;
+}
+
+bool sink_state_write_staged(tf_sink *sink, int64_t seq, tf_error *err)
+{
+    int32_t slot = (int32_t)(seq % 2);
+    for (size_t i = 0; i < sink->n_chunks; i++) {
+        const staged_chunk *c = &sink->chunks[i];
+        bson_t filter = BSON_INITIALIZER, doc = BSON_INITIALIZER;
+        chunk_id(&filter, "_id", sink, c->name, slot);
+        chunk_id(&doc, "_id", sink, c->name, slot);
+        BSON_APPEND_INT64(&doc, "seq", seq);
+        BSON_APPEND_BINARY(&doc, "data", BSON_SUBTYPE_BINARY, c->data, (uint32_t)c->len);
+        chunk_write w = {&filter, &doc};
+        bson_t reply = BSON_INITIALIZER;
+        bson_error_t error;
+        bool ok = sink_with_retries(sink, chunk_attempt, &w, &reply, &error);
+        bson_destroy(&reply);
+        bson_destroy(&filter);
+        bson_destroy(&doc);
+        if (!ok) {
+            char what[256];
+            snprintf(what, sizeof what, "writing state chunk \"%s\" of flow \"%s\" to %s.%s",
+                     c->name, sink->flow, sink->database, sink->state_collection_name);
+            sink_error_from_driver(sink, err, &error, what);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < sink->n_chunks; i++) {
+        bson_free(sink->chunks[i].name);
+        bson_free(sink->chunks[i].data);
+    }
+    sink->n_chunks = 0;
+    return true;
+}
+
+bool tf_sink_state_get(tf_sink *sink, const char *chunk, uint8_t **data, size_t *len, bool *found,
+                       tf_error *err)
+{
+    *data = NULL;
+    *len = 0;
+    *found = false;
+    int64_t seq = sink->checkpoint_seq;
+    if (seq == 0)
+        return true;
+    bson_t filter = BSON_INITIALIZER;
+    chunk_id(&filter, "_id", sink, chunk, (int32_t)(seq % 2));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(sink->state, &filter, NULL, NULL);
+    const bson_t *doc = NULL;
+    if (mongoc_cursor_next(cursor, &doc)) {
+        bson_iter_t it;
+        bool seq_matches = bson_iter_init_find(&it, doc, "seq") && BSON_ITER_HOLDS_INT(&it) &&
+                           bson_iter_as_int64(&it) == seq;
+        if (seq_matches && bson_iter_init_find(&it, doc, "data") && BSON_ITER_HOLDS_BINARY(&it)) {
+            const uint8_t *bytes = NULL;
+            uint32_t n = 0;
+            bson_iter_binary(&it, NULL, &n, &bytes);
+            *data = malloc(n > 0 ? n : 1);
+            if (n > 0)
+                memcpy(*data, bytes, n);
+            *len = n;
+            *found = true;
+        }
+    }
+    bson_error_t error;
+    bool ok = !mongoc_cursor_error(cursor, &error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(&filter);
+    if (!ok) {
+        free(*data);
+        *data = NULL;
+        *len = 0;
+        *found = false;
+        char what[256];
+        snprintf(what, sizeof what, "reading state chunk \"%s\" of flow \"%s\" from %s.%s", chunk,
+                 sink->flow, sink->database, sink->state_collection_name);
+        sink_error_from_driver(sink, err, &error, what);
+    }
+    return ok;
+}
+
+bool tf_sink_state_drop(tf_sink *sink, tf_error *err)
+{
+    bson_t filter = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&filter, "_id.flow", sink->flow);
+    bson_t opts = BSON_INITIALIZER;
+    sink_append_write_concern(sink, &opts);
+    bson_error_t error;
+    bool ok = mongoc_collection_delete_many(sink->state, &filter, &opts, NULL, &error);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    if (!ok) {
+        char what[256];
+        snprintf(what, sizeof what, "dropping the state chunks of flow \"%s\"", sink->flow);
+        sink_error_from_driver(sink, err, &error, what);
+    }
+    return ok;
+}
