@@ -1,0 +1,216 @@
+/* view.h — what the view layer offers.
+ *
+ * view/ turns source row changes into document operations. It knows no
+ * sockets and no MongoDB: a flow spec (parsed from a flow file written in the
+ * guide's Tap Shell language) says how tables join into one nested document
+ * per root row; a tf_view keeps the source rows the flow needs, indexed on
+ * the relation columns, and answers each row change with the documents it
+ * changes, as data (tf_doc_ops) for the sink to write.
+ *
+ * Sections:
+ *   1. flow spec     the parsed flow file (flow_parse.c, flow_spec.c)
+ *   2. document ops  what the view emits (doc_ops.c)
+ *   3. view engine   tables, row changes, fan-out (state.c, engine.c)
+ */
+#ifndef TAPFLOW_VIEW_H
+#define TAPFLOW_VIEW_H
+
+#include "protocol.h"
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * 1. flow spec
+ * ====================================================================== */
+
+typedef enum tf_lookup_type {
+    TF_LOOKUP_OBJECT = 0, /* lowest-primary-key match as a sub-document */
+    TF_LOOKUP_ARRAY = 1,  /* every match, ordered by primary key */
+} tf_lookup_type;
+
+/* Where a spec element was written, for messages about it. */
+typedef struct tf_flow_pos {
+    unsigned line, column; /* 1-based */
+} tf_flow_pos;
+
+/* One relation pair: parent_field is a column of the parent row, written
+ * with the parent's path as prefix when the parent is a lookup
+ * ("order_items.product_id"); child_column is a column of the lookup
+ * table. */
+typedef struct tf_flow_relation {
+    char *parent_field;
+    char *child_column;
+    tf_flow_pos pos;
+} tf_flow_relation;
+
+typedef struct tf_flow_lookup {
+    char *datasource; /* "MySQL_ECommerce" */
+    char *table;      /* "ecom_customers" */
+    char *path;       /* "customer_info", "order_items.product" */
+    tf_lookup_type type;
+    size_t relation_count;
+    tf_flow_relation *relations;
+    /* Index in lookups[] of the lookup whose path prefixes this one, or
+     * -1 when the parent is the root (filled by validation). */
+    long parent;
+    tf_flow_pos pos;      /* the lookup( call */
+    tf_flow_pos path_pos; /* its path argument */
+} tf_flow_lookup;
+
+typedef struct tf_flow_spec {
+    char *file;              /* name used in messages */
+    char *name;              /* Flow("Order_SingleView_Sync") */
+    char *source_datasource; /* read_from("MySQL_ECommerce.ecom_orders") */
+    char *source_table;
+    size_t lookup_count;
+    tf_flow_lookup *lookups; /* in the order the file declares them */
+    char *target_datasource; /* write_to("MongoDB_ECommerce.orderSingleView") */
+    char *target_collection;
+    bool saved;             /* .save() was called: the file is meant to be kept */
+    bool started;           /* .start() was called: the file asks to run the flow */
+    tf_flow_pos pos;        /* the Flow( call */
+    tf_flow_pos source_pos; /* read_from's argument */
+} tf_flow_spec;
+
+/* Parses and validates a flow file. `file` names it in messages, which read
+ * "flow.tap:7:41: expected ',' or ')' after argument, found '='" (domain
+ * TF_ERR_CONFIG). The language is the guide's Tap Shell subset: `name =
+ * Flow("...")`, method calls read_from / lookup / write_to / save / start on
+ * the flow (chained on one line, across lines with `\` or inside open
+ * brackets, or with a continuation line starting with '.'), `;` or end of
+ * line between statements, `#` comments. On TF_OK *out is a new spec. */
+tf_status tf_flow_parse(const char *text, size_t len, const char *file, tf_flow_spec **out,
+                        tf_error *err);
+/* Reads the file at path and parses it (messages use path). */
+tf_status tf_flow_parse_file(const char *path, tf_flow_spec **out, tf_error *err);
+void tf_flow_spec_destroy(tf_flow_spec *spec);
+
+#define TF_FLOW_HASH_HEX_LEN 64
+
+/* SHA-256 (hex, NUL-terminated) of the spec's canonical form: name, source,
+ * lookups in order with every field, target. Stable across runs, versions
+ * and formatting of the file (comments, line breaks, quotes), so a
+ * checkpoint can refuse to resume under a different flow. save/start do
+ * not count. */
+void tf_flow_spec_hash(const tf_flow_spec *spec, char out[TF_FLOW_HASH_HEX_LEN + 1]);
+
+/* The canonical form hashed above, one element per line (for tools and
+ * messages); free with bson_free. */
+char *tf_flow_spec_canonical(const tf_flow_spec *spec);
+
+/* ======================================================================
+ * 2. document ops
+ * ====================================================================== */
+
+/* What the view asks the target to do. Documents are addressed by the root
+ * table's primary key (the filter holds its columns, typed as in the
+ * document), never by _id: the target keeps whatever _id it gave the
+ * document. Each op is idempotent: applying a list twice gives the same
+ * documents. */
+typedef enum tf_doc_op_kind {
+    /* Replace the document matching filter by doc, inserting it when none
+     * matches (upsert). doc has no _id. */
+    TF_DOC_REPLACE = 0,
+    /* Delete the document matching filter (none matching is fine). */
+    TF_DOC_DELETE = 1,
+} tf_doc_op_kind;
+
+typedef struct tf_doc_op {
+    tf_doc_op_kind kind;
+    bson_t *filter; /* {root_pk_col: value, ...} */
+    bson_t *doc;    /* REPLACE only, else NULL */
+} tf_doc_op;
+
+typedef struct tf_doc_ops {
+    tf_doc_op *ops;
+    size_t count, cap;
+} tf_doc_ops;
+
+void tf_doc_ops_init(tf_doc_ops *ops);
+/* Destroys every op's documents; the list is empty and reusable. */
+void tf_doc_ops_clear(tf_doc_ops *ops);
+void tf_doc_ops_cleanup(tf_doc_ops *ops);
+/* Appends an op taking ownership of filter and doc (doc NULL for DELETE). */
+void tf_doc_ops_push_steal(tf_doc_ops *ops, tf_doc_op_kind kind, bson_t *filter, bson_t *doc);
+/* "replace {"order_id": "A"}" style text, for tools and test messages;
+ * free with bson_free. */
+char *tf_doc_op_describe(const tf_doc_op *op);
+
+/* ======================================================================
+ * 3. view engine
+ * ====================================================================== */
+
+typedef struct tf_view tf_view;
+
+typedef enum tf_view_change_kind {
+    TF_VIEW_INSERT = 0, /* after only */
+    TF_VIEW_UPDATE = 1, /* before and after */
+    TF_VIEW_DELETE = 2, /* before only */
+} tf_view_change_kind;
+
+/* A view for spec (which must outlive it). Tables are then defined with
+ * tf_view_define_table before any change is applied. */
+tf_view *tf_view_new(const tf_flow_spec *spec);
+void tf_view_destroy(tf_view *view);
+
+/* Whether the flow reads this table (root or lookup). Changes of other
+ * tables are ignored by tf_view_apply. */
+bool tf_view_uses_table(const tf_view *view, const char *table);
+
+/* Defines a table of the flow: its columns (copied; names required) with
+ * is_primary_key set on the primary key columns, and the primary key in
+ * key order (column indexes; NULL = the is_primary_key columns in column
+ * order). Defining a table again with the same columns is a no-op; with
+ * other columns while rows are held it is an error (DDL handling comes
+ * later). When the last table of the flow is defined, relation columns are
+ * resolved: unknown columns, relations between columns of different kinds
+ * (number vs string vs ...) and lookup paths that collide with a column of
+ * the parent row are errors naming the flow file line. */
+tf_status tf_view_define_table(tf_view *view, const char *table, const tf_column *columns,
+                               size_t column_count, const uint32_t *primary_key,
+                               size_t primary_key_count, tf_error *err);
+/* Same from a decoded TABLE_MAP (needs binlog_row_metadata=FULL names and
+ * primary key). */
+tf_status tf_view_define_table_map(tf_view *view, const tf_table_map *map, tf_error *err);
+
+/* True once every table of the flow is defined and relations resolved. */
+bool tf_view_ready(const tf_view *view);
+
+/* Applies one source row change: before (UPDATE, DELETE) and after
+ * (INSERT, UPDATE) are column_count values of the table as defined
+ * (copied; they may borrow from an event buffer). Replays are tolerated so
+ * that resuming from a checkpoint is exact: an INSERT of a held primary key
+ * replaces the row, a DELETE of an unknown row does nothing, an UPDATE
+ * whose before row is unknown inserts the after row. A value
+ * TF_VAL_ABSENT (partial row image) is an error. The documents the change
+ * affects are remembered until tf_view_flush. */
+tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind kind,
+                        const tf_value *before, const tf_value *after, tf_error *err);
+
+/* Appends to ops one op per document changed since the last flush (deletes
+ * first, then replaces, each ordered by root key): the document recomputed
+ * from the state, or a delete when its root row is gone. Call at
+ * transaction boundaries (or batch ends). */
+tf_status tf_view_flush(tf_view *view, tf_doc_ops *ops, tf_error *err);
+
+typedef struct tf_view_stats {
+    size_t table_count;
+    size_t row_count;     /* source rows held, every table */
+    size_t pending_count; /* documents waiting for tf_view_flush */
+    size_t memory_bytes;  /* rows, keys and indexes, approximate */
+} tf_view_stats;
+
+void tf_view_get_stats(const tf_view *view, tf_view_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TAPFLOW_VIEW_H */
