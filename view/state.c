@@ -1,0 +1,338 @@
+/* state.c — the source rows a flow needs, per table, with hash indexes.
+ *
+ * Each table holds its rows by encoded primary key and keeps one index per
+ * "slot": a list of columns some lookup joins on (the lookup's own relation
+ * columns in its table; the parent fields in the parent's table). With both
+ * sides indexed, a change anywhere finds the rows on either side of every
+ * join without scanning and without asking the source. */
+#include "view_internal.h"
+
+#include <string.h>
+
+view_table *view_table_new(const char *name)
+{
+    view_table *t = bson_malloc0(sizeof *t);
+    t->name = bson_strdup(name);
+    view_map_init(&t->rows);
+    return t;
+}
+
+static void free_columns(view_table *t)
+{
+    for (size_t i = 0; i < t->column_count; i++) {
+        tf_column *c = &t->columns[i];
+        bson_free((char *)c->name.ptr);
+        for (uint32_t k = 0; k < c->enum_set_count; k++)
+            bson_free((char *)c->enum_set_values[k].ptr);
+        bson_free(c->enum_set_values);
+    }
+    bson_free(t->columns);
+    bson_free(t->pk);
+    t->columns = NULL;
+    t->pk = NULL;
+    t->column_count = t->pk_count = 0;
+}
+
+void view_table_destroy(view_table *t)
+{
+    if (!t)
+        return;
+    size_t b = 0;
+    for (view_map_entry *e = view_map_next(&t->rows, &b, NULL); e;
+         e = view_map_next(&t->rows, &b, e))
+        view_row_destroy(t, e->value);
+    view_map_cleanup(&t->rows);
+    for (size_t s = 0; s < t->slot_count; s++) {
+        view_slot *slot = &t->slots[s];
+        size_t bb = 0;
+        for (view_map_entry *e = view_map_next(&slot->index, &bb, NULL); e;
+             e = view_map_next(&slot->index, &bb, e)) {
+            view_bucket *bucket = e->value;
+            bson_free(bucket->rows);
+            bson_free(bucket);
+        }
+        view_map_cleanup(&slot->index);
+        for (size_t c = 0; c < slot->column_count; c++)
+            bson_free(slot->column_names[c]);
+        bson_free(slot->column_names);
+        bson_free(slot->columns);
+    }
+    bson_free(t->slots);
+    free_columns(t);
+    bson_free(t->name);
+    bson_free(t);
+}
+
+size_t view_table_slot(view_table *t, char **names, size_t count)
+{
+    for (size_t s = 0; s < t->slot_count; s++) {
+        view_slot *slot = &t->slots[s];
+        bool same = slot->column_count == count;
+        for (size_t c = 0; same && c < count; c++)
+            same = strcmp(slot->column_names[c], names[c]) == 0;
+        if (same)
+            return s;
+    }
+    t->slots = bson_realloc(t->slots, (t->slot_count + 1) * sizeof *t->slots);
+    view_slot *slot = &t->slots[t->slot_count];
+    memset(slot, 0, sizeof *slot);
+    slot->column_count = count;
+    slot->column_names = bson_malloc(count * sizeof *slot->column_names);
+    slot->columns = bson_malloc0(count * sizeof *slot->columns);
+    for (size_t c = 0; c < count; c++)
+        slot->column_names[c] = bson_strdup(names[c]);
+    view_map_init(&slot->index);
+    return t->slot_count++;
+}
+
+long view_table_column(const view_table *t, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < t->column_count; i++)
+        if (t->columns[i].name.len == len && memcmp(t->columns[i].name.ptr, name, len) == 0)
+            return (long)i;
+    return -1;
+}
+
+void view_table_resolve_slots(view_table *t)
+{
+    for (size_t s = 0; s < t->slot_count; s++)
+        for (size_t c = 0; c < t->slots[s].column_count; c++)
+            t->slots[s].columns[c] = (uint32_t)view_table_column(t, t->slots[s].column_names[c]);
+}
+
+static bool same_column(const tf_column *a, const tf_column *b)
+{
+    if (a->type != b->type || a->meta != b->meta || a->is_unsigned != b->is_unsigned ||
+        a->is_primary_key != b->is_primary_key || a->charset != b->charset ||
+        a->name.len != b->name.len || memcmp(a->name.ptr, b->name.ptr, a->name.len) != 0 ||
+        a->enum_set_count != b->enum_set_count)
+        return false;
+    for (uint32_t k = 0; k < a->enum_set_count; k++)
+        if (a->enum_set_values[k].len != b->enum_set_values[k].len ||
+            memcmp(a->enum_set_values[k].ptr, b->enum_set_values[k].ptr,
+                   a->enum_set_values[k].len) != 0)
+            return false;
+    return true;
+}
+
+tf_status view_table_define(view_table *t, const tf_column *columns, size_t column_count,
+                            const uint32_t *primary_key, size_t primary_key_count, tf_error *err)
+{
+    uint32_t pk_from_flags[64];
+    if (!primary_key) {
+        primary_key_count = 0;
+        for (size_t i = 0; i < column_count; i++) {
+            if (columns[i].is_primary_key) {
+                if (primary_key_count == 64)
+                    return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                                        "table %.100s: primary key of more than 64 columns",
+                                        t->name);
+                pk_from_flags[primary_key_count++] = (uint32_t)i;
+            }
+        }
+        primary_key = pk_from_flags;
+    }
+    if (primary_key_count == 0)
+        return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                            "table %.100s has no primary key: the view addresses its rows by it "
+                            "(add one, or give binlog_row_metadata=FULL so the binlog names it)",
+                            t->name);
+    for (size_t i = 0; i < column_count; i++) {
+        if (columns[i].name.len == 0)
+            return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                                "table %.100s: column %zu has no name (the view needs "
+                                "binlog_row_metadata=FULL or the schema)",
+                                t->name, i);
+    }
+    for (size_t k = 0; k < primary_key_count; k++)
+        if (primary_key[k] >= column_count)
+            return tf_error_set(err, TF_ERR_CONFIG, 0,
+                                "table %.100s: primary key column %u past the %zu columns", t->name,
+                                primary_key[k], column_count);
+    if (t->defined) {
+        bool same = t->column_count == column_count && t->pk_count == primary_key_count;
+        for (size_t i = 0; same && i < column_count; i++)
+            same = same_column(&t->columns[i], &columns[i]);
+        for (size_t k = 0; same && k < primary_key_count; k++)
+            same = t->pk[k] == primary_key[k];
+        if (same)
+            return TF_OK;
+        if (t->rows.count > 0)
+            return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                                "table %.100s changed its columns while the view holds %zu of its "
+                                "rows; restart with --resnapshot",
+                                t->name, t->rows.count);
+        free_columns(t);
+    }
+    t->columns = bson_malloc0(column_count * sizeof *t->columns);
+    t->column_count = column_count;
+    for (size_t i = 0; i < column_count; i++) {
+        tf_column *c = &t->columns[i];
+        *c = columns[i];
+        c->name.ptr = bson_strndup(columns[i].name.ptr, columns[i].name.len);
+        c->enum_set_values = NULL;
+        if (c->enum_set_count) {
+            c->enum_set_values = bson_malloc(c->enum_set_count * sizeof *c->enum_set_values);
+            for (uint32_t k = 0; k < c->enum_set_count; k++) {
+                c->enum_set_values[k].ptr = bson_strndup(columns[i].enum_set_values[k].ptr,
+                                                         columns[i].enum_set_values[k].len);
+                c->enum_set_values[k].len = columns[i].enum_set_values[k].len;
+            }
+        }
+        c->is_primary_key = false;
+    }
+    t->pk = bson_malloc(primary_key_count * sizeof *t->pk);
+    memcpy(t->pk, primary_key, primary_key_count * sizeof *t->pk);
+    t->pk_count = primary_key_count;
+    for (size_t k = 0; k < primary_key_count; k++)
+        t->columns[primary_key[k]].is_primary_key = true;
+    t->defined = true;
+    return TF_OK;
+}
+
+bool view_table_encode_pk(const view_table *t, const tf_value *values, view_buf *out)
+{
+    out->len = 0;
+    for (size_t k = 0; k < t->pk_count; k++)
+        if (!view_key_append_value(out, &values[t->pk[k]]))
+            return false;
+    return true;
+}
+
+view_row *view_row_build(const view_table *t, const tf_value *values, tf_error *err)
+{
+    view_row *row = bson_malloc0(sizeof *row + t->slot_count * sizeof row->keys[0]);
+    bson_init(&row->doc);
+    for (size_t i = 0; i < t->column_count; i++) {
+        const tf_column *c = &t->columns[i];
+        if (values[i].kind == TF_VAL_ABSENT || values[i].kind == TF_VAL_JSON_DIFF) {
+            tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                         "table %.100s: column %.100s is missing from the row image (the view "
+                         "needs binlog_row_image=FULL)",
+                         t->name, c->name.ptr);
+            view_row_destroy(t, row);
+            return NULL;
+        }
+        if (tf_value_append_bson(&row->doc, c->name.ptr, c->name.len, &values[i], c, err) !=
+            TF_OK) {
+            tf_error_prefix(err, "table %.100s column %.100s", t->name, c->name.ptr);
+            view_row_destroy(t, row);
+            return NULL;
+        }
+    }
+    if (!view_table_encode_pk(t, values, &row->pk)) {
+        tf_error_set(err, TF_ERR_PROTOCOL, 0, "table %.100s: row with a NULL primary key column",
+                     t->name);
+        view_row_destroy(t, row);
+        return NULL;
+    }
+    view_buf key = {0};
+    for (size_t s = 0; s < t->slot_count; s++) {
+        const view_slot *slot = &t->slots[s];
+        key.len = 0;
+        bool complete = true;
+        for (size_t c = 0; complete && c < slot->column_count; c++)
+            complete = view_key_append_value(&key, &values[slot->columns[c]]);
+        if (complete) {
+            row->keys[s].ptr = bson_malloc(key.len);
+            memcpy(row->keys[s].ptr, key.ptr, key.len);
+            row->keys[s].len = key.len;
+        }
+    }
+    view_buf_cleanup(&key);
+    return row;
+}
+
+void view_row_destroy(const view_table *t, view_row *row)
+{
+    if (!row)
+        return;
+    for (size_t s = 0; s < t->slot_count; s++)
+        bson_free(row->keys[s].ptr);
+    view_buf_cleanup(&row->pk);
+    bson_destroy(&row->doc);
+    bson_free(row);
+}
+
+view_row *view_table_find(const view_table *t, const uint8_t *pk, size_t pk_len)
+{
+    return view_map_get(&t->rows, pk, pk_len);
+}
+
+static size_t row_bytes(const view_table *t, const view_row *row)
+{
+    size_t n = sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.cap + row->doc.len;
+    for (size_t s = 0; s < t->slot_count; s++)
+        n += row->keys[s].len;
+    return n;
+}
+
+void view_table_insert(view_table *t, view_row *row)
+{
+    *view_map_upsert(&t->rows, row->pk.ptr, row->pk.len) = row;
+    for (size_t s = 0; s < t->slot_count; s++) {
+        view_row_key *k = &row->keys[s];
+        if (!k->len)
+            continue;
+        void **value = view_map_upsert(&t->slots[s].index, k->ptr, k->len);
+        if (!*value)
+            *value = bson_malloc0(sizeof(view_bucket));
+        view_bucket *bucket = *value;
+        if (bucket->count == bucket->cap) {
+            bucket->cap = bucket->cap ? bucket->cap * 2 : 2;
+            bucket->rows = bson_realloc(bucket->rows, bucket->cap * sizeof *bucket->rows);
+        }
+        k->position = bucket->count;
+        bucket->rows[bucket->count++] = row;
+    }
+    t->key_bytes += row_bytes(t, row);
+}
+
+void view_table_remove(view_table *t, view_row *row)
+{
+    view_map_remove(&t->rows, row->pk.ptr, row->pk.len);
+    for (size_t s = 0; s < t->slot_count; s++) {
+        view_row_key *k = &row->keys[s];
+        if (!k->len)
+            continue;
+        view_bucket *bucket = view_map_get(&t->slots[s].index, k->ptr, k->len);
+        /* Swap-remove: the last row takes this row's place. */
+        view_row *last = bucket->rows[--bucket->count];
+        bucket->rows[k->position] = last;
+        last->keys[s].position = k->position;
+        if (bucket->count == 0) {
+            view_map_remove(&t->slots[s].index, k->ptr, k->len);
+            bson_free(bucket->rows);
+            bson_free(bucket);
+        }
+    }
+    t->key_bytes -= row_bytes(t, row);
+}
+
+const view_bucket *view_table_matches(const view_table *t, size_t slot, const uint8_t *key,
+                                      size_t len)
+{
+    return view_map_get(&t->slots[slot].index, key, len);
+}
+
+bson_t *view_row_filter(const view_table *t, const view_row *row)
+{
+    bson_t *filter = bson_new();
+    for (size_t k = 0; k < t->pk_count; k++) {
+        const tf_column *c = &t->columns[t->pk[k]];
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, &row->doc, c->name.ptr))
+            bson_append_iter(filter, c->name.ptr, (int)c->name.len, &it);
+    }
+    return filter;
+}
+
+int view_row_pk_compare(const view_row *a, const view_row *b)
+{
+    size_t n = a->pk.len < b->pk.len ? a->pk.len : b->pk.len;
+    int c = memcmp(a->pk.ptr, b->pk.ptr, n);
+    if (c)
+        return c;
+    return a->pk.len < b->pk.len ? -1 : a->pk.len > b->pk.len;
+}
