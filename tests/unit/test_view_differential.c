@@ -1,0 +1,630 @@
+/* test_view_differential.c — the view engine against a naive model.
+ *
+ * Six tables shaped like the guide's (orders, customers, payments, items,
+ * products, sellers) take thousands of random changes: inserts, updates of
+ * any column including primary keys and relation columns (re-parenting),
+ * deletes, and rows that arrive before or after the rows that reference
+ * them. The engine's emitted document ops are applied to an in-test
+ * collection; after every batch, that collection must equal the documents
+ * a naive model computes from scratch with nested loops — the SQL LEFT
+ * JOINs of the flow — for every root, with no extra document. The model
+ * shares nothing with the engine but the flow spec and the per-value type
+ * mapping (tf_value_append_bson). */
+#include "support.h"
+
+#include "view.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Object lookup "items.product" joins on a non-unique code, so several
+ * products can match and the lowest product_pk must win; "items.seller"
+ * joins on a composite key. */
+static const char flow_text[] =
+    "f = Flow('diff').read_from('S.orders')\n"
+    "f.lookup('S.customers', path='customer', type='object', relation=[['customer_id', "
+    "'customer_id']])\n"
+    "f.lookup('S.payments', path='payments', type='array', relation=[['order_id', 'order_id']])\n"
+    "f.lookup('S.items', path='items', type='array', relation=[['order_id', 'order_id']])\n"
+    "f.lookup('S.products', path='items.product', type='object', "
+    "relation=[['items.product_code', 'code']])\n"
+    "f.lookup('S.sellers', path='items.seller', type='object', "
+    "relation=[['items.seller_id', 'seller_id'], ['items.region', 'region']])\n"
+    "f.write_to('T.c')\n";
+
+typedef enum cell_kind {
+    C_INT,
+    C_STR,
+    C_DEC,
+    C_DT
+} cell_kind;
+
+typedef struct colspec {
+    const char *name;
+    cell_kind kind;
+    bool pk;
+    int domain;    /* values 0..domain-1 */
+    int null_rate; /* percent */
+} colspec;
+
+#define MAX_COLS 8
+
+typedef struct tablespec {
+    const char *name;
+    int ncols;
+    colspec cols[MAX_COLS];
+} tablespec;
+
+static const tablespec tables[] = {
+    {"orders",
+     4,
+     {{"order_id", C_INT, true, 30, 0},
+      {"customer_id", C_STR, false, 10, 10},
+      {"status", C_STR, false, 4, 0},
+      {"purchased_at", C_DT, false, 400, 5}}},
+    {"customers",
+     3,
+     {{"customer_id", C_STR, true, 12, 0},
+      {"city", C_STR, false, 6, 0},
+      {"zip", C_INT, false, 100, 0}}},
+    {"payments",
+     4,
+     {{"order_id", C_INT, true, 34, 0},
+      {"seq", C_INT, true, 4, 0},
+      {"value", C_DEC, false, 50000, 5},
+      {"kind", C_STR, false, 4, 0}}},
+    {"items",
+     7,
+     {{"order_id", C_INT, true, 34, 0},
+      {"item_id", C_INT, true, 5, 0},
+      {"product_code", C_STR, false, 8, 10},
+      {"seller_id", C_INT, false, 5, 0},
+      {"region", C_STR, false, 2, 0},
+      {"price", C_DEC, false, 100000, 0},
+      {"shipped_at", C_DT, false, 400, 20}}},
+    {"products",
+     3,
+     {{"product_pk", C_INT, true, 15, 0},
+      {"code", C_STR, false, 8, 0},
+      {"weight", C_INT, false, 5000, 10}}},
+    {"sellers",
+     3,
+     {{"seller_id", C_INT, true, 5, 0},
+      {"region", C_STR, true, 2, 0},
+      {"city", C_STR, false, 6, 0}}},
+};
+#define TABLE_COUNT (int)(sizeof tables / sizeof tables[0])
+
+typedef struct cell {
+    bool null;
+    int64_t n;
+} cell;
+
+typedef struct mrow {
+    cell c[MAX_COLS];
+} mrow;
+
+typedef struct mtable {
+    mrow *rows;
+    int count, cap;
+} mtable;
+
+typedef struct model {
+    mtable t[TABLE_COUNT];
+    tf_column columns[TABLE_COUNT][MAX_COLS];
+    const tf_flow_spec *spec;
+} model;
+
+/* Engine-side collection: filter JSON -> document. */
+typedef struct coll {
+    char **keys;
+    bson_t **docs;
+    int count, cap;
+} coll;
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static int rnd_below(int n) { return (int)(rnd() % (uint64_t)n); }
+
+static int table_index(const char *name)
+{
+    for (int i = 0; i < TABLE_COUNT; i++)
+        if (strcmp(tables[i].name, name) == 0)
+            return i;
+    fail_msg("no table %s", name);
+    return -1;
+}
+
+static int column_index(int t, const char *name)
+{
+    for (int c = 0; c < tables[t].ncols; c++)
+        if (strcmp(tables[t].cols[c].name, name) == 0)
+            return c;
+    fail_msg("no column %s.%s", tables[t].name, name);
+    return -1;
+}
+
+static void make_columns(model *m)
+{
+    for (int t = 0; t < TABLE_COUNT; t++) {
+        for (int c = 0; c < tables[t].ncols; c++) {
+            const colspec *cs = &tables[t].cols[c];
+            tf_column *col = &m->columns[t][c];
+            memset(col, 0, sizeof *col);
+            col->name.ptr = cs->name;
+            col->name.len = strlen(cs->name);
+            col->is_primary_key = cs->pk;
+            col->nullable = !cs->pk;
+            switch (cs->kind) {
+            case C_INT: col->type = TF_TYPE_LONG; break;
+            case C_STR:
+                col->type = TF_TYPE_VARCHAR;
+                col->meta = 64;
+                col->charset = 45; /* utf8mb4_general_ci */
+                break;
+            case C_DEC:
+                col->type = TF_TYPE_NEWDECIMAL;
+                col->meta = (10 << 8) | 2;
+                break;
+            case C_DT: col->type = TF_TYPE_DATETIME2; break;
+            }
+        }
+    }
+}
+
+/* Text of string cells: "v<n>" — ordered bytewise, like the engine orders
+ * string keys. */
+typedef struct value_text {
+    char s[MAX_COLS][24];
+} value_text;
+
+static void cell_to_value(const colspec *cs, const cell *c, tf_value *v, char *buf)
+{
+    memset(v, 0, sizeof *v);
+    if (c->null) {
+        v->kind = TF_VAL_NULL;
+        return;
+    }
+    switch (cs->kind) {
+    case C_INT:
+        v->kind = TF_VAL_INT;
+        v->i = c->n;
+        break;
+    case C_STR:
+        v->kind = TF_VAL_STRING;
+        snprintf(buf, 24, "v%lld", (long long)c->n);
+        v->bytes.ptr = (const uint8_t *)buf;
+        v->bytes.len = strlen(buf);
+        break;
+    case C_DEC:
+        v->kind = TF_VAL_DECIMAL;
+        snprintf(v->decimal.text, sizeof v->decimal.text, "%lld.%02lld", (long long)(c->n / 100),
+                 (long long)(c->n % 100));
+        v->decimal.precision = 10;
+        v->decimal.scale = 2;
+        break;
+    case C_DT:
+        v->kind = TF_VAL_DATETIME;
+        v->temporal.year = 2024 + (int32_t)(c->n / 336);
+        v->temporal.month = (uint8_t)(1 + (c->n / 28) % 12);
+        v->temporal.day = (uint8_t)(1 + c->n % 28);
+        v->temporal.hour = (uint32_t)(c->n % 24);
+        v->temporal.minute = (uint8_t)(c->n % 60);
+        break;
+    }
+}
+
+static void row_to_values(int t, const mrow *r, tf_value *out, value_text *text)
+{
+    for (int c = 0; c < tables[t].ncols; c++)
+        cell_to_value(&tables[t].cols[c], &r->c[c], &out[c], text->s[c]);
+}
+
+static int cell_compare(const colspec *cs, const cell *a, const cell *b)
+{
+    if (cs->kind == C_STR) {
+        char x[24], y[24];
+        snprintf(x, sizeof x, "v%lld", (long long)a->n);
+        snprintf(y, sizeof y, "v%lld", (long long)b->n);
+        return strcmp(x, y);
+    }
+    return a->n < b->n ? -1 : a->n > b->n;
+}
+
+static int pk_compare(int t, const mrow *a, const mrow *b)
+{
+    for (int c = 0; c < tables[t].ncols; c++) {
+        if (!tables[t].cols[c].pk)
+            continue;
+        int d = cell_compare(&tables[t].cols[c], &a->c[c], &b->c[c]);
+        if (d)
+            return d;
+    }
+    return 0;
+}
+
+static int find_pk(const model *m, int t, const mrow *key)
+{
+    for (int i = 0; i < m->t[t].count; i++)
+        if (pk_compare(t, &m->t[t].rows[i], key) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- the naive LEFT JOIN ---- */
+
+typedef struct mnode {
+    int table;
+    const tf_flow_lookup *lookup; /* NULL: root */
+} mnode;
+
+static void naive_row(const model *m, int node, const mrow *r, bson_t *out);
+
+static bool relation_matches(const tf_flow_lookup *lk, int parent_t, const mrow *parent,
+                             int child_t, const mrow *child)
+{
+    for (size_t k = 0; k < lk->relation_count; k++) {
+        const char *pf = lk->relations[k].parent_field;
+        const char *dot = strrchr(pf, '.');
+        int pc = column_index(parent_t, dot ? dot + 1 : pf);
+        int cc = column_index(child_t, lk->relations[k].child_column);
+        if (parent->c[pc].null || child->c[cc].null || parent->c[pc].n != child->c[cc].n)
+            return false; /* SQL: NULL = x is never true */
+    }
+    return true;
+}
+
+static int node_table(const model *m, int node)
+{
+    return table_index(node == 0 ? m->spec->source_table : m->spec->lookups[node - 1].table);
+}
+
+static void naive_embed(const model *m, int node, int parent_t, const mrow *parent, bson_t *out)
+{
+    const tf_flow_lookup *lk = &m->spec->lookups[node - 1];
+    int t = node_table(m, node);
+    const char *dot = strrchr(lk->path, '.');
+    const char *name = dot ? dot + 1 : lk->path;
+    const mrow *matches[256];
+    int n = 0;
+    for (int i = 0; i < m->t[t].count; i++)
+        if (relation_matches(lk, parent_t, parent, t, &m->t[t].rows[i]))
+            matches[n++] = &m->t[t].rows[i];
+    /* order by primary key (insertion sort: few rows) */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && pk_compare(t, matches[j - 1], matches[j]) > 0; j--) {
+            const mrow *tmp = matches[j];
+            matches[j] = matches[j - 1];
+            matches[j - 1] = tmp;
+        }
+    if (lk->type == TF_LOOKUP_OBJECT) {
+        if (n == 0)
+            return;
+        bson_t child;
+        bson_append_document_begin(out, name, -1, &child);
+        naive_row(m, node, matches[0], &child);
+        bson_append_document_end(out, &child);
+        return;
+    }
+    bson_t array;
+    bson_append_array_begin(out, name, -1, &array);
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        bson_t child;
+        bson_append_document_begin(&array, key, -1, &child);
+        naive_row(m, node, matches[i], &child);
+        bson_append_document_end(&array, &child);
+    }
+    bson_append_array_end(out, &array);
+}
+
+static void naive_row(const model *m, int node, const mrow *r, bson_t *out)
+{
+    int t = node_table(m, node);
+    const tf_flow_lookup *self = node ? &m->spec->lookups[node - 1] : NULL;
+    tf_value values[MAX_COLS];
+    value_text text;
+    row_to_values(t, r, values, &text);
+    for (int c = 0; c < tables[t].ncols; c++) {
+        bool omit = false;
+        for (size_t k = 0; self && k < self->relation_count; k++)
+            omit |= strcmp(self->relations[k].child_column, tables[t].cols[c].name) == 0;
+        if (omit)
+            continue;
+        tf_error err = {0};
+        assert_int_equal(tf_value_append_bson(out, tables[t].cols[c].name,
+                                              strlen(tables[t].cols[c].name), &values[c],
+                                              &m->columns[t][c], &err),
+                         TF_OK);
+    }
+    for (size_t i = 0; i < m->spec->lookup_count; i++)
+        if (m->spec->lookups[i].parent + 1 == node)
+            naive_embed(m, (int)i + 1, t, r, out);
+}
+
+static char *filter_key_of_root(const model *m, const mrow *r)
+{
+    int t = node_table(m, 0);
+    tf_value values[MAX_COLS];
+    value_text text;
+    row_to_values(t, r, values, &text);
+    bson_t filter = BSON_INITIALIZER;
+    for (int c = 0; c < tables[t].ncols; c++)
+        if (tables[t].cols[c].pk) {
+            tf_error err = {0};
+            tf_value_append_bson(&filter, tables[t].cols[c].name, strlen(tables[t].cols[c].name),
+                                 &values[c], &m->columns[t][c], &err);
+        }
+    char *json = bson_as_canonical_extended_json(&filter, NULL);
+    bson_destroy(&filter);
+    return json;
+}
+
+/* ---- the collection the engine's ops are applied to ---- */
+
+static int coll_find(const coll *c, const char *key)
+{
+    for (int i = 0; i < c->count; i++)
+        if (strcmp(c->keys[i], key) == 0)
+            return i;
+    return -1;
+}
+
+static void coll_apply(coll *c, const tf_doc_ops *ops)
+{
+    for (size_t i = 0; i < ops->count; i++) {
+        const tf_doc_op *op = &ops->ops[i];
+        char *key = bson_as_canonical_extended_json(op->filter, NULL);
+        int at = coll_find(c, key);
+        if (op->kind == TF_DOC_DELETE) {
+            if (at >= 0) {
+                bson_free(c->keys[at]);
+                bson_destroy(c->docs[at]);
+                c->keys[at] = c->keys[c->count - 1];
+                c->docs[at] = c->docs[c->count - 1];
+                c->count--;
+            }
+            bson_free(key);
+            continue;
+        }
+        /* A replace's document carries the filter's fields. */
+        bson_iter_t it;
+        assert_true(bson_iter_init(&it, op->filter));
+        while (bson_iter_next(&it)) {
+            bson_iter_t in_doc;
+            assert_true(bson_iter_init_find(&in_doc, op->doc, bson_iter_key(&it)));
+        }
+        if (at >= 0) {
+            bson_destroy(c->docs[at]);
+            c->docs[at] = bson_copy(op->doc);
+            bson_free(key);
+        } else {
+            if (c->count == c->cap) {
+                c->cap = c->cap ? c->cap * 2 : 32;
+                c->keys = realloc(c->keys, (size_t)c->cap * sizeof *c->keys);
+                c->docs = realloc(c->docs, (size_t)c->cap * sizeof *c->docs);
+            }
+            c->keys[c->count] = key;
+            c->docs[c->count++] = bson_copy(op->doc);
+        }
+    }
+}
+
+static void coll_cleanup(coll *c)
+{
+    for (int i = 0; i < c->count; i++) {
+        bson_free(c->keys[i]);
+        bson_destroy(c->docs[i]);
+    }
+    free(c->keys);
+    free(c->docs);
+}
+
+static void check_equal(const model *m, const coll *c, int step)
+{
+    int root = node_table(m, 0);
+    assert_int_equal(c->count, m->t[root].count);
+    for (int i = 0; i < m->t[root].count; i++) {
+        const mrow *r = &m->t[root].rows[i];
+        char *key = filter_key_of_root(m, r);
+        int at = coll_find(c, key);
+        if (at < 0)
+            fail_msg("step %d: no document for %s", step, key);
+        bson_t expected = BSON_INITIALIZER;
+        naive_row(m, 0, r, &expected);
+        if (!bson_equal(&expected, c->docs[at])) {
+            char *want = bson_as_relaxed_extended_json(&expected, NULL);
+            char *got = bson_as_relaxed_extended_json(c->docs[at], NULL);
+            fail_msg("step %d: document %s differs\n want %s\n got  %s", step, key, want, got);
+        }
+        bson_destroy(&expected);
+        bson_free(key);
+    }
+}
+
+/* ---- random changes ---- */
+
+static void random_cell(const colspec *cs, cell *out)
+{
+    out->null = !cs->pk && cs->null_rate && rnd_below(100) < cs->null_rate;
+    out->n = rnd_below(cs->domain);
+}
+
+static void random_row(int t, mrow *r)
+{
+    memset(r, 0, sizeof *r);
+    for (int c = 0; c < tables[t].ncols; c++)
+        random_cell(&tables[t].cols[c], &r->c[c]);
+}
+
+static void apply_engine(tf_view *view, int t, tf_view_change_kind kind, const mrow *before,
+                         const mrow *after)
+{
+    tf_value b[MAX_COLS], a[MAX_COLS];
+    value_text bt, at;
+    if (before)
+        row_to_values(t, before, b, &bt);
+    if (after)
+        row_to_values(t, after, a, &at);
+    tf_error err = {0};
+    if (tf_view_apply(view, tables[t].name, kind, before ? b : NULL, after ? a : NULL, &err) !=
+        TF_OK)
+        fail_msg("apply: %s", err.message);
+}
+
+typedef struct counts {
+    int inserts, updates, key_changes, reparents, deletes;
+} counts;
+
+/* One valid random change (as the source would accept it: no duplicate
+ * primary key), applied to the model and the engine. */
+static void random_change(model *m, tf_view *view, counts *n)
+{
+    int t = rnd_below(TABLE_COUNT);
+    mtable *mt = &m->t[t];
+    int op = rnd_below(100);
+    if (mt->count == 0 || op < 45) {
+        mrow r;
+        random_row(t, &r);
+        if (find_pk(m, t, &r) >= 0)
+            return;
+        if (mt->count == mt->cap) {
+            mt->cap = mt->cap ? mt->cap * 2 : 64;
+            mt->rows = realloc(mt->rows, (size_t)mt->cap * sizeof *mt->rows);
+        }
+        mt->rows[mt->count++] = r;
+        apply_engine(view, t, TF_VIEW_INSERT, NULL, &r);
+        n->inserts++;
+        return;
+    }
+    int i = rnd_below(mt->count);
+    mrow old = mt->rows[i];
+    if (op < 80) {
+        mrow r = old;
+        bool key_change = rnd_below(100) < 20;
+        for (int c = 0; c < tables[t].ncols; c++) {
+            const colspec *cs = &tables[t].cols[c];
+            if ((cs->pk && key_change && rnd_below(2)) || (!cs->pk && rnd_below(2)))
+                random_cell(cs, &r.c[c]);
+        }
+        int clash = find_pk(m, t, &r);
+        if (clash >= 0 && clash != i)
+            return;
+        if (pk_compare(t, &old, &r) != 0)
+            n->key_changes++;
+        n->updates++;
+        mt->rows[i] = r;
+        apply_engine(view, t, TF_VIEW_UPDATE, &old, &r);
+        return;
+    }
+    mt->rows[i] = mt->rows[--mt->count];
+    apply_engine(view, t, TF_VIEW_DELETE, &old, NULL);
+    n->deletes++;
+}
+
+static tf_view *new_view(const model *m)
+{
+    tf_view *view = tf_view_new(m->spec);
+    for (int t = 0; t < TABLE_COUNT; t++) {
+        tf_error err = {0};
+        if (tf_view_define_table(view, tables[t].name, m->columns[t], (size_t)tables[t].ncols, NULL,
+                                 0, &err) != TF_OK)
+            fail_msg("define %s: %s", tables[t].name, err.message);
+    }
+    assert_true(tf_view_ready(view));
+    return view;
+}
+
+static void run(uint64_t seed, int changes, int batch)
+{
+    rng_state = seed;
+    tf_flow_spec *spec = NULL;
+    tf_error err = {0};
+    if (tf_flow_parse(flow_text, strlen(flow_text), "diff.tap", &spec, &err) != TF_OK)
+        fail_msg("%s", err.message);
+    model m = {.spec = spec};
+    make_columns(&m);
+    tf_view *view = new_view(&m);
+    coll c = {0};
+    tf_doc_ops ops;
+    tf_doc_ops_init(&ops);
+    counts n = {0};
+    for (int step = 1; step <= changes; step++) {
+        random_change(&m, view, &n);
+        if (step % batch == 0 || step == changes) {
+            assert_int_equal(tf_view_flush(view, &ops, &err), TF_OK);
+            coll_apply(&c, &ops);
+            coll_apply(&c, &ops); /* idempotent: a replayed batch changes nothing */
+            tf_doc_ops_clear(&ops);
+            check_equal(&m, &c, step);
+        }
+    }
+    /* The same final documents from a fresh view fed the final rows (an
+     * initial snapshot), in random table order. */
+    tf_view *fresh = new_view(&m);
+    coll c2 = {0};
+    for (int k = 0; k < TABLE_COUNT; k++) {
+        int t = (k + (int)(seed % TABLE_COUNT)) % TABLE_COUNT;
+        for (int i = 0; i < m.t[t].count; i++)
+            apply_engine(fresh, t, TF_VIEW_INSERT, NULL, &m.t[t].rows[i]);
+    }
+    assert_int_equal(tf_view_flush(fresh, &ops, &err), TF_OK);
+    coll_apply(&c2, &ops);
+    check_equal(&m, &c2, -1);
+    /* Every change kind happened. */
+    assert_true(n.inserts > changes / 5);
+    assert_true(n.deletes > changes / 20);
+    assert_true(n.key_changes > changes / 100);
+    tf_view_stats stats;
+    tf_view_get_stats(view, &stats);
+    int rows = 0;
+    for (int t = 0; t < TABLE_COUNT; t++)
+        rows += m.t[t].count;
+    assert_int_equal(stats.row_count, rows);
+    assert_int_equal(stats.pending_count, 0);
+    tf_doc_ops_cleanup(&ops);
+    coll_cleanup(&c);
+    coll_cleanup(&c2);
+    tf_view_destroy(view);
+    tf_view_destroy(fresh);
+    for (int t = 0; t < TABLE_COUNT; t++)
+        free(m.t[t].rows);
+    tf_flow_spec_destroy(spec);
+}
+
+static void test_random_changes_batches_of_one(void **state)
+{
+    (void)state;
+    run(0x9E3779B97F4A7C15ull, 3000, 1);
+}
+
+static void test_random_changes_batches_of_25(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 4; seed++)
+        run(seed * 0x2545F4914F6CDD1Dull, 5000, 25);
+}
+
+static void test_random_changes_large_batches(void **state)
+{
+    (void)state;
+    run(0xDEADBEEFCAFEull, 8000, 400);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_changes_batches_of_one),
+        cmocka_unit_test(test_random_changes_batches_of_25),
+        cmocka_unit_test(test_random_changes_large_batches),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
