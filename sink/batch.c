@@ -62,6 +62,55 @@ static bool op_check(const tf_sink *sink, const tf_doc_op *op, tf_error *err)
     }
 }
 
+/* Finds a Decimal128 anywhere in doc; fills path ("order_items.0.price"). */
+static bool find_decimal128(const bson_t *doc, char *path, size_t cap, size_t used)
+{
+    bson_iter_t it;
+    if (doc == NULL || !bson_iter_init(&it, doc))
+        return false;
+    while (bson_iter_next(&it)) {
+        int n = snprintf(path + used, cap - used, "%s%s", used > 0 ? "." : "", bson_iter_key(&it));
+        size_t next = n > 0 && (size_t)n < cap - used ? used + (size_t)n : cap - 1;
+        if (BSON_ITER_HOLDS_DECIMAL128(&it))
+            return true;
+        if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
+            uint32_t len;
+            const uint8_t *data;
+            if (BSON_ITER_HOLDS_DOCUMENT(&it))
+                bson_iter_document(&it, &len, &data);
+            else
+                bson_iter_array(&it, &len, &data);
+            bson_t child;
+            if (bson_init_static(&child, data, len) && find_decimal128(&child, path, cap, next))
+                return true;
+        }
+        path[used] = '\0';
+    }
+    return false;
+}
+
+static bool op_check_types(const tf_sink *sink, const tf_doc_op *op, tf_error *err)
+{
+    if (sink->decimal128)
+        return true;
+    const bson_t *parts[] = {op->filter, op->document, op->set, op->array_filters};
+    const char *names[] = {"filter", "document", "$set", "arrayFilters"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        char path[256] = "";
+        if (find_decimal128(parts[i], path, sizeof path, 0)) {
+            char *filter = bson_as_relaxed_extended_json(op->filter, NULL);
+            tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                         "%s op %.200s: field \"%s\" of its %s is a Decimal128, which the target "
+                         "%s cannot store (FerretDB 1.x drops the connection on it); map DECIMAL "
+                         "columns to another type for this target",
+                         op_kind_name(op->kind), filter, path, names[i], sink->uri_redacted);
+            bson_free(filter);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Makes the op own its BSON, copying borrowed documents. */
 static void op_take(tf_doc_op *dst, tf_doc_op *src)
 {
@@ -79,7 +128,7 @@ static void op_take(tf_doc_op *dst, tf_doc_op *src)
 
 bool tf_sink_add(tf_sink *sink, tf_doc_op *op, tf_error *err)
 {
-    if (!op_check(sink, op, err)) {
+    if (!op_check(sink, op, err) || !op_check_types(sink, op, err)) {
         tf_doc_op_cleanup(op);
         return false;
     }
@@ -226,6 +275,10 @@ bool tf_sink_flush(tf_sink *sink, tf_error *err)
     bool ok = sink_with_retries(sink, bulk_write_attempt, &a, &reply, &error);
     if (!ok) {
         size_t index = a.failed_append != SIZE_MAX ? a.failed_append : failed_op_index(&reply);
+        /* A command-level error (FerretDB answers unsupported options so)
+         * names no op; with a single op there is no doubt which. */
+        if (index == SIZE_MAX && sink->n_pending == 1)
+            index = 0;
         describe_failure(sink, err, &error, &reply, index,
                          (unsigned)(sink->stats.retries - retries_before) + 1);
         bson_destroy(&reply);

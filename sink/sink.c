@@ -26,6 +26,8 @@ void tf_sink_options_init(tf_sink_options *opts)
 
 tf_fanout_mode tf_sink_fanout_mode(const tf_sink *sink) { return sink->fanout; }
 
+bool tf_sink_supports_decimal128(const tf_sink *sink) { return sink->decimal128; }
+
 const char *tf_sink_redacted_uri(const tf_sink *sink) { return sink->uri_redacted; }
 
 void tf_sink_get_stats(const tf_sink *sink, tf_sink_stats *out) { *out = sink->stats; }
@@ -130,6 +132,30 @@ static bool create_root_key_index(tf_sink *sink, tf_error *err)
         sink_error_from_driver(sink, err, &error, what);
     }
     return ok;
+}
+
+/* Inserts a Decimal128 into a scratch collection. FerretDB 1.x cannot
+ * encode the type: its handler panics and drops the connection ("invalid
+ * BSON type wirebson.Decimal128"), which a writer would take for a network
+ * error and retry forever. Knowing it up front lets tf_sink_add refuse such
+ * documents with a message instead. Any failure means "unsupported"; the
+ * client reconnects on its next command. */
+static void probe_decimal128(tf_sink *sink)
+{
+    char name[128];
+    snprintf(name, sizeof name, "tapflow_probe_dec_%ld_%lld", (long)getpid(),
+             (long long)bson_get_monotonic_time());
+    mongoc_collection_t *scratch = mongoc_client_get_collection(sink->client, sink->database, name);
+    bson_decimal128_t value;
+    bson_decimal128_from_string("1.5", &value);
+    bson_t doc = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&doc, "_id", 1);
+    BSON_APPEND_DECIMAL128(&doc, "d", &value);
+    bson_error_t error;
+    sink->decimal128 = mongoc_collection_insert_one(scratch, &doc, NULL, NULL, &error);
+    bson_destroy(&doc);
+    mongoc_collection_drop(scratch, &error);
+    mongoc_collection_destroy(scratch);
 }
 
 /* Runs an updateMany with arrayFilters on a scratch collection and checks
@@ -287,6 +313,7 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err)
         tf_sink_destroy(sink);
         return NULL;
     }
+    probe_decimal128(sink);
     switch (opts->fanout) {
     case TF_FANOUT_FORCE_RECOMPUTE: sink->fanout = TF_FANOUT_RECOMPUTE; break;
     case TF_FANOUT_FORCE_ARRAY_FILTERS: sink->fanout = TF_FANOUT_ARRAY_FILTERS; break;

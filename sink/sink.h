@@ -160,6 +160,11 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err);
 void tf_sink_destroy(tf_sink *sink);
 
 tf_fanout_mode tf_sink_fanout_mode(const tf_sink *sink);
+/* Whether the server stores Decimal128 (probed at open by inserting one
+ * into a scratch collection). FerretDB 1.24 does not: it drops the
+ * connection. When false, tf_sink_add refuses any op holding a Decimal128
+ * (TF_ERR_UNSUPPORTED, naming the field) instead of sending it. */
+bool tf_sink_supports_decimal128(const tf_sink *sink);
 /* The target URI with any user:password@ replaced (for log lines). */
 const char *tf_sink_redacted_uri(const tf_sink *sink);
 

@@ -31,6 +31,7 @@ struct tf_sink {
     mongoc_collection_t *state;
     mongoc_write_concern_t *write_concern;
     tf_fanout_mode fanout;
+    bool decimal128; /* the server stores Decimal128 (probed at open) */
 
     /* the batch not yet acknowledged */
     tf_doc_op *pending;
