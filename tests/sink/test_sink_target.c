@@ -800,6 +800,40 @@ static void test_unreachable_target_fails_fast_with_redacted_address(void **stat
     print_message("%s (in %lld ms)\n", err.message, (long long)elapsed_ms);
 }
 
+static void test_silent_target_fails_within_the_selection_timeout(void **state)
+{
+    (void)state; /* needs no server: a socket that listens and never answers */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    socklen_t alen = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &alen);
+    char uri[128];
+    snprintf(uri, sizeof uri, "mongodb://u:pw@127.0.0.1:%u/shop", (unsigned)ntohs(a.sin_port));
+    tf_sink_options o;
+    tf_sink_options_init(&o);
+    o.uri = uri;
+    o.collection = "orders";
+    o.flow = "f";
+    o.server_selection_timeout_ms = 400;
+    tf_error err = {0};
+    int64_t t0 = bson_get_monotonic_time();
+    tf_sink *sink = tf_sink_open(&o, &err);
+    int64_t elapsed_ms = (bson_get_monotonic_time() - t0) / 1000;
+    close(fd);
+    assert_null(sink);
+    assert_true(elapsed_ms >= 300 && elapsed_ms < 3000);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix,
+             "MongoDB target mongodb://***@127.0.0.1:%u/shop unreachable after ",
+             (unsigned)ntohs(a.sin_port));
+    assert_memory_equal(err.message, prefix, strlen(prefix));
+    assert_null(strstr(err.message, "pw@"));
+    print_message("%s (in %lld ms)\n", err.message, (long long)elapsed_ms);
+}
+
 static void test_invalid_uri_is_a_config_error_without_password(void **state)
 {
     (void)state;
@@ -1024,6 +1058,7 @@ int main(void)
         cmocka_unit_test(test_decimal128_refused_when_target_lacks_it),
         cmocka_unit_test(test_write_concern_options),
         cmocka_unit_test(test_unreachable_target_fails_fast_with_redacted_address),
+        cmocka_unit_test(test_silent_target_fails_within_the_selection_timeout),
         cmocka_unit_test(test_invalid_uri_is_a_config_error_without_password),
         cmocka_unit_test(test_transient_network_error_is_retried),
         cmocka_unit_test(test_transient_errors_give_up_after_max_retries),
