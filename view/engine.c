@@ -379,7 +379,9 @@ static void build_row(const tf_view *view, size_t node_index, const view_row *ro
     const view_node *n = &view->nodes[node_index];
     bson_iter_t it;
     size_t column = 0;
-    if (bson_iter_init(&it, &row->doc)) {
+    bson_t doc;
+    view_row_doc(row, &doc);
+    if (bson_iter_init(&it, &doc)) {
         while (bson_iter_next(&it)) {
             if (!n->omit || !n->omit[column])
                 bson_append_iter(out, bson_iter_key(&it), (int)bson_iter_key_len(&it), &it);

@@ -203,7 +203,7 @@ bool view_table_encode_pk(const view_table *t, const tf_value *values, view_buf 
 view_row *view_row_build(const view_table *t, const tf_value *values, tf_error *err)
 {
     view_row *row = bson_malloc0(sizeof *row + t->slot_count * sizeof row->keys[0]);
-    bson_init(&row->doc);
+    bson_t doc = BSON_INITIALIZER;
     for (size_t i = 0; i < t->column_count; i++) {
         const tf_column *c = &t->columns[i];
         if (values[i].kind == TF_VAL_ABSENT || values[i].kind == TF_VAL_JSON_DIFF) {
@@ -211,16 +211,21 @@ view_row *view_row_build(const view_table *t, const tf_value *values, tf_error *
                          "table %.100s: column %.100s is missing from the row image (the view "
                          "needs binlog_row_image=FULL)",
                          t->name, c->name.ptr);
+            bson_destroy(&doc);
             view_row_destroy(t, row);
             return NULL;
         }
-        if (tf_value_append_bson(&row->doc, c->name.ptr, c->name.len, &values[i], c, err) !=
-            TF_OK) {
+        if (tf_value_append_bson(&doc, c->name.ptr, c->name.len, &values[i], c, err) != TF_OK) {
             tf_error_prefix(err, "table %.100s column %.100s", t->name, c->name.ptr);
+            bson_destroy(&doc);
             view_row_destroy(t, row);
             return NULL;
         }
     }
+    row->doc_len = doc.len;
+    row->doc = bson_malloc(doc.len);
+    memcpy(row->doc, bson_get_data(&doc), doc.len);
+    bson_destroy(&doc);
     if (!view_table_encode_pk(t, values, &row->pk)) {
         tf_error_set(err, TF_ERR_PROTOCOL, 0, "table %.100s: row with a NULL primary key column",
                      t->name);
@@ -251,7 +256,7 @@ void view_row_destroy(const view_table *t, view_row *row)
     for (size_t s = 0; s < t->slot_count; s++)
         bson_free(row->keys[s].ptr);
     view_buf_cleanup(&row->pk);
-    bson_destroy(&row->doc);
+    bson_free(row->doc);
     bson_free(row);
 }
 
@@ -262,7 +267,7 @@ view_row *view_table_find(const view_table *t, const uint8_t *pk, size_t pk_len)
 
 static size_t row_bytes(const view_table *t, const view_row *row)
 {
-    size_t n = sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.cap + row->doc.len;
+    size_t n = sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.cap + row->doc_len;
     for (size_t s = 0; s < t->slot_count; s++)
         n += row->keys[s].len;
     return n;
@@ -319,13 +324,21 @@ const view_bucket *view_table_matches(const view_table *t, size_t slot, const ui
 bson_t *view_row_filter(const view_table *t, const view_row *row)
 {
     bson_t *filter = bson_new();
+    bson_t doc;
+    view_row_doc(row, &doc);
     for (size_t k = 0; k < t->pk_count; k++) {
         const tf_column *c = &t->columns[t->pk[k]];
         bson_iter_t it;
-        if (bson_iter_init_find(&it, &row->doc, c->name.ptr))
+        if (bson_iter_init_find(&it, &doc, c->name.ptr))
             bson_append_iter(filter, c->name.ptr, (int)c->name.len, &it);
     }
     return filter;
+}
+
+void view_row_doc(const view_row *row, bson_t *doc)
+{
+    bool ok = bson_init_static(doc, row->doc, row->doc_len);
+    BSON_ASSERT(ok); /* built by bson itself */
 }
 
 int view_row_pk_compare(const view_row *a, const view_row *b)

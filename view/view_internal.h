@@ -84,7 +84,10 @@ typedef struct view_row_key {
 
 typedef struct view_row {
     view_buf pk;
-    bson_t doc;
+    /* The BSON bytes, not a bson_t: bson_t wants 128-byte alignment that a
+     * row inside a malloc'd block does not have (and bytes are smaller). */
+    uint8_t *doc;
+    uint32_t doc_len;
     view_row_key keys[]; /* table->slot_count */
 } view_row;
 
@@ -143,6 +146,8 @@ void view_table_remove(view_table *t, view_row *row);
 /* The rows of slot whose key is (key, len); NULL when none. */
 const view_bucket *view_table_matches(const view_table *t, size_t slot, const uint8_t *key,
                                       size_t len);
+/* Points doc (static, read-only) at the row's BSON. */
+void view_row_doc(const view_row *row, bson_t *doc);
 /* {pk column: value, ...} of a row, taken from its document. */
 bson_t *view_row_filter(const view_table *t, const view_row *row);
 /* memcmp order of encoded primary keys (shorter first on a common prefix). */
