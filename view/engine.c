@@ -407,7 +407,7 @@ static int compare_pending(const void *a, const void *b)
     return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
 }
 
-tf_status tf_view_flush(tf_view *view, tf_doc_ops *ops, tf_error *err)
+tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err)
 {
     (void)err;
     size_t count = view->pending.count;
@@ -425,7 +425,7 @@ tf_status tf_view_flush(tf_view *view, tf_doc_ops *ops, tf_error *err)
     for (size_t i = 0; i < n; i++) {
         const view_map_entry *e = items[i].entry;
         if (!view_table_find(root, e->key, e->key_len))
-            tf_doc_ops_push_steal(ops, TF_DOC_DELETE, bson_copy(e->value), NULL);
+            tf_view_ops_push_steal(ops, TF_VIEW_OP_DELETE, bson_copy(e->value), NULL);
     }
     for (size_t i = 0; i < n; i++) {
         const view_map_entry *e = items[i].entry;
@@ -434,7 +434,7 @@ tf_status tf_view_flush(tf_view *view, tf_doc_ops *ops, tf_error *err)
             continue;
         bson_t *doc = bson_new();
         build_row(view, 0, row, doc);
-        tf_doc_ops_push_steal(ops, TF_DOC_REPLACE, view_row_filter(root, row), doc);
+        tf_view_ops_push_steal(ops, TF_VIEW_OP_REPLACE, view_row_filter(root, row), doc);
     }
     bson_free(items);
     b = 0;

@@ -5,7 +5,7 @@
  * guide's Tap Shell language) says how tables join into one nested document
  * per root row; a tf_view keeps the source rows the flow needs, indexed on
  * the relation columns, and answers each row change with the documents it
- * changes, as data (tf_doc_ops) for the sink to write.
+ * changes, as data (tf_view_ops) for the sink to write.
  *
  * Sections:
  *   1. flow spec     the parsed flow file (flow_parse.c, flow_spec.c)
@@ -109,39 +109,43 @@ char *tf_flow_spec_canonical(const tf_flow_spec *spec);
  * 2. document ops
  * ====================================================================== */
 
-/* What the view asks the target to do. Documents are addressed by the root
+/* What the view asks the target to do. (Named tf_view_op, not tf_doc_op:
+ * sink.h defines its own tf_doc_op, which a daemon fills from these —
+ * REPLACE -> tf_doc_op_replace_steal(filter, doc), DELETE ->
+ * tf_doc_op_delete_steal(filter) — so both headers can be included
+ * together.) Documents are addressed by the root
  * table's primary key (the filter holds its columns, typed as in the
  * document), never by _id: the target keeps whatever _id it gave the
  * document. Each op is idempotent: applying a list twice gives the same
  * documents. */
-typedef enum tf_doc_op_kind {
+typedef enum tf_view_op_kind {
     /* Replace the document matching filter by doc, inserting it when none
      * matches (upsert). doc has no _id. */
-    TF_DOC_REPLACE = 0,
+    TF_VIEW_OP_REPLACE = 0,
     /* Delete the document matching filter (none matching is fine). */
-    TF_DOC_DELETE = 1,
-} tf_doc_op_kind;
+    TF_VIEW_OP_DELETE = 1,
+} tf_view_op_kind;
 
-typedef struct tf_doc_op {
-    tf_doc_op_kind kind;
+typedef struct tf_view_op {
+    tf_view_op_kind kind;
     bson_t *filter; /* {root_pk_col: value, ...} */
     bson_t *doc;    /* REPLACE only, else NULL */
-} tf_doc_op;
+} tf_view_op;
 
-typedef struct tf_doc_ops {
-    tf_doc_op *ops;
+typedef struct tf_view_ops {
+    tf_view_op *ops;
     size_t count, cap;
-} tf_doc_ops;
+} tf_view_ops;
 
-void tf_doc_ops_init(tf_doc_ops *ops);
+void tf_view_ops_init(tf_view_ops *ops);
 /* Destroys every op's documents; the list is empty and reusable. */
-void tf_doc_ops_clear(tf_doc_ops *ops);
-void tf_doc_ops_cleanup(tf_doc_ops *ops);
+void tf_view_ops_clear(tf_view_ops *ops);
+void tf_view_ops_cleanup(tf_view_ops *ops);
 /* Appends an op taking ownership of filter and doc (doc NULL for DELETE). */
-void tf_doc_ops_push_steal(tf_doc_ops *ops, tf_doc_op_kind kind, bson_t *filter, bson_t *doc);
+void tf_view_ops_push_steal(tf_view_ops *ops, tf_view_op_kind kind, bson_t *filter, bson_t *doc);
 /* "replace {"order_id": "A"}" style text, for tools and test messages;
  * free with bson_free. */
-char *tf_doc_op_describe(const tf_doc_op *op);
+char *tf_view_op_describe(const tf_view_op *op);
 
 /* ======================================================================
  * 3. view engine
@@ -198,7 +202,7 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
  * first, then replaces, each ordered by root key): the document recomputed
  * from the state, or a delete when its root row is gone. Call at
  * transaction boundaries (or batch ends). */
-tf_status tf_view_flush(tf_view *view, tf_doc_ops *ops, tf_error *err);
+tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err);
 
 typedef struct tf_view_stats {
     size_t table_count;

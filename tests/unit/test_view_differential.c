@@ -378,13 +378,13 @@ static int coll_find(const coll *c, const char *key)
     return -1;
 }
 
-static void coll_apply(coll *c, const tf_doc_ops *ops)
+static void coll_apply(coll *c, const tf_view_ops *ops)
 {
     for (size_t i = 0; i < ops->count; i++) {
-        const tf_doc_op *op = &ops->ops[i];
+        const tf_view_op *op = &ops->ops[i];
         char *key = bson_as_canonical_extended_json(op->filter, NULL);
         int at = coll_find(c, key);
-        if (op->kind == TF_DOC_DELETE) {
+        if (op->kind == TF_VIEW_OP_DELETE) {
             if (at >= 0) {
                 bson_free(c->keys[at]);
                 bson_destroy(c->docs[at]);
@@ -554,8 +554,8 @@ static void run(uint64_t seed, int changes, int batch)
     make_columns(&m);
     tf_view *view = new_view(&m);
     coll c = {0};
-    tf_doc_ops ops;
-    tf_doc_ops_init(&ops);
+    tf_view_ops ops;
+    tf_view_ops_init(&ops);
     counts n = {0};
     for (int step = 1; step <= changes; step++) {
         random_change(&m, view, &n);
@@ -563,7 +563,7 @@ static void run(uint64_t seed, int changes, int batch)
             assert_int_equal(tf_view_flush(view, &ops, &err), TF_OK);
             coll_apply(&c, &ops);
             coll_apply(&c, &ops); /* idempotent: a replayed batch changes nothing */
-            tf_doc_ops_clear(&ops);
+            tf_view_ops_clear(&ops);
             check_equal(&m, &c, step);
         }
     }
@@ -590,7 +590,7 @@ static void run(uint64_t seed, int changes, int batch)
         rows += m.t[t].count;
     assert_int_equal(stats.row_count, rows);
     assert_int_equal(stats.pending_count, 0);
-    tf_doc_ops_cleanup(&ops);
+    tf_view_ops_cleanup(&ops);
     coll_cleanup(&c);
     coll_cleanup(&c2);
     tf_view_destroy(view);

@@ -105,7 +105,7 @@ static void columns_of(int t, tf_column *out)
 typedef struct fixture {
     tf_flow_spec *spec;
     tf_view *view;
-    tf_doc_ops ops;
+    tf_view_ops ops;
 } fixture;
 
 static int setup(void **state)
@@ -125,7 +125,7 @@ static int setup(void **state)
             fail_msg("%s", err.message);
     }
     assert_true(tf_view_ready(f->view));
-    tf_doc_ops_init(&f->ops);
+    tf_view_ops_init(&f->ops);
     *state = f;
     return 0;
 }
@@ -133,7 +133,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    tf_doc_ops_cleanup(&f->ops);
+    tf_view_ops_cleanup(&f->ops);
     tf_view_destroy(f->view);
     tf_flow_spec_destroy(f->spec);
     free(f);
@@ -206,12 +206,12 @@ static void delete_row(fixture *f, int t, row r) { apply(f, t, TF_VIEW_DELETE, &
  * "replace {filter} {doc}" / "delete {filter}" (relaxed JSON). */
 static char *flush(fixture *f)
 {
-    tf_doc_ops_clear(&f->ops);
+    tf_view_ops_clear(&f->ops);
     tf_error err = {0};
     assert_int_equal(tf_view_flush(f->view, &f->ops, &err), TF_OK);
     bson_string_t *out = bson_string_new("");
     for (size_t i = 0; i < f->ops.count; i++) {
-        char *d = tf_doc_op_describe(&f->ops.ops[i]);
+        char *d = tf_view_op_describe(&f->ops.ops[i]);
         bson_string_append_printf(out, "%s\n", d);
         bson_free(d);
     }
@@ -287,8 +287,8 @@ static void test_guide_step2_sequence_gives_the_guides_document(void **state)
     update(f, T_ITEMS, ITEM("d:199.99", "d:15.00"), ITEM("d:210.00", "d:18.00"));
     bson_free(flush(f));
     assert_int_equal(f->ops.count, 1);
-    const tf_doc_op *op = &f->ops.ops[0];
-    assert_int_equal(op->kind, TF_DOC_REPLACE);
+    const tf_view_op *op = &f->ops.ops[0];
+    assert_int_equal(op->kind, TF_VIEW_OP_REPLACE);
     /* Every field with its BSON type (canonical Extended JSON): strings,
      * dates (UTC), Decimal128 for DECIMAL, int32 for INT, null for NULL,
      * embedded object and arrays, relation columns of embedded rows
@@ -364,7 +364,7 @@ static char *flush_keys(fixture *f)
         bson_iter_t it;
         assert_true(bson_iter_init_find(&it, f->ops.ops[i].filter, "order_id"));
         bson_string_append_printf(out, "%s%s %s", i ? "," : "",
-                                  f->ops.ops[i].kind == TF_DOC_DELETE ? "delete" : "replace",
+                                  f->ops.ops[i].kind == TF_VIEW_OP_DELETE ? "delete" : "replace",
                                   bson_iter_utf8(&it, NULL));
     }
     return bson_string_free(out, false);
