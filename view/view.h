@@ -151,6 +151,12 @@ char *tf_view_op_describe(const tf_view_op *op);
  * 3. view engine
  * ====================================================================== */
 
+/* How the view compares: relation values join when they are equal as
+ * values (integers of any width and signedness, DATE with DATETIME at
+ * midnight, DECIMALs of any scale); NULL joins nothing, as in SQL. Strings
+ * compare and order bytewise: case-insensitive collations and PAD SPACE
+ * (which SQL would apply) are not applied yet, and DECIMAL primary keys
+ * order textually. */
 typedef struct tf_view tf_view;
 
 typedef enum tf_view_change_kind {
