@@ -4,6 +4,7 @@
  * plugins that fill the auth response live in auth*.c. */
 #include "auth_internal.h"
 #include "reader_internal.h"
+#include "writer_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -122,65 +123,18 @@ uint64_t tf_handshake_negotiate(uint64_t client_wants, uint64_t server_capabilit
     return client_wants & server_capabilities & ~not_implemented;
 }
 
-/* A writer that counts everything and stores what fits, so one pass gives
- * both the size and the bytes. */
-typedef struct writer {
-    uint8_t *out;
-    size_t cap;
-    size_t pos;
-} writer;
+typedef tf_writer writer;
 
-static void put_bytes(writer *w, const void *src, size_t n)
-{
-    if (w->out && w->pos <= w->cap && n <= w->cap - w->pos && n > 0)
-        memcpy(w->out + w->pos, src, n);
-    w->pos += n;
-}
+static void put_lenenc_str(writer *w, const char *s) { tf_put_lenenc_bytes(w, s, strlen(s)); }
 
-static void put_uint_le(writer *w, uint64_t v, size_t n)
-{
-    uint8_t b[8];
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    put_bytes(w, b, n);
-}
-
-static void put_lenenc(writer *w, uint64_t v)
-{
-    if (v < 251) {
-        put_uint_le(w, v, 1);
-    } else if (v < (1u << 16)) {
-        put_uint_le(w, 0xfc, 1);
-        put_uint_le(w, v, 2);
-    } else if (v < (1u << 24)) {
-        put_uint_le(w, 0xfd, 1);
-        put_uint_le(w, v, 3);
-    } else {
-        put_uint_le(w, 0xfe, 1);
-        put_uint_le(w, v, 8);
-    }
-}
-
-static void put_lenenc_str(writer *w, const char *s)
-{
-    size_t n = strlen(s);
-    put_lenenc(w, n);
-    put_bytes(w, s, n);
-}
-
-static void put_cstr(writer *w, const char *s) { put_bytes(w, s, strlen(s) + 1); }
-
-static size_t lenenc_size(uint64_t v)
-{
-    return v < 251 ? 1 : v < (1u << 16) ? 3 : v < (1u << 24) ? 4 : 9;
-}
+static void put_cstr(writer *w, const char *s) { tf_put_bytes(w, s, strlen(s) + 1); }
 
 static tf_status finish(const writer *w, size_t *written, const char *what, tf_error *err)
 {
-    *written = w->pos;
-    if (w->pos > w->cap || !w->out)
+    *written = w->len;
+    if (w->len > w->cap || !w->out)
         return tf_error_set(err, TF_ERR_PROTOCOL, 0, "%s: needs %zu bytes, buffer has %zu", what,
-                            w->pos, w->out ? w->cap : 0);
+                            w->len, w->out ? w->cap : 0);
     return TF_OK;
 }
 
@@ -188,13 +142,13 @@ static tf_status finish(const writer *w, size_t *written, const char *what, tf_e
 static void put_fixed_header(writer *w, uint64_t caps, uint32_t max_packet, uint8_t charset)
 {
     static const uint8_t zeros[19] = {0};
-    put_uint_le(w, caps & 0xffffffffu, 4);
-    put_uint_le(w, max_packet, 4);
-    put_uint_le(w, charset, 1);
-    put_bytes(w, zeros, sizeof zeros);
+    tf_put_uint_le(w, caps & 0xffffffffu, 4);
+    tf_put_uint_le(w, max_packet, 4);
+    tf_put_uint_le(w, charset, 1);
+    tf_put_bytes(w, zeros, sizeof zeros);
     /* MariaDB reads its extended capabilities from the last 4 filler bytes
      * when the client, too, clears bit 0. */
-    put_uint_le(w, (caps & TF_CLIENT_MYSQL) ? 0 : caps >> 32, 4);
+    tf_put_uint_le(w, (caps & TF_CLIENT_MYSQL) ? 0 : caps >> 32, 4);
 }
 
 static tf_status check_caps_for_encode(uint64_t caps, const char *what, tf_error *err)
@@ -255,21 +209,21 @@ tf_status tf_handshake_response_encode(const tf_handshake_response *resp, uint8_
     put_fixed_header(&w, caps, resp->max_packet_size, resp->charset);
     put_cstr(&w, resp->username);
     if (caps & TF_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
-        put_lenenc(&w, resp->auth_response_len);
+        tf_put_lenenc(&w, resp->auth_response_len);
     } else if (caps & TF_CLIENT_SECURE_CONNECTION) {
         if (resp->auth_response_len > 255)
             return tf_error_set(err, TF_ERR_PROTOCOL, 0,
                                 "%s: auth response of %zu bytes needs "
                                 "CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA (at most 255 without)",
                                 what, resp->auth_response_len);
-        put_uint_le(&w, resp->auth_response_len, 1);
+        tf_put_uint_le(&w, resp->auth_response_len, 1);
     } else {
         return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
                             "%s: neither CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA nor "
                             "CLIENT_SECURE_CONNECTION is set (pre-4.1 auth)",
                             what);
     }
-    put_bytes(&w, resp->auth_response, resp->auth_response_len);
+    tf_put_bytes(&w, resp->auth_response, resp->auth_response_len);
     if (caps & TF_CLIENT_CONNECT_WITH_DB)
         put_cstr(&w, resp->database);
     if (caps & TF_CLIENT_PLUGIN_AUTH)
@@ -283,9 +237,9 @@ tf_status tf_handshake_response_encode(const tf_handshake_response *resp, uint8_
                                     "%s: connection attribute %zu has no %s", what, i,
                                     a->key ? "value" : "key");
             size_t k = strlen(a->key), v = strlen(a->value);
-            attrs_len += lenenc_size(k) + k + lenenc_size(v) + v;
+            attrs_len += tf_lenenc_size(k) + k + tf_lenenc_size(v) + v;
         }
-        put_lenenc(&w, attrs_len);
+        tf_put_lenenc(&w, attrs_len);
         for (size_t i = 0; i < resp->attr_count; i++) {
             put_lenenc_str(&w, resp->attrs[i].key);
             put_lenenc_str(&w, resp->attrs[i].value);

@@ -10,57 +10,15 @@
  * packet.c, resultset.c and handshake.c read, and the tests compare them
  * with packets captured from a real MariaDB 10.11. */
 #include "reader_internal.h"
+#include "writer_internal.h"
 
 #include "protocol.h"
 
 #include <string.h>
 
-/* A writer that counts everything and copies only while it fits, so one
- * pass both sizes and writes. */
-typedef struct writer {
-    uint8_t *out;
-    size_t cap;
-    size_t len;
-} writer;
+typedef tf_writer writer;
 
-static void put_bytes(writer *w, const void *bytes, size_t n)
-{
-    if (n > 0 && w->len + n <= w->cap && w->out)
-        memcpy(w->out + w->len, bytes, n);
-    w->len += n;
-}
-
-static void put_u8(writer *w, uint8_t v) { put_bytes(w, &v, 1); }
-
-static void put_uint_le(writer *w, uint64_t v, size_t n)
-{
-    uint8_t b[8];
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    put_bytes(w, b, n);
-}
-
-static void put_lenenc(writer *w, uint64_t v)
-{
-    if (v < 0xfb) {
-        put_u8(w, (uint8_t)v);
-    } else if (v <= 0xffff) {
-        put_u8(w, 0xfc);
-        put_uint_le(w, v, 2);
-    } else if (v <= 0xffffff) {
-        put_u8(w, 0xfd);
-        put_uint_le(w, v, 3);
-    } else {
-        put_u8(w, 0xfe);
-        put_uint_le(w, v, 8);
-    }
-}
-
-static void put_lenenc_str(writer *w, tf_str s)
-{
-    put_lenenc(w, s.len);
-    put_bytes(w, s.ptr, s.len);
-}
+static void put_lenenc_str(writer *w, tf_str s) { tf_put_lenenc_bytes(w, s.ptr, s.len); }
 
 /* Ends an encoder: a buffer that was too small has not been written past
  * cap, and the caller learns the size it needs. */
@@ -91,36 +49,36 @@ tf_status tf_handshake_v10_encode(const struct tf_handshake *hs, uint8_t *out, s
                             "CLIENT_SECURE_CONNECTION");
     writer w;
     writer_init(&w, out, cap);
-    put_u8(&w, 10);
-    put_bytes(&w, hs->server_version, strlen(hs->server_version) + 1);
-    put_uint_le(&w, hs->connection_id, 4);
-    put_bytes(&w, hs->auth_data, 8);
-    put_u8(&w, 0);
-    put_uint_le(&w, hs->capabilities & 0xffff, 2);
-    put_u8(&w, hs->charset);
-    put_uint_le(&w, hs->status_flags, 2);
-    put_uint_le(&w, (hs->capabilities >> 16) & 0xffff, 2);
+    tf_put_u8(&w, 10);
+    tf_put_bytes(&w, hs->server_version, strlen(hs->server_version) + 1);
+    tf_put_uint_le(&w, hs->connection_id, 4);
+    tf_put_bytes(&w, hs->auth_data, 8);
+    tf_put_u8(&w, 0);
+    tf_put_uint_le(&w, hs->capabilities & 0xffff, 2);
+    tf_put_u8(&w, hs->charset);
+    tf_put_uint_le(&w, hs->status_flags, 2);
+    tf_put_uint_le(&w, (hs->capabilities >> 16) & 0xffff, 2);
     /* auth_plugin_data_len counts the trailing NUL of part 2, as servers
      * send it (20-byte nonce: 21). */
     size_t part2 = hs->auth_data_len > 8 ? hs->auth_data_len - 8 : 0;
     if (part2 < 12)
         part2 = 12; /* part 2 is at least 13 bytes with its NUL */
-    put_u8(&w, (hs->capabilities & TF_CLIENT_PLUGIN_AUTH) ? (uint8_t)(8 + part2 + 1) : 0);
+    tf_put_u8(&w, (hs->capabilities & TF_CLIENT_PLUGIN_AUTH) ? (uint8_t)(8 + part2 + 1) : 0);
     static const uint8_t zeros[13] = {0};
-    put_bytes(&w, zeros, 6);
+    tf_put_bytes(&w, zeros, 6);
     /* MariaDB puts its extended capabilities in the last 4 reserved bytes
      * and says so by clearing bit 0 (CLIENT_MYSQL). */
     if (hs->capabilities & TF_CLIENT_MYSQL)
-        put_bytes(&w, zeros, 4);
+        tf_put_bytes(&w, zeros, 4);
     else
-        put_uint_le(&w, hs->capabilities >> 32, 4);
+        tf_put_uint_le(&w, hs->capabilities >> 32, 4);
     if (hs->capabilities & TF_CLIENT_SECURE_CONNECTION) {
         size_t have = hs->auth_data_len - 8;
-        put_bytes(&w, hs->auth_data + 8, have);
-        put_bytes(&w, zeros, part2 + 1 - have);
+        tf_put_bytes(&w, hs->auth_data + 8, have);
+        tf_put_bytes(&w, zeros, part2 + 1 - have);
     }
     if (hs->capabilities & TF_CLIENT_PLUGIN_AUTH)
-        put_bytes(&w, hs->auth_plugin, strlen(hs->auth_plugin) + 1);
+        tf_put_bytes(&w, hs->auth_plugin, strlen(hs->auth_plugin) + 1);
     return finish(&w, written);
 }
 
@@ -130,9 +88,9 @@ tf_status tf_auth_switch_encode(const char *plugin_name, const uint8_t *data, si
     (void)err;
     writer w;
     writer_init(&w, out, cap);
-    put_u8(&w, 0xfe);
-    put_bytes(&w, plugin_name, strlen(plugin_name) + 1);
-    put_bytes(&w, data, data_len);
+    tf_put_u8(&w, 0xfe);
+    tf_put_bytes(&w, plugin_name, strlen(plugin_name) + 1);
+    tf_put_bytes(&w, data, data_len);
     return finish(&w, written);
 }
 
@@ -147,14 +105,14 @@ tf_status tf_ok_encode(const tf_ok_packet *ok, uint8_t header, uint64_t caps, ui
         (caps & TF_CLIENT_SESSION_TRACK) && (ok->status_flags & TF_SERVER_SESSION_STATE_CHANGED);
     writer w;
     writer_init(&w, out, cap);
-    put_u8(&w, header);
-    put_lenenc(&w, ok->affected_rows);
-    put_lenenc(&w, ok->last_insert_id);
+    tf_put_u8(&w, header);
+    tf_put_lenenc(&w, ok->affected_rows);
+    tf_put_lenenc(&w, ok->last_insert_id);
     if (caps & TF_CLIENT_PROTOCOL_41) {
-        put_uint_le(&w, ok->status_flags, 2);
-        put_uint_le(&w, ok->warnings, 2);
+        tf_put_uint_le(&w, ok->status_flags, 2);
+        tf_put_uint_le(&w, ok->warnings, 2);
     } else if (caps & TF_CLIENT_TRANSACTIONS) {
-        put_uint_le(&w, ok->status_flags, 2);
+        tf_put_uint_le(&w, ok->status_flags, 2);
     }
     /* As real servers do: the info is length-encoded and left out when it
      * is empty and no session state follows. */
@@ -171,10 +129,10 @@ tf_status tf_eof_encode(const tf_eof_packet *eof, uint64_t caps, uint8_t *out, s
     (void)err;
     writer w;
     writer_init(&w, out, cap);
-    put_u8(&w, 0xfe);
+    tf_put_u8(&w, 0xfe);
     if (caps & TF_CLIENT_PROTOCOL_41) {
-        put_uint_le(&w, eof->warnings, 2);
-        put_uint_le(&w, eof->status_flags, 2);
+        tf_put_uint_le(&w, eof->warnings, 2);
+        tf_put_uint_le(&w, eof->status_flags, 2);
     }
     return finish(&w, written);
 }
@@ -189,13 +147,13 @@ tf_status tf_err_encode(const tf_err_packet *pkt, uint8_t *out, size_t cap, size
                             "ERR packet: SQL state '%s' is not 5 characters", pkt->sql_state);
     writer w;
     writer_init(&w, out, cap);
-    put_u8(&w, 0xff);
-    put_uint_le(&w, pkt->code, 2);
+    tf_put_u8(&w, 0xff);
+    tf_put_uint_le(&w, pkt->code, 2);
     if (state_len == 5) {
-        put_u8(&w, '#');
-        put_bytes(&w, pkt->sql_state, 5);
+        tf_put_u8(&w, '#');
+        tf_put_bytes(&w, pkt->sql_state, 5);
     }
-    put_bytes(&w, pkt->message.ptr, pkt->message.len);
+    tf_put_bytes(&w, pkt->message.ptr, pkt->message.len);
     return finish(&w, written);
 }
 
@@ -208,9 +166,9 @@ tf_status tf_column_count_encode(uint64_t count, bool metadata_follows, uint64_t
                             (unsigned long long)count);
     writer w;
     writer_init(&w, out, cap);
-    put_lenenc(&w, count);
+    tf_put_lenenc(&w, count);
     if (caps & (TF_MARIADB_CLIENT_CACHE_METADATA | TF_CLIENT_OPTIONAL_RESULTSET_METADATA))
-        put_u8(&w, metadata_follows ? 1 : 0);
+        tf_put_u8(&w, metadata_follows ? 1 : 0);
     return finish(&w, written);
 }
 
@@ -228,13 +186,13 @@ tf_status tf_column_def_encode(const tf_column_def *col, uint64_t caps, uint8_t 
     put_lenenc_str(&w, col->org_name);
     if (caps & TF_MARIADB_CLIENT_EXTENDED_METADATA)
         put_lenenc_str(&w, col->extended_metadata);
-    put_u8(&w, 0x0c); /* length of the fixed fields */
-    put_uint_le(&w, col->charset, 2);
-    put_uint_le(&w, col->column_length, 4);
-    put_u8(&w, col->type);
-    put_uint_le(&w, col->flags, 2);
-    put_u8(&w, col->decimals);
-    put_uint_le(&w, 0, 2);
+    tf_put_u8(&w, 0x0c); /* length of the fixed fields */
+    tf_put_uint_le(&w, col->charset, 2);
+    tf_put_uint_le(&w, col->column_length, 4);
+    tf_put_u8(&w, col->type);
+    tf_put_uint_le(&w, col->flags, 2);
+    tf_put_u8(&w, col->decimals);
+    tf_put_uint_le(&w, 0, 2);
     return finish(&w, written);
 }
 
@@ -246,7 +204,7 @@ tf_status tf_text_row_encode(const tf_str *values, const bool *nulls, size_t col
     writer_init(&w, out, cap);
     for (size_t i = 0; i < column_count; i++) {
         if ((nulls && nulls[i]) || !values[i].ptr)
-            put_u8(&w, 0xfb);
+            tf_put_u8(&w, 0xfb);
         else
             put_lenenc_str(&w, values[i]);
     }
