@@ -232,10 +232,11 @@ static bool mysql_check_purged(tf_replica *r, const char *purged_text, tf_error 
     if (!ok) {
         char *m = tf_gtid_set_to_text(missing, TF_GTID_TEXT_COMPACT);
         char *have = r->mysql_set ? tf_gtid_set_to_text(r->mysql_set, TF_GTID_TEXT_COMPACT) : NULL;
+        bool none = have == NULL || have[0] == '\0';
         tf_error_set(err, TF_ERR_SERVER, 1789,
-                     "GTID set %s is no longer on the server: it has purged the transactions "
-                     "%s; restart with --resnapshot",
-                     have ? have : "", m ? m : "?");
+                     "%s%s is no longer on the server: it has purged the transactions %s; "
+                     "restart with --resnapshot",
+                     none ? "the empty GTID set" : "GTID set ", none ? "" : have, m ? m : "?");
         free(m);
         free(have);
     }

@@ -290,6 +290,23 @@ static void deliver_control(tf_replica *r, const tf_replica_event *re)
     }
 }
 
+/* Rows in a rows event. Row images have no count in front: the only way to
+ * know is to walk them (values decoded, not kept). An image that does not
+ * decode stops the count there; tf_replica_rows_next reports it to whoever
+ * reads the values. */
+static uint64_t count_rows(const tf_event *ev, const tf_table_map *map)
+{
+    tf_rows_cursor cur;
+    tf_error ignored = {0};
+    if (tf_rows_begin(&cur, ev, map, &ignored) != TF_OK)
+        return 0;
+    while (tf_rows_has_next(&cur) && tf_rows_next(&cur, NULL, NULL, &ignored) == TF_OK) {
+    }
+    uint64_t n = cur.row_index;
+    tf_rows_cleanup(&cur);
+    return n;
+}
+
 /* Adds one event (outer or inner) to the open transaction. Sets *ends when
  * it completes the transaction. */
 static bool add_to_txn(tf_replica *r, tf_replica_event *re, bool *ends, tf_error *err)
@@ -305,6 +322,7 @@ static bool add_to_txn(tf_replica *r, tf_replica_event *re, bool *ends, tf_error
                                 "rows event for table_id %" PRIu64
                                 " without a TABLE_MAP earlier in its transaction",
                                 ev->rows.table_id) == TF_OK;
+        r->txn.row_count += count_rows(ev, re->table);
         return true;
     case TF_EVENT_QUERY:
         if (statement_is(&ev->query, "BEGIN") || statement_is(&ev->query, "XA START")) {
@@ -451,6 +469,37 @@ static bool handle_event(tf_replica *r, const uint8_t *bytes, size_t n, tf_error
     return ends ? deliver_txn(r, &local, err) : true;
 }
 
+/* "binlog dump from <position>: <the server's error>[; restart with
+ * --resnapshot]". The position is what gets shortened first (to 60
+ * characters, "..." saying so): MySQL ends its purge message (1236) with
+ * the missing GTIDs, which a long position in front would otherwise push
+ * out of the message. */
+static void dump_error_message(const tf_replica *r, tf_error *err)
+{
+    char server[TF_ERROR_MESSAGE_MAX];
+    memcpy(server, err->message, sizeof server);
+    char pos[1024];
+    replica_format_position(r, pos, sizeof pos);
+    if (pos[0] == '\0')
+        snprintf(pos, sizeof pos, "%s", "the start");
+    const char *advice =
+        err->code == 1236 && strstr(server, "--resnapshot") == NULL ? "; restart with --resnapshot"
+                                                                    : "";
+    static const char head[] = "binlog dump from ";
+    const size_t budget = sizeof err->message - 1 - (sizeof head - 1) - 2 - strlen(advice);
+    size_t server_len = strlen(server), pos_len = strlen(pos);
+    size_t pos_room = server_len < budget ? budget - server_len : 0;
+    if (pos_room < 60)
+        pos_room = 60;
+    if (pos_len > pos_room) {
+        snprintf(pos + pos_room - 3, sizeof pos - (pos_room - 3), "%s", "...");
+        pos_len = pos_room;
+    }
+    int server_room = (int)(budget - pos_len);
+    snprintf(err->message, sizeof err->message, "%s%s: %.*s%s", head, pos, server_room, server,
+             advice);
+}
+
 void replica_stream_packet(tf_replica *r, const uint8_t *payload, size_t len)
 {
     tf_error err = {0};
@@ -461,13 +510,7 @@ void replica_stream_packet(tf_replica *r, const uint8_t *payload, size_t len)
     }
     if (payload[0] == 0xff) {
         tf_err_payload_to_error(payload, len, &err);
-        char pos[1024];
-        replica_format_position(r, pos, sizeof pos);
-        tf_error_prefix(&err, "binlog dump from %s", pos[0] ? pos : "the start");
-        if (err.code == 1236 && strstr(err.message, "--resnapshot") == NULL) {
-            size_t l = strlen(err.message);
-            snprintf(err.message + l, sizeof err.message - l, "; restart with --resnapshot");
-        }
+        dump_error_message(r, &err);
         replica_fail(r, &err, server_error_is_fatal(err.code));
         return;
     }
