@@ -930,6 +930,140 @@ static void test_long_position_is_cut_before_server_message(void **state)
     check_diverged(start, "00000000-0000-0000-0000-000000000000:1,00000001-0000-0000...");
 }
 
+/* ---- resilience on the MySQL path ------------------------------------------------- */
+
+typedef struct chaos {
+    primary p;
+    const char *fixture;
+    int port;
+    bool restarted;
+    bool stopped_server; /* SIGSTOP sent */
+    double silent_since;
+    bool resumed; /* SIGCONT sent */
+} chaos;
+
+/* After the first transaction: the server is killed (SIGKILL) and started
+ * again on the same port, as a restart would. */
+static void restart_after_first(run *x)
+{
+    chaos *c = x->hook_arg;
+    if (c->restarted)
+        return;
+    c->restarted = true;
+    primary_stop(&c->p);
+    assert_true(primary_start_on(c->fixture, c->port, &c->p));
+}
+
+/* Once the second dump is up and idle (a heartbeat), stop. */
+static void stop_when_second_dump_idles(run *x)
+{
+    chaos *c = x->hook_arg;
+    if (c->restarted && tf_replica_get_stats(x->r)->connects >= 2)
+        tf_replica_stop(x->r);
+}
+
+static void test_server_restart_resumes_without_loss_or_duplicate(void **state)
+{
+    (void)state;
+    chaos c = {.fixture = ENUM_SET};
+    if (!primary_start(ENUM_SET, &c.p)) {
+        skip();
+        return;
+    }
+    c.port = c.p.port;
+    run x;
+    memset(&x, 0, sizeof x);
+    tf_replica_options o;
+    base_options(&o, &c.p, &x);
+    o.start = TF_REPLICA_START_GTID;
+    o.gtid = ENUM_UUID ":1-2";
+    o.stop_at_end = false;
+    x.on_txn_hook = restart_after_first;
+    x.on_heartbeat_hook = stop_when_second_dump_idles;
+    x.hook_arg = &c;
+    run_replica(&x, &o, 10);
+    primary_stop(&c.p);
+    assert_clean_end(&x);
+    assert_true(c.restarted);
+    /* 3, 4 and 5 once each, in order, whichever connection brought them. */
+    txn_list want;
+    file_transactions(ENUM_SET, &want);
+    assert_transactions(&x.got, &want, 0x6, base_name(ENUM_SET));
+    assert_int_equal(x.got.count, 3);
+    assert_int_equal(x.stats.connects, 2);
+    assert_int_equal(x.stats.reconnects, 1);
+    assert_string_equal(x.position, ENUM_UUID ":1-5");
+    assert_non_null(strstr(x.logs, "reconnecting in"));
+    txn_list_free(&want);
+    txn_list_free(&x.got);
+}
+
+/* A server that stops answering (SIGSTOP: the TCP connection stays up) is
+ * declared dead after 3 heartbeat periods of silence; once it answers
+ * again the replica is back. */
+static void silence_on_first_heartbeat(run *x)
+{
+    chaos *c = x->hook_arg;
+    if (!c->stopped_server) {
+        c->stopped_server = true;
+        c->silent_since = mono();
+        kill(c->p.pid, SIGSTOP);
+        return;
+    }
+    if (c->resumed && tf_replica_get_stats(x->r)->connects >= 2)
+        tf_replica_stop(x->r);
+}
+
+static void resume_when_declared_dead(run *x)
+{
+    chaos *c = x->hook_arg;
+    if (x->dead_detected_at != 0 && !c->resumed) {
+        c->resumed = true;
+        kill(c->p.pid, SIGCONT);
+    }
+}
+
+static void on_log_resume(tf_replica *r, const char *message, void *arg)
+{
+    on_log(r, message, arg);
+    resume_when_declared_dead(arg);
+}
+
+static void test_silent_server_is_declared_dead_within_3_heartbeats(void **state)
+{
+    (void)state;
+    chaos c = {.fixture = ENUM_SET};
+    if (!primary_start(ENUM_SET, &c.p)) {
+        skip();
+        return;
+    }
+    run x;
+    memset(&x, 0, sizeof x);
+    tf_replica_options o;
+    base_options(&o, &c.p, &x);
+    o.start = TF_REPLICA_START_GTID;
+    o.gtid = ENUM_UUID ":1-5";
+    o.stop_at_end = false;
+    o.conn.connect_timeout = 1;
+    o.cb.on_log = on_log_resume;
+    x.on_heartbeat_hook = silence_on_first_heartbeat;
+    x.hook_arg = &c;
+    run_replica(&x, &o, 10);
+    if (c.stopped_server && !c.resumed)
+        kill(c.p.pid, SIGCONT);
+    primary_stop(&c.p);
+    assert_clean_end(&x);
+    assert_true(c.resumed);
+    double after = x.dead_detected_at - c.silent_since;
+    /* 3 periods of 0.2 s, checked every 0.05 s (slack for a loaded
+     * machine). */
+    if (after < 0.6 || after > 1.0)
+        fail_msg("declared dead %.3f s after the last heartbeat (want 0.6 to 1.0)", after);
+    assert_int_equal(x.stats.connects, 2);
+    assert_int_equal(x.got.count, 0);
+    assert_string_equal(x.position, ENUM_UUID ":1-5");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -947,6 +1081,8 @@ int main(void)
         cmocka_unit_test(test_purged_set_is_fatal_naming_missing_gtids),
         cmocka_unit_test(test_diverged_set_is_fatal_server_1236),
         cmocka_unit_test(test_long_position_is_cut_before_server_message),
+        cmocka_unit_test(test_server_restart_resumes_without_loss_or_duplicate),
+        cmocka_unit_test(test_silent_server_is_declared_dead_within_3_heartbeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
