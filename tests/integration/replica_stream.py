@@ -27,6 +27,11 @@ recreated). Tests:
                       verify-ca, verify-identity succeed; a wrong name or an
                       unknown CA fail with the reason; client_ed25519 works
                       (auth switch) and refuses a wrong password.
+  flush_kill          on a MariaDB of its own (as below): FLUSH LOGS / FLUSH
+                      BINARY LOGS six times under a writer (every ROTATE
+                      followed), then mariadbd killed with SIGKILL mid-stream
+                      and restarted (crash recovery) while writers go on:
+                      one stream throughout, nothing lost or repeated.
   restart, purged     on a MariaDB of its own (tools/servers.sh with
                       TAPFLOW_SERVERS_DIR and TAPFLOW_MARIADB_PORT, never the
                       shared server): restarted twice mid-stream while a
@@ -536,11 +541,12 @@ class OwnServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def keep_writing(server, stop_event, counter):
+def keep_writing(server, stop_event, counter, first_batch=1):
     """Batches of 5 transactions with ids of their own; a batch that fails
     while the server is down is not retried (what committed, committed: the
-    final SELECT decides)."""
-    i = 0
+    final SELECT decides). Writers started one after the other give
+    different first_batch numbers (ids are batch * 100 + n)."""
+    i = first_batch - 1
     while not stop_event.is_set():
         i += 1
         p = subprocess.run(server.args() + ["--batch"], input=_batch_script(i), capture_output=True, text=True)
@@ -606,6 +612,99 @@ def test_restart_and_purge(tool, user, password):
         want = f"0-1-2..0-1-{last}"
         check("purged: a position the server purged: exit 1, names the missing GTIDs and --resnapshot",
               rc == 1 and want in msg and "--resnapshot" in msg, f"rc={rc} {msg} (wanted {want})")
+    finally:
+        own.remove()
+
+
+def own_mariadbd_pid(own):
+    """The pid of our own server's mariadbd (checked against its command
+    line: the pid file may be stale and its number reused)."""
+    try:
+        with open(os.path.join(own.dir, "mariadb", "mariadbd.pid")) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, ValueError):
+        return None
+    return pid if "mariadbd" in cmd and own.dir in cmd else None
+
+
+def real_rotations(lines):
+    """Files the stream moved to through a ROTATE the server wrote at the
+    end of a binlog (log_pos != 0; the artificial ROTATE of each dump has
+    pos 0)."""
+    files = []
+    for line in lines:
+        rec = json.loads(line)
+        if rec.get("type") == "ROTATE" and rec.get("pos", 0) != 0:
+            files.append(rec["next_file"])
+    return files
+
+
+def test_flush_and_kill(tool, user, password):
+    """On a MariaDB of its own: FLUSH LOGS / FLUSH BINARY LOGS six times
+    under a writer, then SIGKILL of mariadbd mid-stream and a restart (crash
+    recovery) while writers keep going: one stream throughout, nothing lost
+    or repeated."""
+    own = OwnServer()
+    try:
+        own.start()
+        server = Server("127.0.0.1", own.port, user, password)
+        setup_schema(server)
+        start = server.gtid_pos()
+        first_file = server.sql("SHOW MASTER STATUS").split()[0]
+        s = Stream(tool, server, ["--gtid", start])
+        time.sleep(0.3)
+
+        # 1. rotations under a writer
+        stop_event = threading.Event()
+        counter = [0]
+        w = threading.Thread(target=keep_writing, args=(server, stop_event, counter, 1))
+        w.start()
+        for n in range(6):
+            time.sleep(0.3)
+            server.sql("FLUSH LOGS" if n % 2 == 0 else "FLUSH BINARY LOGS")
+        time.sleep(0.3)
+        stop_event.set()
+        w.join()
+        mid = server.gtid_pos()
+        caught = s.wait_for_gtid(mid, 30)
+        rotations = real_rotations(s.lines)
+        last_file = server.sql("SHOW MASTER STATUS").split()[0]
+        check(f"flush_logs: 6 rotations ({first_file} .. {last_file}) under a writer ({counter[0]} batches): "
+              f"the stream followed every ROTATE and caught up",
+              caught and len(rotations) >= 6 and rotations[-1] == last_file,
+              f"caught={caught} rotations={rotations} last={last_file} stderr={s.stderr()[-600:]}")
+        check_stream("flush_logs", server, s.lines, start, mid)
+
+        # 2. SIGKILL mid-stream, then a restart (crash recovery)
+        stop_event = threading.Event()
+        counter2 = [0]
+        w = threading.Thread(target=keep_writing, args=(server, stop_event, counter2, 10001))
+        w.start()
+        time.sleep(1.0)
+        pid = own_mariadbd_pid(own)
+        killed = pid is not None
+        if killed:
+            os.kill(pid, signal.SIGKILL)
+            for _ in range(100):
+                if not os.path.exists(f"/proc/{pid}"):
+                    break
+                time.sleep(0.05)
+        time.sleep(0.5)
+        own.start()
+        time.sleep(1.0)
+        stop_event.set()
+        w.join()
+        end = server.gtid_pos()
+        caught = s.wait_for_gtid(end, 60)
+        rc = s.stop()
+        err = s.stderr()
+        check(f"kill: mariadbd killed with SIGKILL mid-stream and restarted ({counter2[0]} writer batches): "
+              f"the stream reconnected, caught up and stopped cleanly",
+              killed and caught and rc == 0 and "reconnecting" in err,
+              f"killed={killed} caught={caught} rc={rc} stderr={err[-800:]}")
+        check_stream("kill", server, s.lines, start, end)
     finally:
         own.remove()
 
@@ -735,6 +834,7 @@ def main():
              ("dead_connection", lambda: test_dead_connection(tool, server)),
              ("errors", lambda: test_errors(tool, server)),
              ("restart", lambda: test_restart_and_purge(tool, server.user, server.password)),
+             ("flush_kill", lambda: test_flush_and_kill(tool, server.user, server.password)),
              ("tls", lambda: test_tls(tool))]
     for name, fn in tests:
         if a.only and a.only != name:
