@@ -20,7 +20,6 @@
 #include "replica_internal.h"
 
 #include <event2/dns.h>
-#include <math.h>
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -41,15 +40,28 @@ void replica_log(tf_replica *r, const char *fmt, ...)
     r->opt.cb.on_log(r, msg, r->opt.arg);
 }
 
-static double rand01(tf_replica *r)
+double replica_rand01(uint64_t *state)
 {
-    /* xorshift64*: jitter only, not security */
-    uint64_t x = r->rng;
+    /* xorshift64*: jitter only, not security. A zero state would stay
+     * zero: it is replaced. */
+    uint64_t x = *state ? *state : UINT64_C(0x9e3779b97f4a7c15);
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
-    r->rng = x;
+    *state = x;
     return (double)((x * UINT64_C(2685821657736338717)) >> 11) / 9007199254740992.0;
+}
+
+double replica_backoff_delay(double min_delay, double max_delay, unsigned attempt, double random01)
+{
+    double base = min_delay;
+    /* Doubled until the cap: a long outage (thousands of attempts) costs
+     * a few iterations, never an overflow. */
+    for (unsigned i = 1; i < attempt && base < max_delay; i++)
+        base *= 2;
+    if (base > max_delay)
+        base = max_delay;
+    return base * (0.5 + 0.5 * random01);
 }
 
 static struct timeval to_timeval(double seconds)
@@ -163,10 +175,8 @@ void replica_fail(tf_replica *r, const tf_error *err, bool fatal)
         return;
     }
     r->attempt++;
-    double base = r->opt.reconnect_min_delay * pow(2.0, (double)(r->attempt - 1));
-    if (base > r->opt.reconnect_max_delay)
-        base = r->opt.reconnect_max_delay;
-    double delay = base * (0.5 + 0.5 * rand01(r));
+    double delay = replica_backoff_delay(r->opt.reconnect_min_delay, r->opt.reconnect_max_delay,
+                                         r->attempt, replica_rand01(&r->rng));
     if (r->streamed_once)
         r->stats.reconnects++;
     replica_log(r, "%s; reconnecting in %.2f s (attempt %u)", err->message, delay, r->attempt);
