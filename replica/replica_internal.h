@@ -200,8 +200,7 @@ void replica_log(tf_replica *r, const char *fmt, ...) __attribute__((format(prin
 /* Seconds to wait before retry number attempt (1 = the first):
  * min_delay * 2^(attempt-1), capped at max_delay, times 0.5 + 0.5 *
  * random01 (random01 in [0, 1): a delay in [base/2, base)). */
-double replica_backoff_delay(double min_delay, double max_delay, unsigned attempt,
-                             double random01);
+double replica_backoff_delay(double min_delay, double max_delay, unsigned attempt, double random01);
 /* Next pseudo-random number in [0, 1) from *state (xorshift64*). */
 double replica_rand01(uint64_t *state);
 

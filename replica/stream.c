@@ -482,9 +482,9 @@ static void dump_error_message(const tf_replica *r, tf_error *err)
     replica_format_position(r, pos, sizeof pos);
     if (pos[0] == '\0')
         snprintf(pos, sizeof pos, "%s", "the start");
-    const char *advice =
-        err->code == 1236 && strstr(server, "--resnapshot") == NULL ? "; restart with --resnapshot"
-                                                                    : "";
+    const char *advice = err->code == 1236 && strstr(server, "--resnapshot") == NULL
+                             ? "; restart with --resnapshot"
+                             : "";
     static const char head[] = "binlog dump from ";
     const size_t budget = sizeof err->message - 1 - (sizeof head - 1) - 2 - strlen(advice);
     size_t server_len = strlen(server), pos_len = strlen(pos);

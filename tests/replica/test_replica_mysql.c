@@ -85,8 +85,8 @@ static bool primary_start_on(const char *fixture, int port, primary *p)
             FILE *null = freopen("/dev/null", "w", stderr);
             (void)null;
         }
-        execl(TF_TEST_PRIMARY, TF_TEST_PRIMARY, "--port", port_text, "--flavor", "mysql",
-              "--user", "repl", "--password", "s3cret", "--heartbeat", "0.2", file, (char *)NULL);
+        execl(TF_TEST_PRIMARY, TF_TEST_PRIMARY, "--port", port_text, "--flavor", "mysql", "--user",
+              "repl", "--password", "s3cret", "--heartbeat", "0.2", file, (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -167,8 +167,7 @@ static void append(txn *t, const char *fmt, ...)
     t->row_text_len += (size_t)n;
 }
 
-static void append_image(txn *t, const char *label, const tf_table_map *map,
-                         const tf_value *values)
+static void append_image(txn *t, const char *label, const tf_table_map *map, const tf_value *values)
 {
     if (values == NULL)
         return;
@@ -680,15 +679,14 @@ static void check_resume(const char *fixture, const char *start, uint64_t skip_m
 static void test_resume_mid_file_delivers_exactly_the_rest(void **state)
 {
     (void)state;
-    check_resume(INVISIBLE, INVISIBLE_UUID ":1-3", 0xe,
-                 INVISIBLE_UUID ":4 " INVISIBLE_UUID ":5", INVISIBLE_UUID ":1-5");
+    check_resume(INVISIBLE, INVISIBLE_UUID ":1-3", 0xe, INVISIBLE_UUID ":4 " INVISIBLE_UUID ":5",
+                 INVISIBLE_UUID ":1-5");
 }
 
 static void test_resume_mid_file_enum_set(void **state)
 {
     (void)state;
-    check_resume(ENUM_SET, ENUM_UUID ":1-3", 0xe, ENUM_UUID ":4 " ENUM_UUID ":5",
-                 ENUM_UUID ":1-5");
+    check_resume(ENUM_SET, ENUM_UUID ":1-3", 0xe, ENUM_UUID ":4 " ENUM_UUID ":5", ENUM_UUID ":1-5");
 }
 
 /* A set with a hole: the transaction in the hole comes, the others not. */
@@ -876,11 +874,11 @@ static void test_purged_set_is_fatal_naming_missing_gtids(void **state)
 
 /* The start of MySQL's message for a replica that has diverged (its whole
  * text is longer than an error message holds). */
-#define DIVERGED_MESSAGE                                                                           \
-    "server error 1236 (HY000): Slave has more GTIDs than the master has, using the master's "     \
-    "SERVER_UUID. This may indicate that the end of the binary log was truncated or that the "     \
-    "last binary log file was lost, e.g., after a power or disk failure when sync_binlog != 1. "   \
-    "The master may or may not have rolled back transactions that were already replicated to "    \
+#define DIVERGED_MESSAGE                                                                         \
+    "server error 1236 (HY000): Slave has more GTIDs than the master has, using the master's "   \
+    "SERVER_UUID. This may indicate that the end of the binary log was truncated or that the "   \
+    "last binary log file was lost, e.g., after a power or disk failure when sync_binlog != 1. " \
+    "The master may or may not have rolled back transactions that were already replicated to "   \
     "the slave."
 
 static void check_diverged(const char *start, const char *shown_position)
