@@ -558,6 +558,15 @@ void replica_stream_packet(tf_replica *r, const uint8_t *payload, size_t len)
 
 size_t replica_format_position(const tf_replica *r, char *buf, size_t cap)
 {
+    if (!r->position_ready) {
+        /* Not connected yet: the start the options ask for, so that a
+         * position saved now resumes there (not from the beginning). */
+        if (r->opt.start == TF_REPLICA_START_GTID)
+            return (size_t)snprintf(buf, cap, "%s", r->opt.gtid ? r->opt.gtid : "");
+        if (r->opt.start == TF_REPLICA_START_FILE && r->opt.file != NULL)
+            return (size_t)snprintf(buf, cap, "%s:%" PRIu64, r->opt.file,
+                                    r->opt.position ? r->opt.position : 4);
+    }
     if (r->use_gtid) {
         if (r->server.flavour == TF_FLAVOUR_MYSQL) {
             if (r->mysql_set == NULL)

@@ -132,6 +132,7 @@ static int teardown(void **state)
     return 0;
 }
 
+/* START_NOW, not connected: nothing is known yet. */
 static void test_position_is_empty_before_anything(void **state)
 {
     fixture *f = *state;
@@ -140,10 +141,41 @@ static void test_position_is_empty_before_anything(void **state)
     assert_string_equal(buf, "");
 }
 
+/* Before the first connection the position is the start asked for: a
+ * position saved then must not mean "from the beginning". */
+static void test_position_before_connecting_is_the_start_asked(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    tf_replica_options o;
+    memset(&o, 0, sizeof o);
+    o.conn.host = "127.0.0.1";
+    o.cb.on_transaction = on_txn;
+    o.start = TF_REPLICA_START_GTID;
+    o.gtid = "93e95066-a2f4-11ec-9b69-9657f0ae95e2:1-3";
+    tf_error err = {0};
+    tf_replica *r = tf_replica_new(base, &o, &err);
+    assert_non_null(r);
+    char buf[128];
+    assert_int_equal(tf_replica_position(r, buf, sizeof buf), 40);
+    assert_string_equal(buf, "93e95066-a2f4-11ec-9b69-9657f0ae95e2:1-3");
+    tf_replica_destroy(r);
+    o.start = TF_REPLICA_START_FILE;
+    o.file = "mariadb-bin.000007";
+    o.position = 0; /* = 4 */
+    r = tf_replica_new(base, &o, &err);
+    assert_non_null(r);
+    assert_int_equal(tf_replica_position(r, buf, sizeof buf), 20);
+    assert_string_equal(buf, "mariadb-bin.000007:4");
+    tf_replica_destroy(r);
+    event_base_free(base);
+}
+
 static void test_position_mariadb_is_gtid_binlog_pos_form(void **state)
 {
     fixture *f = *state;
     tf_replica *r = f->r;
+    r->position_ready = true;
     r->use_gtid = true;
     r->server.flavour = TF_FLAVOUR_MARIADB;
     static const char text[] = "1-2-5,0-1-100";
@@ -164,6 +196,7 @@ static void test_position_mysql_is_compact_gtid_set(void **state)
 {
     fixture *f = *state;
     tf_replica *r = f->r;
+    r->position_ready = true;
     r->use_gtid = true;
     r->server.flavour = TF_FLAVOUR_MYSQL;
     char buf[256];
@@ -184,6 +217,7 @@ static void test_position_without_gtid_is_file_colon_offset(void **state)
 {
     fixture *f = *state;
     tf_replica *r = f->r;
+    r->position_ready = true;
     r->use_gtid = false;
     snprintf(r->file, sizeof r->file, "%s", "binlog.000042");
     r->file_pos = 4294967300u; /* past 4 GiB: 64-bit offsets */
@@ -201,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_rand01_is_spread_over_unit_interval),
         cmocka_unit_test(test_rand01_survives_zero_state),
         cmocka_unit_test_setup_teardown(test_position_is_empty_before_anything, setup, teardown),
+        cmocka_unit_test(test_position_before_connecting_is_the_start_asked),
         cmocka_unit_test_setup_teardown(test_position_mariadb_is_gtid_binlog_pos_form, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_position_mysql_is_compact_gtid_set, setup, teardown),
