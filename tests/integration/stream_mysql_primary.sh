@@ -139,10 +139,10 @@ check_file() {
 
     # c. resume after the first half of the file's (untagged, numbered
     #    from 1) GTIDs
-    local half=$(((${#list[@]} + 1) / 2)) uuid next
+    local half=$(((${#list[@]} + 1) / 2)) uuid next=""
     uuid=${list[0]%:*}
-    next=${list[$half]}
-    if [ -n "$prev" ] || [ "$half" -eq 0 ] || [ "${list[0]}" != "$uuid:1" ] ||
+    [ "$half" -lt ${#list[@]} ] && next=${list[$half]}
+    if [ -n "$prev" ] || [ -z "$next" ] || [ "${list[0]}" != "$uuid:1" ] ||
         [ "$next" != "$uuid:$((half + 1))" ]; then
         stop_primary
         return
