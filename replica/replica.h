@@ -326,6 +326,11 @@ bool tf_snapshot_start(tf_snapshot *s, tf_error *err);
 void tf_snapshot_destroy(tf_snapshot *s);
 /* NULL until on_position. */
 const tf_snapshot_position *tf_snapshot_get_position(const tf_snapshot *s);
+/* The tables being read, columns and keys known (valid from on_position
+ * until the snapshot is destroyed): a consumer that needs every table
+ * defined before the first row (a view joining them) reads them here. */
+size_t tf_snapshot_table_count(const tf_snapshot *s);
+const tf_snapshot_table *tf_snapshot_get_table(const tf_snapshot *s, size_t index);
 /* Sets opt->start and opt->gtid / file / position so that a tf_replica
  * continues exactly after pos (the strings stay pos's: keep the snapshot
  * alive, or copy them). */

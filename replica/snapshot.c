@@ -1496,6 +1496,13 @@ const tf_snapshot_position *tf_snapshot_get_position(const tf_snapshot *s)
     return s->position_known ? &s->position : NULL;
 }
 
+size_t tf_snapshot_table_count(const tf_snapshot *s) { return s->table_count; }
+
+const tf_snapshot_table *tf_snapshot_get_table(const tf_snapshot *s, size_t index)
+{
+    return index < s->table_count ? &s->tables[index].pub : NULL;
+}
+
 void tf_snapshot_replica_start(const tf_snapshot_position *pos, tf_replica_options *opt)
 {
     if (pos->gtid != NULL) {
