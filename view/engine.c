@@ -132,6 +132,15 @@ void tf_view_destroy(tf_view *view)
     bson_free(view);
 }
 
+size_t view_table_count(const tf_view *view) { return view->table_count; }
+
+view_table *view_table_at(const tf_view *view, size_t index) { return view->tables[index]; }
+
+view_table *view_table_by_name(const tf_view *view, const char *name)
+{
+    return table_named(view, name);
+}
+
 bool tf_view_uses_table(const tf_view *view, const char *table)
 {
     return table_named(view, table) != NULL;

@@ -219,6 +219,27 @@ typedef struct tf_view_stats {
 
 void tf_view_get_stats(const tf_view *view, tf_view_stats *out);
 
+/* ---- persisted state (persist.c) ----
+ *
+ * The held rows of every table, with their definitions, as a series of
+ * self-contained BSON chunks (each under max_chunk bytes; every table gives
+ * at least one), so that a restarted daemon resumes without re-reading the
+ * source. A chunk is {v: 1, table, columns: [...], pk: [...], slots,
+ * rows: [{p: binary key, d: row document, k: [binary key | null per
+ * index slot]}]}. Chunks are only meaningful to a view of the same flow
+ * spec (same tables, lookups and hence index slots): compare spec hashes
+ * first. */
+typedef bool (*tf_view_chunk_fn)(const uint8_t *data, size_t len, void *arg, tf_error *err);
+
+/* Calls fn once per chunk, in order; stops at fn's first false. Pending
+ * (unflushed) documents are not saved: flush first. */
+tf_status tf_view_save(const tf_view *view, size_t max_chunk, tf_view_chunk_fn fn, void *arg,
+                       tf_error *err);
+/* Loads one chunk into a view of the same spec (defining its table from
+ * the chunk); after every chunk tf_view_ready is true. Malformed or
+ * foreign chunks are TF_MALFORMED with err. */
+tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -153,4 +153,10 @@ bson_t *view_row_filter(const view_table *t, const view_row *row);
 /* memcmp order of encoded primary keys (shorter first on a common prefix). */
 int view_row_pk_compare(const view_row *a, const view_row *b);
 
+/* ---- the view's tables, for persist.c (engine.c) ---- */
+
+size_t view_table_count(const tf_view *view);
+view_table *view_table_at(const tf_view *view, size_t index);
+view_table *view_table_by_name(const tf_view *view, const char *name);
+
 #endif

@@ -1,0 +1,352 @@
+/* persist.c — the view's held rows as BSON chunks, and back.
+ *
+ * A row is saved as the view holds it: its encoded primary key, its typed
+ * document and its encoded index keys. Loading therefore rebuilds the
+ * indexes without decoding any value again, and the keys are the exact
+ * bytes the engine computed (they depend on the spec's slots, which is why
+ * a chunk is only loaded into a view of the same spec; the chunk records
+ * the slot count as a cheap guard). */
+#include "view_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PERSIST_VERSION 1
+/* Room left in a chunk for the row being added and the array closings. */
+#define PERSIST_MARGIN 1024
+
+static void append_columns(bson_t *chunk, const view_table *t)
+{
+    bson_t cols, col, members, pk;
+    char key[16];
+    const char *k;
+    bson_append_array_begin(chunk, "columns", -1, &cols);
+    for (size_t i = 0; i < t->column_count; i++) {
+        const tf_column *c = &t->columns[i];
+        bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+        bson_append_document_begin(&cols, k, -1, &col);
+        bson_append_utf8(&col, "n", -1, c->name.ptr, (int)c->name.len);
+        BSON_APPEND_INT32(&col, "t", c->type);
+        BSON_APPEND_INT32(&col, "m", c->meta);
+        BSON_APPEND_BOOL(&col, "nl", c->nullable);
+        BSON_APPEND_BOOL(&col, "u", c->is_unsigned);
+        BSON_APPEND_INT32(&col, "cs", c->charset);
+        BSON_APPEND_INT64(&col, "g", c->geometry_type);
+        bson_append_array_begin(&col, "e", -1, &members);
+        for (uint32_t m = 0; m < c->enum_set_count; m++) {
+            bson_uint32_to_string(m, &k, key, sizeof key);
+            bson_append_utf8(&members, k, -1, c->enum_set_values[m].ptr,
+                             (int)c->enum_set_values[m].len);
+        }
+        bson_append_array_end(&col, &members);
+        bson_append_document_end(&cols, &col);
+    }
+    bson_append_array_end(chunk, &cols);
+    bson_append_array_begin(chunk, "pk", -1, &pk);
+    for (size_t i = 0; i < t->pk_count; i++) {
+        bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+        BSON_APPEND_INT32(&pk, k, (int32_t)t->pk[i]);
+    }
+    bson_append_array_end(chunk, &pk);
+}
+
+static void chunk_begin(bson_t *chunk, bson_t *rows, const view_table *t)
+{
+    bson_init(chunk);
+    BSON_APPEND_INT32(chunk, "v", PERSIST_VERSION);
+    BSON_APPEND_UTF8(chunk, "table", t->name);
+    append_columns(chunk, t);
+    BSON_APPEND_INT64(chunk, "slots", (int64_t)t->slot_count);
+    bson_append_array_begin(chunk, "rows", -1, rows);
+}
+
+static bool chunk_emit(bson_t *chunk, bson_t *rows, tf_view_chunk_fn fn, void *arg,
+                       tf_error *err)
+{
+    bson_append_array_end(chunk, rows);
+    bool ok = fn(bson_get_data(chunk), chunk->len, arg, err);
+    bson_destroy(chunk);
+    return ok;
+}
+
+static void append_row(bson_t *rows, uint32_t index, const view_table *t, const view_row *row)
+{
+    char key[16];
+    const char *k;
+    bson_t r, keys, doc;
+    bson_uint32_to_string(index, &k, key, sizeof key);
+    bson_append_document_begin(rows, k, -1, &r);
+    bson_append_binary(&r, "p", 1, BSON_SUBTYPE_BINARY, row->pk.ptr, (uint32_t)row->pk.len);
+    view_row_doc(row, &doc);
+    bson_append_document(&r, "d", 1, &doc);
+    bson_append_array_begin(&r, "k", 1, &keys);
+    for (size_t s = 0; s < t->slot_count; s++) {
+        bson_uint32_to_string((uint32_t)s, &k, key, sizeof key);
+        if (row->keys[s].len)
+            bson_append_binary(&keys, k, -1, BSON_SUBTYPE_BINARY, row->keys[s].ptr,
+                               (uint32_t)row->keys[s].len);
+        else
+            bson_append_null(&keys, k, -1);
+    }
+    bson_append_array_end(&r, &keys);
+    bson_append_document_end(rows, &r);
+}
+
+tf_status tf_view_save(const tf_view *view, size_t max_chunk, tf_view_chunk_fn fn, void *arg,
+                       tf_error *err)
+{
+    for (size_t i = 0; i < view_table_count(view); i++) {
+        const view_table *t = view_table_at(view, i);
+        if (!t->defined)
+            return tf_error_set(err, TF_ERR_CONFIG, 0,
+                                "saving the view: table %.100s is not defined yet", t->name);
+        bson_t chunk, rows;
+        chunk_begin(&chunk, &rows, t);
+        size_t header = chunk.len;
+        uint32_t in_chunk = 0;
+        size_t b = 0;
+        for (view_map_entry *e = view_map_next(&t->rows, &b, NULL); e;
+             e = view_map_next(&t->rows, &b, e)) {
+            const view_row *row = e->value;
+            size_t row_size = row->doc_len + row->pk.len + 64;
+            for (size_t s = 0; s < t->slot_count; s++)
+                row_size += row->keys[s].len + 16;
+            if (header + row_size + PERSIST_MARGIN > max_chunk)
+                return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                                    "saving the view: a row of %.100s (%zu bytes) does not fit "
+                                    "in a %zu-byte chunk",
+                                    t->name, row_size, max_chunk);
+            if (chunk.len + row_size + PERSIST_MARGIN > max_chunk) {
+                if (!chunk_emit(&chunk, &rows, fn, arg, err))
+                    return TF_MALFORMED;
+                chunk_begin(&chunk, &rows, t);
+                in_chunk = 0;
+            }
+            append_row(&rows, in_chunk++, t, row);
+        }
+        if (!chunk_emit(&chunk, &rows, fn, arg, err))
+            return TF_MALFORMED;
+    }
+    return TF_OK;
+}
+
+/* ---- loading ---- */
+
+static tf_status bad(tf_error *err, const char *what)
+{
+    return tf_error_set(err, TF_ERR_PROTOCOL, 0, "view state chunk: %s", what);
+}
+
+static bool find(const bson_t *doc, const char *key, bson_type_t type, bson_iter_t *it)
+{
+    return bson_iter_init_find(it, doc, key) && bson_iter_type(it) == type;
+}
+
+static void free_parsed_columns(tf_column *cols, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bson_free((char *)cols[i].name.ptr);
+        for (uint32_t m = 0; m < cols[i].enum_set_count; m++)
+            bson_free((char *)cols[i].enum_set_values[m].ptr);
+        bson_free(cols[i].enum_set_values);
+    }
+    bson_free(cols);
+}
+
+/* Columns and primary key of a chunk; false on anything malformed. */
+static bool parse_definition(const bson_t *chunk, tf_column **out_cols, size_t *out_n,
+                             uint32_t **out_pk, size_t *out_pk_n)
+{
+    bson_iter_t it, arr, col, f, members;
+    if (!find(chunk, "columns", BSON_TYPE_ARRAY, &it) || !bson_iter_recurse(&it, &arr))
+        return false;
+    size_t n = 0, cap = 0;
+    tf_column *cols = NULL;
+    bool ok = true;
+    while (ok && bson_iter_next(&arr)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&arr) || !bson_iter_recurse(&arr, &col)) {
+            ok = false;
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            cols = bson_realloc(cols, cap * sizeof *cols);
+        }
+        tf_column *c = &cols[n++];
+        memset(c, 0, sizeof *c);
+        bool has_name = false;
+        while (bson_iter_next(&col)) {
+            const char *key = bson_iter_key(&col);
+            if (strcmp(key, "n") == 0 && BSON_ITER_HOLDS_UTF8(&col)) {
+                uint32_t len;
+                const char *s = bson_iter_utf8(&col, &len);
+                c->name.ptr = bson_strndup(s, len);
+                c->name.len = len;
+                has_name = true;
+            } else if (strcmp(key, "t") == 0) {
+                c->type = (uint8_t)bson_iter_as_int64(&col);
+            } else if (strcmp(key, "m") == 0) {
+                c->meta = (uint16_t)bson_iter_as_int64(&col);
+            } else if (strcmp(key, "nl") == 0) {
+                c->nullable = bson_iter_as_bool(&col);
+            } else if (strcmp(key, "u") == 0) {
+                c->is_unsigned = bson_iter_as_bool(&col);
+            } else if (strcmp(key, "cs") == 0) {
+                c->charset = (uint16_t)bson_iter_as_int64(&col);
+            } else if (strcmp(key, "g") == 0) {
+                c->geometry_type = (uint32_t)bson_iter_as_int64(&col);
+            } else if (strcmp(key, "e") == 0 && BSON_ITER_HOLDS_ARRAY(&col) &&
+                       bson_iter_recurse(&col, &members)) {
+                while (bson_iter_next(&members)) {
+                    if (!BSON_ITER_HOLDS_UTF8(&members)) {
+                        ok = false;
+                        break;
+                    }
+                    uint32_t len;
+                    const char *s = bson_iter_utf8(&members, &len);
+                    c->enum_set_values = bson_realloc(
+                        c->enum_set_values, (c->enum_set_count + 1) * sizeof *c->enum_set_values);
+                    c->enum_set_values[c->enum_set_count].ptr = bson_strndup(s, len);
+                    c->enum_set_values[c->enum_set_count].len = len;
+                    c->enum_set_count++;
+                }
+            }
+        }
+        ok = ok && has_name;
+    }
+    uint32_t *pk = NULL;
+    size_t pk_n = 0;
+    if (ok && find(chunk, "pk", BSON_TYPE_ARRAY, &it) && bson_iter_recurse(&it, &f)) {
+        while (bson_iter_next(&f)) {
+            int64_t v = bson_iter_as_int64(&f);
+            if (v < 0 || (size_t)v >= n) {
+                ok = false;
+                break;
+            }
+            pk = bson_realloc(pk, (pk_n + 1) * sizeof *pk);
+            pk[pk_n++] = (uint32_t)v;
+        }
+    } else {
+        ok = false;
+    }
+    if (!ok || n == 0 || pk_n == 0) {
+        free_parsed_columns(cols, n);
+        bson_free(pk);
+        return false;
+    }
+    *out_cols = cols;
+    *out_n = n;
+    *out_pk = pk;
+    *out_pk_n = pk_n;
+    return true;
+}
+
+static view_row *parse_row(const view_table *t, bson_iter_t *row_it)
+{
+    bson_iter_t r, keys;
+    if (!BSON_ITER_HOLDS_DOCUMENT(row_it) || !bson_iter_recurse(row_it, &r))
+        return NULL;
+    view_row *row = bson_malloc0(sizeof *row + t->slot_count * sizeof row->keys[0]);
+    bool has_pk = false, has_doc = false, has_keys = false;
+    size_t slot = 0;
+    while (bson_iter_next(&r)) {
+        const char *key = bson_iter_key(&r);
+        if (strcmp(key, "p") == 0 && BSON_ITER_HOLDS_BINARY(&r)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_iter_binary(&r, NULL, &len, &data);
+            view_buf_append(&row->pk, data, len);
+            has_pk = len > 0;
+        } else if (strcmp(key, "d") == 0 && BSON_ITER_HOLDS_DOCUMENT(&r)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_iter_document(&r, &len, &data);
+            row->doc = bson_malloc(len);
+            memcpy(row->doc, data, len);
+            row->doc_len = len;
+            has_doc = true;
+        } else if (strcmp(key, "k") == 0 && BSON_ITER_HOLDS_ARRAY(&r) &&
+                   bson_iter_recurse(&r, &keys)) {
+            has_keys = true;
+            while (bson_iter_next(&keys)) {
+                if (slot >= t->slot_count) {
+                    has_keys = false;
+                    break;
+                }
+                if (BSON_ITER_HOLDS_BINARY(&keys)) {
+                    uint32_t len;
+                    const uint8_t *data;
+                    bson_iter_binary(&keys, NULL, &len, &data);
+                    if (len) {
+                        row->keys[slot].ptr = bson_malloc(len);
+                        memcpy(row->keys[slot].ptr, data, len);
+                        row->keys[slot].len = len;
+                    }
+                } else if (!BSON_ITER_HOLDS_NULL(&keys)) {
+                    has_keys = false;
+                    break;
+                }
+                slot++;
+            }
+        }
+    }
+    if (!has_pk || !has_doc || !has_keys || slot != t->slot_count) {
+        view_row_destroy(t, row);
+        return NULL;
+    }
+    return row;
+}
+
+tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_error *err)
+{
+    bson_t chunk;
+    if (!bson_init_static(&chunk, data, len) || !bson_validate(&chunk, BSON_VALIDATE_NONE, NULL))
+        return bad(err, "not a BSON document");
+    bson_iter_t it;
+    if (!find(&chunk, "v", BSON_TYPE_INT32, &it) || bson_iter_int32(&it) != PERSIST_VERSION)
+        return bad(err, "unknown version (saved by another tapflow?): restart with --resnapshot");
+    if (!find(&chunk, "table", BSON_TYPE_UTF8, &it))
+        return bad(err, "no table name");
+    const char *name = bson_iter_utf8(&it, NULL);
+    view_table *t = view_table_by_name(view, name);
+    if (!t)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "view state chunk: table %.100s is not read by this flow", name);
+    tf_column *cols;
+    size_t n, pk_n;
+    uint32_t *pk;
+    if (!parse_definition(&chunk, &cols, &n, &pk, &pk_n))
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                            "view state chunk of %.100s: malformed column definitions", name);
+    tf_status st = tf_view_define_table(view, name, cols, n, pk, pk_n, err);
+    free_parsed_columns(cols, n);
+    bson_free(pk);
+    if (st != TF_OK) {
+        tf_error_prefix(err, "view state chunk of %.100s", name);
+        return TF_MALFORMED;
+    }
+    if (!find(&chunk, "slots", BSON_TYPE_INT64, &it) ||
+        bson_iter_int64(&it) != (int64_t)t->slot_count)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "view state chunk of %.100s: saved with another flow spec "
+                            "(index slots differ); restart with --resnapshot",
+                            name);
+    bson_iter_t rows;
+    if (!find(&chunk, "rows", BSON_TYPE_ARRAY, &it) || !bson_iter_recurse(&it, &rows))
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0, "view state chunk of %.100s: no rows",
+                            name);
+    while (bson_iter_next(&rows)) {
+        view_row *row = parse_row(t, &rows);
+        if (!row)
+            return tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                                "view state chunk of %.100s: malformed row %.20s", name,
+                                bson_iter_key(&rows));
+        view_row *held = view_table_find(t, row->pk.ptr, row->pk.len);
+        if (held) {
+            view_table_remove(t, held);
+            view_row_destroy(t, held);
+        }
+        view_table_insert(t, row);
+    }
+    return TF_OK;
+}
