@@ -1,0 +1,294 @@
+/* config.c — the daemon's config file.
+ *
+ * INI-like, one setting per line, `#` or `;` starts a comment line:
+ *
+ *   [tapflow]
+ *   server_id = 7401                  # our replica server_id (unique!)
+ *   status_listen = 127.0.0.1:7470    # loopback HTTP status endpoint
+ *   batch_max_ops = 1000              # ops per bulk write
+ *   batch_max_bytes = 8388608
+ *   flush_interval_ms = 100           # oldest pending op waits at most this
+ *   checkpoint_interval_ms = 1000     # checkpoint + view state at most this often
+ *   decimal = auto | double | string  # DECIMAL on targets without Decimal128
+ *   checkpoint_collection = tapflow_checkpoints
+ *
+ *   [datasource MySQL_ECommerce]      # the names the flow file uses
+ *   type = mysql                      # (MariaDB too)
+ *   host = 127.0.0.1
+ *   port = 3306
+ *   socket = /path/mysqld.sock        # instead of host/port
+ *   user = tapflow
+ *   password_env = TAPFLOW_PASSWORD   # or password = ... (avoid)
+ *   tls = preferred                   # disabled|preferred|required|verify-ca|...
+ *   database = ecommerce
+ *
+ *   [datasource MongoDB_ECommerce]
+ *   type = mongodb
+ *   uri = mongodb://127.0.0.1:27017/
+ *   database = ecommerce
+ *
+ * Every error names the file and line. */
+#include "daemon.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tfr_config_defaults(tfr_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->server_id = 7401;
+    cfg->status_port = TFR_DEFAULT_STATUS_PORT;
+    cfg->batch_max_ops = 1000;
+    cfg->batch_max_bytes = 8u * 1024 * 1024;
+    cfg->flush_interval_ms = 100;
+    cfg->checkpoint_interval_ms = 1000;
+}
+
+void tfr_config_cleanup(tfr_config *cfg)
+{
+    for (size_t i = 0; i < cfg->datasource_count; i++) {
+        tfr_datasource *d = &cfg->datasources[i];
+        bson_free(d->name);
+        bson_free(d->host);
+        bson_free(d->socket);
+        bson_free(d->user);
+        if (d->password)
+            bson_zero_free(d->password, strlen(d->password));
+        bson_free(d->tls_mode);
+        bson_free(d->database);
+        bson_free(d->uri);
+    }
+    bson_free(cfg->datasources);
+    bson_free(cfg->file);
+    bson_free(cfg->status_host);
+    bson_free(cfg->checkpoint_collection);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+const tfr_datasource *tfr_config_datasource(const tfr_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->datasource_count; i++)
+        if (strcmp(cfg->datasources[i].name, name) == 0)
+            return &cfg->datasources[i];
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static bool parse_u64(const char *v, uint64_t max, uint64_t *out)
+{
+    if (!*v || !isdigit((unsigned char)*v))
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || *end || n > max)
+        return false;
+    *out = n;
+    return true;
+}
+
+/* "host:port" (IPv4 or name; port required). */
+static bool parse_listen(const char *v, char **host, uint16_t *port)
+{
+    const char *colon = strrchr(v, ':');
+    uint64_t p;
+    if (!colon || colon == v || !parse_u64(colon + 1, 65535, &p) || p == 0)
+        return false;
+    bson_free(*host);
+    *host = bson_strndup(v, (size_t)(colon - v));
+    *port = (uint16_t)p;
+    return true;
+}
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        char msg_[400];                                                                            \
+        snprintf(msg_, sizeof msg_, __VA_ARGS__);                                                  \
+        tf_error_set(err, TF_ERR_CONFIG, 0, "%.200s:%u: %s", path, line_no, msg_);                 \
+        goto fail;                                                                                 \
+    } while (0)
+
+static void set_string(char **field, const char *value)
+{
+    bson_free(*field);
+    *field = bson_strdup(value);
+}
+
+bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
+{
+    tfr_config_defaults(out);
+    out->file = bson_strdup(path);
+    FILE *f = fopen(path, "r");
+    unsigned line_no = 0;
+    if (!f) {
+        tf_error_set(err, TF_ERR_CONFIG, (uint32_t)errno, "%.200s: cannot open: %s", path,
+                     strerror(errno));
+        tfr_config_cleanup(out);
+        return false;
+    }
+    enum { NONE, TAPFLOW, DATASOURCE } section = NONE;
+    tfr_datasource *ds = NULL;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, f)) {
+        line_no++;
+        if (!strchr(buf, '\n') && !feof(f))
+            FAIL("line longer than %zu bytes", sizeof buf - 1);
+        char *line = trim(buf);
+        if (!*line || *line == '#' || *line == ';')
+            continue;
+        if (*line == '[') {
+            char *close = strchr(line, ']');
+            if (!close || *trim(close + 1))
+                FAIL("expected a section header like [tapflow] or [datasource NAME]");
+            *close = '\0';
+            char *name = trim(line + 1);
+            if (strcmp(name, "tapflow") == 0) {
+                section = TAPFLOW;
+                continue;
+            }
+            if (strncmp(name, "datasource", 10) != 0 || !isspace((unsigned char)name[10]))
+                FAIL("unknown section [%.100s] (expected [tapflow] or [datasource NAME])", name);
+            char *ds_name = trim(name + 10);
+            if (!*ds_name)
+                FAIL("[datasource] needs a name, e.g. [datasource MySQL_ECommerce]");
+            if (tfr_config_datasource(out, ds_name))
+                FAIL("datasource %.100s is defined twice", ds_name);
+            out->datasources = bson_realloc(out->datasources, (out->datasource_count + 1) *
+                                                                  sizeof *out->datasources);
+            ds = &out->datasources[out->datasource_count++];
+            memset(ds, 0, sizeof *ds);
+            ds->name = bson_strdup(ds_name);
+            ds->line = line_no;
+            section = DATASOURCE;
+            continue;
+        }
+        char *eq = strchr(line, '=');
+        if (!eq)
+            FAIL("expected 'key = value'");
+        *eq = '\0';
+        char *key = trim(line), *value = trim(eq + 1);
+        if (section == NONE)
+            FAIL("'%.100s' outside any section (start with [tapflow] or [datasource NAME])", key);
+        uint64_t n;
+        if (section == TAPFLOW) {
+            if (strcmp(key, "server_id") == 0) {
+                if (!parse_u64(value, UINT32_MAX, &n) || n == 0)
+                    FAIL("server_id must be an integer from 1 to 4294967295");
+                out->server_id = (uint32_t)n;
+            } else if (strcmp(key, "status_listen") == 0) {
+                if (!parse_listen(value, &out->status_host, &out->status_port))
+                    FAIL("status_listen must be HOST:PORT, e.g. 127.0.0.1:7470");
+            } else if (strcmp(key, "batch_max_ops") == 0) {
+                if (!parse_u64(value, 100000, &n) || n == 0)
+                    FAIL("batch_max_ops must be from 1 to 100000");
+                out->batch_max_ops = (size_t)n;
+            } else if (strcmp(key, "batch_max_bytes") == 0) {
+                if (!parse_u64(value, 48u * 1024 * 1024, &n) || n < 1024)
+                    FAIL("batch_max_bytes must be from 1024 to 50331648");
+                out->batch_max_bytes = (size_t)n;
+            } else if (strcmp(key, "flush_interval_ms") == 0) {
+                if (!parse_u64(value, 600000, &n))
+                    FAIL("flush_interval_ms must be from 0 to 600000");
+                out->flush_interval_ms = (int64_t)n;
+            } else if (strcmp(key, "checkpoint_interval_ms") == 0) {
+                if (!parse_u64(value, 3600000, &n))
+                    FAIL("checkpoint_interval_ms must be from 0 to 3600000");
+                out->checkpoint_interval_ms = (int64_t)n;
+            } else if (strcmp(key, "decimal") == 0) {
+                if (strcmp(value, "auto") == 0)
+                    out->decimal = TFR_DECIMAL_AUTO;
+                else if (strcmp(value, "double") == 0)
+                    out->decimal = TFR_DECIMAL_DOUBLE;
+                else if (strcmp(value, "string") == 0)
+                    out->decimal = TFR_DECIMAL_STRING;
+                else
+                    FAIL("decimal must be auto, double or string");
+            } else if (strcmp(key, "checkpoint_collection") == 0) {
+                if (!*value)
+                    FAIL("checkpoint_collection is empty");
+                set_string(&out->checkpoint_collection, value);
+            } else {
+                FAIL("unknown key '%.100s' in [tapflow]", key);
+            }
+            continue;
+        }
+        /* datasource */
+        if (strcmp(key, "type") == 0) {
+            if (strcmp(value, "mysql") == 0 || strcmp(value, "mariadb") == 0)
+                ds->type = TFR_DS_MYSQL;
+            else if (strcmp(value, "mongodb") == 0)
+                ds->type = TFR_DS_MONGODB;
+            else
+                FAIL("type must be mysql, mariadb or mongodb");
+        } else if (strcmp(key, "host") == 0) {
+            set_string(&ds->host, value);
+        } else if (strcmp(key, "port") == 0) {
+            if (!parse_u64(value, 65535, &n) || n == 0)
+                FAIL("port must be from 1 to 65535");
+            ds->port = (uint16_t)n;
+        } else if (strcmp(key, "socket") == 0) {
+            set_string(&ds->socket, value);
+        } else if (strcmp(key, "user") == 0) {
+            set_string(&ds->user, value);
+        } else if (strcmp(key, "password") == 0) {
+            if (ds->password)
+                bson_zero_free(ds->password, strlen(ds->password));
+            ds->password = bson_strdup(value);
+        } else if (strcmp(key, "password_env") == 0) {
+            const char *v = getenv(value);
+            if (!v)
+                FAIL("password_env: environment variable %.100s is not set", value);
+            if (ds->password)
+                bson_zero_free(ds->password, strlen(ds->password));
+            ds->password = bson_strdup(v);
+        } else if (strcmp(key, "tls") == 0) {
+            set_string(&ds->tls_mode, value);
+        } else if (strcmp(key, "database") == 0) {
+            if (!*value)
+                FAIL("database is empty");
+            set_string(&ds->database, value);
+        } else if (strcmp(key, "uri") == 0) {
+            if (strncmp(value, "mongodb://", 10) != 0 && strncmp(value, "mongodb+srv://", 14) != 0)
+                FAIL("uri must start with mongodb:// or mongodb+srv://");
+            set_string(&ds->uri, value);
+        } else {
+            FAIL("unknown key '%.100s' in [datasource %.100s]", key, ds->name);
+        }
+    }
+    fclose(f);
+    f = NULL;
+    for (size_t i = 0; i < out->datasource_count; i++) {
+        ds = &out->datasources[i];
+        line_no = ds->line;
+        if (!ds->type)
+            FAIL("datasource %.100s has no type (mysql or mongodb)", ds->name);
+        if (!ds->database)
+            FAIL("datasource %.100s has no database", ds->name);
+        if (ds->type == TFR_DS_MYSQL && !ds->user)
+            FAIL("datasource %.100s has no user", ds->name);
+        if (ds->type == TFR_DS_MYSQL && !ds->host && !ds->socket)
+            FAIL("datasource %.100s needs host (and port) or socket", ds->name);
+        if (ds->type == TFR_DS_MONGODB && !ds->uri)
+            FAIL("datasource %.100s has no uri", ds->name);
+    }
+    if (!out->status_host)
+        out->status_host = bson_strdup(TFR_DEFAULT_STATUS_HOST);
+    return true;
+fail:
+    if (f)
+        fclose(f);
+    tfr_config_cleanup(out);
+    return false;
+}

@@ -1,0 +1,114 @@
+/* daemon.h — shared between the files of tapflow-replica only. */
+#ifndef TAPFLOW_REPLICA_DAEMON_H
+#define TAPFLOW_REPLICA_DAEMON_H
+
+#include "protocol.h"
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- config.c: the config file ---------------------------------------- */
+
+typedef enum tfr_ds_type { TFR_DS_MYSQL = 1, TFR_DS_MONGODB = 2 } tfr_ds_type;
+
+typedef struct tfr_datasource {
+    char *name;
+    tfr_ds_type type;
+    unsigned line; /* of its [datasource ...] header */
+    /* mysql */
+    char *host;
+    uint16_t port;
+    char *socket;
+    char *user;
+    char *password; /* resolved from password_env or password; never logged */
+    char *tls_mode;
+    /* both */
+    char *database;
+    /* mongodb */
+    char *uri; /* may hold credentials: log only redacted */
+} tfr_datasource;
+
+typedef enum tfr_decimal_mode {
+    TFR_DECIMAL_AUTO = 0, /* Decimal128 when the target stores it, else double */
+    TFR_DECIMAL_DOUBLE,
+    TFR_DECIMAL_STRING,
+} tfr_decimal_mode;
+
+typedef struct tfr_config {
+    char *file;
+    size_t datasource_count;
+    tfr_datasource *datasources;
+    uint32_t server_id;
+    char *status_host;
+    uint16_t status_port;
+    size_t batch_max_ops;
+    size_t batch_max_bytes;
+    int64_t flush_interval_ms;
+    int64_t checkpoint_interval_ms;
+    tfr_decimal_mode decimal;
+    char *checkpoint_collection; /* NULL = the sink's default */
+} tfr_config;
+
+#define TFR_DEFAULT_STATUS_HOST "127.0.0.1"
+#define TFR_DEFAULT_STATUS_PORT 7470
+
+/* Parses the config file at path; messages read "path:line: what". */
+bool tfr_config_load(const char *path, tfr_config *out, tf_error *err);
+void tfr_config_cleanup(tfr_config *cfg);
+/* The datasource called name (NULL when none). */
+const tfr_datasource *tfr_config_datasource(const tfr_config *cfg, const char *name);
+void tfr_config_defaults(tfr_config *cfg);
+
+/* ---- log.c ---------------------------------------------------------- */
+
+void tfr_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- decimal.c ------------------------------------------------------- */
+
+/* A copy of doc with every Decimal128 (at any depth) replaced by a double
+ * (as_string false) or its decimal text (true); NULL when doc holds none
+ * (the caller keeps doc). */
+bson_t *tfr_decimal_rewrite(const bson_t *doc, bool as_string);
+
+/* ---- run.c: the daemon ----------------------------------------------- */
+
+typedef struct tfr_run_options {
+    const char *flow_file;
+    const char *config_file;
+    bool gtid_resume;
+    bool resnapshot;
+} tfr_run_options;
+
+/* Runs until SIGTERM/SIGINT (returns 0) or a fatal error (logged; 1). */
+int tfr_run(const tfr_run_options *opt);
+
+/* ---- status_http.c --------------------------------------------------- */
+
+typedef struct tfr_status {
+    const char *flow;
+    const char *state; /* running | snapshot | error | stopped | starting */
+    double qps;
+    uint64_t total_rows;
+    int64_t delay_ms;
+    const char *position;
+    const char *error; /* last fatal error or NULL */
+} tfr_status;
+
+struct event_base;
+typedef struct tfr_status_server tfr_status_server;
+typedef void (*tfr_status_fn)(void *arg, tfr_status *out);
+
+tfr_status_server *tfr_status_server_start(struct event_base *base, const char *host,
+                                           uint16_t port, tfr_status_fn fn, void *arg,
+                                           tf_error *err);
+void tfr_status_server_free(tfr_status_server *s);
+/* JSON of a status (free with bson_free). */
+char *tfr_status_json(const tfr_status *st);
+
+/* `tapflow-replica status NAME`: GET /status from host:port and print the
+ * guide's line. Returns the exit code. */
+int tfr_status_client(const char *flow, const char *host, uint16_t port);
+
+#endif

@@ -1,0 +1,24 @@
+/* log.c — one line per message on stderr, with a UTC timestamp. Callers
+ * never pass passwords; URIs are redacted before they get here. */
+#include "daemon.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+void tfr_log(const char *fmt, ...)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s.%03ldZ tapflow-replica: %s\n", stamp, ts.tv_nsec / 1000000L, line);
+    fflush(stderr);
+}

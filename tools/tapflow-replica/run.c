@@ -1,0 +1,858 @@
+/* run.c — the daemon's lifecycle (DESIGN.md "Lifecycle").
+ *
+ *   start     read the flow's checkpoint from the target
+ *   snapshot  none (or --resnapshot): consistent snapshot of every flow
+ *             table, every row applied to the view as an insert, the
+ *             documents written in bulk, then the checkpoint (view state +
+ *             the snapshot's binlog position)
+ *   resume    a checkpoint and --gtid-resume: the view state is loaded from
+ *             the chunks stored with the checkpoint; nothing is read from
+ *             the source tables
+ *   stream    tf_replica from the position: each complete transaction is
+ *             applied to the view and its documents queued on the sink
+ *             (written by size / time); a timer writes the checkpoint
+ *             (state chunks, then GTID position and counts) at most every
+ *             checkpoint_interval_ms, always between transactions
+ *   stop      SIGTERM / SIGINT: flush, checkpoint, exit 0
+ *
+ * Everything runs on one libevent loop; sink calls block it (the replica's
+ * socket buffers meanwhile, and its heartbeat tolerance covers seconds). */
+#include "daemon.h"
+#include "replica.h"
+#include "sink.h"
+#include "view.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STATE_META_CHUNK "view.meta"
+#define TICK_MS 50
+
+typedef struct daemon_ctx {
+    const tfr_run_options *opt;
+    tfr_config cfg;
+    tf_flow_spec *spec;
+    char spec_hash[TF_FLOW_HASH_HEX_LEN + 1];
+    const tfr_datasource *src, *dst;
+    struct event_base *base;
+    tf_view *view;
+    tf_sink *sink;
+    bool decimal_rewrite, decimal_string;
+    tf_replica *replica;
+    tf_snapshot *snapshot;
+    tfr_status_server *status;
+    struct event *sig_term, *sig_int, *tick;
+    tf_conn_options conn;
+    size_t table_count;
+    char **tables; /* "db.table" for the snapshot */
+    tf_view_ops ops;
+
+    /* Where the documents are: copied from the snapshot or the checkpoint,
+     * then from the replica. */
+    char *gtid;
+    char *binlog_file;
+    uint64_t binlog_pos;
+    char flavour[16];
+    char server_uuid[64];
+    uint32_t source_server_id;
+    char position[512];
+
+    /* Root key (for the sink's unique index), saved with the state. */
+    size_t root_key_count;
+    char **root_key;
+
+    uint64_t rows_total, txns_total;
+    bool dirty; /* applied since the last checkpoint */
+    int64_t last_checkpoint_ms;
+    int64_t unacked_commit_us; /* newest commit queued, not yet acknowledged */
+    int64_t delay_ms;
+    double qps;
+    uint64_t qps_rows;
+    int64_t qps_at_ms;
+    const char *state;
+    char error[TF_ERROR_MESSAGE_MAX];
+    int exit_code;
+    uint64_t snapshot_rows;
+    int64_t phase_started_ms;
+    size_t state_chunks;
+} daemon_ctx;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_str(char **field, const char *value)
+{
+    bson_free(*field);
+    *field = value ? bson_strdup(value) : NULL;
+}
+
+static void fatal(daemon_ctx *d, const tf_error *err)
+{
+    snprintf(d->error, sizeof d->error, "%s", err->message);
+    tfr_log("error: %s", err->message);
+    d->state = "error";
+    d->exit_code = 1;
+    event_base_loopexit(d->base, NULL);
+}
+
+static void status_fill(void *arg, tfr_status *out)
+{
+    daemon_ctx *d = arg;
+    out->flow = d->spec->name;
+    out->state = d->state;
+    out->qps = d->qps;
+    out->total_rows = d->rows_total;
+    out->delay_ms = d->delay_ms;
+    out->position = d->position;
+    out->error = d->error[0] ? d->error : NULL;
+}
+
+/* ---- documents to the sink ---- */
+
+static bool queue_op(daemon_ctx *d, tf_view_op *vop, tf_error *err)
+{
+    if (d->decimal_rewrite) {
+        bson_t *doc = tfr_decimal_rewrite(vop->doc, d->decimal_string);
+        if (doc) {
+            bson_destroy(vop->doc);
+            vop->doc = doc;
+        }
+        bson_t *filter = tfr_decimal_rewrite(vop->filter, d->decimal_string);
+        if (filter) {
+            bson_destroy(vop->filter);
+            vop->filter = filter;
+        }
+    }
+    tf_doc_op op;
+    if (vop->kind == TF_VIEW_OP_REPLACE)
+        tf_doc_op_replace_steal(&op, vop->filter, vop->doc);
+    else
+        tf_doc_op_delete_steal(&op, vop->filter);
+    vop->filter = vop->doc = NULL; /* the sink owns them now */
+    return tf_sink_add(d->sink, &op, err);
+}
+
+/* The view's pending documents to the sink's batch. */
+static bool push_ops(daemon_ctx *d, tf_error *err)
+{
+    if (tf_view_flush(d->view, &d->ops, err) != TF_OK)
+        return false;
+    bool ok = true;
+    for (size_t i = 0; ok && i < d->ops.count; i++)
+        ok = queue_op(d, &d->ops.ops[i], err);
+    tf_view_ops_clear(&d->ops);
+    return ok;
+}
+
+static void acknowledged(daemon_ctx *d)
+{
+    if (d->unacked_commit_us) {
+        d->delay_ms = now_ms() - d->unacked_commit_us / 1000;
+        if (d->delay_ms < 0)
+            d->delay_ms = 0;
+        d->unacked_commit_us = 0;
+    }
+}
+
+static bool state_chunk(const uint8_t *data, size_t len, void *arg, tf_error *err)
+{
+    daemon_ctx *d = arg;
+    char name[32];
+    snprintf(name, sizeof name, "view.%zu", d->state_chunks++);
+    return tf_sink_state_put(d->sink, name, data, len, err);
+}
+
+/* State chunks, then (after the documents are acknowledged) the
+ * checkpoint. Only between transactions. */
+static bool checkpoint(daemon_ctx *d, tf_error *err)
+{
+    if (!push_ops(d, err))
+        return false;
+    d->state_chunks = 0;
+    if (tf_view_save(d->view, TF_STATE_CHUNK_MAX, state_chunk, d, err) != TF_OK)
+        return false;
+    bson_t meta = BSON_INITIALIZER, keys;
+    BSON_APPEND_INT64(&meta, "chunks", (int64_t)d->state_chunks);
+    BSON_APPEND_UTF8(&meta, "spec_hash", d->spec_hash);
+    bson_append_array_begin(&meta, "root_key", -1, &keys);
+    for (size_t i = 0; i < d->root_key_count; i++) {
+        char k[24];
+        snprintf(k, sizeof k, "%zu", i);
+        BSON_APPEND_UTF8(&keys, k, d->root_key[i]);
+    }
+    bson_append_array_end(&meta, &keys);
+    bool ok = tf_sink_state_put(d->sink, STATE_META_CHUNK, bson_get_data(&meta), meta.len, err);
+    bson_destroy(&meta);
+    if (!ok)
+        return false;
+    tf_checkpoint cp = {0};
+    cp.gtid = d->gtid ? d->gtid : "";
+    cp.flavour = d->flavour;
+    cp.server_uuid = d->server_uuid[0] ? d->server_uuid : NULL;
+    cp.server_id = d->source_server_id;
+    cp.binlog_file = d->binlog_file ? d->binlog_file : "";
+    cp.binlog_position = d->binlog_pos;
+    cp.spec_hash = d->spec_hash;
+    cp.rows = d->rows_total;
+    cp.transactions = d->txns_total;
+    if (!tf_sink_commit(d->sink, &cp, err))
+        return false;
+    acknowledged(d);
+    d->dirty = false;
+    d->last_checkpoint_ms = now_ms();
+    return true;
+}
+
+/* The replica's position after the last transaction applied. */
+static void take_replica_position(daemon_ctx *d)
+{
+    if (!d->replica)
+        return;
+    char text[sizeof d->position];
+    tf_replica_position(d->replica, text, sizeof text);
+    snprintf(d->position, sizeof d->position, "%s", text);
+    /* "file:pos" when streaming by file, else a GTID position / set. */
+    const tf_replica_server_info *info = tf_replica_server(d->replica);
+    if (info) {
+        snprintf(d->flavour, sizeof d->flavour, "%s",
+                 info->flavour == TF_FLAVOUR_MYSQL ? "mysql" : "mariadb");
+        snprintf(d->server_uuid, sizeof d->server_uuid, "%s", info->server_uuid);
+        d->source_server_id = info->server_id;
+    }
+    bool is_gtid = info && info->gtid_mode && strchr(text, ':') == NULL;
+    if (info && info->flavour == TF_FLAVOUR_MYSQL)
+        is_gtid = info->gtid_mode;
+    if (is_gtid)
+        set_str(&d->gtid, text);
+}
+
+/* ---- the streaming phase ---- */
+
+static bool on_transaction(tf_replica *r, const tf_replica_txn *txn, void *arg, tf_error *err)
+{
+    daemon_ctx *d = arg;
+    (void)r;
+    tf_replica_rows it;
+    tf_replica_rows_init(&it, txn);
+    const tf_table_map *defined = NULL;
+    uint64_t applied = 0;
+    bool ok = true;
+    for (;;) {
+        tf_replica_row row;
+        bool done = false;
+        if (tf_replica_rows_next(&it, &row, &done, err) != TF_OK) {
+            ok = false;
+            break;
+        }
+        if (done)
+            break;
+        const tf_table_map *map = row.table;
+        if (map->database.len != strlen(d->src->database) ||
+            memcmp(map->database.ptr, d->src->database, map->database.len) != 0)
+            continue;
+        char table[256];
+        snprintf(table, sizeof table, "%.*s", (int)map->table.len, map->table.ptr);
+        if (!tf_view_uses_table(d->view, table))
+            continue;
+        if (map != defined) {
+            if (tf_view_define_table_map(d->view, map, err) != TF_OK) {
+                ok = false;
+                break;
+            }
+            defined = map;
+        }
+        tf_view_change_kind kind;
+        switch (row.kind) {
+        case TF_ROWS_WRITE: kind = TF_VIEW_INSERT; break;
+        case TF_ROWS_UPDATE: kind = TF_VIEW_UPDATE; break;
+        case TF_ROWS_DELETE: kind = TF_VIEW_DELETE; break;
+        default:
+            tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                         "transaction %s: partial JSON update of %s (binlog_row_value_options="
+                         "PARTIAL_JSON) cannot be applied to the view",
+                         txn->gtid, table);
+            ok = false;
+            break;
+        }
+        if (!ok)
+            break;
+        if (tf_view_apply(d->view, table, kind, row.before, row.after, err) != TF_OK) {
+            tf_error_prefix(err, "transaction %s", txn->gtid);
+            ok = false;
+            break;
+        }
+        applied++;
+    }
+    tf_replica_rows_cleanup(&it);
+    if (!ok)
+        return false;
+    d->txns_total++;
+    if (applied) {
+        d->rows_total += applied;
+        d->dirty = true;
+        if (!push_ops(d, err))
+            return false;
+        if (txn->commit_timestamp_us > d->unacked_commit_us)
+            d->unacked_commit_us = txn->commit_timestamp_us;
+    } else {
+        d->dirty = true; /* the position moved */
+    }
+    if (txn->log_file) {
+        set_str(&d->binlog_file, txn->log_file);
+        d->binlog_pos = txn->end_pos;
+    }
+    return true;
+}
+
+static void on_replica_log(tf_replica *r, const char *message, void *arg)
+{
+    (void)r;
+    (void)arg;
+    tfr_log("source: %s", message);
+}
+
+static void on_replica_stop(tf_replica *r, const tf_error *err, void *arg)
+{
+    daemon_ctx *d = arg;
+    (void)r;
+    if (err) {
+        tf_error e = *err;
+        tf_error_prefix(&e, "replication stream");
+        fatal(d, &e);
+    }
+}
+
+static bool start_stream(daemon_ctx *d, tf_replica_start_mode mode, tf_error *err)
+{
+    tf_replica_options ro = {0};
+    ro.conn = d->conn;
+    ro.server_id = d->cfg.server_id;
+    ro.report_host = "tapflow-replica";
+    ro.start = mode;
+    ro.gtid = d->gtid;
+    ro.file = d->binlog_file;
+    ro.position = d->binlog_pos;
+    ro.cb.on_transaction = on_transaction;
+    ro.cb.on_log = on_replica_log;
+    ro.cb.on_stop = on_replica_stop;
+    ro.arg = d;
+    d->replica = tf_replica_new(d->base, &ro, err);
+    if (!d->replica || !tf_replica_start(d->replica, err))
+        return false;
+    snprintf(d->position, sizeof d->position, "%s",
+             mode == TF_REPLICA_START_GTID ? d->gtid : d->binlog_file);
+    d->state = "running";
+    d->qps_at_ms = now_ms();
+    d->qps_rows = d->rows_total;
+    if (mode == TF_REPLICA_START_GTID)
+        tfr_log("streaming from GTID position %s", d->gtid);
+    else
+        tfr_log("streaming from binlog %s:%" PRIu64, d->binlog_file, d->binlog_pos);
+    return true;
+}
+
+/* ---- the snapshot phase ---- */
+
+static void on_snapshot_position(tf_snapshot *s, const tf_snapshot_position *pos, void *arg)
+{
+    daemon_ctx *d = arg;
+    tf_error err = {0};
+    set_str(&d->gtid, pos->gtid);
+    set_str(&d->binlog_file, pos->file);
+    d->binlog_pos = pos->pos;
+    snprintf(d->flavour, sizeof d->flavour, "%s",
+             pos->flavour == TF_FLAVOUR_MYSQL ? "mysql" : "mariadb");
+    snprintf(d->position, sizeof d->position, "%s", pos->gtid ? pos->gtid : pos->file);
+    tfr_log("snapshot position: GTID %s, binlog %s:%" PRIu64, pos->gtid ? pos->gtid : "(none)",
+            pos->file, pos->pos);
+    /* Every table is defined before the first row: the view resolves its
+     * joins only once it knows them all. */
+    for (size_t i = 0; i < tf_snapshot_table_count(s); i++) {
+        const tf_snapshot_table *t = tf_snapshot_get_table(s, i);
+        uint32_t pk[64];
+        size_t n = t->key_count < 64 ? t->key_count : 64;
+        for (size_t k = 0; k < n; k++)
+            pk[k] = (uint32_t)t->key_columns[k];
+        if (tf_view_define_table(d->view, t->name, t->columns, t->column_count, pk, n, &err) !=
+            TF_OK) {
+            fatal(d, &err);
+            return;
+        }
+        if (strcmp(t->name, d->spec->source_table) == 0) {
+            d->root_key_count = n;
+            d->root_key = bson_malloc0(n * sizeof *d->root_key);
+            for (size_t k = 0; k < n; k++) {
+                const tf_column *c = &t->columns[t->key_columns[k]];
+                d->root_key[k] = bson_strndup(c->name.ptr, c->name.len);
+            }
+        }
+    }
+}
+
+static bool on_snapshot_row(tf_snapshot *s, const tf_snapshot_table *table,
+                            const tf_value *values, void *arg, tf_error *err)
+{
+    daemon_ctx *d = arg;
+    (void)s;
+    if (d->exit_code)
+        return tf_error_set(err, TF_ERR_CONFIG, 0, "stopped"), false;
+    if (tf_view_apply(d->view, table->name, TF_VIEW_INSERT, NULL, values, err) != TF_OK)
+        return false;
+    d->rows_total++;
+    d->snapshot_rows++;
+    return true;
+}
+
+static void on_snapshot_table_done(tf_snapshot *s, const tf_snapshot_table *table, void *arg)
+{
+    (void)s;
+    (void)arg;
+    tfr_log("snapshot: %s.%s read (%" PRIu64 " rows)", table->schema, table->name, table->rows);
+}
+
+static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err);
+
+static void on_snapshot_done(tf_snapshot *s, const tf_error *serr, void *arg)
+{
+    daemon_ctx *d = arg;
+    tf_error err = {0};
+    if (serr) {
+        err = *serr;
+        fatal(d, &err);
+        return;
+    }
+    if (d->state[0] == 'e')
+        return;
+    /* The documents, in bulk: the sink writes a batch whenever one fills.
+     * The sink is reopened first with the root key, now known, for its
+     * unique index. */
+    int64_t t0 = now_ms();
+    if (!open_sink(d, true, &err) || !push_ops(d, &err) || !checkpoint(d, &err)) {
+        fatal(d, &err);
+        return;
+    }
+    tf_sink_stats st;
+    tf_sink_get_stats(d->sink, &st);
+    tfr_log("snapshot done: %" PRIu64 " rows, %" PRIu64 " documents written in %.3f s (total "
+            "%.3f s); checkpoint written",
+            d->snapshot_rows, st.ops_written, (double)(now_ms() - t0) / 1000.0,
+            (double)(now_ms() - d->phase_started_ms) / 1000.0);
+    tf_replica_options ro = {0};
+    tf_snapshot_replica_start(tf_snapshot_get_position(s), &ro);
+    if (!start_stream(d, ro.start, &err))
+        fatal(d, &err);
+    /* The snapshot is freed by the caller once the loop ends (not from its
+     * own callback's stack frame, although allowed). */
+}
+
+static bool start_snapshot(daemon_ctx *d, tf_error *err)
+{
+    tf_snapshot_options so = {0};
+    so.conn = d->conn;
+    so.tables = (const char *const *)d->tables;
+    so.table_count = d->table_count;
+    so.chunk_rows = 5000;
+    so.cb.on_position = on_snapshot_position;
+    so.cb.on_row = on_snapshot_row;
+    so.cb.on_table_done = on_snapshot_table_done;
+    so.cb.on_done = on_snapshot_done;
+    so.arg = d;
+    d->snapshot = tf_snapshot_new(d->base, &so, err);
+    if (!d->snapshot || !tf_snapshot_start(d->snapshot, err))
+        return false;
+    d->state = "snapshot";
+    d->phase_started_ms = now_ms();
+    tfr_log("snapshot of %zu tables of %s started", d->table_count, d->src->database);
+    return true;
+}
+
+/* ---- resume ---- */
+
+static bool load_state(daemon_ctx *d, tf_error *err)
+{
+    uint8_t *data;
+    size_t len;
+    bool found;
+    if (!tf_sink_state_get(d->sink, STATE_META_CHUNK, &data, &len, &found, err))
+        return false;
+    if (!found)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "flow %s: the checkpoint has no view state with it (written by an "
+                            "older tapflow, or removed); restart with --resnapshot",
+                            d->spec->name),
+               false;
+    bson_t meta;
+    bson_iter_t it;
+    int64_t chunks = -1;
+    if (bson_init_static(&meta, data, len) && bson_iter_init_find(&it, &meta, "chunks"))
+        chunks = bson_iter_as_int64(&it);
+    free(data);
+    if (chunks < 0)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "flow %s: view state index is malformed; restart with --resnapshot",
+                            d->spec->name),
+               false;
+    for (int64_t i = 0; i < chunks; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "view.%" PRId64, i);
+        if (!tf_sink_state_get(d->sink, name, &data, &len, &found, err))
+            return false;
+        if (!found)
+            return tf_error_set(err, TF_ERR_CONFIG, 0,
+                                "flow %s: view state chunk %s is missing; restart with "
+                                "--resnapshot",
+                                d->spec->name, name),
+                   false;
+        tf_status st = tf_view_load_chunk(d->view, data, len, err);
+        free(data);
+        if (st != TF_OK)
+            return false;
+    }
+    if (!tf_view_ready(d->view))
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "flow %s: the saved view state lacks tables; restart with "
+                            "--resnapshot",
+                            d->spec->name),
+               false;
+    return true;
+}
+
+/* The root key fields saved with the state (for the unique index). */
+static bool read_root_key(daemon_ctx *d, tf_error *err)
+{
+    uint8_t *data;
+    size_t len;
+    bool found;
+    if (!tf_sink_state_get(d->sink, STATE_META_CHUNK, &data, &len, &found, err))
+        return false;
+    if (!found)
+        return true;
+    bson_t meta;
+    bson_iter_t it, keys;
+    if (bson_init_static(&meta, data, len) && bson_iter_init_find(&it, &meta, "root_key") &&
+        BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &keys)) {
+        while (bson_iter_next(&keys)) {
+            if (!BSON_ITER_HOLDS_UTF8(&keys))
+                continue;
+            d->root_key = bson_realloc(d->root_key, (d->root_key_count + 1) * sizeof *d->root_key);
+            d->root_key[d->root_key_count++] = bson_strdup(bson_iter_utf8(&keys, NULL));
+        }
+    }
+    free(data);
+    return true;
+}
+
+/* ---- signals and the timer ---- */
+
+static void stop_now(daemon_ctx *d, const char *why)
+{
+    tf_error err = {0};
+    if (d->snapshot && strcmp(d->state, "snapshot") == 0) {
+        tfr_log("%s during the snapshot: stopping without a checkpoint (the next start "
+                "snapshots again)",
+                why);
+        d->state = "stopped";
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    if (strcmp(d->state, "running") == 0) {
+        if (d->replica)
+            take_replica_position(d);
+        if (!checkpoint(d, &err)) {
+            fatal(d, &err);
+            return;
+        }
+        tfr_log("%s: documents flushed, checkpoint written at %s; stopping", why, d->position);
+    }
+    d->state = "stopped";
+    if (d->replica)
+        tf_replica_stop(d->replica);
+    event_base_loopexit(d->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    stop_now(arg, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    daemon_ctx *d = arg;
+    (void)fd;
+    (void)what;
+    int64_t now = now_ms();
+    if (now - d->qps_at_ms >= 1000) {
+        d->qps = (double)(d->rows_total - d->qps_rows) * 1000.0 / (double)(now - d->qps_at_ms);
+        d->qps_rows = d->rows_total;
+        d->qps_at_ms = now;
+    }
+    if (strcmp(d->state, "running") != 0)
+        return;
+    tf_error err = {0};
+    take_replica_position(d);
+    if (d->dirty && now - d->last_checkpoint_ms >= d->cfg.checkpoint_interval_ms) {
+        if (!checkpoint(d, &err))
+            fatal(d, &err);
+        return;
+    }
+    if (tf_sink_pending_ops(d->sink) && tf_sink_flush_due(d->sink)) {
+        if (!tf_sink_flush(d->sink, &err)) {
+            fatal(d, &err);
+            return;
+        }
+        acknowledged(d);
+    }
+}
+
+/* ---- set-up ---- */
+
+static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
+{
+    tf_sink_destroy(d->sink);
+    d->sink = NULL;
+    tf_sink_options so;
+    tf_sink_options_init(&so);
+    so.uri = d->dst->uri;
+    so.database = d->dst->database;
+    so.collection = d->spec->target_collection;
+    so.flow = d->spec->name;
+    so.root_key_fields = with_index ? (const char *const *)d->root_key : NULL;
+    so.n_root_key_fields = with_index ? d->root_key_count : 0;
+    if (d->cfg.checkpoint_collection)
+        so.checkpoint_collection = d->cfg.checkpoint_collection;
+    so.max_batch_ops = d->cfg.batch_max_ops;
+    so.max_batch_bytes = d->cfg.batch_max_bytes;
+    so.flush_interval_ms = d->cfg.flush_interval_ms;
+    so.fanout = TF_FANOUT_FORCE_RECOMPUTE; /* the view emits whole documents */
+    d->sink = tf_sink_open(&so, err);
+    if (!d->sink)
+        return false;
+    bool supported = tf_sink_supports_decimal128(d->sink);
+    d->decimal_rewrite = d->cfg.decimal != TFR_DECIMAL_AUTO || !supported;
+    d->decimal_string = d->cfg.decimal == TFR_DECIMAL_STRING;
+    if (!supported && d->cfg.decimal == TFR_DECIMAL_AUTO && with_index)
+        tfr_log("warning: the target does not store Decimal128: DECIMAL values are written as "
+                "double (set decimal = string in [tapflow] of %s to keep their exact text)",
+                d->cfg.file);
+    return true;
+}
+
+static bool resolve_datasources(daemon_ctx *d, tf_error *err)
+{
+    const tf_flow_spec *spec = d->spec;
+    d->src = tfr_config_datasource(&d->cfg, spec->source_datasource);
+    if (!d->src)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "%s:%u:%u: datasource %s is not defined in %s (add a [datasource %s] "
+                            "section)",
+                            spec->file, spec->source_pos.line, spec->source_pos.column,
+                            spec->source_datasource, d->cfg.file, spec->source_datasource),
+               false;
+    if (d->src->type != TFR_DS_MYSQL)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "%s:%u: datasource %s is read from but its type is not mysql",
+                            d->cfg.file, d->src->line, d->src->name),
+               false;
+    for (size_t i = 0; i < spec->lookup_count; i++) {
+        const tf_flow_lookup *lk = &spec->lookups[i];
+        if (strcmp(lk->datasource, spec->source_datasource) != 0)
+            return tf_error_set(err, TF_ERR_CONFIG, 0,
+                                "%s:%u:%u: lookup reads datasource %s but the flow reads %s: "
+                                "every table of a flow must come from one source",
+                                spec->file, lk->pos.line, lk->pos.column, lk->datasource,
+                                spec->source_datasource),
+                   false;
+    }
+    d->dst = tfr_config_datasource(&d->cfg, spec->target_datasource);
+    if (!d->dst)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "%s: datasource %s (write_to) is not defined in %s (add a "
+                            "[datasource %s] section)",
+                            spec->file, spec->target_datasource, d->cfg.file,
+                            spec->target_datasource),
+               false;
+    if (d->dst->type != TFR_DS_MONGODB)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "%s:%u: datasource %s is written to but its type is not mongodb",
+                            d->cfg.file, d->dst->line, d->dst->name),
+               false;
+    d->conn.host = d->src->host;
+    d->conn.port = d->src->port;
+    d->conn.socket_path = d->src->socket;
+    d->conn.user = d->src->user;
+    d->conn.password = d->src->password;
+    d->conn.tls_mode = TF_TLS_PREFERRED;
+    if (d->src->tls_mode && !tf_tls_mode_parse(d->src->tls_mode, &d->conn.tls_mode))
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "%s:%u: datasource %s: tls must be disabled, preferred, required, "
+                            "verify-ca or verify-identity",
+                            d->cfg.file, d->src->line, d->src->name),
+               false;
+    /* The flow's tables, each once, for the snapshot. */
+    d->tables = bson_malloc0((spec->lookup_count + 1) * sizeof *d->tables);
+    d->tables[d->table_count++] = bson_strdup_printf("`%s`.`%s`", d->src->database,
+                                                     spec->source_table);
+    for (size_t i = 0; i < spec->lookup_count; i++) {
+        bool seen = strcmp(spec->lookups[i].table, spec->source_table) == 0;
+        for (size_t j = 0; !seen && j < i; j++)
+            seen = strcmp(spec->lookups[j].table, spec->lookups[i].table) == 0;
+        if (!seen)
+            d->tables[d->table_count++] =
+                bson_strdup_printf("`%s`.`%s`", d->src->database, spec->lookups[i].table);
+    }
+    return true;
+}
+
+/* Decides snapshot or resume from the stored checkpoint. */
+static bool begin(daemon_ctx *d, tf_error *err)
+{
+    if (!open_sink(d, false, err))
+        return false;
+    tfr_log("target %s, database %s, collection %s", tf_sink_redacted_uri(d->sink),
+            d->dst->database, d->spec->target_collection);
+    tf_checkpoint cp;
+    bool found = false;
+    if (!tf_sink_checkpoint_read(d->sink, &cp, &found, err))
+        return false;
+    bool resume = false;
+    if (found) {
+        bool same_spec = cp.spec_hash && strcmp(cp.spec_hash, d->spec_hash) == 0;
+        if (d->opt->resnapshot) {
+            tfr_log("--resnapshot: ignoring the checkpoint at %s%s", cp.gtid ? cp.gtid : "",
+                    same_spec ? "" : " (written by another flow spec)");
+        } else if (!same_spec) {
+            tf_error_set(err, TF_ERR_CONFIG, 0,
+                         "flow %s: the checkpoint in %s was written by another flow spec "
+                         "(hash %.12s..., this flow file %.12s...): its documents do not match "
+                         "%s; restart with --resnapshot to rebuild them",
+                         d->spec->name, d->dst->database, cp.spec_hash ? cp.spec_hash : "none",
+                         d->spec_hash, d->opt->flow_file);
+            tf_checkpoint_cleanup(&cp);
+            return false;
+        } else if (!d->opt->gtid_resume) {
+            tf_error_set(err, TF_ERR_CONFIG, 0,
+                         "flow %s already has a checkpoint (GTID %s, binlog %s:%" PRIu64
+                         "): pass --gtid-resume to continue from it or --resnapshot to rebuild",
+                         d->spec->name, cp.gtid ? cp.gtid : "", cp.binlog_file ? cp.binlog_file : "",
+                         cp.binlog_position);
+            tf_checkpoint_cleanup(&cp);
+            return false;
+        } else {
+            resume = true;
+            set_str(&d->gtid, cp.gtid && cp.gtid[0] ? cp.gtid : NULL);
+            set_str(&d->binlog_file, cp.binlog_file);
+            d->binlog_pos = cp.binlog_position;
+            d->rows_total = cp.rows;
+            d->txns_total = cp.transactions;
+            snprintf(d->flavour, sizeof d->flavour, "%s", cp.flavour ? cp.flavour : "");
+        }
+        tf_checkpoint_cleanup(&cp);
+    } else if (d->opt->gtid_resume) {
+        tfr_log("--gtid-resume: flow %s has no checkpoint yet; taking the initial snapshot",
+                d->spec->name);
+    }
+    if (resume) {
+        int64_t t0 = now_ms();
+        if (!read_root_key(d, err) || !open_sink(d, true, err) || !load_state(d, err))
+            return false;
+        tf_view_stats vs;
+        tf_view_get_stats(d->view, &vs);
+        tfr_log("resuming from checkpoint (GTID %s, binlog %s:%" PRIu64
+                "): view state loaded, %zu rows, in %.3f s; no snapshot",
+                d->gtid ? d->gtid : "(none)", d->binlog_file ? d->binlog_file : "",
+                d->binlog_pos, vs.row_count, (double)(now_ms() - t0) / 1000.0);
+        d->last_checkpoint_ms = now_ms();
+        return start_stream(d, d->gtid ? TF_REPLICA_START_GTID : TF_REPLICA_START_FILE, err);
+    }
+    if (found && !tf_sink_state_drop(d->sink, err))
+        return false;
+    /* The unique index needs the root key, which the snapshot tells: the
+     * sink is reopened with it when the snapshot is done. */
+    return start_snapshot(d, err);
+}
+
+int tfr_run(const tfr_run_options *opt)
+{
+    daemon_ctx d = {0};
+    d.opt = opt;
+    d.state = "starting";
+    tf_error err = {0};
+    tf_view_ops_init(&d.ops);
+    int rc = 1;
+    if (!tfr_config_load(opt->config_file, &d.cfg, &err)) {
+        tfr_log("error: %s", err.message);
+        return 1;
+    }
+    if (tf_flow_parse_file(opt->flow_file, &d.spec, &err) != TF_OK) {
+        tfr_log("error: %s", err.message);
+        tfr_config_cleanup(&d.cfg);
+        return 1;
+    }
+    tf_flow_spec_hash(d.spec, d.spec_hash);
+    d.view = tf_view_new(d.spec);
+    d.base = event_base_new();
+    if (!resolve_datasources(&d, &err))
+        goto out;
+    tfr_log("flow %s (%s, spec %.12s): %s.%s -> %s.%s", d.spec->name, opt->flow_file,
+            d.spec_hash, d.src->database, d.spec->source_table, d.dst->database,
+            d.spec->target_collection);
+    d.status = tfr_status_server_start(d.base, d.cfg.status_host, d.cfg.status_port, status_fill,
+                                       &d, &err);
+    if (!d.status)
+        goto out;
+    tfr_log("status on http://%s:%u/status", d.cfg.status_host, d.cfg.status_port);
+    d.sig_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
+    d.sig_int = evsignal_new(d.base, SIGINT, on_signal, &d);
+    event_add(d.sig_term, NULL);
+    event_add(d.sig_int, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (!begin(&d, &err))
+        goto out;
+    d.tick = event_new(d.base, -1, EV_PERSIST, on_tick, &d);
+    struct timeval tv = {0, TICK_MS * 1000};
+    event_add(d.tick, &tv);
+    event_base_dispatch(d.base);
+    rc = d.exit_code;
+    goto done;
+out:
+    tfr_log("error: %s", err.message);
+    rc = 1;
+done:
+    if (d.replica)
+        tf_replica_destroy(d.replica);
+    if (d.snapshot)
+        tf_snapshot_destroy(d.snapshot);
+    tfr_status_server_free(d.status);
+    if (d.tick)
+        event_free(d.tick);
+    if (d.sig_term)
+        event_free(d.sig_term);
+    if (d.sig_int)
+        event_free(d.sig_int);
+    tf_sink_destroy(d.sink);
+    tf_view_ops_cleanup(&d.ops);
+    tf_view_destroy(d.view);
+    tf_flow_spec_destroy(d.spec);
+    for (size_t i = 0; i < d.table_count; i++)
+        bson_free(d.tables[i]);
+    bson_free(d.tables);
+    for (size_t i = 0; i < d.root_key_count; i++)
+        bson_free(d.root_key[i]);
+    bson_free(d.root_key);
+    bson_free(d.gtid);
+    bson_free(d.binlog_file);
+    tfr_config_cleanup(&d.cfg);
+    if (d.base)
+        event_base_free(d.base);
+    return rc;
+}

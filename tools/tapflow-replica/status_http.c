@@ -1,0 +1,193 @@
+/* status_http.c — the status endpoint and the `status` command.
+ *
+ * GET /status answers one JSON object:
+ *   {"flow": "...", "status": "running", "qps": 3521.2, "total_rows": 99441,
+ *    "delay_ms": 332, "position": "0-1-42"}
+ * (plus "error" after a fatal error). The endpoint listens on loopback by
+ * default: it reveals no credentials, but nothing else needs it. */
+#include "daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct tfr_status_server {
+    struct evhttp *http;
+    tfr_status_fn fn;
+    void *arg;
+};
+
+char *tfr_status_json(const tfr_status *st)
+{
+    bson_t doc = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&doc, "flow", st->flow ? st->flow : "");
+    BSON_APPEND_UTF8(&doc, "status", st->state ? st->state : "");
+    BSON_APPEND_DOUBLE(&doc, "qps", st->qps);
+    BSON_APPEND_INT64(&doc, "total_rows", (int64_t)st->total_rows);
+    BSON_APPEND_INT64(&doc, "delay_ms", st->delay_ms);
+    BSON_APPEND_UTF8(&doc, "position", st->position ? st->position : "");
+    if (st->error)
+        BSON_APPEND_UTF8(&doc, "error", st->error);
+    char *json = bson_as_relaxed_extended_json(&doc, NULL);
+    bson_destroy(&doc);
+    return json;
+}
+
+static void handle_status(struct evhttp_request *req, void *arg)
+{
+    tfr_status_server *s = arg;
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+        evhttp_send_error(req, 405, "only GET");
+        return;
+    }
+    tfr_status st = {0};
+    s->fn(s->arg, &st);
+    char *json = tfr_status_json(&st);
+    struct evbuffer *body = evbuffer_new();
+    evbuffer_add_printf(body, "%s\n", json);
+    bson_free(json);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, 200, "OK", body);
+    evbuffer_free(body);
+}
+
+tfr_status_server *tfr_status_server_start(struct event_base *base, const char *host,
+                                           uint16_t port, tfr_status_fn fn, void *arg,
+                                           tf_error *err)
+{
+    tfr_status_server *s = bson_malloc0(sizeof *s);
+    s->fn = fn;
+    s->arg = arg;
+    s->http = evhttp_new(base);
+    if (!s->http || evhttp_bind_socket(s->http, host, port) != 0) {
+        tf_error_set(err, TF_ERR_IO, 0,
+                     "status endpoint: cannot listen on %.100s:%u (%s): set status_listen in "
+                     "[tapflow] to a free port",
+                     host, port, strerror(errno));
+        tfr_status_server_free(s);
+        return NULL;
+    }
+    evhttp_set_cb(s->http, "/status", handle_status, s);
+    return s;
+}
+
+void tfr_status_server_free(tfr_status_server *s)
+{
+    if (!s)
+        return;
+    if (s->http)
+        evhttp_free(s->http);
+    bson_free(s);
+}
+
+/* ---- the client: a blocking GET, bounded by a timeout ---- */
+
+static int http_get(const char *host, uint16_t port, char *out, size_t cap, char *why,
+                    size_t why_cap)
+{
+    char port_text[8];
+    snprintf(port_text, sizeof port_text, "%u", port);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, port_text, &hints, &res);
+    if (rc != 0) {
+        snprintf(why, why_cap, "cannot resolve %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(why, why_cap, "nothing listens on %s:%u (%s)", host, port, strerror(errno));
+        return -1;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "GET /status HTTP/1.0\r\nHost: %s:%u\r\nConnection: close\r\n\r\n", host,
+                     port);
+    if (write(fd, req, (size_t)n) != n) {
+        snprintf(why, why_cap, "sending to %s:%u: %s", host, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    size_t len = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 5000) <= 0) {
+            snprintf(why, why_cap, "%s:%u did not answer within 5 s", host, port);
+            close(fd);
+            return -1;
+        }
+        ssize_t r = read(fd, out + len, cap - 1 - len);
+        if (r < 0) {
+            snprintf(why, why_cap, "reading from %s:%u: %s", host, port, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        if (r == 0 || len + (size_t)r >= cap - 1) {
+            len += (size_t)r;
+            break;
+        }
+        len += (size_t)r;
+    }
+    close(fd);
+    out[len] = '\0';
+    return 0;
+}
+
+int tfr_status_client(const char *flow, const char *host, uint16_t port)
+{
+    char resp[8192], why[300];
+    if (http_get(host, port, resp, sizeof resp, why, sizeof why) != 0) {
+        fprintf(stderr, "tapflow-replica status: %s: is the flow %s running?\n", why, flow);
+        return 1;
+    }
+    const char *body = strstr(resp, "\r\n\r\n");
+    bson_t doc;
+    bson_error_t error;
+    if (strncmp(resp, "HTTP/1.", 7) != 0 || strncmp(resp + 8, " 200", 4) != 0 || !body ||
+        !bson_init_from_json(&doc, body + 4, -1, &error)) {
+        fprintf(stderr, "tapflow-replica status: %s:%u did not answer a tapflow status\n", host,
+                port);
+        return 1;
+    }
+    bson_iter_t it;
+    const char *name = bson_iter_init_find(&it, &doc, "flow") && BSON_ITER_HOLDS_UTF8(&it)
+                           ? bson_iter_utf8(&it, NULL)
+                           : "";
+    if (strcmp(name, flow) != 0) {
+        fprintf(stderr, "tapflow-replica status: %s:%u runs flow %s, not %s\n", host, port, name,
+                flow);
+        bson_destroy(&doc);
+        return 1;
+    }
+    const char *state = bson_iter_init_find(&it, &doc, "status") && BSON_ITER_HOLDS_UTF8(&it)
+                            ? bson_iter_utf8(&it, NULL)
+                            : "unknown";
+    double qps = bson_iter_init_find(&it, &doc, "qps") ? bson_iter_as_double(&it) : 0;
+    int64_t rows = bson_iter_init_find(&it, &doc, "total_rows") ? bson_iter_as_int64(&it) : 0;
+    int64_t delay = bson_iter_init_find(&it, &doc, "delay_ms") ? bson_iter_as_int64(&it) : 0;
+    printf("job current status is: %s, qps is: %.1f, total rows: %lld, delay is: %lldms\n", state,
+           qps, (long long)rows, (long long)delay);
+    if (bson_iter_init_find(&it, &doc, "error") && BSON_ITER_HOLDS_UTF8(&it))
+        fprintf(stderr, "error: %s\n", bson_iter_utf8(&it, NULL));
+    bson_destroy(&doc);
+    return 0;
+}
