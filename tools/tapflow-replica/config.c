@@ -57,6 +57,7 @@ void tfr_config_cleanup(tfr_config *cfg)
         bson_free(d->user);
         if (d->password)
             bson_zero_free(d->password, strlen(d->password));
+        bson_free(d->password_env);
         bson_free(d->tls_mode);
         bson_free(d->database);
         bson_free(d->uri);
@@ -247,12 +248,10 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
                 bson_zero_free(ds->password, strlen(ds->password));
             ds->password = bson_strdup(value);
         } else if (strcmp(key, "password_env") == 0) {
-            const char *v = getenv(value);
-            if (!v)
-                FAIL("password_env: environment variable %.100s is not set", value);
-            if (ds->password)
-                bson_zero_free(ds->password, strlen(ds->password));
-            ds->password = bson_strdup(v);
+            if (!*value)
+                FAIL("password_env is empty (name an environment variable)");
+            set_string(&ds->password_env, value);
+            ds->password_env_line = line_no;
         } else if (strcmp(key, "tls") == 0) {
             set_string(&ds->tls_mode, value);
         } else if (strcmp(key, "database") == 0) {
@@ -291,4 +290,24 @@ fail:
         fclose(f);
     tfr_config_cleanup(out);
     return false;
+}
+
+bool tfr_config_resolve_passwords(tfr_config *cfg, tf_error *err)
+{
+    for (size_t i = 0; i < cfg->datasource_count; i++) {
+        tfr_datasource *d = &cfg->datasources[i];
+        if (!d->password_env)
+            continue;
+        const char *v = getenv(d->password_env);
+        if (!v) {
+            tf_error_set(err, TF_ERR_CONFIG, 0,
+                         "%.200s:%u: password_env: environment variable %.100s is not set",
+                         cfg->file, d->password_env_line, d->password_env);
+            return false;
+        }
+        if (d->password)
+            bson_zero_free(d->password, strlen(d->password));
+        d->password = bson_strdup(v);
+    }
+    return true;
 }

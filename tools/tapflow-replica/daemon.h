@@ -22,7 +22,9 @@ typedef struct tfr_datasource {
     uint16_t port;
     char *socket;
     char *user;
-    char *password; /* resolved from password_env or password; never logged */
+    char *password;     /* password, or password_env's value once resolved; never logged */
+    char *password_env; /* the variable to read it from (tfr_config_resolve_passwords) */
+    unsigned password_env_line;
     char *tls_mode;
     /* both */
     char *database;
@@ -60,6 +62,10 @@ void tfr_config_cleanup(tfr_config *cfg);
 /* The datasource called name (NULL when none). */
 const tfr_datasource *tfr_config_datasource(const tfr_config *cfg, const char *name);
 void tfr_config_defaults(tfr_config *cfg);
+/* Reads each password_env variable (the daemon does; `status` never needs
+ * passwords). Error "file:line: password_env: environment variable X is
+ * not set". */
+bool tfr_config_resolve_passwords(tfr_config *cfg, tf_error *err);
 
 /* ---- log.c ---------------------------------------------------------- */
 

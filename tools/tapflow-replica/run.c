@@ -789,8 +789,10 @@ int tfr_run(const tfr_run_options *opt)
     tf_error err = {0};
     tf_view_ops_init(&d.ops);
     int rc = 1;
-    if (!tfr_config_load(opt->config_file, &d.cfg, &err)) {
+    if (!tfr_config_load(opt->config_file, &d.cfg, &err) ||
+        !tfr_config_resolve_passwords(&d.cfg, &err)) {
         tfr_log("error: %s", err.message);
+        tfr_config_cleanup(&d.cfg);
         return 1;
     }
     if (tf_flow_parse_file(opt->flow_file, &d.spec, &err) != TF_OK) {
