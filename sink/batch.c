@@ -16,6 +16,7 @@ static const char *op_kind_name(tf_doc_op_kind kind)
     case TF_DOC_OP_UPDATE: return "update";
     case TF_DOC_OP_UPDATE_MANY: return "updateMany";
     case TF_DOC_OP_DELETE: return "delete";
+    case TF_DOC_OP_INSERT: return "insert";
     case TF_DOC_OP_NONE:
     default: return "none";
     }
@@ -29,8 +30,9 @@ static bool op_check(const tf_sink *sink, const tf_doc_op *op, tf_error *err)
     }
     switch (op->kind) {
     case TF_DOC_OP_REPLACE:
+    case TF_DOC_OP_INSERT:
         if (op->document == NULL) {
-            tf_error_set(err, TF_ERR_CONFIG, 0, "replace op without a document");
+            tf_error_set(err, TF_ERR_CONFIG, 0, "%s op without a document", op_kind_name(op->kind));
             return false;
         }
         return true;
@@ -197,6 +199,9 @@ static bool bulk_append(mongoc_bulk_operation_t *bulk, const tf_doc_op *op, bson
     case TF_DOC_OP_DELETE:
         ok = mongoc_bulk_operation_remove_one_with_opts(bulk, op->filter, NULL, error);
         break;
+    case TF_DOC_OP_INSERT:
+        ok = mongoc_bulk_operation_insert_with_opts(bulk, op->document, NULL, error);
+        break;
     case TF_DOC_OP_NONE:
     default: bson_set_error(error, MONGOC_ERROR_COMMAND, 0, "op of unknown kind"); break;
     }
@@ -206,6 +211,8 @@ static bool bulk_append(mongoc_bulk_operation_t *bulk, const tf_doc_op *op, bson
 
 typedef struct bulk_attempt {
     size_t failed_append; /* index of an op the driver refused to add, or SIZE_MAX */
+    unsigned tries;       /* attempts so far */
+    size_t prepended;     /* deletes put before the ops on a retry */
 } bulk_attempt;
 
 static bool bulk_write_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_error_t *error)
@@ -218,6 +225,24 @@ static bool bulk_write_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_err
     mongoc_bulk_operation_t *bulk =
         mongoc_collection_create_bulk_operation_with_opts(sink->collection, &opts);
     bson_destroy(&opts);
+    /* A retry may find some inserts of the previous try applied: remove
+     * what the batch's inserts name, so the batch runs on what was there
+     * before it (inserts are only for keys absent before the batch). */
+    a->prepended = 0;
+    if (a->tries++ > 0) {
+        for (size_t i = 0; i < sink->n_pending; i++) {
+            const tf_doc_op *op = &sink->pending[i];
+            if (op->kind != TF_DOC_OP_INSERT)
+                continue;
+            if (!mongoc_bulk_operation_remove_one_with_opts(bulk, op->filter, NULL, error)) {
+                a->failed_append = i;
+                error->domain = MONGOC_ERROR_COMMAND;
+                mongoc_bulk_operation_destroy(bulk);
+                return false;
+            }
+            a->prepended++;
+        }
+    }
     for (size_t i = 0; i < sink->n_pending; i++) {
         if (!bulk_append(bulk, &sink->pending[i], error)) {
             /* Driver-side validation (e.g. a replacement with $-keys): the
@@ -235,12 +260,12 @@ static bool bulk_write_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_err
 }
 
 /* The index of the first failed op named by a bulk reply's writeErrors. */
-static size_t failed_op_index(const bson_t *reply)
+static size_t failed_op_index(const bson_t *reply, size_t prepended)
 {
     bson_iter_t it;
     if (bson_iter_init(&it, reply) && bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
-        BSON_ITER_HOLDS_INT(&it))
-        return (size_t)bson_iter_as_int64(&it);
+        BSON_ITER_HOLDS_INT(&it) && (size_t)bson_iter_as_int64(&it) >= prepended)
+        return (size_t)bson_iter_as_int64(&it) - prepended;
     return SIZE_MAX;
 }
 
@@ -268,13 +293,14 @@ bool tf_sink_flush(tf_sink *sink, tf_error *err)
 {
     if (sink->n_pending == 0)
         return true;
-    bulk_attempt a = {SIZE_MAX};
+    bulk_attempt a = {SIZE_MAX, 0, 0};
     bson_t reply = BSON_INITIALIZER;
     bson_error_t error;
     uint64_t retries_before = sink->stats.retries;
     bool ok = sink_with_retries(sink, bulk_write_attempt, &a, &reply, &error);
     if (!ok) {
-        size_t index = a.failed_append != SIZE_MAX ? a.failed_append : failed_op_index(&reply);
+        size_t index =
+            a.failed_append != SIZE_MAX ? a.failed_append : failed_op_index(&reply, a.prepended);
         /* A command-level error (FerretDB answers unsupported options so)
          * names no op; with a single op there is no doubt which. */
         if (index == SIZE_MAX && sink->n_pending == 1)

@@ -53,6 +53,16 @@ void tf_doc_op_update_many_borrow(tf_doc_op *op, const bson_t *filter, const bso
     op_fill(op, TF_DOC_OP_UPDATE_MANY, false, filter, NULL, set, unset, array_filters);
 }
 
+void tf_doc_op_insert_steal(tf_doc_op *op, bson_t *key, bson_t *document)
+{
+    op_fill(op, TF_DOC_OP_INSERT, true, key, document, NULL, NULL, NULL);
+}
+
+void tf_doc_op_insert_borrow(tf_doc_op *op, const bson_t *key, const bson_t *document)
+{
+    op_fill(op, TF_DOC_OP_INSERT, false, key, document, NULL, NULL, NULL);
+}
+
 void tf_doc_op_delete_steal(tf_doc_op *op, bson_t *key)
 {
     op_fill(op, TF_DOC_OP_DELETE, true, key, NULL, NULL, NULL, NULL);

@@ -140,12 +140,20 @@ static bool create_root_key_index(tf_sink *sink, tf_error *err)
  * error and retry forever. Knowing it up front lets tf_sink_add refuse such
  * documents with a message instead. Any failure means "unsupported"; the
  * client reconnects on its next command. */
-static void probe_decimal128(tf_sink *sink)
+static void probe_decimal128(tf_sink *sink, const mongoc_uri_t *uri)
 {
+    /* On a client of its own: the dropped connection would otherwise cost
+     * the writer's client a server rescan (minHeartbeatFrequencyMS). */
+    mongoc_client_t *client = mongoc_client_new_from_uri(uri);
+    if (client == NULL) {
+        sink->decimal128 = false;
+        return;
+    }
+    mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
     char name[128];
     snprintf(name, sizeof name, "tapflow_probe_dec_%ld_%lld", (long)getpid(),
              (long long)bson_get_monotonic_time());
-    mongoc_collection_t *scratch = mongoc_client_get_collection(sink->client, sink->database, name);
+    mongoc_collection_t *scratch = mongoc_client_get_collection(client, sink->database, name);
     bson_decimal128_t value;
     bson_decimal128_from_string("1.5", &value);
     bson_t doc = BSON_INITIALIZER;
@@ -154,6 +162,11 @@ static void probe_decimal128(tf_sink *sink)
     bson_error_t error;
     sink->decimal128 = mongoc_collection_insert_one(scratch, &doc, NULL, NULL, &error);
     bson_destroy(&doc);
+    mongoc_collection_destroy(scratch);
+    mongoc_client_destroy(client);
+    /* The writer's client removes the scratch collection (the probe's may
+     * have lost its connection). */
+    scratch = mongoc_client_get_collection(sink->client, sink->database, name);
     mongoc_collection_drop(scratch, &error);
     mongoc_collection_destroy(scratch);
 }
@@ -215,7 +228,8 @@ static bool probe_array_filters(tf_sink *sink, tf_error *err)
     return true;
 }
 
-static bool sink_connect(tf_sink *sink, const tf_sink_options *opts, tf_error *err)
+static bool sink_connect(tf_sink *sink, const tf_sink_options *opts, mongoc_uri_t **out_uri,
+                         tf_error *err)
 {
     bson_error_t error;
     mongoc_uri_t *uri = mongoc_uri_new_with_error(opts->uri, &error);
@@ -240,7 +254,7 @@ static bool sink_connect(tf_sink *sink, const tf_sink_options *opts, tf_error *e
     }
     sink->database = bson_strdup(db);
     sink->client = mongoc_client_new_from_uri_with_error(uri, &error);
-    mongoc_uri_destroy(uri);
+    *out_uri = uri;
     if (sink->client == NULL) {
         tf_error_set(err, TF_ERR_CONFIG, 0, "target URI %s: %s", sink->uri_redacted, error.message);
         return false;
@@ -297,7 +311,7 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err)
     sink->opts.root_key_fields = (const char *const *)sink->root_key_fields;
     sink->opts.w = NULL;
 
-    if (!make_write_concern(sink, opts, err) || !sink_connect(sink, opts, err)) {
+    if (!make_write_concern(sink, opts, err) || !sink_connect(sink, opts, &sink->uri, err)) {
         tf_sink_destroy(sink);
         return NULL;
     }
@@ -313,7 +327,7 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err)
         tf_sink_destroy(sink);
         return NULL;
     }
-    probe_decimal128(sink);
+    probe_decimal128(sink, sink->uri);
     switch (opts->fanout) {
     case TF_FANOUT_FORCE_RECOMPUTE: sink->fanout = TF_FANOUT_RECOMPUTE; break;
     case TF_FANOUT_FORCE_ARRAY_FILTERS: sink->fanout = TF_FANOUT_ARRAY_FILTERS; break;
@@ -360,6 +374,8 @@ void tf_sink_destroy(tf_sink *sink)
         mongoc_collection_destroy(sink->state);
     if (sink->client != NULL)
         mongoc_client_destroy(sink->client);
+    if (sink->uri != NULL)
+        mongoc_uri_destroy(sink->uri);
     if (sink->write_concern != NULL)
         mongoc_write_concern_destroy(sink->write_concern);
     bson_free(sink->database);

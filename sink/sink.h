@@ -49,6 +49,14 @@ typedef enum tf_doc_op_kind {
     TF_DOC_OP_UPDATE_MANY,
     /* Delete the document whose root key matches `filter` (deleteOne). */
     TF_DOC_OP_DELETE,
+    /* Insert `document` (insertOne): for building a collection that is
+     * empty, such as the initial snapshot, where it is far cheaper than an
+     * upsert (FerretDB 1.24 SQLite: ~20x). `filter` is the document's root
+     * key: a retried batch first deletes the documents its inserts name, so
+     * a batch repeated after a lost acknowledgement stays idempotent. An
+     * insert of a key that already existed before the batch fails with a
+     * duplicate key error. */
+    TF_DOC_OP_INSERT,
 } tf_doc_op_kind;
 
 /* One document operation. `filter` is the root key ({order_id: "X"}) except
@@ -65,7 +73,7 @@ typedef struct tf_doc_op {
     tf_doc_op_kind kind;
     bool owns_bson;
     const bson_t *filter;
-    const bson_t *document;      /* REPLACE */
+    const bson_t *document;      /* REPLACE, INSERT */
     const bson_t *set;           /* UPDATE, UPDATE_MANY: {path: value} or NULL */
     const bson_t *unset;         /* UPDATE, UPDATE_MANY: {path: ""} or NULL */
     const bson_t *array_filters; /* UPDATE_MANY */
@@ -80,6 +88,8 @@ void tf_doc_op_update_many_steal(tf_doc_op *op, bson_t *filter, bson_t *set, bso
                                  bson_t *array_filters);
 void tf_doc_op_update_many_borrow(tf_doc_op *op, const bson_t *filter, const bson_t *set,
                                   const bson_t *unset, const bson_t *array_filters);
+void tf_doc_op_insert_steal(tf_doc_op *op, bson_t *key, bson_t *document);
+void tf_doc_op_insert_borrow(tf_doc_op *op, const bson_t *key, const bson_t *document);
 void tf_doc_op_delete_steal(tf_doc_op *op, bson_t *key);
 void tf_doc_op_delete_borrow(tf_doc_op *op, const bson_t *key);
 

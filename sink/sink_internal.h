@@ -25,6 +25,7 @@ struct tf_sink {
     char **root_key_fields;
 
     char uri_redacted[TF_SINK_URI_MAX];
+    mongoc_uri_t *uri; /* parsed target (with credentials: never printed) */
     mongoc_client_t *client;
     mongoc_collection_t *collection;
     mongoc_collection_t *checkpoints;

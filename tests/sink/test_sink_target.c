@@ -857,20 +857,27 @@ static void test_invalid_uri_is_a_config_error_without_password(void **state)
  * message holding an "update" command (and counts down), so the write is
  * lost mid-flight exactly like a server that went away. */
 typedef struct proxy {
+    const char *command; /* the command whose message is cut ("update") */
+    bool lose_reply;     /* forward it, swallow the server's reply, then cut */
     int listen_fd;
     uint16_t port;
     uint16_t server_port;
     int cut_updates;
     int cuts_done;
+    int replies_lost;
     int connections;
     volatile int stop;
     pthread_t thread;
 } proxy;
 
-static bool holds_update_command(const uint8_t *buf, size_t len)
+/* An OP_MSG body starts with the command as a UTF-8 element: 0x02 name 0x00. */
+static bool holds_command(const uint8_t *buf, size_t len, const char *command)
 {
-    static const uint8_t needle[] = {0x02, 'u', 'p', 'd', 'a', 't', 'e', 0x00};
-    return len >= sizeof needle && memmem(buf, len, needle, sizeof needle) != NULL;
+    uint8_t needle[32];
+    size_t n = strlen(command);
+    needle[0] = 0x02;
+    memcpy(needle + 1, command, n + 1);
+    return memmem(buf, len, needle, n + 2) != NULL;
 }
 
 static int connect_server(uint16_t port)
@@ -902,9 +909,15 @@ static void relay(proxy *px, int client)
             ssize_t n = read(client, buf, sizeof buf);
             if (n <= 0)
                 break;
-            if (px->cut_updates > 0 && holds_update_command(buf, (size_t)n)) {
+            if (px->cut_updates > 0 && holds_command(buf, (size_t)n, px->command)) {
                 px->cut_updates--;
                 px->cuts_done++;
+                if (px->lose_reply && write(server, buf, (size_t)n) == n) {
+                    /* The server applies the write; its answer is lost. */
+                    struct pollfd r = {server, POLLIN, 0};
+                    if (poll(&r, 1, 5000) > 0 && read(server, buf, sizeof buf) > 0)
+                        px->replies_lost++;
+                }
                 break;
             }
             if (write(server, buf, (size_t)n) != n)
@@ -941,6 +954,7 @@ static void *proxy_main(void *arg)
 static void proxy_start(proxy *px, uint16_t server_port, int cut_updates)
 {
     memset(px, 0, sizeof *px);
+    px->command = "update";
     px->server_port = server_port;
     px->cut_updates = cut_updates;
     px->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -970,7 +984,8 @@ static uint16_t server_port(const fixture *fx)
     return port;
 }
 
-static tf_sink *open_through_proxy(fixture *fx, const proxy *px, unsigned max_retries)
+static tf_sink *open_through_proxy(fixture *fx, const proxy *px, unsigned max_retries,
+                                   const char *collection)
 {
     char uri[256];
     snprintf(uri, sizeof uri, "mongodb://127.0.0.1:%u/%s?serverSelectionTimeoutMS=2000",
@@ -981,7 +996,7 @@ static tf_sink *open_through_proxy(fixture *fx, const proxy *px, unsigned max_re
     o.max_retries = max_retries;
     o.backoff_initial_ms = 20;
     o.backoff_max_ms = 100;
-    return open_sink(fx, "orders_retry", TF_FANOUT_FORCE_RECOMPUTE, "retry_flow", &o);
+    return open_sink(fx, collection, TF_FANOUT_FORCE_RECOMPUTE, "retry_flow", &o);
 }
 
 static void test_transient_network_error_is_retried(void **state)
@@ -990,7 +1005,7 @@ static void test_transient_network_error_is_retried(void **state)
     NEED_SERVER(fx);
     proxy px;
     proxy_start(&px, server_port(fx), 1);
-    tf_sink *sink = open_through_proxy(fx, &px, 6);
+    tf_sink *sink = open_through_proxy(fx, &px, 6, "orders_retry");
     tf_doc_op op;
     tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "R1"), order_doc(fx, "R1", 2, NULL));
     add_ok(sink, &op);
@@ -1022,7 +1037,7 @@ static void test_transient_errors_give_up_after_max_retries(void **state)
     NEED_SERVER(fx);
     proxy px;
     proxy_start(&px, server_port(fx), 1000);
-    tf_sink *sink = open_through_proxy(fx, &px, 2);
+    tf_sink *sink = open_through_proxy(fx, &px, 2, "orders_retry");
     tf_doc_op op;
     tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "R2"), BCON_NEW("order_id", "R2"));
     add_ok(sink, &op);
@@ -1039,6 +1054,61 @@ static void test_transient_errors_give_up_after_max_retries(void **state)
     assert_memory_equal(err.message, "gave up after 3 attempts: writing a batch of 1 ops to ",
                         strlen("gave up after 3 attempts: writing a batch of 1 ops to "));
     print_message("%s\n", err.message);
+}
+
+/* The server applied an insert batch but its answer was lost: the retry
+ * deletes the batch's keys first, so it neither fails on duplicate keys nor
+ * leaves anything twice. */
+static void test_insert_batch_retried_after_lost_reply(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(fx);
+    proxy px;
+    proxy_start(&px, server_port(fx), 1);
+    px.command = "insert";
+    px.lose_reply = true;
+    tf_sink *sink = open_through_proxy(fx, &px, 6, "orders_insert_retry");
+    const char *ids[] = {"I1", "I2", "I3"};
+    tf_doc_op op;
+    for (int i = 0; i < 3; i++) {
+        tf_doc_op_insert_steal(&op, BCON_NEW("order_id", ids[i]), order_doc(fx, ids[i], i, NULL));
+        add_ok(sink, &op);
+    }
+    tf_doc_op_update_steal(&op, BCON_NEW("order_id", "I2"), BCON_NEW("status_code", BCON_INT32(9)),
+                           NULL);
+    add_ok(sink, &op);
+    tf_error err = {0};
+    if (!tf_sink_commit(sink, NULL, &err))
+        fail_msg("commit through the proxy: %s", err.message);
+    tf_sink_stats stats;
+    tf_sink_get_stats(sink, &stats);
+    tf_sink_destroy(sink);
+    proxy_stop(&px);
+    assert_int_equal(px.cuts_done, 1);
+    assert_int_equal(px.replies_lost, 1);
+    assert_int_equal(stats.retries, 1);
+
+    bson_t *docs[4];
+    size_t n = read_back(fx, "orders_insert_retry", docs, 4);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++) {
+        bson_t *expected = order_doc(fx, ids[i], i, NULL);
+        if (i == 1) {
+            bson_t *patched = bson_new();
+            bson_iter_t it;
+            bson_iter_init(&it, expected);
+            while (bson_iter_next(&it))
+                if (strcmp(bson_iter_key(&it), "status_code") == 0)
+                    BSON_APPEND_INT32(patched, "status_code", 9);
+                else
+                    bson_append_iter(patched, bson_iter_key(&it), -1, &it);
+            bson_destroy(expected);
+            expected = patched;
+        }
+        assert_bson_equal(docs[i], expected);
+        bson_destroy(expected);
+    }
+    free_docs(docs, n);
 }
 
 int main(void)
@@ -1062,6 +1132,7 @@ int main(void)
         cmocka_unit_test(test_invalid_uri_is_a_config_error_without_password),
         cmocka_unit_test(test_transient_network_error_is_retried),
         cmocka_unit_test(test_transient_errors_give_up_after_max_retries),
+        cmocka_unit_test(test_insert_batch_retried_after_lost_reply),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
