@@ -1,0 +1,479 @@
+/* bench-view — the view engine alone, on one core, no target.
+ *
+ *   bench-view --tsv DIR --flow FILE [--changes N] [--seed N]
+ *
+ * DIR holds the six ecom_ tables as tools/datagen/datagen --tsv writes them.
+ * Phase 1 (the snapshot's work): every row applied as an INSERT, then one
+ * flush (one REPLACE per order). Phase 2: a mixed change stream, flushed
+ * per source transaction as the daemon does, ops produced and discarded:
+ *
+ *   new order     customer + order + 1-n items + 1-n payments (one txn)
+ *   status        UPDATE ecom_orders SET order_status
+ *   payment       UPDATE ecom_order_payments SET payment_value
+ *   customer      UPDATE ecom_customers SET customer_city (1 order)
+ *   product       UPDATE ecom_products SET product_weight_g (fan-out: every
+ *                 order holding it; products picked uniformly)
+ *   seller        UPDATE ecom_sellers SET seller_city (fan-out)
+ *
+ * Items of new orders copy the product/seller of a random existing item, so
+ * they follow the data set's popularity. Prints key=value lines (bench.py
+ * reads them): rows, load time, RSS delta and the engine's estimate per
+ * row, changes/s, ops per change, per kind. */
+#include "view.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { T_ORDERS, T_ITEMS, T_PAYMENTS, T_CUSTOMERS, T_PRODUCTS, T_SELLERS, T_COUNT };
+enum { C_STR, C_INT, C_DT, C_DEC };
+
+typedef struct coldef {
+    const char *name;
+    int kind;
+    bool pk;
+} coldef;
+
+typedef struct tabledef {
+    const char *name;
+    size_t count;
+    coldef cols[8];
+} tabledef;
+
+static const tabledef schema[T_COUNT] = {
+    [T_ORDERS] = {"ecom_orders",
+                  8,
+                  {{"order_id", C_STR, true},
+                   {"customer_id", C_STR, false},
+                   {"order_status", C_STR, false},
+                   {"order_purchase_timestamp", C_DT, false},
+                   {"order_approved_at", C_DT, false},
+                   {"order_delivered_carrier_date", C_DT, false},
+                   {"order_delivered_customer_date", C_DT, false},
+                   {"order_estimated_delivery_date", C_DT, false}}},
+    [T_ITEMS] = {"ecom_order_items",
+                 7,
+                 {{"order_id", C_STR, true},
+                  {"order_item_id", C_INT, true},
+                  {"product_id", C_STR, false},
+                  {"seller_id", C_STR, false},
+                  {"shipping_limit_date", C_DT, false},
+                  {"price", C_DEC, false},
+                  {"freight_value", C_DEC, false}}},
+    [T_PAYMENTS] = {"ecom_order_payments",
+                    5,
+                    {{"order_id", C_STR, true},
+                     {"payment_sequential", C_INT, true},
+                     {"payment_type", C_STR, false},
+                     {"payment_installments", C_INT, false},
+                     {"payment_value", C_DEC, false}}},
+    [T_CUSTOMERS] = {"ecom_customers",
+                     5,
+                     {{"customer_id", C_STR, true},
+                      {"customer_unique_id", C_STR, false},
+                      {"customer_zip_code_prefix", C_STR, false},
+                      {"customer_city", C_STR, false},
+                      {"customer_state", C_STR, false}}},
+    [T_PRODUCTS] = {"ecom_products",
+                    6,
+                    {{"product_id", C_STR, true},
+                     {"product_category_name", C_STR, false},
+                     {"product_weight_g", C_INT, false},
+                     {"product_length_cm", C_INT, false},
+                     {"product_height_cm", C_INT, false},
+                     {"product_width_cm", C_INT, false}}},
+    [T_SELLERS] = {"ecom_sellers",
+                   4,
+                   {{"seller_id", C_STR, true},
+                    {"seller_zip_code_prefix", C_STR, false},
+                    {"seller_city", C_STR, false},
+                    {"seller_state", C_STR, false}}},
+};
+
+/* One table's rows: values point into the file's bytes (kept loaded). */
+typedef struct table_rows {
+    char *text;
+    size_t count;
+    tf_value *values; /* count * schema.count */
+} table_rows;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static void die(const char *what, const tf_error *err)
+{
+    fprintf(stderr, "bench-view: %s: %s\n", what, err ? err->message : "");
+    exit(1);
+}
+
+static void parse_cell(int kind, char *cell, size_t len, tf_value *v)
+{
+    memset(v, 0, sizeof *v);
+    if (len == 2 && cell[0] == '\\' && cell[1] == 'N') {
+        v->kind = TF_VAL_NULL;
+        return;
+    }
+    switch (kind) {
+    case C_STR:
+        v->kind = TF_VAL_STRING;
+        v->bytes.ptr = (const uint8_t *)cell;
+        v->bytes.len = len;
+        break;
+    case C_INT:
+        v->kind = TF_VAL_INT;
+        v->i = strtoll(cell, NULL, 10);
+        break;
+    case C_DEC:
+        v->kind = TF_VAL_DECIMAL;
+        snprintf(v->decimal.text, sizeof v->decimal.text, "%.*s", (int)len, cell);
+        v->decimal.precision = 10;
+        v->decimal.scale = 2;
+        break;
+    default: {
+        /* sscanf would strlen the whole rest of the file on every call */
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < 31 ? len : 31), cell);
+        unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+        sscanf(buf, "%u-%u-%u %u:%u:%u", &y, &mo, &d, &h, &mi, &s);
+        v->kind = TF_VAL_DATETIME;
+        v->temporal = (tf_temporal){.year = (int32_t)y,
+                                    .month = (uint8_t)mo,
+                                    .day = (uint8_t)d,
+                                    .hour = h,
+                                    .minute = (uint8_t)mi,
+                                    .second = (uint8_t)s};
+    }
+    }
+}
+
+static void load_table(const char *dir, int t, table_rows *out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.tsv", dir, schema[t].name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "bench-view: cannot open %s\n", path);
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    out->text = malloc((size_t)size + 1);
+    if (fread(out->text, 1, (size_t)size, f) != (size_t)size) {
+        fprintf(stderr, "bench-view: short read of %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+    out->text[size] = '\0';
+    size_t lines = 0;
+    for (long i = 0; i < size; i++)
+        lines += out->text[i] == '\n';
+    size_t ncols = schema[t].count;
+    out->values = calloc(lines * ncols + 1, sizeof *out->values);
+    out->count = 0;
+    char *p = out->text;
+    while (*p) {
+        char *eol = strchr(p, '\n');
+        if (!eol)
+            eol = p + strlen(p);
+        tf_value *row = &out->values[out->count * ncols];
+        char *cell = p;
+        for (size_t c = 0; c < ncols; c++) {
+            char *end = c + 1 < ncols ? memchr(cell, '\t', (size_t)(eol - cell)) : eol;
+            if (!end)
+                end = eol;
+            parse_cell(schema[t].cols[c].kind, cell, (size_t)(end - cell), &row[c]);
+            cell = end < eol ? end + 1 : eol;
+        }
+        out->count++;
+        p = *eol ? eol + 1 : eol;
+    }
+}
+
+/* xorshift64*: deterministic, fast. */
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+static size_t pick(uint64_t *s, size_t n) { return (size_t)(rnd(s) % n); }
+
+typedef struct bench {
+    tf_view *view;
+    tf_view_ops ops;
+    uint64_t ops_total;
+    uint64_t changes;
+} bench;
+
+static void apply(bench *b, int t, tf_view_change_kind kind, const tf_value *before,
+                  const tf_value *after)
+{
+    tf_error err = {0};
+    if (tf_view_apply(b->view, schema[t].name, kind, before, after, &err) != TF_OK)
+        die("apply", &err);
+    b->changes++;
+}
+
+static void flush(bench *b)
+{
+    tf_error err = {0};
+    if (tf_view_flush(b->view, &b->ops, &err) != TF_OK)
+        die("flush", &err);
+    b->ops_total += b->ops.count;
+    tf_view_ops_clear(&b->ops);
+}
+
+static tf_value str_value(const char *s)
+{
+    tf_value v;
+    memset(&v, 0, sizeof v);
+    v.kind = TF_VAL_STRING;
+    v.bytes.ptr = (const uint8_t *)s;
+    v.bytes.len = strlen(s);
+    return v;
+}
+
+enum { K_NEW, K_STATUS, K_PAYMENT, K_CUSTOMER, K_PRODUCT, K_SELLER, K_KINDS };
+static const char *const kind_names[K_KINDS] = {"new_order", "status",  "payment",
+                                                "customer",  "product", "seller"};
+/* Transactions per 100. */
+static const unsigned kind_weights[K_KINDS] = {30, 35, 12, 10, 8, 5};
+
+static const char *const statuses[] = {"approved", "invoiced", "processing", "shipped",
+                                       "delivered", "canceled"};
+static const char *const cities[] = {"sao paulo", "rio de janeiro", "curitiba", "campinas",
+                                     "salvador", "recife"};
+
+int main(int argc, char **argv)
+{
+    const char *dir = NULL, *flow = NULL;
+    uint64_t target_changes = 1000000, seed = 42;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tsv") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (strcmp(argv[i], "--flow") == 0 && i + 1 < argc)
+            flow = argv[++i];
+        else if (strcmp(argv[i], "--changes") == 0 && i + 1 < argc)
+            target_changes = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+            seed = strtoull(argv[++i], NULL, 10);
+        else {
+            fprintf(stderr, "usage: bench-view --tsv DIR --flow FILE [--changes N] [--seed N]\n");
+            return 2;
+        }
+    }
+    if (!dir || !flow) {
+        fprintf(stderr, "usage: bench-view --tsv DIR --flow FILE [--changes N] [--seed N]\n");
+        return 2;
+    }
+    tf_error err = {0};
+    tf_flow_spec *spec;
+    if (tf_flow_parse_file(flow, &spec, &err) != TF_OK)
+        die("flow", &err);
+    table_rows rows[T_COUNT];
+    size_t total_rows = 0;
+    for (int t = 0; t < T_COUNT; t++) {
+        load_table(dir, t, &rows[t]);
+        total_rows += rows[t].count;
+    }
+    long rss0 = rss_kb();
+    bench b = {0};
+    b.view = tf_view_new(spec);
+    tf_view_ops_init(&b.ops);
+    for (int t = 0; t < T_COUNT; t++) {
+        tf_column cols[8];
+        memset(cols, 0, sizeof cols);
+        for (size_t c = 0; c < schema[t].count; c++) {
+            const coldef *d = &schema[t].cols[c];
+            cols[c].type = d->kind == C_STR   ? TF_TYPE_VARCHAR
+                           : d->kind == C_INT ? TF_TYPE_LONG
+                           : d->kind == C_DEC ? TF_TYPE_NEWDECIMAL
+                                              : TF_TYPE_DATETIME2;
+            cols[c].meta = d->kind == C_STR ? 128 : d->kind == C_DEC ? (10 << 8) | 2 : 0;
+            cols[c].is_primary_key = d->pk;
+            cols[c].nullable = !d->pk;
+            cols[c].charset = d->kind == C_STR ? 45 : 63;
+            cols[c].name.ptr = d->name;
+            cols[c].name.len = strlen(d->name);
+        }
+        if (tf_view_define_table(b.view, schema[t].name, cols, schema[t].count, NULL, 0, &err) !=
+            TF_OK)
+            die("define", &err);
+    }
+
+    /* Phase 1: the snapshot's rows, then every document once. */
+    double t0 = now_s();
+    for (int t = 0; t < T_COUNT; t++)
+        for (size_t r = 0; r < rows[t].count; r++)
+            apply(&b, t, TF_VIEW_INSERT, NULL, &rows[t].values[r * schema[t].count]);
+    double t1 = now_s();
+    flush(&b);
+    double t2 = now_s();
+    long rss1 = rss_kb();
+    tf_view_stats st;
+    tf_view_get_stats(b.view, &st);
+    printf("rows=%zu\n", total_rows);
+    printf("load_apply_s=%.3f\nload_flush_s=%.3f\nload_docs=%" PRIu64 "\n", t1 - t0, t2 - t1,
+           b.ops_total);
+    printf("load_rows_per_s=%.0f\n", (double)total_rows / (t2 - t0));
+    printf("rss_delta_bytes_per_row=%.0f\n", (double)(rss1 - rss0) * 1024.0 / (double)total_rows);
+    printf("engine_bytes_per_row=%.0f\n", (double)st.memory_bytes / (double)st.row_count);
+    printf("state_rows=%zu\n", st.row_count);
+
+    /* Phase 2: the mixed change stream. */
+    uint64_t rs = seed * 0x9E3779B97F4A7C15ULL + 1;
+    uint64_t kind_changes[K_KINDS] = {0}, kind_ops[K_KINDS] = {0}, kind_txns[K_KINDS] = {0};
+    double kind_time[K_KINDS] = {0};
+    uint64_t new_orders = 0;
+    b.ops_total = 0;
+    b.changes = 0;
+    unsigned weight_total = 0;
+    for (int k = 0; k < K_KINDS; k++)
+        weight_total += kind_weights[k];
+    const size_t no = schema[T_ORDERS].count, ni = schema[T_ITEMS].count,
+                 np = schema[T_PAYMENTS].count, nc = schema[T_CUSTOMERS].count,
+                 npr = schema[T_PRODUCTS].count, ns = schema[T_SELLERS].count;
+    double start = now_s();
+    while (b.changes < target_changes) {
+        unsigned w = (unsigned)(rnd(&rs) % weight_total);
+        int k = 0;
+        while (w >= kind_weights[k])
+            w -= kind_weights[k++];
+        uint64_t c0 = b.changes, o0 = b.ops_total;
+        double k0 = now_s();
+        switch (k) {
+        case K_NEW: {
+            char oid[40], cid[40];
+            snprintf(oid, sizeof oid, "bench%027" PRIu64, new_orders);
+            snprintf(cid, sizeof cid, "benchc%026" PRIu64, new_orders);
+            new_orders++;
+            tf_value cust[5], ord[8];
+            memcpy(cust, &rows[T_CUSTOMERS].values[pick(&rs, rows[T_CUSTOMERS].count) * nc],
+                   sizeof cust);
+            cust[0] = str_value(cid);
+            apply(&b, T_CUSTOMERS, TF_VIEW_INSERT, NULL, cust);
+            memcpy(ord, &rows[T_ORDERS].values[pick(&rs, rows[T_ORDERS].count) * no], sizeof ord);
+            ord[0] = str_value(oid);
+            ord[1] = str_value(cid);
+            ord[2] = str_value("created");
+            apply(&b, T_ORDERS, TF_VIEW_INSERT, NULL, ord);
+            unsigned items = 1 + (rnd(&rs) % 100 < 10) + (rnd(&rs) % 100 < 3);
+            for (unsigned i = 1; i <= items; i++) {
+                tf_value it[7];
+                memcpy(it, &rows[T_ITEMS].values[pick(&rs, rows[T_ITEMS].count) * ni], sizeof it);
+                it[0] = str_value(oid);
+                it[1].kind = TF_VAL_INT;
+                it[1].i = i;
+                apply(&b, T_ITEMS, TF_VIEW_INSERT, NULL, it);
+            }
+            unsigned pays = 1 + (rnd(&rs) % 100 < 4);
+            for (unsigned i = 1; i <= pays; i++) {
+                tf_value p[5];
+                memcpy(p, &rows[T_PAYMENTS].values[pick(&rs, rows[T_PAYMENTS].count) * np],
+                       sizeof p);
+                p[0] = str_value(oid);
+                p[1].kind = TF_VAL_INT;
+                p[1].i = i;
+                apply(&b, T_PAYMENTS, TF_VIEW_INSERT, NULL, p);
+            }
+            break;
+        }
+        case K_STATUS: {
+            tf_value *row = &rows[T_ORDERS].values[pick(&rs, rows[T_ORDERS].count) * no];
+            tf_value after[8];
+            memcpy(after, row, sizeof after);
+            after[2] = str_value(statuses[pick(&rs, 6)]);
+            apply(&b, T_ORDERS, TF_VIEW_UPDATE, row, after);
+            row[2] = after[2]; /* static strings: stays valid */
+            break;
+        }
+        case K_PAYMENT: {
+            tf_value *row = &rows[T_PAYMENTS].values[pick(&rs, rows[T_PAYMENTS].count) * np];
+            tf_value after[5];
+            memcpy(after, row, sizeof after);
+            snprintf(after[4].decimal.text, sizeof after[4].decimal.text, "%u.%02u",
+                     (unsigned)pick(&rs, 500), (unsigned)pick(&rs, 100));
+            after[3].kind = TF_VAL_INT;
+            after[3].i = 1 + (int64_t)pick(&rs, 10);
+            apply(&b, T_PAYMENTS, TF_VIEW_UPDATE, row, after);
+            memcpy(row, after, sizeof after);
+            break;
+        }
+        case K_CUSTOMER: {
+            tf_value *row = &rows[T_CUSTOMERS].values[pick(&rs, rows[T_CUSTOMERS].count) * nc];
+            tf_value after[5];
+            memcpy(after, row, sizeof after);
+            after[3] = str_value(cities[pick(&rs, 6)]);
+            apply(&b, T_CUSTOMERS, TF_VIEW_UPDATE, row, after);
+            row[3] = after[3];
+            break;
+        }
+        case K_PRODUCT: {
+            tf_value *row = &rows[T_PRODUCTS].values[pick(&rs, rows[T_PRODUCTS].count) * npr];
+            tf_value after[6];
+            memcpy(after, row, sizeof after);
+            after[2].kind = TF_VAL_INT;
+            after[2].i = 100 + (int64_t)pick(&rs, 5000);
+            apply(&b, T_PRODUCTS, TF_VIEW_UPDATE, row, after);
+            row[2] = after[2];
+            break;
+        }
+        default: {
+            tf_value *row = &rows[T_SELLERS].values[pick(&rs, rows[T_SELLERS].count) * ns];
+            tf_value after[4];
+            memcpy(after, row, sizeof after);
+            after[2] = str_value(cities[pick(&rs, 6)]);
+            apply(&b, T_SELLERS, TF_VIEW_UPDATE, row, after);
+            row[2] = after[2];
+            break;
+        }
+        }
+        flush(&b); /* one source transaction */
+        kind_time[k] += now_s() - k0;
+        kind_txns[k]++;
+        kind_changes[k] += b.changes - c0;
+        kind_ops[k] += b.ops_total - o0;
+    }
+    double elapsed = now_s() - start;
+    tf_view_get_stats(b.view, &st);
+    printf("changes=%" PRIu64 "\nchanges_s=%.3f\nchanges_per_s=%.0f\n", b.changes, elapsed,
+           (double)b.changes / elapsed);
+    printf("ops=%" PRIu64 "\nops_per_change=%.3f\nops_per_s=%.0f\n", b.ops_total,
+           (double)b.ops_total / (double)b.changes, (double)b.ops_total / elapsed);
+    for (int k = 0; k < K_KINDS; k++)
+        printf("kind_%s=txns:%" PRIu64 " changes:%" PRIu64 " ops:%" PRIu64
+               " s:%.3f changes_per_s:%.0f\n",
+               kind_names[k], kind_txns[k], kind_changes[k], kind_ops[k], kind_time[k],
+               kind_time[k] > 0 ? (double)kind_changes[k] / kind_time[k] : 0.0);
+    printf("final_rss_kb=%ld\nfinal_engine_bytes=%zu\n", rss_kb(), st.memory_bytes);
+    tf_view_ops_cleanup(&b.ops);
+    tf_view_destroy(b.view);
+    tf_flow_spec_destroy(spec);
+    for (int t = 0; t < T_COUNT; t++) {
+        free(rows[t].text);
+        free(rows[t].values);
+    }
+    return 0;
+}

@@ -1,0 +1,150 @@
+/* bench-mongo — the target's raw ceiling for the documents tapflow writes,
+ * through mongo-c-driver ordered bulk writes, as the sink does.
+ *
+ *   bench-mongo URI DB FROM TO insert  [BATCH]
+ *       reads every document of FROM (without _id) into memory, then times
+ *       inserting them into TO (dropped first; unique index on order_id
+ *       first, as the sink creates): ordered bulk insert_one
+ *   bench-mongo URI DB FROM TO upsert  [BATCH]
+ *       same documents written as the sink writes a snapshot: ordered bulk
+ *       replace_one({order_id}, doc, upsert) into an emptied TO
+ *   bench-mongo URI DB FROM TO replace [BATCH] [N]
+ *       N (default 20000) documents of TO replaced again with one field
+ *       changed (the CDC case: whole-document replaces of existing
+ *       documents by root key)
+ *
+ * Prints key=value lines: docs, seconds, docs_per_s. */
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void fail(const char *what, const bson_error_t *e)
+{
+    fprintf(stderr, "bench-mongo: %s: %s\n", what, e ? e->message : "");
+    exit(1);
+}
+
+static bson_t **read_all(mongoc_collection_t *from, size_t limit, size_t *count)
+{
+    bson_t query = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
+    bson_append_document_begin(&opts, "projection", -1, &proj);
+    BSON_APPEND_INT32(&proj, "_id", 0);
+    bson_append_document_end(&opts, &proj);
+    if (limit)
+        BSON_APPEND_INT64(&opts, "limit", (int64_t)limit);
+    mongoc_cursor_t *c = mongoc_collection_find_with_opts(from, &query, &opts, NULL);
+    size_t n = 0, cap = 1024;
+    bson_t **docs = malloc(cap * sizeof *docs);
+    const bson_t *doc;
+    while (mongoc_cursor_next(c, &doc)) {
+        if (n == cap)
+            docs = realloc(docs, (cap *= 2) * sizeof *docs);
+        docs[n++] = bson_copy(doc);
+    }
+    bson_error_t e;
+    if (mongoc_cursor_error(c, &e))
+        fail("reading the documents", &e);
+    mongoc_cursor_destroy(c);
+    bson_destroy(&query);
+    bson_destroy(&opts);
+    *count = n;
+    return docs;
+}
+
+static bson_t *filter_of(const bson_t *doc)
+{
+    bson_iter_t it;
+    bson_t *f = bson_new();
+    if (bson_iter_init_find(&it, doc, "order_id"))
+        bson_append_iter(f, "order_id", -1, &it);
+    return f;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 6) {
+        fprintf(stderr, "usage: bench-mongo URI DB FROM TO insert|upsert|replace [BATCH] [N]\n");
+        return 2;
+    }
+    const char *uri = argv[1], *db = argv[2], *from_name = argv[3], *to_name = argv[4],
+               *mode = argv[5];
+    size_t batch = argc > 6 ? strtoul(argv[6], NULL, 10) : 1000;
+    size_t limit = argc > 7 ? strtoul(argv[7], NULL, 10) : 20000;
+    mongoc_init();
+    bson_error_t e;
+    mongoc_client_t *client = mongoc_client_new(uri);
+    if (!client)
+        fail("bad uri", NULL);
+    mongoc_collection_t *from = mongoc_client_get_collection(client, db, from_name);
+    mongoc_collection_t *to = mongoc_client_get_collection(client, db, to_name);
+    bool replace = strcmp(mode, "replace") == 0, upsert = strcmp(mode, "upsert") == 0;
+    size_t n;
+    bson_t **docs = read_all(replace ? to : from, replace ? limit : 0, &n);
+    if (!replace) {
+        mongoc_collection_drop(to, NULL);
+        bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(to_name), "indexes", "[", "{", "key",
+                               "{", "order_id", BCON_INT32(1), "}", "name", BCON_UTF8("order_id_1"),
+                               "unique", BCON_BOOL(true), "}", "]");
+        mongoc_database_t *d = mongoc_client_get_database(client, db);
+        if (!mongoc_database_write_command_with_opts(d, cmd, NULL, NULL, &e))
+            fail("creating the unique index", &e);
+        mongoc_database_destroy(d);
+        bson_destroy(cmd);
+    } else {
+        /* one field changed in every document, as a status update does */
+        for (size_t i = 0; i < n; i++) {
+            bson_t *d = bson_new();
+            bson_copy_to_excluding_noinit(docs[i], d, "order_status", NULL);
+            BSON_APPEND_UTF8(d, "order_status", i % 2 ? "shipped" : "invoiced");
+            bson_destroy(docs[i]);
+            docs[i] = d;
+        }
+    }
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i += batch) {
+        bson_t bopts = BSON_INITIALIZER;
+        BSON_APPEND_BOOL(&bopts, "ordered", true);
+        mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(to, &bopts);
+        for (size_t j = i; j < n && j < i + batch; j++) {
+            bool ok;
+            if (replace || upsert) {
+                bson_t *f = filter_of(docs[j]);
+                bson_t o = BSON_INITIALIZER;
+                BSON_APPEND_BOOL(&o, "upsert", true);
+                ok = mongoc_bulk_operation_replace_one_with_opts(bulk, f, docs[j], &o, &e);
+                bson_destroy(&o);
+                bson_destroy(f);
+            } else {
+                ok = mongoc_bulk_operation_insert_with_opts(bulk, docs[j], NULL, &e);
+            }
+            if (!ok)
+                fail("bulk append", &e);
+        }
+        bson_t reply;
+        if (!mongoc_bulk_operation_execute(bulk, &reply, &e))
+            fail("bulk write", &e);
+        bson_destroy(&reply);
+        mongoc_bulk_operation_destroy(bulk);
+        bson_destroy(&bopts);
+    }
+    double s = now_s() - t0;
+    printf("docs=%zu\nseconds=%.3f\ndocs_per_s=%.0f\n", n, s, (double)n / s);
+    for (size_t i = 0; i < n; i++)
+        bson_destroy(docs[i]);
+    free(docs);
+    mongoc_collection_destroy(from);
+    mongoc_collection_destroy(to);
+    mongoc_client_destroy(client);
+    mongoc_cleanup();
+    return 0;
+}
