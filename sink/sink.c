@@ -134,14 +134,53 @@ static bool create_root_key_index(tf_sink *sink, tf_error *err)
     return ok;
 }
 
+/* FerretDB names itself in buildInfo ("ferretdbVersion"); its 1.x update
+ * command must get few statements at a time (sink_internal.h,
+ * max_ops_per_command). A failed buildInfo leaves the driver's split. */
+static void probe_ferretdb(tf_sink *sink)
+{
+    bson_t cmd = BSON_INITIALIZER, reply;
+    BSON_APPEND_INT32(&cmd, "buildInfo", 1);
+    bson_error_t error;
+    bson_iter_t it;
+    if (mongoc_client_command_simple(sink->client, "admin", &cmd, NULL, &reply, &error) &&
+        bson_iter_init_find(&it, &reply, "ferretdbVersion"))
+        sink->max_ops_per_command = 32;
+    bson_destroy(&reply);
+    bson_destroy(&cmd);
+}
+
 /* Inserts a Decimal128 into a scratch collection. FerretDB 1.x cannot
  * encode the type: its handler panics and drops the connection ("invalid
  * BSON type wirebson.Decimal128"), which a writer would take for a network
  * error and retry forever. Knowing it up front lets tf_sink_add refuse such
  * documents with a message instead. Any failure means "unsupported"; the
  * client reconnects on its next command. */
+/* FerretDB 1.x says so in buildInfo (ferretdbVersion "v1.24.2"). */
+static bool server_is_ferretdb_1(tf_sink *sink)
+{
+    bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1));
+    bson_t reply;
+    bson_error_t error;
+    bool ferret = false;
+    if (mongoc_client_command_simple(sink->client, "admin", cmd, NULL, &reply, &error)) {
+        bson_iter_t it;
+        ferret = bson_iter_init_find(&it, &reply, "ferretdbVersion") && BSON_ITER_HOLDS_UTF8(&it) &&
+                 strncmp(bson_iter_utf8(&it, NULL), "v1.", 3) == 0;
+    }
+    bson_destroy(&reply);
+    bson_destroy(cmd);
+    return ferret;
+}
+
 static void probe_decimal128(tf_sink *sink, const mongoc_uri_t *uri)
 {
+    /* Known answer, and the probe would cost FerretDB a panic in the middle
+     * of a write (seen to leave a database locked): do not send it. */
+    if (server_is_ferretdb_1(sink)) {
+        sink->decimal128 = false;
+        return;
+    }
     /* On a client of its own: the dropped connection would otherwise cost
      * the writer's client a server rescan (minHeartbeatFrequencyMS). */
     mongoc_client_t *client = mongoc_client_new_from_uri(uri);
@@ -328,6 +367,7 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err)
         return NULL;
     }
     probe_decimal128(sink, sink->uri);
+    probe_ferretdb(sink);
     switch (opts->fanout) {
     case TF_FANOUT_FORCE_RECOMPUTE: sink->fanout = TF_FANOUT_RECOMPUTE; break;
     case TF_FANOUT_FORCE_ARRAY_FILTERS: sink->fanout = TF_FANOUT_ARRAY_FILTERS; break;
