@@ -198,7 +198,9 @@ bool tf_sink_flush_due(const tf_sink *sink);
 size_t tf_sink_pending_ops(const tf_sink *sink);
 
 /* Sends the pending ops as one ordered bulk write (retrying transient
- * errors with backoff), nothing else. */
+ * errors with backoff), nothing else. After a failure that is not transient
+ * (or retries exhausted) the ops stay pending and the flow must stop:
+ * report err and tf_sink_destroy; the checkpoint is still the previous one. */
 bool tf_sink_flush(tf_sink *sink, tf_error *err);
 
 typedef struct tf_checkpoint tf_checkpoint;
