@@ -33,6 +33,13 @@ struct tf_sink {
     mongoc_write_concern_t *write_concern;
     tf_fanout_mode fanout;
     bool decimal128; /* the server stores Decimal128 (probed at open) */
+    /* Most ops in one write command, 0 for the driver's own split. FerretDB
+     * 1.x keeps every update statement's query cursor (a pooled SQLite
+     * connection of that database) open until the whole command ends, and
+     * each statement needs one more connection to write: from about 50
+     * statements per command its pool of 100 runs dry and the server hangs
+     * (every later command on the database waits forever). */
+    size_t max_ops_per_command;
 
     /* the batch not yet acknowledged */
     tf_doc_op *pending;
