@@ -213,59 +213,83 @@ typedef struct bulk_attempt {
     size_t failed_append; /* index of an op the driver refused to add, or SIZE_MAX */
     unsigned tries;       /* attempts so far */
     size_t prepended;     /* deletes put before the ops on a retry */
+    size_t executed;      /* entries (prepended deletes, then ops) of earlier commands */
 } bulk_attempt;
+
+/* Entry i of one attempt's sequence: the prepended deletes, then the ops. */
+static bool bulk_append_entry(tf_sink *sink, mongoc_bulk_operation_t *bulk, size_t i,
+                              bulk_attempt *a, bson_error_t *error)
+{
+    if (i < a->prepended) {
+        size_t seen = 0;
+        for (size_t k = 0; k < sink->n_pending; k++) {
+            const tf_doc_op *op = &sink->pending[k];
+            if (op->kind != TF_DOC_OP_INSERT)
+                continue;
+            if (seen++ == i) {
+                if (mongoc_bulk_operation_remove_one_with_opts(bulk, op->filter, NULL, error))
+                    return true;
+                a->failed_append = k;
+                return false;
+            }
+        }
+        return true;
+    }
+    if (bulk_append(bulk, &sink->pending[i - a->prepended], error))
+        return true;
+    a->failed_append = i - a->prepended;
+    return false;
+}
 
 static bool bulk_write_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_error_t *error)
 {
     bulk_attempt *a = ctx;
     a->failed_append = SIZE_MAX;
-    bson_t opts = BSON_INITIALIZER;
-    BSON_APPEND_BOOL(&opts, "ordered", true);
-    sink_append_write_concern(sink, &opts);
-    mongoc_bulk_operation_t *bulk =
-        mongoc_collection_create_bulk_operation_with_opts(sink->collection, &opts);
-    bson_destroy(&opts);
     /* A retry may find some inserts of the previous try applied: remove
      * what the batch's inserts name, so the batch runs on what was there
      * before it (inserts are only for keys absent before the batch). */
     a->prepended = 0;
-    if (a->tries++ > 0) {
-        for (size_t i = 0; i < sink->n_pending; i++) {
-            const tf_doc_op *op = &sink->pending[i];
-            if (op->kind != TF_DOC_OP_INSERT)
-                continue;
-            if (!mongoc_bulk_operation_remove_one_with_opts(bulk, op->filter, NULL, error)) {
-                a->failed_append = i;
+    if (a->tries++ > 0)
+        for (size_t i = 0; i < sink->n_pending; i++)
+            a->prepended += sink->pending[i].kind == TF_DOC_OP_INSERT;
+    size_t total = a->prepended + sink->n_pending;
+    size_t per_command = sink->max_ops_per_command ? sink->max_ops_per_command : total;
+    bool ok = true;
+    /* In order, one ordered bulk per `per_command` entries: the sequence
+     * stops at the first failure as a single ordered bulk would. */
+    for (a->executed = 0; ok && a->executed < total; a->executed += per_command) {
+        size_t end = a->executed + per_command < total ? a->executed + per_command : total;
+        bson_t opts = BSON_INITIALIZER;
+        BSON_APPEND_BOOL(&opts, "ordered", true);
+        sink_append_write_concern(sink, &opts);
+        mongoc_bulk_operation_t *bulk =
+            mongoc_collection_create_bulk_operation_with_opts(sink->collection, &opts);
+        bson_destroy(&opts);
+        for (size_t i = a->executed; i < end; i++) {
+            if (!bulk_append_entry(sink, bulk, i, a, error)) {
+                /* Driver-side validation (e.g. a replacement with $-keys):
+                 * the op is wrong, never transient. */
                 error->domain = MONGOC_ERROR_COMMAND;
                 mongoc_bulk_operation_destroy(bulk);
                 return false;
             }
-            a->prepended++;
         }
+        bson_destroy(reply); /* execute initialises it */
+        ok = mongoc_bulk_operation_execute(bulk, reply, error) != 0;
+        mongoc_bulk_operation_destroy(bulk);
+        if (!ok)
+            break;
     }
-    for (size_t i = 0; i < sink->n_pending; i++) {
-        if (!bulk_append(bulk, &sink->pending[i], error)) {
-            /* Driver-side validation (e.g. a replacement with $-keys): the
-             * op is wrong, never transient. */
-            a->failed_append = i;
-            error->domain = MONGOC_ERROR_COMMAND;
-            mongoc_bulk_operation_destroy(bulk);
-            return false;
-        }
-    }
-    bson_destroy(reply); /* execute initialises it */
-    bool ok = mongoc_bulk_operation_execute(bulk, reply, error) != 0;
-    mongoc_bulk_operation_destroy(bulk);
     return ok;
 }
 
 /* The index of the first failed op named by a bulk reply's writeErrors. */
-static size_t failed_op_index(const bson_t *reply, size_t prepended)
+static size_t failed_op_index(const bson_t *reply, size_t prepended, size_t executed)
 {
     bson_iter_t it;
     if (bson_iter_init(&it, reply) && bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
-        BSON_ITER_HOLDS_INT(&it) && (size_t)bson_iter_as_int64(&it) >= prepended)
-        return (size_t)bson_iter_as_int64(&it) - prepended;
+        BSON_ITER_HOLDS_INT(&it) && (size_t)bson_iter_as_int64(&it) + executed >= prepended)
+        return (size_t)bson_iter_as_int64(&it) + executed - prepended;
     return SIZE_MAX;
 }
 
@@ -293,14 +317,15 @@ bool tf_sink_flush(tf_sink *sink, tf_error *err)
 {
     if (sink->n_pending == 0)
         return true;
-    bulk_attempt a = {SIZE_MAX, 0, 0};
+    bulk_attempt a = {SIZE_MAX, 0, 0, 0};
     bson_t reply = BSON_INITIALIZER;
     bson_error_t error;
     uint64_t retries_before = sink->stats.retries;
     bool ok = sink_with_retries(sink, bulk_write_attempt, &a, &reply, &error);
     if (!ok) {
         size_t index =
-            a.failed_append != SIZE_MAX ? a.failed_append : failed_op_index(&reply, a.prepended);
+            a.failed_append != SIZE_MAX ? a.failed_append
+                                    : failed_op_index(&reply, a.prepended, a.executed);
         /* A command-level error (FerretDB answers unsupported options so)
          * names no op; with a single op there is no doubt which. */
         if (index == SIZE_MAX && sink->n_pending == 1)
