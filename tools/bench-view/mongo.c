@@ -13,6 +13,11 @@
  *       changed (the CDC case: whole-document replaces of existing
  *       documents by root key)
  *
+ *   bench-mongo URI DB COLL ORDER_ID watch [SECONDS]
+ *       polls findOne({order_id}) every 2 ms for SECONDS (default 60) and
+ *       prints "<epoch ms> <order_status>" whenever order_status changes
+ *       (delay probes: bench.py writes the commit time into it)
+ *
  * Prints key=value lines: docs, seconds, docs_per_s. */
 #include <bson/bson.h>
 #include <mongoc/mongoc.h>
@@ -70,6 +75,45 @@ static bson_t *filter_of(const bson_t *doc)
     return f;
 }
 
+static int64_t epoch_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int watch(mongoc_client_t *client, const char *db, const char *coll, const char *order_id,
+                 double seconds)
+{
+    mongoc_collection_t *c = mongoc_client_get_collection(client, db, coll);
+    bson_t *filter = BCON_NEW("order_id", BCON_UTF8(order_id));
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "order_status",
+                            BCON_INT32(1), "}");
+    char last[64] = "";
+    double end = now_s() + seconds;
+    while (now_s() < end) {
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, filter, opts, NULL);
+        const bson_t *doc;
+        bson_iter_t it;
+        if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "order_status") &&
+            BSON_ITER_HOLDS_UTF8(&it)) {
+            const char *v = bson_iter_utf8(&it, NULL);
+            if (strcmp(v, last) != 0) {
+                snprintf(last, sizeof last, "%s", v);
+                printf("%lld %s\n", (long long)epoch_ms(), v);
+                fflush(stdout);
+            }
+        }
+        mongoc_cursor_destroy(cur);
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    bson_destroy(filter);
+    bson_destroy(opts);
+    mongoc_collection_destroy(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 6) {
@@ -87,6 +131,8 @@ int main(int argc, char **argv)
         fail("bad uri", NULL);
     mongoc_collection_t *from = mongoc_client_get_collection(client, db, from_name);
     mongoc_collection_t *to = mongoc_client_get_collection(client, db, to_name);
+    if (strcmp(mode, "watch") == 0)
+        return watch(client, db, from_name, to_name, argc > 6 ? atof(argv[6]) : 60.0);
     bool replace = strcmp(mode, "replace") == 0, upsert = strcmp(mode, "upsert") == 0;
     size_t n;
     bson_t **docs = read_all(replace ? to : from, replace ? limit : 0, &n);
