@@ -290,6 +290,42 @@ static void test_ordered_bulk_writes_give_exact_documents(void **state)
     bson_destroy(expected_b);
 }
 
+/* 300 replaces of existing documents in one batch. FerretDB 1.24 holds a
+ * pooled SQLite connection per update statement until the command ends:
+ * sent as one command (the driver's own split is 100,000), the batch
+ * exhausted its pool of 100 and hung the server. The sink sends at most
+ * max_ops_per_command statements per command there. */
+static void test_large_batch_of_replaces_completes(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(fx);
+    tf_sink *sink = open_sink(fx, "orders_large", TF_FANOUT_DETECT, "large", NULL);
+    tf_error err = {0};
+    for (int round = 1; round <= 2; round++) {
+        for (int i = 0; i < 300; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "L%03d", i);
+            tf_doc_op op;
+            tf_doc_op_replace_steal(&op, BCON_NEW("order_id", id), order_doc(fx, id, round, NULL));
+            add_ok(sink, &op);
+        }
+        assert_int_equal(tf_sink_pending_ops(sink), 300);
+        assert_true(tf_sink_commit(sink, NULL, &err));
+    }
+    tf_sink_destroy(sink);
+    bson_t *docs[300];
+    size_t n = read_back(fx, "orders_large", docs, 300);
+    assert_int_equal(n, 300);
+    for (size_t i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "L%03zu", i);
+        bson_t *want = order_doc(fx, id, 2, NULL);
+        assert_bson_equal(docs[i], want);
+        bson_destroy(want);
+    }
+    free_docs(docs, n);
+}
+
 static void test_unique_index_on_root_key_created(void **state)
 {
     fixture *fx = *state;
@@ -1118,6 +1154,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ordered_bulk_writes_give_exact_documents),
+        cmocka_unit_test(test_large_batch_of_replaces_completes),
         cmocka_unit_test(test_unique_index_on_root_key_created),
         cmocka_unit_test(test_batch_flushes_by_size_and_by_time),
         cmocka_unit_test(test_fanout_probe_matches_server),
