@@ -574,9 +574,9 @@ class Workload:
         x = r.random()
         self.stats["transactions"] += 1
         if x < 0.55:
-            stmts = [s for s in self.statement() if s]
-            if not stmts:
-                return ""
+            stmts = []
+            while not stmts:  # a statement with nothing to act on is drawn again
+                stmts = [s for s in self.statement() if s]
             self.stats["statements"] += len(stmts)
             if len(stmts) == 1:
                 return stmts[0] + ";\n"
@@ -585,7 +585,8 @@ class Workload:
         saved = {k: dict(v) for k, v in self.t.items()} if rollback else None
         saved_next = self.next_order
         stmts = []
-        for _ in range(r.randint(2, 8)):
+        want = r.randint(2, 8)
+        while len(stmts) < want:
             stmts.extend(s for s in self.statement() if s)
         if rollback:
             self.t = saved
