@@ -317,7 +317,7 @@ static void test_large_batch_of_replaces_completes(void **state)
     size_t n = read_back(fx, "orders_large", docs, 300);
     assert_int_equal(n, 300);
     for (size_t i = 0; i < n; i++) {
-        char id[16];
+        char id[24];
         snprintf(id, sizeof id, "L%03zu", i);
         bson_t *want = order_doc(fx, id, 2, NULL);
         assert_bson_equal(docs[i], want);
