@@ -246,6 +246,8 @@ def pct(values, p):
 
 
 def main():
+    # SIGTERM (timeout, kill) still runs the clean-up and writes the table so far.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--orders", type=int, default=99441)
