@@ -227,13 +227,22 @@ class Workload:
                 % (rng.choice(CITIES), rng.choice(self.sellers)), 1)
 
 
-def wait_rows(port, want, timeout):
-    """Until the daemon's total_rows reaches want; returns the time or None."""
+def wait_rows(port, want, timeout, settle=3.0):
+    """Until the daemon's total_rows reaches want, or stops growing for
+    settle seconds (an UPDATE that sets the values a row already has writes
+    no row event, so want can be a little high): returns the time it
+    reached want or last grew, or None."""
     end = time.time() + timeout
+    last, last_at = -1, time.time()
     while time.time() < end:
         st = status(port)
-        if st and st.get("total_rows", 0) >= want:
+        rows = st.get("total_rows", 0) if st else last
+        if rows >= want:
             return time.time()
+        if rows != last:
+            last, last_at = rows, time.time()
+        elif time.time() - last_at >= settle:
+            return last_at
         time.sleep(0.02)
     return None
 
