@@ -454,6 +454,15 @@ tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err)
     return TF_OK;
 }
 
+void tf_view_discard_pending(tf_view *view)
+{
+    size_t b = 0;
+    for (view_map_entry *e = view_map_next(&view->pending, &b, NULL); e;
+         e = view_map_next(&view->pending, &b, e))
+        bson_destroy(e->value);
+    view_map_cleanup(&view->pending);
+}
+
 void tf_view_get_stats(const tf_view *view, tf_view_stats *out)
 {
     memset(out, 0, sizeof *out);

@@ -210,6 +210,11 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
  * transaction boundaries (or batch ends). */
 tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err);
 
+/* Forgets the documents changed since the last flush without computing
+ * them: for a view rebuilt from persisted state and replayed changes whose
+ * documents the target already holds. */
+void tf_view_discard_pending(tf_view *view);
+
 typedef struct tf_view_stats {
     size_t table_count;
     size_t row_count;     /* source rows held, every table */
