@@ -7,8 +7,8 @@
  * canonical.
  */
 #include "protocol.h"
+#include "text_cursor_internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,52 +115,10 @@ bool tf_mariadb_gtid_pos_equal(const tf_mariadb_gtid_pos *a, const tf_mariadb_gt
  * Text
  * --------------------------------------------------------------------- */
 
-typedef struct text_cursor {
-    const char *text;
-    size_t len;
-    size_t pos;
-    const char *what;
-    tf_error *err;
-} text_cursor;
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static void skip_space(text_cursor *c)
-{
-    while (c->pos < c->len && is_space(c->text[c->pos]))
-        c->pos++;
-}
 
 static bool is_digit(const text_cursor *c)
 {
     return c->pos < c->len && c->text[c->pos] >= '0' && c->text[c->pos] <= '9';
-}
-
-static tf_status text_error(text_cursor *c, size_t at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static tf_status text_error(text_cursor *c, size_t at, const char *fmt, ...)
-{
-    char detail[TF_ERROR_MESSAGE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    return tf_error_set(c->err, TF_ERR_PROTOCOL, 0, "%s: %s at column %zu", c->what, detail,
-                        at + 1);
-}
-
-static tf_status found_error(text_cursor *c, const char *expected)
-{
-    if (c->pos >= c->len)
-        return text_error(c, c->pos, "%s, found the end of the text", expected);
-    unsigned char u = (unsigned char)c->text[c->pos];
-    if (u >= 0x21 && u < 0x7f)
-        return text_error(c, c->pos, "%s, found '%c'", expected, (char)u);
-    return text_error(c, c->pos, "%s, found byte 0x%02x", expected, u);
 }
 
 static tf_status read_number(text_cursor *c, uint64_t max, const char *name, uint64_t *out)
@@ -169,7 +127,7 @@ static tf_status read_number(text_cursor *c, uint64_t max, const char *name, uin
     if (!is_digit(c)) {
         char expected[64];
         snprintf(expected, sizeof expected, "expected a %s", name);
-        return found_error(c, expected);
+        return text_cursor_found_error(c, expected);
     }
     uint64_t v = 0;
     bool too_big = false;
@@ -182,7 +140,7 @@ static tf_status read_number(text_cursor *c, uint64_t max, const char *name, uin
         c->pos++;
     }
     if (too_big)
-        return text_error(c, start, "%s exceeds %llu", name, (unsigned long long)max);
+        return text_cursor_error(c, start, "%s exceeds %llu", name, (unsigned long long)max);
     *out = v;
     return TF_OK;
 }
@@ -194,13 +152,13 @@ static tf_status read_gtid(text_cursor *c, tf_mariadb_gtid *out)
     if (st != TF_OK)
         return st;
     if (c->pos >= c->len || c->text[c->pos] != '-')
-        return found_error(c, "expected '-' after the domain id");
+        return text_cursor_found_error(c, "expected '-' after the domain id");
     c->pos++;
     st = read_number(c, UINT32_MAX, "server id", &server);
     if (st != TF_OK)
         return st;
     if (c->pos >= c->len || c->text[c->pos] != '-')
-        return found_error(c, "expected '-' after the server id");
+        return text_cursor_found_error(c, "expected '-' after the server id");
     c->pos++;
     st = read_number(c, UINT64_MAX, "sequence number", &seq);
     if (st != TF_OK)
@@ -214,13 +172,13 @@ static tf_status read_gtid(text_cursor *c, tf_mariadb_gtid *out)
 tf_status tf_mariadb_gtid_parse(const char *text, size_t len, tf_mariadb_gtid *out, tf_error *err)
 {
     text_cursor c = {.text = text, .len = len, .what = "MariaDB GTID", .err = err};
-    skip_space(&c);
+    text_cursor_skip_space(&c);
     tf_status st = read_gtid(&c, out);
     if (st != TF_OK)
         return st;
-    skip_space(&c);
+    text_cursor_skip_space(&c);
     if (c.pos < c.len)
-        return found_error(&c, "expected the end of the GTID");
+        return text_cursor_found_error(&c, "expected the end of the GTID");
     return TF_OK;
 }
 
@@ -231,7 +189,7 @@ tf_status tf_mariadb_gtid_pos_parse(const char *text, size_t len, tf_mariadb_gti
     tf_mariadb_gtid_pos parsed;
     tf_mariadb_gtid_pos_init(&parsed);
     tf_status st = TF_OK;
-    skip_space(&c);
+    text_cursor_skip_space(&c);
     while (c.pos < c.len) {
         size_t at = c.pos;
         tf_mariadb_gtid gtid;
@@ -240,7 +198,7 @@ tf_status tf_mariadb_gtid_pos_parse(const char *text, size_t len, tf_mariadb_gti
             break;
         const tf_mariadb_gtid *dup = tf_mariadb_gtid_pos_find(&parsed, gtid.domain_id);
         if (dup) {
-            st = text_error(&c, at,
+            st = text_cursor_error(&c, at,
                             "domain %u appears twice (%u-%u-%llu and %u-%u-%llu); a position "
                             "holds one GTID per domain",
                             gtid.domain_id, dup->domain_id, dup->server_id,
@@ -252,17 +210,17 @@ tf_status tf_mariadb_gtid_pos_parse(const char *text, size_t len, tf_mariadb_gti
             st = tf_error_set(err, TF_ERR_IO, 0, "out of memory while parsing a GTID position");
             break;
         }
-        skip_space(&c);
+        text_cursor_skip_space(&c);
         if (c.pos >= c.len)
             break;
         if (c.text[c.pos] != ',') {
-            st = found_error(&c, "expected ','");
+            st = text_cursor_found_error(&c, "expected ','");
             break;
         }
         c.pos++;
-        skip_space(&c);
+        text_cursor_skip_space(&c);
         if (c.pos >= c.len) {
-            st = found_error(&c, "expected a GTID after ','");
+            st = text_cursor_found_error(&c, "expected a GTID after ','");
             break;
         }
     }

@@ -6,8 +6,8 @@
  * what makes text and binary output canonical and equality a plain compare.
  */
 #include "reader_internal.h"
+#include "text_cursor_internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,16 +202,6 @@ static int hex_value(char c)
 }
 
 /* Describes a byte for an error message: 'x' or byte 0x0a. */
-static const char *describe_byte(char c, char out[16])
-{
-    unsigned char u = (unsigned char)c;
-    if (u >= 0x21 && u < 0x7f)
-        snprintf(out, 16, "'%c'", c);
-    else
-        snprintf(out, 16, "byte 0x%02x", u);
-    return out;
-}
-
 /* Reads a 36-character UUID at text[0..avail). On error sets *bad to the
  * offset (from text) of the offending byte and returns the reason. */
 static const char *uuid_scan(const char *text, size_t avail, uint8_t uuid[TF_GTID_UUID_LEN],
@@ -320,58 +310,17 @@ tf_status tf_gtid_set_tag(tf_gtid *gtid, const char *tag, size_t len, tf_error *
  * Text
  * --------------------------------------------------------------------- */
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-typedef struct text_cursor {
-    const char *text;
-    size_t len;
-    size_t pos;
-    const char *what; /* "GTID set" or "GTID" */
-    tf_error *err;
-} text_cursor;
-
-static void skip_space(text_cursor *c)
-{
-    while (c->pos < c->len && is_space(c->text[c->pos]))
-        c->pos++;
-}
-
 static bool at_end(const text_cursor *c) { return c->pos >= c->len; }
 static char peek(const text_cursor *c) { return c->text[c->pos]; }
-
-static tf_status text_error(text_cursor *c, size_t at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static tf_status text_error(text_cursor *c, size_t at, const char *fmt, ...)
-{
-    char detail[TF_ERROR_MESSAGE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    return tf_error_set(c->err, TF_ERR_PROTOCOL, 0, "%s: %s at column %zu", c->what, detail,
-                        at + 1);
-}
-
-static tf_status found_error(text_cursor *c, const char *expected)
-{
-    char b[16];
-    if (at_end(c))
-        return text_error(c, c->pos, "%s, found the end of the text", expected);
-    return text_error(c, c->pos, "%s, found %s", expected, describe_byte(peek(c), b));
-}
 
 static tf_status read_uuid(text_cursor *c, uint8_t uuid[TF_GTID_UUID_LEN])
 {
     size_t bad = 0;
     if (at_end(c) || hex_value(peek(c)) < 0)
-        return found_error(c, "expected a UUID");
+        return text_cursor_found_error(c, "expected a UUID");
     const char *why = uuid_scan(c->text + c->pos, c->len - c->pos, uuid, &bad);
     if (why)
-        return text_error(c, c->pos + bad, "%s", why);
+        return text_cursor_error(c, c->pos + bad, "%s", why);
     c->pos += TF_GTID_UUID_TEXT_LEN;
     return TF_OK;
 }
@@ -381,7 +330,7 @@ static tf_status read_gno(text_cursor *c, int64_t *out)
 {
     size_t start = c->pos;
     if (at_end(c) || peek(c) < '0' || peek(c) > '9')
-        return found_error(c, "expected a transaction number");
+        return text_cursor_found_error(c, "expected a transaction number");
     uint64_t v = 0;
     bool too_big = false;
     while (!at_end(c) && peek(c) >= '0' && peek(c) <= '9') {
@@ -393,10 +342,10 @@ static tf_status read_gno(text_cursor *c, int64_t *out)
         c->pos++;
     }
     if (too_big)
-        return text_error(c, start, "transaction number exceeds %lld (MySQL's maximum)",
+        return text_cursor_error(c, start, "transaction number exceeds %lld (MySQL's maximum)",
                           (long long)TF_GTID_GNO_MAX);
     if (v == 0)
-        return text_error(c, start, "transaction number 0 is not valid (numbers start at 1)");
+        return text_cursor_error(c, start, "transaction number 0 is not valid (numbers start at 1)");
     *out = (int64_t)v;
     return TF_OK;
 }
@@ -409,7 +358,7 @@ static tf_status read_tag(text_cursor *c, char tag[TF_GTID_TAG_MAX + 1])
     size_t bad = 0;
     const char *why = tag_scan(c->text + start, c->pos - start, tag, &bad);
     if (why)
-        return text_error(c, start + bad, "%s", why);
+        return text_cursor_error(c, start + bad, "%s", why);
     return TF_OK;
 }
 
@@ -421,36 +370,36 @@ static tf_status read_element(text_cursor *c, tf_gtid_set *set)
     tf_status st = read_uuid(c, uuid);
     if (st != TF_OK)
         return st;
-    skip_space(c);
+    text_cursor_skip_space(c);
     while (!at_end(c) && peek(c) == ':') {
         c->pos++;
-        skip_space(c);
+        text_cursor_skip_space(c);
         if (!at_end(c) && is_tag_start(peek(c))) {
             st = read_tag(c, tag);
             if (st != TF_OK)
                 return st;
-            skip_space(c);
+            text_cursor_skip_space(c);
             continue;
         }
         if (at_end(c) || peek(c) < '0' || peek(c) > '9')
-            return found_error(c, "expected a transaction number or a tag after ':'");
+            return text_cursor_found_error(c, "expected a transaction number or a tag after ':'");
         size_t interval_at = c->pos;
         int64_t first, last;
         st = read_gno(c, &first);
         if (st != TF_OK)
             return st;
         last = first;
-        skip_space(c);
+        text_cursor_skip_space(c);
         if (!at_end(c) && peek(c) == '-') {
             c->pos++;
-            skip_space(c);
+            text_cursor_skip_space(c);
             st = read_gno(c, &last);
             if (st != TF_OK)
                 return st;
             if (last < first)
-                return text_error(c, interval_at, "interval %lld-%lld ends before it starts",
+                return text_cursor_error(c, interval_at, "interval %lld-%lld ends before it starts",
                                   (long long)first, (long long)last);
-            skip_space(c);
+            text_cursor_skip_space(c);
         }
         if (!set_add_interval(set, uuid, tag, first, last + 1))
             return out_of_memory(c->err, "parsing a GTID set");
@@ -465,19 +414,19 @@ tf_status tf_gtid_set_add_text(tf_gtid_set *set, const char *text, size_t len, t
         return out_of_memory(err, "parsing a GTID set");
     text_cursor c = {.text = text, .len = len, .what = "GTID set", .err = err};
     tf_status st = TF_OK;
-    skip_space(&c);
+    text_cursor_skip_space(&c);
     while (!at_end(&c)) {
         /* MySQL accepts empty elements: ",a:1,,b:2,". */
         if (peek(&c) == ',') {
             c.pos++;
-            skip_space(&c);
+            text_cursor_skip_space(&c);
             continue;
         }
         st = read_element(&c, parsed);
         if (st != TF_OK)
             break;
         if (!at_end(&c) && peek(&c) != ',') {
-            st = found_error(&c, "expected ':' or ','");
+            st = text_cursor_found_error(&c, "expected ':' or ','");
             break;
         }
     }
@@ -506,31 +455,31 @@ tf_status tf_gtid_parse(const char *text, size_t len, tf_gtid *out, tf_error *er
 {
     text_cursor c = {.text = text, .len = len, .what = "GTID", .err = err};
     memset(out, 0, sizeof *out);
-    skip_space(&c);
+    text_cursor_skip_space(&c);
     tf_status st = read_uuid(&c, out->uuid);
     if (st != TF_OK)
         return st;
-    skip_space(&c);
+    text_cursor_skip_space(&c);
     if (at_end(&c) || peek(&c) != ':')
-        return found_error(&c, "expected ':'");
+        return text_cursor_found_error(&c, "expected ':'");
     c.pos++;
-    skip_space(&c);
+    text_cursor_skip_space(&c);
     if (!at_end(&c) && is_tag_start(peek(&c))) {
         st = read_tag(&c, out->tag);
         if (st != TF_OK)
             return st;
-        skip_space(&c);
+        text_cursor_skip_space(&c);
         if (at_end(&c) || peek(&c) != ':')
-            return found_error(&c, "expected ':' after the tag");
+            return text_cursor_found_error(&c, "expected ':' after the tag");
         c.pos++;
-        skip_space(&c);
+        text_cursor_skip_space(&c);
     }
     st = read_gno(&c, &out->gno);
     if (st != TF_OK)
         return st;
-    skip_space(&c);
+    text_cursor_skip_space(&c);
     if (!at_end(&c))
-        return found_error(&c, "expected the end of the GTID");
+        return text_cursor_found_error(&c, "expected the end of the GTID");
     return TF_OK;
 }
 
