@@ -8,7 +8,8 @@
 # nothing and takes about a second) and prints nothing unless a step fails, in
 # which case it prints that step's log and exits non-zero. Everything that is
 # not a Debian package goes under .local/ in the repository (git-ignored):
-#   .local/bin/ferretdb   FerretDB v1.24.2 built from its Go module (SQLite backend)
+#   .local/bin/ferretdb   FerretDB v1.24.2 built from its Go module (its PostgreSQL
+#                         backend uses Debian's postgresql, its SQLite one is built in)
 #   .local/bin/mongosh    the MongoDB shell from npm (.local/npm/)
 #   .local/venv/          Python tools for --bench (mysql-replication)
 set -euo pipefail
@@ -63,6 +64,9 @@ missing=()
 want=("${APT_PACKAGES[@]}")
 command -v go >/dev/null 2>&1 || want+=(golang-go)
 command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+# FerretDB's postgresql backend (tools/servers.sh, TAPFLOW_FERRETDB_BACKEND):
+# the server packages only; servers.sh runs a private cluster of its own.
+command -v mongod >/dev/null 2>&1 || want+=(postgresql)
 for pkg in "${want[@]}"; do
     if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
         missing+=("$pkg")
