@@ -8,12 +8,31 @@
 #
 # MariaDB (the source) runs with log-bin, binlog_format=ROW,
 # binlog_row_image=FULL, binlog_row_metadata=FULL, GTIDs and server-id 1.
-# The MongoDB-wire target is a real mongod when one is on PATH, else
-# FerretDB (SQLite backend). Both listen on loopback only; data lives under
-# .servers/ (git-ignored). Ports avoid the usual 3306 / 27017.
+# The MongoDB-wire target ("mongo") is a real mongod when one is on PATH,
+# else FerretDB 1.24 on one of its two backends (TAPFLOW_FERRETDB_BACKEND):
+#   postgresql (default)  a private PostgreSQL cluster (Debian's packages) on
+#                         its own port; FerretDB 1.24's SQLite backend scans
+#                         the whole collection for every filter that is not
+#                         on _id, and upserts/replaces by _id are several
+#                         times slower there too (figures: README "Servers")
+#   sqlite                no second server; starts faster
+# `start mongo` starts PostgreSQL first when the backend needs it, `stop
+# mongo` stops both. Every server listens on loopback only; data lives under
+# .servers/ (git-ignored). Ports avoid the usual 3306 / 27017 / 5432.
+#
+# PostgreSQL refuses to run as root: as root it runs as the `postgres` user
+# (created by Debian's package). Its data directory is
+# <servers dir>/postgresql/data, unless that user cannot reach the servers
+# dir (e.g. under /root or a 0700 temp dir): then the data lives in
+# ~postgres/tapflow/<hash of the servers dir>/data and
+# <servers dir>/postgresql/data is a symlink to it (copies whose servers dir
+# is gone are removed when the next such copy is made). fsync is off: these
+# are disposable test servers.
 #
 # Environment overrides (so a second set can run beside the shared one):
 #   TAPFLOW_MARIADB_PORT (33061)  TAPFLOW_MONGO_PORT (27118)
+#   TAPFLOW_PG_PORT      (mongo port + 1000, or - 1000 above 64535)
+#   TAPFLOW_FERRETDB_BACKEND (postgresql) postgresql | sqlite
 #   TAPFLOW_SERVERS_DIR  (<repo>/.servers) state folder: data, logs, sockets
 set -euo pipefail
 
@@ -25,9 +44,22 @@ export PATH="$top/.local/bin:$PATH"
 
 MARIADB_PORT=${TAPFLOW_MARIADB_PORT:-33061}
 MONGO_PORT=${TAPFLOW_MONGO_PORT:-27118}
+if [ -n "${TAPFLOW_PG_PORT:-}" ]; then
+    PG_PORT=$TAPFLOW_PG_PORT
+elif [ "$MONGO_PORT" -le 64535 ]; then
+    PG_PORT=$((MONGO_PORT + 1000))
+else
+    PG_PORT=$((MONGO_PORT - 1000))
+fi
+FERRETDB_BACKEND=${TAPFLOW_FERRETDB_BACKEND:-postgresql}
+case "$FERRETDB_BACKEND" in
+postgresql | sqlite) ;;
+*) printf 'servers: TAPFLOW_FERRETDB_BACKEND is "%s": expected postgresql or sqlite\n' "$FERRETDB_BACKEND" >&2; exit 2 ;;
+esac
 MARIADB_DIR="$state/mariadb"
 MARIADB_SOCK="$MARIADB_DIR/mysqld.sock"
 MONGO_DIR="$state/mongo"
+PG_DIR="$state/postgresql"
 
 log() { printf 'servers: %s\n' "$*" >&2; }
 
@@ -99,6 +131,126 @@ stop_mariadb() {
     wait_for 60 "mariadb shutdown" bash -c "! [ -S '$MARIADB_SOCK' ]" || true
 }
 
+# --- PostgreSQL (FerretDB's postgresql backend) ---------------------------------
+
+pg_bindir() { # the newest installed server's binaries
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
+}
+
+# as_pg COMMAND... — run as the cluster's owner: `postgres` when we are root.
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_datadir() { # where the cluster lives (follows the pointer when outside)
+    if [ -L "$PG_DIR/data" ]; then readlink "$PG_DIR/data"; else echo "$PG_DIR/data"; fi
+}
+
+pg_running() {
+    local bin data
+    bin=$(pg_bindir) || return 1
+    data=$(pg_datadir)
+    [ -f "$data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1
+}
+
+pg_url() { echo "postgres://postgres@127.0.0.1:$PG_PORT/ferretdb"; }
+
+# Clusters kept outside for servers dirs that no longer point at them
+# (test runs' temporary servers dirs, removed without a stop).
+pg_forget_orphans() {
+    local outside=$1 dir origin
+    for dir in "$outside"/*/; do
+        dir=${dir%/}
+        [ -f "$dir/origin" ] || continue
+        origin=$(cat "$dir/origin")
+        [ "$(readlink "$origin/postgresql/data" 2>/dev/null)" = "$dir/data" ] && continue
+        [ -f "$dir/data/postmaster.pid" ] &&
+            kill -0 "$(head -n 1 "$dir/data/postmaster.pid")" 2>/dev/null && continue
+        rm -rf "$dir"
+    done
+}
+
+# Makes $PG_DIR/data (or its pointer) and prints the data directory.
+pg_make_datadir() {
+    mkdir -p "$PG_DIR"
+    if [ "$(id -u)" -ne 0 ]; then
+        mkdir -p "$PG_DIR/data" && echo "$PG_DIR/data"
+        return
+    fi
+    getent passwd postgres >/dev/null || { log "no 'postgres' user: run tools/setup.sh"; return 1; }
+    chown postgres "$PG_DIR"
+    if runuser -u postgres -- mkdir -p "$PG_DIR/data" 2>/dev/null; then
+        echo "$PG_DIR/data"
+        return
+    fi
+    # The postgres user cannot reach the servers dir: keep the data where it can.
+    local home outside key
+    home=$(getent passwd postgres | cut -d: -f6)
+    if [ -d "$home" ] && [ "$(stat -c %U "$home")" = postgres ]; then
+        outside="$home/tapflow"
+    else
+        outside=/var/tmp/tapflow-postgresql
+    fi
+    mkdir -p "$outside"
+    chown postgres "$outside"
+    chmod 700 "$outside"
+    pg_forget_orphans "$outside"
+    key=$(printf '%s' "$state" | sha1sum | cut -c1-16)
+    rm -rf "${outside:?}/$key"
+    runuser -u postgres -- mkdir -m 700 "$outside/$key" "$outside/$key/data"
+    printf '%s\n' "$state" >"$outside/$key/origin"
+    ln -sfn "$outside/$key/data" "$PG_DIR/data"
+    echo "$outside/$key/data"
+}
+
+start_pg() {
+    if pg_running; then log "postgresql already running on 127.0.0.1:$PG_PORT"; return 0; fi
+    local bin data
+    bin=$(pg_bindir) || { log "PostgreSQL server not installed: run tools/setup.sh"; return 1; }
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; then
+        log "port $PG_PORT (postgresql) is taken by another server: set TAPFLOW_PG_PORT"
+        return 1
+    fi
+    data=$(pg_datadir)
+    if [ ! -f "$data/PG_VERSION" ]; then
+        data=$(pg_make_datadir) || return 1
+        log "initialising postgresql data directory $data"
+        # trust: loopback only, throwaway test cluster, as MariaDB's root socket.
+        as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C --no-sync \
+            >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
+        echo "include_if_exists = 'tapflow.conf'" >>"$data/postgresql.conf"
+    fi
+    # Rewritten at every start (the port may change); read through the include.
+    as_pg tee "$data/tapflow.conf" >/dev/null <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = ''
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 256MB
+max_connections = 200
+CONF
+    log "starting postgresql on 127.0.0.1:$PG_PORT (data $data)"
+    if ! as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null; then
+        log "postgresql failed to start; last lines of $data/server.log:"
+        tail -20 "$data/server.log" >&2
+        return 1
+    fi
+    if [ -z "$("$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atc \
+        "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'")" ]; then
+        "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE ferretdb" >/dev/null
+    fi
+}
+
+stop_pg() {
+    pg_running || return 0
+    log "stopping postgresql"
+    as_pg "$(pg_bindir)/pg_ctl" -D "$(pg_datadir)" -m fast -w -t 60 stop >/dev/null || true
+}
+
 mongo_running() { (exec 3<>"/dev/tcp/127.0.0.1/$MONGO_PORT") 2>/dev/null; }
 
 mongo_ping() {
@@ -106,25 +258,52 @@ mongo_ping() {
         --eval 'const r = db.runCommand({ping: 1}); if (r.ok !== 1) { quit(1); }'
 }
 
+# What serves the mongo port: "mongod", "ferretdb-postgresql" or "ferretdb-sqlite"
+# (written at start, so status and env report the running server, whatever
+# TAPFLOW_FERRETDB_BACKEND says now).
+mongo_kind() {
+    if [ -f "$MONGO_DIR/kind" ]; then cat "$MONGO_DIR/kind"; else mongo_kind_wanted; fi
+}
+
+mongo_kind_wanted() {
+    if command -v mongod >/dev/null 2>&1; then echo mongod; else echo "ferretdb-$FERRETDB_BACKEND"; fi
+}
+
 start_mongo() {
-    if mongo_running; then log "mongo-wire server already running on 127.0.0.1:$MONGO_PORT"; return 0; fi
+    if mongo_running; then
+        log "mongo-wire server already running on 127.0.0.1:$MONGO_PORT ($(mongo_kind))"
+        return 0
+    fi
     mkdir -p "$MONGO_DIR/data"
-    if command -v mongod >/dev/null 2>&1; then
+    local kind
+    kind=$(mongo_kind_wanted)
+    # --debug-addr=- : no metrics/pprof HTTP listener (its default 8088 would
+    # clash between two instances); --state-dir keeps state.json out of the cwd.
+    local ferretdb_args=(--listen-addr="127.0.0.1:$MONGO_PORT" --state-dir="$MONGO_DIR"
+        --telemetry=disable --debug-addr=- --log-level=warn)
+    case "$kind" in
+    mongod)
         log "starting mongod on 127.0.0.1:$MONGO_PORT"
         nohup mongod --bind_ip 127.0.0.1 --port "$MONGO_PORT" --dbpath "$MONGO_DIR/data" \
             >"$MONGO_DIR/server.log" 2>&1 &
-    else
+        ;;
+    ferretdb-postgresql)
+        command -v ferretdb >/dev/null 2>&1 || { log "ferretdb not installed: run tools/setup.sh"; return 1; }
+        start_pg || return 1
+        log "starting FerretDB (PostgreSQL backend) on 127.0.0.1:$MONGO_PORT"
+        nohup ferretdb "${ferretdb_args[@]}" --handler=postgresql --postgresql-url="$(pg_url)" \
+            >"$MONGO_DIR/server.log" 2>&1 </dev/null &
+        ;;
+    ferretdb-sqlite)
         command -v ferretdb >/dev/null 2>&1 || { log "ferretdb not installed: run tools/setup.sh"; return 1; }
         log "starting FerretDB (SQLite backend) on 127.0.0.1:$MONGO_PORT"
-        # --debug-addr=- : no metrics/pprof HTTP listener (its default 8088 would
-        # clash between two instances); --state-dir keeps state.json out of the cwd.
-        nohup ferretdb --listen-addr="127.0.0.1:$MONGO_PORT" --handler=sqlite \
-            --sqlite-url="file:$MONGO_DIR/data/" --state-dir="$MONGO_DIR" \
-            --telemetry=disable --debug-addr=- --log-level=warn \
+        nohup ferretdb "${ferretdb_args[@]}" --handler=sqlite --sqlite-url="file:$MONGO_DIR/data/" \
             >"$MONGO_DIR/server.log" 2>&1 </dev/null &
-    fi
+        ;;
+    esac
     local pid=$!
     echo "$pid" >"$MONGO_DIR/server.pid"
+    echo "$kind" >"$MONGO_DIR/kind"
     if ! wait_for 60 "mongo-wire server" mongo_running || ! kill -0 "$pid" 2>/dev/null; then
         log "mongo-wire server failed to start; last lines of $MONGO_DIR/server.log:"
         tail -20 "$MONGO_DIR/server.log" >&2
@@ -149,14 +328,16 @@ stop_mongo() {
     else
         log "mongo-wire server not running"
     fi
-    rm -f "$MONGO_DIR/server.pid"
+    rm -f "$MONGO_DIR/server.pid" "$MONGO_DIR/kind"
+    stop_pg
 }
 
 print_env() {
     local name value
     for name in TAPFLOW_SERVERS_DIR TAPFLOW_MARIADB_HOST TAPFLOW_MARIADB_PORT TAPFLOW_MARIADB_SOCKET \
         TAPFLOW_MARIADB_USER TAPFLOW_MARIADB_PASSWORD TAPFLOW_MARIADB_DATADIR \
-        TAPFLOW_MONGO_PORT TAPFLOW_MONGO_URI; do
+        TAPFLOW_MONGO_PORT TAPFLOW_MONGO_URI TAPFLOW_MONGO_SERVER TAPFLOW_FERRETDB_BACKEND \
+        TAPFLOW_POSTGRESQL_URL; do
         case $name in
         TAPFLOW_SERVERS_DIR) value=$state ;;
         TAPFLOW_MARIADB_HOST) value=127.0.0.1 ;;
@@ -167,6 +348,9 @@ print_env() {
         TAPFLOW_MARIADB_DATADIR) value=$MARIADB_DIR/data ;;
         TAPFLOW_MONGO_PORT) value=$MONGO_PORT ;;
         TAPFLOW_MONGO_URI) value=mongodb://127.0.0.1:$MONGO_PORT/ ;;
+        TAPFLOW_MONGO_SERVER) value=$(mongo_kind) ;;
+        TAPFLOW_FERRETDB_BACKEND) value=$(mongo_kind | sed -n 's/^ferretdb-//p') ;;
+        TAPFLOW_POSTGRESQL_URL) value=$([ "$(mongo_kind)" = ferretdb-postgresql ] && pg_url || true) ;;
         esac
         printf 'export %s=%q\n' "$name" "$value"
     done
@@ -181,7 +365,12 @@ stop)
     case "$which" in mariadb) stop_mariadb ;; mongo) stop_mongo ;; all) stop_mongo; stop_mariadb ;; *) log "unknown server '$which' (mariadb, mongo, all)"; exit 2 ;; esac ;;
 status)
     if mariadb_running; then echo "mariadb: running on 127.0.0.1:$MARIADB_PORT"; else echo "mariadb: stopped"; fi
-    if mongo_running; then echo "mongo: running on 127.0.0.1:$MONGO_PORT"; else echo "mongo: stopped"; fi ;;
+    if mongo_running; then
+        echo "mongo: running on 127.0.0.1:$MONGO_PORT ($(mongo_kind))"
+    else
+        echo "mongo: stopped (start would run $(mongo_kind_wanted))"
+    fi
+    if pg_running; then echo "postgresql: running on 127.0.0.1:$PG_PORT (data $(pg_datadir))"; fi ;;
 env) print_env ;;
 *) log "usage: $0 start|stop|status|env [mariadb|mongo|all]"; exit 2 ;;
 esac
