@@ -53,6 +53,7 @@ typedef struct lexer {
     size_t len, pos;
     unsigned line, column;
     int depth; /* open ( and [: line ends inside them do not end statements */
+    bool trailing_backslash; /* the text ends in a '\' continuation */
 } lexer;
 
 typedef struct parser {
@@ -66,7 +67,33 @@ typedef struct parser {
     char *flow_variables[16]; /* names bound to the flow */
     size_t flow_variable_count;
     tf_flow_pos read_from_pos, write_to_pos;
+    /* Statement-at-a-time mode (tf_flow_builder_run), else NULL: names are
+     * bound in the builder, Flow() creates a spec each time, and calls are
+     * reported to fn. */
+    tf_flow_builder *builder;
+    tf_flow_spec *unbound; /* created by Flow() in this statement, not yet bound */
+    tf_flow_call_fn fn;
+    void *fn_arg;
 } parser;
+
+/* A name bound to a spec; several names may share one spec. */
+typedef struct binding {
+    char *variable;
+    tf_flow_spec *spec;
+} binding;
+
+struct tf_flow_builder {
+    binding *bindings;
+    size_t count;
+};
+
+static tf_flow_spec *builder_lookup(const tf_flow_builder *b, const char *variable)
+{
+    for (size_t i = 0; i < b->count; i++)
+        if (strcmp(b->bindings[i].variable, variable) == 0)
+            return b->bindings[i].spec;
+    return NULL;
+}
 
 /* Argument values: strings and (nested) lists of them. */
 typedef struct value {
@@ -151,7 +178,11 @@ static bool next_token(parser *p)
                 advance_char(l);
             if (peek_char(l, 0) == '\n') {
                 advance_char(l);
-            } else if (peek_char(l, 0) != -1) {
+                if (peek_char(l, 0) == -1)
+                    l->trailing_backslash = true;
+            } else if (peek_char(l, 0) == -1) {
+                l->trailing_backslash = true;
+            } else {
                 fail_at(p, at, "expected end of line after '\\' (a line continuation)");
                 return false;
             }
@@ -470,7 +501,10 @@ static bool apply_read_from(parser *p, const call *c)
     if (!src)
         return false;
     if (p->spec->source_table) {
-        fail_at(p, c->pos, "read_from given twice (first at line %u)", p->read_from_pos.line);
+        /* A builder's statements are parsed one by one: the spec keeps the
+         * position of the first read_from's argument. */
+        fail_at(p, c->pos, "read_from given twice (first at line %u)",
+                p->builder ? p->spec->source_pos.line : p->read_from_pos.line);
         return false;
     }
     p->read_from_pos = c->pos;
@@ -489,7 +523,11 @@ static bool apply_write_to(parser *p, const call *c)
     if (!dst)
         return false;
     if (p->spec->target_collection) {
-        fail_at(p, c->pos, "write_to given twice (first at line %u)", p->write_to_pos.line);
+        if (p->builder)
+            fail_at(p, c->pos, "write_to given twice (the flow writes to %.100s.%.100s)",
+                    p->spec->target_datasource, p->spec->target_collection);
+        else
+            fail_at(p, c->pos, "write_to given twice (first at line %u)", p->write_to_pos.line);
         return false;
     }
     p->write_to_pos = c->pos;
@@ -565,8 +603,42 @@ static bool apply_lookup(parser *p, const call *c)
     return split_qualified(p, src, "table", &lk->datasource, &lk->table);
 }
 
+/* Builder mode: tells the caller about a call (after applying it). */
+static bool report_call(parser *p, const call *c)
+{
+    if (p->fn(p->fn_arg, p->spec, c->method, c->pos, p->err))
+        return true;
+    p->failed = true; /* the callback's err stands as it wrote it */
+    return false;
+}
+
+static bool apply_builder_method(parser *p, const call *c)
+{
+    bool applied;
+    if (strcmp(c->method, "read_from") == 0) {
+        applied = apply_read_from(p, c);
+    } else if (strcmp(c->method, "lookup") == 0) {
+        applied = apply_lookup(p, c);
+    } else if (strcmp(c->method, "write_to") == 0) {
+        applied = apply_write_to(p, c);
+    } else if (strcmp(c->method, "save") == 0 || strcmp(c->method, "start") == 0 ||
+               strcmp(c->method, "stop") == 0 || strcmp(c->method, "status") == 0) {
+        const value *none[1];
+        applied = bind_args(p, c, NULL, 0, none);
+    } else {
+        fail_at(p, c->pos,
+                "unknown method '%.60s' of a flow (expected read_from, lookup, write_to, save, "
+                "start, stop or status)",
+                c->method);
+        return false;
+    }
+    return applied && report_call(p, c);
+}
+
 static bool apply_method(parser *p, const call *c)
 {
+    if (p->builder)
+        return apply_builder_method(p, c);
     if (strcmp(c->method, "read_from") == 0)
         return apply_read_from(p, c);
     if (strcmp(c->method, "lookup") == 0)
@@ -595,6 +667,8 @@ static bool apply_method(parser *p, const call *c)
 
 static bool is_flow_variable(const parser *p, const char *name)
 {
+    if (p->builder)
+        return builder_lookup(p->builder, name) != NULL;
     for (size_t i = 0; i < p->flow_variable_count; i++)
         if (strcmp(p->flow_variables[i], name) == 0)
             return true;
@@ -618,7 +692,7 @@ static bool parse_flow_expression(parser *p, const token *first)
                     c.method);
             ok = false;
         }
-        if (ok && p->have_flow) {
+        if (ok && p->have_flow && !p->builder) {
             fail_at(p, c.pos, "a flow file defines one Flow (the first is at line %u)",
                     p->spec->pos.line);
             ok = false;
@@ -634,6 +708,15 @@ static bool parse_flow_expression(parser *p, const token *first)
                 v = NULL;
             }
             ok = v != NULL;
+            if (ok && p->builder) {
+                /* Each Flow() is a new flow, as in Python; it is freed at
+                 * the end of the statement unless a name is bound to it. */
+                if (p->unbound)
+                    tf_flow_spec_destroy(p->unbound);
+                p->unbound = bson_malloc0(sizeof *p->unbound);
+                p->unbound->file = bson_strdup(p->file);
+                p->spec = p->unbound;
+            }
             if (ok) {
                 p->have_flow = true;
                 p->spec->name = bson_strdup(v->str);
@@ -646,6 +729,8 @@ static bool parse_flow_expression(parser *p, const token *first)
         if (!ok)
             fail_at(p, first->pos, "unknown name '%.60s' (define it with %.60s = Flow(\"name\"))",
                     name, name);
+        else if (p->builder)
+            p->spec = builder_lookup(p->builder, name);
     }
     bson_free(name);
     while (ok) {
@@ -679,6 +764,30 @@ static bool parse_flow_expression(parser *p, const token *first)
     return ok;
 }
 
+/* Binds variable to spec, freeing the spec it was bound to when no other
+ * name holds that one. */
+static void builder_bind(tf_flow_builder *b, const char *variable, tf_flow_spec *spec)
+{
+    binding *slot = NULL;
+    for (size_t i = 0; i < b->count; i++)
+        if (strcmp(b->bindings[i].variable, variable) == 0)
+            slot = &b->bindings[i];
+    if (!slot) {
+        b->bindings = bson_realloc(b->bindings, (b->count + 1) * sizeof *b->bindings);
+        slot = &b->bindings[b->count++];
+        slot->variable = bson_strdup(variable);
+        slot->spec = NULL;
+    }
+    tf_flow_spec *old = slot->spec;
+    slot->spec = spec;
+    if (!old || old == spec)
+        return;
+    for (size_t i = 0; i < b->count; i++)
+        if (b->bindings[i].spec == old)
+            return;
+    tf_flow_spec_destroy(old);
+}
+
 static bool parse_statement(parser *p)
 {
     if (p->cur.kind != TOK_NAME) {
@@ -699,7 +808,12 @@ static bool parse_statement(parser *p)
         if (!next_token(p) || !parse_flow_expression(p, &value_start))
             return false;
         char *var = token_name(&first);
-        if (is_flow_variable(p, var)) {
+        if (p->builder) {
+            builder_bind(p->builder, var, p->spec);
+            if (p->spec == p->unbound)
+                p->unbound = NULL;
+            bson_free(var);
+        } else if (is_flow_variable(p, var)) {
             bson_free(var);
         } else if (p->flow_variable_count == 16) {
             bson_free(var);
@@ -784,4 +898,135 @@ tf_status tf_flow_parse_file(const char *path, tf_flow_spec **out, tf_error *err
         st = tf_flow_parse(buf, len, path, out, err);
     bson_free(buf);
     return st;
+}
+
+/* ---- statement at a time (an interactive shell) ---- */
+
+bool tf_flow_text_complete(const char *text, size_t len)
+{
+    tf_error ignored = {0};
+    parser p = {.lex = {.text = text, .len = len, .line = 1, .column = 1},
+                .file = "",
+                .err = &ignored};
+    bool ok = next_token(&p);
+    while (ok && p.cur.kind != TOK_EOF)
+        ok = next_token(&p);
+    /* A lexical error is complete: running the text reports it. */
+    return !ok || (p.lex.depth == 0 && !p.lex.trailing_backslash);
+}
+
+tf_flow_builder *tf_flow_builder_new(void) { return bson_malloc0(sizeof(tf_flow_builder)); }
+
+void tf_flow_builder_destroy(tf_flow_builder *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->count; i++) {
+        tf_flow_spec *spec = b->bindings[i].spec;
+        bool last = true; /* the last binding of a shared spec frees it */
+        for (size_t k = i + 1; k < b->count; k++)
+            if (b->bindings[k].spec == spec)
+                last = false;
+        if (last)
+            tf_flow_spec_destroy(spec);
+        bson_free(b->bindings[i].variable);
+    }
+    bson_free(b->bindings);
+    bson_free(b);
+}
+
+tf_flow_spec *tf_flow_builder_get(const tf_flow_builder *b, const char *variable)
+{
+    return builder_lookup(b, variable);
+}
+
+tf_status tf_flow_builder_run(tf_flow_builder *b, const char *text, size_t len, const char *file,
+                              unsigned first_line, tf_flow_call_fn fn, void *arg, tf_error *err)
+{
+    parser p = {.lex = {.text = text, .len = len, .line = first_line ? first_line : 1, .column = 1},
+                .file = file ? file : "input",
+                .err = err,
+                .builder = b,
+                .fn = fn,
+                .fn_arg = arg};
+    bool ok = next_token(&p);
+    while (ok && p.cur.kind != TOK_EOF) {
+        if (p.cur.kind == TOK_NEWLINE || p.cur.kind == TOK_SEMICOLON) {
+            ok = next_token(&p);
+            continue;
+        }
+        ok = parse_statement(&p);
+        if (p.unbound) {
+            tf_flow_spec_destroy(p.unbound);
+            p.unbound = NULL;
+        }
+    }
+    if (p.unbound)
+        tf_flow_spec_destroy(p.unbound);
+    return ok ? TF_OK : TF_MALFORMED;
+}
+
+tf_status tf_flow_spec_check(tf_flow_spec *spec, tf_error *err)
+{
+    return tf_flow_spec_validate(spec, err);
+}
+
+/* A string literal of the language: token_string reads it back. */
+static void put_literal(bson_string_t *out, const char *s)
+{
+    bson_string_append_c(out, '"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            bson_string_append_c(out, '\\');
+        if (*s == '\n')
+            bson_string_append(out, "\\n");
+        else if (*s == '\t')
+            bson_string_append(out, "\\t");
+        else
+            bson_string_append_c(out, *s);
+    }
+    bson_string_append_c(out, '"');
+}
+
+static void put_qualified(bson_string_t *out, const char *datasource, const char *name)
+{
+    char *joined = bson_strdup_printf("%s.%s", datasource, name);
+    put_literal(out, joined);
+    bson_free(joined);
+}
+
+char *tf_flow_spec_to_text(const tf_flow_spec *spec, const char *variable)
+{
+    bson_string_t *out = bson_string_new("");
+    bson_string_append_printf(out, "%s = Flow(", variable);
+    put_literal(out, spec->name ? spec->name : "");
+    bson_string_append(out, ")\n");
+    if (spec->source_table) {
+        bson_string_append_printf(out, "%s.read_from(", variable);
+        put_qualified(out, spec->source_datasource, spec->source_table);
+        bson_string_append(out, ")\n");
+    }
+    for (size_t i = 0; i < spec->lookup_count; i++) {
+        const tf_flow_lookup *lk = &spec->lookups[i];
+        bson_string_append_printf(out, "%s.lookup(", variable);
+        put_qualified(out, lk->datasource, lk->table);
+        bson_string_append(out, ",\n    path=");
+        put_literal(out, lk->path);
+        bson_string_append_printf(out, ", type=\"%s\",\n    relation=[",
+                                  lk->type == TF_LOOKUP_ARRAY ? "array" : "object");
+        for (size_t r = 0; r < lk->relation_count; r++) {
+            bson_string_append(out, r ? ", [" : "[");
+            put_literal(out, lk->relations[r].parent_field);
+            bson_string_append(out, ", ");
+            put_literal(out, lk->relations[r].child_column);
+            bson_string_append(out, "]");
+        }
+        bson_string_append(out, "])\n");
+    }
+    if (spec->target_collection) {
+        bson_string_append_printf(out, "%s.write_to(", variable);
+        put_qualified(out, spec->target_datasource, spec->target_collection);
+        bson_string_append(out, ")\n");
+    }
+    return bson_string_free(out, false);
 }

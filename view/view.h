@@ -105,6 +105,46 @@ void tf_flow_spec_hash(const tf_flow_spec *spec, char out[TF_FLOW_HASH_HEX_LEN +
  * messages); free with bson_free. */
 char *tf_flow_spec_canonical(const tf_flow_spec *spec);
 
+/* ---- statement at a time, for an interactive shell (flow_parse.c) ----
+ *
+ * A shell reads the same language one statement at a time and acts on
+ * each call as it comes. A tf_flow_builder holds the names bound so far
+ * (`v = Flow("name")`; each Flow() is a new spec, as in Python; several
+ * names may share one). */
+
+/* False while text needs more lines: an open ( or [, or a trailing '\'.
+ * Text with a lexical error counts as complete (running it reports it). */
+bool tf_flow_text_complete(const char *text, size_t len);
+
+typedef struct tf_flow_builder tf_flow_builder;
+
+tf_flow_builder *tf_flow_builder_new(void);
+void tf_flow_builder_destroy(tf_flow_builder *b);
+/* The spec bound to variable (owned by the builder), or NULL. */
+tf_flow_spec *tf_flow_builder_get(const tf_flow_builder *b, const char *variable);
+
+/* Called for each method call: read_from, lookup and write_to after they
+ * were applied to spec; save, start, stop and status (no arguments) are
+ * only reported. Return false with err filled to stop the run. */
+typedef bool (*tf_flow_call_fn)(void *arg, tf_flow_spec *spec, const char *method,
+                                tf_flow_pos pos, tf_error *err);
+
+/* Runs the complete statements of text; positions count from first_line
+ * (0 = 1). Nothing is validated as a whole (use tf_flow_spec_check when
+ * the flow is to be saved). TF_MALFORMED with err: a language error
+ * (TF_ERR_CONFIG, "file:line:column: what") or the callback's error as it
+ * wrote it; statements before the failing one keep their effect. */
+tf_status tf_flow_builder_run(tf_flow_builder *b, const char *text, size_t len, const char *file,
+                              unsigned first_line, tf_flow_call_fn fn, void *arg, tf_error *err);
+
+/* Checks a spec as a whole, as tf_flow_parse does after parsing. */
+tf_status tf_flow_spec_check(tf_flow_spec *spec, tf_error *err);
+
+/* The spec in the language, one call per statement on `variable`, which
+ * tf_flow_parse reads back into an equal spec (same hash); free with
+ * bson_free. */
+char *tf_flow_spec_to_text(const tf_flow_spec *spec, const char *variable);
+
 /* ======================================================================
  * 2. document ops
  * ====================================================================== */
