@@ -1,0 +1,1 @@
+"""Command-line side of the SDK: init() for flow programs."""

@@ -1,0 +1,256 @@
+"""Flow: a wide-table flow recorded in Python, saved and run through `tap`.
+
+    f = Flow("Order_SingleView_Sync")
+    f.read_from("MySQL_ECommerce.ecom_orders")
+    f.lookup("MySQL_ECommerce.ecom_customers", path="customer_info", type="object",
+             relation=[["customer_id", "customer_id"]])
+    f.write_to("MongoDB_ECommerce.orderSingleView")
+    f.save(); f.start(); f.status(); f.stop()
+
+Each definition call checks its arguments the way the Tap Shell's parser does
+(view/flow_parse.c, view/flow_spec.c), raising FlowError with the reason,
+prints the shell's "Flow updated: ..." lines and returns the flow, so calls
+chain. save() hands the flow, written in the shell's language, to `tap -q -f -`.
+"""
+import re
+import time
+
+from tapflow import session as sessions
+from tapflow.errors import FlowError, TapflowError
+
+# What tap accepts as a flow name: it is also a file name under TAPFLOW_HOME.
+FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}\Z")
+DATASOURCE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}\Z")
+STATUS_LINE = re.compile(r"job current status is: (\w+), qps is: ([0-9.]+), total rows: (\d+), "
+                         r"delay is: (\d+)ms")
+# status() pauses this long before answering any state but running or error,
+# so that a loop polling it until "running" does not spin on the CPU.
+NOT_RUNNING_PAUSE_S = 0.5
+
+
+def _string(value, what, example):
+    if not isinstance(value, str):
+        raise FlowError("%s must be a string such as %s, got %s" % (what, example,
+                                                                   type(value).__name__))
+    for ch in value:
+        if ch in "\"'\\" or ord(ch) < 0x20 or ord(ch) == 0x7f:
+            raise FlowError("%s %r contains %r: quotes, backslashes and control characters are "
+                            "not allowed" % (what, value, ch))
+    return value
+
+
+def _qualified(value, what, thing, example):
+    """ "Datasource.name" -> (datasource, name), as the shell splits it (at the first '.')."""
+    _string(value, what, example)
+    ds, dot, name = value.partition(".")
+    if not dot or not ds or not name:
+        raise FlowError('%s: expected "Datasource.%s", found "%s"' % (what, thing, value))
+    if not DATASOURCE_NAME.match(ds):
+        raise FlowError("%s: datasource name %r may hold letters, digits, '_' and '-' only"
+                        % (what, ds))
+    return ds, name
+
+
+def _path_problem(path):
+    if not path:
+        return "the path is empty"
+    if path.startswith(".") or path.endswith(".") or ".." in path:
+        return "the path has an empty field name (a '.' at the start, the end or twice)"
+    if path.startswith("$") or ".$" in path:
+        return "a field name in the path starts with '$'"
+    if path == "_id" or path.startswith("_id."):
+        return "the path is under _id, which the target owns"
+    return None
+
+
+class Lookup:
+    """One lookup(): a child table embedded at path."""
+
+    def __init__(self, datasource, table, path, kind, relation):
+        self.datasource = datasource
+        self.table = table
+        self.path = path
+        self.kind = kind
+        self.relation = relation
+
+    def text(self, var):
+        pairs = ", ".join('["%s", "%s"]' % pair for pair in self.relation)
+        return '%s.lookup("%s.%s", path="%s", type="%s", relation=[%s])' % (
+            var, self.datasource, self.table, self.path, self.kind, pairs)
+
+
+class Flow:
+    """A flow: one root table, lookups embedding child tables, one target collection."""
+
+    # The variable the saved flow text uses (tap's language needs one).
+    VAR = "flow"
+
+    def __init__(self, name):
+        if not isinstance(name, str):
+            raise FlowError('the flow name must be a string such as "Order_SingleView_Sync", '
+                            "got %s" % type(name).__name__)
+        if not FLOW_NAME.match(name):
+            raise FlowError("flow name %r: use 1-128 letters, digits, '_' or '-' (not first)"
+                            % name)
+        self.name = name
+        self.source = None  # (datasource, table)
+        self.lookups = []
+        self.target = None  # (datasource, collection)
+        self.last_status = None
+        self._unsaved = False
+
+    def __repr__(self):
+        return "Flow(%r)" % self.name
+
+    # ---- definition ----
+
+    def read_from(self, source):
+        """Sets the root table, "Datasource.table"; one document per root row."""
+        ds, table = _qualified(source, "read_from source", "table", '"MySQL_ECommerce.ecom_orders"')
+        if self.source:
+            raise FlowError("read_from given twice (the flow reads %s.%s)" % self.source)
+        self.source = (ds, table)
+        self._unsaved = True
+        print("Flow updated: source added", flush=True)
+        return self
+
+    def lookup(self, source, path=None, type=None, relation=None):  # noqa: A002 (the guide's name)
+        """Embeds a child table at path ("a" or "parent_path.a") as an "object" or an
+        "array" of rows, joined by relation=[["parent_field", "child_column"], ...]."""
+        ds, table = _qualified(source, "lookup source", "table", '"MySQL_ECommerce.ecom_customers"')
+        if path is None:
+            raise FlowError('lookup of %s needs path="customer_info"' % source)
+        _string(path, "path of lookup", '"customer_info"')
+        if type is None:
+            raise FlowError('lookup of %s needs type="object" or type="array"' % source)
+        _string(type, "type of lookup", '"object"')
+        if type not in ("object", "array"):
+            raise FlowError('type must be "object" or "array", found "%s"' % type)
+        if relation is None:
+            raise FlowError('lookup of %s needs relation=[["parent_field", "child_column"], ...]'
+                            % source)
+        if not self.source:
+            raise FlowError("lookup before read_from: the root table comes first")
+        if ds != self.source[0]:
+            raise FlowError("lookup of %s: a flow reads one source, and read_from reads %s"
+                            % (source, self.source[0]))
+        problem = _path_problem(path)
+        if problem:
+            raise FlowError('path "%s": %s' % (path, problem))
+        for other in self.lookups:
+            if other.path == path:
+                raise FlowError('duplicate path "%s" (lookup of %s.%s has it)'
+                                % (path, other.datasource, other.table))
+        pairs = self._relation(relation, path, table)
+        self.lookups.append(Lookup(ds, table, path, type, pairs))
+        self._unsaved = True
+        print("Flow updated: source added", flush=True)
+        print("Flow updated: new table %s added as child table" % table, flush=True)
+        return self
+
+    def _relation(self, relation, path, table):
+        if not isinstance(relation, (list, tuple)) or not relation:
+            raise FlowError('relation must be a non-empty list of ["parent_field", '
+                            '"child_column"] pairs, got %r' % (relation,))
+        prefix = path.rpartition(".")[0]
+        pairs = []
+        for pair in relation:
+            if (not isinstance(pair, (list, tuple)) or len(pair) != 2 or
+                    not all(isinstance(x, str) for x in pair)):
+                raise FlowError('each relation pair must be ["parent_field", "child_column"] '
+                                "(two strings), got %r" % (pair,))
+            parent, child = (_string(x, "relation field", '"customer_id"') for x in pair)
+            if not parent or not child:
+                raise FlowError("relation pair with an empty field name: %r" % (pair,))
+            if prefix:
+                column = parent[len(prefix) + 1:]
+                if not parent.startswith(prefix + ".") or not column or "." in column:
+                    raise FlowError('relation parent field "%s" of path "%s" must be a column of '
+                                    'the parent lookup, written "%s.<column>"'
+                                    % (parent, path, prefix))
+            elif "." in parent:
+                raise FlowError('relation parent field "%s" of path "%s" must be a column of the '
+                                "root table %s (no '.')" % (parent, path, self.source[1]))
+            if "." in child:
+                raise FlowError('relation child column "%s" must be a column of %s (no \'.\')'
+                                % (child, table))
+            if any(child == c for _, c in pairs):
+                raise FlowError('relation names child column "%s" twice' % child)
+            pairs.append((parent, child))
+        return pairs
+
+    def write_to(self, target):
+        """Sets the target, "Datasource.collection" (a MongoDB datasource)."""
+        ds, coll = _qualified(target, "write_to target", "collection",
+                              '"MongoDB_ECommerce.orderSingleView"')
+        if self.target:
+            raise FlowError("write_to given twice (the flow writes %s.%s)" % self.target)
+        self.target = (ds, coll)
+        self._unsaved = True
+        print("Flow updated: sink added", flush=True)
+        return self
+
+    def check(self):
+        """Raises FlowError unless the flow is complete: read_from, write_to, lookup parents."""
+        if not self.source:
+            raise FlowError('flow %s has no read_from("Datasource.table") for its root table'
+                            % self.name)
+        if not self.target:
+            raise FlowError('flow %s has no write_to("Datasource.collection") for its target'
+                            % self.name)
+        paths = {lk.path for lk in self.lookups}
+        for lk in self.lookups:
+            parent = lk.path.rpartition(".")[0]
+            if parent and parent not in paths:
+                raise FlowError('unknown lookup parent path "%s" of path "%s" (no lookup has '
+                                'path="%s")' % (parent, lk.path, parent))
+
+    def text(self):
+        """The flow in the Tap Shell's language, ending with save()."""
+        v = self.VAR
+        lines = ['%s = Flow("%s")' % (v, self.name),
+                 '%s.read_from("%s.%s")' % ((v,) + self.source)]
+        lines += [lk.text(v) for lk in self.lookups]
+        lines += ['%s.write_to("%s.%s")' % ((v,) + self.target), "%s.save()" % v]
+        return "\n".join(lines) + "\n"
+
+    # ---- running, through tap ----
+
+    def save(self):
+        """Saves the flow (tap stores it in MongoDB, collection tapflow_flows)."""
+        self.check()
+        sessions.current().run(["-f", "-"], stdin_text=self.text())
+        self._unsaved = False
+        return self
+
+    def start(self):
+        """Starts the saved flow's daemon (saving first if the flow changed since save())."""
+        if self._unsaved:
+            self.save()
+        sessions.current().run(["-c", "start %s" % self.name])
+        return self
+
+    def stop(self):
+        """Stops the flow's daemon (it checkpoints; start() resumes from there)."""
+        sessions.current().run(["-c", "stop %s" % self.name])
+        return self
+
+    def status(self):
+        """The flow's state word: "starting", "snapshot" (initial build), "running",
+        "stopped" or "error", from `tap -c 'status NAME'`.
+
+        While the flow is not running (every state but "running" and "error"),
+        status() sleeps 0.5 s before returning, so a loop that polls it until
+        "running" (as the guide's does) waits instead of spinning. The full
+        figures are left in self.last_status: state, qps, total_rows, delay_ms."""
+        out = sessions.current().run(["-c", "status %s" % self.name])
+        m = STATUS_LINE.search(out)
+        if not m:
+            raise TapflowError("tapflow: unexpected answer from `tap -c 'status %s'`: %r"
+                               % (self.name, out.strip()[:200]))
+        state = m.group(1)
+        self.last_status = {"state": state, "qps": float(m.group(2)),
+                            "total_rows": int(m.group(3)), "delay_ms": int(m.group(4))}
+        if state not in ("running", "error"):
+            time.sleep(NOT_RUNNING_PAUSE_S)
+        return state
