@@ -298,6 +298,64 @@ int64_t tf_sink_backoff_ms(unsigned attempt, int64_t initial_ms, int64_t max_ms)
  * validation (121), NotImplemented or bad values. reply may be NULL. */
 bool tf_sink_error_is_transient(const bson_error_t *error, const bson_t *reply);
 
+/* ======================================================================
+ * 6. administration (admin.c): what a shell asks a MongoDB server
+ * ====================================================================== */
+
+/* Blocking calls on a client of its own (no writer, no probes), for tools
+ * that look at a target and keep the flow registry: one document per saved
+ * flow in TF_FLOWS_COLLECTION of a database the tool chooses,
+ *   {_id: name, text: <the flow in the Tap Shell language>, spec_hash,
+ *    created: Date, updated: Date}.
+ * Errors are TF_ERR_TARGET (TF_ERR_CONFIG for a bad URI) and name the
+ * server by its redacted address. */
+#define TF_FLOWS_COLLECTION "tapflow_flows"
+
+typedef struct tf_admin tf_admin;
+
+/* Does not connect yet (the first call does, within the timeout; 0 = 5 s). */
+tf_admin *tf_admin_open(const char *uri, int32_t server_selection_timeout_ms, tf_error *err);
+void tf_admin_destroy(tf_admin *admin);
+const char *tf_admin_redacted_uri(const tf_admin *admin);
+
+/* Reaches the server; version gets "7.0.12" or "7.0.42 (FerretDB v1.24.2)". */
+bool tf_admin_ping(tf_admin *admin, char *version, size_t cap, tf_error *err);
+bool tf_admin_count(tf_admin *admin, const char *db, const char *collection, int64_t *out,
+                    tf_error *err);
+
+/* Return false to stop early (not an error). */
+typedef bool (*tf_admin_doc_fn)(const bson_t *doc, void *arg);
+/* Documents matching filter (NULL = all), at most limit (0 = no limit), in
+ * the server's natural order. */
+bool tf_admin_find(tf_admin *admin, const char *db, const char *collection, const bson_t *filter,
+                   int64_t limit, tf_admin_doc_fn fn, void *arg, tf_error *err);
+
+typedef bool (*tf_admin_name_fn)(const char *name, void *arg);
+/* The database's collection names, sorted. */
+bool tf_admin_list_collections(tf_admin *admin, const char *db, tf_admin_name_fn fn, void *arg,
+                               tf_error *err);
+
+typedef struct tf_flow_record {
+    char *name;
+    char *text;
+    char *spec_hash; /* NULL when the document has none */
+    int64_t created_ms, updated_ms;
+} tf_flow_record;
+
+void tf_flow_record_cleanup(tf_flow_record *rec);
+/* Creates or replaces the flow's document (created kept on replace);
+ * *created (may be NULL) says whether it is new. */
+bool tf_admin_flow_put(tf_admin *admin, const char *db, const char *name, const char *text,
+                       const char *spec_hash, bool *created, tf_error *err);
+/* *found false (and true returned) when no flow has that name. */
+bool tf_admin_flow_get(tf_admin *admin, const char *db, const char *name, tf_flow_record *out,
+                       bool *found, tf_error *err);
+/* Every saved flow (documents without name or text are skipped); the
+ * record is valid during the call. */
+typedef bool (*tf_admin_flow_fn)(const tf_flow_record *rec, void *arg);
+bool tf_admin_flow_list(tf_admin *admin, const char *db, tf_admin_flow_fn fn, void *arg,
+                        tf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
