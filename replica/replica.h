@@ -336,6 +336,36 @@ const tf_snapshot_table *tf_snapshot_get_table(const tf_snapshot *s, size_t inde
  * alive, or copy them). */
 void tf_snapshot_replica_start(const tf_snapshot_position *pos, tf_replica_options *opt);
 
+/* ---- one blocking statement (replica/query_sync.c) ------------------------
+ *
+ * For tools that look at a source instead of following it (a shell's SHOW
+ * TABLES, COUNT(*), a few rows): connects with conn (same transport, TLS
+ * and auth as the replica), runs one statement, streams the rows of its
+ * text resultset to a callback and closes, on an event_base of its own.
+ * Nothing is collected. */
+
+typedef struct tf_sync_column {
+    char *name;        /* the column's name (alias) */
+    uint8_t type;      /* tf_column_type */
+    uint16_t flags;    /* TF_COLUMN_* */
+    uint16_t charset;  /* collation id; 63 = binary */
+    uint8_t decimals;
+} tf_sync_column;
+
+/* One row: values[i] borrows the text of column i (NULL ptr and nulls[i]
+ * for SQL NULL), valid during the call. Return false with err filled to
+ * stop (tf_sync_query then fails with that err). */
+typedef bool (*tf_sync_row_fn)(void *arg, const tf_sync_column *columns, size_t column_count,
+                               const tf_str *values, const bool *nulls, tf_error *err);
+
+/* timeout: seconds for the answer after connecting (0 = 60); connecting is
+ * bounded by conn->connect_timeout. server_version (may be NULL) gets the
+ * handshake's version. fn may be NULL (statements without rows). Errors:
+ * the server's (TF_ERR_SERVER with its code), or the connection's. */
+bool tf_sync_query(const tf_conn_options *conn, const char *sql, double timeout,
+                   tf_sync_row_fn fn, void *arg, char *server_version, size_t version_cap,
+                   tf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
