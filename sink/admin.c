@@ -68,8 +68,8 @@ bool tf_admin_ping(tf_admin *a, char *version, size_t cap, tf_error *err)
     bson_destroy(cmd);
     if (!ok) {
         bson_destroy(&reply);
-        tf_error_set(err, TF_ERR_TARGET, error.code, "MongoDB %s unreachable: %s",
-                     a->uri_redacted, error.message);
+        tf_error_set(err, TF_ERR_TARGET, error.code, "MongoDB %s unreachable: %s", a->uri_redacted,
+                     error.message);
         return false;
     }
     bson_iter_t it;
@@ -187,8 +187,7 @@ bool tf_admin_flow_put(tf_admin *a, const char *db, const char *name, const char
     bool ok = mongoc_collection_update_one(c, filter, update, opts, &reply, &error);
     if (ok && created) {
         bson_iter_t it;
-        *created = bson_iter_init_find(&it, &reply, "upsertedCount") &&
-                   bson_iter_as_int64(&it) > 0;
+        *created = bson_iter_init_find(&it, &reply, "upsertedCount") && bson_iter_as_int64(&it) > 0;
     }
     bson_destroy(&reply);
     bson_destroy(opts);
@@ -274,8 +273,7 @@ static bool each_record(const bson_t *doc, void *arg)
     return more;
 }
 
-bool tf_admin_flow_list(tf_admin *a, const char *db, tf_admin_flow_fn fn, void *arg,
-                        tf_error *err)
+bool tf_admin_flow_list(tf_admin *a, const char *db, tf_admin_flow_fn fn, void *arg, tf_error *err)
 {
     list_ctx l = {fn, arg};
     return tf_admin_find(a, db, TF_FLOWS_COLLECTION, NULL, 0, each_record, &l, err);
