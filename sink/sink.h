@@ -279,6 +279,31 @@ bool tf_sink_state_get(tf_sink *sink, const char *chunk, uint8_t **data, size_t 
 /* Removes every chunk of the flow (resnapshot). */
 bool tf_sink_state_drop(tf_sink *sink, tf_error *err);
 
+/* Generation chunks: the bulk of a flow's state, written at once (not
+ * staged) under _id {flow, gen, chunk}, upserted, and read by name. They
+ * are not tied to a checkpoint: the caller writes only names that the
+ * stored checkpoint does not use (a new generation, a delta number past
+ * the stored one), lists in a slotted chunk (tf_sink_state_put) what
+ * belongs to the checkpoint, and so stays exact through a crash at any
+ * point. Same size limit as above. */
+bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk,
+                         const uint8_t *data, size_t len, tf_error *err);
+/* *found false when the chunk does not exist; *data is malloc'ed (free()). */
+bool tf_sink_state_read(tf_sink *sink, int64_t generation, const char *chunk, uint8_t **data,
+                        size_t *len, bool *found, tf_error *err);
+/* Removes the flow's generation chunks of every generation but
+ * keep_generation (after a checkpoint that moved to it has landed). */
+bool tf_sink_state_prune(tf_sink *sink, int64_t keep_generation, tf_error *err);
+
+/* Whether the target collection holds any document. */
+bool tf_sink_documents_exist(tf_sink *sink, bool *exist, tf_error *err);
+/* Forgets everything the flow wrote, before an initial snapshot rebuilds
+ * it: the checkpoint first (a crash midway then leaves no checkpoint to
+ * resume from), then every state chunk, then the target collection
+ * (dropped, with its indexes: reopen the sink to create the unique index
+ * again). The next commit writes checkpoint seq 1. */
+bool tf_sink_reset(tf_sink *sink, tf_error *err);
+
 /* ======================================================================
  * 5. small pure helpers
  * ====================================================================== */

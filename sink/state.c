@@ -5,9 +5,17 @@
  * with that seq. Until the checkpoint lands, the other slot still holds the
  * chunk of the stored checkpoint, so a crash in between never pairs a
  * checkpoint with state from a later position. Each chunk records its seq;
- * a read accepts only the chunk whose seq is the stored checkpoint's. */
+ * a read accepts only the chunk whose seq is the stored checkpoint's.
+ *
+ * Generation chunks carry the bulk of the state (the view's rows, change
+ * journals): they are written at once and never paired with a seq, so the
+ * caller names them where no stored checkpoint looks (a new generation, a
+ * journal number past the stored one) and records what to read in a
+ * slotted chunk. */
 #include "sink_internal.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,4 +173,171 @@ bool tf_sink_state_drop(tf_sink *sink, tf_error *err)
         sink_error_from_driver(sink, err, &error, what);
     }
     return ok;
+}
+
+/* ---- generation chunks: bulk state written at once ---- */
+
+static void generation_id(bson_t *doc, const tf_sink *sink, int64_t generation, const char *chunk)
+{
+    bson_t id;
+    bson_append_document_begin(doc, "_id", -1, &id);
+    BSON_APPEND_UTF8(&id, "flow", sink->flow);
+    BSON_APPEND_INT64(&id, "gen", generation);
+    BSON_APPEND_UTF8(&id, "chunk", chunk);
+    bson_append_document_end(doc, &id);
+}
+
+bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk,
+                         const uint8_t *data, size_t len, tf_error *err)
+{
+    if (len >= TF_STATE_CHUNK_MAX) {
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "state chunk \"%s\" of flow \"%s\" is %zu bytes, over the %zu-byte limit of "
+                     "one MongoDB document: split it",
+                     chunk, sink->flow, len, TF_STATE_CHUNK_MAX);
+        return false;
+    }
+    bson_t filter = BSON_INITIALIZER, doc = BSON_INITIALIZER;
+    generation_id(&filter, sink, generation, chunk);
+    generation_id(&doc, sink, generation, chunk);
+    BSON_APPEND_BINARY(&doc, "data", BSON_SUBTYPE_BINARY, data, (uint32_t)len);
+    chunk_write w = {&filter, &doc};
+    bson_t reply = BSON_INITIALIZER;
+    bson_error_t error;
+    bool ok = sink_with_retries(sink, chunk_attempt, &w, &reply, &error);
+    bson_destroy(&reply);
+    bson_destroy(&filter);
+    bson_destroy(&doc);
+    if (!ok) {
+        char what[256];
+        snprintf(what, sizeof what,
+                 "writing state chunk \"%s\" (generation %" PRId64 ") of flow \"%s\" to %s.%s",
+                 chunk, generation, sink->flow, sink->database, sink->state_collection_name);
+        sink_error_from_driver(sink, err, &error, what);
+    }
+    return ok;
+}
+
+bool tf_sink_state_read(tf_sink *sink, int64_t generation, const char *chunk, uint8_t **data,
+                        size_t *len, bool *found, tf_error *err)
+{
+    *data = NULL;
+    *len = 0;
+    *found = false;
+    bson_t filter = BSON_INITIALIZER;
+    generation_id(&filter, sink, generation, chunk);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(sink->state, &filter, NULL, NULL);
+    const bson_t *doc = NULL;
+    bson_iter_t it;
+    if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "data") &&
+        BSON_ITER_HOLDS_BINARY(&it)) {
+        const uint8_t *bytes = NULL;
+        uint32_t n = 0;
+        bson_iter_binary(&it, NULL, &n, &bytes);
+        *data = malloc(n > 0 ? n : 1);
+        if (n > 0)
+            memcpy(*data, bytes, n);
+        *len = n;
+        *found = true;
+    }
+    bson_error_t error;
+    bool ok = !mongoc_cursor_error(cursor, &error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(&filter);
+    if (!ok) {
+        free(*data);
+        *data = NULL;
+        *len = 0;
+        *found = false;
+        char what[256];
+        snprintf(what, sizeof what,
+                 "reading state chunk \"%s\" (generation %" PRId64 ") of flow \"%s\" from %s.%s",
+                 chunk, generation, sink->flow, sink->database, sink->state_collection_name);
+        sink_error_from_driver(sink, err, &error, what);
+    }
+    return ok;
+}
+
+static bool delete_state(tf_sink *sink, const bson_t *filter, const char *what, tf_error *err)
+{
+    bson_t opts = BSON_INITIALIZER;
+    sink_append_write_concern(sink, &opts);
+    bson_error_t error;
+    bool ok = mongoc_collection_delete_many(sink->state, filter, &opts, NULL, &error);
+    bson_destroy(&opts);
+    if (!ok)
+        sink_error_from_driver(sink, err, &error, what);
+    return ok;
+}
+
+bool tf_sink_state_prune(tf_sink *sink, int64_t keep_generation, tf_error *err)
+{
+    bson_t filter = BSON_INITIALIZER, gen;
+    BSON_APPEND_UTF8(&filter, "_id.flow", sink->flow);
+    bson_append_document_begin(&filter, "_id.gen", -1, &gen);
+    BSON_APPEND_BOOL(&gen, "$exists", true);
+    BSON_APPEND_INT64(&gen, "$ne", keep_generation);
+    bson_append_document_end(&filter, &gen);
+    char what[256];
+    snprintf(what, sizeof what,
+             "removing the state chunks of flow \"%s\" older than generation %" PRId64,
+             sink->flow, keep_generation);
+    bool ok = delete_state(sink, &filter, what, err);
+    bson_destroy(&filter);
+    return ok;
+}
+
+/* ---- the target as a whole ---- */
+
+bool tf_sink_documents_exist(tf_sink *sink, bool *exist, tf_error *err)
+{
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+    BSON_APPEND_INT64(&opts, "limit", 1);
+    mongoc_cursor_t *cursor =
+        mongoc_collection_find_with_opts(sink->collection, &filter, &opts, NULL);
+    const bson_t *doc;
+    *exist = mongoc_cursor_next(cursor, &doc);
+    bson_error_t error;
+    bool ok = !mongoc_cursor_error(cursor, &error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    if (!ok) {
+        char what[256];
+        snprintf(what, sizeof what, "looking for documents in %s.%s", sink->database,
+                 sink->collection_name);
+        sink_error_from_driver(sink, err, &error, what);
+    }
+    return ok;
+}
+
+/* The server's code for a collection that does not exist. */
+#define NAMESPACE_NOT_FOUND 26
+
+bool tf_sink_reset(tf_sink *sink, tf_error *err)
+{
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&filter, "_id", sink->flow);
+    sink_append_write_concern(sink, &opts);
+    bson_error_t error;
+    char what[256];
+    bool ok = mongoc_collection_delete_one(sink->checkpoints, &filter, &opts, NULL, &error);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    if (!ok) {
+        snprintf(what, sizeof what, "removing the checkpoint of flow \"%s\"", sink->flow);
+        sink_error_from_driver(sink, err, &error, what);
+        return false;
+    }
+    sink->checkpoint_seq = 0;
+    sink->documents_total = 0;
+    if (!tf_sink_state_drop(sink, err))
+        return false;
+    if (!mongoc_collection_drop(sink->collection, &error) &&
+        error.code != NAMESPACE_NOT_FOUND && !strstr(error.message, "ns not found")) {
+        snprintf(what, sizeof what, "dropping %s.%s", sink->database, sink->collection_name);
+        sink_error_from_driver(sink, err, &error, what);
+        return false;
+    }
+    return true;
 }

@@ -285,6 +285,59 @@ tf_status tf_view_save(const tf_view *view, size_t max_chunk, tf_view_chunk_fn f
  * foreign chunks are TF_MALFORMED with err. */
 tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_error *err);
 
+/* ---- change journal (journal.c) ----
+ *
+ * The source row changes applied since the state was last saved, so that a
+ * checkpoint persists what changed (a delta) rather than the whole state:
+ * loading the saved chunks and then applying the journal chunks written
+ * after them, in order, gives the same rows as the view that recorded them.
+ *
+ * A journal chunk is self-contained binary: "TFJ1", varint table count and
+ * names (varint length + bytes), varint change count, then per change a
+ * varint table index, a kind byte (tf_view_change_kind) and the before
+ * (UPDATE, DELETE) and after (INSERT, UPDATE) images, each a varint column
+ * count and one typed value per column (a tf_value_kind byte and its
+ * payload: zigzag varints for signed integers, varints for unsigned ones,
+ * little-endian IEEE floats, length-prefixed bytes and decimal text,
+ * temporal fields one by one). Nothing may follow the last change. */
+typedef struct tf_view_journal tf_view_journal;
+
+tf_view_journal *tf_view_journal_new(void);
+void tf_view_journal_destroy(tf_view_journal *journal);
+/* Records one change as tf_view_apply takes it, with column_count values
+ * per image (copied). */
+void tf_view_journal_add(tf_view_journal *journal, const char *table, tf_view_change_kind kind,
+                         const tf_value *before, const tf_value *after, size_t column_count);
+size_t tf_view_journal_changes(const tf_view_journal *journal);
+/* Encoded size of the recorded changes. */
+size_t tf_view_journal_bytes(const tf_view_journal *journal);
+/* Forgets every recorded change (after they were saved, or made part of a
+ * full save). */
+void tf_view_journal_clear(tf_view_journal *journal);
+/* Calls fn once per chunk, in order (none when the journal is empty), each
+ * under max_chunk bytes; a change is never split across chunks, so one
+ * change larger than a chunk is TF_MALFORMED (TF_ERR_UNSUPPORTED). Stops
+ * at fn's first false. */
+tf_status tf_view_journal_save(const tf_view_journal *journal, size_t max_chunk,
+                               tf_view_chunk_fn fn, void *arg, tf_error *err);
+
+/* One decoded change; the values borrow from the chunk and from a scratch
+ * array valid during the call. Return false with err filled to stop. */
+typedef bool (*tf_view_change_fn)(const char *table, tf_view_change_kind kind,
+                                  const tf_value *before, const tf_value *after,
+                                  size_t column_count, void *arg, tf_error *err);
+/* Decodes a journal chunk, calling fn per change in order (fn NULL: only
+ * validates). Changes are delivered as they are decoded, so on a malformed
+ * chunk those before the bad byte were delivered. TF_MALFORMED with err
+ * (TF_ERR_PROTOCOL) naming what is wrong and the byte offset. */
+tf_status tf_view_journal_decode(const uint8_t *data, size_t len, tf_view_change_fn fn,
+                                 void *arg, tf_error *err);
+/* Validates the whole chunk, then applies its changes with tf_view_apply
+ * (each image must have its table's column count). The documents they
+ * touch become pending: tf_view_discard_pending when the target already
+ * holds them. */
+tf_status tf_view_journal_apply(tf_view *view, const uint8_t *data, size_t len, tf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
