@@ -11,6 +11,12 @@
  *   checkpoint_interval_ms = 1000     # checkpoint + view state at most this often
  *   decimal = auto | double | string  # DECIMAL on targets without Decimal128
  *   checkpoint_collection = tapflow_checkpoints
+ *   home = /var/lib/tapflow           # tap's runtime dir (default: env
+ *                                     # TAPFLOW_HOME, else ~/.tapflow)
+ *   store = MongoDB_ECommerce         # mongodb datasource keeping the saved
+ *                                     # flows (default: the first one)
+ *   status_ports = 17300-17399        # ports tap gives the flows it starts
+ *                                     # (default: any free port)
  *
  *   [datasource MySQL_ECommerce]      # the names the flow file uses
  *   type = mysql                      # (MariaDB too)
@@ -27,7 +33,8 @@
  *   uri = mongodb://127.0.0.1:27017/
  *   database = ecommerce
  *
- * Every error names the file and line. */
+ * Every error names the file and line. Without --config the file is env
+ * TAPFLOW_CONFIG, else ~/.tapflow/tapflow.conf. */
 #include "daemon.h"
 
 #include <ctype.h>
@@ -35,6 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void tfr_config_defaults(tfr_config *cfg)
 {
@@ -66,6 +75,8 @@ void tfr_config_cleanup(tfr_config *cfg)
     bson_free(cfg->file);
     bson_free(cfg->status_host);
     bson_free(cfg->checkpoint_collection);
+    bson_free(cfg->home);
+    bson_free(cfg->store);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -141,6 +152,7 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
     }
     enum { NONE, TAPFLOW, DATASOURCE } section = NONE;
     tfr_datasource *ds = NULL;
+    unsigned store_line = 0;
     char buf[4096];
     while (fgets(buf, sizeof buf, f)) {
         line_no++;
@@ -220,6 +232,26 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
                 if (!*value)
                     FAIL("checkpoint_collection is empty");
                 set_string(&out->checkpoint_collection, value);
+            } else if (strcmp(key, "home") == 0) {
+                if (!*value)
+                    FAIL("home is empty (name a directory)");
+                set_string(&out->home, value);
+            } else if (strcmp(key, "store") == 0) {
+                if (!*value)
+                    FAIL("store is empty (name a mongodb datasource)");
+                set_string(&out->store, value);
+                store_line = line_no;
+            } else if (strcmp(key, "status_ports") == 0) {
+                const char *dash = strchr(value, '-');
+                char low_text[8] = "";
+                uint64_t low, high;
+                if (dash && (size_t)(dash - value) < sizeof low_text)
+                    memcpy(low_text, value, (size_t)(dash - value));
+                if (!dash || !parse_u64(low_text, 65535, &low) || !parse_u64(dash + 1, 65535, &high) ||
+                    low == 0 || high < low)
+                    FAIL("status_ports must be LOW-HIGH, e.g. 17300-17399");
+                out->status_port_low = (uint16_t)low;
+                out->status_port_high = (uint16_t)high;
             } else {
                 FAIL("unknown key '%.100s' in [tapflow]", key);
             }
@@ -282,6 +314,12 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
         if (ds->type == TFR_DS_MONGODB && !ds->uri)
             FAIL("datasource %.100s has no uri", ds->name);
     }
+    if (out->store) {
+        const tfr_datasource *store = tfr_config_datasource(out, out->store);
+        line_no = store_line;
+        if (!store || store->type != TFR_DS_MONGODB)
+            FAIL("store names %.100s, which is not a mongodb datasource of this file", out->store);
+    }
     if (!out->status_host)
         out->status_host = bson_strdup(TFR_DEFAULT_STATUS_HOST);
     return true;
@@ -310,4 +348,135 @@ bool tfr_config_resolve_passwords(tfr_config *cfg, tf_error *err)
         d->password = bson_strdup(v);
     }
     return true;
+}
+
+/* ---- defaults shared with tap ---- */
+
+static const char *user_home(void)
+{
+    const char *h = getenv("HOME");
+    return h && *h ? h : "/root";
+}
+
+const char *tfr_config_default_path(char *buf, size_t cap)
+{
+    const char *env = getenv("TAPFLOW_CONFIG");
+    if (env && *env)
+        snprintf(buf, cap, "%s", env);
+    else
+        snprintf(buf, cap, "%s/.tapflow/tapflow.conf", user_home());
+    return buf;
+}
+
+char *tfr_config_home(const tfr_config *cfg)
+{
+    if (cfg && cfg->home)
+        return bson_strdup(cfg->home);
+    const char *env = getenv("TAPFLOW_HOME");
+    if (env && *env)
+        return bson_strdup(env);
+    return bson_strdup_printf("%s/.tapflow", user_home());
+}
+
+const tfr_datasource *tfr_config_store(const tfr_config *cfg, tf_error *err)
+{
+    if (cfg->store)
+        return tfr_config_datasource(cfg, cfg->store); /* checked at load */
+    for (size_t i = 0; i < cfg->datasource_count; i++)
+        if (cfg->datasources[i].type == TFR_DS_MONGODB)
+            return &cfg->datasources[i];
+    tf_error_set(err, TF_ERR_CONFIG, 0,
+                 "%.200s: no mongodb datasource to keep the flows in (add one, or name it with "
+                 "store = NAME in [tapflow])",
+                 cfg->file ? cfg->file : "config");
+    return NULL;
+}
+
+bool tfr_config_override_status_listen(tfr_config *cfg, const char *listen, tf_error *err)
+{
+    if (!listen)
+        return true;
+    if (!parse_listen(listen, &cfg->status_host, &cfg->status_port)) {
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "--status-listen must be HOST:PORT, e.g. 127.0.0.1:7470 (found %.100s)",
+                     listen);
+        return false;
+    }
+    return true;
+}
+
+/* ---- run files ---- */
+
+char *tfr_run_file_path(const char *home, const char *flow)
+{
+    return bson_strdup_printf("%s/run/%s.json", home, flow);
+}
+
+bool tfr_run_file_read(const char *home, const char *flow, tfr_run_file *out, bool *found,
+                       tf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    *found = false;
+    char *path = tfr_run_file_path(home, flow);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        bool missing = errno == ENOENT;
+        if (!missing)
+            tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "%.300s: cannot open: %s", path,
+                         strerror(errno));
+        bson_free(path);
+        return missing;
+    }
+    char text[512];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    bson_t doc;
+    bson_error_t error;
+    bson_iter_t it;
+    bool ok = bson_init_from_json(&doc, text, (ssize_t)n, &error);
+    if (ok) {
+        ok = bson_iter_init_find(&it, &doc, "pid") && BSON_ITER_HOLDS_NUMBER(&it) &&
+             bson_iter_as_int64(&it) > 0;
+        out->pid = ok ? (long)bson_iter_as_int64(&it) : 0;
+        ok = ok && bson_iter_init_find(&it, &doc, "status_port") && BSON_ITER_HOLDS_NUMBER(&it) &&
+             bson_iter_as_int64(&it) > 0 && bson_iter_as_int64(&it) <= 65535;
+        out->status_port = ok ? (uint16_t)bson_iter_as_int64(&it) : 0;
+        if (ok && bson_iter_init_find(&it, &doc, "started") && BSON_ITER_HOLDS_NUMBER(&it))
+            out->started_ms = bson_iter_as_int64(&it);
+        bson_destroy(&doc);
+    }
+    if (!ok)
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "%.300s: not a run file ({\"pid\": N, \"status_port\": N, \"started\": ms}); "
+                     "remove it if no flow runs",
+                     path);
+    bson_free(path);
+    *found = ok;
+    return ok;
+}
+
+bool tfr_run_file_write(const char *home, const char *flow, const tfr_run_file *rf, tf_error *err)
+{
+    char *dir = bson_strdup_printf("%s/run", home);
+    mkdir(home, 0700);
+    mkdir(dir, 0700);
+    char *path = tfr_run_file_path(home, flow);
+    char *tmp = bson_strdup_printf("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    bool ok = f && fprintf(f, "{\"pid\": %ld, \"status_port\": %u, \"started\": %lld}\n", rf->pid,
+                           rf->status_port, (long long)rf->started_ms) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "%.300s: cannot write: %s", path,
+                     strerror(errno));
+        unlink(tmp);
+    }
+    bson_free(tmp);
+    bson_free(path);
+    bson_free(dir);
+    return ok;
 }

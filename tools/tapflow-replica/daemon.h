@@ -51,6 +51,11 @@ typedef struct tfr_config {
     int64_t checkpoint_interval_ms;
     tfr_decimal_mode decimal;
     char *checkpoint_collection; /* NULL = the sink's default */
+    char *home;  /* [tapflow] home: runtime dir of tap (NULL: see tfr_config_home) */
+    char *store; /* [tapflow] store: mongodb datasource holding tapflow_flows */
+    /* [tapflow] status_ports = LO-HI: the ports tap gives the flows it
+     * starts (0, 0: any free port) */
+    uint16_t status_port_low, status_port_high;
 } tfr_config;
 
 #define TFR_DEFAULT_STATUS_HOST "127.0.0.1"
@@ -66,6 +71,36 @@ void tfr_config_defaults(tfr_config *cfg);
  * passwords). Error "file:line: password_env: environment variable X is
  * not set". */
 bool tfr_config_resolve_passwords(tfr_config *cfg, tf_error *err);
+
+/* The config file when none is named: env TAPFLOW_CONFIG, else
+ * ~/.tapflow/tapflow.conf (into buf). */
+const char *tfr_config_default_path(char *buf, size_t cap);
+/* tap's runtime dir (flow files, logs, run files, history): [tapflow]
+ * home, else env TAPFLOW_HOME, else ~/.tapflow. cfg may be NULL. Free
+ * with bson_free. */
+char *tfr_config_home(const tfr_config *cfg);
+/* The mongodb datasource whose database holds tapflow_flows: [tapflow]
+ * store, else the first mongodb datasource; NULL with err when none. */
+const tfr_datasource *tfr_config_store(const tfr_config *cfg, tf_error *err);
+/* --status-listen HOST:PORT over the config's status_listen (NULL: no-op). */
+bool tfr_config_override_status_listen(tfr_config *cfg, const char *listen, tf_error *err);
+
+/* HOME/run/NAME.json, written by tap for each flow it starts:
+ * {"pid": N, "status_port": N, "started": ms}. */
+typedef struct tfr_run_file {
+    long pid;
+    uint16_t status_port;
+    int64_t started_ms;
+} tfr_run_file;
+
+/* bson_free the result. */
+char *tfr_run_file_path(const char *home, const char *flow);
+/* *found false (true returned) when there is none; a malformed one is an
+ * error naming the file. */
+bool tfr_run_file_read(const char *home, const char *flow, tfr_run_file *out, bool *found,
+                       tf_error *err);
+/* Written whole or not at all (temporary file + rename); creates HOME/run. */
+bool tfr_run_file_write(const char *home, const char *flow, const tfr_run_file *rf, tf_error *err);
 
 /* ---- log.c ---------------------------------------------------------- */
 
@@ -85,6 +120,7 @@ typedef struct tfr_run_options {
     const char *config_file;
     bool gtid_resume;
     bool resnapshot;
+    const char *status_listen; /* --status-listen HOST:PORT, over the config's; NULL = none */
 } tfr_run_options;
 
 /* Runs until SIGTERM/SIGINT (returns 0) or a fatal error (logged; 1). */

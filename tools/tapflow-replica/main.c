@@ -3,13 +3,16 @@
  * how it does (status_http.c). */
 #include "daemon.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
-    fputs("usage: tapflow-replica --flow FILE --config FILE [--gtid-resume] [--resnapshot]\n"
+    fputs("usage: tapflow-replica --flow FILE [--config FILE] [--gtid-resume] [--resnapshot]\n"
+          "                       [--status-listen HOST:PORT]\n"
           "       tapflow-replica status NAME [--config FILE]\n"
           "\n"
           "Runs the flow of FILE (the guide's Tap Shell language: Flow, read_from, lookup,\n"
@@ -18,14 +21,17 @@ static void usage(FILE *f)
           "is kept in the target database (tapflow_checkpoints, tapflow_state).\n"
           "\n"
           "  --flow FILE      the flow file\n"
-          "  --config FILE    datasources and settings (see config.c for the format)\n"
+          "  --config FILE    datasources and settings (see config.c for the format);\n"
+          "                   default: env TAPFLOW_CONFIG, else ~/.tapflow/tapflow.conf\n"
           "  --gtid-resume    continue from the flow's checkpoint without re-reading the\n"
           "                   source tables (first run: takes the snapshot)\n"
           "  --resnapshot     ignore the checkpoint and build the documents again\n"
+          "  --status-listen HOST:PORT  the status endpoint, over status_listen of the config\n"
           "\n"
           "status NAME prints `job current status is: running, qps is: N, total rows: N,\n"
-          "delay is: Nms` from the flow's status endpoint (status_listen in [tapflow] of\n"
-          "--config FILE, default 127.0.0.1:7470).\n"
+          "delay is: Nms` from the flow's status endpoint: the port in HOME/run/NAME.json\n"
+          "when tap started the flow (HOME: home in [tapflow], else env TAPFLOW_HOME, else\n"
+          "~/.tapflow), else status_listen in [tapflow] (default 127.0.0.1:7470).\n"
           "\n"
           "SIGTERM or SIGINT: flush documents, write a checkpoint, exit 0.\n",
           f);
@@ -51,15 +57,33 @@ static int status_command(int argc, char **argv)
     tfr_config cfg;
     tfr_config_defaults(&cfg);
     cfg.status_host = bson_strdup(TFR_DEFAULT_STATUS_HOST);
+    char default_path[4096];
+    if (!config) {
+        /* The default file is optional here: without it, the defaults. */
+        config = tfr_config_default_path(default_path, sizeof default_path);
+        if (access(config, F_OK) != 0)
+            config = NULL;
+    }
+    tf_error err = {0};
     if (config) {
         bson_free(cfg.status_host);
-        tf_error err = {0};
         if (!tfr_config_load(config, &cfg, &err)) {
             fprintf(stderr, "tapflow-replica status: %s\n", err.message);
             return 1;
         }
     }
-    int rc = tfr_status_client(name, cfg.status_host, cfg.status_port);
+    char *home = tfr_config_home(&cfg);
+    tfr_run_file rf;
+    bool found = false;
+    if (!tfr_run_file_read(home, name, &rf, &found, &err)) {
+        fprintf(stderr, "tapflow-replica status: %s\n", err.message);
+        bson_free(home);
+        tfr_config_cleanup(&cfg);
+        return 1;
+    }
+    bson_free(home);
+    int rc = found ? tfr_status_client(name, TFR_DEFAULT_STATUS_HOST, rf.status_port)
+                   : tfr_status_client(name, cfg.status_host, cfg.status_port);
     tfr_config_cleanup(&cfg);
     return rc;
 }
@@ -78,6 +102,8 @@ int main(int argc, char **argv)
             opt.gtid_resume = true;
         } else if (strcmp(argv[i], "--resnapshot") == 0) {
             opt.resnapshot = true;
+        } else if (strcmp(argv[i], "--status-listen") == 0 && i + 1 < argc) {
+            opt.status_listen = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -87,10 +113,21 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!opt.flow_file || !opt.config_file) {
-        fprintf(stderr, "tapflow-replica: --flow and --config are required\n\n");
+    if (!opt.flow_file) {
+        fprintf(stderr, "tapflow-replica: --flow is required\n\n");
         usage(stderr);
         return 2;
+    }
+    char default_path[4096];
+    if (!opt.config_file) {
+        opt.config_file = tfr_config_default_path(default_path, sizeof default_path);
+        if (access(opt.config_file, R_OK) != 0) {
+            fprintf(stderr,
+                    "tapflow-replica: no --config, and the default config %s cannot be read "
+                    "(%s)\n",
+                    opt.config_file, strerror(errno));
+            return 2;
+        }
     }
     if (opt.gtid_resume && opt.resnapshot) {
         fprintf(stderr, "tapflow-replica: --gtid-resume and --resnapshot exclude each other\n");

@@ -790,6 +790,7 @@ int tfr_run(const tfr_run_options *opt)
     tf_view_ops_init(&d.ops);
     int rc = 1;
     if (!tfr_config_load(opt->config_file, &d.cfg, &err) ||
+        !tfr_config_override_status_listen(&d.cfg, opt->status_listen, &err) ||
         !tfr_config_resolve_passwords(&d.cfg, &err)) {
         tfr_log("error: %s", err.message);
         tfr_config_cleanup(&d.cfg);
