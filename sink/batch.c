@@ -128,6 +128,14 @@ static void op_take(tf_doc_op *dst, tf_doc_op *src)
     memset(src, 0, sizeof *src);
 }
 
+void sink_pending_cleanup(pending_op *p)
+{
+    tf_doc_op_cleanup(&p->op);
+    if (p->root_key != NULL)
+        bson_destroy(p->root_key);
+    p->root_key = NULL;
+}
+
 bool tf_sink_add(tf_sink *sink, tf_doc_op *op, tf_error *err)
 {
     if (!op_check(sink, op, err) || !op_check_types(sink, op, err)) {
@@ -138,11 +146,19 @@ bool tf_sink_add(tf_sink *sink, tf_doc_op *op, tf_error *err)
         sink->cap_pending = sink->cap_pending ? sink->cap_pending * 2 : 256;
         sink->pending = bson_realloc(sink->pending, sink->cap_pending * sizeof *sink->pending);
     }
-    if (sink->n_pending == 0)
+    pending_op *slot = &sink->pending[sink->n_pending];
+    slot->root_key = NULL;
+    op_take(&slot->op, op);
+    if (sink->opts.id_from_root_key && !sink_op_address_by_id(slot, err)) {
+        char *key = bson_as_relaxed_extended_json(slot->op.filter, NULL);
+        tf_error_prefix(err, "%s op %.200s", op_kind_name(slot->op.kind), key);
+        bson_free(key);
+        tf_doc_op_cleanup(&slot->op);
+        return false;
+    }
+    if (sink->n_pending++ == 0)
         sink->oldest_pending_us = bson_get_monotonic_time();
-    tf_doc_op *slot = &sink->pending[sink->n_pending++];
-    op_take(slot, op);
-    sink->pending_bytes += tf_doc_op_size(slot);
+    sink->pending_bytes += tf_doc_op_size(&slot->op);
     if (sink->n_pending >= sink->opts.max_batch_ops ||
         sink->pending_bytes >= sink->opts.max_batch_bytes)
         return tf_sink_flush(sink, err);
@@ -223,7 +239,7 @@ static bool bulk_append_entry(tf_sink *sink, mongoc_bulk_operation_t *bulk, size
     if (i < a->prepended) {
         size_t seen = 0;
         for (size_t k = 0; k < sink->n_pending; k++) {
-            const tf_doc_op *op = &sink->pending[k];
+            const tf_doc_op *op = &sink->pending[k].op;
             if (op->kind != TF_DOC_OP_INSERT)
                 continue;
             if (seen++ == i) {
@@ -235,7 +251,7 @@ static bool bulk_append_entry(tf_sink *sink, mongoc_bulk_operation_t *bulk, size
         }
         return true;
     }
-    if (bulk_append(bulk, &sink->pending[i - a->prepended], error))
+    if (bulk_append(bulk, &sink->pending[i - a->prepended].op, error))
         return true;
     a->failed_append = i - a->prepended;
     return false;
@@ -251,7 +267,7 @@ static bool bulk_write_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_err
     a->prepended = 0;
     if (a->tries++ > 0)
         for (size_t i = 0; i < sink->n_pending; i++)
-            a->prepended += sink->pending[i].kind == TF_DOC_OP_INSERT;
+            a->prepended += sink->pending[i].op.kind == TF_DOC_OP_INSERT;
     size_t total = a->prepended + sink->n_pending;
     size_t per_command = sink->max_ops_per_command ? sink->max_ops_per_command : total;
     bool ok = true;
@@ -299,14 +315,34 @@ static void describe_failure(tf_sink *sink, tf_error *err, const bson_error_t *e
     char what[512];
     int n = snprintf(what, sizeof what, "writing a batch of %zu ops to %s.%s", sink->n_pending,
                      sink->database, sink->collection_name);
-    if (op_index < sink->n_pending && n > 0 && (size_t)n < sizeof what) {
-        const tf_doc_op *op = &sink->pending[op_index];
-        char *filter = bson_as_relaxed_extended_json(op->filter, NULL);
-        snprintf(what + n, sizeof what - (size_t)n, " (op %zu: %s %.200s)", op_index,
-                 op_kind_name(op->kind), filter);
-        bson_free(filter);
+    const pending_op *failed = op_index < sink->n_pending ? &sink->pending[op_index] : NULL;
+    if (failed != NULL && n > 0 && (size_t)n < sizeof what) {
+        /* The caller's key, and the _id it was sent as. */
+        const bson_t *shown = failed->root_key != NULL ? failed->root_key : failed->op.filter;
+        char *key = bson_as_relaxed_extended_json(shown, NULL);
+        char id_hex[25] = "";
+        bson_iter_t it;
+        if (failed->root_key != NULL && bson_iter_init_find(&it, failed->op.filter, "_id") &&
+            BSON_ITER_HOLDS_OID(&it))
+            bson_oid_to_string(bson_iter_oid(&it), id_hex);
+        snprintf(what + n, sizeof what - (size_t)n, " (op %zu: %s %.200s%s%s%s)", op_index,
+                 op_kind_name(failed->op.kind), key, id_hex[0] ? " as _id ObjectId(\"" : "",
+                 id_hex, id_hex[0] ? "\")" : "");
+        bson_free(key);
     }
-    sink_error_from_driver(sink, err, error, what);
+    /* A replace upsert by the derived _id cannot meet a duplicate _id (it
+     * matches by _id): a duplicate key is the unique root key index, so the
+     * key is stored under an _id not derived from it (sink.h, "Addressing
+     * by _id"). FerretDB's message names no index: say what it means. */
+    if (failed != NULL && failed->root_key != NULL && error->code == 11000 &&
+        failed->op.kind == TF_DOC_OP_REPLACE)
+        tf_error_set(err, TF_ERR_TARGET, error->code,
+                     "%s: the root key is stored under another _id (chosen by the server "
+                     "for an older tapflow): drop the collection and restart with "
+                     "--resnapshot (server: %.80s)",
+                     what, error->message);
+    else
+        sink_error_from_driver(sink, err, error, what);
     if (tf_sink_error_is_transient(error, reply))
         tf_error_prefix(err, "gave up after %u attempts", attempts);
     else
@@ -340,7 +376,7 @@ bool tf_sink_flush(tf_sink *sink, tf_error *err)
     sink->stats.batches++;
     sink->documents_total += sink->n_pending;
     for (size_t i = 0; i < sink->n_pending; i++)
-        tf_doc_op_cleanup(&sink->pending[i]);
+        sink_pending_cleanup(&sink->pending[i]);
     sink->n_pending = 0;
     sink->pending_bytes = 0;
     return true;

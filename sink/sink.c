@@ -22,6 +22,7 @@ void tf_sink_options_init(tf_sink_options *opts)
     opts->backoff_max_ms = 5000;
     opts->server_selection_timeout_ms = 5000;
     opts->fanout = TF_FANOUT_DETECT;
+    opts->id_from_root_key = true;
 }
 
 tf_fanout_mode tf_sink_fanout_mode(const tf_sink *sink) { return sink->fanout; }
@@ -362,7 +363,7 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err)
     sink->state =
         mongoc_client_get_collection(sink->client, sink->database, sink->state_collection_name);
 
-    if (!create_root_key_index(sink, err)) {
+    if (!create_root_key_index(sink, err) || !sink_check_stored_ids(sink, err)) {
         tf_sink_destroy(sink);
         return NULL;
     }
@@ -399,7 +400,7 @@ void tf_sink_destroy(tf_sink *sink)
     if (sink == NULL)
         return;
     for (size_t i = 0; i < sink->n_pending; i++)
-        tf_doc_op_cleanup(&sink->pending[i]);
+        sink_pending_cleanup(&sink->pending[i]);
     bson_free(sink->pending);
     for (size_t i = 0; i < sink->n_chunks; i++) {
         bson_free(sink->chunks[i].name);

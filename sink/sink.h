@@ -59,17 +59,14 @@ typedef enum tf_doc_op_kind {
     TF_DOC_OP_INSERT,
 } tf_doc_op_kind;
 
-/* Cost on FerretDB 1.24 (SQLite backend), measured with tests/sink/sink_bench:
- * only filters on _id are pushed down to SQLite; any other filter is a scan
- * of the whole collection for every op (25-30 upserts/s at 100 documents,
- * worse as the collection grows), against ~400/s for a filter on _id and
- * ~2,000/s for inserts. Address documents by _id = root key where the flow
- * allows it, and build initial collections with TF_DOC_OP_INSERT.
- *
- * One document operation. `filter` is the root key ({order_id: "X"}) except
+/* One document operation. `filter` is the root key ({order_id: "X"}) except
  * for UPDATE_MANY, where it selects the documents to visit
- * ({"order_items.product_id": "X"}). `array_filters` is a BSON array
- * document ({"0": {...}, ...}). Unused members are NULL.
+ * ({"order_items.product_id": "X"}). With tf_sink_options.id_from_root_key
+ * (the default) the sink sends REPLACE, UPDATE, DELETE and INSERT as
+ * {_id: tf_sink_derive_id(filter)} and gives REPLACE / INSERT documents
+ * that _id as their first field; see section 2 for why and what it costs.
+ * `array_filters` is a BSON array document ({"0": {...}, ...}). Unused
+ * members are NULL.
  *
  * Ownership is in the constructor's name: *_steal takes the bson_t's (they
  * must be heap bson_t from bson_new()/bson_copy() etc.; tf_doc_op_cleanup
@@ -162,10 +159,46 @@ typedef struct tf_sink_options {
 
     int32_t server_selection_timeout_ms; /* default 5000 */
     tf_fanout_choice fanout;
+
+    /* Address documents through _id = tf_sink_derive_id(root key) (default
+     * true; false sends the root key as the filter and lets the server pick
+     * _id, for tests of that behaviour). See "Addressing by _id" below. */
+    bool id_from_root_key;
 } tf_sink_options;
 
 /* Fills defaults; the caller then sets uri, collection, flow, key fields. */
 void tf_sink_options_init(tf_sink_options *opts);
+
+/* Addressing by _id.
+ *
+ * The _id of a root key's document is the ObjectId made of the first 12
+ * bytes of SHA-256 over the key's canonical BSON: the filter as view/ emits
+ * it ({order_id: "X"}, the root primary key columns in key order), with
+ * every int32 value written as an int64 (an INT column's values are int32,
+ * a BIGINT's int64: widening keeps the _id when a column is widened, and a
+ * 1 is a 1 whatever the column). Other types are hashed as they are. The
+ * same key always gives the same _id, so REPLACE, UPDATE, DELETE and
+ * INSERT address their document by {_id: X} alone, the one filter a
+ * server always indexes.
+ *
+ * Collisions: two keys share an _id with probability about n^2 / 2^97 for
+ * n documents (1e8 documents: 6e-14). The filter is {_id} alone because
+ * FerretDB 1.24 pushes a filter down to its backend only when it is
+ * exactly {_id: <ObjectId or string>}; a collision is still never silent
+ * for a new key: the REPLACE upsert that would overwrite the other key's
+ * document keeps the root key fields, and the unique root key index
+ * refuses it only if... (it does not: the replace matches the other key's
+ * document by _id and overwrites it). Accepted at that probability.
+ *
+ * Documents written by a tapflow that let the server choose _id (a random
+ * ObjectId, same root key) cannot be addressed so: tf_sink_open samples the
+ * collection and refuses it with a message (drop the collection, restart
+ * with --resnapshot), and a write that meets one anyway fails on the unique
+ * root key index with the same advice.
+ */
+/* The _id of root_key's document (above). False with err (TF_ERR_CONFIG)
+ * for an empty key, a key naming _id, or malformed BSON. */
+bool tf_sink_derive_id(const bson_t *root_key, bson_oid_t *out, tf_error *err);
 
 typedef struct tf_sink tf_sink;
 

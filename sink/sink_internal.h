@@ -14,6 +14,13 @@ typedef struct staged_chunk {
     size_t len;
 } staged_chunk;
 
+/* A queued op. With id_from_root_key, op.filter is {_id: derived} and
+ * root_key the caller's filter, kept for error messages; else NULL. */
+typedef struct pending_op {
+    tf_doc_op op;
+    bson_t *root_key;
+} pending_op;
+
 struct tf_sink {
     /* options, with the strings copied */
     tf_sink_options opts;
@@ -42,7 +49,7 @@ struct tf_sink {
     size_t max_ops_per_command;
 
     /* the batch not yet acknowledged */
-    tf_doc_op *pending;
+    pending_op *pending;
     size_t n_pending, cap_pending;
     size_t pending_bytes;
     int64_t oldest_pending_us; /* bson_get_monotonic_time() of the first op */
@@ -74,6 +81,18 @@ bool sink_state_write_staged(tf_sink *sink, int64_t seq, tf_error *err);
 
 /* Upserts the flow's checkpoint document with the given seq (checkpoint.c). */
 bool sink_checkpoint_write(tf_sink *sink, const tf_checkpoint *cp, int64_t seq, tf_error *err);
+
+/* Destroys what a queued op owns (batch.c). */
+void sink_pending_cleanup(pending_op *p);
+
+/* Rewrites a queued op (owning its BSON) to address its document by the
+ * _id derived from its root key (derived_id.c). UPDATE_MANY is left as is. */
+bool sink_op_address_by_id(pending_op *p, tf_error *err);
+
+/* With id_from_root_key and root key fields: refuses a collection whose
+ * sampled documents carry an _id not derived from their root key
+ * (derived_id.c). */
+bool sink_check_stored_ids(tf_sink *sink, tf_error *err);
 
 /* Appends the write concern to command options. */
 void sink_append_write_concern(const tf_sink *sink, bson_t *opts);

@@ -1,10 +1,17 @@
-/* sink_bench.c — documents/s of ~10k order-shaped documents written through
- * tf_sink (replace+upsert by root key, ordered bulks) against a plain
- * mongoc ordered bulk insert of the same documents, in the same run.
+/* sink_bench.c — the writer against the target, in one run:
+ *   - a plain mongoc ordered bulk insert of N order-shaped documents (the
+ *     server's ceiling), and tf_sink INSERT ops of the same documents;
+ *   - on a collection of N documents, K ops of each kind (replace upserts of
+ *     existing keys, $set updates, deletes, inserts of new keys) addressed
+ *     by the derived _id (tf_sink_options.id_from_root_key, the default) and
+ *     by the root key (the option off), keys spread over the collection;
+ *   - K plain replace upserts filtered on {_id, order_id} (what a filter
+ *     that also names the root key costs).
  *
- *   sink_bench [URI] [N]     (URI default $TAPFLOW_MONGO_URI, N 10000)
+ *   sink_bench [URI] [N] [K]   (URI default $TAPFLOW_MONGO_URI, N 10000, K 50)
  *
- * Works in a database of its own (tf_sink_bench_<pid>), dropped at the end. */
+ * Works in a database of its own (tf_sink_bench_<pid>), dropped at the end.
+ * Timings on a shared machine are noisy: run it several times. */
 #include "sink.h"
 
 #include <mongoc/mongoc.h>
@@ -90,17 +97,85 @@ static void fail(const char *what, const char *msg)
     exit(1);
 }
 
+static void row(const char *what, int docs, int ops, double seconds)
+{
+    printf("%-44s %7d %6d %9.3f %9.1f\n", what, docs, ops, seconds, ops / seconds);
+    fflush(stdout);
+}
+
+static bson_t *order_key(int i)
+{
+    char id[32];
+    snprintf(id, sizeof id, "ORD%08d", i);
+    return BCON_NEW("order_id", BCON_UTF8(id));
+}
+
+/* Queues one op (the key and document are borrowed and copied). */
+static void add(tf_sink *sink, tf_doc_op_kind kind, int key_index, const bson_t *doc)
+{
+    bson_t *key = order_key(key_index);
+    bson_t *set = BCON_NEW("order_status", "canceled");
+    tf_doc_op op;
+    switch (kind) {
+    case TF_DOC_OP_REPLACE: tf_doc_op_replace_borrow(&op, key, doc); break;
+    case TF_DOC_OP_INSERT: tf_doc_op_insert_borrow(&op, key, doc); break;
+    case TF_DOC_OP_UPDATE: tf_doc_op_update_borrow(&op, key, set, NULL); break;
+    case TF_DOC_OP_DELETE:
+    default: tf_doc_op_delete_borrow(&op, key); break;
+    }
+    tf_error err = {0};
+    bool ok = tf_sink_add(sink, &op, &err);
+    bson_destroy(key);
+    bson_destroy(set);
+    if (!ok)
+        fail("sink add", err.message);
+}
+
+static void commit(tf_sink *sink)
+{
+    tf_error err = {0};
+    tf_checkpoint cp = {.gtid = "0-1-1", .flavour = "mariadb"};
+    if (!tf_sink_commit(sink, &cp, &err))
+        fail("sink commit", err.message);
+}
+
+/* The four kinds of op on a collection of n documents, keys spread over
+ * it: replace and update key j*n/k, delete key j*n/k + 1, insert keys n+j
+ * (new_docs[j]). */
+static void ops_on_collection(tf_sink *sink, const char *label, bson_t **docs, bson_t **new_docs,
+                              int n, int k)
+{
+    static const struct {
+        tf_doc_op_kind kind;
+        const char *name;
+    } kinds[] = {{TF_DOC_OP_REPLACE, "replace upsert"},
+                 {TF_DOC_OP_UPDATE, "update $set"},
+                 {TF_DOC_OP_DELETE, "delete"},
+                 {TF_DOC_OP_INSERT, "insert (new key)"}};
+    for (size_t t = 0; t < sizeof kinds / sizeof kinds[0]; t++) {
+        double t0 = now_s();
+        for (int j = 0; j < k; j++) {
+            int i = (int)((int64_t)j * n / k);
+            switch (kinds[t].kind) {
+            case TF_DOC_OP_DELETE: add(sink, TF_DOC_OP_DELETE, i + 1, NULL); break;
+            case TF_DOC_OP_INSERT: add(sink, TF_DOC_OP_INSERT, n + j, new_docs[j]); break;
+            default: add(sink, kinds[t].kind, i, docs[i]); break;
+            }
+        }
+        commit(sink);
+        char what[96];
+        snprintf(what, sizeof what, "%s, by %s", kinds[t].name, label);
+        row(what, n, k, now_s() - t0);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *base = argc > 1 ? argv[1] : getenv("TAPFLOW_MONGO_URI");
     int n = argc > 2 ? atoi(argv[2]) : 10000;
-    /* Upserts filtered on a non-_id field are a collection scan per op on
-     * FerretDB's SQLite backend (quadratic): those paths run on fewer docs. */
-    int n_slow = argc > 3 ? atoi(argv[3]) : 300;
-    if (n_slow > n)
-        n_slow = n;
-    if (base == NULL || n <= 0) {
-        fprintf(stderr, "usage: sink_bench [URI] [N] (or set TAPFLOW_MONGO_URI)\n");
+    int k = argc > 3 ? atoi(argv[3]) : 50;
+    if (base == NULL || n <= 1 || k <= 0 || k > n / 2) {
+        fprintf(stderr, "usage: sink_bench [URI] [N > 1] [K <= N/2] (or set TAPFLOW_MONGO_URI)\n");
         return 2;
     }
     mongoc_init();
@@ -110,171 +185,107 @@ int main(int argc, char **argv)
     if (u == NULL)
         fail("URI", "invalid");
     const mongoc_host_list_t *h = mongoc_uri_get_hosts(u);
-    snprintf(uri, sizeof uri, "mongodb://%s/%s?socketTimeoutMS=120000", h->host_and_port, db);
+    snprintf(uri, sizeof uri, "mongodb://%s/%s?socketTimeoutMS=600000", h->host_and_port, db);
     mongoc_uri_destroy(u);
 
     const char *const key[] = {"order_id"};
     tf_sink_options o;
     tf_sink_options_init(&o);
     o.uri = uri;
-    o.collection = "orders_sink";
-    o.flow = "bench";
     o.root_key_fields = key;
     o.n_root_key_fields = 1;
+    o.fanout = TF_FANOUT_FORCE_RECOMPUTE;
+    o.collection = "orders_by_id";
+    o.flow = "bench_by_id";
     tf_error err = {0};
     double t0 = now_s();
-    tf_sink *sink = tf_sink_open(&o, &err);
+    tf_sink *by_id = tf_sink_open(&o, &err);
     double open_s = now_s() - t0;
-    if (sink == NULL)
+    if (by_id == NULL)
         fail("open", err.message);
-    bool decimal = tf_sink_supports_decimal128(sink);
+    bool decimal = tf_sink_supports_decimal128(by_id);
 
-    bson_t **docs = malloc((size_t)n * sizeof *docs);
+    bson_t **docs = malloc((size_t)(n + k) * sizeof *docs);
     size_t bytes = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n + k; i++) {
         docs[i] = make_order(i, decimal);
         bytes += docs[i]->len;
     }
+    printf("%-44s %7s %6s %9s %9s\n", "path", "docs", "ops", "seconds", "ops/s");
 
-    /* 1. plain driver: one ordered bulk of inserts. */
+    /* The ceiling: one ordered bulk of plain inserts. */
     mongoc_client_t *client = mongoc_client_new(uri);
     mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
     mongoc_collection_t *plain = mongoc_client_get_collection(client, db, "orders_plain");
-    bson_t *idx =
-        BCON_NEW("createIndexes", "orders_plain", "indexes", "[", "{", "key", "{", "order_id",
-                 BCON_INT32(1), "}", "name", "k", "unique", BCON_BOOL(true), "}", "]");
-    bson_error_t berr;
-    if (!mongoc_client_command_simple(client, db, idx, NULL, NULL, &berr))
-        fail("index", berr.message);
-    bson_destroy(idx);
     bson_t *bopts = BCON_NEW("ordered", BCON_BOOL(true));
+    bson_error_t berr;
+    bson_t reply;
     t0 = now_s();
     mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(plain, bopts);
     for (int i = 0; i < n; i++)
         mongoc_bulk_operation_insert_with_opts(bulk, docs[i], NULL, NULL);
-    bson_t reply;
     if (!mongoc_bulk_operation_execute(bulk, &reply, &berr))
         fail("plain insert", berr.message);
-    double plain_s = now_s() - t0;
-    printf("%-48s %6d %10.3f %10.0f\n", "mongoc bulk insert (ordered, one bulk)", n, plain_s,
-           n / plain_s);
-    fflush(stdout);
+    row("mongoc bulk insert (ordered, one bulk)", 0, n, now_s() - t0);
     bson_destroy(&reply);
     mongoc_bulk_operation_destroy(bulk);
-
-    /* 2. plain driver: ordered bulk of replace+upsert (what the sink sends). */
-    mongoc_collection_t *plain_up = mongoc_client_get_collection(client, db, "orders_plain_upsert");
-    t0 = now_s();
-    bulk = mongoc_collection_create_bulk_operation_with_opts(plain_up, bopts);
-    bson_t *up = BCON_NEW("upsert", BCON_BOOL(true));
-    for (int i = 0; i < n_slow; i++) {
-        bson_iter_t it;
-        bson_iter_init_find(&it, docs[i], "order_id");
-        bson_t *k = BCON_NEW("order_id", BCON_UTF8(bson_iter_utf8(&it, NULL)));
-        mongoc_bulk_operation_replace_one_with_opts(bulk, k, docs[i], up, NULL);
-        bson_destroy(k);
-    }
-    if (!mongoc_bulk_operation_execute(bulk, &reply, &berr))
-        fail("plain upsert", berr.message);
-    double plain_up_s = now_s() - t0;
-    printf("%-48s %6d %10.3f %10.0f\n", "mongoc bulk replace+upsert by order_id", n_slow,
-           plain_up_s, n_slow / plain_up_s);
-    fflush(stdout);
-    bson_destroy(&reply);
-    mongoc_bulk_operation_destroy(bulk);
-    bson_destroy(up);
     bson_destroy(bopts);
 
-    /* 3. the writer: replace ops by root key, batches of max_batch_ops. */
-    t0 = now_s();
-    for (int i = 0; i < n_slow; i++) {
-        bson_iter_t it;
-        bson_iter_init_find(&it, docs[i], "order_id");
-        tf_doc_op op;
-        tf_doc_op_replace_borrow(&op, BCON_NEW("order_id", BCON_UTF8(bson_iter_utf8(&it, NULL))),
-                                 docs[i]);
-        const bson_t *k = op.filter;
-        bool ok = tf_sink_add(sink, &op, &err);
-        bson_destroy((bson_t *)k);
-        if (!ok)
-            fail("sink add", err.message);
-    }
-    tf_checkpoint cp = {.gtid = "0-1-1", .flavour = "mariadb"};
-    if (!tf_sink_commit(sink, &cp, &err))
-        fail("sink commit", err.message);
-    double sink_s = now_s() - t0;
-    printf("%-48s %6d %10.3f %10.0f\n", "tf_sink replace+upsert by order_id", n_slow, sink_s,
-           n_slow / sink_s);
-    fflush(stdout);
-    tf_sink_destroy(sink);
-
-    /* 4. the writer with _id = root key: the filter is {_id: key}, which
-     * FerretDB's SQLite backend can push down (other fields are scanned). */
-    const char *const id_key[] = {"order_id"};
-    o.collection = "orders_sink_id";
-    o.flow = "bench_id";
-    o.root_key_fields = id_key;
-    sink = tf_sink_open(&o, &err);
-    if (sink == NULL)
+    /* The same documents through the writer, both addressings. */
+    o.id_from_root_key = false;
+    o.collection = "orders_by_key";
+    o.flow = "bench_by_key";
+    tf_sink *by_key = tf_sink_open(&o, &err);
+    if (by_key == NULL)
         fail("open", err.message);
-    t0 = now_s();
-    for (int i = 0; i < n_slow; i++) {
-        bson_iter_t it;
-        bson_iter_init_find(&it, docs[i], "order_id");
-        const char *id = bson_iter_utf8(&it, NULL);
-        bson_t *doc = BCON_NEW("_id", BCON_UTF8(id));
-        bson_concat(doc, docs[i]);
-        tf_doc_op op;
-        tf_doc_op_replace_steal(&op, BCON_NEW("_id", BCON_UTF8(id)), doc);
-        if (!tf_sink_add(sink, &op, &err))
-            fail("sink add", err.message);
+    tf_sink *sinks[] = {by_id, by_key};
+    const char *labels[] = {"derived _id", "root key"};
+    for (int s = 0; s < 2; s++) {
+        t0 = now_s();
+        for (int i = 0; i < n; i++)
+            add(sinks[s], TF_DOC_OP_INSERT, i, docs[i]);
+        commit(sinks[s]);
+        char what[96];
+        snprintf(what, sizeof what, "tf_sink insert ops, %s", labels[s]);
+        row(what, 0, n, now_s() - t0);
     }
-    if (!tf_sink_commit(sink, &cp, &err))
-        fail("sink commit", err.message);
-    double sink_id_s = now_s() - t0;
-    printf("%-48s %6d %10.3f %10.0f\n", "tf_sink replace+upsert by _id = order_id", n_slow,
-           sink_id_s, n_slow / sink_id_s);
-    fflush(stdout);
-    tf_sink_destroy(sink);
+    for (int s = 0; s < 2; s++)
+        ops_on_collection(sinks[s], labels[s], docs, docs + n, n, k);
 
-    /* 5. the writer with insert ops (initial build into an empty collection). */
-    o.collection = "orders_sink_insert";
-    o.flow = "bench_insert";
-    o.root_key_fields = key;
-    sink = tf_sink_open(&o, &err);
-    if (sink == NULL)
-        fail("open", err.message);
+    /* {_id, order_id}: the filter that would also catch a hash collision. */
+    mongoc_collection_t *with_id = mongoc_client_get_collection(client, db, "orders_by_id");
+    bson_t *up = BCON_NEW("upsert", BCON_BOOL(true));
     t0 = now_s();
-    for (int i = 0; i < n; i++) {
-        bson_iter_t it;
-        bson_iter_init_find(&it, docs[i], "order_id");
-        tf_doc_op op;
-        bson_t *k = BCON_NEW("order_id", BCON_UTF8(bson_iter_utf8(&it, NULL)));
-        tf_doc_op_insert_borrow(&op, k, docs[i]);
-        bool ok = tf_sink_add(sink, &op, &err);
-        bson_destroy(k);
-        if (!ok)
-            fail("sink add", err.message);
+    for (int j = 0; j < k; j++) {
+        int i = (int)((int64_t)j * n / k) + 2;
+        bson_t *filter = order_key(i);
+        bson_oid_t id;
+        if (!tf_sink_derive_id(filter, &id, &err))
+            fail("derive", err.message);
+        bson_t *both = bson_new();
+        BSON_APPEND_OID(both, "_id", &id);
+        bson_concat(both, filter);
+        if (!mongoc_collection_replace_one(with_id, both, docs[i], up, NULL, &berr))
+            fail("replace by {_id, order_id}", berr.message);
+        bson_destroy(both);
+        bson_destroy(filter);
     }
-    if (!tf_sink_commit(sink, &cp, &err))
-        fail("sink commit", err.message);
-    double sink_insert_s = now_s() - t0;
-    printf("%-48s %6d %10.3f %10.0f\n", "tf_sink insert ops (1000/batch) + checkpoint", n,
-           sink_insert_s, n / sink_insert_s);
-    fflush(stdout);
+    row("mongoc replace upsert by {_id, order_id}", n, k, now_s() - t0);
+    bson_destroy(up);
+    mongoc_collection_destroy(with_id);
 
-    printf("%d order documents, %.0f bytes each on average, FerretDB/MongoDB at %s\n", n,
-           (double)bytes / n, h == NULL ? "" : uri);
-    printf("tf_sink_open (ping, index, probes): %.1f ms\n", open_s * 1e3);
+    printf("%d order documents, %.0f bytes each on average, at %s\n", n, (double)bytes / (n + k),
+           uri);
+    printf("tf_sink_open (ping, index, probes, _id check): %.1f ms\n", open_s * 1e3);
 
-    tf_sink_destroy(sink);
+    tf_sink_destroy(by_id);
+    tf_sink_destroy(by_key);
     mongoc_database_t *d = mongoc_client_get_database(client, db);
     mongoc_database_drop(d, &berr);
     mongoc_database_destroy(d);
     mongoc_collection_destroy(plain);
-    mongoc_collection_destroy(plain_up);
     mongoc_client_destroy(client);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n + k; i++)
         bson_destroy(docs[i]);
     free(docs);
     mongoc_cleanup();

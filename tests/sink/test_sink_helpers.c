@@ -154,6 +154,98 @@ static void test_doc_op_borrow_leaves_bson_to_caller(void **state)
     bson_destroy(doc);
 }
 
+/* ---- _id derived from the root key -------------------------------------- */
+
+/* Expected values computed outside this code: Python's
+ * hashlib.sha256(bytes.fromhex(<canonical BSON>)).hexdigest()[:24], the
+ * canonical BSON written by hand from the BSON spec (int32 -> int64). */
+static void expect_derived(const bson_t *key, const char *oid_hex)
+{
+    bson_oid_t got;
+    tf_error err = {0};
+    if (!tf_sink_derive_id(key, &got, &err))
+        fail_msg("tf_sink_derive_id: %s", err.message);
+    char got_hex[25];
+    bson_oid_to_string(&got, got_hex);
+    assert_string_equal(got_hex, oid_hex);
+}
+
+static void assert_bson_hex(const bson_t *doc, const char *hex)
+{
+    char out[256] = "";
+    const uint8_t *data = bson_get_data(doc);
+    assert_true(doc->len * 2 < sizeof out);
+    for (uint32_t i = 0; i < doc->len; i++)
+        snprintf(out + 2 * i, 3, "%02x", data[i]);
+    assert_string_equal(out, hex);
+}
+
+static void test_derived_id_of_a_string_key_is_sha256_of_its_bson(void **state)
+{
+    (void)state;
+    /* The guide's first order. */
+    static const char hex[] = "34000000026f726465725f696400210000006534383166353163626463353436"
+                              "3738623763633439313336663264366166370000";
+    bson_t *key = BCON_NEW("order_id", "e481f51cbdc54678b7cc49136f2d6af7");
+    assert_bson_hex(key, hex);
+    expect_derived(key, "cbe8d14751539f71e14b7ef2");
+    bson_destroy(key);
+    bson_t *b = BCON_NEW("order_id", "B");
+    assert_bson_hex(b, "15000000026f726465725f69640002000000420000");
+    expect_derived(b, "ddadab3f4b196d50e8200e2a");
+    bson_destroy(b);
+}
+
+static void test_derived_id_same_for_int32_and_int64_of_a_key(void **state)
+{
+    (void)state;
+    /* canonical (the int64 form): */
+    static const char hex64[] = "1100000012696400070000000000000000";
+    bson_t *as64 = BCON_NEW("id", BCON_INT64(7));
+    bson_t *as32 = BCON_NEW("id", BCON_INT32(7));
+    assert_bson_hex(as64, hex64);
+    expect_derived(as64, "54a447488478ce0a3c2672ba");
+    expect_derived(as32, "54a447488478ce0a3c2672ba");
+    bson_destroy(as64);
+    bson_destroy(as32);
+    /* A composite key keeps its column order; its int32 is widened too. */
+    bson_t *composite = BCON_NEW("order_id", "X", "order_item_id", BCON_INT32(1));
+    /* canonical: 2c000000026f726465725f696400020000005800126f726465725f6974656d5f6964
+     * 00010000000000000000 */
+    expect_derived(composite, "f5ceb5edbe0b74d361dccd02");
+    bson_destroy(composite);
+    /* Other values, other ids. */
+    bson_oid_t a, b;
+    tf_error err = {0};
+    bson_t *k1 = BCON_NEW("id", BCON_INT64(8));
+    bson_t *k2 = BCON_NEW("id", "7");
+    assert_true(tf_sink_derive_id(k1, &a, &err));
+    assert_true(tf_sink_derive_id(k2, &b, &err));
+    char ha[25], hb[25];
+    bson_oid_to_string(&a, ha);
+    bson_oid_to_string(&b, hb);
+    assert_string_not_equal(ha, "54a447488478ce0a3c2672ba");
+    assert_string_not_equal(hb, "54a447488478ce0a3c2672ba");
+    bson_destroy(k1);
+    bson_destroy(k2);
+}
+
+static void test_derived_id_refuses_empty_key_and_key_naming_id(void **state)
+{
+    (void)state;
+    bson_oid_t id;
+    tf_error err = {0};
+    bson_t empty = BSON_INITIALIZER;
+    assert_false(tf_sink_derive_id(&empty, &id, &err));
+    assert_int_equal(err.domain, TF_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "root key is empty"));
+    bson_t *with_id = BCON_NEW("_id", BCON_INT32(1));
+    memset(&err, 0, sizeof err);
+    assert_false(tf_sink_derive_id(with_id, &id, &err));
+    assert_non_null(strstr(err.message, "names _id"));
+    bson_destroy(with_id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +261,9 @@ int main(void)
         cmocka_unit_test(test_transient_when_reply_labelled_retryable),
         cmocka_unit_test(test_doc_op_steal_owns_and_frees),
         cmocka_unit_test(test_doc_op_borrow_leaves_bson_to_caller),
+        cmocka_unit_test(test_derived_id_of_a_string_key_is_sha256_of_its_bson),
+        cmocka_unit_test(test_derived_id_same_for_int32_and_int64_of_a_key),
+        cmocka_unit_test(test_derived_id_refuses_empty_key_and_key_naming_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -290,6 +290,251 @@ static void test_ordered_bulk_writes_give_exact_documents(void **state)
     bson_destroy(expected_b);
 }
 
+/* ---- documents addressed by the _id derived from their root key ------------ */
+
+/* Every document of a collection as stored (with _id), sorted by order_id. */
+static size_t read_raw(const fixture *fx, const char *collection, bson_t **docs, size_t cap)
+{
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->client, fx->db, collection);
+    bson_t *opts = BCON_NEW("sort", "{", "order_id", BCON_INT32(1), "}");
+    bson_t filter = BSON_INITIALIZER;
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(c, &filter, opts, NULL);
+    const bson_t *doc;
+    size_t n = 0;
+    while (mongoc_cursor_next(cursor, &doc)) {
+        assert_true(n < cap);
+        docs[n++] = bson_copy(doc);
+    }
+    bson_error_t error;
+    if (mongoc_cursor_error(cursor, &error))
+        fail_msg("read %s: %s", collection, error.message);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    mongoc_collection_destroy(c);
+    return n;
+}
+
+/* doc's first field is _id, the id derived from {order_id: order_id}, and
+ * the rest equals expected. */
+static void assert_addressed_document(const bson_t *doc, const char *order_id,
+                                      const bson_t *expected)
+{
+    bson_t *key = BCON_NEW("order_id", order_id);
+    bson_oid_t id;
+    tf_error err = {0};
+    assert_true(tf_sink_derive_id(key, &id, &err));
+    bson_destroy(key);
+    bson_iter_t it;
+    assert_true(bson_iter_init(&it, doc) && bson_iter_next(&it));
+    assert_string_equal(bson_iter_key(&it), "_id");
+    assert_true(BSON_ITER_HOLDS_OID(&it));
+    assert_true(bson_oid_equal(bson_iter_oid(&it), &id));
+    bson_t rest = BSON_INITIALIZER;
+    bson_copy_to_excluding_noinit(doc, &rest, "_id", NULL);
+    assert_bson_equal(&rest, expected);
+    bson_destroy(&rest);
+}
+
+static void commit_ok(tf_sink *sink)
+{
+    tf_error err = {0};
+    if (!tf_sink_commit(sink, NULL, &err))
+        fail_msg("tf_sink_commit: %s", err.message);
+}
+
+static void test_derived_id_replace_twice_gives_one_document(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(fx);
+    tf_sink *sink = open_sink(fx, "orders_derived", TF_FANOUT_FORCE_RECOMPUTE, "derived", NULL);
+    tf_doc_op op;
+    tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "A"), order_doc(fx, "A", 1, NULL));
+    add_ok(sink, &op);
+    commit_ok(sink);
+    tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "A"), order_doc(fx, "A", 2, "x"));
+    add_ok(sink, &op);
+    commit_ok(sink);
+    tf_sink_destroy(sink);
+
+    bson_t *docs[4];
+    size_t n = read_raw(fx, "orders_derived", docs, 4);
+    assert_int_equal(n, 1);
+    bson_t *expected = order_doc(fx, "A", 2, "x");
+    assert_addressed_document(docs[0], "A", expected);
+    bson_destroy(expected);
+    free_docs(docs, n);
+}
+
+static void test_derived_id_delete_by_key(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(fx);
+    tf_sink *sink = open_sink(fx, "orders_derived_del", TF_FANOUT_FORCE_RECOMPUTE, "derived_del",
+                              NULL);
+    tf_doc_op op;
+    tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "A"), order_doc(fx, "A", 1, NULL));
+    add_ok(sink, &op);
+    tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "B"), order_doc(fx, "B", 1, NULL));
+    add_ok(sink, &op);
+    commit_ok(sink);
+    tf_doc_op_delete_steal(&op, BCON_NEW("order_id", "A"));
+    add_ok(sink, &op);
+    commit_ok(sink);
+    tf_sink_destroy(sink);
+
+    bson_t *docs[4];
+    size_t n = read_raw(fx, "orders_derived_del", docs, 4);
+    assert_int_equal(n, 1);
+    bson_t *expected = order_doc(fx, "B", 1, NULL);
+    assert_addressed_document(docs[0], "B", expected);
+    bson_destroy(expected);
+    free_docs(docs, n);
+}
+
+static void test_derived_id_insert_then_replace(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(fx);
+    tf_sink *sink = open_sink(fx, "orders_derived_ins", TF_FANOUT_FORCE_RECOMPUTE, "derived_ins",
+                              NULL);
+    tf_doc_op op;
+    tf_doc_op_insert_steal(&op, BCON_NEW("order_id", "C"), order_doc(fx, "C", 1, NULL));
+    add_ok(sink, &op);
+    commit_ok(sink);
+    bson_t *docs[4];
+    size_t n = read_raw(fx, "orders_derived_ins", docs, 4);
+    assert_int_equal(n, 1);
+    bson_t *expected = order_doc(fx, "C", 1, NULL);
+    assert_addressed_document(docs[0], "C", expected);
+    bson_destroy(expected);
+    free_docs(docs, n);
+
+    tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "C"), order_doc(fx, "C", 3, "y"));
+    add_ok(sink, &op);
+    commit_ok(sink);
+    tf_sink_destroy(sink);
+    n = read_raw(fx, "orders_derived_ins", docs, 4);
+    assert_int_equal(n, 1);
+    expected = order_doc(fx, "C", 3, "y");
+    assert_addressed_document(docs[0], "C", expected);
+    bson_destroy(expected);
+    free_docs(docs, n);
+}
+
+static void test_derived_id_refuses_document_with_its_own_id(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(fx);
+    tf_sink *sink = open_sink(fx, "orders_derived_own", TF_FANOUT_FORCE_RECOMPUTE, "derived_own",
+                              NULL);
+    tf_doc_op op;
+    tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "A"),
+                            BCON_NEW("_id", BCON_INT32(5), "order_id", "A"));
+    tf_error err = {0};
+    assert_false(tf_sink_add(sink, &op, &err));
+    assert_int_equal(err.domain, TF_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "replace op { \"order_id\" : \"A\" }"));
+    assert_non_null(strstr(err.message, "document holds an _id"));
+    assert_int_equal(tf_sink_pending_ops(sink), 0);
+    tf_sink_destroy(sink);
+}
+
+/* Writes {_id: <random ObjectId>, order_id: key} as a tapflow that let the
+ * server choose _id did. */
+static void insert_server_id_document(const fixture *fx, const char *collection, const char *key)
+{
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->client, fx->db, collection);
+    bson_oid_t random_id;
+    bson_oid_init(&random_id, NULL);
+    bson_t *doc = BCON_NEW("_id", BCON_OID(&random_id), "order_id", key, "status", "old");
+    bson_error_t error;
+    if (!mongoc_collection_insert_one(c, doc, NULL, NULL, &error))
+        fail_msg("insert: %s", error.message);
+    bson_destroy(doc);
+    mongoc_collection_destroy(c);
+}
+
+static size_t count_key(const fixture *fx, const char *collection, const char *key)
+{
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->client, fx->db, collection);
+    bson_t *filter = BCON_NEW("order_id", key);
+    bson_error_t error;
+    int64_t n = mongoc_collection_count_documents(c, filter, NULL, NULL, NULL, &error);
+    if (n < 0)
+        fail_msg("count: %s", error.message);
+    bson_destroy(filter);
+    mongoc_collection_destroy(c);
+    return (size_t)n;
+}
+
+/* A collection written by a tapflow that let the server choose _id: the
+ * open refuses it with what to do (drop, --resnapshot); with the option off
+ * it opens as before. */
+static void test_derived_id_open_refuses_server_chosen_ids(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(fx);
+    insert_server_id_document(fx, "orders_old", "A");
+    char uri[256];
+    target_uri(fx, uri, sizeof uri);
+    tf_sink_options o;
+    tf_sink_options_init(&o);
+    o.uri = uri;
+    o.collection = "orders_old";
+    o.flow = "old";
+    o.root_key_fields = order_key;
+    o.n_root_key_fields = 1;
+    o.fanout = TF_FANOUT_FORCE_RECOMPUTE;
+    tf_error err = {0};
+    assert_null(tf_sink_open(&o, &err));
+    assert_int_equal(err.domain, TF_ERR_CONFIG);
+    print_message("%s\n", err.message);
+    assert_non_null(strstr(err.message, "whose _id is not derived from their root key"));
+    assert_non_null(strstr(err.message, "{ \"order_id\" : \"A\" }"));
+    assert_non_null(strstr(err.message, ".orders_old.drop()"));
+    assert_non_null(strstr(err.message, "--resnapshot"));
+
+    o.id_from_root_key = false;
+    tf_sink *sink = tf_sink_open(&o, &err);
+    assert_non_null(sink);
+    tf_doc_op op;
+    tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "A"), BCON_NEW("order_id", "A"));
+    add_ok(sink, &op);
+    commit_ok(sink);
+    tf_sink_destroy(sink);
+    assert_int_equal(count_key(fx, "orders_old", "A"), 1);
+}
+
+/* One such document past the sampled ones: the replace of its key is
+ * refused by the unique root key index (never a second document), with
+ * the same advice. */
+static void test_derived_id_write_meeting_server_chosen_id_fails_clearly(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(fx);
+    tf_sink *sink = open_sink(fx, "orders_mixed", TF_FANOUT_FORCE_RECOMPUTE, "mixed", NULL);
+    tf_doc_op op;
+    for (int i = 0; i < 20; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "K%02d", i);
+        tf_doc_op_insert_steal(&op, BCON_NEW("order_id", key), BCON_NEW("order_id", key));
+        add_ok(sink, &op);
+    }
+    commit_ok(sink);
+    insert_server_id_document(fx, "orders_mixed", "OLD");
+    tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "OLD"), BCON_NEW("order_id", "OLD"));
+    add_ok(sink, &op);
+    tf_error err = {0};
+    assert_false(tf_sink_commit(sink, NULL, &err));
+    print_message("%s\n", err.message);
+    assert_int_equal(err.code, 11000);
+    assert_non_null(strstr(err.message, "replace { \"order_id\" : \"OLD\" } as _id ObjectId("));
+    assert_non_null(strstr(err.message, "root key is stored under another _id"));
+    assert_non_null(strstr(err.message, "--resnapshot"));
+    tf_sink_destroy(sink);
+    assert_int_equal(count_key(fx, "orders_mixed", "OLD"), 1);
+}
+
 /* 300 replaces of existing documents in one batch. FerretDB 1.24 holds a
  * pooled SQLite connection per update statement until the command ends:
  * sent as one command (the driver's own split is 100,000), the batch
@@ -714,10 +959,12 @@ static void test_checkpoint_not_written_when_batch_fails(void **state)
     char prefix[512];
     snprintf(prefix, sizeof prefix,
              "not retried (the write itself is refused): writing a batch of 1 ops to "
-             "%s.orders_fail (op 0: replace { \"order_id\" : \"B\" }) on %s: ",
-             fx->db, tf_sink_redacted_uri(sink));
+             "%s.orders_fail (op 0: replace { \"order_id\" : \"B\" } as _id "
+             "ObjectId(\"ddadab3f4b196d50e8200e2a\")): the root key is stored under another _id",
+             fx->db);
+    /* The unique root key index refused it: the sink says what that means. */
     assert_memory_equal(err.message, prefix, strlen(prefix));
-    assert_non_null(strstr(err.message, "E11000"));
+    assert_non_null(strstr(err.message, "(server: E11000"));
     tf_sink_stats stats;
     tf_sink_get_stats(sink, &stats);
     assert_int_equal(stats.retries, 0);
@@ -1155,6 +1402,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ordered_bulk_writes_give_exact_documents),
         cmocka_unit_test(test_large_batch_of_replaces_completes),
+        cmocka_unit_test(test_derived_id_replace_twice_gives_one_document),
+        cmocka_unit_test(test_derived_id_delete_by_key),
+        cmocka_unit_test(test_derived_id_insert_then_replace),
+        cmocka_unit_test(test_derived_id_refuses_document_with_its_own_id),
+        cmocka_unit_test(test_derived_id_open_refuses_server_chosen_ids),
+        cmocka_unit_test(test_derived_id_write_meeting_server_chosen_id_fails_clearly),
         cmocka_unit_test(test_unique_index_on_root_key_created),
         cmocka_unit_test(test_batch_flushes_by_size_and_by_time),
         cmocka_unit_test(test_fanout_probe_matches_server),
