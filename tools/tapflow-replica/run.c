@@ -634,6 +634,9 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
     so.max_batch_bytes = d->cfg.batch_max_bytes;
     so.flush_interval_ms = d->cfg.flush_interval_ms;
     so.fanout = TF_FANOUT_FORCE_RECOMPUTE; /* the view emits whole documents */
+    /* Documents addressed by the _id derived from the root key: the one
+     * filter FerretDB pushes down (sink.h, "Addressing by _id"). */
+    so.id_from_root_key = true;
     d->sink = tf_sink_open(&so, err);
     if (!d->sink)
         return false;
