@@ -418,6 +418,19 @@ def main():
         # Checkpoint present, no flag: refused with the options named.
         rc, err = run_once(tmp, conf)
         check(rc != 0 and "--gtid-resume" in err, "existing checkpoint needs --gtid-resume", err[-300:])
+        # --resnapshot rebuilds the collection: a document of no source row
+        # (an order deleted while the flow was stopped) does not linger.
+        mongo_eval("db.orderSingleView.insertOne({order_id: 'STALE_ORDER'})")
+        daemon = start(tmp, conf, FLOW, "--resnapshot", log="resnapshot.log")
+        check(wait_log(daemon, "streaming from GTID position"), "--resnapshot streams again",
+              read_log(daemon)[-800:])
+        ids = mongo_eval("print(EJSON.stringify(db.orderSingleView.distinct('order_id')))")
+        want_ids = sorted(r[0] for r in rows("SELECT order_id FROM ecom_orders"))
+        check(sorted(json.loads(ids)) == want_ids,
+              "--resnapshot leaves exactly the source's documents (no stale one)",
+              (ids, want_ids))
+        daemon.send_signal(signal.SIGTERM)
+        check(daemon.wait(timeout=20) == 0, "SIGTERM after --resnapshot exits 0")
         # Bad config, unknown datasource, unreachable target.
         bad = os.path.join(tmp, "bad.conf")
         with open(bad, "w") as f:

@@ -136,6 +136,8 @@ typedef struct tfr_status {
     int64_t delay_ms;
     const char *position;
     const char *error; /* last fatal error or NULL */
+    uint64_t snapshot_rows; /* source rows the snapshot read so far (this run) */
+    uint64_t documents;     /* document writes acknowledged by the target (this run) */
 } tfr_status;
 
 struct event_base;

@@ -1,18 +1,24 @@
 /* run.c — the daemon's lifecycle (DESIGN.md "Lifecycle").
  *
  *   start     read the flow's checkpoint from the target
- *   snapshot  none (or --resnapshot): consistent snapshot of every flow
- *             table, every row applied to the view as an insert, the
- *             documents written in bulk, then the checkpoint (view state +
- *             the snapshot's binlog position)
+ *   snapshot  none (or --resnapshot): the flow's checkpoint, state and
+ *             documents are removed, then one consistent snapshot reads the
+ *             lookup tables and, last, the root table; every row is applied
+ *             to the view as an insert, and the documents of each root
+ *             chunk are inserted as it is read (the whole set is never held
+ *             in memory); then the checkpoint (a new state base + the
+ *             snapshot's binlog position)
  *   resume    a checkpoint and --gtid-resume: the view state is loaded from
- *             the chunks stored with the checkpoint; nothing is read from
- *             the source tables
+ *             the base and delta chunks stored with the checkpoint
+ *             (state_store.c); nothing is read from the source tables and
+ *             no document is computed
  *   stream    tf_replica from the position: each complete transaction is
- *             applied to the view and its documents queued on the sink
- *             (written by size / time); a timer writes the checkpoint
- *             (state chunks, then GTID position and counts) at most every
- *             checkpoint_interval_ms, always between transactions
+ *             applied to the view (and recorded for the next delta) and its
+ *             documents queued on the sink (written by size / time); a
+ *             timer writes the checkpoint (a delta of the changes since the
+ *             last one, or a new base when the deltas grew large, then GTID
+ *             position and counts) at most every checkpoint_interval_ms,
+ *             always between transactions
  *   stop      SIGTERM / SIGINT: flush, checkpoint, exit 0
  *
  * Everything runs on one libevent loop; sink calls block it (the replica's
@@ -20,6 +26,7 @@
 #include "daemon.h"
 #include "replica.h"
 #include "sink.h"
+#include "state_store.h"
 #include "view.h"
 
 #include <event2/event.h>
@@ -30,8 +37,14 @@
 #include <string.h>
 #include <time.h>
 
-#define STATE_META_CHUNK "view.meta"
 #define TICK_MS 50
+/* Root rows applied during the snapshot between two document flushes: the
+ * documents pending in the view stay this few. */
+#define SNAPSHOT_FLUSH_ROOT_ROWS 1000
+/* Marks a target collection as being built by this flow's snapshot (a
+ * generation-0 state chunk, pruned by the first checkpoint): a snapshot
+ * interrupted by a crash is then started again without --resnapshot. */
+#define SNAPSHOT_MARK_CHUNK "snapshot"
 
 typedef struct daemon_ctx {
     const tfr_run_options *opt;
@@ -42,6 +55,7 @@ typedef struct daemon_ctx {
     struct event_base *base;
     tf_view *view;
     tf_sink *sink;
+    tfr_state_store *store;
     bool decimal_rewrite, decimal_string;
     tf_replica *replica;
     tf_snapshot *snapshot;
@@ -78,8 +92,8 @@ typedef struct daemon_ctx {
     char error[TF_ERROR_MESSAGE_MAX];
     int exit_code;
     uint64_t snapshot_rows;
+    uint64_t snapshot_root_rows_unflushed;
     int64_t phase_started_ms;
-    size_t state_chunks;
 } daemon_ctx;
 
 static int64_t now_ms(void)
@@ -114,6 +128,12 @@ static void status_fill(void *arg, tfr_status *out)
     out->delay_ms = d->delay_ms;
     out->position = d->position;
     out->error = d->error[0] ? d->error : NULL;
+    out->snapshot_rows = d->snapshot_rows;
+    if (d->sink) {
+        tf_sink_stats st;
+        tf_sink_get_stats(d->sink, &st);
+        out->documents = st.ops_written;
+    }
 }
 
 /* ---- documents to the sink ---- */
@@ -133,7 +153,11 @@ static bool queue_op(daemon_ctx *d, tf_view_op *vop, tf_error *err)
         }
     }
     tf_doc_op op;
-    if (vop->kind == TF_VIEW_OP_REPLACE)
+    /* The snapshot fills an emptied collection: each document is new. */
+    bool building = d->snapshot && strcmp(d->state, "snapshot") == 0;
+    if (vop->kind == TF_VIEW_OP_REPLACE && building)
+        tf_doc_op_insert_steal(&op, vop->filter, vop->doc);
+    else if (vop->kind == TF_VIEW_OP_REPLACE)
         tf_doc_op_replace_steal(&op, vop->filter, vop->doc);
     else
         tf_doc_op_delete_steal(&op, vop->filter);
@@ -163,36 +187,14 @@ static void acknowledged(daemon_ctx *d)
     }
 }
 
-static bool state_chunk(const uint8_t *data, size_t len, void *arg, tf_error *err)
-{
-    daemon_ctx *d = arg;
-    char name[32];
-    snprintf(name, sizeof name, "view.%zu", d->state_chunks++);
-    return tf_sink_state_put(d->sink, name, data, len, err);
-}
-
-/* State chunks, then (after the documents are acknowledged) the
- * checkpoint. Only between transactions. */
+/* The state (a delta, or a new base), then (after the documents are
+ * acknowledged) the checkpoint. Only between transactions. */
 static bool checkpoint(daemon_ctx *d, tf_error *err)
 {
     if (!push_ops(d, err))
         return false;
-    d->state_chunks = 0;
-    if (tf_view_save(d->view, TF_STATE_CHUNK_MAX, state_chunk, d, err) != TF_OK)
-        return false;
-    bson_t meta = BSON_INITIALIZER, keys;
-    BSON_APPEND_INT64(&meta, "chunks", (int64_t)d->state_chunks);
-    BSON_APPEND_UTF8(&meta, "spec_hash", d->spec_hash);
-    bson_append_array_begin(&meta, "root_key", -1, &keys);
-    for (size_t i = 0; i < d->root_key_count; i++) {
-        char k[24];
-        snprintf(k, sizeof k, "%zu", i);
-        BSON_APPEND_UTF8(&keys, k, d->root_key[i]);
-    }
-    bson_append_array_end(&meta, &keys);
-    bool ok = tf_sink_state_put(d->sink, STATE_META_CHUNK, bson_get_data(&meta), meta.len, err);
-    bson_destroy(&meta);
-    if (!ok)
+    if (!tfr_state_store_stage(d->store, d->sink, d->view, d->spec_hash, d->root_key,
+                               d->root_key_count, err))
         return false;
     tf_checkpoint cp = {0};
     cp.gtid = d->gtid ? d->gtid : "";
@@ -204,7 +206,7 @@ static bool checkpoint(daemon_ctx *d, tf_error *err)
     cp.spec_hash = d->spec_hash;
     cp.rows = d->rows_total;
     cp.transactions = d->txns_total;
-    if (!tf_sink_commit(d->sink, &cp, err))
+    if (!tf_sink_commit(d->sink, &cp, err) || !tfr_state_store_committed(d->store, d->sink, err))
         return false;
     acknowledged(d);
     d->dirty = false;
@@ -290,6 +292,7 @@ static bool on_transaction(tf_replica *r, const tf_replica_txn *txn, void *arg, 
             ok = false;
             break;
         }
+        tfr_state_store_record(d->store, table, kind, row.before, row.after, map->column_count);
         applied++;
     }
     tf_replica_rows_cleanup(&it);
@@ -362,6 +365,8 @@ static bool start_stream(daemon_ctx *d, tf_replica_start_mode mode, tf_error *er
 
 /* ---- the snapshot phase ---- */
 
+static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err);
+
 static void on_snapshot_position(tf_snapshot *s, const tf_snapshot_position *pos, void *arg)
 {
     daemon_ctx *d = arg;
@@ -396,6 +401,10 @@ static void on_snapshot_position(tf_snapshot *s, const tf_snapshot_position *pos
             }
         }
     }
+    /* Documents are written as the root table is read: the sink is
+     * reopened with the root key, now known, for its unique index. */
+    if (!open_sink(d, true, &err))
+        fatal(d, &err);
 }
 
 static bool on_snapshot_row(tf_snapshot *s, const tf_snapshot_table *table,
@@ -409,6 +418,14 @@ static bool on_snapshot_row(tf_snapshot *s, const tf_snapshot_table *table,
         return false;
     d->rows_total++;
     d->snapshot_rows++;
+    /* The root table comes last: each root row completes its document,
+     * which goes out with the next few hundred. */
+    if (strcmp(table->name, d->spec->source_table) == 0 &&
+        ++d->snapshot_root_rows_unflushed >= SNAPSHOT_FLUSH_ROOT_ROWS) {
+        d->snapshot_root_rows_unflushed = 0;
+        if (!push_ops(d, err))
+            return false;
+    }
     return true;
 }
 
@@ -418,8 +435,6 @@ static void on_snapshot_table_done(tf_snapshot *s, const tf_snapshot_table *tabl
     (void)arg;
     tfr_log("snapshot: %s.%s read (%" PRIu64 " rows)", table->schema, table->name, table->rows);
 }
-
-static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err);
 
 static void on_snapshot_done(tf_snapshot *s, const tf_error *serr, void *arg)
 {
@@ -432,19 +447,26 @@ static void on_snapshot_done(tf_snapshot *s, const tf_error *serr, void *arg)
     }
     if (d->state[0] == 'e')
         return;
-    /* The documents, in bulk: the sink writes a batch whenever one fills.
-     * The sink is reopened first with the root key, now known, for its
-     * unique index. */
+    /* The last documents, then the state base and the checkpoint. */
     int64_t t0 = now_ms();
-    if (!open_sink(d, true, &err) || !push_ops(d, &err) || !checkpoint(d, &err)) {
+    if (!push_ops(d, &err) || !tf_sink_flush(d->sink, &err)) {
+        fatal(d, &err);
+        return;
+    }
+    int64_t t1 = now_ms();
+    if (!checkpoint(d, &err)) {
         fatal(d, &err);
         return;
     }
     tf_sink_stats st;
     tf_sink_get_stats(d->sink, &st);
-    tfr_log("snapshot done: %" PRIu64 " rows, %" PRIu64 " documents written in %.3f s (total "
-            "%.3f s); checkpoint written",
-            d->snapshot_rows, st.ops_written, (double)(now_ms() - t0) / 1000.0,
+    tfr_state_stats ss;
+    tfr_state_store_get_stats(d->store, &ss);
+    tfr_log("snapshot done: %" PRIu64 " rows, %" PRIu64 " documents written (last flush %.3f s), "
+            "state base of %.1f MB in %zu chunks written in %.3f s (total %.3f s); checkpoint "
+            "written",
+            d->snapshot_rows, st.ops_written, (double)(t1 - t0) / 1000.0,
+            (double)ss.base_bytes / 1e6, ss.base_chunks, (double)(now_ms() - t1) / 1000.0,
             (double)(now_ms() - d->phase_started_ms) / 1000.0);
     tf_replica_options ro = {0};
     tf_snapshot_replica_start(tf_snapshot_get_position(s), &ro);
@@ -475,80 +497,38 @@ static bool start_snapshot(daemon_ctx *d, tf_error *err)
     return true;
 }
 
-/* ---- resume ---- */
+/* ---- the target before a snapshot ---- */
 
-static bool load_state(daemon_ctx *d, tf_error *err)
+/* The snapshot rebuilds the flow's documents from nothing: the flow's
+ * checkpoint, state and collection are removed first, so inserts are valid
+ * and no document of a deleted source row lingers. A collection holding
+ * documents without any checkpoint of this flow is only taken over with
+ * --resnapshot (or when this flow's interrupted snapshot marked it). */
+static bool prepare_target(daemon_ctx *d, bool had_checkpoint, tf_error *err)
 {
-    uint8_t *data;
-    size_t len;
-    bool found;
-    if (!tf_sink_state_get(d->sink, STATE_META_CHUNK, &data, &len, &found, err))
-        return false;
-    if (!found)
-        return tf_error_set(err, TF_ERR_CONFIG, 0,
-                            "flow %s: the checkpoint has no view state with it (written by an "
-                            "older tapflow, or removed); restart with --resnapshot",
-                            d->spec->name),
-               false;
-    bson_t meta;
-    bson_iter_t it;
-    int64_t chunks = -1;
-    if (bson_init_static(&meta, data, len) && bson_iter_init_find(&it, &meta, "chunks"))
-        chunks = bson_iter_as_int64(&it);
-    free(data);
-    if (chunks < 0)
-        return tf_error_set(err, TF_ERR_CONFIG, 0,
-                            "flow %s: view state index is malformed; restart with --resnapshot",
-                            d->spec->name),
-               false;
-    for (int64_t i = 0; i < chunks; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "view.%" PRId64, i);
-        if (!tf_sink_state_get(d->sink, name, &data, &len, &found, err))
+    if (!had_checkpoint && !d->opt->resnapshot) {
+        bool exist = false, marked = false;
+        uint8_t *data = NULL;
+        size_t len;
+        if (!tf_sink_documents_exist(d->sink, &exist, err) ||
+            (exist && !tf_sink_state_read(d->sink, 0, SNAPSHOT_MARK_CHUNK, &data, &len, &marked,
+                                          err)))
             return false;
-        if (!found)
-            return tf_error_set(err, TF_ERR_CONFIG, 0,
-                                "flow %s: view state chunk %s is missing; restart with "
-                                "--resnapshot",
-                                d->spec->name, name),
-                   false;
-        tf_status st = tf_view_load_chunk(d->view, data, len, err);
         free(data);
-        if (st != TF_OK)
-            return false;
+        if (exist && !marked)
+            return tf_error_set(err, TF_ERR_CONFIG, 0,
+                                "flow %s has no checkpoint but %s.%s already holds documents "
+                                "(of another program, or of a flow whose checkpoint was "
+                                "removed): restart with --resnapshot to replace them",
+                                d->spec->name, d->dst->database, d->spec->target_collection),
+                   false;
+        if (marked)
+            tfr_log("the previous snapshot of flow %s was interrupted: starting it again",
+                    d->spec->name);
     }
-    if (!tf_view_ready(d->view))
-        return tf_error_set(err, TF_ERR_CONFIG, 0,
-                            "flow %s: the saved view state lacks tables; restart with "
-                            "--resnapshot",
-                            d->spec->name),
-               false;
-    return true;
-}
-
-/* The root key fields saved with the state (for the unique index). */
-static bool read_root_key(daemon_ctx *d, tf_error *err)
-{
-    uint8_t *data;
-    size_t len;
-    bool found;
-    if (!tf_sink_state_get(d->sink, STATE_META_CHUNK, &data, &len, &found, err))
-        return false;
-    if (!found)
-        return true;
-    bson_t meta;
-    bson_iter_t it, keys;
-    if (bson_init_static(&meta, data, len) && bson_iter_init_find(&it, &meta, "root_key") &&
-        BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &keys)) {
-        while (bson_iter_next(&keys)) {
-            if (!BSON_ITER_HOLDS_UTF8(&keys))
-                continue;
-            d->root_key = bson_realloc(d->root_key, (d->root_key_count + 1) * sizeof *d->root_key);
-            d->root_key[d->root_key_count++] = bson_strdup(bson_iter_utf8(&keys, NULL));
-        }
-    }
-    free(data);
-    return true;
+    static const uint8_t mark[] = {1};
+    return tf_sink_reset(d->sink, err) &&
+           tf_sink_state_write(d->sink, 0, SNAPSHOT_MARK_CHUNK, mark, sizeof mark, err);
 }
 
 /* ---- signals and the timer ---- */
@@ -701,10 +681,10 @@ static bool resolve_datasources(daemon_ctx *d, tf_error *err)
                             "verify-ca or verify-identity",
                             d->cfg.file, d->src->line, d->src->name),
                false;
-    /* The flow's tables, each once, for the snapshot. */
+    /* The flow's tables, each once, for the snapshot: the lookup tables
+     * first and the root table last, so that each root row read completes
+     * its document (one consistent read: the order changes nothing else). */
     d->tables = bson_malloc0((spec->lookup_count + 1) * sizeof *d->tables);
-    d->tables[d->table_count++] = bson_strdup_printf("`%s`.`%s`", d->src->database,
-                                                     spec->source_table);
     for (size_t i = 0; i < spec->lookup_count; i++) {
         bool seen = strcmp(spec->lookups[i].table, spec->source_table) == 0;
         for (size_t j = 0; !seen && j < i; j++)
@@ -713,6 +693,8 @@ static bool resolve_datasources(daemon_ctx *d, tf_error *err)
             d->tables[d->table_count++] =
                 bson_strdup_printf("`%s`.`%s`", d->src->database, spec->lookups[i].table);
     }
+    d->tables[d->table_count++] = bson_strdup_printf("`%s`.`%s`", d->src->database,
+                                                     spec->source_table);
     return true;
 }
 
@@ -766,21 +748,32 @@ static bool begin(daemon_ctx *d, tf_error *err)
     }
     if (resume) {
         int64_t t0 = now_ms();
-        if (!read_root_key(d, err) || !open_sink(d, true, err) || !load_state(d, err))
+        char **key = NULL;
+        size_t key_count = 0;
+        if (!tfr_state_store_read_meta(d->store, d->sink, d->spec->name, &key, &key_count, err))
+            return false;
+        d->root_key = key;
+        d->root_key_count = key_count;
+        if (!open_sink(d, true, err) ||
+            !tfr_state_store_load(d->store, d->sink, d->view, d->spec->name, err))
             return false;
         tf_view_stats vs;
         tf_view_get_stats(d->view, &vs);
+        tfr_state_stats ss;
+        tfr_state_store_get_stats(d->store, &ss);
         tfr_log("resuming from checkpoint (GTID %s, binlog %s:%" PRIu64
-                "): view state loaded, %zu rows, in %.3f s; no snapshot",
+                "): view state loaded, %zu rows (base %.1f MB in %zu chunks + %zu deltas of "
+                "%.1f MB), in %.3f s; no snapshot",
                 d->gtid ? d->gtid : "(none)", d->binlog_file ? d->binlog_file : "",
-                d->binlog_pos, vs.row_count, (double)(now_ms() - t0) / 1000.0);
+                d->binlog_pos, vs.row_count, (double)ss.base_bytes / 1e6, ss.base_chunks,
+                ss.delta_chunks, (double)ss.delta_bytes / 1e6, (double)(now_ms() - t0) / 1000.0);
         d->last_checkpoint_ms = now_ms();
         return start_stream(d, d->gtid ? TF_REPLICA_START_GTID : TF_REPLICA_START_FILE, err);
     }
-    if (found && !tf_sink_state_drop(d->sink, err))
+    if (!prepare_target(d, found, err))
         return false;
     /* The unique index needs the root key, which the snapshot tells: the
-     * sink is reopened with it when the snapshot is done. */
+     * sink is reopened with it once the snapshot knows its tables. */
     return start_snapshot(d, err);
 }
 
@@ -806,6 +799,7 @@ int tfr_run(const tfr_run_options *opt)
     }
     tf_flow_spec_hash(d.spec, d.spec_hash);
     d.view = tf_view_new(d.spec);
+    d.store = tfr_state_store_new();
     d.base = event_base_new();
     if (!resolve_datasources(&d, &err))
         goto out;
@@ -848,6 +842,7 @@ done:
     tf_sink_destroy(d.sink);
     tf_view_ops_cleanup(&d.ops);
     tf_view_destroy(d.view);
+    tfr_state_store_destroy(d.store);
     tf_flow_spec_destroy(d.spec);
     for (size_t i = 0; i < d.table_count; i++)
         bson_free(d.tables[i]);

@@ -2,7 +2,11 @@
  *
  * GET /status answers one JSON object:
  *   {"flow": "...", "status": "running", "qps": 3521.2, "total_rows": 99441,
- *    "delay_ms": 332, "position": "0-1-42"}
+ *    "delay_ms": 332, "position": "0-1-42", "snapshot_rows": 453120,
+ *    "documents": 99441}
+ * (snapshot_rows: source rows the initial snapshot has read so far;
+ * documents: document writes the target acknowledged since the start —
+ * during a snapshot, against the root table's row count, the progress)
  * (plus "error" after a fatal error). The endpoint listens on loopback by
  * default: it reveals no credentials, but nothing else needs it. */
 #include "daemon.h"
@@ -35,6 +39,8 @@ char *tfr_status_json(const tfr_status *st)
     BSON_APPEND_INT64(&doc, "total_rows", (int64_t)st->total_rows);
     BSON_APPEND_INT64(&doc, "delay_ms", st->delay_ms);
     BSON_APPEND_UTF8(&doc, "position", st->position ? st->position : "");
+    BSON_APPEND_INT64(&doc, "snapshot_rows", (int64_t)st->snapshot_rows);
+    BSON_APPEND_INT64(&doc, "documents", (int64_t)st->documents);
     if (st->error)
         BSON_APPEND_UTF8(&doc, "error", st->error);
     char *json = bson_as_relaxed_extended_json(&doc, NULL);

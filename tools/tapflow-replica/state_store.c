@@ -1,0 +1,269 @@
+/* state_store.c — base + delta view state behind the daemon's checkpoints
+ * (see state_store.h for the scheme and why it is crash-safe). */
+#include "state_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define META_CHUNK "state.meta"
+#define META_VERSION 2
+/* A new base is written once the deltas exceed a quarter of the base (a
+ * resume replays them change by change, slower per byte than loading rows)
+ * and at least this much: small states would otherwise rewrite their base
+ * at nearly every checkpoint. */
+#define DELTA_FRACTION 4
+#define DELTA_MIN_BYTES ((uint64_t)1 << 20)
+
+/* What the stored (or the staged) checkpoint's state consists of. */
+typedef struct state_layout {
+    int64_t generation; /* 0: none */
+    int64_t base_chunks, delta_chunks;
+    uint64_t base_bytes, delta_bytes;
+} state_layout;
+
+struct tfr_state_store {
+    tf_view_journal *journal;
+    state_layout stored, staged;
+    tfr_state_stats stats;
+};
+
+tfr_state_store *tfr_state_store_new(void)
+{
+    tfr_state_store *store = bson_malloc0(sizeof *store);
+    store->journal = tf_view_journal_new();
+    return store;
+}
+
+void tfr_state_store_destroy(tfr_state_store *store)
+{
+    if (!store)
+        return;
+    tf_view_journal_destroy(store->journal);
+    bson_free(store);
+}
+
+void tfr_state_store_record(tfr_state_store *store, const char *table, tf_view_change_kind kind,
+                            const tf_value *before, const tf_value *after, size_t column_count)
+{
+    tf_view_journal_add(store->journal, table, kind, before, after, column_count);
+}
+
+/* ---- writing ---- */
+
+typedef struct chunk_writer {
+    tf_sink *sink;
+    int64_t generation;
+    const char *prefix; /* "base" or "delta" */
+    int64_t next;       /* number of the next chunk */
+    uint64_t bytes;
+} chunk_writer;
+
+static bool write_chunk(const uint8_t *data, size_t len, void *arg, tf_error *err)
+{
+    chunk_writer *w = arg;
+    char name[48];
+    snprintf(name, sizeof name, "%s.%" PRId64, w->prefix, w->next);
+    if (!tf_sink_state_write(w->sink, w->generation, name, data, len, err))
+        return false;
+    w->next++;
+    w->bytes += len;
+    return true;
+}
+
+static bool stage_meta(tf_sink *sink, const state_layout *l, const char *spec_hash,
+                       char *const *root_key, size_t root_key_count, tf_error *err)
+{
+    bson_t meta = BSON_INITIALIZER, keys;
+    BSON_APPEND_INT32(&meta, "v", META_VERSION);
+    BSON_APPEND_UTF8(&meta, "spec_hash", spec_hash);
+    bson_append_array_begin(&meta, "root_key", -1, &keys);
+    for (size_t i = 0; i < root_key_count; i++) {
+        char k[24];
+        snprintf(k, sizeof k, "%zu", i);
+        BSON_APPEND_UTF8(&keys, k, root_key[i]);
+    }
+    bson_append_array_end(&meta, &keys);
+    BSON_APPEND_INT64(&meta, "gen", l->generation);
+    BSON_APPEND_INT64(&meta, "base_chunks", l->base_chunks);
+    BSON_APPEND_INT64(&meta, "base_bytes", (int64_t)l->base_bytes);
+    BSON_APPEND_INT64(&meta, "delta_chunks", l->delta_chunks);
+    BSON_APPEND_INT64(&meta, "delta_bytes", (int64_t)l->delta_bytes);
+    bool ok = tf_sink_state_put(sink, META_CHUNK, bson_get_data(&meta), meta.len, err);
+    bson_destroy(&meta);
+    return ok;
+}
+
+bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view *view,
+                           const char *spec_hash, char *const *root_key, size_t root_key_count,
+                           tf_error *err)
+{
+    int64_t t0 = bson_get_monotonic_time();
+    const state_layout *cur = &store->stored;
+    uint64_t deltas = cur->delta_bytes + tf_view_journal_bytes(store->journal);
+    uint64_t limit = cur->base_bytes / DELTA_FRACTION;
+    bool new_base = cur->generation == 0 || deltas > (limit > DELTA_MIN_BYTES ? limit : DELTA_MIN_BYTES);
+    state_layout next = *cur;
+    if (new_base) {
+        /* A generation no stored checkpoint names: leftovers of a crash in
+         * an earlier attempt at it are overwritten or pruned. */
+        chunk_writer w = {sink, cur->generation + 1, "base", 0, 0};
+        if (tf_view_save(view, TF_STATE_CHUNK_MAX, write_chunk, &w, err) != TF_OK)
+            return false;
+        next = (state_layout){w.generation, w.next, 0, w.bytes, 0};
+        store->stats.bases_written++;
+        store->stats.last_base_ms = (double)(bson_get_monotonic_time() - t0) / 1000.0;
+    } else if (tf_view_journal_changes(store->journal)) {
+        /* Numbers past the stored delta count: no checkpoint reads them yet. */
+        chunk_writer w = {sink, cur->generation, "delta", cur->delta_chunks, 0};
+        if (tf_view_journal_save(store->journal, TF_STATE_CHUNK_MAX, write_chunk, &w, err) !=
+            TF_OK)
+            return false;
+        next.delta_chunks = w.next;
+        next.delta_bytes += w.bytes;
+        store->stats.deltas_written += (uint64_t)(w.next - cur->delta_chunks);
+    }
+    tf_view_journal_clear(store->journal);
+    if (!stage_meta(sink, &next, spec_hash, root_key, root_key_count, err))
+        return false;
+    store->staged = next;
+    double ms = (double)(bson_get_monotonic_time() - t0) / 1000.0;
+    store->stats.stage_count++;
+    store->stats.stage_ms_total += ms;
+    if (ms > store->stats.stage_ms_max)
+        store->stats.stage_ms_max = ms;
+    return true;
+}
+
+bool tfr_state_store_committed(tfr_state_store *store, tf_sink *sink, tf_error *err)
+{
+    bool moved = store->staged.generation != store->stored.generation;
+    store->stored = store->staged;
+    return !moved || tf_sink_state_prune(sink, store->stored.generation, err);
+}
+
+/* ---- reading ---- */
+
+static bool meta_int(const bson_t *meta, const char *key, int64_t *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, meta, key) || !BSON_ITER_HOLDS_INT(&it))
+        return false;
+    *out = bson_iter_as_int64(&it);
+    return *out >= 0;
+}
+
+bool tfr_state_store_read_meta(tfr_state_store *store, tf_sink *sink, const char *flow,
+                               char ***root_key, size_t *root_key_count, tf_error *err)
+{
+    uint8_t *data;
+    size_t len;
+    bool found;
+    *root_key = NULL;
+    *root_key_count = 0;
+    if (!tf_sink_state_get(sink, META_CHUNK, &data, &len, &found, err))
+        return false;
+    if (!found)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "flow %s: the checkpoint has no view state with it (written by an "
+                            "older tapflow, or removed); restart with --resnapshot",
+                            flow),
+               false;
+    bson_t meta;
+    bson_iter_t it, keys;
+    int64_t version = 0, base_bytes = 0, delta_bytes = 0;
+    state_layout l = {0};
+    bool ok = bson_init_static(&meta, data, len) && meta_int(&meta, "v", &version) &&
+              version == META_VERSION && meta_int(&meta, "gen", &l.generation) &&
+              l.generation > 0 && meta_int(&meta, "base_chunks", &l.base_chunks) &&
+              meta_int(&meta, "base_bytes", &base_bytes) &&
+              meta_int(&meta, "delta_chunks", &l.delta_chunks) &&
+              meta_int(&meta, "delta_bytes", &delta_bytes) &&
+              bson_iter_init_find(&it, &meta, "root_key") && BSON_ITER_HOLDS_ARRAY(&it) &&
+              bson_iter_recurse(&it, &keys);
+    while (ok && bson_iter_next(&keys)) {
+        if (!BSON_ITER_HOLDS_UTF8(&keys)) {
+            ok = false;
+            break;
+        }
+        *root_key = bson_realloc(*root_key, (*root_key_count + 1) * sizeof **root_key);
+        (*root_key)[(*root_key_count)++] = bson_strdup(bson_iter_utf8(&keys, NULL));
+    }
+    free(data);
+    if (!ok) {
+        for (size_t i = 0; i < *root_key_count; i++)
+            bson_free((*root_key)[i]);
+        bson_free(*root_key);
+        *root_key = NULL;
+        *root_key_count = 0;
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "flow %s: the view state index (%s in the state collection) is "
+                            "malformed or from another tapflow version; restart with "
+                            "--resnapshot",
+                            flow, META_CHUNK),
+               false;
+    }
+    l.base_bytes = (uint64_t)base_bytes;
+    l.delta_bytes = (uint64_t)delta_bytes;
+    store->stored = store->staged = l;
+    return true;
+}
+
+/* Reads chunk prefix.i of the stored generation; a missing one is an error. */
+static bool read_chunk(tfr_state_store *store, tf_sink *sink, const char *flow,
+                       const char *prefix, int64_t i, uint8_t **data, size_t *len, tf_error *err)
+{
+    char name[48];
+    bool found;
+    snprintf(name, sizeof name, "%s.%" PRId64, prefix, i);
+    if (!tf_sink_state_read(sink, store->stored.generation, name, data, len, &found, err))
+        return false;
+    if (!found)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "flow %s: view state chunk %s of generation %" PRId64
+                            " is missing; restart with --resnapshot",
+                            flow, name, store->stored.generation),
+               false;
+    return true;
+}
+
+bool tfr_state_store_load(tfr_state_store *store, tf_sink *sink, tf_view *view, const char *flow,
+                          tf_error *err)
+{
+    const state_layout *l = &store->stored;
+    for (int64_t i = 0; i < l->base_chunks + l->delta_chunks; i++) {
+        bool is_base = i < l->base_chunks;
+        int64_t number = is_base ? i : i - l->base_chunks;
+        uint8_t *data;
+        size_t len;
+        if (!read_chunk(store, sink, flow, is_base ? "base" : "delta", number, &data, &len, err))
+            return false;
+        tf_status st = is_base ? tf_view_load_chunk(view, data, len, err)
+                               : tf_view_journal_apply(view, data, len, err);
+        free(data);
+        if (st != TF_OK) {
+            tf_error_prefix(err, "flow %s: view state chunk %s.%" PRId64, flow,
+                            is_base ? "base" : "delta", number);
+            return false;
+        }
+    }
+    if (!tf_view_ready(view))
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "flow %s: the saved view state lacks tables; restart with "
+                            "--resnapshot",
+                            flow),
+               false;
+    tf_view_discard_pending(view);
+    return tf_sink_state_prune(sink, l->generation, err);
+}
+
+void tfr_state_store_get_stats(const tfr_state_store *store, tfr_state_stats *out)
+{
+    *out = store->stats;
+    out->generation = store->stored.generation;
+    out->base_chunks = (size_t)store->stored.base_chunks;
+    out->delta_chunks = (size_t)store->stored.delta_chunks;
+    out->base_bytes = store->stored.base_bytes;
+    out->delta_bytes = store->stored.delta_bytes;
+}

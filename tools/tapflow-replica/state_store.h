@@ -1,0 +1,70 @@
+/* state_store.h — the view state persisted with the daemon's checkpoints.
+ *
+ * The state is a BASE (every held row, tf_view_save chunks) plus DELTAS
+ * (the source row changes applied since, tf_view_journal chunks), both
+ * stored as generation chunks of the sink (sink.h section 4). A checkpoint
+ * writes one delta — what changed in the last second, not the hundreds of
+ * megabytes of rows — unless the deltas have outgrown a fraction of the
+ * base: then it writes a new base, in a new generation, instead. A small
+ * slotted "meta" chunk, committed with the checkpoint, says which
+ * generation, how many base chunks and how many deltas belong to it: it is
+ * the commit point, so a crash anywhere leaves the previous checkpoint's
+ * state whole (chunks written after it are past what it counts, or in a
+ * generation it does not name, and are overwritten or pruned later).
+ *
+ * Resume loads the base, applies the deltas in order and discards the
+ * pending documents (the target holds them already): no document is
+ * computed. */
+#ifndef TAPFLOW_REPLICA_STATE_STORE_H
+#define TAPFLOW_REPLICA_STATE_STORE_H
+
+#include "sink.h"
+#include "view.h"
+
+typedef struct tfr_state_store tfr_state_store;
+
+tfr_state_store *tfr_state_store_new(void);
+void tfr_state_store_destroy(tfr_state_store *store);
+
+/* Records a change just applied to the view (column_count values per
+ * image), for the next checkpoint's delta. Not for snapshot rows: the
+ * snapshot's checkpoint writes a base. */
+void tfr_state_store_record(tfr_state_store *store, const char *table, tf_view_change_kind kind,
+                            const tf_value *before, const tf_value *after, size_t column_count);
+
+/* Writes the state for the checkpoint about to be committed (a delta, or a
+ * new base) and stages its meta chunk; the caller then runs tf_sink_commit
+ * and, once it succeeded, tfr_state_store_committed. root_key names the
+ * root primary key columns, kept for the unique index at resume. */
+bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view *view,
+                           const char *spec_hash, char *const *root_key, size_t root_key_count,
+                           tf_error *err);
+/* The staged state is now the stored checkpoint's; a new generation prunes
+ * the older ones. */
+bool tfr_state_store_committed(tfr_state_store *store, tf_sink *sink, tf_error *err);
+
+/* Resume, first step: reads the stored checkpoint's meta chunk (flow names
+ * the flow in messages). Fills the root key columns (new strings, bson_free
+ * each and the array). A missing or malformed meta is an error that says
+ * to restart with --resnapshot. */
+bool tfr_state_store_read_meta(tfr_state_store *store, tf_sink *sink, const char *flow,
+                               char ***root_key, size_t *root_key_count, tf_error *err);
+/* Resume, second step (any sink of the same flow): loads the base and
+ * applies the deltas into view (a new view of the same spec), discards the
+ * pending documents, then prunes chunks a crash left behind. */
+bool tfr_state_store_load(tfr_state_store *store, tf_sink *sink, tf_view *view, const char *flow,
+                          tf_error *err);
+
+typedef struct tfr_state_stats {
+    int64_t generation;
+    size_t base_chunks, delta_chunks; /* of the stored checkpoint */
+    uint64_t base_bytes, delta_bytes;
+    uint64_t bases_written, deltas_written; /* by this process */
+    uint64_t stage_count;
+    double stage_ms_total, stage_ms_max; /* time spent writing state */
+    double last_base_ms;
+} tfr_state_stats;
+
+void tfr_state_store_get_stats(const tfr_state_store *store, tfr_state_stats *out);
+
+#endif
