@@ -1,26 +1,57 @@
 #!/usr/bin/env bash
-# demo.sh — install what is needed, start the local servers, write a few rows
-# to MariaDB and decode them from the binlog with tapflow-binlog.
+# demo.sh — the reference guide's real-time wide table, end to end, on local
+# servers: MariaDB tables -> tapflow -> a MongoDB-wire collection.
 #
-#   bash tools/demo.sh
+#   bash tools/demo.sh [--orders N]      (default 99441, the guide's size)
 #
-# Steps: tools/setup.sh; build build/; tools/servers.sh start; create a small
-# e-commerce schema in database tapflow_demo and insert, update and delete a
-# few rows; decode exactly those binlog events (from the position before the
-# first statement) with build/tools/tapflow-binlog/tapflow-binlog as JSON
-# lines, then as a summary; ping the MongoDB-wire server with mongosh.
-# The servers keep running afterwards: stop them with `tools/servers.sh stop`.
+# Steps: tools/setup.sh; build build/ (TAPFLOW_BUILD_DIR overrides); start the
+# local servers (tools/servers.sh: TAPFLOW_SERVERS_DIR, TAPFLOW_MARIADB_PORT and
+# TAPFLOW_MONGO_PORT choose another set); load the Olist-shaped data set
+# (tools/datagen/datagen --seed 42) into database `ecommerce`; write a config
+# with the guide's datasources MySQL_ECommerce and MongoDB_ECommerce to
+# <servers dir>/tapflow.conf (TAPFLOW_HOME is <servers dir>/tapflow; nothing
+# goes to your home directory); run the guide's Tap Shell script
+# tools/demo/order_single_view.tap with `tap -f` (it saves and starts the
+# flow); draw the initial build's progress; print `status`, `use` + `count`
+# as the guide does; run the guide's Step 2 SQL (tools/demo/step2.sql), wait
+# for the change and show the ORD789654 document with mongosh.
+#
+# Running it again starts over: it stops the flow, drops database `ecommerce`
+# on both servers and builds the wide table again. The flow and the servers
+# keep running at the end; the last lines say how to stop them and how to go
+# on by hand.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export PATH="$top/.local/bin:/usr/local/go/bin:${HOME:-/root}/go/bin:$PATH"
 
+orders=99441
+while [ $# -gt 0 ]; do
+    case $1 in
+    --orders) orders=${2:-}; shift $(($# > 1 ? 2 : 1)) ;;
+    --orders=*) orders=${1#*=}; shift ;;
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    *) echo "demo: unknown option '$1' (usage: bash tools/demo.sh [--orders N])" >&2; exit 2 ;;
+    esac
+done
+if ! [[ $orders =~ ^[1-9][0-9]{0,6}$ ]]; then
+    echo "demo: --orders needs a number from 1 to 9999999, got '$orders'" >&2
+    exit 2
+fi
+
+flow=Order_SingleView_Sync
+db=ecommerce
+build=${TAPFLOW_BUILD_DIR:-$top/build}
+tap_bin="$build/tools/tap/tap"
+demo_start=$(date +%s.%N)
+
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 [ -t 1 ] || say() { printf '\n== %s\n' "$*"; }
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
-# Overrides the caller gave (other ports or state folder): the stop command
-# printed at the end needs them too.
+# Overrides the caller gave (other ports or state folder): the commands
+# printed at the end need them too.
 overrides=""
 for var in TAPFLOW_SERVERS_DIR TAPFLOW_MARIADB_PORT TAPFLOW_MONGO_PORT; do
     if [ -n "${!var:-}" ]; then overrides+="$var=${!var} "; fi
@@ -29,104 +60,126 @@ done
 say "installing what is needed (tools/setup.sh)"
 bash tools/setup.sh
 
-say "building build/"
-cmake -S "$top" -B "$top/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-if ! ninja -C "$top/build" >"$top/build/build.log" 2>&1; then
-    grep -v '^\[[0-9]*/[0-9]*\] ' "$top/build/build.log" | tail -n 60
+say "building $build"
+mkdir -p "$build"
+cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+if ! ninja -C "$build" ${TAPFLOW_BUILD_JOBS:+-j "$TAPFLOW_BUILD_JOBS"} >"$build/build.log" 2>&1; then
+    grep -v '^\[[0-9]*/[0-9]*\] ' "$build/build.log" | tail -n 60
+    exit 1
+fi
+if [ ! -x "$tap_bin" ]; then
+    echo "demo: $tap_bin was not built (tools/tap/ is missing or failed to build)" >&2
     exit 1
 fi
 
 say "starting the local servers (tools/servers.sh start)"
 bash tools/servers.sh start
 eval "$(bash tools/servers.sh env)"
-
-# The client reads the password from the environment, so it is never printed.
-export MYSQL_PWD=$TAPFLOW_MARIADB_PASSWORD
+export MYSQL_PWD=$TAPFLOW_MARIADB_PASSWORD # the mariadb client's password, never printed
+export TAPFLOW_CONFIG="$TAPFLOW_SERVERS_DIR/tapflow.conf"
+export TAPFLOW_HOME="$TAPFLOW_SERVERS_DIR/tapflow"
+mkdir -p "$TAPFLOW_HOME"
+tap() { "$tap_bin" "$@"; }
 sql() {
     mariadb --no-defaults -h"$TAPFLOW_MARIADB_HOST" -P"$TAPFLOW_MARIADB_PORT" \
         -u"$TAPFLOW_MARIADB_USER" "$@"
 }
+mongo_db_uri="${TAPFLOW_MONGO_URI%/}/$db"
 
-# Where the binlog stands before the demo writes anything: decoding starts here.
-read -r binlog_file start_pos < <(sql -N -B -e 'SHOW MASTER STATUS' | awk '{print $1, $2}')
-binlog_path="$TAPFLOW_MARIADB_DATADIR/$binlog_file"
-echo "binlog: $binlog_path, position $start_pos"
+cat >"$TAPFLOW_CONFIG" <<CONF
+# tapflow config written by tools/demo.sh: the guide's two datasources on the
+# local servers (tools/servers.sh). The MariaDB password is read from the
+# environment variable TAPFLOW_MARIADB_PASSWORD (eval "\$(tools/servers.sh env)").
+[tapflow]
+home = $TAPFLOW_HOME
+server_id = 7471
 
-say "writing to MariaDB database tapflow_demo"
-demo_sql=$(
-    cat <<'SQL'
-CREATE DATABASE IF NOT EXISTS tapflow_demo;
-USE tapflow_demo;
-DROP TABLE IF EXISTS order_items, orders, products, customers;
-CREATE TABLE customers (
-  customer_id INT PRIMARY KEY,
-  name VARCHAR(100) NOT NULL,
-  email VARCHAR(200),
-  created_at DATETIME(3) NOT NULL
-);
-CREATE TABLE products (
-  product_id INT PRIMARY KEY,
-  title VARCHAR(200) NOT NULL,
-  price DECIMAL(10,2) NOT NULL,
-  tags SET('new','sale','eco') NOT NULL DEFAULT ''
-);
-CREATE TABLE orders (
-  order_id BIGINT UNSIGNED PRIMARY KEY,
-  customer_id INT NOT NULL,
-  status ENUM('pending','paid','shipped','cancelled') NOT NULL,
-  ordered_at TIMESTAMP(6) NOT NULL,
-  note TEXT NULL
-);
-CREATE TABLE order_items (
-  order_id BIGINT UNSIGNED NOT NULL,
-  line_no SMALLINT NOT NULL,
-  product_id INT NOT NULL,
-  quantity INT NOT NULL,
-  unit_price DECIMAL(10,2) NOT NULL,
-  PRIMARY KEY (order_id, line_no)
-);
-INSERT INTO customers VALUES
-  (1, 'Ada Lovelace', 'ada@example.org', '2024-03-01 09:15:00.125'),
-  (2, 'Grace Hopper', NULL, '2024-03-02 17:40:12.500');
-INSERT INTO products VALUES
-  (10, 'Mechanical keyboard', 89.90, 'new'),
-  (11, 'USB-C cable 2m', 7.49, 'sale,eco');
-BEGIN;
-INSERT INTO orders VALUES (1001, 1, 'pending', '2024-03-05 10:00:00.000001', 'leave at the door');
-INSERT INTO order_items VALUES (1001, 1, 10, 1, 89.90), (1001, 2, 11, 3, 7.49);
-COMMIT;
-UPDATE orders SET status = 'paid', note = NULL WHERE order_id = 1001;
-UPDATE products SET price = 79.90, tags = 'sale' WHERE product_id = 10;
-DELETE FROM order_items WHERE order_id = 1001 AND line_no = 2;
-SQL
-)
-printf '%s\n' "$demo_sql" | sed 's/^/  sql> /'
-printf '%s\n' "$demo_sql" | sql
-echo
-sql --table -e 'SELECT o.order_id, o.status, c.name, i.line_no, p.title, i.quantity, i.unit_price
-        FROM tapflow_demo.orders o JOIN tapflow_demo.customers c USING (customer_id)
-        JOIN tapflow_demo.order_items i USING (order_id) JOIN tapflow_demo.products p USING (product_id)'
+[datasource MySQL_ECommerce]
+type = mysql
+host = $TAPFLOW_MARIADB_HOST
+port = $TAPFLOW_MARIADB_PORT
+user = $TAPFLOW_MARIADB_USER
+password_env = TAPFLOW_MARIADB_PASSWORD
+database = $db
 
-tool="$top/build/tools/tapflow-binlog/tapflow-binlog"
-if [ ! -x "$tool" ]; then
-    echo "demo: $tool was not built (tools/tapflow-binlog/ is missing or failed to build)" >&2
-    exit 1
+[datasource MongoDB_ECommerce]
+type = mongodb
+uri = $TAPFLOW_MONGO_URI
+database = $db
+CONF
+echo "config: $TAPFLOW_CONFIG"
+
+# A previous run's flow: stop it before its tables and collection go.
+if [ -f "$TAPFLOW_HOME/run/$flow.json" ]; then
+    say "stopping the flow a previous run left running"
+    tap -c "stop $flow" || echo "demo: (stopping it failed; going on)"
 fi
 
-say "decoding the new binlog events: tapflow-binlog --start-position $start_pos $binlog_path"
-"$tool" --start-position "$start_pos" "$binlog_path"
+say "loading the demo data set into MariaDB database $db (datagen --orders $orders --seed 42)"
+mongosh --quiet --norc "$mongo_db_uri" --eval 'db.dropDatabase()' >/dev/null
+datagen_out=$(python3 tools/datagen/datagen --seed 42 --orders "$orders" --db "$db")
+echo "$datagen_out"
+source_rows=$(awk '$3 == "rows" { n += $2 } END { print n + 0 }' <<<"$datagen_out")
 
-say "summary: tapflow-binlog --summary --start-position $start_pos $binlog_path"
-"$tool" --summary --start-position "$start_pos" "$binlog_path"
+say "Step 1: the guide's Tap Shell script: tap -f tools/demo/order_single_view.tap"
+sed 's/^/  | /' tools/demo/order_single_view.tap
+echo
+build_start=$(date +%s.%N)
+tap -f tools/demo/order_single_view.tap
 
-say "the MongoDB-wire server answers: mongosh $TAPFLOW_MONGO_URI --eval 'db.runCommand({ping:1})'"
-mongosh --quiet --norc "$TAPFLOW_MONGO_URI" --eval 'db.runCommand({ping: 1})'
+say "initial build: $source_rows source rows -> $orders documents in orderSingleView"
+python3 tools/demo/progress.py --home "$TAPFLOW_HOME" --flow "$flow" \
+    --source-rows "$source_rows" --documents "$orders"
+build_time=$(since "$build_start")
 
-say "done"
-stop_cmd="${overrides}tools/servers.sh stop"
+say "the guide's status and count"
+echo "tap> status $flow"
+tap -c "status $flow"
+echo "tap> use MongoDB_ECommerce"
+echo "tap> count orderSingleView"
+tap -f - <<'TAP'
+use MongoDB_ECommerce
+count orderSingleView
+TAP
+
+say "Step 2: the guide's SQL on MariaDB database $db (tools/demo/step2.sql)"
+sed 's/^/  sql> /' tools/demo/step2.sql
+sql "$db" <tools/demo/step2.sql
+committed_ms=$(date +%s%3N)
+
+say "waiting for ORD789654 in orderSingleView to show the updates"
+TF_COMMITTED_MS=$committed_ms mongosh --quiet --norc "$mongo_db_uri" --eval '
+const committed = Number(process.env.TF_COMMITTED_MS), deadline = Date.now() + 60000;
+const updated = (d) => d && d.order_status === "shipped" && d.customer_info &&
+  d.order_payments && d.order_payments.length === 1 && Number(d.order_payments[0].payment_value) === 220 &&
+  d.order_items && d.order_items.length === 1 && Number(d.order_items[0].price) === 210 &&
+  d.order_items[0].product && d.order_items[0].seller;
+let doc = null;
+while (!updated(doc = db.orderSingleView.findOne({order_id: "ORD789654"})) && Date.now() < deadline) sleep(20);
+if (!updated(doc)) { print("demo: ORD789654 did not show the updates within 60 s; last seen:"); printjson(doc); quit(1); }
+print("seen " + (Date.now() - committed) + " ms after the last UPDATE committed (mongosh polling every 20 ms)");'
+
+say "the document: mongosh $mongo_db_uri --eval 'db.orderSingleView.findOne({order_id: \"ORD789654\"})'"
+mongosh --quiet --norc "$mongo_db_uri" --eval '
+print(EJSON.stringify(db.orderSingleView.findOne({order_id: "ORD789654"}), null, 2, {relaxed: true}))'
+
+say "done in $(since "$demo_start") s (initial build of $orders orders: $build_time s)"
+stop_servers="${overrides}tools/servers.sh stop"
 cat <<TXT
-The servers keep running:
-  MariaDB      127.0.0.1:$TAPFLOW_MARIADB_PORT  mariadb --no-defaults -h127.0.0.1 -P$TAPFLOW_MARIADB_PORT -u$TAPFLOW_MARIADB_USER -p
-  mongo-wire   $TAPFLOW_MONGO_URI  mongosh $TAPFLOW_MONGO_URI
-Stop them with: $stop_cmd
+The flow $flow keeps running: change the tables in MariaDB database $db and
+watch orderSingleView follow. To use tap and the Python SDK by hand (the
+guide's commands), in this shell:
+
+  cd $top
+  eval "\$(${overrides}tools/servers.sh env)"
+  export TAPFLOW_CONFIG=$TAPFLOW_CONFIG TAPFLOW_HOME=$TAPFLOW_HOME
+  export PATH=$build/tools/tap:\$PATH PYTHONPATH=$top/tools/python
+  tap                                   # then: status $flow, use MongoDB_ECommerce, count orderSingleView
+  mariadb --no-defaults -h127.0.0.1 -P$TAPFLOW_MARIADB_PORT -u$TAPFLOW_MARIADB_USER $db    # password: \$TAPFLOW_MARIADB_PASSWORD
+  mongosh $mongo_db_uri
+
+Stop the flow:     tap -c 'stop $flow'
+Run the guide's Python example instead (after stopping the flow):
+                   python3 tools/demo/real_time_order_view.py
+Stop the servers:  $stop_servers   (stop the flow first)
 TXT
