@@ -17,9 +17,11 @@ Env: TAPFLOW_MARIADB_*, TAPFLOW_MONGO_URI (tools/servers.sh env),
 TAPFLOW_REPLICA_BIN (default build/tools/tapflow-replica/tapflow-replica).
 """
 import calendar
+import hashlib
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -356,6 +358,14 @@ def main():
             if want is not None and res["ok"]:
                 check(res["id_type"] == "ObjectId", "statement %d: _id is an ObjectId" % (i + 1),
                       res["id_type"])
+        # _id is derived from the root key: the first 12 bytes of SHA-256 of
+        # the BSON {order_id: "ORD789654"} (sink.h, "Addressing by _id").
+        key = b"\x02order_id\x00" + struct.pack("<i", 10) + b"ORD789654\x00"
+        key = struct.pack("<i", len(key) + 5) + key + b"\x00"
+        got_id = mongo_eval("print(db.orderSingleView.findOne({order_id: 'ORD789654'})"
+                            "._id.toHexString())").strip()
+        check(got_id == hashlib.sha256(key).hexdigest()[:24], "_id derived from the root key",
+              got_id)
         # The final document, as the guide shows it (types spelled out).
         final = expected_doc(decimal128)
         check(final["order_status"] == "shipped" and
