@@ -112,11 +112,13 @@ tf_status tf_view_save(const tf_view *view, size_t max_chunk, tf_view_chunk_fn f
             for (size_t s = 0; s < t->slot_count; s++)
                 row_size += row->keys[s].len + 16;
             if (header + row_size + PERSIST_MARGIN > max_chunk)
-                return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                return bson_append_array_end(&chunk, &rows), bson_destroy(&chunk),
+                       tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
                                     "saving the view: a row of %.100s (%zu bytes) does not fit "
                                     "in a %zu-byte chunk",
                                     t->name, row_size, max_chunk);
-            if (chunk.len + row_size + PERSIST_MARGIN > max_chunk) {
+            /* While rows is open, chunk.len does not count it yet. */
+            if (header + rows.len + row_size + PERSIST_MARGIN > max_chunk) {
                 if (!chunk_emit(&chunk, &rows, fn, arg, err))
                     return TF_MALFORMED;
                 chunk_begin(&chunk, &rows, t);

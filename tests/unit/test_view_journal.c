@@ -722,6 +722,8 @@ static void resume_after(uint64_t seed, int before_save, int after_save, size_t 
     chunk_list base = {0};
     if (tf_view_save(live, max_chunk, collect_chunk, &base, &err) != TF_OK)
         fail_msg("%s", err.message);
+    for (size_t i = 0; i < base.count; i++)
+        assert_true(base.len[i] < max_chunk);
     tf_view_journal_clear(journal);
     /* Deltas: the journal saved every few changes, as checkpoints do. */
     chunk_list deltas = {0};
