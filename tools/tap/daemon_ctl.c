@@ -1,0 +1,392 @@
+/* daemon_ctl.c — the tapflow-replica processes tap starts.
+ *
+ * A flow runs as `tapflow-replica --flow HOME/flows/NAME.tap --config CONF
+ * --gtid-resume --status-listen 127.0.0.1:PORT`, detached (fork, setsid,
+ * exec: no shell), its output in HOME/logs/NAME.log, and HOME/run/NAME.json
+ * says where it is. A run file is trusted only while its pid is alive AND
+ * runs tapflow-replica on that flow's file (/proc/PID/cmdline), so a stale
+ * file after a reboot never gets an unrelated process signalled. */
+#include "daemon.h"
+#include "tap.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_WAIT_MS 30000
+#define STOP_WAIT_MS 60000
+
+static int64_t now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static char *flow_file_path(const char *home, const char *flow)
+{
+    return bson_strdup_printf("%s/flows/%s.tap", home, flow);
+}
+
+/* Whether pid is a tapflow-replica running flow's file. Reaps it first when
+ * it is our own child that exited. */
+static bool is_our_daemon(const char *home, const char *flow, long pid)
+{
+    waitpid((pid_t)pid, NULL, WNOHANG);
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return false;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    char cmdline[8192];
+    size_t n = fread(cmdline, 1, sizeof cmdline - 1, f);
+    fclose(f);
+    if (n == 0)
+        return false; /* a zombie: exited */
+    cmdline[n] = '\0';
+    char *flow_file = flow_file_path(home, flow);
+    bool is_replica = strstr(cmdline, "tapflow-replica") != NULL;
+    bool has_flow = false;
+    for (size_t i = 0; i < n; i += strlen(cmdline + i) + 1)
+        if (strcmp(cmdline + i, flow_file) == 0)
+            has_flow = true;
+    bson_free(flow_file);
+    return is_replica && has_flow;
+}
+
+static void remove_run_file(const char *home, const char *flow)
+{
+    char *path = tfr_run_file_path(home, flow);
+    unlink(path);
+    bson_free(path);
+}
+
+bool tap_daemon_running(const char *home, const char *flow, long *pid, uint16_t *port)
+{
+    tfr_run_file rf;
+    bool found = false;
+    tf_error err = {0};
+    if (!tfr_run_file_read(home, flow, &rf, &found, &err) || !found)
+        return false;
+    if (pid)
+        *pid = rf.pid;
+    if (port)
+        *port = rf.status_port;
+    return is_our_daemon(home, flow, rf.pid);
+}
+
+void tap_daemon_last_error(const char *home, const char *flow, char *out, size_t cap)
+{
+    out[0] = '\0';
+    char *path = bson_strdup_printf("%s/logs/%s.log", home, flow);
+    FILE *f = fopen(path, "r");
+    bson_free(path);
+    if (!f)
+        return;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        if (!strstr(line, "error"))
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(out, cap, "%s", line);
+    }
+    fclose(f);
+}
+
+/* ---- ports ---- */
+
+static bool port_free(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A port for a new daemon: the first free one of [tapflow] status_ports,
+ * else one the kernel picks. */
+static bool pick_port(const tfr_config *cfg, uint16_t *out, tf_error *err)
+{
+    if (cfg->status_port_low) {
+        for (unsigned p = cfg->status_port_low; p <= cfg->status_port_high; p++) {
+            if (port_free((uint16_t)p)) {
+                *out = (uint16_t)p;
+                return true;
+            }
+        }
+        tf_error_set(err, TF_ERR_IO, 0, "no free port in status_ports %u-%u of %.200s",
+                     cfg->status_port_low, cfg->status_port_high, cfg->file);
+        return false;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(fd, (struct sockaddr *)&a, &len) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        tf_error_set(err, TF_ERR_IO, 0, "no free port on 127.0.0.1: %s", strerror(errno));
+        return false;
+    }
+    *out = ntohs(a.sin_port);
+    return true;
+}
+
+static bool port_answers(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* ---- spawning ---- */
+
+/* tapflow-replica: env TAPFLOW_REPLICA_BIN, else beside tap in the build
+ * tree or an install, else PATH. */
+static char *replica_binary(const tap_session *s)
+{
+    const char *env = getenv("TAPFLOW_REPLICA_BIN");
+    if (env && *env)
+        return bson_strdup(env);
+    const char *candidates[] = {"%s/../tapflow-replica/tapflow-replica", "%s/tapflow-replica"};
+    for (size_t i = 0; s->exe_dir && i < 2; i++) {
+        char *path = bson_strdup_printf(candidates[i], s->exe_dir);
+        if (access(path, X_OK) == 0)
+            return path;
+        bson_free(path);
+    }
+    return bson_strdup("tapflow-replica");
+}
+
+static bool make_dir(const char *home, const char *sub, tf_error *err)
+{
+    char *dir = sub ? bson_strdup_printf("%s/%s", home, sub) : bson_strdup(home);
+    bool ok = mkdir(dir, 0700) == 0 || errno == EEXIST;
+    if (!ok)
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "cannot create %.300s: %s", dir,
+                     strerror(errno));
+    bson_free(dir);
+    return ok;
+}
+
+/* In the child: never returns. Errors go to the log, which is stderr. */
+static void exec_daemon(const char *binary, char *const argv[], int log_fd)
+{
+    setsid();
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+        dup2(devnull, STDIN_FILENO);
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
+    signal(SIGPIPE, SIG_DFL);
+    execvp(binary, argv);
+    dprintf(STDERR_FILENO, "tap: error: cannot run %s: %s\n", binary, strerror(errno));
+    _exit(127);
+}
+
+bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, tf_error *err)
+{
+    const char *home = s->home;
+    if (!make_dir(home, NULL, err) || !make_dir(home, "flows", err) ||
+        !make_dir(home, "logs", err) || !make_dir(home, "run", err))
+        return false;
+    char *flow_file = flow_file_path(home, flow);
+    char *log_file = bson_strdup_printf("%s/logs/%s.log", home, flow);
+    char *binary = replica_binary(s);
+    char config_abs[PATH_MAX];
+    char listen[40];
+    uint16_t port = 0;
+    bool ok = false;
+    int log_fd = -1;
+    FILE *f = fopen(flow_file, "w");
+    if (!f || fputs(flow_text, f) < 0 || fclose(f) != 0) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "cannot write %.300s: %s", flow_file,
+                     strerror(errno));
+        f = NULL;
+        goto done;
+    }
+    if (!realpath(s->config_path, config_abs)) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "%.300s: %s", s->config_path,
+                     strerror(errno));
+        goto done;
+    }
+    if (!pick_port(s->cfg, &port, err))
+        goto done;
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
+    log_fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log_fd < 0) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "cannot open %.300s: %s", log_file,
+                     strerror(errno));
+        goto done;
+    }
+    char *const argv[] = {binary,          "--flow",     flow_file, "--config",
+                          config_abs,      "--gtid-resume", "--status-listen", listen,
+                          NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "fork: %s", strerror(errno));
+        goto done;
+    }
+    if (pid == 0)
+        exec_daemon(binary, argv, log_fd);
+    tfr_run_file rf = {.pid = pid, .status_port = port, .started_ms = now_ms()};
+    if (!tfr_run_file_write(home, flow, &rf, err)) {
+        kill(pid, SIGTERM);
+        goto done;
+    }
+    for (int64_t waited = 0; waited < START_WAIT_MS; waited += 50) {
+        if (port_answers(port)) {
+            ok = true;
+            goto done;
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            char why[400];
+            tap_daemon_last_error(home, flow, why, sizeof why);
+            tf_error_set(err, TF_ERR_IO, 0, "flow %.100s did not start: %.300s (log: %.200s)",
+                         flow, why[0] ? why : "tapflow-replica exited", log_file);
+            remove_run_file(home, flow);
+            goto done;
+        }
+        sleep_ms(50);
+    }
+    tf_error_set(err, TF_ERR_IO, 0,
+                 "flow %.100s: tapflow-replica (pid %ld) has no status endpoint on %s after %d s "
+                 "(log: %.200s)",
+                 flow, (long)pid, listen, START_WAIT_MS / 1000, log_file);
+done:
+    if (log_fd >= 0)
+        close(log_fd);
+    bson_free(binary);
+    bson_free(log_file);
+    bson_free(flow_file);
+    return ok;
+}
+
+bool tap_daemon_stop(const char *home, const char *flow, bool *was_running, tf_error *err)
+{
+    long pid = 0;
+    *was_running = tap_daemon_running(home, flow, &pid, NULL);
+    if (!*was_running) {
+        remove_run_file(home, flow);
+        return true;
+    }
+    if (kill((pid_t)pid, SIGTERM) != 0 && errno != ESRCH) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "cannot signal flow %.100s (pid %ld): %s",
+                     flow, pid, strerror(errno));
+        return false;
+    }
+    for (int64_t waited = 0; waited < STOP_WAIT_MS; waited += 50) {
+        if (!is_our_daemon(home, flow, pid)) {
+            remove_run_file(home, flow);
+            return true;
+        }
+        sleep_ms(50);
+    }
+    tf_error_set(err, TF_ERR_IO, 0, "flow %.100s (pid %ld) did not stop within %d s", flow, pid,
+                 STOP_WAIT_MS / 1000);
+    return false;
+}
+
+/* ---- the status endpoint ---- */
+
+/* GET /status from 127.0.0.1:port into out (body only); false on failure. */
+static bool http_get_status(uint16_t port, char *out, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char req[128];
+    int n = snprintf(req, sizeof req,
+                     "GET /status HTTP/1.0\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n",
+                     port);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 || write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return false;
+    }
+    size_t len = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 5000) <= 0)
+            break;
+        ssize_t r = read(fd, out + len, cap - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        if (len >= cap - 1)
+            break;
+    }
+    close(fd);
+    out[len] = '\0';
+    char *body = strstr(out, "\r\n\r\n");
+    if (strncmp(out, "HTTP/1.", 7) != 0 || strncmp(out + 8, " 200", 4) != 0 || !body)
+        return false;
+    memmove(out, body + 4, strlen(body + 4) + 1);
+    return true;
+}
+
+bool tap_daemon_query(const char *home, const char *flow, tap_daemon_status *out)
+{
+    memset(out, 0, sizeof *out);
+    uint16_t port = 0;
+    if (!tap_daemon_running(home, flow, NULL, &port))
+        return false;
+    char body[8192];
+    bson_t doc;
+    bson_error_t error;
+    if (!http_get_status(port, body, sizeof body) ||
+        !bson_init_from_json(&doc, body, -1, &error)) {
+        snprintf(out->state, sizeof out->state, "starting");
+        return true;
+    }
+    bson_iter_t it;
+    snprintf(out->state, sizeof out->state, "%s",
+             bson_iter_init_find(&it, &doc, "status") && BSON_ITER_HOLDS_UTF8(&it)
+                 ? bson_iter_utf8(&it, NULL)
+                 : "starting");
+    if (bson_iter_init_find(&it, &doc, "qps") && BSON_ITER_HOLDS_NUMBER(&it))
+        out->qps = bson_iter_as_double(&it);
+    if (bson_iter_init_find(&it, &doc, "total_rows") && BSON_ITER_HOLDS_NUMBER(&it))
+        out->total_rows = bson_iter_as_int64(&it);
+    if (bson_iter_init_find(&it, &doc, "delay_ms") && BSON_ITER_HOLDS_NUMBER(&it))
+        out->delay_ms = bson_iter_as_int64(&it);
+    if (bson_iter_init_find(&it, &doc, "error") && BSON_ITER_HOLDS_UTF8(&it))
+        snprintf(out->error, sizeof out->error, "%s", bson_iter_utf8(&it, NULL));
+    bson_destroy(&doc);
+    return true;
+}
