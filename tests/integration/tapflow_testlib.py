@@ -133,14 +133,16 @@ def load_datagen(db, orders, seed=42):
     return r.stdout
 
 
-def write_config(path, db, server_id, mongo_db=None):
+def write_config(path, db, server_id, mongo_db=None, extra=""):
     """The tap/tapflow-replica config of a test flow: MySQL_ECommerce is db on the
-    local MariaDB, MongoDB_ECommerce is mongo_db (default db) on the mongo-wire server."""
+    local MariaDB, MongoDB_ECommerce is mongo_db (default db) on the mongo-wire server;
+    extra: more [tapflow] lines."""
     with open(path, "w") as f:
         f.write("""# written by tests/integration/tapflow_testlib.py
 [tapflow]
 server_id = %d
 checkpoint_interval_ms = 200
+%s
 
 [datasource MySQL_ECommerce]
 type = mysql
@@ -154,7 +156,7 @@ database = %s
 type = mongodb
 uri = %s
 database = %s
-""" % (server_id, MARIADB_HOST, MARIADB_PORT, MARIADB_USER, db, MONGO_URI, mongo_db or db))
+""" % (server_id, extra, MARIADB_HOST, MARIADB_PORT, MARIADB_USER, db, MONGO_URI, mongo_db or db))
 
 
 # ---- the expected document: the flow's LEFT JOINs, typed as the view maps ----
