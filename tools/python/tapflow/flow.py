@@ -18,8 +18,9 @@ import time
 from tapflow import session as sessions
 from tapflow.errors import FlowError, TapflowError
 
-# What tap accepts as a flow name: it is also a file name under TAPFLOW_HOME.
-FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}\Z")
+# What tap accepts as a flow name (tools/tap/flow_shell.c): it is also a file
+# name under TAPFLOW_HOME.
+FLOW_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}\Z")
 DATASOURCE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}\Z")
 STATUS_LINE = re.compile(r"job current status is: (\w+), qps is: ([0-9.]+), total rows: (\d+), "
                          r"delay is: (\d+)ms")
@@ -90,8 +91,8 @@ class Flow:
             raise FlowError('the flow name must be a string such as "Order_SingleView_Sync", '
                             "got %s" % type(name).__name__)
         if not FLOW_NAME.match(name):
-            raise FlowError("flow name %r: use 1-128 letters, digits, '_' or '-' (not first)"
-                            % name)
+            raise FlowError("flow name %r: use letters, digits, '_', '-' and '.' (at most 100, "
+                            "not starting with '.')" % name)
         self.name = name
         self.source = None  # (datasource, table)
         self.lookups = []

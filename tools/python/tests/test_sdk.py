@@ -203,6 +203,9 @@ class Definition(FakeTapCase):
         self.assertRejected(lambda: Flow(""), "flow name ''")
         self.assertRejected(lambda: Flow("my flow"), "flow name 'my flow'")
         self.assertRejected(lambda: Flow('a"b'), "flow name")
+        self.assertRejected(lambda: Flow(".hidden"), "not starting with '.'")
+        self.assertRejected(lambda: Flow("x" * 101), "at most 100")
+        self.assertEqual(Flow("Order.v2-test_1").name, "Order.v2-test_1")
 
     def test_bad_sources(self):
         self.assertRejected(lambda: Flow("F").read_from("orders"),
