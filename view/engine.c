@@ -16,41 +16,22 @@
  * with several matches, all their parents are marked although only the
  * lowest key is embedded: the recomputed document is then the same).
  *
- * tf_view_flush recomputes each marked document from the state, exactly
- * the LEFT JOINs of the flow, and emits it whole (replace with upsert), or
- * a delete when its root row is gone. Finer ops ($set of one path, array
- * filters) can replace whole documents later without changing the
- * marking. */
+ * tf_view_flush (flush.c) recomputes each marked document from the state,
+ * exactly the LEFT JOINs of the flow, and emits it whole (replace with
+ * upsert), or a delete when its root row is gone.
+ *
+ * In TF_VIEW_FANOUT_ARRAY_FILTERS mode the walk stops early where a
+ * partial update is exactly right (view_route): at a lookup directly under
+ * the root it marks the documents above with that field only ($set of
+ * one path); at an object lookup under a root-level array it records the
+ * lookup key once, for one updateMany with arrayFilters, instead of
+ * visiting the documents at all. */
 #include "view_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct view_node {
-    view_table *table;
-    long parent;      /* node index, -1 for the root */
-    const char *name; /* field name in the parent: last path segment */
-    tf_lookup_type type;
-    const tf_flow_lookup *lookup; /* NULL for the root */
-    size_t child_slot;            /* in table: this node's relation columns */
-    size_t parent_slot;           /* in the parent's table: parent fields */
-    bool *omit;                   /* per column: relation column, not embedded */
-    size_t child_count;
-    size_t *children;
-} view_node;
-
-struct tf_view {
-    const tf_flow_spec *spec;
-    size_t table_count;
-    view_table **tables;
-    size_t node_count;
-    view_node *nodes;
-    bool ready;
-    view_map pending; /* encoded root pk -> bson_t filter (as last seen) */
-    view_buf scratch;
-};
 
 static view_table *table_named(const tf_view *view, const char *name)
 {
@@ -80,6 +61,7 @@ tf_view *tf_view_new(const tf_flow_spec *spec)
     view->nodes = bson_malloc0(view->node_count * sizeof *view->nodes);
     view->nodes[0].table = add_table(view, spec->source_table);
     view->nodes[0].parent = -1;
+    view->nodes[0].name = "";
     for (size_t i = 0; i < spec->lookup_count; i++) {
         const tf_flow_lookup *lk = &spec->lookups[i];
         view_node *n = &view->nodes[i + 1];
@@ -89,6 +71,7 @@ tf_view *tf_view_new(const tf_flow_spec *spec)
         n->type = lk->type;
         const char *dot = strrchr(lk->path, '.');
         n->name = dot ? dot + 1 : lk->path;
+        n->name_len = strlen(n->name);
         view_node *parent = &view->nodes[n->parent];
         parent->children =
             bson_realloc(parent->children, (parent->child_count + 1) * sizeof *parent->children);
@@ -115,13 +98,12 @@ void tf_view_destroy(tf_view *view)
 {
     if (!view)
         return;
-    size_t b = 0;
-    for (view_map_entry *e = view_map_next(&view->pending, &b, NULL); e;
-         e = view_map_next(&view->pending, &b, e))
-        bson_destroy(e->value);
     view_map_cleanup(&view->pending);
+    view_map_cleanup(&view->fanouts);
+    view_arena_cleanup(&view->arena);
     for (size_t i = 0; i < view->node_count; i++) {
         bson_free(view->nodes[i].omit);
+        bson_free(view->nodes[i].parent_columns);
         bson_free(view->nodes[i].children);
     }
     bson_free(view->nodes);
@@ -129,6 +111,12 @@ void tf_view_destroy(tf_view *view)
         view_table_destroy(view->tables[i]);
     bson_free(view->tables);
     view_buf_cleanup(&view->scratch);
+    view_buf_cleanup(&view->out);
+    view_buf_cleanup(&view->set);
+    view_buf_cleanup(&view->unset);
+    view_buf_cleanup(&view->filter);
+    view_buf_cleanup(&view->array_filters);
+    view_buf_cleanup(&view->path);
     bson_free(view);
 }
 
@@ -163,6 +151,35 @@ static tf_status config_error(const tf_view *view, tf_flow_pos pos, tf_error *er
                         pos.column, msg);
 }
 
+/* Where a change stops in ARRAY_FILTERS mode (see view_route). An object
+ * under a root-level array qualifies only when the element holds every
+ * parent field (not omitted as the array's own relation column): the
+ * filter and arrayFilters match on them. */
+static void assign_routes(tf_view *view)
+{
+    unsigned root_fields = 0;
+    for (size_t i = 1; i < view->node_count; i++) {
+        view_node *n = &view->nodes[i];
+        const view_node *parent = &view->nodes[n->parent];
+        n->route = VIEW_ROUTE_UP;
+        if (n->parent == 0) {
+            if (root_fields < 64) {
+                n->route = VIEW_ROUTE_ROOT_FIELD;
+                n->field_bit = root_fields++;
+            }
+            continue;
+        }
+        if (n->type != TF_LOOKUP_OBJECT || parent->parent != 0 ||
+            parent->type != TF_LOOKUP_ARRAY)
+            continue;
+        bool held = true;
+        for (size_t r = 0; r < n->lookup->relation_count; r++)
+            held = held && !parent->omit[n->parent_columns[r]];
+        if (held)
+            n->route = VIEW_ROUTE_ARRAY_FILTER;
+    }
+}
+
 /* Once every table is known: relation columns exist on both sides and
  * compare as the same kind of value; embedded field names do not collide
  * with columns of the row they are embedded in. */
@@ -178,6 +195,8 @@ static tf_status resolve(tf_view *view, tf_error *err)
                                 lk->path, n->name, parent->name);
         bson_free(n->omit);
         n->omit = bson_malloc0(n->table->column_count * sizeof *n->omit);
+        bson_free(n->parent_columns);
+        n->parent_columns = bson_malloc0(lk->relation_count * sizeof *n->parent_columns);
         for (size_t r = 0; r < lk->relation_count; r++) {
             const tf_flow_relation *rel = &lk->relations[r];
             long child = view_table_column(n->table, rel->child_column);
@@ -204,8 +223,10 @@ static tf_status resolve(tf_view *view, tf_error *err)
                     lk->path, parent->name, parent_column, tf_column_type_name(pc->type),
                     n->table->name, rel->child_column, tf_column_type_name(cc->type));
             n->omit[child] = true;
+            n->parent_columns[r] = (uint32_t)pcol;
         }
     }
+    assign_routes(view);
     for (size_t i = 0; i < view->table_count; i++)
         view_table_resolve_slots(view->tables[i]);
     view->ready = true;
@@ -238,41 +259,136 @@ tf_status tf_view_define_table_map(tf_view *view, const tf_table_map *map, tf_er
                                 has_pk_metadata ? map->primary_key_count : 0, err);
 }
 
-/* ---- marking affected roots ---- */
+/* ---- marking affected documents ---- */
 
-static void mark_root(tf_view *view, const view_row *row)
+static void mark_root(tf_view *view, const view_row *row, size_t field_node)
 {
-    void **slot = view_map_upsert(&view->pending, row->pk.ptr, row->pk.len);
-    if (*slot)
-        bson_destroy(*slot);
-    *slot = view_row_filter(view->nodes[0].table, row);
+    bool created;
+    view_map_entry *e = view_map_upsert(&view->pending, row->pk.ptr, row->pk.len, &created);
+    view_pending_root *p = e->value;
+    if (created) {
+        /* The filter is taken now: the row may be gone at the flush. */
+        const view_table *root = view->nodes[0].table;
+        view_buf *f = &view->filter;
+        f->len = 0;
+        size_t at = view_raw_open(f);
+        for (size_t k = 0; k < root->pk_count; k++) {
+            view_raw_element el;
+            if (view_raw_element_at(row->doc, row->doc_len, root->pk[k], &el))
+                view_buf_append(f, el.start, el.len);
+        }
+        view_raw_close(f, at);
+        p = view_arena_alloc(&view->arena, sizeof *p + row->pk.len + f->len);
+        p->fields = 0;
+        p->whole = false;
+        p->key_len = (uint32_t)row->pk.len;
+        memcpy(p->key, row->pk.ptr, row->pk.len);
+        p->filter = p->key + row->pk.len;
+        p->filter_len = (uint32_t)f->len;
+        memcpy(p->filter, f->ptr, f->len);
+        e->key = p->key;
+        e->value = p;
+    }
+    if (field_node)
+        p->fields |= (uint64_t)1 << view->nodes[field_node].field_bit;
+    else
+        p->whole = true;
 }
 
-/* row is held by node's table and joins under node: mark every root above. */
-static void mark_up(tf_view *view, size_t node_index, const view_row *row)
+static void mark_fanout(tf_view *view, size_t node_index, const view_row_key *key)
+{
+    view_buf *data = &view->scratch;
+    data->len = 0;
+    uint8_t node_be[4] = {(uint8_t)(node_index >> 24), (uint8_t)(node_index >> 16),
+                          (uint8_t)(node_index >> 8), (uint8_t)node_index};
+    view_buf_append(data, node_be, 4);
+    view_buf_append(data, key->ptr, key->len);
+    bool created;
+    view_map_entry *e = view_map_upsert(&view->fanouts, data->ptr, data->len, &created);
+    if (!created)
+        return;
+    view_pending_fanout *f = view_arena_alloc(&view->arena, sizeof *f + data->len);
+    f->node = (uint32_t)node_index;
+    f->data_len = (uint32_t)data->len;
+    memcpy(f->data, data->ptr, data->len);
+    e->key = f->data;
+    e->value = f;
+}
+
+/* row is held by node's table and joins under node: mark every document
+ * above. field_node is the root-level lookup to $set (0: the whole
+ * document); partial allows the ARRAY_FILTERS routes. */
+static void mark_up(tf_view *view, size_t node_index, const view_row *row, size_t field_node,
+                    bool partial)
 {
     const view_node *n = &view->nodes[node_index];
     if (node_index == 0) {
-        mark_root(view, row);
+        mark_root(view, row, field_node);
         return;
     }
     const view_row_key *key = &row->keys[n->child_slot];
     if (!key->len)
         return;
+    if (partial && n->route == VIEW_ROUTE_ARRAY_FILTER) {
+        mark_fanout(view, node_index, key);
+        return;
+    }
+    if (partial && n->route == VIEW_ROUTE_ROOT_FIELD)
+        field_node = node_index;
     const view_node *parent = &view->nodes[n->parent];
     const view_bucket *parents =
         view_table_matches(parent->table, n->parent_slot, key->ptr, key->len);
     if (!parents)
         return;
     for (size_t i = 0; i < parents->count; i++)
-        mark_up(view, (size_t)n->parent, parents->rows[i]);
+        mark_up(view, (size_t)n->parent, parents->rows[i], field_node, partial);
 }
 
-static void mark_row(tf_view *view, const view_table *t, const view_row *row)
+static uint64_t slot_bit(size_t slot) { return (uint64_t)1 << (slot < 63 ? slot : 63); }
+
+/* appeared: the slots where this row's key had no row before the change.
+ * An object lookup that matched nothing gains its field; a $set would
+ * append it after its siblings, so those documents are recomputed. */
+static void mark_row(tf_view *view, const view_table *t, const view_row *row, uint64_t appeared)
 {
-    for (size_t i = 0; i < view->node_count; i++)
-        if (view->nodes[i].table == t)
-            mark_up(view, i, row);
+    for (size_t i = 0; i < view->node_count; i++) {
+        const view_node *n = &view->nodes[i];
+        if (n->table != t)
+            continue;
+        bool partial = view->fanout == TF_VIEW_FANOUT_ARRAY_FILTERS;
+        if (partial && i > 0 && n->type == TF_LOOKUP_OBJECT && n->route != VIEW_ROUTE_UP &&
+            (appeared & slot_bit(n->child_slot)))
+            partial = false;
+        mark_up(view, i, row, 0, partial);
+    }
+}
+
+static bool same_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+/* The slots where a and b have the same key (bit 63 only when every slot
+ * from 63 on does). */
+static uint64_t same_slot_keys(const view_table *t, const view_row *a, const view_row *b)
+{
+    uint64_t same = 0;
+    bool tail_same = true;
+    for (size_t s = 0; s < t->slot_count; s++) {
+        bool eq = same_bytes(a->keys[s].ptr, a->keys[s].len, b->keys[s].ptr, b->keys[s].len);
+        if (s < 63)
+            same |= eq ? slot_bit(s) : 0;
+        else
+            tail_same = tail_same && eq;
+    }
+    if (t->slot_count > 63 && tail_same)
+        same |= slot_bit(63);
+    return same;
+}
+
+static uint64_t all_slots(const view_table *t)
+{
+    return t->slot_count >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << t->slot_count) - 1;
 }
 
 tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind kind,
@@ -299,6 +415,10 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
         if (!new_row)
             return TF_MALFORMED;
     }
+    /* Slots where the change keeps a key that rows held before it: the
+     * bucket may be recreated on insert without the key being new. */
+    uint64_t kept = 0;
+    bool marked = false;
     if (kind != TF_VIEW_INSERT) {
         for (size_t k = 0; k < t->pk_count; k++) {
             tf_value_kind vk = before[t->pk[k]].kind;
@@ -311,7 +431,14 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
         view_table_encode_pk(t, before, &view->scratch);
         view_row *old = view_table_find(t, view->scratch.ptr, view->scratch.len);
         if (old) {
-            mark_row(view, t, old);
+            /* The documents above a row depend only on its keys: an
+             * update keeping every key marks them once. */
+            mark_row(view, t, old, 0);
+            if (new_row) {
+                kept |= same_slot_keys(t, old, new_row);
+                marked = kept == all_slots(t) &&
+                         same_bytes(old->pk.ptr, old->pk.len, new_row->pk.ptr, new_row->pk.len);
+            }
             view_table_remove(t, old);
             view_row_destroy(t, old);
         }
@@ -321,161 +448,53 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
          * new row replaces it. */
         view_row *held = view_table_find(t, new_row->pk.ptr, new_row->pk.len);
         if (held) {
-            mark_row(view, t, held);
+            mark_row(view, t, held, 0);
+            kept |= same_slot_keys(t, held, new_row);
             view_table_remove(t, held);
             view_row_destroy(t, held);
         }
-        view_table_insert(t, new_row);
-        mark_row(view, t, new_row);
+        uint64_t appeared = view_table_insert(t, new_row) & ~kept;
+        if (!marked)
+            mark_row(view, t, new_row, appeared);
     }
     return TF_OK;
 }
 
-/* ---- building documents ---- */
-
-static int compare_rows(const void *a, const void *b)
+tf_status tf_view_set_fanout(tf_view *view, tf_view_fanout mode, tf_error *err)
 {
-    return view_row_pk_compare(*(view_row *const *)a, *(view_row *const *)b);
-}
-
-static void build_row(const tf_view *view, size_t node_index, const view_row *row, bson_t *out);
-
-static void embed(const tf_view *view, size_t node_index, const view_row *parent_row, bson_t *out)
-{
-    const view_node *n = &view->nodes[node_index];
-    const view_node *parent = &view->nodes[n->parent];
-    const view_row_key *key = &parent_row->keys[n->parent_slot];
-    const view_bucket *matches =
-        key->len ? view_table_matches(n->table, n->child_slot, key->ptr, key->len) : NULL;
-    if (n->type == TF_LOOKUP_OBJECT) {
-        if (!matches)
-            return;
-        const view_row *best = matches->rows[0];
-        for (size_t i = 1; i < matches->count; i++)
-            if (view_row_pk_compare(matches->rows[i], best) < 0)
-                best = matches->rows[i];
-        bson_t child;
-        bson_append_document_begin(out, n->name, -1, &child);
-        build_row(view, node_index, best, &child);
-        bson_append_document_end(out, &child);
-        return;
-    }
-    bson_t array;
-    bson_append_array_begin(out, n->name, -1, &array);
-    if (matches) {
-        view_row **sorted = bson_malloc(matches->count * sizeof *sorted);
-        memcpy(sorted, matches->rows, matches->count * sizeof *sorted);
-        qsort(sorted, matches->count, sizeof *sorted, compare_rows);
-        for (size_t i = 0; i < matches->count; i++) {
-            char index_buf[16];
-            const char *index_key;
-            bson_uint32_to_string((uint32_t)i, &index_key, index_buf, sizeof index_buf);
-            bson_t child;
-            bson_append_document_begin(&array, index_key, -1, &child);
-            build_row(view, node_index, sorted[i], &child);
-            bson_append_document_end(&array, &child);
-        }
-        bson_free(sorted);
-    }
-    bson_append_array_end(out, &array);
-    (void)parent;
-}
-
-/* The row's columns (minus the relation columns when embedded), then its
- * lookups in the order the flow declares them. */
-static void build_row(const tf_view *view, size_t node_index, const view_row *row, bson_t *out)
-{
-    const view_node *n = &view->nodes[node_index];
-    bson_iter_t it;
-    size_t column = 0;
-    bson_t doc;
-    view_row_doc(row, &doc);
-    if (bson_iter_init(&it, &doc)) {
-        while (bson_iter_next(&it)) {
-            if (!n->omit || !n->omit[column])
-                bson_append_iter(out, bson_iter_key(&it), (int)bson_iter_key_len(&it), &it);
-            column++;
-        }
-    }
-    for (size_t c = 0; c < n->child_count; c++)
-        embed(view, n->children[c], row, out);
-}
-
-typedef struct pending_item {
-    const view_map_entry *entry;
-} pending_item;
-
-static int compare_pending(const void *a, const void *b)
-{
-    const view_map_entry *x = ((const pending_item *)a)->entry;
-    const view_map_entry *y = ((const pending_item *)b)->entry;
-    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = memcmp(x->key, y->key, n);
-    if (c)
-        return c;
-    return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
-}
-
-tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err)
-{
-    (void)err;
-    size_t count = view->pending.count;
-    if (!count)
-        return TF_OK;
-    pending_item *items = bson_malloc(count * sizeof *items);
-    size_t n = 0, b = 0;
-    for (view_map_entry *e = view_map_next(&view->pending, &b, NULL); e;
-         e = view_map_next(&view->pending, &b, e))
-        items[n++].entry = e;
-    qsort(items, n, sizeof *items, compare_pending);
-    const view_table *root = view->nodes[0].table;
-    /* Deletes first: a key that moved frees its old document before the
-     * new one is written. */
-    for (size_t i = 0; i < n; i++) {
-        const view_map_entry *e = items[i].entry;
-        if (!view_table_find(root, e->key, e->key_len))
-            tf_view_ops_push_steal(ops, TF_VIEW_OP_DELETE, bson_copy(e->value), NULL);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const view_map_entry *e = items[i].entry;
-        const view_row *row = view_table_find(root, e->key, e->key_len);
-        if (!row)
-            continue;
-        bson_t *doc = bson_new();
-        build_row(view, 0, row, doc);
-        tf_view_ops_push_steal(ops, TF_VIEW_OP_REPLACE, view_row_filter(root, row), doc);
-    }
-    bson_free(items);
-    b = 0;
-    for (view_map_entry *e = view_map_next(&view->pending, &b, NULL); e;
-         e = view_map_next(&view->pending, &b, e))
-        bson_destroy(e->value);
-    view_map_cleanup(&view->pending);
+    if (mode != TF_VIEW_FANOUT_RECOMPUTE && mode != TF_VIEW_FANOUT_ARRAY_FILTERS)
+        return tf_error_set(err, TF_ERR_CONFIG, 0, "flow %.100s: unknown fan-out mode %d",
+                            view->spec->name, (int)mode);
+    if (view->pending.count || view->fanouts.count)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "flow %.100s: fan-out mode changed with documents pending (flush "
+                            "first)",
+                            view->spec->name);
+    view->fanout = mode;
     return TF_OK;
 }
 
-void tf_view_discard_pending(tf_view *view)
+void view_pending_reset(tf_view *view)
 {
-    size_t b = 0;
-    for (view_map_entry *e = view_map_next(&view->pending, &b, NULL); e;
-         e = view_map_next(&view->pending, &b, e))
-        bson_destroy(e->value);
-    view_map_cleanup(&view->pending);
+    view_map_clear(&view->pending);
+    view_map_clear(&view->fanouts);
+    view_arena_reset(&view->arena);
 }
+
+void tf_view_discard_pending(tf_view *view) { view_pending_reset(view); }
+
+static size_t map_bytes(const view_map *m) { return m->capacity * sizeof(view_map_entry); }
 
 void tf_view_get_stats(const tf_view *view, tf_view_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->table_count = view->table_count;
-    out->pending_count = view->pending.count;
+    out->pending_count = view->pending.count + view->fanouts.count;
     for (size_t i = 0; i < view->table_count; i++) {
         const view_table *t = view->tables[i];
         out->row_count += t->rows.count;
-        out->memory_bytes += t->key_bytes + t->rows.bucket_count * sizeof(void *) +
-                             t->rows.count * (sizeof(view_map_entry) + 16);
+        out->memory_bytes += t->row_bytes + t->bucket_bytes + map_bytes(&t->rows);
         for (size_t s = 0; s < t->slot_count; s++)
-            out->memory_bytes +=
-                t->slots[s].index.bucket_count * sizeof(void *) +
-                t->slots[s].index.count * (sizeof(view_map_entry) + sizeof(view_bucket) + 16);
+            out->memory_bytes += map_bytes(&t->slots[s].index);
     }
 }

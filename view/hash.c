@@ -1,5 +1,13 @@
-/* hash.c — a chained hash map from byte strings to pointers, for rows by
- * primary key, index buckets by join key and pending documents. */
+/* hash.c — an open-addressing hash map from byte strings to pointers, for
+ * rows by primary key, index buckets by join key and pending documents.
+ *
+ * The engine is bound by memory latency: a document recompute does a
+ * handful of lookups in maps of ~10^5 entries, each a likely cache miss.
+ * So the slots are one flat array (hash, key pointer, value: one miss per
+ * probe) and the key bytes are not copied into the map but borrowed from
+ * the value they belong to (a row's primary key, a bucket's key), which
+ * the lookup touches next anyway. Linear probing with backward-shift
+ * deletion: no tombstones, probe sequences stay short. */
 #include "view_internal.h"
 
 #include <string.h>
@@ -8,115 +16,146 @@ void view_map_init(view_map *m) { memset(m, 0, sizeof *m); }
 
 void view_map_cleanup(view_map *m)
 {
-    for (size_t i = 0; i < m->bucket_count; i++) {
-        view_map_entry *e = m->buckets[i];
-        while (e) {
-            view_map_entry *next = e->next;
-            bson_free(e);
-            e = next;
-        }
-    }
-    bson_free(m->buckets);
+    bson_free(m->entries);
     memset(m, 0, sizeof *m);
 }
 
-/* FNV-1a with a final avalanche: keys are short and often share prefixes
- * (tags, escapes), so the low bits need the mixing. */
-static uint64_t hash_bytes(const uint8_t *p, size_t len)
+void view_map_clear(view_map *m)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
+    /* A large map (an initial build's pending documents) is given back;
+     * a small one is kept for the next transaction. */
+    if (m->capacity > 4096) {
+        view_map_cleanup(m);
+        return;
     }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
+    if (m->count)
+        memset(m->entries, 0, m->capacity * sizeof *m->entries);
+    m->count = 0;
+}
+
+static uint64_t load_u64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 32;
     return h;
 }
 
-static view_map_entry **find(const view_map *m, uint64_t h, const uint8_t *key, size_t len)
+/* Eight bytes per step (keys are 10-40 bytes: tags, integers, short
+ * strings), then a final avalanche so the low bits index the slots. */
+static uint32_t hash_bytes(const uint8_t *p, size_t len)
 {
-    if (!m->bucket_count)
-        return NULL;
-    view_map_entry **link = &m->buckets[h & (m->bucket_count - 1)];
-    while (*link) {
-        view_map_entry *e = *link;
-        if (e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0)
-            return link;
-        link = &e->next;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (len * 0xff51afd7ed558ccdull);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8)
+        h = (h ^ mix(load_u64(p + i))) * 0xc4ceb9fe1a85ec53ull;
+    uint64_t tail = 0;
+    for (size_t k = 0; i + k < len; k++)
+        tail |= (uint64_t)p[i + k] << (8 * k);
+    h = (h ^ mix(tail ^ 0x2545F4914F6CDD1Dull)) * 0xc4ceb9fe1a85ec53ull;
+    return (uint32_t)mix(h);
+}
+
+static bool entry_is(const view_map_entry *e, uint32_t h, const uint8_t *key, size_t len)
+{
+    return e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static size_t probe(const view_map *m, uint32_t h, const uint8_t *key, size_t len)
+{
+    size_t mask = m->capacity - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const view_map_entry *e = &m->entries[i];
+        if (!e->key || entry_is(e, h, key, len))
+            return i;
     }
-    return link;
 }
 
 void *view_map_get(const view_map *m, const uint8_t *key, size_t len)
 {
-    view_map_entry **link = find(m, hash_bytes(key, len), key, len);
-    return link && *link ? (*link)->value : NULL;
+    if (!m->count)
+        return NULL;
+    const view_map_entry *e = &m->entries[probe(m, hash_bytes(key, len), key, len)];
+    return e->key ? e->value : NULL;
 }
 
 static void grow(view_map *m)
 {
-    size_t count = m->bucket_count ? m->bucket_count * 2 : 16;
-    view_map_entry **buckets = bson_malloc0(count * sizeof *buckets);
-    for (size_t i = 0; i < m->bucket_count; i++) {
-        view_map_entry *e = m->buckets[i];
-        while (e) {
-            view_map_entry *next = e->next;
-            size_t b = e->hash & (count - 1);
-            e->next = buckets[b];
-            buckets[b] = e;
-            e = next;
-        }
+    size_t old_capacity = m->capacity;
+    view_map_entry *old = m->entries;
+    m->capacity = old_capacity ? old_capacity * 2 : 16;
+    m->entries = bson_malloc0(m->capacity * sizeof *m->entries);
+    size_t mask = m->capacity - 1;
+    for (size_t i = 0; i < old_capacity; i++) {
+        if (!old[i].key)
+            continue;
+        size_t j = old[i].hash & mask;
+        while (m->entries[j].key)
+            j = (j + 1) & mask;
+        m->entries[j] = old[i];
     }
-    bson_free(m->buckets);
-    m->buckets = buckets;
-    m->bucket_count = count;
+    bson_free(old);
 }
 
-void **view_map_upsert(view_map *m, const uint8_t *key, size_t len)
+view_map_entry *view_map_upsert(view_map *m, const uint8_t *key, size_t len, bool *created)
 {
-    uint64_t h = hash_bytes(key, len);
-    view_map_entry **link = find(m, h, key, len);
-    if (link && *link)
-        return &(*link)->value;
-    if (m->count + 1 > m->bucket_count - m->bucket_count / 4 || !m->bucket_count) {
+    /* Load factor at most 0.7: probes stay within one or two lines. */
+    if ((m->count + 1) * 10 > m->capacity * 7)
         grow(m);
-        link = find(m, h, key, len);
+    uint32_t h = hash_bytes(key, len);
+    view_map_entry *e = &m->entries[probe(m, h, key, len)];
+    if (created)
+        *created = !e->key;
+    if (!e->key) {
+        e->key = key;
+        e->key_len = (uint32_t)len;
+        e->hash = h;
+        e->value = NULL;
+        m->count++;
     }
-    view_map_entry *e = bson_malloc(sizeof *e + len);
-    e->next = NULL;
-    e->hash = h;
-    e->value = NULL;
-    e->key_len = len;
-    memcpy(e->key, key, len);
-    *link = e;
-    m->count++;
-    return &e->value;
+    return e;
 }
 
 void *view_map_remove(view_map *m, const uint8_t *key, size_t len)
 {
-    view_map_entry **link = find(m, hash_bytes(key, len), key, len);
-    if (!link || !*link)
+    if (!m->count)
         return NULL;
-    view_map_entry *e = *link;
+    size_t mask = m->capacity - 1;
+    size_t i = probe(m, hash_bytes(key, len), key, len);
+    view_map_entry *e = &m->entries[i];
+    if (!e->key)
+        return NULL;
     void *value = e->value;
-    *link = e->next;
-    bson_free(e);
+    /* Backward shift: move later entries of the run into the hole when
+     * the hole lies between their home slot and where they sit. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; m->entries[j].key; j = (j + 1) & mask) {
+        size_t home = m->entries[j].hash & mask;
+        if (((j - home) & mask) >= ((j - hole) & mask)) {
+            m->entries[hole] = m->entries[j];
+            hole = j;
+        }
+    }
+    memset(&m->entries[hole], 0, sizeof m->entries[hole]);
     m->count--;
     return value;
 }
 
 view_map_entry *view_map_next(const view_map *m, size_t *bucket, view_map_entry *it)
 {
-    if (it && it->next)
-        return it->next;
     size_t b = it ? *bucket + 1 : *bucket;
-    for (; b < m->bucket_count; b++) {
-        if (m->buckets[b]) {
+    for (; b < m->capacity; b++) {
+        if (m->entries[b].key) {
             *bucket = b;
-            return m->buckets[b];
+            return &m->entries[b];
         }
     }
     *bucket = b;

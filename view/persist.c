@@ -248,25 +248,19 @@ static view_row *parse_row(const view_table *t, bson_iter_t *row_it)
     bson_iter_t r, keys;
     if (!BSON_ITER_HOLDS_DOCUMENT(row_it) || !bson_iter_recurse(row_it, &r))
         return NULL;
-    view_row *row = bson_malloc0(sizeof *row + t->slot_count * sizeof row->keys[0]);
-    bool has_pk = false, has_doc = false, has_keys = false;
+    /* The parts borrow from the chunk until view_row_assemble copies them
+     * into the row's one allocation. */
+    view_row_key *parts = bson_malloc0((t->slot_count ? t->slot_count : 1) * sizeof *parts);
+    const uint8_t *pk = NULL, *doc = NULL;
+    uint32_t pk_len = 0, doc_len = 0;
+    bool has_keys = false;
     size_t slot = 0;
     while (bson_iter_next(&r)) {
         const char *key = bson_iter_key(&r);
         if (strcmp(key, "p") == 0 && BSON_ITER_HOLDS_BINARY(&r)) {
-            uint32_t len;
-            const uint8_t *data;
-            bson_iter_binary(&r, NULL, &len, &data);
-            view_buf_append(&row->pk, data, len);
-            has_pk = len > 0;
+            bson_iter_binary(&r, NULL, &pk_len, &pk);
         } else if (strcmp(key, "d") == 0 && BSON_ITER_HOLDS_DOCUMENT(&r)) {
-            uint32_t len;
-            const uint8_t *data;
-            bson_iter_document(&r, &len, &data);
-            row->doc = bson_malloc(len);
-            memcpy(row->doc, data, len);
-            row->doc_len = len;
-            has_doc = true;
+            bson_iter_document(&r, &doc_len, &doc);
         } else if (strcmp(key, "k") == 0 && BSON_ITER_HOLDS_ARRAY(&r) &&
                    bson_iter_recurse(&r, &keys)) {
             has_keys = true;
@@ -276,14 +270,9 @@ static view_row *parse_row(const view_table *t, bson_iter_t *row_it)
                     break;
                 }
                 if (BSON_ITER_HOLDS_BINARY(&keys)) {
-                    uint32_t len;
                     const uint8_t *data;
-                    bson_iter_binary(&keys, NULL, &len, &data);
-                    if (len) {
-                        row->keys[slot].ptr = bson_malloc(len);
-                        memcpy(row->keys[slot].ptr, data, len);
-                        row->keys[slot].len = len;
-                    }
+                    bson_iter_binary(&keys, NULL, &parts[slot].len, &data);
+                    parts[slot].ptr = (uint8_t *)data;
                 } else if (!BSON_ITER_HOLDS_NULL(&keys)) {
                     has_keys = false;
                     break;
@@ -292,10 +281,10 @@ static view_row *parse_row(const view_table *t, bson_iter_t *row_it)
             }
         }
     }
-    if (!has_pk || !has_doc || !has_keys || slot != t->slot_count) {
-        view_row_destroy(t, row);
-        return NULL;
-    }
+    view_row *row = NULL;
+    if (pk && pk_len > 0 && doc && has_keys && slot == t->slot_count)
+        row = view_row_assemble(t, pk, pk_len, doc, doc_len, parts);
+    bson_free(parts);
     return row;
 }
 

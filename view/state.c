@@ -48,7 +48,8 @@ void view_table_destroy(view_table *t)
         for (view_map_entry *e = view_map_next(&slot->index, &bb, NULL); e;
              e = view_map_next(&slot->index, &bb, e)) {
             view_bucket *bucket = e->value;
-            bson_free(bucket->rows);
+            if (bucket->rows != bucket->inline_rows)
+                bson_free(bucket->rows);
             bson_free(bucket);
         }
         view_map_cleanup(&slot->index);
@@ -59,6 +60,7 @@ void view_table_destroy(view_table *t)
     }
     bson_free(t->slots);
     free_columns(t);
+    view_buf_cleanup(&t->scratch);
     bson_free(t->name);
     bson_free(t);
 }
@@ -200,9 +202,36 @@ bool view_table_encode_pk(const view_table *t, const tf_value *values, view_buf 
     return true;
 }
 
-view_row *view_row_build(const view_table *t, const tf_value *values, tf_error *err)
+view_row *view_row_assemble(const view_table *t, const uint8_t *pk, size_t pk_len,
+                            const uint8_t *doc, size_t doc_len, const view_row_key *keys)
 {
-    view_row *row = bson_malloc0(sizeof *row + t->slot_count * sizeof row->keys[0]);
+    size_t header = sizeof(view_row) + t->slot_count * sizeof(view_row_key);
+    size_t size = header + pk_len;
+    for (size_t s = 0; s < t->slot_count; s++)
+        size += keys[s].len;
+    size += doc_len;
+    view_row *row = bson_malloc(size);
+    uint8_t *p = (uint8_t *)row + header;
+    row->pk.ptr = p;
+    row->pk.len = pk_len;
+    memcpy(p, pk, pk_len);
+    p += pk_len;
+    for (size_t s = 0; s < t->slot_count; s++) {
+        row->keys[s].ptr = keys[s].len ? p : NULL;
+        row->keys[s].len = keys[s].len;
+        row->keys[s].position = 0;
+        if (keys[s].len)
+            memcpy(p, keys[s].ptr, keys[s].len);
+        p += keys[s].len;
+    }
+    row->doc = p;
+    row->doc_len = (uint32_t)doc_len;
+    memcpy(p, doc, doc_len);
+    return row;
+}
+
+view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err)
+{
     bson_t doc = BSON_INITIALIZER;
     for (size_t i = 0; i < t->column_count; i++) {
         const tf_column *c = &t->columns[i];
@@ -212,51 +241,54 @@ view_row *view_row_build(const view_table *t, const tf_value *values, tf_error *
                          "needs binlog_row_image=FULL)",
                          t->name, c->name.ptr);
             bson_destroy(&doc);
-            view_row_destroy(t, row);
             return NULL;
         }
         if (tf_value_append_bson(&doc, c->name.ptr, c->name.len, &values[i], c, err) != TF_OK) {
             tf_error_prefix(err, "table %.100s column %.100s", t->name, c->name.ptr);
             bson_destroy(&doc);
-            view_row_destroy(t, row);
             return NULL;
         }
     }
-    row->doc_len = doc.len;
-    row->doc = bson_malloc(doc.len);
-    memcpy(row->doc, bson_get_data(&doc), doc.len);
-    bson_destroy(&doc);
-    if (!view_table_encode_pk(t, values, &row->pk)) {
+    /* Primary key, then each slot's key, one after the other in scratch;
+     * offsets are kept (the buffer may move while growing). */
+    view_buf *key = &t->scratch;
+    if (!view_table_encode_pk(t, values, key)) {
         tf_error_set(err, TF_ERR_PROTOCOL, 0, "table %.100s: row with a NULL primary key column",
                      t->name);
-        view_row_destroy(t, row);
+        bson_destroy(&doc);
         return NULL;
     }
-    view_buf key = {0};
+    size_t pk_len = key->len;
+    view_row_key keys_on_stack[8];
+    view_row_key *keys = t->slot_count <= 8 ? keys_on_stack
+                                            : bson_malloc(t->slot_count * sizeof *keys);
+    size_t offsets_on_stack[8];
+    size_t *offsets =
+        t->slot_count <= 8 ? offsets_on_stack : bson_malloc(t->slot_count * sizeof *offsets);
     for (size_t s = 0; s < t->slot_count; s++) {
         const view_slot *slot = &t->slots[s];
-        key.len = 0;
+        offsets[s] = key->len;
         bool complete = true;
         for (size_t c = 0; complete && c < slot->column_count; c++)
-            complete = view_key_append_value(&key, &values[slot->columns[c]]);
-        if (complete) {
-            row->keys[s].ptr = bson_malloc(key.len);
-            memcpy(row->keys[s].ptr, key.ptr, key.len);
-            row->keys[s].len = key.len;
-        }
+            complete = view_key_append_value(key, &values[slot->columns[c]]);
+        if (!complete)
+            key->len = offsets[s];
+        keys[s].len = (uint32_t)(key->len - offsets[s]);
     }
-    view_buf_cleanup(&key);
+    for (size_t s = 0; s < t->slot_count; s++)
+        keys[s].ptr = key->ptr + offsets[s];
+    view_row *row = view_row_assemble(t, key->ptr, pk_len, bson_get_data(&doc), doc.len, keys);
+    bson_destroy(&doc);
+    if (keys != keys_on_stack)
+        bson_free(keys);
+    if (offsets != offsets_on_stack)
+        bson_free(offsets);
     return row;
 }
 
 void view_row_destroy(const view_table *t, view_row *row)
 {
-    if (!row)
-        return;
-    for (size_t s = 0; s < t->slot_count; s++)
-        bson_free(row->keys[s].ptr);
-    view_buf_cleanup(&row->pk);
-    bson_free(row->doc);
+    (void)t;
     bson_free(row);
 }
 
@@ -267,31 +299,58 @@ view_row *view_table_find(const view_table *t, const uint8_t *pk, size_t pk_len)
 
 static size_t row_bytes(const view_table *t, const view_row *row)
 {
-    size_t n = sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.cap + row->doc_len;
+    size_t n = sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.len + row->doc_len;
     for (size_t s = 0; s < t->slot_count; s++)
         n += row->keys[s].len;
     return n;
 }
 
-void view_table_insert(view_table *t, view_row *row)
+static size_t bucket_bytes(const view_bucket *b)
 {
-    *view_map_upsert(&t->rows, row->pk.ptr, row->pk.len) = row;
+    return sizeof *b + b->key_len + (b->rows != b->inline_rows ? b->cap * sizeof *b->rows : 0);
+}
+
+uint64_t view_table_insert(view_table *t, view_row *row)
+{
+    uint64_t created_slots = 0;
+    view_map_entry *e = view_map_upsert(&t->rows, row->pk.ptr, row->pk.len, NULL);
+    e->value = row;
     for (size_t s = 0; s < t->slot_count; s++) {
         view_row_key *k = &row->keys[s];
         if (!k->len)
             continue;
-        void **value = view_map_upsert(&t->slots[s].index, k->ptr, k->len);
-        if (!*value)
-            *value = bson_malloc0(sizeof(view_bucket));
-        view_bucket *bucket = *value;
+        bool created;
+        view_map_entry *slot_entry = view_map_upsert(&t->slots[s].index, k->ptr, k->len, &created);
+        view_bucket *bucket = slot_entry->value;
+        if (created) {
+            bucket = bson_malloc(sizeof *bucket + k->len);
+            bucket->rows = bucket->inline_rows;
+            bucket->count = 0;
+            bucket->cap = VIEW_BUCKET_INLINE;
+            bucket->key_len = k->len;
+            memcpy(bucket->key, k->ptr, k->len);
+            slot_entry->value = bucket;
+            slot_entry->key = bucket->key; /* the row's copy goes with the row */
+            created_slots |= (uint64_t)1 << (s < 63 ? s : 63);
+        } else {
+            t->bucket_bytes -= bucket_bytes(bucket);
+        }
         if (bucket->count == bucket->cap) {
-            bucket->cap = bucket->cap ? bucket->cap * 2 : 2;
-            bucket->rows = bson_realloc(bucket->rows, bucket->cap * sizeof *bucket->rows);
+            uint32_t cap = bucket->cap * 2;
+            if (bucket->rows == bucket->inline_rows) {
+                bucket->rows = bson_malloc(cap * sizeof *bucket->rows);
+                memcpy(bucket->rows, bucket->inline_rows, sizeof bucket->inline_rows);
+            } else {
+                bucket->rows = bson_realloc(bucket->rows, cap * sizeof *bucket->rows);
+            }
+            bucket->cap = cap;
         }
         k->position = bucket->count;
         bucket->rows[bucket->count++] = row;
+        t->bucket_bytes += bucket_bytes(bucket);
     }
-    t->key_bytes += row_bytes(t, row);
+    t->row_bytes += row_bytes(t, row);
+    return created_slots;
 }
 
 void view_table_remove(view_table *t, view_row *row)
@@ -307,32 +366,20 @@ void view_table_remove(view_table *t, view_row *row)
         bucket->rows[k->position] = last;
         last->keys[s].position = k->position;
         if (bucket->count == 0) {
+            t->bucket_bytes -= bucket_bytes(bucket);
             view_map_remove(&t->slots[s].index, k->ptr, k->len);
-            bson_free(bucket->rows);
+            if (bucket->rows != bucket->inline_rows)
+                bson_free(bucket->rows);
             bson_free(bucket);
         }
     }
-    t->key_bytes -= row_bytes(t, row);
+    t->row_bytes -= row_bytes(t, row);
 }
 
 const view_bucket *view_table_matches(const view_table *t, size_t slot, const uint8_t *key,
                                       size_t len)
 {
     return view_map_get(&t->slots[slot].index, key, len);
-}
-
-bson_t *view_row_filter(const view_table *t, const view_row *row)
-{
-    bson_t *filter = bson_new();
-    bson_t doc;
-    view_row_doc(row, &doc);
-    for (size_t k = 0; k < t->pk_count; k++) {
-        const tf_column *c = &t->columns[t->pk[k]];
-        bson_iter_t it;
-        if (bson_iter_init_find(&it, &doc, c->name.ptr))
-            bson_append_iter(filter, c->name.ptr, (int)c->name.len, &it);
-    }
-    return filter;
 }
 
 void view_row_doc(const view_row *row, bson_t *doc)

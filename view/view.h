@@ -164,12 +164,30 @@ typedef enum tf_view_op_kind {
     TF_VIEW_OP_REPLACE = 0,
     /* Delete the document matching filter (none matching is fine). */
     TF_VIEW_OP_DELETE = 1,
+    /* {$set: set, $unset: unset} on the one document matching filter (no
+     * upsert: the document exists). set is {path: value, ...}, unset
+     * {path: "", ...}; either may be NULL. Paths are lookups directly
+     * under the root ("customer_info", "order_items": the whole array).
+     * Only in TF_VIEW_FANOUT_ARRAY_FILTERS mode. */
+    TF_VIEW_OP_SET = 2,
+    /* updateMany(filter, {$set: set, $unset: unset}, {arrayFilters:
+     * array_filters}): one object lookup under a root-level array, for
+     * every document embedding the changed row. filter selects the
+     * documents by the element's parent fields ({"order_items.seller_id":
+     * X}), the path binds identifier "e" ("order_items.$[e].seller") and
+     * array_filters is [{"e.seller_id": X}]. Exactly one of set / unset
+     * (the lookup now matches nothing) is non-NULL. Only in
+     * TF_VIEW_FANOUT_ARRAY_FILTERS mode. */
+    TF_VIEW_OP_SET_MANY = 3,
 } tf_view_op_kind;
 
 typedef struct tf_view_op {
     tf_view_op_kind kind;
-    bson_t *filter; /* {root_pk_col: value, ...} */
-    bson_t *doc;    /* REPLACE only, else NULL */
+    bson_t *filter;        /* {root_pk_col: value, ...}; SET_MANY: see above */
+    bson_t *doc;           /* REPLACE only, else NULL */
+    bson_t *set;           /* SET, SET_MANY, else NULL */
+    bson_t *unset;         /* SET, SET_MANY, else NULL */
+    bson_t *array_filters; /* SET_MANY only, else NULL */
 } tf_view_op;
 
 typedef struct tf_view_ops {
@@ -183,7 +201,12 @@ void tf_view_ops_clear(tf_view_ops *ops);
 void tf_view_ops_cleanup(tf_view_ops *ops);
 /* Appends an op taking ownership of filter and doc (doc NULL for DELETE). */
 void tf_view_ops_push_steal(tf_view_ops *ops, tf_view_op_kind kind, bson_t *filter, bson_t *doc);
-/* "replace {"order_id": "A"}" style text, for tools and test messages;
+/* Appends a SET or SET_MANY taking ownership of its documents (NULL for
+ * those it does not have). */
+void tf_view_ops_push_update_steal(tf_view_ops *ops, tf_view_op_kind kind, bson_t *filter,
+                                   bson_t *set, bson_t *unset, bson_t *array_filters);
+/* "replace {"order_id": "A"} {...}" style text ("set {...} {$set: ...}",
+ * "set-many {...} {$set: ...} [...]"), for tools and test messages;
  * free with bson_free. */
 char *tf_view_op_describe(const tf_view_op *op);
 
@@ -244,10 +267,35 @@ bool tf_view_ready(const tf_view *view);
 tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind kind,
                         const tf_value *before, const tf_value *after, tf_error *err);
 
-/* Appends to ops one op per document changed since the last flush (deletes
- * first, then replaces, each ordered by root key): the document recomputed
- * from the state, or a delete when its root row is gone. Call at
- * transaction boundaries (or batch ends). */
+/* How a change to a lookup row reaches the documents embedding it. */
+typedef enum tf_view_fanout {
+    /* Every affected document is recomputed and replaced whole (REPLACE,
+     * DELETE only): what servers without arrayFilters need (FerretDB). */
+    TF_VIEW_FANOUT_RECOMPUTE = 0,
+    /* Partial updates where they are exactly right: a lookup directly
+     * under the root is $set (or $unset) on each affected document (SET);
+     * an object lookup under a root-level array is one updateMany with
+     * arrayFilters for all documents (SET_MANY) when the element holds
+     * its parent fields. Everything else, and any change that makes an
+     * object lookup appear where it matched nothing (a $set would append
+     * the field after its siblings), recomputes the document. The final
+     * documents equal recompute mode's, field order included. */
+    TF_VIEW_FANOUT_ARRAY_FILTERS = 1,
+} tf_view_fanout;
+
+/* Chooses the fan-out mode (default RECOMPUTE). Only while nothing is
+ * pending (before changes, or right after a flush): TF_ERR_CONFIG
+ * otherwise. */
+tf_status tf_view_set_fanout(tf_view *view, tf_view_fanout mode, tf_error *err);
+
+/* Appends to ops the operations that bring every document changed since
+ * the last flush to its state: in ARRAY_FILTERS mode SET_MANY first
+ * (ordered by lookup and key), then, as in both modes, deletes of the
+ * documents whose root row is gone, then one REPLACE (the document
+ * recomputed whole) or SET per remaining document, ordered by root key.
+ * Every value is computed from the state at flush time, so the ops may be
+ * applied in this order any number of times. Call at transaction
+ * boundaries (or batch ends). */
 tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err);
 
 /* Forgets the documents changed since the last flush without computing

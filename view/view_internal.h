@@ -45,45 +45,106 @@ view_key_family view_key_family_of(const tf_column *col);
 
 /* ---- bytes -> pointer hash map (hash.c) ---- */
 
+/* A slot of the map. The key bytes are borrowed, not copied: they must
+ * stay valid and unchanged while the entry exists (a row's primary key, a
+ * bucket's own key). key NULL: the slot is empty. */
 typedef struct view_map_entry {
-    struct view_map_entry *next;
-    uint64_t hash;
+    const uint8_t *key;
     void *value;
-    size_t key_len;
-    uint8_t key[];
+    uint32_t hash;
+    uint32_t key_len;
 } view_map_entry;
 
 typedef struct view_map {
-    view_map_entry **buckets;
-    size_t bucket_count, count;
+    view_map_entry *entries;
+    size_t capacity, count;
 } view_map;
 
 void view_map_init(view_map *m);
-/* Frees the entries, not the values. */
+/* Frees the slots, not the values nor the keys. */
 void view_map_cleanup(view_map *m);
+/* Empties the map (values and keys are the caller's). */
+void view_map_clear(view_map *m);
 void *view_map_get(const view_map *m, const uint8_t *key, size_t len);
-/* The value slot for key, created (holding NULL) when absent. */
-void **view_map_upsert(view_map *m, const uint8_t *key, size_t len);
+/* The entry for key, created (value NULL, borrowing key) when absent;
+ * *created (may be NULL) says which. A caller whose key bytes are not
+ * lasting points e->key at equal bytes that are. The entry is valid until
+ * the map next changes. */
+view_map_entry *view_map_upsert(view_map *m, const uint8_t *key, size_t len, bool *created);
 /* Removes key; returns its value (NULL when absent). */
 void *view_map_remove(view_map *m, const uint8_t *key, size_t len);
 /* Iteration: start with *it = NULL and bucket = 0; returns the next entry
  * or NULL. The map must not change during iteration. */
 view_map_entry *view_map_next(const view_map *m, size_t *bucket, view_map_entry *it);
 
+/* ---- bump allocator for per-flush records (arena.c) ---- */
+
+typedef struct view_arena_block view_arena_block;
+
+typedef struct view_arena {
+    view_arena_block *head;
+} view_arena;
+
+/* size bytes, 8-aligned, valid until view_arena_reset. */
+void *view_arena_alloc(view_arena *a, size_t size);
+/* Frees everything allocated (keeps one block for reuse). */
+void view_arena_reset(view_arena *a);
+void view_arena_cleanup(view_arena *a);
+
+/* ---- raw BSON: walking and writing element bytes (raw_bson.c) ----
+ *
+ * Documents are built by appending element bytes to a view_buf rather
+ * than through bson_append_*: a row's fields are copied as runs of bytes,
+ * sub-documents are length-patched in place, and nothing is allocated per
+ * field. Inputs are documents libbson built or validated. */
+
+/* One element of a document. */
+typedef struct view_raw_element {
+    const uint8_t *start; /* type byte */
+    size_t len;           /* whole element */
+    uint8_t type;
+    const char *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+} view_raw_element;
+
+/* Iteration: *pos starts at 0; false at the end or on malformed bytes. */
+bool view_raw_next(const uint8_t *doc, size_t doc_len, size_t *pos, view_raw_element *out);
+/* The element at ordinal index (fields in order); false when none. */
+bool view_raw_element_at(const uint8_t *doc, size_t doc_len, size_t index, view_raw_element *out);
+/* Appends type, key and its NUL. */
+void view_raw_key(view_buf *b, uint8_t type, const char *key, size_t key_len);
+/* Opens a document or array value: returns where its length goes. */
+size_t view_raw_open(view_buf *b);
+/* Closes what view_raw_open opened at `at`. */
+void view_raw_close(view_buf *b, size_t at);
+/* Appends the array index key "0", "1", ... with type. */
+void view_raw_index_key(view_buf *b, uint8_t type, size_t index);
+/* Appends the elements of doc, skipping those whose ordinal has omit[i]
+ * true (omit NULL: all of them), as runs of bytes. */
+void view_raw_copy_elements(view_buf *b, const uint8_t *doc, size_t doc_len, const bool *omit);
+
 /* ---- source rows and their indexes (state.c) ---- */
 
-/* A row as the view keeps it: the typed BSON of every column (the
+/* A row as the view keeps it, in one allocation (header, primary key,
+ * index keys, then document): the typed BSON of every column (the
  * embedded form is a copy of it minus the relation columns), its encoded
  * primary key and one encoded key per index slot of its table (len 0 when
  * the key holds a NULL: such a row joins nothing through that slot). */
 typedef struct view_row_key {
     uint8_t *ptr;
-    size_t len;
-    size_t position; /* in its index bucket, for O(1) removal */
+    uint32_t len;
+    uint32_t position; /* in its index bucket, for O(1) removal */
 } view_row_key;
 
+typedef struct view_bytes {
+    uint8_t *ptr;
+    size_t len;
+} view_bytes;
+
 typedef struct view_row {
-    view_buf pk;
+    view_bytes pk;
     /* The BSON bytes, not a bson_t: bson_t wants 128-byte alignment that a
      * row inside a malloc'd block does not have (and bytes are smaller). */
     uint8_t *doc;
@@ -91,9 +152,15 @@ typedef struct view_row {
     view_row_key keys[]; /* table->slot_count */
 } view_row;
 
+/* The rows sharing one key of a slot. Most keys have one or two rows
+ * (an order's customer, a product), held inline; the key bytes follow. */
+#define VIEW_BUCKET_INLINE 2
 typedef struct view_bucket {
     view_row **rows;
-    size_t count, cap;
+    uint32_t count, cap;
+    uint32_t key_len;
+    view_row *inline_rows[VIEW_BUCKET_INLINE];
+    uint8_t key[];
 } view_bucket;
 
 /* An index over some columns of a table: key -> view_bucket of rows. The
@@ -115,7 +182,9 @@ typedef struct view_table {
     view_map rows; /* encoded pk -> view_row */
     size_t slot_count;
     view_slot *slots;
-    size_t key_bytes; /* memory accounting */
+    size_t row_bytes;    /* memory accounting: row allocations */
+    size_t bucket_bytes; /* and index buckets */
+    view_buf scratch;    /* key encoding while building a row */
 } view_table;
 
 view_table *view_table_new(const char *name);
@@ -134,13 +203,19 @@ void view_table_resolve_slots(view_table *t);
 
 /* Builds a row from values (typed BSON, keys); NULL with err on a value the
  * type mapping refuses or a NULL primary key column. */
-view_row *view_row_build(const view_table *t, const tf_value *values, tf_error *err);
+view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err);
+/* A row from its parts (copied): keys holds slot_count keys (len 0: NULL
+ * key). For persist.c, which saves exactly these parts. */
+view_row *view_row_assemble(const view_table *t, const uint8_t *pk, size_t pk_len,
+                            const uint8_t *doc, size_t doc_len, const view_row_key *keys);
 void view_row_destroy(const view_table *t, view_row *row);
 /* Encodes the primary key of values into out (false: a NULL in it). */
 bool view_table_encode_pk(const view_table *t, const tf_value *values, view_buf *out);
 view_row *view_table_find(const view_table *t, const uint8_t *pk, size_t pk_len);
-/* Puts row in the table and its indexes (no row with its pk may be held). */
-void view_table_insert(view_table *t, view_row *row);
+/* Puts row in the table and its indexes (no row with its pk may be held).
+ * Returns the slots (bit min(s, 63) for slot s) where the row's key had
+ * no row before: a lookup on that key had no match. */
+uint64_t view_table_insert(view_table *t, view_row *row);
 /* Takes row out of the table and its indexes (not destroyed). */
 void view_table_remove(view_table *t, view_row *row);
 /* The rows of slot whose key is (key, len); NULL when none. */
@@ -148,10 +223,72 @@ const view_bucket *view_table_matches(const view_table *t, size_t slot, const ui
                                       size_t len);
 /* Points doc (static, read-only) at the row's BSON. */
 void view_row_doc(const view_row *row, bson_t *doc);
-/* {pk column: value, ...} of a row, taken from its document. */
-bson_t *view_row_filter(const view_table *t, const view_row *row);
 /* memcmp order of encoded primary keys (shorter first on a common prefix). */
 int view_row_pk_compare(const view_row *a, const view_row *b);
+
+/* ---- the engine (engine.c: setup, changes, marking; flush.c: documents
+ * and ops) ---- */
+
+/* How a change reaching a node's rows is turned into document ops in
+ * TF_VIEW_FANOUT_ARRAY_FILTERS mode (recompute mode always goes up). */
+typedef enum view_route {
+    VIEW_ROUTE_UP,           /* mark the documents above for recompute */
+    VIEW_ROUTE_ROOT_FIELD,   /* lookup under the root: $set it on each document */
+    VIEW_ROUTE_ARRAY_FILTER, /* object under a root-level array: one updateMany */
+} view_route;
+
+typedef struct view_node {
+    view_table *table;
+    long parent;      /* node index, -1 for the root */
+    const char *name; /* field name in the parent: last path segment */
+    size_t name_len;
+    tf_lookup_type type;
+    const tf_flow_lookup *lookup; /* NULL for the root */
+    size_t child_slot;            /* in table: this node's relation columns */
+    size_t parent_slot;           /* in the parent's table: parent fields */
+    bool *omit;                   /* per column: relation column, not embedded */
+    uint32_t *parent_columns;     /* per relation pair: column of the parent table */
+    size_t child_count;
+    size_t *children;
+    view_route route;
+    unsigned field_bit; /* ROOT_FIELD: its bit in view_pending_root.fields */
+} view_node;
+
+/* A document to write at the next flush, keyed by root primary key. */
+typedef struct view_pending_root {
+    uint64_t fields; /* ROOT_FIELD lookups to $set (unless whole) */
+    bool whole;      /* recompute and replace (or delete) */
+    uint32_t key_len, filter_len;
+    uint8_t *filter; /* BSON {pk column: value, ...} of the root row */
+    uint8_t key[];
+} view_pending_root;
+
+/* An ARRAY_FILTER lookup key whose embedded value changed: data is the
+ * node (4 bytes, big-endian: sorts by node) then the key. */
+typedef struct view_pending_fanout {
+    uint32_t node;
+    uint32_t data_len;
+    uint8_t data[];
+} view_pending_fanout;
+
+struct tf_view {
+    const tf_flow_spec *spec;
+    size_t table_count;
+    view_table **tables;
+    size_t node_count;
+    view_node *nodes;
+    bool ready;
+    tf_view_fanout fanout;
+    view_map pending; /* root pk -> view_pending_root */
+    view_map fanouts; /* node + key -> view_pending_fanout */
+    view_arena arena; /* the pending records, until the flush */
+    view_buf scratch; /* primary key of a before image; fan-out keys */
+    /* flush.c: documents are written here, then copied into the op. */
+    view_buf out, set, unset, filter, array_filters, path;
+};
+
+/* The pending documents and fan-out keys are forgotten. */
+void view_pending_reset(tf_view *view);
 
 /* ---- the view's tables, for persist.c (engine.c) ---- */
 

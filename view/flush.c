@@ -1,0 +1,289 @@
+/* flush.c — the pending documents as document ops.
+ *
+ * Documents are written as raw BSON into one reused buffer (a row's
+ * fields copied as byte runs, sub-documents length-patched in place) and
+ * copied once into the op's bson_t: a recompute allocates nothing but the
+ * op itself. Every value comes from the state at flush time, which is
+ * what makes the ops of one flush commute where they overlap (a SET_MANY
+ * on a document that a later REPLACE rewrites whole writes the same final
+ * values) and lets a replayed batch change nothing. */
+#include "view_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Arrays are sorted on the stack up to this many elements. */
+#define SORT_ON_STACK 32
+
+static int compare_rows(const void *a, const void *b)
+{
+    return view_row_pk_compare(*(view_row *const *)a, *(view_row *const *)b);
+}
+
+static const view_row *lowest(const view_bucket *matches)
+{
+    const view_row *best = matches->rows[0];
+    for (uint32_t i = 1; i < matches->count; i++)
+        if (view_row_pk_compare(matches->rows[i], best) < 0)
+            best = matches->rows[i];
+    return best;
+}
+
+static void build_row(const tf_view *view, size_t node_index, const view_row *row, view_buf *out);
+
+static void put_object(const tf_view *view, size_t node_index, const view_row *row, view_buf *out,
+                       const char *key, size_t key_len)
+{
+    view_raw_key(out, BSON_TYPE_DOCUMENT, key, key_len);
+    size_t at = view_raw_open(out);
+    build_row(view, node_index, row, out);
+    view_raw_close(out, at);
+}
+
+static void put_array(const tf_view *view, size_t node_index, const view_bucket *matches,
+                      view_buf *out, const char *key, size_t key_len)
+{
+    view_raw_key(out, BSON_TYPE_ARRAY, key, key_len);
+    size_t at = view_raw_open(out);
+    if (matches) {
+        view_row *on_stack[SORT_ON_STACK];
+        view_row **sorted = matches->count <= SORT_ON_STACK
+                                ? on_stack
+                                : bson_malloc(matches->count * sizeof *sorted);
+        memcpy(sorted, matches->rows, matches->count * sizeof *sorted);
+        if (matches->count <= SORT_ON_STACK) {
+            for (uint32_t i = 1; i < matches->count; i++) {
+                view_row *r = sorted[i];
+                uint32_t j = i;
+                for (; j > 0 && view_row_pk_compare(sorted[j - 1], r) > 0; j--)
+                    sorted[j] = sorted[j - 1];
+                sorted[j] = r;
+            }
+        } else {
+            qsort(sorted, matches->count, sizeof *sorted, compare_rows);
+        }
+        for (uint32_t i = 0; i < matches->count; i++) {
+            view_raw_index_key(out, BSON_TYPE_DOCUMENT, i);
+            size_t element = view_raw_open(out);
+            build_row(view, node_index, sorted[i], out);
+            view_raw_close(out, element);
+        }
+        if (sorted != on_stack)
+            bson_free(sorted);
+    }
+    view_raw_close(out, at);
+}
+
+/* The element of node's lookup under parent_row, named key: false (and
+ * nothing written) when an object lookup matches nothing. */
+static bool embed(const tf_view *view, size_t node_index, const view_row *parent_row,
+                  view_buf *out, const char *key, size_t key_len)
+{
+    const view_node *n = &view->nodes[node_index];
+    const view_row_key *k = &parent_row->keys[n->parent_slot];
+    const view_bucket *matches =
+        k->len ? view_table_matches(n->table, n->child_slot, k->ptr, k->len) : NULL;
+    if (n->type == TF_LOOKUP_OBJECT) {
+        if (!matches)
+            return false;
+        put_object(view, node_index, lowest(matches), out, key, key_len);
+        return true;
+    }
+    put_array(view, node_index, matches, out, key, key_len);
+    return true;
+}
+
+/* The row's columns (minus the relation columns when embedded), then its
+ * lookups in the order the flow declares them. */
+static void build_row(const tf_view *view, size_t node_index, const view_row *row, view_buf *out)
+{
+    const view_node *n = &view->nodes[node_index];
+    view_raw_copy_elements(out, row->doc, row->doc_len, n->omit);
+    for (size_t c = 0; c < n->child_count; c++) {
+        const view_node *child = &view->nodes[n->children[c]];
+        embed(view, n->children[c], row, out, child->name, child->name_len);
+    }
+}
+
+static bson_t *bson_from_bytes(const uint8_t *data, size_t len)
+{
+    bson_t *b = bson_new_from_data(data, len);
+    BSON_ASSERT(b); /* written by view_raw_* */
+    return b;
+}
+
+/* {path: ""} element, as $unset wants it. */
+static void put_unset(view_buf *b, const char *path, size_t len)
+{
+    view_raw_key(b, BSON_TYPE_UTF8, path, len);
+    static const uint8_t empty_string[5] = {1, 0, 0, 0, 0};
+    view_buf_append(b, empty_string, sizeof empty_string);
+}
+
+/* An element of src renamed "<prefix>.<its key>". */
+static void put_renamed(view_buf *b, const char *prefix, size_t prefix_len,
+                        const view_raw_element *el, view_buf *scratch)
+{
+    scratch->len = 0;
+    view_buf_append(scratch, prefix, prefix_len);
+    view_buf_append(scratch, ".", 1);
+    view_buf_append(scratch, el->key, el->key_len);
+    view_raw_key(b, el->type, (const char *)scratch->ptr, scratch->len);
+    view_buf_append(b, el->value, el->value_len);
+}
+
+/* One updateMany for an ARRAY_FILTER lookup key: the elements of the
+ * root-level array whose parent fields equal the key get the lookup's
+ * value for it. The parent fields' BSON is taken from a parent row that
+ * holds the key, so it is exactly what the documents hold; with no such
+ * row no document embeds the key (a row that left it in this flush
+ * marked its document whole). */
+static void emit_fanout(tf_view *view, const view_pending_fanout *f, tf_view_ops *ops)
+{
+    const view_node *n = &view->nodes[f->node];
+    const view_node *parent = &view->nodes[n->parent];
+    const uint8_t *key = f->data + 4;
+    size_t key_len = f->data_len - 4;
+    const view_bucket *parents =
+        view_table_matches(parent->table, n->parent_slot, key, key_len);
+    if (!parents)
+        return;
+    const view_row *prow = parents->rows[0];
+    view_buf *filter = &view->filter, *filters = &view->array_filters, *set = &view->set,
+             *path = &view->path;
+    filter->len = filters->len = 0;
+    size_t filter_at = view_raw_open(filter);
+    size_t filters_at = view_raw_open(filters);
+    view_raw_index_key(filters, BSON_TYPE_DOCUMENT, 0);
+    size_t binding_at = view_raw_open(filters);
+    for (size_t r = 0; r < n->lookup->relation_count; r++) {
+        view_raw_element el;
+        if (!view_raw_element_at(prow->doc, prow->doc_len, n->parent_columns[r], &el))
+            continue;
+        put_renamed(filter, parent->name, parent->name_len, &el, path);
+        put_renamed(filters, "e", 1, &el, path);
+    }
+    view_raw_close(filters, binding_at);
+    view_raw_close(filters, filters_at);
+    view_raw_close(filter, filter_at);
+    path->len = 0;
+    view_buf_append(path, parent->name, parent->name_len);
+    view_buf_append(path, ".$[e].", 6);
+    view_buf_append(path, n->name, n->name_len);
+    const view_bucket *matches = view_table_matches(n->table, n->child_slot, key, key_len);
+    set->len = 0;
+    size_t set_at = view_raw_open(set);
+    if (matches)
+        put_object(view, f->node, lowest(matches), set, (const char *)path->ptr, path->len);
+    else
+        put_unset(set, (const char *)path->ptr, path->len);
+    view_raw_close(set, set_at);
+    bson_t *update = bson_from_bytes(set->ptr, set->len);
+    bson_t *array_filters = bson_from_bytes(filters->ptr, filters->len);
+    tf_view_ops_push_update_steal(ops, TF_VIEW_OP_SET_MANY, bson_from_bytes(filter->ptr, filter->len),
+                                  matches ? update : NULL, matches ? NULL : update, array_filters);
+}
+
+/* $set / $unset of the marked root-level lookups of one document. */
+static void emit_set(tf_view *view, const view_pending_root *p, const view_row *row,
+                     tf_view_ops *ops)
+{
+    view_buf *set = &view->set, *unset = &view->unset;
+    set->len = unset->len = 0;
+    size_t set_at = view_raw_open(set), unset_at = view_raw_open(unset);
+    bool any_set = false, any_unset = false;
+    const view_node *root = &view->nodes[0];
+    for (size_t c = 0; c < root->child_count; c++) {
+        const view_node *child = &view->nodes[root->children[c]];
+        if (child->route != VIEW_ROUTE_ROOT_FIELD ||
+            !(p->fields & ((uint64_t)1 << child->field_bit)))
+            continue;
+        if (embed(view, root->children[c], row, set, child->name, child->name_len)) {
+            any_set = true;
+        } else {
+            put_unset(unset, child->name, child->name_len);
+            any_unset = true;
+        }
+    }
+    view_raw_close(set, set_at);
+    view_raw_close(unset, unset_at);
+    tf_view_ops_push_update_steal(ops, TF_VIEW_OP_SET, bson_from_bytes(p->filter, p->filter_len),
+                                  any_set ? bson_from_bytes(set->ptr, set->len) : NULL,
+                                  any_unset ? bson_from_bytes(unset->ptr, unset->len) : NULL,
+                                  NULL);
+}
+
+typedef struct pending_item {
+    const uint8_t *key;
+    size_t key_len;
+    const void *record;
+    const view_row *row;
+} pending_item;
+
+static int compare_items(const void *a, const void *b)
+{
+    const pending_item *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    if (c)
+        return c;
+    return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+}
+
+/* The entries of m sorted by key. */
+static pending_item *sorted_entries(const view_map *m)
+{
+    pending_item *items = bson_malloc(m->count * sizeof *items);
+    size_t n = 0, b = 0;
+    for (view_map_entry *e = view_map_next(m, &b, NULL); e; e = view_map_next(m, &b, e))
+        items[n++] = (pending_item){.key = e->key, .key_len = e->key_len, .record = e->value};
+    qsort(items, n, sizeof *items, compare_items);
+    return items;
+}
+
+tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err)
+{
+    (void)err;
+    if (view->fanouts.count) {
+        pending_item *items = sorted_entries(&view->fanouts);
+        for (size_t i = 0; i < view->fanouts.count; i++)
+            emit_fanout(view, items[i].record, ops);
+        bson_free(items);
+    }
+    size_t n = view->pending.count;
+    if (n) {
+        const view_table *root = view->nodes[0].table;
+        pending_item *items = sorted_entries(&view->pending);
+        for (size_t i = 0; i < n; i++)
+            items[i].row = view_table_find(root, items[i].key, items[i].key_len);
+        /* Deletes first: a key that moved frees its old document before the
+         * new one is written. */
+        for (size_t i = 0; i < n; i++) {
+            const view_pending_root *p = items[i].record;
+            if (!items[i].row && p->whole)
+                tf_view_ops_push_steal(ops, TF_VIEW_OP_DELETE,
+                                       bson_from_bytes(p->filter, p->filter_len), NULL);
+        }
+        for (size_t i = 0; i < n; i++) {
+            const view_pending_root *p = items[i].record;
+            const view_row *row = items[i].row;
+            if (!row)
+                continue;
+            if (!p->whole) {
+                emit_set(view, p, row, ops);
+                continue;
+            }
+            view_buf *out = &view->out;
+            out->len = 0;
+            size_t at = view_raw_open(out);
+            build_row(view, 0, row, out);
+            view_raw_close(out, at);
+            tf_view_ops_push_steal(ops, TF_VIEW_OP_REPLACE,
+                                   bson_from_bytes(p->filter, p->filter_len),
+                                   bson_from_bytes(out->ptr, out->len));
+        }
+        bson_free(items);
+    }
+    view_pending_reset(view);
+    return TF_OK;
+}
