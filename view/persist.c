@@ -236,6 +236,10 @@ static bool parse_definition(const bson_t *chunk, tf_column **out_cols, size_t *
         bson_free(pk);
         return false;
     }
+    /* As the view marks them: the next chunk of the table (and the table
+     * map of a later change) must define the very same columns. */
+    for (size_t i = 0; i < pk_n; i++)
+        cols[pk[i]].is_primary_key = true;
     *out_cols = cols;
     *out_n = n;
     *out_pk = pk;
