@@ -278,3 +278,14 @@ bool tf_admin_flow_list(tf_admin *a, const char *db, tf_admin_flow_fn fn, void *
     list_ctx l = {fn, arg};
     return tf_admin_find(a, db, TF_FLOWS_COLLECTION, NULL, 0, each_record, &l, err);
 }
+
+/* The driver's warnings are for developers: FerretDB has no endSessions,
+ * so every client's destroy would warn at the shell's user. Errors pass. */
+static void log_errors_only(mongoc_log_level_t level, const char *domain, const char *message,
+                            void *arg)
+{
+    if (level <= MONGOC_LOG_LEVEL_ERROR)
+        mongoc_log_default_handler(level, domain, message, arg);
+}
+
+void tf_admin_quiet_driver_log(void) { mongoc_log_set_handler(log_errors_only, NULL); }

@@ -376,6 +376,11 @@ tf_admin *tf_admin_open(const char *uri, int32_t server_selection_timeout_ms, tf
 void tf_admin_destroy(tf_admin *admin);
 const char *tf_admin_redacted_uri(const tf_admin *admin);
 
+/* Drops the driver's own log lines below errors (process-wide; for a
+ * shell, where FerretDB's missing endSessions would warn at every client's
+ * end). */
+void tf_admin_quiet_driver_log(void);
+
 /* Reaches the server; version gets "7.0.12" or "7.0.42 (FerretDB v1.24.2)". */
 bool tf_admin_ping(tf_admin *admin, char *version, size_t cap, tf_error *err);
 bool tf_admin_count(tf_admin *admin, const char *db, const char *collection, int64_t *out,
