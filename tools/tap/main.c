@@ -7,6 +7,7 @@
  * `tap: FILE:LINE: message` on stderr and exit status 1. The prompt
  * prints `error: message` and goes on. */
 #include "daemon.h"
+#include "sink.h"
 #include "tap.h"
 #include "view.h"
 
@@ -277,6 +278,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    tf_admin_quiet_driver_log();
     tap_session s = {0};
     char default_path[4096];
     s.config_path =
