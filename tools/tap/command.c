@@ -25,7 +25,8 @@ const char tap_help_text[] =
     "Commands:\n"
     "  show flows                 saved flows and whether they run\n"
     "  start NAME / stop NAME     run a saved flow (tapflow-replica in the background) / stop it\n"
-    "  status NAME                job current status is: STATE, qps is: N, total rows: N, delay is: Nms\n"
+    "  status NAME                job current status is: STATE, qps is: N, total rows: N, delay "
+    "is: Nms\n"
     "  use DATASOURCE             the datasource of show tables, desc, peek and count\n"
     "  show tables                tables (MySQL) or collections (MongoDB)\n"
     "  desc TABLE                 columns of a table, fields of a collection's first document\n"
@@ -103,9 +104,8 @@ static bool split_words(const char *text, tap_command *out, char *err, size_t ca
                     return false;
                 }
                 p++;
-            } else if (*p == ';' && (!*skip_space(p + 1) || *skip_space(p + 1) == '#')) {
-                p++;
-                break;
+            } else if (*p == ';') {
+                break; /* ends the word; the loop above checks what follows */
             } else {
                 word[n++] = *p++;
             }

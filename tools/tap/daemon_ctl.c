@@ -252,9 +252,8 @@ bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, t
                      strerror(errno));
         goto done;
     }
-    char *const argv[] = {binary,          "--flow",     flow_file, "--config",
-                          config_abs,      "--gtid-resume", "--status-listen", listen,
-                          NULL};
+    char *const argv[] = {binary,          "--flow",          flow_file, "--config", config_abs,
+                          "--gtid-resume", "--status-listen", listen,    NULL};
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -276,8 +275,8 @@ bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, t
         if (waitpid(pid, NULL, WNOHANG) == pid) {
             char why[400];
             tap_daemon_last_error(home, flow, why, sizeof why);
-            tf_error_set(err, TF_ERR_IO, 0, "flow %.100s did not start: %.300s (log: %.200s)",
-                         flow, why[0] ? why : "tapflow-replica exited", log_file);
+            tf_error_set(err, TF_ERR_IO, 0, "flow %.100s did not start: %.300s (log: %.200s)", flow,
+                         why[0] ? why : "tapflow-replica exited", log_file);
             remove_run_file(home, flow);
             goto done;
         }
@@ -332,9 +331,9 @@ static bool http_get_status(uint16_t port, char *out, size_t cap)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     char req[128];
-    int n = snprintf(req, sizeof req,
-                     "GET /status HTTP/1.0\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n",
-                     port);
+    int n =
+        snprintf(req, sizeof req,
+                 "GET /status HTTP/1.0\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n", port);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 || write(fd, req, (size_t)n) != n) {
         close(fd);
         return false;
@@ -369,8 +368,7 @@ bool tap_daemon_query(const char *home, const char *flow, tap_daemon_status *out
     char body[8192];
     bson_t doc;
     bson_error_t error;
-    if (!http_get_status(port, body, sizeof body) ||
-        !bson_init_from_json(&doc, body, -1, &error)) {
+    if (!http_get_status(port, body, sizeof body) || !bson_init_from_json(&doc, body, -1, &error)) {
         snprintf(out->state, sizeof out->state, "starting");
         return true;
     }

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const allowed_keys[] = {"type", "host",     "port", "socket", "user",
-                                           "password_env", "tls", "database", "uri"};
+static const char *const allowed_keys[] = {"type",         "host", "port",     "socket", "user",
+                                           "password_env", "tls",  "database", "uri"};
 
 static bool key_allowed(const char *key, size_t len)
 {
@@ -166,8 +166,8 @@ bool tap_datasource_list(tap_session *s, tf_error *err)
             tf_sink_redact_uri(d->uri, uri, sizeof uri);
             printf("%-24s mongodb  %s database=%s\n", d->name, uri, d->database);
         } else if (d->socket) {
-            printf("%-24s mysql    %s database=%s user=%s%s%s\n", d->name, d->socket,
-                   d->database, d->user, d->password_env ? " password_env=" : "",
+            printf("%-24s mysql    %s database=%s user=%s%s%s\n", d->name, d->socket, d->database,
+                   d->user, d->password_env ? " password_env=" : "",
                    d->password_env ? d->password_env : "");
         } else {
             printf("%-24s mysql    %s:%u database=%s user=%s%s%s\n", d->name, d->host,
@@ -214,9 +214,9 @@ static bool test_mysql(const tfr_datasource *d, tf_error *err)
     tf_conn_options conn;
     if (!tap_mysql_conn(d, &conn, err))
         return false;
-    bson_string_t *sql = bson_string_new(
-        "SELECT @@log_bin, @@binlog_format, @@binlog_row_image, "
-        "(SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ");
+    bson_string_t *sql =
+        bson_string_new("SELECT @@log_bin, @@binlog_format, @@binlog_row_image, "
+                        "(SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ");
     append_literal(sql, d->database);
     bson_string_append(sql, "), (SELECT COUNT(*) FROM information_schema.TABLES WHERE "
                             "TABLE_SCHEMA = ");

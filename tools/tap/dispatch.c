@@ -30,8 +30,8 @@ static const tfr_datasource *target_of(tap_session *s, const char *arg, const ch
     }
     const tfr_datasource *ds = tfr_config_datasource(s->cfg, s->current);
     if (!ds)
-        tf_error_set(err, TF_ERR_CONFIG, 0, "datasource %.100s is no longer in %.200s",
-                     s->current, s->cfg->file);
+        tf_error_set(err, TF_ERR_CONFIG, 0, "datasource %.100s is no longer in %.200s", s->current,
+                     s->cfg->file);
     return ds;
 }
 

@@ -132,8 +132,7 @@ static bool on_call(void *arg, tf_flow_spec *spec, const char *method, tf_flow_p
     return tap_flow_status(s, spec->name, err); /* the builder reports no other call */
 }
 
-bool tap_flow_run(tap_session *s, const char *text, const char *file, unsigned line,
-                  tf_error *err)
+bool tap_flow_run(tap_session *s, const char *text, const char *file, unsigned line, tf_error *err)
 {
     return tf_flow_builder_run(s->builder, text, strlen(text), file, line, on_call, s, err) ==
            TF_OK;
@@ -208,8 +207,8 @@ static bool checkpoint_rows(tap_session *s, const char *text, const char *name, 
     tf_admin *admin = ok ? tf_admin_open(ds->uri, 5000, err) : NULL;
     ok = admin != NULL;
     if (ok) {
-        const char *coll = s->cfg->checkpoint_collection ? s->cfg->checkpoint_collection
-                                                         : "tapflow_checkpoints";
+        const char *coll =
+            s->cfg->checkpoint_collection ? s->cfg->checkpoint_collection : "tapflow_checkpoints";
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(name));
         ok = tf_admin_find(admin, ds->database, coll, filter, 1, take_rows, rows, err);
         bson_destroy(filter);
@@ -292,7 +291,7 @@ static bool list_one(const tf_flow_record *rec, void *arg)
     tf_flow_spec_destroy(spec);
     tap_daemon_status st;
     char why[400];
-    const char *state = tap_daemon_query(l->s->home, rec->name, &st) ? st.state
+    const char *state = tap_daemon_query(l->s->home, rec->name, &st)              ? st.state
                         : died_with_error(l->s->home, rec->name, why, sizeof why) ? "error"
                                                                                   : "stopped";
     if (l->count++ == 0)

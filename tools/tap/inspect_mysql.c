@@ -53,10 +53,7 @@ static void append_ident(bson_string_t *sql, const char *name)
     bson_string_append_c(sql, '`');
 }
 
-static char *value_text(const tf_str *v)
-{
-    return bson_strndup((const char *)v->ptr, v->len);
-}
+static char *value_text(const tf_str *v) { return bson_strndup((const char *)v->ptr, v->len); }
 
 /* "2024-11-02 10:20:00[.123456]" or "2024-11-10" as ms since the epoch
  * (UTC, as the view writes them); false for zero dates and the like. */
@@ -114,9 +111,7 @@ static void append_value(bson_t *doc, const tf_sync_column *col, const tf_str *v
         break;
     }
     case TF_TYPE_FLOAT:
-    case TF_TYPE_DOUBLE:
-        BSON_APPEND_DOUBLE(doc, key, strtod(text, NULL));
-        break;
+    case TF_TYPE_DOUBLE: BSON_APPEND_DOUBLE(doc, key, strtod(text, NULL)); break;
     case TF_TYPE_DECIMAL:
     case TF_TYPE_NEWDECIMAL:
         if (bson_decimal128_from_string(text, &dec))
@@ -137,11 +132,13 @@ static void append_value(bson_t *doc, const tf_sync_column *col, const tf_str *v
         break;
     default:
         if (col->charset == TF_CHARSET_BINARY && col->type != TF_TYPE_JSON)
-            BSON_APPEND_BINARY(doc, key, BSON_SUBTYPE_BINARY, (const uint8_t *)v->ptr, (uint32_t)v->len);
+            BSON_APPEND_BINARY(doc, key, BSON_SUBTYPE_BINARY, (const uint8_t *)v->ptr,
+                               (uint32_t)v->len);
         else if (bson_utf8_validate(text, v->len, false))
             BSON_APPEND_UTF8(doc, key, text);
         else
-            BSON_APPEND_BINARY(doc, key, BSON_SUBTYPE_BINARY, (const uint8_t *)v->ptr, (uint32_t)v->len);
+            BSON_APPEND_BINARY(doc, key, BSON_SUBTYPE_BINARY, (const uint8_t *)v->ptr,
+                               (uint32_t)v->len);
         break;
     }
     bson_free(text);

@@ -272,7 +272,8 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "tap: unknown or incomplete option %s (-f and -c exclude each other)\n\n",
+            fprintf(stderr,
+                    "tap: unknown or incomplete option %s (-f and -c exclude each other)\n\n",
                     argv[i]);
             usage(stderr);
             return 2;

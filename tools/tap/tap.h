@@ -45,8 +45,8 @@ typedef enum tap_cmd_kind {
 
 typedef struct tap_command {
     tap_cmd_kind kind;
-    size_t argc;               /* words after the command's own words */
-    char *argv[TAP_MAX_ARGS];  /* unquoted */
+    size_t argc;              /* words after the command's own words */
+    char *argv[TAP_MAX_ARGS]; /* unquoted */
 } tap_command;
 
 /* Whether text (one or more lines) is a complete input: a shell command is
@@ -68,14 +68,14 @@ struct tfr_config;
 struct tf_flow_builder;
 
 typedef struct tap_session {
-    char *config_path;    /* --config, TAPFLOW_CONFIG or ~/.tapflow/tapflow.conf */
+    char *config_path;      /* --config, TAPFLOW_CONFIG or ~/.tapflow/tapflow.conf */
     struct tfr_config *cfg; /* loaded by tap_config, once per command */
     bool cfg_current;       /* cfg was loaded for the command being run */
     char *home;
-    bool quiet;           /* -q: no "Flow updated/saved/started/stopped" lines */
-    char *current;        /* `use` datasource */
+    bool quiet;    /* -q: no "Flow updated/saved/started/stopped" lines */
+    char *current; /* `use` datasource */
     struct tf_flow_builder *builder;
-    char *exe_dir;        /* where tap runs from, to find tapflow-replica */
+    char *exe_dir; /* where tap runs from, to find tapflow-replica */
 } tap_session;
 
 /* Loads the config file (again: it may have changed); false with err. */
@@ -90,8 +90,7 @@ bool tap_dispatch(tap_session *s, const tap_command *cmd, const char *text, cons
 
 /* ---- flow_shell.c ---- */
 
-bool tap_flow_run(tap_session *s, const char *text, const char *file, unsigned line,
-                  tf_error *err);
+bool tap_flow_run(tap_session *s, const char *text, const char *file, unsigned line, tf_error *err);
 /* `show flows` */
 bool tap_flow_list(tap_session *s, tf_error *err);
 /* Saves/starts/stops/prints status of a saved flow by name. */
@@ -126,7 +125,12 @@ void tap_daemon_last_error(const char *home, const char *flow, char *out, size_t
 /* ---- inspect_mysql.c / inspect_mongo.c ---- */
 
 struct tfr_datasource;
-typedef enum tap_inspect_what { TAP_SHOW_TABLES, TAP_DESC, TAP_PEEK, TAP_COUNT } tap_inspect_what;
+typedef enum tap_inspect_what {
+    TAP_SHOW_TABLES,
+    TAP_DESC,
+    TAP_PEEK,
+    TAP_COUNT
+} tap_inspect_what;
 
 bool tap_mysql_inspect(const struct tfr_datasource *ds, tap_inspect_what what, const char *name,
                        long limit, tf_error *err);
