@@ -52,7 +52,7 @@ typedef struct lexer {
     const char *text;
     size_t len, pos;
     unsigned line, column;
-    int depth; /* open ( and [: line ends inside them do not end statements */
+    int depth;               /* open ( and [: line ends inside them do not end statements */
     bool trailing_backslash; /* the text ends in a '\' continuation */
 } lexer;
 
@@ -905,9 +905,8 @@ tf_status tf_flow_parse_file(const char *path, tf_flow_spec **out, tf_error *err
 bool tf_flow_text_complete(const char *text, size_t len)
 {
     tf_error ignored = {0};
-    parser p = {.lex = {.text = text, .len = len, .line = 1, .column = 1},
-                .file = "",
-                .err = &ignored};
+    parser p = {
+        .lex = {.text = text, .len = len, .line = 1, .column = 1}, .file = "", .err = &ignored};
     bool ok = next_token(&p);
     while (ok && p.cur.kind != TOK_EOF)
         ok = next_token(&p);
