@@ -99,7 +99,7 @@ static void fail(const char *what, const char *msg)
 
 static void row(const char *what, int docs, int ops, double seconds)
 {
-    printf("%-44s %7d %6d %9.3f %9.1f\n", what, docs, ops, seconds, ops / seconds);
+    printf("%-44s %7d %6d %9.3f %9.2f\n", what, docs, ops, seconds, ops / seconds);
     fflush(stdout);
 }
 
