@@ -157,6 +157,15 @@ pg_running() {
 
 pg_url() { echo "postgres://postgres@127.0.0.1:$PG_PORT/ferretdb"; }
 
+# FerretDB 1.24 holds one pooled PostgreSQL connection per update of a write
+# command until the whole command ends (handler/msg_update.go defers each
+# iterator's Close inside its loop), so a command with more updates than
+# pool_max_conns (its default 50) waits forever for a connection, and
+# FerretDB stops answering. A larger pool moves that wall out of reach of
+# ordinary batches; connections are opened on demand and closed when idle.
+FERRETDB_PG_POOL=300
+ferretdb_pg_url() { echo "$(pg_url)?pool_max_conns=$FERRETDB_PG_POOL&pool_max_conn_idle_time=1m"; }
+
 # Clusters kept outside for servers dirs that no longer point at them
 # (test runs' temporary servers dirs, removed without a stop).
 pg_forget_orphans() {
@@ -231,7 +240,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 shared_buffers = 256MB
-max_connections = 200
+max_connections = $((FERRETDB_PG_POOL + 50))
 CONF
     log "starting postgresql on 127.0.0.1:$PG_PORT (data $data)"
     if ! as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null; then
@@ -291,7 +300,7 @@ start_mongo() {
         command -v ferretdb >/dev/null 2>&1 || { log "ferretdb not installed: run tools/setup.sh"; return 1; }
         start_pg || return 1
         log "starting FerretDB (PostgreSQL backend) on 127.0.0.1:$MONGO_PORT"
-        nohup ferretdb "${ferretdb_args[@]}" --handler=postgresql --postgresql-url="$(pg_url)" \
+        nohup ferretdb "${ferretdb_args[@]}" --handler=postgresql --postgresql-url="$(ferretdb_pg_url)" \
             >"$MONGO_DIR/server.log" 2>&1 </dev/null &
         ;;
     ferretdb-sqlite)
