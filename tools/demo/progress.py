@@ -8,8 +8,11 @@ Reads the status port from HOME/run/NAME.json (written by `tap` when it
 starts the flow), then polls GET /status: snapshot_rows (source rows read so
 far) against --source-rows, documents (documents written) against
 --documents. Redraws one line on a terminal, prints a line every 5 s
-otherwise. Exits 0 once the flow is "running", 1 on "error" (with the
-daemon's error), when the daemon goes away, or after --timeout seconds.
+otherwise. While the daemon is alive but its endpoint does not answer (it
+is busy, e.g. writing the view state at the end of the build) the line says
+so and the wait goes on. Exits 0 once the flow is "running", 1 on "error"
+(with the daemon's error), when the daemon process is gone, or after
+--timeout seconds.
 """
 import argparse
 import json
@@ -22,14 +25,26 @@ import urllib.request
 WIDTH = 30
 
 
-def read_port(run_file, deadline):
+def read_run_file(run_file, deadline):
+    """(pid, status port) from the run file tap writes, or None."""
     while time.time() < deadline:
         try:
             with open(run_file) as f:
-                return int(json.load(f)["status_port"])
+                run = json.load(f)
+            return int(run["pid"]), int(run["status_port"])
         except (OSError, ValueError, KeyError, TypeError):
             time.sleep(0.2)
     return None
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
 
 
 def fetch(port):
@@ -70,29 +85,30 @@ def main():
     start = time.time()
     deadline = start + a.timeout
     run_file = os.path.join(a.home, "run", a.flow + ".json")
-    port = read_port(run_file, min(deadline, start + 30))
-    if port is None:
+    run = read_run_file(run_file, min(deadline, start + 30))
+    if run is None:
         print("progress: no run file %s (is the flow started?)" % run_file, file=sys.stderr)
         return 1
+    pid, port = run
+    log = os.path.join(a.home, "logs", a.flow + ".log")
     tty = sys.stdout.isatty()
     last_print = 0.0
-    unreachable_since = None
+    st = {}
     while True:
         now = time.time()
         try:
             st = fetch(port)
-            unreachable_since = None
-        except (OSError, ValueError, urllib.error.URLError) as e:
-            unreachable_since = unreachable_since or now
-            if now - unreachable_since > 10:
-                print("\nprogress: the flow's daemon stopped answering on port %d (%s); see "
-                      "%s" % (port, e, os.path.join(a.home, "logs", a.flow + ".log")),
+            text = line(st, a, now - start)
+        except (OSError, ValueError, urllib.error.URLError):
+            if not alive(pid):
+                print("\nprogress: the flow's daemon (pid %d) has exited; see %s" % (pid, log),
                       file=sys.stderr)
                 return 1
-            time.sleep(0.5)
-            continue
+            # Busy (no answer within 5 s): keep the last figures.
+            text = line(st, a, now - start) + "  (daemon busy)" if st else \
+                "waiting for the daemon  %5.1f s" % (now - start)
+            st = dict(st, status="busy")
         state = st.get("status")
-        text = line(st, a, now - start)
         if state == "running":
             if tty:
                 sys.stdout.write("\r\033[K")
