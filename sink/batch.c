@@ -326,8 +326,8 @@ static void describe_failure(tf_sink *sink, tf_error *err, const bson_error_t *e
             BSON_ITER_HOLDS_OID(&it))
             bson_oid_to_string(bson_iter_oid(&it), id_hex);
         snprintf(what + n, sizeof what - (size_t)n, " (op %zu: %s %.200s%s%s%s)", op_index,
-                 op_kind_name(failed->op.kind), key, id_hex[0] ? " as _id ObjectId(\"" : "",
-                 id_hex, id_hex[0] ? "\")" : "");
+                 op_kind_name(failed->op.kind), key, id_hex[0] ? " as _id ObjectId(\"" : "", id_hex,
+                 id_hex[0] ? "\")" : "");
         bson_free(key);
     }
     /* A replace upsert by the derived _id cannot meet a duplicate _id (it
@@ -359,9 +359,9 @@ bool tf_sink_flush(tf_sink *sink, tf_error *err)
     uint64_t retries_before = sink->stats.retries;
     bool ok = sink_with_retries(sink, bulk_write_attempt, &a, &reply, &error);
     if (!ok) {
-        size_t index =
-            a.failed_append != SIZE_MAX ? a.failed_append
-                                    : failed_op_index(&reply, a.prepended, a.executed);
+        size_t index = a.failed_append != SIZE_MAX
+                           ? a.failed_append
+                           : failed_op_index(&reply, a.prepended, a.executed);
         /* A command-level error (FerretDB answers unsupported options so)
          * names no op; with a single op there is no doubt which. */
         if (index == SIZE_MAX && sink->n_pending == 1)

@@ -170,8 +170,8 @@ bool sink_check_stored_ids(tf_sink *sink, tf_error *err)
     bson_error_t error;
     if (ok && mongoc_cursor_error(cursor, &error)) {
         char what[256];
-        snprintf(what, sizeof what, "reading documents of %s.%s to check their _id",
-                 sink->database, sink->collection_name);
+        snprintf(what, sizeof what, "reading documents of %s.%s to check their _id", sink->database,
+                 sink->collection_name);
         sink_error_from_driver(sink, err, &error, what);
         ok = false;
     }

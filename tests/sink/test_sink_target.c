@@ -369,8 +369,8 @@ static void test_derived_id_delete_by_key(void **state)
 {
     fixture *fx = *state;
     NEED_SERVER(fx);
-    tf_sink *sink = open_sink(fx, "orders_derived_del", TF_FANOUT_FORCE_RECOMPUTE, "derived_del",
-                              NULL);
+    tf_sink *sink =
+        open_sink(fx, "orders_derived_del", TF_FANOUT_FORCE_RECOMPUTE, "derived_del", NULL);
     tf_doc_op op;
     tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "A"), order_doc(fx, "A", 1, NULL));
     add_ok(sink, &op);
@@ -395,8 +395,8 @@ static void test_derived_id_insert_then_replace(void **state)
 {
     fixture *fx = *state;
     NEED_SERVER(fx);
-    tf_sink *sink = open_sink(fx, "orders_derived_ins", TF_FANOUT_FORCE_RECOMPUTE, "derived_ins",
-                              NULL);
+    tf_sink *sink =
+        open_sink(fx, "orders_derived_ins", TF_FANOUT_FORCE_RECOMPUTE, "derived_ins", NULL);
     tf_doc_op op;
     tf_doc_op_insert_steal(&op, BCON_NEW("order_id", "C"), order_doc(fx, "C", 1, NULL));
     add_ok(sink, &op);
@@ -425,8 +425,8 @@ static void test_derived_id_refuses_document_with_its_own_id(void **state)
 {
     fixture *fx = *state;
     NEED_SERVER(fx);
-    tf_sink *sink = open_sink(fx, "orders_derived_own", TF_FANOUT_FORCE_RECOMPUTE, "derived_own",
-                              NULL);
+    tf_sink *sink =
+        open_sink(fx, "orders_derived_own", TF_FANOUT_FORCE_RECOMPUTE, "derived_own", NULL);
     tf_doc_op op;
     tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "A"),
                             BCON_NEW("_id", BCON_INT32(5), "order_id", "A"));
