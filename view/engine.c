@@ -88,6 +88,8 @@ tf_view *tf_view_new(const tf_flow_spec *spec)
         }
         n->child_slot = view_table_slot(n->table, child_names, lk->relation_count);
         n->parent_slot = view_table_slot(parent->table, parent_names, lk->relation_count);
+        view_table_link_slots(n->table, n->child_slot, parent->table, n->parent_slot,
+                              &n->child_link, &n->parent_link);
         bson_free(child_names);
         bson_free(parent_names);
     }
@@ -335,9 +337,9 @@ static void mark_up(tf_view *view, size_t node_index, const view_row *row, size_
     }
     if (partial && n->route == VIEW_ROUTE_ROOT_FIELD)
         field_node = node_index;
-    const view_node *parent = &view->nodes[n->parent];
-    const view_bucket *parents =
-        view_table_matches(parent->table, n->parent_slot, key->ptr, key->len);
+    /* The row is in its table: its key is its bucket's, linked to the
+     * parent side. */
+    const view_bucket *parents = view_bucket_links(view_key_bucket(key->ptr))[n->child_link];
     if (!parents)
         return;
     for (size_t i = 0; i < parents->count; i++)

@@ -82,7 +82,7 @@ static bool embed(const tf_view *view, size_t node_index, const view_row *parent
     const view_node *n = &view->nodes[node_index];
     const view_row_key *k = &parent_row->keys[n->parent_slot];
     const view_bucket *matches =
-        k->len ? view_table_matches(n->table, n->child_slot, k->ptr, k->len) : NULL;
+        k->len ? view_bucket_links(view_key_bucket(k->ptr))[n->parent_link] : NULL;
     if (n->type == TF_LOOKUP_OBJECT) {
         if (!matches)
             return false;
@@ -98,7 +98,8 @@ static bool embed(const tf_view *view, size_t node_index, const view_row *parent
 static void build_row(const tf_view *view, size_t node_index, const view_row *row, view_buf *out)
 {
     const view_node *n = &view->nodes[node_index];
-    view_raw_copy_elements(out, row->doc, row->doc_len, n->omit);
+    view_raw_copy_elements(out, row->doc, row->doc_len, n->omit, n->table->columns,
+                           n->table->column_count);
     for (size_t c = 0; c < n->child_count; c++) {
         const view_node *child = &view->nodes[n->children[c]];
         embed(view, n->children[c], row, out, child->name, child->name_len);

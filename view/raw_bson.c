@@ -72,28 +72,39 @@ static size_t value_size(uint8_t type, const uint8_t *v, size_t avail)
     return n <= avail ? n : SIZE_MAX;
 }
 
-bool view_raw_next(const uint8_t *doc, size_t doc_len, size_t *pos, view_raw_element *out)
+/* The element at *pos; key_len is its key's length when known
+ * (SIZE_MAX: search the NUL). */
+static bool next_element(const uint8_t *doc, size_t doc_len, size_t *pos, size_t key_len,
+                         view_raw_element *out)
 {
     size_t p = *pos ? *pos : 4;
     /* The last byte is the document's terminator. */
     if (doc_len < 5 || p >= doc_len - 1)
         return false;
+    size_t end = doc_len - 1;
     out->start = doc + p;
     out->type = doc[p];
     const uint8_t *key = doc + p + 1;
-    const uint8_t *key_end = memchr(key, 0, doc_len - 1 - (p + 1));
-    if (!key_end)
+    const uint8_t *key_end;
+    if (key_len != SIZE_MAX && p + 1 + key_len < end && key[key_len] == 0)
+        key_end = key + key_len;
+    else if (!(key_end = memchr(key, 0, end - (p + 1))))
         return false;
     out->key = (const char *)key;
     out->key_len = (size_t)(key_end - key);
     out->value = key_end + 1;
-    size_t avail = (size_t)(doc + doc_len - 1 - out->value);
+    size_t avail = (size_t)(doc + end - out->value);
     out->value_len = value_size(out->type, out->value, avail);
     if (out->value_len == SIZE_MAX)
         return false;
     out->len = (size_t)(out->value + out->value_len - out->start);
     *pos = p + out->len;
     return true;
+}
+
+bool view_raw_next(const uint8_t *doc, size_t doc_len, size_t *pos, view_raw_element *out)
+{
+    return next_element(doc, doc_len, pos, SIZE_MAX, out);
 }
 
 bool view_raw_element_at(const uint8_t *doc, size_t doc_len, size_t index, view_raw_element *out)
@@ -143,7 +154,8 @@ void view_raw_index_key(view_buf *b, uint8_t type, size_t index)
     view_raw_key(b, type, digits + sizeof digits - n, n);
 }
 
-void view_raw_copy_elements(view_buf *b, const uint8_t *doc, size_t doc_len, const bool *omit)
+void view_raw_copy_elements(view_buf *b, const uint8_t *doc, size_t doc_len, const bool *omit,
+                            const tf_column *columns, size_t column_count)
 {
     if (!omit) {
         if (doc_len >= 5)
@@ -152,8 +164,10 @@ void view_raw_copy_elements(view_buf *b, const uint8_t *doc, size_t doc_len, con
     }
     size_t pos = 0, run_start = 4, run_len = 0;
     view_raw_element e;
-    for (size_t i = 0; view_raw_next(doc, doc_len, &pos, &e); i++) {
-        if (omit[i]) {
+    for (size_t i = 0;
+         next_element(doc, doc_len, &pos, i < column_count ? columns[i].name.len : SIZE_MAX, &e);
+         i++) {
+        if (i < column_count && omit[i]) {
             view_buf_append(b, doc + run_start, run_len);
             run_start = pos;
             run_len = 0;

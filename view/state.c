@@ -7,6 +7,7 @@
  * join without scanning and without asking the source. */
 #include "view_internal.h"
 
+#include <stddef.h>
 #include <string.h>
 
 view_table *view_table_new(const char *name)
@@ -57,10 +58,14 @@ void view_table_destroy(view_table *t)
             bson_free(slot->column_names[c]);
         bson_free(slot->column_names);
         bson_free(slot->columns);
+        bson_free(slot->links);
     }
     bson_free(t->slots);
     free_columns(t);
     view_buf_cleanup(&t->scratch);
+    if (t->writer)
+        bson_writer_destroy(t->writer);
+    bson_free(t->writer_buf);
     bson_free(t->name);
     bson_free(t);
 }
@@ -85,6 +90,22 @@ size_t view_table_slot(view_table *t, char **names, size_t count)
         slot->column_names[c] = bson_strdup(names[c]);
     view_map_init(&slot->index);
     return t->slot_count++;
+}
+
+static size_t add_link(view_slot *slot, view_table *other, size_t other_slot)
+{
+    slot->links = bson_realloc(slot->links, (slot->link_count + 1) * sizeof *slot->links);
+    slot->links[slot->link_count] = (view_slot_link){.table = other, .slot = other_slot};
+    return slot->link_count++;
+}
+
+void view_table_link_slots(view_table *a, size_t slot_a, view_table *b, size_t slot_b,
+                           size_t *link_a, size_t *link_b)
+{
+    *link_a = add_link(&a->slots[slot_a], b, slot_b);
+    *link_b = add_link(&b->slots[slot_b], a, slot_a);
+    a->slots[slot_a].links[*link_a].back = *link_b;
+    b->slots[slot_b].links[*link_b].back = *link_a;
 }
 
 long view_table_column(const view_table *t, const char *name)
@@ -206,23 +227,16 @@ view_row *view_row_assemble(const view_table *t, const uint8_t *pk, size_t pk_le
                             const uint8_t *doc, size_t doc_len, const view_row_key *keys)
 {
     size_t header = sizeof(view_row) + t->slot_count * sizeof(view_row_key);
-    size_t size = header + pk_len;
-    for (size_t s = 0; s < t->slot_count; s++)
-        size += keys[s].len;
-    size += doc_len;
-    view_row *row = bson_malloc(size);
+    view_row *row = bson_malloc(header + pk_len + doc_len);
     uint8_t *p = (uint8_t *)row + header;
     row->pk.ptr = p;
     row->pk.len = pk_len;
     memcpy(p, pk, pk_len);
     p += pk_len;
     for (size_t s = 0; s < t->slot_count; s++) {
-        row->keys[s].ptr = keys[s].len ? p : NULL;
+        row->keys[s].ptr = keys[s].len ? keys[s].ptr : NULL;
         row->keys[s].len = keys[s].len;
         row->keys[s].position = 0;
-        if (keys[s].len)
-            memcpy(p, keys[s].ptr, keys[s].len);
-        p += keys[s].len;
     }
     row->doc = p;
     row->doc_len = (uint32_t)doc_len;
@@ -232,7 +246,10 @@ view_row *view_row_assemble(const view_table *t, const uint8_t *pk, size_t pk_le
 
 view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err)
 {
-    bson_t doc = BSON_INITIALIZER;
+    if (!t->writer)
+        t->writer = bson_writer_new(&t->writer_buf, &t->writer_len, 0, bson_realloc_ctx, NULL);
+    bson_t *doc;
+    bson_writer_begin(t->writer, &doc);
     for (size_t i = 0; i < t->column_count; i++) {
         const tf_column *c = &t->columns[i];
         if (values[i].kind == TF_VAL_ABSENT || values[i].kind == TF_VAL_JSON_DIFF) {
@@ -240,12 +257,12 @@ view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err)
                          "table %.100s: column %.100s is missing from the row image (the view "
                          "needs binlog_row_image=FULL)",
                          t->name, c->name.ptr);
-            bson_destroy(&doc);
+            bson_writer_rollback(t->writer);
             return NULL;
         }
-        if (tf_value_append_bson(&doc, c->name.ptr, c->name.len, &values[i], c, err) != TF_OK) {
+        if (tf_value_append_bson(doc, c->name.ptr, c->name.len, &values[i], c, err) != TF_OK) {
             tf_error_prefix(err, "table %.100s column %.100s", t->name, c->name.ptr);
-            bson_destroy(&doc);
+            bson_writer_rollback(t->writer);
             return NULL;
         }
     }
@@ -255,7 +272,7 @@ view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err)
     if (!view_table_encode_pk(t, values, key)) {
         tf_error_set(err, TF_ERR_PROTOCOL, 0, "table %.100s: row with a NULL primary key column",
                      t->name);
-        bson_destroy(&doc);
+        bson_writer_rollback(t->writer);
         return NULL;
     }
     size_t pk_len = key->len;
@@ -277,8 +294,8 @@ view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err)
     }
     for (size_t s = 0; s < t->slot_count; s++)
         keys[s].ptr = key->ptr + offsets[s];
-    view_row *row = view_row_assemble(t, key->ptr, pk_len, bson_get_data(&doc), doc.len, keys);
-    bson_destroy(&doc);
+    view_row *row = view_row_assemble(t, key->ptr, pk_len, bson_get_data(doc), doc->len, keys);
+    bson_writer_rollback(t->writer); /* the bytes are copied: reuse the buffer */
     if (keys != keys_on_stack)
         bson_free(keys);
     if (offsets != offsets_on_stack)
@@ -299,15 +316,44 @@ view_row *view_table_find(const view_table *t, const uint8_t *pk, size_t pk_len)
 
 static size_t row_bytes(const view_table *t, const view_row *row)
 {
-    size_t n = sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.len + row->doc_len;
-    for (size_t s = 0; s < t->slot_count; s++)
-        n += row->keys[s].len;
-    return n;
+    return sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.len + row->doc_len;
 }
 
-static size_t bucket_bytes(const view_bucket *b)
+
+
+static size_t bucket_alloc_size(const view_slot *slot, size_t key_len)
 {
-    return sizeof *b + b->key_len + (b->rows != b->inline_rows ? b->cap * sizeof *b->rows : 0);
+    return sizeof(view_bucket) + ((key_len + 7) & ~(size_t)7) +
+           slot->link_count * sizeof(view_bucket *);
+}
+
+static size_t bucket_bytes(const view_slot *slot, const view_bucket *b)
+{
+    return bucket_alloc_size(slot, b->key_len) +
+           (b->rows != b->inline_rows ? b->cap * sizeof *b->rows : 0);
+}
+
+/* A new bucket finds its counterparts across each join and links both
+ * ways. */
+static void link_bucket(const view_slot *slot, view_bucket *bucket)
+{
+    view_bucket **links = view_bucket_links(bucket);
+    for (size_t j = 0; j < slot->link_count; j++) {
+        const view_slot_link *l = &slot->links[j];
+        view_bucket *other =
+            view_map_get(&l->table->slots[l->slot].index, bucket->key, bucket->key_len);
+        links[j] = other;
+        if (other)
+            view_bucket_links(other)[l->back] = bucket;
+    }
+}
+
+static void unlink_bucket(const view_slot *slot, view_bucket *bucket)
+{
+    view_bucket **links = view_bucket_links(bucket);
+    for (size_t j = 0; j < slot->link_count; j++)
+        if (links[j])
+            view_bucket_links(links[j])[slot->links[j].back] = NULL;
 }
 
 uint64_t view_table_insert(view_table *t, view_row *row)
@@ -320,20 +366,22 @@ uint64_t view_table_insert(view_table *t, view_row *row)
         if (!k->len)
             continue;
         bool created;
-        view_map_entry *slot_entry = view_map_upsert(&t->slots[s].index, k->ptr, k->len, &created);
+        view_slot *slot = &t->slots[s];
+        view_map_entry *slot_entry = view_map_upsert(&slot->index, k->ptr, k->len, &created);
         view_bucket *bucket = slot_entry->value;
         if (created) {
-            bucket = bson_malloc(sizeof *bucket + k->len);
+            bucket = bson_malloc(bucket_alloc_size(slot, k->len));
             bucket->rows = bucket->inline_rows;
             bucket->count = 0;
             bucket->cap = VIEW_BUCKET_INLINE;
             bucket->key_len = k->len;
             memcpy(bucket->key, k->ptr, k->len);
             slot_entry->value = bucket;
-            slot_entry->key = bucket->key; /* the row's copy goes with the row */
+            slot_entry->key = bucket->key;
+            link_bucket(slot, bucket);
             created_slots |= (uint64_t)1 << (s < 63 ? s : 63);
         } else {
-            t->bucket_bytes -= bucket_bytes(bucket);
+            t->bucket_bytes -= bucket_bytes(slot, bucket);
         }
         if (bucket->count == bucket->cap) {
             uint32_t cap = bucket->cap * 2;
@@ -346,8 +394,9 @@ uint64_t view_table_insert(view_table *t, view_row *row)
             bucket->cap = cap;
         }
         k->position = bucket->count;
+        k->ptr = bucket->key; /* the lent bytes go away */
         bucket->rows[bucket->count++] = row;
-        t->bucket_bytes += bucket_bytes(bucket);
+        t->bucket_bytes += bucket_bytes(slot, bucket);
     }
     t->row_bytes += row_bytes(t, row);
     return created_slots;
@@ -360,14 +409,16 @@ void view_table_remove(view_table *t, view_row *row)
         view_row_key *k = &row->keys[s];
         if (!k->len)
             continue;
-        view_bucket *bucket = view_map_get(&t->slots[s].index, k->ptr, k->len);
+        view_slot *slot = &t->slots[s];
+        view_bucket *bucket = view_key_bucket(k->ptr);
         /* Swap-remove: the last row takes this row's place. */
         view_row *last = bucket->rows[--bucket->count];
         bucket->rows[k->position] = last;
         last->keys[s].position = k->position;
         if (bucket->count == 0) {
-            t->bucket_bytes -= bucket_bytes(bucket);
-            view_map_remove(&t->slots[s].index, k->ptr, k->len);
+            t->bucket_bytes -= bucket_bytes(slot, bucket);
+            unlink_bucket(slot, bucket);
+            view_map_remove(&slot->index, bucket->key, bucket->key_len);
             if (bucket->rows != bucket->inline_rows)
                 bson_free(bucket->rows);
             bson_free(bucket);

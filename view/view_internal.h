@@ -4,6 +4,8 @@
 
 #include "view.h"
 
+#include <stddef.h>
+
 /* Checks a parsed spec as a whole (flow_spec.c): the root and target are
  * given, lookups read the flow's source, paths are well formed and unique,
  * every dotted path has a lookup as parent (fills lookup.parent), relation
@@ -121,17 +123,25 @@ size_t view_raw_open(view_buf *b);
 void view_raw_close(view_buf *b, size_t at);
 /* Appends the array index key "0", "1", ... with type. */
 void view_raw_index_key(view_buf *b, uint8_t type, size_t index);
-/* Appends the elements of doc, skipping those whose ordinal has omit[i]
- * true (omit NULL: all of them), as runs of bytes. */
-void view_raw_copy_elements(view_buf *b, const uint8_t *doc, size_t doc_len, const bool *omit);
+/* Appends the elements of doc, skipping those whose ordinal i <
+ * column_count has omit[i] true (omit NULL: all of them), as runs of
+ * bytes. columns name the elements in order (a row's document): their
+ * key lengths spare a search for each key's end (checked). */
+void view_raw_copy_elements(view_buf *b, const uint8_t *doc, size_t doc_len, const bool *omit,
+                            const tf_column *columns, size_t column_count);
 
 /* ---- source rows and their indexes (state.c) ---- */
 
 /* A row as the view keeps it, in one allocation (header, primary key,
- * index keys, then document): the typed BSON of every column (the
- * embedded form is a copy of it minus the relation columns), its encoded
- * primary key and one encoded key per index slot of its table (len 0 when
- * the key holds a NULL: such a row joins nothing through that slot). */
+ * then document): the typed BSON of every column (the embedded form is a
+ * copy of it minus the relation columns), its encoded primary key and one
+ * encoded key per index slot of its table (len 0 when the key holds a
+ * NULL: such a row joins nothing through that slot).
+ *
+ * A row's keys are not stored in it: once the row is in its table, ptr
+ * points at the key held by its index bucket (which is how removal finds
+ * the bucket without a lookup); before that, at bytes the builder lends
+ * (the table's scratch, a loaded chunk), valid until view_table_insert. */
 typedef struct view_row_key {
     uint8_t *ptr;
     uint32_t len;
@@ -153,7 +163,11 @@ typedef struct view_row {
 } view_row;
 
 /* The rows sharing one key of a slot. Most keys have one or two rows
- * (an order's customer, a product), held inline; the key bytes follow. */
+ * (an order's customer, a product), held inline; the key bytes follow,
+ * then (8-aligned) one link per view_slot_link of the slot: the bucket of
+ * the same key on the other side of that join, or NULL when that side
+ * holds no row with the key. Links turn each step of a document build or
+ * a fan-out walk into a pointer chase instead of a hash lookup. */
 #define VIEW_BUCKET_INLINE 2
 typedef struct view_bucket {
     view_row **rows;
@@ -163,6 +177,26 @@ typedef struct view_bucket {
     uint8_t key[];
 } view_bucket;
 
+static inline struct view_bucket **view_bucket_links(const view_bucket *b)
+{
+    return (view_bucket **)(void *)((uint8_t *)(uintptr_t)b + offsetof(view_bucket, key) +
+                                    ((b->key_len + 7u) & ~7u));
+}
+
+/* The bucket holding a key of a row that is in its table. */
+static inline view_bucket *view_key_bucket(const uint8_t *key)
+{
+    return (view_bucket *)(void *)((uintptr_t)key - offsetof(view_bucket, key));
+}
+
+/* One join this slot takes part in: the slot on the other side and the
+ * index of the link back to this side there. */
+typedef struct view_slot_link {
+    struct view_table *table;
+    size_t slot;
+    size_t back;
+} view_slot_link;
+
 /* An index over some columns of a table: key -> view_bucket of rows. The
  * columns are known by name from the flow until the table is defined. */
 typedef struct view_slot {
@@ -170,6 +204,8 @@ typedef struct view_slot {
     char **column_names;
     uint32_t *columns; /* resolved indexes */
     view_map index;
+    size_t link_count;
+    view_slot_link *links;
 } view_slot;
 
 typedef struct view_table {
@@ -184,7 +220,11 @@ typedef struct view_table {
     view_slot *slots;
     size_t row_bytes;    /* memory accounting: row allocations */
     size_t bucket_bytes; /* and index buckets */
-    view_buf scratch;    /* key encoding while building a row */
+    view_buf scratch;    /* keys of the row being built (see view_row_key) */
+    /* The row document being built, in a buffer reused across rows. */
+    bson_writer_t *writer;
+    uint8_t *writer_buf;
+    size_t writer_len;
 } view_table;
 
 view_table *view_table_new(const char *name);
@@ -195,17 +235,24 @@ size_t view_table_slot(view_table *t, char **names, size_t count);
 /* Copies the definition; see tf_view_define_table. */
 tf_status view_table_define(view_table *t, const tf_column *columns, size_t column_count,
                             const uint32_t *primary_key, size_t primary_key_count, tf_error *err);
+/* Joins slot_a of a with slot_b of b (equal keys match): their buckets
+ * link to each other; *link_a is the link index in a's buckets (towards
+ * b), *link_b in b's. Only before rows exist. */
+void view_table_link_slots(view_table *a, size_t slot_a, view_table *b, size_t slot_b,
+                           size_t *link_a, size_t *link_b);
 /* Column index by name, -1 when none. */
 long view_table_column(const view_table *t, const char *name);
 /* Resolves slot column names to indexes (after view_table_define; names
  * are known to exist). */
 void view_table_resolve_slots(view_table *t);
 
-/* Builds a row from values (typed BSON, keys); NULL with err on a value the
- * type mapping refuses or a NULL primary key column. */
+/* Builds a row from values (typed BSON, keys lent by t->scratch until the
+ * row is inserted); NULL with err on a value the type mapping refuses or
+ * a NULL primary key column. */
 view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err);
-/* A row from its parts (copied): keys holds slot_count keys (len 0: NULL
- * key). For persist.c, which saves exactly these parts. */
+/* A row from its parts: pk and doc are copied, keys (slot_count of them,
+ * len 0: NULL key) are lent until view_table_insert (see view_row_key).
+ * For persist.c, which saves exactly these parts. */
 view_row *view_row_assemble(const view_table *t, const uint8_t *pk, size_t pk_len,
                             const uint8_t *doc, size_t doc_len, const view_row_key *keys);
 void view_row_destroy(const view_table *t, view_row *row);
@@ -246,6 +293,8 @@ typedef struct view_node {
     const tf_flow_lookup *lookup; /* NULL for the root */
     size_t child_slot;            /* in table: this node's relation columns */
     size_t parent_slot;           /* in the parent's table: parent fields */
+    size_t child_link;            /* link of child_slot's buckets to the parent side */
+    size_t parent_link;           /* link of parent_slot's buckets to this side */
     bool *omit;                   /* per column: relation column, not embedded */
     uint32_t *parent_columns;     /* per relation pair: column of the parent table */
     size_t child_count;
