@@ -3,7 +3,10 @@
  * INI-like, one setting per line, `#` or `;` starts a comment line:
  *
  *   [tapflow]
- *   server_id = 7401                  # our replica server_id (unique!)
+ *   server_id = 7401                  # our replica server_id (unique on the
+ *                                     # source; default: derived from the
+ *                                     # flow name, so flows started from one
+ *                                     # config do not evict each other)
  *   status_listen = 127.0.0.1:7470    # loopback HTTP status endpoint
  *   batch_max_ops = 1000              # ops per bulk write
  *   batch_max_bytes = 8388608
@@ -48,12 +51,24 @@
 void tfr_config_defaults(tfr_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->server_id = 7401;
+    cfg->server_id = 0; /* derived per flow: tfr_flow_server_id */
     cfg->status_port = TFR_DEFAULT_STATUS_PORT;
     cfg->batch_max_ops = 1000;
     cfg->batch_max_bytes = 8u * 1024 * 1024;
     cfg->flush_interval_ms = 100;
     cfg->checkpoint_interval_ms = 1000;
+}
+
+uint32_t tfr_flow_server_id(const tfr_config *cfg, const char *flow)
+{
+    if (cfg->server_id)
+        return cfg->server_id;
+    /* FNV-1a of the name into 0x7A000000..0x7AFFFFFF: a range real
+     * servers rarely use, and two flows collide with odds of 1 in 16M. */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)flow; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return 0x7A000000u | (h & 0xFFFFFFu);
 }
 
 void tfr_config_cleanup(tfr_config *cfg)

@@ -67,6 +67,9 @@ void tfr_config_cleanup(tfr_config *cfg);
 /* The datasource called name (NULL when none). */
 const tfr_datasource *tfr_config_datasource(const tfr_config *cfg, const char *name);
 void tfr_config_defaults(tfr_config *cfg);
+/* The replica server_id a flow registers with: the config's server_id when
+ * set, else one derived from the flow name (0x7A000000 | 24-bit hash). */
+uint32_t tfr_flow_server_id(const tfr_config *cfg, const char *flow);
 /* Reads each password_env variable (the daemon does; `status` never needs
  * passwords). Error "file:line: password_env: environment variable X is
  * not set". */

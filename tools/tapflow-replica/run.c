@@ -338,7 +338,7 @@ static bool start_stream(daemon_ctx *d, tf_replica_start_mode mode, tf_error *er
 {
     tf_replica_options ro = {0};
     ro.conn = d->conn;
-    ro.server_id = d->cfg.server_id;
+    ro.server_id = tfr_flow_server_id(&d->cfg, d->spec->name);
     ro.report_host = "tapflow-replica";
     ro.start = mode;
     ro.gtid = d->gtid;
