@@ -214,6 +214,46 @@ pg_make_datadir() {
     echo "$outside/$key/data"
 }
 
+# FerretDB 1.24 pushes a filter {_id: X} down as `_jsonb->'_id' @> X`, which
+# its own btree index on (_jsonb->'_id') cannot serve: every replace, update
+# and delete by _id scans the whole table (19 replaces/s at 50k documents).
+# An event trigger gives every table FerretDB creates a GIN index on that
+# expression (500/s at 50k documents), and tables made before it get one at
+# start. The sink addresses documents by _id.
+pg_index_ids() {
+    "$1/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE OR REPLACE FUNCTION tapflow_gin_id(tbl regclass) RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = '_jsonb')
+       AND NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_am a ON a.oid =
+                       (SELECT relam FROM pg_class WHERE oid = i.indexrelid)
+                       WHERE i.indrelid = tbl AND a.amname = 'gin') THEN
+        EXECUTE format('CREATE INDEX ON %s USING gin ((_jsonb -> ''_id'') jsonb_path_ops)', tbl);
+    END IF;
+END $f$;
+CREATE OR REPLACE FUNCTION tapflow_gin_id_on_create() RETURNS event_trigger LANGUAGE plpgsql AS $f$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT objid FROM pg_event_trigger_ddl_commands()
+             WHERE command_tag = 'CREATE TABLE' AND object_type = 'table' LOOP
+        PERFORM tapflow_gin_id(r.objid::regclass);
+    END LOOP;
+END $f$;
+DO $d$
+DECLARE r record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'tapflow_gin_id') THEN
+        CREATE EVENT TRIGGER tapflow_gin_id ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+            EXECUTE FUNCTION tapflow_gin_id_on_create();
+    END IF;
+    FOR r IN SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') LOOP
+        PERFORM tapflow_gin_id(r.oid::regclass);
+    END LOOP;
+END $d$;
+SQL
+}
+
 start_pg() {
     if pg_running; then log "postgresql already running on 127.0.0.1:$PG_PORT"; return 0; fi
     local bin data
@@ -252,6 +292,7 @@ CONF
         "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'")" ]; then
         "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE ferretdb" >/dev/null
     fi
+    pg_index_ids "$bin" || { log "postgresql: could not install the _id index trigger"; return 1; }
 }
 
 stop_pg() {
