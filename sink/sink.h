@@ -318,10 +318,10 @@ void tf_checkpoint_cleanup(tf_checkpoint *cp);
  * ====================================================================== */
 
 /* Named binary chunks persisted with the checkpoint, in the state
- * collection under _id {flow, chunk, slot}. tf_sink_state_put stages a
- * copy; tf_sink_commit writes the staged chunks after the ops and before
- * the checkpoint, into slot (seq % 2) where seq is the checkpoint about to
- * be written. The previous checkpoint's slot stays intact, so a crash
+ * collection under a string _id of flow, slot and chunk.
+ * tf_sink_state_put stages a copy; tf_sink_commit writes the staged chunks
+ * after the ops and before the checkpoint, into slot (seq % 2) where seq is
+ * the checkpoint about to be written. The previous checkpoint's slot stays intact, so a crash
  * between the chunks and the checkpoint leaves a consistent pair.
  * A chunk must be under TF_STATE_CHUNK_MAX bytes (split larger state). */
 #define TF_STATE_CHUNK_MAX ((size_t)16 * 1024 * 1024 - 64 * 1024)
@@ -337,7 +337,9 @@ bool tf_sink_state_get(tf_sink *sink, const char *chunk, uint8_t **data, size_t 
 bool tf_sink_state_drop(tf_sink *sink, tf_error *err);
 
 /* Generation chunks: the bulk of a flow's state, written at once (not
- * staged) under _id {flow, gen, chunk}, upserted, and read by name. They
+ * staged) under a string _id naming flow, generation and chunk (the one
+ * filter FerretDB does not answer by reading every chunk), upserted, and
+ * read by name. They
  * are not tied to a checkpoint: the caller writes only names that the
  * stored checkpoint does not use (a new generation, a delta number past
  * the stored one), lists in a slotted chunk (tf_sink_state_put) what
@@ -348,9 +350,8 @@ bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk,
 /* *found false when the chunk does not exist; *data is malloc'ed (free()). */
 bool tf_sink_state_read(tf_sink *sink, int64_t generation, const char *chunk, uint8_t **data,
                         size_t *len, bool *found, tf_error *err);
-/* Removes the flow's generation chunks of every generation but
- * keep_generation (after a checkpoint that moved to it has landed). */
-bool tf_sink_state_prune(tf_sink *sink, int64_t keep_generation, tf_error *err);
+/* Removes one generation chunk (none is fine): addressed by _id alone. */
+bool tf_sink_state_remove(tf_sink *sink, int64_t generation, const char *chunk, tf_error *err);
 
 /* Whether the target collection holds any document. */
 bool tf_sink_documents_exist(tf_sink *sink, bool *exist, tf_error *err);

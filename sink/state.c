@@ -19,15 +19,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A chunk's _id is a string: FerretDB pushes a filter down to its backend
+ * only when it is {_id: <string or ObjectId>}, and any other filter reads
+ * (and parses) every chunk of the collection, hundreds of megabytes. The
+ * flow name is length-prefixed so that no two (flow, kind, chunk) triples
+ * share an _id; flow, gen or slot, and chunk are also plain fields, for
+ * the rare filter over many chunks (drop). */
+static void state_id(bson_t *doc, const tf_sink *sink, char kind, int64_t number,
+                     const char *chunk)
+{
+    char *id = bson_strdup_printf("%zu:%s/%c%" PRId64 "/%s", strlen(sink->flow), sink->flow, kind,
+                                  number, chunk);
+    BSON_APPEND_UTF8(doc, "_id", id);
+    bson_free(id);
+}
+
 static void chunk_id(bson_t *doc, const char *key, const tf_sink *sink, const char *chunk,
                      int32_t slot)
 {
-    bson_t id;
-    bson_append_document_begin(doc, key, -1, &id);
-    BSON_APPEND_UTF8(&id, "flow", sink->flow);
-    BSON_APPEND_UTF8(&id, "chunk", chunk);
-    BSON_APPEND_INT32(&id, "slot", slot);
-    bson_append_document_end(doc, &id);
+    if (strcmp(key, "_id") == 0) {
+        state_id(doc, sink, 's', slot, chunk);
+        return;
+    }
+    BSON_APPEND_UTF8(doc, "flow", sink->flow);
+    BSON_APPEND_INT32(doc, "slot", slot);
+    BSON_APPEND_UTF8(doc, "chunk", chunk);
 }
 
 bool tf_sink_state_put(tf_sink *sink, const char *chunk, const uint8_t *data, size_t len,
@@ -87,6 +103,7 @@ bool sink_state_write_staged(tf_sink *sink, int64_t seq, tf_error *err)
         bson_t filter = BSON_INITIALIZER, doc = BSON_INITIALIZER;
         chunk_id(&filter, "_id", sink, c->name, slot);
         chunk_id(&doc, "_id", sink, c->name, slot);
+        chunk_id(&doc, "fields", sink, c->name, slot);
         BSON_APPEND_INT64(&doc, "seq", seq);
         BSON_APPEND_BINARY(&doc, "data", BSON_SUBTYPE_BINARY, c->data, (uint32_t)c->len);
         chunk_write w = {&filter, &doc};
@@ -160,7 +177,7 @@ bool tf_sink_state_get(tf_sink *sink, const char *chunk, uint8_t **data, size_t 
 bool tf_sink_state_drop(tf_sink *sink, tf_error *err)
 {
     bson_t filter = BSON_INITIALIZER;
-    BSON_APPEND_UTF8(&filter, "_id.flow", sink->flow);
+    BSON_APPEND_UTF8(&filter, "flow", sink->flow);
     bson_t opts = BSON_INITIALIZER;
     sink_append_write_concern(sink, &opts);
     bson_error_t error;
@@ -177,14 +194,15 @@ bool tf_sink_state_drop(tf_sink *sink, tf_error *err)
 
 /* ---- generation chunks: bulk state written at once ---- */
 
-static void generation_id(bson_t *doc, const tf_sink *sink, int64_t generation, const char *chunk)
+static void generation_id(bson_t *doc, const tf_sink *sink, int64_t generation, const char *chunk,
+                          bool with_fields)
 {
-    bson_t id;
-    bson_append_document_begin(doc, "_id", -1, &id);
-    BSON_APPEND_UTF8(&id, "flow", sink->flow);
-    BSON_APPEND_INT64(&id, "gen", generation);
-    BSON_APPEND_UTF8(&id, "chunk", chunk);
-    bson_append_document_end(doc, &id);
+    state_id(doc, sink, 'g', generation, chunk);
+    if (!with_fields)
+        return;
+    BSON_APPEND_UTF8(doc, "flow", sink->flow);
+    BSON_APPEND_INT64(doc, "gen", generation);
+    BSON_APPEND_UTF8(doc, "chunk", chunk);
 }
 
 bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk,
@@ -198,8 +216,8 @@ bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk,
         return false;
     }
     bson_t filter = BSON_INITIALIZER, doc = BSON_INITIALIZER;
-    generation_id(&filter, sink, generation, chunk);
-    generation_id(&doc, sink, generation, chunk);
+    generation_id(&filter, sink, generation, chunk, false);
+    generation_id(&doc, sink, generation, chunk, true);
     BSON_APPEND_BINARY(&doc, "data", BSON_SUBTYPE_BINARY, data, (uint32_t)len);
     chunk_write w = {&filter, &doc};
     bson_t reply = BSON_INITIALIZER;
@@ -225,7 +243,7 @@ bool tf_sink_state_read(tf_sink *sink, int64_t generation, const char *chunk, ui
     *len = 0;
     *found = false;
     bson_t filter = BSON_INITIALIZER;
-    generation_id(&filter, sink, generation, chunk);
+    generation_id(&filter, sink, generation, chunk, false);
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(sink->state, &filter, NULL, NULL);
     const bson_t *doc = NULL;
     bson_iter_t it;
@@ -270,18 +288,14 @@ static bool delete_state(tf_sink *sink, const bson_t *filter, const char *what, 
     return ok;
 }
 
-bool tf_sink_state_prune(tf_sink *sink, int64_t keep_generation, tf_error *err)
+bool tf_sink_state_remove(tf_sink *sink, int64_t generation, const char *chunk, tf_error *err)
 {
-    bson_t filter = BSON_INITIALIZER, gen;
-    BSON_APPEND_UTF8(&filter, "_id.flow", sink->flow);
-    bson_append_document_begin(&filter, "_id.gen", -1, &gen);
-    BSON_APPEND_BOOL(&gen, "$exists", true);
-    BSON_APPEND_INT64(&gen, "$ne", keep_generation);
-    bson_append_document_end(&filter, &gen);
+    bson_t filter = BSON_INITIALIZER;
+    generation_id(&filter, sink, generation, chunk, false);
     char what[256];
     snprintf(what, sizeof what,
-             "removing the state chunks of flow \"%s\" older than generation %" PRId64,
-             sink->flow, keep_generation);
+             "removing state chunk \"%s\" (generation %" PRId64 ") of flow \"%s\"", chunk,
+             generation, sink->flow);
     bool ok = delete_state(sink, &filter, what, err);
     bson_destroy(&filter);
     return ok;

@@ -41,10 +41,6 @@
 /* Root rows applied during the snapshot between two document flushes: the
  * documents pending in the view stay this few. */
 #define SNAPSHOT_FLUSH_ROOT_ROWS 1000
-/* Marks a target collection as being built by this flow's snapshot (a
- * generation-0 state chunk, pruned by the first checkpoint): a snapshot
- * interrupted by a crash is then started again without --resnapshot. */
-#define SNAPSHOT_MARK_CHUNK "snapshot"
 
 typedef struct daemon_ctx {
     const tfr_run_options *opt;
@@ -508,13 +504,9 @@ static bool prepare_target(daemon_ctx *d, bool had_checkpoint, tf_error *err)
 {
     if (!had_checkpoint && !d->opt->resnapshot) {
         bool exist = false, marked = false;
-        uint8_t *data = NULL;
-        size_t len;
         if (!tf_sink_documents_exist(d->sink, &exist, err) ||
-            (exist && !tf_sink_state_read(d->sink, 0, SNAPSHOT_MARK_CHUNK, &data, &len, &marked,
-                                          err)))
+            (exist && !tfr_state_store_snapshot_marked(d->sink, &marked, err)))
             return false;
-        free(data);
         if (exist && !marked)
             return tf_error_set(err, TF_ERR_CONFIG, 0,
                                 "flow %s has no checkpoint but %s.%s already holds documents "
@@ -526,9 +518,7 @@ static bool prepare_target(daemon_ctx *d, bool had_checkpoint, tf_error *err)
             tfr_log("the previous snapshot of flow %s was interrupted: starting it again",
                     d->spec->name);
     }
-    static const uint8_t mark[] = {1};
-    return tf_sink_reset(d->sink, err) &&
-           tf_sink_state_write(d->sink, 0, SNAPSHOT_MARK_CHUNK, mark, sizeof mark, err);
+    return tf_sink_reset(d->sink, err) && tfr_state_store_mark_snapshot(d->sink, err);
 }
 
 /* ---- signals and the timer ---- */
@@ -552,6 +542,15 @@ static void stop_now(daemon_ctx *d, const char *why)
             return;
         }
         tfr_log("%s: documents flushed, checkpoint written at %s; stopping", why, d->position);
+        tfr_state_stats ss;
+        tfr_state_store_get_stats(d->store, &ss);
+        tfr_log("state: %" PRIu64 " checkpoints wrote state in %.1f ms on average (at most "
+                "%.1f ms): %" PRIu64 " delta chunks, %" PRIu64 " new bases; stored: generation "
+                "%" PRId64 ", base %.1f MB in %zu chunks + %zu deltas of %.1f MB",
+                ss.stage_count, ss.stage_count ? ss.stage_ms_total / (double)ss.stage_count : 0.0,
+                ss.stage_ms_max, ss.deltas_written, ss.bases_written, ss.generation,
+                (double)ss.base_bytes / 1e6, ss.base_chunks, ss.delta_chunks,
+                (double)ss.delta_bytes / 1e6);
     }
     d->state = "stopped";
     if (d->replica)

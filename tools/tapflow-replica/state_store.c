@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #define META_CHUNK "state.meta"
 #define META_VERSION 2
@@ -15,6 +16,14 @@
  * at nearly every checkpoint. */
 #define DELTA_FRACTION 4
 #define DELTA_MIN_BYTES ((uint64_t)1 << 20)
+/* Chunks are stored zstd-compressed (rows compress about 4x, and the
+ * target's time goes with the bytes it stores). Room is left for a frame
+ * of incompressible input, which zstd grows by under 0.4%. */
+#define COMPRESSION_LEVEL 3
+#define CHUNK_INPUT_MAX (TF_STATE_CHUNK_MAX - TF_STATE_CHUNK_MAX / 128)
+/* The most a stored chunk may expand to: a bound for malformed frames. */
+#define CHUNK_OUTPUT_MAX ((size_t)64 << 20)
+#define SNAPSHOT_MARK_CHUNK "snapshot"
 
 /* What the stored (or the staged) checkpoint's state consists of. */
 typedef struct state_layout {
@@ -57,7 +66,9 @@ typedef struct chunk_writer {
     int64_t generation;
     const char *prefix; /* "base" or "delta" */
     int64_t next;       /* number of the next chunk */
-    uint64_t bytes;
+    uint64_t bytes; /* as stored */
+    void *packed;
+    size_t packed_cap;
 } chunk_writer;
 
 static bool write_chunk(const uint8_t *data, size_t len, void *arg, tf_error *err)
@@ -65,10 +76,20 @@ static bool write_chunk(const uint8_t *data, size_t len, void *arg, tf_error *er
     chunk_writer *w = arg;
     char name[48];
     snprintf(name, sizeof name, "%s.%" PRId64, w->prefix, w->next);
-    if (!tf_sink_state_write(w->sink, w->generation, name, data, len, err))
+    size_t bound = ZSTD_compressBound(len);
+    if (bound > w->packed_cap) {
+        w->packed = bson_realloc(w->packed, bound);
+        w->packed_cap = bound;
+    }
+    size_t packed = ZSTD_compress(w->packed, w->packed_cap, data, len, COMPRESSION_LEVEL);
+    if (ZSTD_isError(packed))
+        return tf_error_set(err, TF_ERR_UNSUPPORTED, 0, "compressing state chunk %s: %s", name,
+                            ZSTD_getErrorName(packed)),
+               false;
+    if (!tf_sink_state_write(w->sink, w->generation, name, w->packed, packed, err))
         return false;
     w->next++;
-    w->bytes += len;
+    w->bytes += packed;
     return true;
 }
 
@@ -107,18 +128,22 @@ bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view 
     state_layout next = *cur;
     if (new_base) {
         /* A generation no stored checkpoint names: leftovers of a crash in
-         * an earlier attempt at it are overwritten or pruned. */
-        chunk_writer w = {sink, cur->generation + 1, "base", 0, 0};
-        if (tf_view_save(view, TF_STATE_CHUNK_MAX, write_chunk, &w, err) != TF_OK)
+         * an earlier attempt at it are overwritten. */
+        chunk_writer w = {sink, cur->generation + 1, "base", 0, 0, NULL, 0};
+        bool ok = tf_view_save(view, CHUNK_INPUT_MAX, write_chunk, &w, err) == TF_OK;
+        bson_free(w.packed);
+        if (!ok)
             return false;
         next = (state_layout){w.generation, w.next, 0, w.bytes, 0};
         store->stats.bases_written++;
         store->stats.last_base_ms = (double)(bson_get_monotonic_time() - t0) / 1000.0;
     } else if (tf_view_journal_changes(store->journal)) {
         /* Numbers past the stored delta count: no checkpoint reads them yet. */
-        chunk_writer w = {sink, cur->generation, "delta", cur->delta_chunks, 0};
-        if (tf_view_journal_save(store->journal, TF_STATE_CHUNK_MAX, write_chunk, &w, err) !=
-            TF_OK)
+        chunk_writer w = {sink, cur->generation, "delta", cur->delta_chunks, 0, NULL, 0};
+        bool ok =
+            tf_view_journal_save(store->journal, CHUNK_INPUT_MAX, write_chunk, &w, err) == TF_OK;
+        bson_free(w.packed);
+        if (!ok)
             return false;
         next.delta_chunks = w.next;
         next.delta_bytes += w.bytes;
@@ -136,11 +161,44 @@ bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view 
     return true;
 }
 
+static bool remove_chunks(tf_sink *sink, int64_t generation, const char *prefix, int64_t count,
+                          tf_error *err)
+{
+    for (int64_t i = 0; i < count; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "%s.%" PRId64, prefix, i);
+        if (!tf_sink_state_remove(sink, generation, name, err))
+            return false;
+    }
+    return true;
+}
+
 bool tfr_state_store_committed(tfr_state_store *store, tf_sink *sink, tf_error *err)
 {
-    bool moved = store->staged.generation != store->stored.generation;
+    state_layout old = store->stored;
     store->stored = store->staged;
-    return !moved || tf_sink_state_prune(sink, store->stored.generation, err);
+    if (old.generation == store->stored.generation)
+        return true;
+    /* The old generation's chunks, one by one by _id (a filter over many
+     * chunks would read them all on FerretDB). */
+    return remove_chunks(sink, old.generation, "base", old.base_chunks, err) &&
+           remove_chunks(sink, old.generation, "delta", old.delta_chunks, err) &&
+           (old.generation != 0 || tf_sink_state_remove(sink, 0, SNAPSHOT_MARK_CHUNK, err));
+}
+
+bool tfr_state_store_mark_snapshot(tf_sink *sink, tf_error *err)
+{
+    static const uint8_t mark[] = {1};
+    return tf_sink_state_write(sink, 0, SNAPSHOT_MARK_CHUNK, mark, sizeof mark, err);
+}
+
+bool tfr_state_store_snapshot_marked(tf_sink *sink, bool *marked, tf_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len;
+    bool ok = tf_sink_state_read(sink, 0, SNAPSHOT_MARK_CHUNK, &data, &len, marked, err);
+    free(data);
+    return ok;
 }
 
 /* ---- reading ---- */
@@ -225,6 +283,32 @@ static bool read_chunk(tfr_state_store *store, tf_sink *sink, const char *flow,
                             " is missing; restart with --resnapshot",
                             flow, name, store->stored.generation),
                false;
+    unsigned long long size = ZSTD_getFrameContentSize(*data, *len);
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+        size > CHUNK_OUTPUT_MAX) {
+        free(*data);
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                            "flow %s: view state chunk %s of generation %" PRId64
+                            " is not a zstd frame of at most %zu bytes; restart with "
+                            "--resnapshot",
+                            flow, name, store->stored.generation, CHUNK_OUTPUT_MAX),
+               false;
+    }
+    uint8_t *plain = malloc(size ? (size_t)size : 1);
+    size_t got = ZSTD_decompress(plain, (size_t)size, *data, *len);
+    free(*data);
+    *data = plain;
+    *len = (size_t)size;
+    if (ZSTD_isError(got) || got != size) {
+        free(plain);
+        *data = NULL;
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                            "flow %s: view state chunk %s of generation %" PRId64
+                            " does not decompress (%s); restart with --resnapshot",
+                            flow, name, store->stored.generation,
+                            ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame"),
+               false;
+    }
     return true;
 }
 
@@ -255,7 +339,7 @@ bool tfr_state_store_load(tfr_state_store *store, tf_sink *sink, tf_view *view, 
                             flow),
                false;
     tf_view_discard_pending(view);
-    return tf_sink_state_prune(sink, l->generation, err);
+    return true;
 }
 
 void tfr_state_store_get_stats(const tfr_state_store *store, tfr_state_stats *out)

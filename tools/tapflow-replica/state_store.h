@@ -10,11 +10,13 @@
  * generation, how many base chunks and how many deltas belong to it: it is
  * the commit point, so a crash anywhere leaves the previous checkpoint's
  * state whole (chunks written after it are past what it counts, or in a
- * generation it does not name, and are overwritten or pruned later).
+ * generation it does not name, and are overwritten when that name is
+ * written again; only a crashed compaction's base chunks past the count of
+ * the next one in that generation stay behind).
  *
  * Resume loads the base, applies the deltas in order and discards the
  * pending documents (the target holds them already): no document is
- * computed. */
+ * computed. Chunks are stored zstd-compressed. */
 #ifndef TAPFLOW_REPLICA_STATE_STORE_H
 #define TAPFLOW_REPLICA_STATE_STORE_H
 
@@ -39,8 +41,8 @@ void tfr_state_store_record(tfr_state_store *store, const char *table, tf_view_c
 bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view *view,
                            const char *spec_hash, char *const *root_key, size_t root_key_count,
                            tf_error *err);
-/* The staged state is now the stored checkpoint's; a new generation prunes
- * the older ones. */
+/* The staged state is now the stored checkpoint's; a new generation
+ * removes the previous one's chunks. */
 bool tfr_state_store_committed(tfr_state_store *store, tf_sink *sink, tf_error *err);
 
 /* Resume, first step: reads the stored checkpoint's meta chunk (flow names
@@ -50,10 +52,16 @@ bool tfr_state_store_committed(tfr_state_store *store, tf_sink *sink, tf_error *
 bool tfr_state_store_read_meta(tfr_state_store *store, tf_sink *sink, const char *flow,
                                char ***root_key, size_t *root_key_count, tf_error *err);
 /* Resume, second step (any sink of the same flow): loads the base and
- * applies the deltas into view (a new view of the same spec), discards the
- * pending documents, then prunes chunks a crash left behind. */
+ * applies the deltas into view (a new view of the same spec) and discards
+ * the pending documents. */
 bool tfr_state_store_load(tfr_state_store *store, tf_sink *sink, tf_view *view, const char *flow,
                           tf_error *err);
+
+/* The snapshot about to fill the target marks it as this flow's (a
+ * generation-0 chunk, removed by the first checkpoint): a snapshot
+ * interrupted by a crash is then taken again without --resnapshot. */
+bool tfr_state_store_mark_snapshot(tf_sink *sink, tf_error *err);
+bool tfr_state_store_snapshot_marked(tf_sink *sink, bool *marked, tf_error *err);
 
 typedef struct tfr_state_stats {
     int64_t generation;
