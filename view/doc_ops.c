@@ -63,7 +63,7 @@ void tf_view_ops_push_update_steal(tf_view_ops *ops, tf_view_op_kind kind, bson_
 
 static char *json_or_empty(const bson_t *b)
 {
-    return b ? bson_as_relaxed_extended_json(b, NULL) : bson_strdup("{}");
+    return b ? bson_as_relaxed_extended_json(b, NULL) : bson_strdup("{ }");
 }
 
 char *tf_view_op_describe(const tf_view_op *op)
@@ -77,7 +77,7 @@ char *tf_view_op_describe(const tf_view_op *op)
         char *set = json_or_empty(op->set), *unset = json_or_empty(op->unset);
         char *filters = op->array_filters ? bson_array_as_json(op->array_filters, NULL)
                                           : NULL;
-        out = bson_strdup_printf("%s %s {\"$set\": %s, \"$unset\": %s}%s%s",
+        out = bson_strdup_printf("%s %s { \"$set\" : %s, \"$unset\" : %s }%s%s",
                                  op->kind == TF_VIEW_OP_SET ? "set" : "set-many", filter, set,
                                  unset, filters ? " " : "", filters ? filters : "");
         bson_free(set);

@@ -9,7 +9,12 @@
  * a naive model computes from scratch with nested loops — the SQL LEFT
  * JOINs of the flow — for every root, with no extra document. The model
  * shares nothing with the engine but the flow spec and the per-value type
- * mapping (tf_value_append_bson). */
+ * mapping (tf_value_append_bson).
+ *
+ * Every run drives two views with the same changes: one in recompute mode
+ * (whole documents) and one in ARRAY_FILTERS mode (SET / SET_MANY partial
+ * updates, applied by the small evaluator below); both collections must
+ * equal the model, field order included, after every batch. */
 #include "support.h"
 
 #include "view.h"
@@ -378,11 +383,204 @@ static int coll_find(const coll *c, const char *key)
     return -1;
 }
 
-static void coll_apply(coll *c, const tf_view_ops *ops)
+/* ---- an evaluator for the partial updates of ARRAY_FILTERS mode ----
+ *
+ * There is no mongod on the development machine (FerretDB 1.24 has no
+ * arrayFilters), so the partial updates are applied here, following
+ * MongoDB's semantics for exactly the shapes the view emits and failing
+ * the test on anything else: $set / $unset of top-level fields on the one
+ * document the filter names (an existing field keeps its place, a new one
+ * is appended, as mongod does), and updateMany whose filter is dotted
+ * equalities into an array of documents, with the single path
+ * "<array>.$[e].<field>" bound by one arrayFilters document of
+ * equalities on "e.<field>". It checks the view's reasoning (which
+ * documents and elements an op reaches, the final field order), not a
+ * server's wire behaviour: the sink's tests cover that. */
+
+static bool values_equal(const bson_iter_t *a, const bson_iter_t *b)
+{
+    bson_t x = BSON_INITIALIZER, y = BSON_INITIALIZER;
+    bson_append_iter(&x, "v", 1, a);
+    bson_append_iter(&y, "v", 1, b);
+    bool eq = bson_equal(&x, &y);
+    bson_destroy(&x);
+    bson_destroy(&y);
+    return eq;
+}
+
+/* doc with field name set to value (in place, or appended when new), or
+ * removed when value is NULL. */
+static bson_t *with_field(const bson_t *doc, const char *name, const bson_iter_t *value)
+{
+    bson_t *out = bson_new();
+    bson_iter_t it;
+    bool done = false;
+    assert_true(bson_iter_init(&it, doc));
+    while (bson_iter_next(&it)) {
+        if (strcmp(bson_iter_key(&it), name) == 0) {
+            if (value)
+                bson_append_iter(out, name, -1, value);
+            done = true;
+        } else {
+            bson_append_iter(out, bson_iter_key(&it), -1, &it);
+        }
+    }
+    if (!done && value)
+        bson_append_iter(out, name, -1, value);
+    return out;
+}
+
+static void replace_doc(bson_t **slot, bson_t *doc)
+{
+    bson_destroy(*slot);
+    *slot = doc;
+}
+
+/* {$set, $unset} of top-level fields on one existing document. */
+static void eval_set(coll *c, const tf_view_op *op, const char *key)
+{
+    int at = coll_find(c, key);
+    if (at < 0)
+        fail_msg("set on %s: no such document (a partial update never creates one)", key);
+    bson_iter_t it;
+    if (op->set) {
+        assert_true(bson_iter_init(&it, op->set));
+        while (bson_iter_next(&it)) {
+            assert_null(strchr(bson_iter_key(&it), '.'));
+            replace_doc(&c->docs[at], with_field(c->docs[at], bson_iter_key(&it), &it));
+        }
+    }
+    if (op->unset) {
+        assert_true(bson_iter_init(&it, op->unset));
+        while (bson_iter_next(&it)) {
+            assert_null(strchr(bson_iter_key(&it), '.'));
+            replace_doc(&c->docs[at], with_field(c->docs[at], bson_iter_key(&it), NULL));
+        }
+    }
+}
+
+/* Whether doc's array `array` has an element whose `field` equals value. */
+static bool array_holds(const bson_t *doc, const char *array, const char *field,
+                        const bson_iter_t *value)
+{
+    bson_iter_t it, elements;
+    if (!bson_iter_init_find(&it, doc, array) || !BSON_ITER_HOLDS_ARRAY(&it))
+        return false;
+    assert_true(bson_iter_recurse(&it, &elements));
+    while (bson_iter_next(&elements)) {
+        bson_iter_t inner;
+        if (BSON_ITER_HOLDS_DOCUMENT(&elements) && bson_iter_recurse(&elements, &inner) &&
+            bson_iter_find(&inner, field) && values_equal(&inner, value))
+            return true;
+    }
+    return false;
+}
+
+/* Whether an array element matches every "e.<field>": value of binding. */
+static bool element_matches(const bson_t *element, const bson_t *binding)
+{
+    bson_iter_t cond;
+    assert_true(bson_iter_init(&cond, binding));
+    while (bson_iter_next(&cond)) {
+        const char *key = bson_iter_key(&cond);
+        assert_true(strncmp(key, "e.", 2) == 0);
+        bson_iter_t field;
+        if (!bson_iter_init_find(&field, element, key + 2) || !values_equal(&field, &cond))
+            return false;
+    }
+    return true;
+}
+
+/* updateMany(filter, {$set | $unset: {"<array>.$[e].<field>": v}},
+ * {arrayFilters: [binding]}). */
+static void eval_set_many(coll *c, const tf_view_op *op)
+{
+    assert_true((op->set == NULL) != (op->unset == NULL));
+    bson_iter_t path_it;
+    assert_true(bson_iter_init(&path_it, op->set ? op->set : op->unset));
+    assert_true(bson_iter_next(&path_it));
+    char path[256];
+    snprintf(path, sizeof path, "%s", bson_iter_key(&path_it));
+    bson_iter_t extra = path_it;
+    assert_false(bson_iter_next(&extra));
+    char *marker = strstr(path, ".$[e].");
+    assert_non_null(marker);
+    *marker = '\0';
+    const char *array = path, *field = marker + 6;
+    /* One arrayFilters document. */
+    bson_iter_t af;
+    assert_true(bson_iter_init(&af, op->array_filters));
+    assert_true(bson_iter_next(&af) && BSON_ITER_HOLDS_DOCUMENT(&af));
+    uint32_t len;
+    const uint8_t *data;
+    bson_iter_document(&af, &len, &data);
+    bson_t binding;
+    assert_true(bson_init_static(&binding, data, len));
+    assert_false(bson_iter_next(&af));
+    for (int i = 0; i < c->count; i++) {
+        /* The filter: each dotted equality holds for some element. */
+        bson_iter_t f;
+        bool selected = true;
+        assert_true(bson_iter_init(&f, op->filter));
+        while (selected && bson_iter_next(&f)) {
+            const char *key = bson_iter_key(&f);
+            size_t n = strlen(array);
+            assert_true(strncmp(key, array, n) == 0 && key[n] == '.');
+            selected = array_holds(c->docs[i], array, key + n + 1, &f);
+        }
+        if (!selected)
+            continue;
+        bson_iter_t arr, elements;
+        assert_true(bson_iter_init_find(&arr, c->docs[i], array) && BSON_ITER_HOLDS_ARRAY(&arr));
+        assert_true(bson_iter_recurse(&arr, &elements));
+        bson_t new_array = BSON_INITIALIZER;
+        while (bson_iter_next(&elements)) {
+            assert_true(BSON_ITER_HOLDS_DOCUMENT(&elements));
+            bson_iter_document(&elements, &len, &data);
+            bson_t element;
+            assert_true(bson_init_static(&element, data, len));
+            if (element_matches(&element, &binding)) {
+                bson_t *updated = with_field(&element, field, op->set ? &path_it : NULL);
+                bson_append_document(&new_array, bson_iter_key(&elements), -1, updated);
+                bson_destroy(updated);
+            } else {
+                bson_append_iter(&new_array, bson_iter_key(&elements), -1, &elements);
+            }
+        }
+        bson_t wrap = BSON_INITIALIZER;
+        bson_append_array(&wrap, array, -1, &new_array);
+        bson_iter_t value;
+        assert_true(bson_iter_init_find(&value, &wrap, array));
+        replace_doc(&c->docs[i], with_field(c->docs[i], array, &value));
+        bson_destroy(&wrap);
+        bson_destroy(&new_array);
+    }
+}
+
+typedef struct op_counts {
+    int replaces, deletes, sets, set_manys;
+} op_counts;
+
+static void coll_apply(coll *c, const tf_view_ops *ops, op_counts *counted)
 {
     for (size_t i = 0; i < ops->count; i++) {
         const tf_view_op *op = &ops->ops[i];
+        if (counted) {
+            counted->replaces += op->kind == TF_VIEW_OP_REPLACE;
+            counted->deletes += op->kind == TF_VIEW_OP_DELETE;
+            counted->sets += op->kind == TF_VIEW_OP_SET;
+            counted->set_manys += op->kind == TF_VIEW_OP_SET_MANY;
+        }
+        if (op->kind == TF_VIEW_OP_SET_MANY) {
+            eval_set_many(c, op);
+            continue;
+        }
         char *key = bson_as_canonical_extended_json(op->filter, NULL);
+        if (op->kind == TF_VIEW_OP_SET) {
+            eval_set(c, op, key);
+            bson_free(key);
+            continue;
+        }
         int at = coll_find(c, key);
         if (op->kind == TF_VIEW_OP_DELETE) {
             if (at >= 0) {
@@ -465,8 +663,11 @@ static void random_row(int t, mrow *r)
         random_cell(&tables[t].cols[c], &r->c[c]);
 }
 
-static void apply_engine(tf_view *view, int t, tf_view_change_kind kind, const mrow *before,
-                         const mrow *after)
+/* The views under test: recompute mode, and ARRAY_FILTERS mode. */
+#define VIEW_COUNT 2
+
+static void apply_engine(tf_view *const *views, int t, tf_view_change_kind kind,
+                         const mrow *before, const mrow *after)
 {
     tf_value b[MAX_COLS], a[MAX_COLS];
     value_text bt, at;
@@ -475,9 +676,10 @@ static void apply_engine(tf_view *view, int t, tf_view_change_kind kind, const m
     if (after)
         row_to_values(t, after, a, &at);
     tf_error err = {0};
-    if (tf_view_apply(view, tables[t].name, kind, before ? b : NULL, after ? a : NULL, &err) !=
-        TF_OK)
-        fail_msg("apply: %s", err.message);
+    for (int v = 0; v < VIEW_COUNT && views[v]; v++)
+        if (tf_view_apply(views[v], tables[t].name, kind, before ? b : NULL, after ? a : NULL,
+                          &err) != TF_OK)
+            fail_msg("apply: %s", err.message);
 }
 
 typedef struct counts {
@@ -486,7 +688,7 @@ typedef struct counts {
 
 /* One valid random change (as the source would accept it: no duplicate
  * primary key), applied to the model and the engine. */
-static void random_change(model *m, tf_view *view, counts *n)
+static void random_change(model *m, tf_view *const *view, counts *n)
 {
     int t = rnd_below(TABLE_COUNT);
     mtable *mt = &m->t[t];
@@ -552,49 +754,61 @@ static void run(uint64_t seed, int changes, int batch)
         fail_msg("%s", err.message);
     model m = {.spec = spec};
     make_columns(&m);
-    tf_view *view = new_view(&m);
-    coll c = {0};
+    tf_view *views[VIEW_COUNT] = {new_view(&m), new_view(&m)};
+    assert_int_equal(tf_view_set_fanout(views[1], TF_VIEW_FANOUT_ARRAY_FILTERS, &err), TF_OK);
+    coll c[VIEW_COUNT] = {{0}};
+    op_counts kinds[VIEW_COUNT] = {{0}};
     tf_view_ops ops;
     tf_view_ops_init(&ops);
     counts n = {0};
     for (int step = 1; step <= changes; step++) {
-        random_change(&m, view, &n);
+        random_change(&m, views, &n);
         if (step % batch == 0 || step == changes) {
-            assert_int_equal(tf_view_flush(view, &ops, &err), TF_OK);
-            coll_apply(&c, &ops);
-            coll_apply(&c, &ops); /* idempotent: a replayed batch changes nothing */
-            tf_view_ops_clear(&ops);
-            check_equal(&m, &c, step);
+            for (int v = 0; v < VIEW_COUNT; v++) {
+                assert_int_equal(tf_view_flush(views[v], &ops, &err), TF_OK);
+                coll_apply(&c[v], &ops, &kinds[v]);
+                coll_apply(&c[v], &ops, NULL); /* idempotent: a replayed batch changes nothing */
+                tf_view_ops_clear(&ops);
+                check_equal(&m, &c[v], step);
+            }
         }
     }
+    /* Recompute mode writes whole documents only; ARRAY_FILTERS mode used
+     * both partial forms, and fewer replaces. */
+    assert_int_equal(kinds[0].sets + kinds[0].set_manys, 0);
+    assert_true(kinds[1].sets > 0);
+    assert_true(kinds[1].set_manys > 0);
+    assert_true(kinds[1].replaces < kinds[0].replaces);
     /* The same final documents from a fresh view fed the final rows (an
      * initial snapshot), in random table order. */
-    tf_view *fresh = new_view(&m);
+    tf_view *fresh[VIEW_COUNT] = {new_view(&m), NULL};
     coll c2 = {0};
     for (int k = 0; k < TABLE_COUNT; k++) {
         int t = (k + (int)(seed % TABLE_COUNT)) % TABLE_COUNT;
         for (int i = 0; i < m.t[t].count; i++)
             apply_engine(fresh, t, TF_VIEW_INSERT, NULL, &m.t[t].rows[i]);
     }
-    assert_int_equal(tf_view_flush(fresh, &ops, &err), TF_OK);
-    coll_apply(&c2, &ops);
+    assert_int_equal(tf_view_flush(fresh[0], &ops, &err), TF_OK);
+    coll_apply(&c2, &ops, NULL);
     check_equal(&m, &c2, -1);
     /* Every change kind happened. */
     assert_true(n.inserts > changes / 5);
     assert_true(n.deletes > changes / 20);
     assert_true(n.key_changes > changes / 100);
-    tf_view_stats stats;
-    tf_view_get_stats(view, &stats);
     int rows = 0;
     for (int t = 0; t < TABLE_COUNT; t++)
         rows += m.t[t].count;
-    assert_int_equal(stats.row_count, rows);
-    assert_int_equal(stats.pending_count, 0);
+    for (int v = 0; v < VIEW_COUNT; v++) {
+        tf_view_stats stats;
+        tf_view_get_stats(views[v], &stats);
+        assert_int_equal(stats.row_count, rows);
+        assert_int_equal(stats.pending_count, 0);
+        coll_cleanup(&c[v]);
+        tf_view_destroy(views[v]);
+    }
     tf_view_ops_cleanup(&ops);
-    coll_cleanup(&c);
     coll_cleanup(&c2);
-    tf_view_destroy(view);
-    tf_view_destroy(fresh);
+    tf_view_destroy(fresh[0]);
     for (int t = 0; t < TABLE_COUNT; t++)
         free(m.t[t].rows);
     tf_flow_spec_destroy(spec);

@@ -620,6 +620,95 @@ static void test_change_before_every_table_is_defined(void **state)
     tf_flow_spec_destroy(spec);
 }
 
+/* ARRAY_FILTERS mode on the guide's document: the exact commands for a
+ * product change, a seller change (one updateMany each, whatever the
+ * number of orders), a customer change and a payment change ($set of one
+ * root-level lookup), and a seller that disappears ($unset). */
+static void test_array_filters_mode_guide_changes_give_exact_commands(void **state)
+{
+    fixture *f = *state;
+    insert(f, T_CUSTOMERS, CUSTOMER);
+    insert(f, T_ORDERS, ORDER("s:pending", ""));
+    insert(f, T_ITEMS, ITEM("d:199.99", "d:15.00"));
+    insert(f, T_PRODUCTS, PRODUCT);
+    insert(f, T_SELLERS, SELLER);
+    insert(f, T_PAYMENTS, PAYMENT("i:1", "d:199.99"));
+    bson_free(flush(f));
+    tf_error err = {0};
+    assert_int_equal(tf_view_set_fanout(f->view, TF_VIEW_FANOUT_ARRAY_FILTERS, &err), TF_OK);
+
+    update(f, T_PRODUCTS, PRODUCT,
+           ROW(T_PRODUCTS, "s:PROD56789", "s:electronics", "", "", "", "i:1300", "i:20", "i:10",
+               "i:8"));
+    assert_flush(f, "set-many { \"order_items.product_id\" : \"PROD56789\" } { \"$set\" : { "
+                    "\"order_items.$[e].product\" : { \"product_category_name\" : "
+                    "\"electronics\", \"product_name_lenght\" : null, "
+                    "\"product_description_lenght\" : null, \"product_photos_qty\" : null, "
+                    "\"product_weight_g\" : 1300, \"product_length_cm\" : 20, "
+                    "\"product_height_cm\" : 10, \"product_width_cm\" : 8 } }, \"$unset\" : "
+                    "{ } } [ { \"e.product_id\" : \"PROD56789\" } ]\n");
+    /* The exact BSON: types included (int32 weight, strings). */
+    const tf_view_op *op = &f->ops.ops[0];
+    assert_int_equal(op->kind, TF_VIEW_OP_SET_MANY);
+    assert_null(op->doc);
+    assert_null(op->unset);
+    char *json = bson_as_canonical_extended_json(op->set, NULL);
+    assert_string_equal(json, "{ \"order_items.$[e].product\" : { \"product_category_name\" : "
+                              "\"electronics\", \"product_name_lenght\" : null, "
+                              "\"product_description_lenght\" : null, \"product_photos_qty\" : "
+                              "null, \"product_weight_g\" : { \"$numberInt\" : \"1300\" }, "
+                              "\"product_length_cm\" : { \"$numberInt\" : \"20\" }, "
+                              "\"product_height_cm\" : { \"$numberInt\" : \"10\" }, "
+                              "\"product_width_cm\" : { \"$numberInt\" : \"8\" } } }");
+    bson_free(json);
+    bson_iter_t it, child;
+    assert_true(bson_iter_init(&it, op->array_filters));
+    assert_true(bson_iter_next(&it));
+    assert_string_equal(bson_iter_key(&it), "0");
+    assert_true(BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &child));
+    assert_true(bson_iter_next(&child));
+    assert_string_equal(bson_iter_key(&child), "e.product_id");
+    assert_string_equal(bson_iter_utf8(&child, NULL), "PROD56789");
+    assert_false(bson_iter_next(&child));
+    assert_false(bson_iter_next(&it));
+
+    update(f, T_SELLERS, SELLER, ROW(T_SELLERS, "s:SELL34567", "s:90001", "s:San Diego", "s:CA"));
+    assert_flush(f, "set-many { \"order_items.seller_id\" : \"SELL34567\" } { \"$set\" : { "
+                    "\"order_items.$[e].seller\" : { \"seller_zip_code_prefix\" : \"90001\", "
+                    "\"seller_city\" : \"San Diego\", \"seller_state\" : \"CA\" } }, "
+                    "\"$unset\" : { } } [ { \"e.seller_id\" : \"SELL34567\" } ]\n");
+
+    update(f, T_CUSTOMERS, CUSTOMER,
+           ROW(T_CUSTOMERS, "s:CUST12345", "s:UNIQUE_CUST_00123", "s:10002", "s:New York", "s:NY"));
+    update(f, T_PAYMENTS, PAYMENT("i:1", "d:199.99"), PAYMENT("i:2", "d:220.00"));
+    assert_flush(f, "set { \"order_id\" : \"ORD789654\" } { \"$set\" : { \"customer_info\" : { "
+                    "\"customer_unique_id\" : \"UNIQUE_CUST_00123\", "
+                    "\"customer_zip_code_prefix\" : \"10002\", \"customer_city\" : \"New "
+                    "York\", \"customer_state\" : \"NY\" }, \"order_payments\" : [ { "
+                    "\"payment_sequential\" : 1, \"payment_type\" : \"credit_card\", "
+                    "\"payment_installments\" : 2, \"payment_value\" : { \"$numberDecimal\" "
+                    ": \"220.00\" } } ] }, \"$unset\" : { } }\n");
+
+    /* The seller goes: $unset of the element's field. */
+    delete_row(f, T_SELLERS, ROW(T_SELLERS, "s:SELL34567", "s:90001", "s:San Diego", "s:CA"));
+    assert_flush(f, "set-many { \"order_items.seller_id\" : \"SELL34567\" } { \"$set\" : { }, "
+                    "\"$unset\" : { \"order_items.$[e].seller\" : \"\" } } [ { "
+                    "\"e.seller_id\" : \"SELL34567\" } ]\n");
+    /* It comes back: a $set would append the field after "product"'s
+     * siblings in a different place than a recompute, so the order is
+     * replaced whole. */
+    insert(f, T_SELLERS, SELLER);
+    assert_keys(f, "replace ORD789654");
+    /* The root row itself changed: the whole document. */
+    update(f, T_ORDERS, ORDER("s:pending", ""), ORDER("s:shipped", "t:2024-11-02 18:00:00"));
+    assert_keys(f, "replace ORD789654");
+    /* The mode is only changed between flushes. */
+    update(f, T_ORDERS, ORDER("s:shipped", "t:2024-11-02 18:00:00"), ORDER("s:pending", ""));
+    assert_int_equal(tf_view_set_fanout(f->view, TF_VIEW_FANOUT_RECOMPUTE, &err), TF_MALFORMED);
+    assert_string_equal(err.message, "flow Order_SingleView_Sync: fan-out mode changed with "
+                                     "documents pending (flush first)");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -632,6 +721,7 @@ int main(void)
         T(test_null_relation_column_joins_nothing),
         T(test_replayed_changes_give_the_same_documents),
         T(test_partial_row_image_is_refused),
+        T(test_array_filters_mode_guide_changes_give_exact_commands),
         cmocka_unit_test(test_definition_errors_name_the_flow_line),
         cmocka_unit_test(test_change_before_every_table_is_defined),
     };
