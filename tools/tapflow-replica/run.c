@@ -137,15 +137,15 @@ static void status_fill(void *arg, tfr_status *out)
 static bool queue_op(daemon_ctx *d, tf_view_op *vop, tf_error *err)
 {
     if (d->decimal_rewrite) {
-        bson_t *doc = tfr_decimal_rewrite(vop->doc, d->decimal_string);
-        if (doc) {
-            bson_destroy(vop->doc);
-            vop->doc = doc;
-        }
-        bson_t *filter = tfr_decimal_rewrite(vop->filter, d->decimal_string);
-        if (filter) {
-            bson_destroy(vop->filter);
-            vop->filter = filter;
+        bson_t **parts[] = {&vop->doc, &vop->filter, &vop->set, &vop->unset,
+                            &vop->array_filters};
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+            bson_t *rewritten = *parts[i] ? tfr_decimal_rewrite(*parts[i], d->decimal_string)
+                                          : NULL;
+            if (rewritten) {
+                bson_destroy(*parts[i]);
+                *parts[i] = rewritten;
+            }
         }
     }
     tf_doc_op op;
@@ -155,9 +155,14 @@ static bool queue_op(daemon_ctx *d, tf_view_op *vop, tf_error *err)
         tf_doc_op_insert_steal(&op, vop->filter, vop->doc);
     else if (vop->kind == TF_VIEW_OP_REPLACE)
         tf_doc_op_replace_steal(&op, vop->filter, vop->doc);
+    else if (vop->kind == TF_VIEW_OP_SET)
+        tf_doc_op_update_steal(&op, vop->filter, vop->set, vop->unset);
+    else if (vop->kind == TF_VIEW_OP_SET_MANY)
+        tf_doc_op_update_many_steal(&op, vop->filter, vop->set, vop->unset, vop->array_filters);
     else
         tf_doc_op_delete_steal(&op, vop->filter);
-    vop->filter = vop->doc = NULL; /* the sink owns them now */
+    /* the sink owns them now */
+    vop->filter = vop->doc = vop->set = vop->unset = vop->array_filters = NULL;
     return tf_sink_add(d->sink, &op, err);
 }
 
@@ -612,12 +617,24 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
     so.max_batch_ops = d->cfg.batch_max_ops;
     so.max_batch_bytes = d->cfg.batch_max_bytes;
     so.flush_interval_ms = d->cfg.flush_interval_ms;
-    so.fanout = TF_FANOUT_FORCE_RECOMPUTE; /* the view emits whole documents */
+    so.fanout = TF_FANOUT_DETECT; /* the view follows the server (below) */
     /* Documents addressed by the _id derived from the root key: the one
      * filter FerretDB pushes down (sink.h, "Addressing by _id"). */
     so.id_from_root_key = true;
     d->sink = tf_sink_open(&so, err);
     if (!d->sink)
+        return false;
+    /* Partial updates (updateMany with arrayFilters) only where the server
+     * takes them; the mode changes only between flushes, and whole
+     * documents are right for any server meanwhile. */
+    tf_view_stats pending;
+    tf_view_get_stats(d->view, &pending);
+    if (pending.pending_count == 0 &&
+        tf_view_set_fanout(d->view,
+                           tf_sink_fanout_mode(d->sink) == TF_FANOUT_ARRAY_FILTERS
+                               ? TF_VIEW_FANOUT_ARRAY_FILTERS
+                               : TF_VIEW_FANOUT_RECOMPUTE,
+                           err) != TF_OK)
         return false;
     bool supported = tf_sink_supports_decimal128(d->sink);
     d->decimal_rewrite = d->cfg.decimal != TFR_DECIMAL_AUTO || !supported;
