@@ -92,7 +92,6 @@ cat >"$TAPFLOW_CONFIG" <<CONF
 # environment variable TAPFLOW_MARIADB_PASSWORD (eval "\$(tools/servers.sh env)").
 [tapflow]
 home = $TAPFLOW_HOME
-server_id = 7471
 
 [datasource MySQL_ECommerce]
 type = mysql
