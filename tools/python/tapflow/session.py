@@ -7,6 +7,7 @@ Lookup order (the same as tap's own, see notes/TAP_CONTRACT.md):
           <repository>/tools/python/tapflow).
 """
 import os
+import re
 import shutil
 import subprocess
 
@@ -16,6 +17,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 BUILT_TAP = os.path.join(REPO, "build", "tools", "tap", "tap")
 # start waits for the daemon's status endpoint and stop for its exit (<= 60 s).
 TAP_TIMEOUT_S = 180
+SCRIPT_LOCATION = re.compile(r"^tap: (-|-c):\d+: ")
 
 
 def find_config(config=None):
@@ -71,8 +73,9 @@ class Session:
             raise TapflowError("tapflow: cannot run %s: %s" % (self.tap, e.strerror)) from None
         if r.returncode != 0:
             lines = [line for line in r.stderr.splitlines() if line.strip()]
-            detail = lines[-1] if lines else "exit status %d, no message" % r.returncode
-            raise TapflowError(detail)
+            detail = lines[-1] if lines else "tap: exit status %d, no message" % r.returncode
+            # The location is in text the SDK wrote (stdin or -c), not the user's.
+            raise TapflowError(SCRIPT_LOCATION.sub("tap: ", detail, count=1))
         return r.stdout
 
 

@@ -309,7 +309,7 @@ class Running(FakeTapCase):
         f, _ = self.quiet(guide_flow)
         result, out = self.quiet(f.save)
         self.assertIsInstance(result, TapflowError)
-        self.assertEqual(str(result), "tap: -:1: datasource MySQL_ECommerce is not defined")
+        self.assertEqual(str(result), "tap: datasource MySQL_ECommerce is not defined")
         self.assertEqual(out, "")
         result, _ = self.quiet(f.status)
         self.assertIsInstance(result, TapflowError)
