@@ -165,7 +165,7 @@ static void assign_routes(tf_view *view)
         const view_node *parent = &view->nodes[n->parent];
         n->route = VIEW_ROUTE_UP;
         if (n->parent == 0) {
-            if (root_fields < 64) {
+            if (root_fields < VIEW_ROOT_COLUMNS_BIT) {
                 n->route = VIEW_ROUTE_ROOT_FIELD;
                 n->field_bit = root_fields++;
             }
@@ -263,7 +263,9 @@ tf_status tf_view_define_table_map(tf_view *view, const tf_table_map *map, tf_er
 
 /* ---- marking affected documents ---- */
 
-static void mark_root(tf_view *view, const view_row *row, size_t field_node)
+/* fields: the bits of view_pending_root.fields to $set, 0 for the whole
+ * document. */
+static void mark_root(tf_view *view, const view_row *row, uint64_t fields)
 {
     bool created;
     view_map_entry *e = view_map_upsert(&view->pending, row->pk.ptr, row->pk.len, &created);
@@ -291,8 +293,8 @@ static void mark_root(tf_view *view, const view_row *row, size_t field_node)
         e->key = p->key;
         e->value = p;
     }
-    if (field_node)
-        p->fields |= (uint64_t)1 << view->nodes[field_node].field_bit;
+    if (fields)
+        p->fields |= fields;
     else
         p->whole = true;
 }
@@ -318,14 +320,14 @@ static void mark_fanout(tf_view *view, size_t node_index, const view_row_key *ke
 }
 
 /* row is held by node's table and joins under node: mark every document
- * above. field_node is the root-level lookup to $set (0: the whole
- * document); partial allows the ARRAY_FILTERS routes. */
-static void mark_up(tf_view *view, size_t node_index, const view_row *row, size_t field_node,
+ * above. fields are the parts to $set (0: the whole document); partial
+ * allows the ARRAY_FILTERS routes. */
+static void mark_up(tf_view *view, size_t node_index, const view_row *row, uint64_t fields,
                     bool partial)
 {
     const view_node *n = &view->nodes[node_index];
     if (node_index == 0) {
-        mark_root(view, row, field_node);
+        mark_root(view, row, fields);
         return;
     }
     const view_row_key *key = &row->keys[n->child_slot];
@@ -336,22 +338,25 @@ static void mark_up(tf_view *view, size_t node_index, const view_row *row, size_
         return;
     }
     if (partial && n->route == VIEW_ROUTE_ROOT_FIELD)
-        field_node = node_index;
+        fields = (uint64_t)1 << n->field_bit;
     /* The row is in its table: its key is its bucket's, linked to the
      * parent side. */
     const view_bucket *parents = view_bucket_links(view_key_bucket(key->ptr))[n->child_link];
     if (!parents)
         return;
     for (size_t i = 0; i < parents->count; i++)
-        mark_up(view, (size_t)n->parent, parents->rows[i], field_node, partial);
+        mark_up(view, (size_t)n->parent, parents->rows[i], fields, partial);
 }
 
 static uint64_t slot_bit(size_t slot) { return (uint64_t)1 << (slot < 63 ? slot : 63); }
 
 /* appeared: the slots where this row's key had no row before the change.
  * An object lookup that matched nothing gains its field; a $set would
- * append it after its siblings, so those documents are recomputed. */
-static void mark_row(tf_view *view, const view_table *t, const view_row *row, uint64_t appeared)
+ * append it after its siblings, so those documents are recomputed.
+ * columns_only: an update of the row that kept its primary key and every
+ * index key; as a root row, only its own columns need a $set. */
+static void mark_row(tf_view *view, const view_table *t, const view_row *row, uint64_t appeared,
+                     bool columns_only)
 {
     for (size_t i = 0; i < view->node_count; i++) {
         const view_node *n = &view->nodes[i];
@@ -361,7 +366,10 @@ static void mark_row(tf_view *view, const view_table *t, const view_row *row, ui
         if (partial && i > 0 && n->type == TF_LOOKUP_OBJECT && n->route != VIEW_ROUTE_UP &&
             (appeared & slot_bit(n->child_slot)))
             partial = false;
-        mark_up(view, i, row, 0, partial);
+        uint64_t fields = partial && i == 0 && columns_only
+                              ? (uint64_t)1 << VIEW_ROOT_COLUMNS_BIT
+                              : 0;
+        mark_up(view, i, row, fields, partial);
     }
 }
 
@@ -435,12 +443,12 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
         if (old) {
             /* The documents above a row depend only on its keys: an
              * update keeping every key marks them once. */
-            mark_row(view, t, old, 0);
             if (new_row) {
                 kept |= same_slot_keys(t, old, new_row);
                 marked = kept == all_slots(t) &&
                          same_bytes(old->pk.ptr, old->pk.len, new_row->pk.ptr, new_row->pk.len);
             }
+            mark_row(view, t, old, 0, marked);
             view_table_remove(t, old);
             view_row_destroy(t, old);
         }
@@ -450,14 +458,14 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
          * new row replaces it. */
         view_row *held = view_table_find(t, new_row->pk.ptr, new_row->pk.len);
         if (held) {
-            mark_row(view, t, held, 0);
+            mark_row(view, t, held, 0, false);
             kept |= same_slot_keys(t, held, new_row);
             view_table_remove(t, held);
             view_row_destroy(t, held);
         }
         uint64_t appeared = view_table_insert(t, new_row) & ~kept;
         if (!marked)
-            mark_row(view, t, new_row, appeared);
+            mark_row(view, t, new_row, appeared, false);
     }
     return TF_OK;
 }

@@ -194,6 +194,19 @@ static void emit_set(tf_view *view, const view_pending_root *p, const view_row *
     size_t set_at = view_raw_open(set), unset_at = view_raw_open(unset);
     bool any_set = false, any_unset = false;
     const view_node *root = &view->nodes[0];
+    if (p->fields & ((uint64_t)1 << VIEW_ROOT_COLUMNS_BIT)) {
+        /* Every column but the primary key (the filter holds it): a
+         * column is never absent (NULL is null), so each keeps its place. */
+        const view_table *t = root->table;
+        size_t pos = 0;
+        view_raw_element el;
+        for (size_t i = 0; view_raw_next(row->doc, row->doc_len, &pos, &el); i++) {
+            if (i < t->column_count && t->columns[i].is_primary_key)
+                continue;
+            view_buf_append(set, el.start, el.len);
+            any_set = true;
+        }
+    }
     for (size_t c = 0; c < root->child_count; c++) {
         const view_node *child = &view->nodes[root->children[c]];
         if (child->route != VIEW_ROUTE_ROOT_FIELD ||

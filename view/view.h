@@ -167,8 +167,9 @@ typedef enum tf_view_op_kind {
     /* {$set: set, $unset: unset} on the one document matching filter (no
      * upsert: the document exists). set is {path: value, ...}, unset
      * {path: "", ...}; either may be NULL. Paths are lookups directly
-     * under the root ("customer_info", "order_items": the whole array).
-     * Only in TF_VIEW_FANOUT_ARRAY_FILTERS mode. */
+     * under the root ("customer_info", "order_items": the whole array)
+     * and the root row's own columns but its primary key (after an update
+     * that kept every key). Only in TF_VIEW_FANOUT_ARRAY_FILTERS mode. */
     TF_VIEW_OP_SET = 2,
     /* updateMany(filter, {$set: set, $unset: unset}, {arrayFilters:
      * array_filters}): one object lookup under a root-level array, for
@@ -273,7 +274,8 @@ typedef enum tf_view_fanout {
      * DELETE only): what servers without arrayFilters need (FerretDB). */
     TF_VIEW_FANOUT_RECOMPUTE = 0,
     /* Partial updates where they are exactly right: a lookup directly
-     * under the root is $set (or $unset) on each affected document (SET);
+     * under the root is $set (or $unset) on each affected document (SET),
+     * so are the root row's columns when an update keeps its keys;
      * an object lookup under a root-level array is one updateMany with
      * arrayFilters for all documents (SET_MANY) when the element holds
      * its parent fields. Everything else, and any change that makes an

@@ -303,9 +303,14 @@ typedef struct view_node {
     unsigned field_bit; /* ROOT_FIELD: its bit in view_pending_root.fields */
 } view_node;
 
+/* In view_pending_root.fields: the root row's own columns changed (its
+ * primary key and every index key did not), $set them. The other bits are
+ * the ROOT_FIELD lookups' field_bit. */
+#define VIEW_ROOT_COLUMNS_BIT 63
+
 /* A document to write at the next flush, keyed by root primary key. */
 typedef struct view_pending_root {
-    uint64_t fields; /* ROOT_FIELD lookups to $set (unless whole) */
+    uint64_t fields; /* parts to $set (unless whole) */
     bool whole;      /* recompute and replace (or delete) */
     uint32_t key_len, filter_len;
     uint8_t *filter; /* BSON {pk column: value, ...} of the root row */

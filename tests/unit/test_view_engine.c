@@ -623,7 +623,8 @@ static void test_change_before_every_table_is_defined(void **state)
 /* ARRAY_FILTERS mode on the guide's document: the exact commands for a
  * product change, a seller change (one updateMany each, whatever the
  * number of orders), a customer change and a payment change ($set of one
- * root-level lookup), and a seller that disappears ($unset). */
+ * root-level lookup), a seller that disappears ($unset), and the order's
+ * own columns ($set of them). */
 static void test_array_filters_mode_guide_changes_give_exact_commands(void **state)
 {
     fixture *f = *state;
@@ -699,9 +700,28 @@ static void test_array_filters_mode_guide_changes_give_exact_commands(void **sta
      * replaced whole. */
     insert(f, T_SELLERS, SELLER);
     assert_keys(f, "replace ORD789654");
-    /* The root row itself changed: the whole document. */
+    /* The root row's own columns changed, every key kept: $set of its
+     * columns but the primary key. */
     update(f, T_ORDERS, ORDER("s:pending", ""), ORDER("s:shipped", "t:2024-11-02 18:00:00"));
+    assert_flush(f, "set { \"order_id\" : \"ORD789654\" } { \"$set\" : { \"customer_id\" : "
+                    "\"CUST12345\", \"order_status\" : \"shipped\", "
+                    "\"order_purchase_timestamp\" : { \"$date\" : \"2024-11-02T10:20:00Z\" }, "
+                    "\"order_approved_at\" : { \"$date\" : \"2024-11-02T10:22:00Z\" }, "
+                    "\"order_delivered_carrier_date\" : { \"$date\" : "
+                    "\"2024-11-02T18:00:00Z\" }, \"order_delivered_customer_date\" : null, "
+                    "\"order_estimated_delivery_date\" : { \"$date\" : "
+                    "\"2024-11-10T00:00:00Z\" } }, \"$unset\" : { } }\n");
+    /* A new customer for the order: its embedded customer changes too,
+     * the whole document. */
+    update(f, T_ORDERS, ORDER("s:shipped", "t:2024-11-02 18:00:00"),
+           ROW(T_ORDERS, "s:ORD789654", "s:CUST99", "s:shipped", "t:2024-11-02 10:20:00",
+               "t:2024-11-02 10:22:00", "t:2024-11-02 18:00:00", "", "t:2024-11-10"));
     assert_keys(f, "replace ORD789654");
+    update(f, T_ORDERS,
+           ROW(T_ORDERS, "s:ORD789654", "s:CUST99", "s:shipped", "t:2024-11-02 10:20:00",
+               "t:2024-11-02 10:22:00", "t:2024-11-02 18:00:00", "", "t:2024-11-10"),
+           ORDER("s:shipped", "t:2024-11-02 18:00:00"));
+    bson_free(flush(f));
     /* The mode is only changed between flushes. */
     update(f, T_ORDERS, ORDER("s:shipped", "t:2024-11-02 18:00:00"), ORDER("s:pending", ""));
     assert_int_equal(tf_view_set_fanout(f->view, TF_VIEW_FANOUT_RECOMPUTE, &err), TF_MALFORMED);
