@@ -319,6 +319,32 @@ static void mark_fanout(tf_view *view, size_t node_index, const view_row_key *ke
     e->value = f;
 }
 
+static void prefetch_row_lines(const view_row *row)
+{
+    for (size_t off = 0; off < 256; off += 64)
+        __builtin_prefetch((const uint8_t *)row + off);
+}
+
+/* Level 1: the bucket of row's key towards node's parent; 2: the bucket
+ * it links to there; 3: that bucket's first row. */
+static void prefetch_upwards(const view_node *node, const view_row *row, int level)
+{
+    const view_row_key *key = &row->keys[node->child_slot];
+    if (!key->len)
+        return;
+    const view_bucket *b = view_key_bucket(key->ptr);
+    if (level == 1) {
+        __builtin_prefetch(b);
+        __builtin_prefetch((const uint8_t *)b + 64);
+        return;
+    }
+    const view_bucket *up = view_bucket_links(b)[node->child_link];
+    if (up && level == 2)
+        __builtin_prefetch(up);
+    else if (up && up->count)
+        prefetch_row_lines(up->rows[0]);
+}
+
 /* row is held by node's table and joins under node: mark every document
  * above. fields are the parts to $set (0: the whole document); partial
  * allows the ARRAY_FILTERS routes. */
@@ -344,8 +370,20 @@ static void mark_up(tf_view *view, size_t node_index, const view_row *row, uint6
     const view_bucket *parents = view_bucket_links(view_key_bucket(key->ptr))[n->child_link];
     if (!parents)
         return;
-    for (size_t i = 0; i < parents->count; i++)
+    const view_node *parent = &view->nodes[n->parent];
+    for (size_t i = 0; i < parents->count; i++) {
+        /* A fan-out visits many rows whose chains upwards are independent:
+         * request the next ones' first links while this one is walked. */
+        if (i + 6 < parents->count)
+            prefetch_row_lines(parents->rows[i + 6]);
+        if (n->parent != 0 && i + 4 < parents->count)
+            prefetch_upwards(parent, parents->rows[i + 4], 1);
+        if (n->parent != 0 && i + 2 < parents->count)
+            prefetch_upwards(parent, parents->rows[i + 2], 2);
+        if (n->parent != 0 && i + 1 < parents->count)
+            prefetch_upwards(parent, parents->rows[i + 1], 3);
         mark_up(view, (size_t)n->parent, parents->rows[i], fields, partial);
+    }
 }
 
 static uint64_t slot_bit(size_t slot) { return (uint64_t)1 << (slot < 63 ? slot : 63); }

@@ -227,6 +227,101 @@ static void emit_set(tf_view *view, const view_pending_root *p, const view_row *
                                   NULL);
 }
 
+/* ---- prefetching the next documents' rows ----
+ *
+ * A recompute is a chain of dependent cache misses (root row, its key's
+ * bucket, the linked bucket across the join, the child rows...), and the
+ * documents of one flush are independent of each other. So while document
+ * i is built, the links of the chains of documents i+1..i+7 are
+ * requested, one level deeper per document nearer: their misses overlap
+ * the build instead of following it. */
+
+static void prefetch_lines(const void *p, size_t bytes)
+{
+    for (size_t off = 0; off < bytes; off += 64)
+        __builtin_prefetch((const uint8_t *)p + off);
+}
+
+/* Level 1: the root row (header, key pointers, most of its document). */
+static void prefetch_root(const view_row *row) { prefetch_lines(row, 512); }
+
+/* Level 2: the buckets holding the root row's keys of each root-level
+ * lookup (their links lead across the join). */
+static void prefetch_keys(const tf_view *view, const view_row *row)
+{
+    const view_node *root = &view->nodes[0];
+    for (size_t c = 0; c < root->child_count; c++) {
+        const view_row_key *k = &row->keys[view->nodes[root->children[c]].parent_slot];
+        if (k->len)
+            prefetch_lines(view_key_bucket(k->ptr), 128);
+    }
+}
+
+/* Level 3: the buckets across each join, and their inline rows' first
+ * lines. */
+static void prefetch_matches(const tf_view *view, const view_row *row)
+{
+    const view_node *root = &view->nodes[0];
+    for (size_t c = 0; c < root->child_count; c++) {
+        const view_node *n = &view->nodes[root->children[c]];
+        const view_row_key *k = &row->keys[n->parent_slot];
+        if (!k->len)
+            continue;
+        const view_bucket *matches = view_bucket_links(view_key_bucket(k->ptr))[n->parent_link];
+        if (matches)
+            __builtin_prefetch(matches);
+    }
+}
+
+/* The matched rows of each root-level lookup (few: the first ones). */
+#define PREFETCH_CHILD_ROWS 4
+
+static const view_bucket *root_matches(const tf_view *view, const view_row *row, size_t c)
+{
+    const view_node *n = &view->nodes[view->nodes[0].children[c]];
+    const view_row_key *k = &row->keys[n->parent_slot];
+    return k->len ? view_bucket_links(view_key_bucket(k->ptr))[n->parent_link] : NULL;
+}
+
+/* Level 4: the matched child rows. */
+static void prefetch_child_rows(const tf_view *view, const view_row *row)
+{
+    for (size_t c = 0; c < view->nodes[0].child_count; c++) {
+        const view_bucket *m = root_matches(view, row, c);
+        for (uint32_t j = 0; m && j < m->count && j < PREFETCH_CHILD_ROWS; j++)
+            prefetch_lines(m->rows[j], 128);
+    }
+}
+
+/* Levels 5 to 7, for the child rows' own lookups (an order item's product
+ * and seller): 5 the buckets of their keys, 6 the buckets across the
+ * join, 7 the first matched row. */
+static void prefetch_grandchildren(const tf_view *view, const view_row *row, int level)
+{
+    const view_node *root = &view->nodes[0];
+    for (size_t c = 0; c < root->child_count; c++) {
+        const view_node *n = &view->nodes[root->children[c]];
+        const view_bucket *m = root_matches(view, row, c);
+        for (uint32_t j = 0; m && j < m->count && j < PREFETCH_CHILD_ROWS; j++)
+            for (size_t g = 0; g < n->child_count; g++) {
+                const view_node *gn = &view->nodes[n->children[g]];
+                const view_row_key *k = &m->rows[j]->keys[gn->parent_slot];
+                if (!k->len)
+                    continue;
+                const view_bucket *b = view_key_bucket(k->ptr);
+                if (level == 5) {
+                    prefetch_lines(b, 128);
+                    continue;
+                }
+                const view_bucket *gm = view_bucket_links(b)[gn->parent_link];
+                if (gm && level == 6)
+                    __builtin_prefetch(gm);
+                else if (gm && gm->count)
+                    prefetch_lines(gm->rows[0], 256);
+            }
+    }
+}
+
 typedef struct pending_item {
     const uint8_t *key;
     size_t key_len;
@@ -281,6 +376,17 @@ tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err)
         for (size_t i = 0; i < n; i++) {
             const view_pending_root *p = items[i].record;
             const view_row *row = items[i].row;
+            if (i + 7 < n && items[i + 7].row)
+                prefetch_root(items[i + 7].row);
+            if (i + 6 < n && items[i + 6].row)
+                prefetch_keys(view, items[i + 6].row);
+            if (i + 5 < n && items[i + 5].row)
+                prefetch_matches(view, items[i + 5].row);
+            if (i + 4 < n && items[i + 4].row)
+                prefetch_child_rows(view, items[i + 4].row);
+            for (int level = 5; level <= 7; level++)
+                if (i + 8 - (size_t)level < n && items[i + 8 - (size_t)level].row)
+                    prefetch_grandchildren(view, items[i + 8 - (size_t)level].row, level);
             if (!row)
                 continue;
             if (!p->whole) {
