@@ -1,30 +1,35 @@
 #!/usr/bin/env python3
 """bench.py — the view/sink benchmark of issue 5 item 6, run by hand (not a
-test). Prints a table and writes it to --out (default
-/work/notes/bench-view.txt when that folder exists).
+test). Prints one table (measured, target, ratio) and writes the run's
+output to --out (default /work/notes/bench-view.txt when that folder
+exists).
 
     python3 tools/bench-view/bench.py [--build DIR] [--orders 99441]
-        [--skip-e2e] [--cdc-seconds 20] [--paced-seconds 20]
-        [--backend sqlite|postgresql] [--pg-url URL]
+        [--backend postgresql|sqlite|both] [--changes 300000]
+        [--cdc-txns 3000] [--rate 3500] [--paced-seconds 10] [--out FILE]
 
-  1. datagen: the six Olist-shaped tables into a fresh MariaDB database
-     (load time).
-  2. (a) bench-view: the view engine alone on the same rows (rows applied,
-     then a mixed change stream flushed per transaction, ops discarded).
-  3. (b) tapflow-replica's initial build into a MongoDB-wire server of its
-     own (FerretDB, started here on a free port under a temp dir), from
-     start until "checkpoint written"; beside it bench-mongo's raw ceiling:
-     the same final documents bulk-inserted (and bulk-upserted, the way the
-     sink writes them) through mongo-c-driver.
-  4. (c) sustained CDC: the same mix as (a) written to MariaDB as fast as
-     the mariadb CLI can (one connection), end-to-end rate until the daemon
-     has applied every row; then paced at --rate changes/s with a delay
-     probe every 100 ms (an order whose status is set to the commit time in
-     ms; bench-mongo watch sees it in MongoDB). Raw ceiling: bench-mongo
-     replacing existing documents whole, as the sink does.
+  1. datagen: the six Olist-shaped tables into a fresh MariaDB database.
+  2. the view engine alone (bench-view): rows applied, then a mixed change
+     stream flushed per transaction, ops discarded; state memory per row.
+  Then for each FerretDB backend asked (default: the one tools/servers.sh
+  starts), on servers of its own (tools/servers.sh start mongo in a temp
+  dir, free ports; start-up time measured, cold and warm) and a fresh copy
+  of the data set:
+  3. initial build: tapflow-replica from start until "checkpoint written",
+     against the raw ceiling: the same final documents (with their _id)
+     bulk-inserted through mongo-c-driver (bench-mongo insert).
+  4. sustained CDC end to end: new orders with items and payments, status,
+     payment, customer, product and seller updates written to MariaDB as
+     fast as one mariadb CLI connection can; rate until the daemon has
+     applied every row. Raw ceiling: bench-mongo inserts and whole-document
+     replaces by _id (as the sink addresses documents), mixed in the
+     proportion of document ops per change the engine produced in step 2.
+  5. delay: the same mix paced at --rate changes/s with a probe every 100 ms
+     (an order whose status is set to MariaDB's NOW(6) in ms; bench-mongo
+     watch polls it by _id); p50/p99 from commit to visible in the target.
 
 Env: TAPFLOW_MARIADB_* as tools/servers.sh env prints (defaults: the
-shared local MariaDB). FerretDB is .local/bin/ferretdb.
+shared local MariaDB). FerretDB is .local/bin/ferretdb (tools/setup.sh).
 """
 import argparse
 import json
@@ -43,6 +48,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLOW = os.path.join(ROOT, "tests", "vectors", "flows", "guide_order_single_view.tap")
+SERVERS = os.path.join(ROOT, "tools", "servers.sh")
+DATAGEN = os.path.join(ROOT, "tools", "datagen", "datagen")
 ENV = os.environ
 MY_HOST = ENV.get("TAPFLOW_MARIADB_HOST", "127.0.0.1")
 MY_PORT = ENV.get("TAPFLOW_MARIADB_PORT", "33061")
@@ -95,57 +102,43 @@ def wait_port(port, timeout=60):
     return False
 
 
-class Ferret:
-    """A FerretDB of our own (sqlite or postgresql backend)."""
+class Target:
+    """A FerretDB (or mongod) of our own, started by tools/servers.sh in a
+    folder of the run on free ports, so its start-up is the scripts' own."""
 
-    def __init__(self, tmp, backend, pg_url):
-        self.port = free_port()
-        self.dir = os.path.join(tmp, "ferret")
-        os.makedirs(os.path.join(self.dir, "data"))
-        cmd = [os.path.join(ROOT, ".local", "bin", "ferretdb"),
-               "--listen-addr=127.0.0.1:%d" % self.port, "--state-dir=" + self.dir,
-               "--telemetry=disable", "--debug-addr=-", "--log-level=warn"]
-        if backend == "postgresql":
-            cmd += ["--handler=postgresql", "--postgresql-url=" + pg_url]
-        else:
-            cmd += ["--handler=sqlite", "--sqlite-url=file:%s/data/" % self.dir]
-        self.log = open(os.path.join(self.dir, "server.log"), "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL)
-        if not wait_port(self.port):
-            raise RuntimeError("FerretDB did not start")
-        self.uri = "mongodb://127.0.0.1:%d/" % self.port
+    def __init__(self, tmp, backend):
+        self.backend = backend
+        self.env = dict(ENV, TAPFLOW_SERVERS_DIR=os.path.join(tmp, "servers-" + backend),
+                        TAPFLOW_MONGO_PORT=str(free_port()), TAPFLOW_PG_PORT=str(free_port()),
+                        TAPFLOW_FERRETDB_BACKEND=backend)
+        self.running = False
+        t0 = time.time()
+        self.servers("start", "mongo")
+        self.cold_start = time.time() - t0
+        self.running = True
+        self.servers("stop", "mongo")
+        t0 = time.time()
+        self.servers("start", "mongo")
+        self.warm_start = time.time() - t0
+        info = {}
+        for line in self.servers("env").splitlines():
+            name, _, value = line[len("export "):].partition("=")
+            info[name] = value.strip("'")
+        self.uri = info["TAPFLOW_MONGO_URI"]
+        self.kind = info["TAPFLOW_MONGO_SERVER"]
+        self.is_ferretdb = self.kind.startswith("ferretdb")
+
+    def servers(self, *args):
+        r = subprocess.run(["bash", SERVERS] + list(args), env=self.env, capture_output=True,
+                           text=True)
+        if r.returncode:
+            raise RuntimeError("servers.sh %s: %s" % (" ".join(args), r.stderr[-2000:]))
+        return r.stdout
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-class GinIndexer(threading.Thread):
-    """Adds GIN indexes on _jsonb->'order_id' to the run's FerretDB tables."""
-
-    def __init__(self, pg_url, schema):
-        super().__init__(daemon=True)
-        self.pg_url, self.schema, self.done = pg_url, schema, set()
-        self.stop = False
-
-    def psql(self, q):
-        r = subprocess.run(["psql", self.pg_url, "-Atc", q], capture_output=True, text=True)
-        return r.stdout.split()
-
-    def run(self):
-        while not self.stop:
-            for t in self.psql("select tablename from pg_tables where schemaname='%s' and "
-                               "(tablename like 'ordersingleview%%' or tablename like 'raw_%%')"
-                               % self.schema):
-                if t not in self.done:
-                    self.psql('create index if not exists "%s_gin_order_id" on "%s"."%s" '
-                              "using gin ((_jsonb->'order_id'))" % (t[:40], self.schema, t))
-                    self.done.add(t)
-            time.sleep(0.2)
+        if self.running:
+            self.servers("stop", "mongo")
+            self.running = False
 
 
 def status(port):
@@ -227,31 +220,389 @@ class Workload:
                 % (rng.choice(CITIES), rng.choice(self.sellers)), 1)
 
 
-def wait_rows(port, want, timeout, settle=3.0):
-    """Until the daemon's total_rows reaches want, or stops growing for
-    settle seconds (an UPDATE that sets the values a row already has writes
-    no row event, so want can be a little high): returns the time it
-    reached want or last grew, or None."""
-    end = time.time() + timeout
-    last, last_at = -1, time.time()
-    while time.time() < end:
-        st = status(port)
-        rows = st.get("total_rows", 0) if st else last
-        if rows >= want:
-            return time.time()
-        if rows != last:
-            last, last_at = rows, time.time()
-        elif time.time() - last_at >= settle:
-            return last_at
-        time.sleep(0.02)
-    return None
-
-
 def pct(values, p):
     if not values:
         return float("nan")
     v = sorted(values)
     return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+class Table:
+    """The result table: one row per figure, with its target and ratio."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, what, where, measured, target="", ratio="", verdict=""):
+        self.rows.append((what, where, measured, target, ratio, verdict))
+        out("  %-44s %-11s %s" % (what, where, measured))
+
+    def text(self):
+        head = ("figure", "backend", "measured", "target / ceiling", "ratio", "")
+        w = [max(len(str(r[i])) for r in self.rows + [head]) for i in range(6)]
+        fmt = "  ".join("%%-%ds" % x for x in w)
+        lines = [fmt % head, fmt % tuple("-" * x for x in w)]
+        lines += [(fmt % r).rstrip() for r in self.rows]
+        return lines
+
+
+def datagen(a, db, tsv):
+    r = subprocess.run([DATAGEN, "--seed", str(a.seed), "--orders", str(a.orders), "--db", db,
+                        "--tsv", tsv], capture_output=True, text=True, env=MY_ENV)
+    if r.returncode:
+        raise RuntimeError("datagen: " + r.stderr)
+    rows_by = {l.split()[0]: int(l.split()[1]) for l in r.stdout.splitlines()
+               if l.startswith("ecom_")}
+    load_line = [l for l in r.stdout.splitlines() if l.startswith("loaded")][0]
+    return rows_by, load_line
+
+
+def engine_alone(a, tsv, table):
+    """bench-view on the data set: returns its key=value figures."""
+    r = subprocess.run([a.bench_view, "--tsv", tsv, "--flow", FLOW, "--changes", str(a.changes)],
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("bench-view: " + r.stderr)
+    v = kv(r.stdout)
+    out("")
+    out("view engine alone, one core, ops produced and discarded")
+    out("  %s changes -> %s document ops (%.2f per change, %.0f ops/s)" % (
+        v["changes"], v["ops"], float(v["ops_per_change"]), float(v["ops_per_s"])))
+    for k, _ in KINDS:
+        f = dict(x.split(":") for x in v["kind_" + k].split())
+        out("    %-10s %7s txns %8s changes %8s ops %9.0f changes/s" % (
+            k, f["txns"], f["changes"], f["ops"], float(f["changes_per_s"])))
+    rate = float(v["changes_per_s"])
+    table.add("engine: snapshot rows applied + docs built", "-",
+              "%.0f rows/s" % float(v["load_rows_per_s"]))
+    table.add("engine: mixed change stream", "-", "%.0f changes/s" % rate, ">= 200000/s",
+              "%.2fx" % (rate / 200000), "ok" if rate >= 200000 else "MISS")
+    table.add("state memory per source row", "-",
+              "%s B (RSS %s B)" % (v["engine_bytes_per_row"], v["rss_delta_bytes_per_row"]))
+    return v
+
+
+def bench_mongo(a, *args):
+    r = subprocess.run([a.bench_mongo] + [str(x) for x in args], capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("bench-mongo %s: %s" % (args[4], r.stderr[-1000:]))
+    return kv(r.stdout)
+
+
+def loadavg():
+    return "load %.1f/%.1f" % os.getloadavg()[:2]
+
+
+def start_daemon(a, tmp, db, uri):
+    sport = free_port()
+    conf = os.path.join(tmp, "tapflow-%s.conf" % db)
+    with open(conf, "w") as f:
+        f.write("[tapflow]\nserver_id = %d\nstatus_listen = 127.0.0.1:%d\n%s"
+                "[datasource MySQL_ECommerce]\ntype = mysql\nhost = %s\nport = %s\nuser = %s\n"
+                "password_env = TAPFLOW_MARIADB_PASSWORD\ndatabase = %s\n\n"
+                "[datasource MongoDB_ECommerce]\ntype = mongodb\nuri = %s\ndatabase = %s\n"
+                % (8100 + (os.getpid() + sport) % 800, sport,
+                   "checkpoint_interval_ms = %d\n" % a.checkpoint_interval_ms
+                   if a.checkpoint_interval_ms else "",
+                   MY_HOST, MY_PORT, MY_USER, db, uri, db))
+    logpath = os.path.join(tmp, "daemon-%s.log" % db)
+    logf = open(logpath, "w")
+    denv = dict(ENV, TAPFLOW_MARIADB_PASSWORD=MY_PASS)
+    proc = subprocess.Popen([a.replica, "--flow", FLOW, "--config", conf], stdout=logf,
+                            stderr=logf, env=denv)
+    return proc, sport, logpath
+
+
+def stop_daemon(proc):
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Watcher:
+    """bench-mongo watch on one order's document (polled by _id every
+    poll_ms): the epoch ms at which each order_status value was first
+    visible."""
+
+    def __init__(self, a, uri, db, marker, seconds, poll_ms):
+        self.proc = subprocess.Popen([a.bench_mongo, uri, db, "orderSingleView", marker, "watch",
+                                      str(seconds), str(poll_ms)], stdout=subprocess.PIPE,
+                                     text=True)
+        self.seen = {}
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        for line in self.proc.stdout:
+            p = line.split()
+            if len(p) == 2:
+                self.seen.setdefault(p[1], int(p[0]))
+
+    def wait_for(self, value, timeout):
+        """Epoch seconds at which value became visible, or None."""
+        end = time.time() + timeout
+        while time.time() < end and value not in self.seen and self.proc.poll() is None:
+            time.sleep(0.02)
+        return self.seen[value] / 1000.0 if value in self.seen else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait()
+        self.thread.join(timeout=2)
+
+
+def probe_sql(marker, prefix):
+    """An update whose arrival is visible: the marker order's status set to
+    prefix + MariaDB's clock in ms at the statement."""
+    return ("UPDATE ecom_orders SET order_status=CONCAT('%s', "
+            "ROUND(UNIX_TIMESTAMP(NOW(6))*1000)) WHERE order_id='%s';" % (prefix, marker))
+
+
+def probe_delays(prefix, sent_ms, seen):
+    """Delay in ms of each probe prefix<seq>-<ms>: seen ones from their
+    MariaDB time; one overwritten by a later probe before a poll saw it at
+    most up to that later probe's sighting (from its send time); None when
+    no later probe was seen either."""
+    got = {}
+    for value, at in list(seen.items()):
+        if value.startswith(prefix):
+            seq, _, ms = value[len(prefix):].partition("-")
+            got[int(seq)] = at - int(ms)
+    delays, later_seen = [], None
+    for seq in range(len(sent_ms) - 1, -1, -1):
+        if seq in got:
+            delays.append(got[seq])
+            later_seen = got[seq] + sent_ms[seq]  # approximately its sighting
+        else:
+            delays.append(later_seen - sent_ms[seq] if later_seen is not None else None)
+    return delays
+
+
+def paced_delays(a, wl, rate, watcher, db, marker):
+    """Writes the mix at rate changes/s for a.paced_seconds with a probe
+    every 100 ms; returns (changes sent, seconds, probes, delays in ms of
+    the probes seen within a.paced_wait after the writes ended)."""
+    prefix = "p%d-" % rate
+    sent_ms = []
+
+    def probe():
+        sent_ms.append(time.time() * 1000)
+        return probe_sql(marker, "%s%d-" % (prefix, len(sent_ms) - 1))
+    cli = subprocess.Popen(MY + [db], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, env=MY_ENV)
+    t0 = time.time()
+    sent = probes = 0
+    next_probe = t0
+    while True:
+        now = time.time()
+        el = now - t0
+        if el >= a.paced_seconds:
+            break
+        chunk = []
+        while sent < rate * el:
+            s, n = wl.txn()
+            chunk.append(s)
+            sent += n
+        if now >= next_probe:
+            chunk.append(probe())
+            sent += 1
+            probes += 1
+            next_probe += 0.1
+        if chunk:
+            cli.stdin.write("\n".join(chunk) + "\n")
+            cli.stdin.flush()
+        time.sleep(0.005)
+    cli.stdin.write(probe() + "\n")
+    probes += 1
+    sent += 1
+    cli.stdin.close()
+    cli.wait()
+    t_sent = time.time() - t0
+    # The last probe is the document's final value: once it is visible, every
+    # earlier probe has been too (or was overwritten before a poll saw it).
+    last = "%s%d-" % (prefix, probes - 1)
+    end = time.time() + a.paced_wait
+    while time.time() < end and not any(k.startswith(last) for k in list(watcher.seen)):
+        time.sleep(0.05)
+    return sent, t_sent, probes, probe_delays(prefix, sent_ms, watcher.seen)
+
+
+def report_delays(a, table, where, rate, result):
+    sent, t_sent, probes, all_delays = result
+    delays = [d for d in all_delays if d is not None]
+    out("  paced: %d changes in %.1f s (%.0f changes/s), %d probes, %d visible within %.0f s "
+        "of the end" % (sent, t_sent, sent / t_sent, probes, len(delays), a.paced_wait))
+    what = "delay commit -> visible at %d changes/s" % rate
+    if not delays:
+        table.add(what, where, "no probe visible within %.0f s" % a.paced_wait, "p99 < 100 ms",
+                  "", "MISS")
+        return
+    unseen = probes - len(delays)
+    # probes never seen count as later than any seen one
+    full = sorted(delays) + [float("inf")] * unseen
+    p50, p99 = pct(full, 50), pct(full, 99)
+
+    def ms(x):
+        return "> %.0f s" % a.paced_wait if x == float("inf") else "%.0f ms" % x
+    table.add(what, where, "p50 %s, p99 %s" % (ms(p50), ms(p99)), "p99 < 100 ms",
+              "%.1fx" % (p99 / 100) if p99 != float("inf") else "-",
+              "ok" if p99 < 100 else "MISS")
+    if unseen:
+        out("    %d of %d probes not visible within %.0f s after the writes ended (backlog)" % (
+            unseen, probes, a.paced_wait))
+
+
+def run_backend(a, backend, tmp, tsv, engine, table):
+    where = backend
+    db = "tf_bench_%d_%s" % (os.getpid(), backend[:2])
+    out("")
+    out("--- %s backend (%s, before: %s)" % (backend, time.strftime("%H:%M:%S"), loadavg()))
+    daemon = target = None
+    try:
+        datagen(a, db, tsv)
+        target = Target(tmp, backend)
+        if not target.is_ferretdb:
+            where = "mongod"
+        table.add("target start-up, first (servers.sh start)", where,
+                  "%.2f s" % target.cold_start)
+        table.add("target start-up, again (data kept)", where, "%.2f s" % target.warm_start)
+        replace_batch = 32 if target.is_ferretdb else 1000
+
+        # initial build
+        daemon, sport, logpath = start_daemon(a, tmp, db, target.uri)
+        t0 = time.time()
+        built = None
+        while time.time() - t0 < a.build_timeout:
+            text = open(logpath).read()
+            if built is None and "checkpoint written" in text:
+                built = time.time() - t0
+            if "streaming from" in text and built is not None:
+                break
+            if daemon.poll() is not None:
+                raise RuntimeError("daemon exited: " + text[-2000:])
+            time.sleep(0.05)
+        if built is None:
+            st = status(sport) or {}
+            table.add("initial build", where, "not done in %.0f s (%s rows read)" % (
+                a.build_timeout, st.get("total_rows", "?")), "", "", "MISS")
+            return
+        text = open(logpath).read()
+        for line in text.splitlines():
+            if "snapshot done" in line:
+                out("    daemon: " + line.split("] ", 1)[-1][:160])
+        ins = bench_mongo(a, target.uri, db, "orderSingleView", "raw_insert", "insert", 1000)
+        ins_rate = float(ins["docs_per_s"])
+        build_rate = a.orders / built
+        table.add("initial build: start -> checkpoint written", where,
+                  "%.1f s, %.0f docs/s" % (built, build_rate),
+                  "raw insert %.1f s, %.0f docs/s" % (float(ins["seconds"]), ins_rate),
+                  "%.2fx time" % (built / float(ins["seconds"])),
+                  "ok" if built <= 1.5 * float(ins["seconds"]) else "MISS (<= 1.5x)")
+        subprocess.run([os.path.join(ROOT, ".local", "bin", "mongosh"), "--quiet", "--norc", target.uri + db, "--eval",
+                        "db.raw_insert.drop()"], capture_output=True)
+
+        # sustained CDC, ended by a probe: the sink writes in commit order, so
+        # once the last update is visible every earlier change is acknowledged
+        wl = Workload(tsv, a.seed + 1)
+        marker = wl.orders[0]
+        # FerretDB's SQLite backend scans the collection for {_id}: poll it less
+        poll_ms = 100 if target.kind == "ferretdb-sqlite" else 5
+        watcher = Watcher(a, target.uri, db, marker, a.cdc_timeout + 4 * a.paced_wait +
+                          3 * a.paced_seconds + 600, poll_ms)
+        script, changes = [], 0
+        for _ in range(a.cdc_txns):
+            s, n = wl.txn()
+            script.append(s)
+            changes += n
+        script.append(probe_sql(marker, "cdc-end-"))
+        changes += 1
+        t0 = time.time()
+        r = subprocess.run(MY + [db], input="\n".join(script) + "\n", text=True,
+                           capture_output=True, env=MY_ENV)
+        t_src = time.time() - t0
+        if r.returncode:
+            raise RuntimeError("workload: " + r.stderr[-1000:])
+        out("  CDC source: %d txns, %d row changes committed in %.2f s (%.0f changes/s)" % (
+            a.cdc_txns, changes, t_src, changes / t_src))
+        end_value = None
+        deadline = time.time() + a.cdc_timeout
+        while time.time() < deadline and end_value is None:
+            end_value = next((k for k in list(watcher.seen) if k.startswith("cdc-end-")), None)
+            time.sleep(0.02)
+        done = watcher.seen[end_value] / 1000.0 if end_value else None
+        rep = bench_mongo(a, target.uri, db, "orderSingleView", "orderSingleView", "replace",
+                          replace_batch, min(a.raw_replace, a.orders))
+        rep_rate = float(rep["docs_per_s"])
+        # document ops per change of the engine's mix: inserts (new orders) and replaces
+        kinds = {k: dict(x.split(":") for x in engine["kind_" + k].split()) for k, _ in KINDS}
+        n_changes = float(engine["changes"])
+        ins_pc = float(kinds["new_order"]["ops"]) / n_changes
+        rep_pc = float(engine["ops"]) / n_changes - ins_pc
+        ceiling = 1.0 / (ins_pc / ins_rate + rep_pc / rep_rate)
+        target_txt = "%.0f changes/s (replace by _id %.0f docs/s, insert %.0f/s)" % (
+            ceiling, rep_rate, ins_rate)
+        out("  raw ceiling: %d replaces by _id in bulks of %d: %.0f docs/s; the mix's %.2f "
+            "inserts + %.2f replaces per change -> %.0f changes/s" % (
+                int(rep["docs"]), replace_batch, rep_rate, ins_pc, rep_pc, ceiling))
+        if done:
+            e2e = changes / (done - t0)
+            table.add("CDC end to end (commit -> applied, acked)", where,
+                      "%.0f changes/s" % e2e, target_txt, "%.0f%%" % (100 * e2e / ceiling),
+                      "ok" if e2e >= 0.8 * ceiling else "MISS (>= 80%)")
+            table.add("CDC vs 10x the guide's 3,521 qps", where, "%.0f changes/s" % e2e,
+                      "35210 changes/s", "%.2fx" % (e2e / 35210),
+                      "ok" if e2e >= 35210 else ("MISS (target-bound)" if ceiling < 35210
+                                                 else "MISS"))
+        else:
+            table.add("CDC end to end (commit -> applied, acked)", where,
+                      "%d changes not applied within %.0f s" % (changes, a.cdc_timeout),
+                      target_txt, "< %.0f changes/s" % (changes / a.cdc_timeout), "MISS")
+            out("  delay not measured: the CDC backlog is still being applied")
+            watcher.stop()
+            return
+
+        # delay at a rate the target sustains (half the measured one), then
+        # at the issue's rate
+        rates = []
+        if e2e < a.rate * 2:
+            rates.append(max(10, int(e2e / 2)))
+        rates.append(a.rate)
+        for rate in rates:
+            report_delays(a, table, where, rate, paced_delays(a, wl, rate, watcher, db, marker))
+        watcher.stop()
+        st = status(sport)
+        if st:
+            out("  daemon status at the end: qps %.1f, total rows %d, delay %d ms" % (
+                st.get("qps", 0), st.get("total_rows", 0), st.get("delay_ms", 0)))
+    finally:
+        stop_daemon(daemon)
+        if target:
+            try:
+                target.stop()
+            except RuntimeError as e:
+                print("warning:", e)
+        try:
+            sql("DROP DATABASE IF EXISTS `%s`" % db)
+        except Exception as e:  # noqa: BLE001
+            print("warning:", e)
+        out("  (%s, after: %s)" % (time.strftime("%H:%M:%S"), loadavg()))
+
+
+def default_backend():
+    """The backend tools/servers.sh starts when nothing says otherwise."""
+    env = dict(ENV, TAPFLOW_SERVERS_DIR=tempfile.mkdtemp(prefix="tf_bench_env_"))
+    env.pop("TAPFLOW_FERRETDB_BACKEND", None)
+    r = subprocess.run(["bash", SERVERS, "env"], env=env, capture_output=True, text=True)
+    shutil.rmtree(env["TAPFLOW_SERVERS_DIR"], ignore_errors=True)
+    for line in r.stdout.splitlines():
+        if line.startswith("export TAPFLOW_FERRETDB_BACKEND="):
+            return line.split("=", 1)[1].strip("'") or "postgresql"
+    return "postgresql"
 
 
 def main():
@@ -261,278 +612,63 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--orders", type=int, default=99441)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--changes", type=int, default=1000000, help="bench-view change stream")
-    ap.add_argument("--skip-e2e", action="store_true")
-    ap.add_argument("--e2e-orders", type=int, default=0,
-                    help="orders for (b) and (c) (default --orders): FerretDB needs fewer")
-    ap.add_argument("--paced-wait", type=float, default=300,
-                    help="seconds to wait for the paced run's backlog")
-    ap.add_argument("--cdc-txns", type=int, default=30000)
+    ap.add_argument("--changes", type=int, default=300000, help="engine-alone change stream")
+    ap.add_argument("--backend", choices=("postgresql", "sqlite", "both"), default=None,
+                    help="FerretDB backend(s) to measure (default: tools/servers.sh's)")
+    ap.add_argument("--skip-e2e", action="store_true", help="engine alone only")
+    ap.add_argument("--cdc-txns", type=int, default=3000)
+    ap.add_argument("--cdc-timeout", type=float, default=600)
+    ap.add_argument("--raw-replace", type=int, default=3000,
+                    help="documents bench-mongo replaces for the CDC ceiling")
     ap.add_argument("--rate", type=int, default=3500)
-    ap.add_argument("--paced-seconds", type=float, default=20)
-    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    ap.add_argument("--pg-url", default="")
-    ap.add_argument("--pg-gin", action="store_true",
-                    help="postgresql backend: give every FerretDB table of the run a GIN index "
-                         "on _jsonb->'order_id' as soon as it exists (FerretDB 1.24 pushes "
-                         "{order_id: x} down as _jsonb->'order_id' @> '\"x\"', which its own "
-                         "btree index cannot serve: every update is a full scan without it)")
+    ap.add_argument("--paced-seconds", type=float, default=10)
+    ap.add_argument("--paced-wait", type=float, default=60,
+                    help="seconds to wait for the paced run's last probes")
+    ap.add_argument("--build-timeout", type=float, default=3600)
     ap.add_argument("--checkpoint-interval-ms", type=int, default=0,
                     help="daemon's checkpoint_interval_ms (0: its default)")
     ap.add_argument("--out", default="/work/notes/bench-view.txt"
                     if os.path.isdir("/work/notes") else "")
     a = ap.parse_args()
-    bv = os.path.join(a.build, "tools", "bench-view", "bench-view")
-    bm = os.path.join(a.build, "tools", "bench-view", "bench-mongo")
-    replica = os.path.join(a.build, "tools", "tapflow-replica", "tapflow-replica")
-    for b in (bv, bm, replica):
+    a.bench_view = os.path.join(a.build, "tools", "bench-view", "bench-view")
+    a.bench_mongo = os.path.join(a.build, "tools", "bench-view", "bench-mongo")
+    a.replica = os.path.join(a.build, "tools", "tapflow-replica", "tapflow-replica")
+    for b in (a.bench_view, a.bench_mongo, a.replica):
         if not os.path.exists(b):
             print("missing %s (build with ninja -C %s)" % (b, a.build))
             return 1
+    chosen = a.backend or default_backend()
+    backends = ["postgresql", "sqlite"] if chosen == "both" else [chosen]
     tmp = tempfile.mkdtemp(prefix="tf_bench_")
+    os.chmod(tmp, 0o755)  # PostgreSQL (user postgres) keeps its data under it
     db = "tf_bench_%d" % os.getpid()
     tsv = os.path.join(tmp, "tsv")
-    ferret = daemon = None
+    table = Table()
     try:
-        out("tapflow view/sink benchmark — %s, %d cores, %s" % (
+        out("tapflow view/sink benchmark — %s, %d cores, %s, %s" % (
             time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.cpu_count(),
-            os.uname().nodename))
-        r = subprocess.run([os.path.join(ROOT, "tools", "datagen", "datagen"), "--seed",
-                            str(a.seed), "--orders", str(a.orders), "--db", db, "--tsv", tsv],
-                           capture_output=True, text=True, env=MY_ENV)
-        if r.returncode:
-            raise RuntimeError("datagen: " + r.stderr)
-        print(r.stdout)
-        rows_by = {l.split()[0]: int(l.split()[1]) for l in r.stdout.splitlines()
-                   if l.startswith("ecom_")}
-        load_line = [l for l in r.stdout.splitlines() if l.startswith("loaded")][0]
-        total_rows = sum(rows_by.values())
-        out("")
-        out("data set (tools/datagen/datagen --seed %d --orders %d)" % (a.seed, a.orders))
+            os.uname().nodename, loadavg()))
+        out("  build %s, flow %s" % (a.build, os.path.relpath(FLOW, ROOT)))
+        rows_by, load_line = datagen(a, db, tsv)
+        sql("DROP DATABASE IF EXISTS `%s`" % db)
+        out("data set: tools/datagen/datagen --seed %d --orders %d" % (a.seed, a.orders))
         out("  " + ", ".join("%s %d" % (k[5:], v) for k, v in rows_by.items()))
         out("  " + load_line)
-
-        # (a) the view engine alone
-        r = subprocess.run([bv, "--tsv", tsv, "--flow", FLOW, "--changes", str(a.changes)],
-                           capture_output=True, text=True)
-        if r.returncode:
-            raise RuntimeError("bench-view: " + r.stderr)
-        v = kv(r.stdout)
-        out("")
-        out("(a) view engine alone, one core, ops produced and discarded     measured     target")
-        out("  snapshot rows applied + every document built    %10.0f rows/s" %
-            float(v["load_rows_per_s"]))
-        out("  mixed change stream (flush per transaction)     %10.0f changes/s  >= 200000 %s" % (
-            float(v["changes_per_s"]), "ok" if float(v["changes_per_s"]) >= 200000 else "MISS"))
-        out("    %s changes -> %s document ops (%.2f per change, %.0f ops/s)" % (
-            v["changes"], v["ops"], float(v["ops_per_change"]), float(v["ops_per_s"])))
-        for k, _ in KINDS:
-            f = dict(x.split(":") for x in v["kind_" + k].split())
-            out("    %-10s %7s txns %8s changes %8s ops %9.0f changes/s" % (
-                k, f["txns"], f["changes"], f["ops"], float(f["changes_per_s"])))
-        out("  state memory per source row: RSS delta %s bytes, engine estimate %s bytes" % (
-            v["rss_delta_bytes_per_row"], v["engine_bytes_per_row"]))
-        ops_per_change = float(v["ops_per_change"])
-        if a.skip_e2e:
-            return 0
-
-        # (b) initial build
-        if a.e2e_orders and a.e2e_orders != a.orders:
-            r = subprocess.run([os.path.join(ROOT, "tools", "datagen", "datagen"), "--seed",
-                                str(a.seed), "--orders", str(a.e2e_orders), "--db", db, "--tsv",
-                                tsv], capture_output=True, text=True, env=MY_ENV)
-            if r.returncode:
-                raise RuntimeError("datagen: " + r.stderr)
-            out("")
-            out("(b) and (c) on a smaller data set: datagen --orders %d (%s)" % (
-                a.e2e_orders, [l for l in r.stdout.splitlines() if l.startswith("loaded")][0]))
-            a.orders = a.e2e_orders
-        ferret = Ferret(tmp, a.backend, a.pg_url)
-        ferret_note = "" if a.backend == "sqlite" else " (PostgreSQL 15, fsync off%s)" % (
-            ", GIN index on order_id" if a.pg_gin else "")
-        if a.pg_gin and a.backend == "postgresql":
-            GinIndexer(a.pg_url, db).start()
-        sport = free_port()
-        conf = os.path.join(tmp, "tapflow.conf")
-        with open(conf, "w") as f:
-            f.write("[tapflow]\nserver_id = %d\nstatus_listen = 127.0.0.1:%d\n%s"
-                    "[datasource MySQL_ECommerce]\ntype = mysql\nhost = %s\nport = %s\nuser = %s\n"
-                    "password_env = TAPFLOW_MARIADB_PASSWORD\ndatabase = %s\n\n"
-                    "[datasource MongoDB_ECommerce]\ntype = mongodb\nuri = %s\ndatabase = %s\n"
-                    % (8100 + os.getpid() % 800, sport,
-                       "checkpoint_interval_ms = %d\n" % a.checkpoint_interval_ms
-                       if a.checkpoint_interval_ms else "",
-                       MY_HOST, MY_PORT, MY_USER, db, ferret.uri, db))
-        logpath = os.path.join(tmp, "daemon.log")
-        logf = open(logpath, "w")
-        denv = dict(ENV, TAPFLOW_MARIADB_PASSWORD=MY_PASS)
-        t0 = time.time()
-        daemon = subprocess.Popen([replica, "--flow", FLOW, "--config", conf], stdout=logf,
-                                  stderr=logf, env=denv)
-        built = None
-        while time.time() - t0 < 3600:
-            text = open(logpath).read()
-            if "checkpoint written" in text and built is None:
-                built = time.time() - t0
-            if "streaming from" in text:
-                break
-            if daemon.poll() is not None:
-                raise RuntimeError("daemon exited: " + text[-2000:])
-            time.sleep(0.05)
-        text = open(logpath).read()
-        snap_line = [l for l in text.splitlines() if "snapshot done" in l]
-        docs = a.orders
-        out("")
-        out("(b) initial build into FerretDB 1.24, %s backend%s, %d orders" % (
-            a.backend, ferret_note, a.orders))
-        out("  tapflow-replica start -> checkpoint written     %10.2f s  %8.0f docs/s" % (
-            built, docs / built))
-        if snap_line:
-            out("    daemon: " + snap_line[0].split("] ", 1)[-1][:150])
-        raw = {}
-        for mode in ("insert", "upsert"):
-            r = subprocess.run([bm, ferret.uri, db, "orderSingleView", "raw_" + mode, mode],
-                               capture_output=True, text=True)
-            if r.returncode:
-                raise RuntimeError("bench-mongo: " + r.stderr)
-            raw[mode] = kv(r.stdout)
-        ins = raw["insert"]
-        out("  raw ceiling: bulk insert of the same %s docs  %10.2f s  %8.0f docs/s" % (
-            ins["docs"], float(ins["seconds"]), float(ins["docs_per_s"])))
-        ups = raw["upsert"]
-        out("  same docs as replace_one upsert (sink's way)    %10.2f s  %8.0f docs/s" % (
-            float(ups["seconds"]), float(ups["docs_per_s"])))
-        ratio = built / float(ins["seconds"])
-        out("  build time / raw insert time                    %10.2fx   target <= 1.5x %s" % (
-            ratio, "ok" if ratio <= 1.5 else "MISS"))
-
-        # (c) sustained CDC
-        wl = Workload(tsv, a.seed + 1)
-        marker = wl.orders[0]
-        st = status(sport)
-        base_rows = st["total_rows"]
-        script = []
-        changes = 0
-        for _ in range(a.cdc_txns):
-            s, n = wl.txn()
-            script.append(s)
-            changes += n
-        t0 = time.time()
-        r = subprocess.run(MY + [db], input="\n".join(script) + "\n", text=True,
-                           capture_output=True, env=MY_ENV)
-        t_src = time.time() - t0
-        if r.returncode:
-            raise RuntimeError("workload: " + r.stderr[-1000:])
-        done = wait_rows(sport, base_rows + changes, a.paced_wait * 4)
-        out("")
-        out("(c) sustained CDC end to end (mix of (a); one mariadb CLI connection)")
-        out("  source: %d txns, %d row changes committed in %.2f s (%.0f changes/s)" % (
-            a.cdc_txns, changes, t_src, changes / t_src))
-        if done:
-            e2e = changes / (done - t0)
-            out("  end to end (commit -> daemon applied+acked)   %10.0f changes/s  (%.0f doc "
-                "ops/s at %.2f ops/change)" % (e2e, e2e * ops_per_change, ops_per_change))
-        else:
-            e2e = 0
-            st = status(sport) or {}
-            applied = st.get("total_rows", base_rows) - base_rows
-            out("  end to end: not caught up within %.0f s: %d of %d changes applied "
-                "(%.0f changes/s)" % (a.paced_wait * 4, applied, changes,
-                                      applied / (time.time() - t0)))
-        r = subprocess.run([bm, ferret.uri, db, "orderSingleView", "orderSingleView", "replace",
-                            "1000", "20000"], capture_output=True, text=True)
-        rep = kv(r.stdout)
-        ceil_changes = float(rep["docs_per_s"]) / ops_per_change
-        out("  raw ceiling: replace existing docs whole      %10.0f docs/s = %.0f changes/s "
-            "at %.2f ops/change" % (float(rep["docs_per_s"]), ceil_changes, ops_per_change))
-        if e2e:
-            out("  end to end / ceiling                          %10.0f%%   target >= 80%% %s" % (
-                100 * e2e / ceil_changes, "ok" if e2e >= 0.8 * ceil_changes else "MISS"))
-            out("  vs the guide's 3,521 qps                      %10.1fx   target >= 10x %s" % (
-                e2e / 3521, "ok" if e2e >= 35210 else "MISS (target-bound)"))
-
-        # paced run with delay probes
-        st = status(sport)
-        base_rows = st["total_rows"]
-        watch = subprocess.Popen([bm, ferret.uri, db, "orderSingleView", marker, "watch",
-                                  str(a.paced_seconds + 30)], stdout=subprocess.PIPE, text=True)
-        seen = {}
-
-        def reader():
-            for line in watch.stdout:
-                p = line.split()
-                if len(p) == 2 and p[1].startswith("m"):
-                    seen.setdefault(p[1], int(p[0]))
-        th = threading.Thread(target=reader, daemon=True)
-        th.start()
-        cli = subprocess.Popen(MY + [db], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, env=MY_ENV)
-        t0 = time.time()
-        sent = 0
-        probes = 0
-        next_probe = t0
-        while True:
-            now = time.time()
-            el = now - t0
-            if el >= a.paced_seconds:
-                break
-            chunk = []
-            while sent < a.rate * el:
-                s, n = wl.txn()
-                chunk.append(s)
-                sent += n
-            if now >= next_probe:
-                chunk.append("UPDATE ecom_orders SET order_status=CONCAT('m', "
-                             "ROUND(UNIX_TIMESTAMP(NOW(6))*1000)) WHERE order_id='%s';" % marker)
-                sent += 1
-                probes += 1
-                next_probe += 0.1
-            if chunk:
-                cli.stdin.write("\n".join(chunk) + "\n")
-                cli.stdin.flush()
-            time.sleep(0.005)
-        cli.stdin.close()
-        cli.wait()
-        t_sent = time.time() - t0
-        caught = wait_rows(sport, base_rows + sent, a.paced_wait)
-        if not caught:
-            out("  paced: backlog not applied within %.0f s (target too slow)" % a.paced_wait)
-        time.sleep(0.5)
-        watch.terminate()
-        watch.wait()
-        th.join(timeout=2)
-        delays = [seen_ms - int(k[1:]) for k, seen_ms in seen.items()]
-        out("  paced: %d changes in %.1f s (%.0f changes/s), %d delay probes, %d seen" % (
-            sent, t_sent, sent / t_sent, probes, len(delays)))
-        if delays:
-            out("  delay source commit -> visible in MongoDB     p50 %5.0f ms  p99 %5.0f ms  "
-                "max %5.0f ms   target p99 < 100 ms %s" % (
-                    pct(delays, 50), pct(delays, 99), max(delays),
-                    "ok" if pct(delays, 99) < 100 else "MISS"))
-            out("    (seen = first 2 ms poll of findOne that shows it: includes up to ~3 ms "
-                "of polling)")
-        st = status(sport)
-        if st:
-            out("  daemon status at the end: qps %.1f, total rows %d, delay %d ms" % (
-                st.get("qps", 0), st.get("total_rows", 0), st.get("delay_ms", 0)))
+        engine = engine_alone(a, tsv, table)
+        if not a.skip_e2e:
+            for backend in backends:
+                run_backend(a, backend, tmp, tsv, engine, table)
         return 0
     finally:
-        if daemon and daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-        if ferret:
-            ferret.stop()
-        try:
-            sql("DROP DATABASE IF EXISTS `%s`" % db)
-        except Exception as e:  # noqa: BLE001
-            print("warning:", e)
+        if table.rows:
+            out("")
+            out("results (%d orders; %s)" % (a.orders, loadavg()))
+            for line in table.text():
+                out(line)
         if lines and a.out:
             with open(a.out, "w") as f:
                 f.write("\n".join(lines) + "\n")
-            print("table written to", a.out)
+            print("written to", a.out)
         if os.environ.get("BENCH_KEEP_TMP"):
             print("kept", tmp)
         else:

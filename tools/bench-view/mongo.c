@@ -2,23 +2,26 @@
  * through mongo-c-driver ordered bulk writes, as the sink does.
  *
  *   bench-mongo URI DB FROM TO insert  [BATCH]
- *       reads every document of FROM (without _id) into memory, then times
- *       inserting them into TO (dropped first; unique index on order_id
- *       first, as the sink creates): ordered bulk insert_one
+ *       reads every document of FROM (with its _id) into memory, then times
+ *       inserting them into TO (dropped first, then given FROM's secondary
+ *       indexes, as the sink creates them): ordered bulk insert_one
  *   bench-mongo URI DB FROM TO upsert  [BATCH]
- *       same documents written as the sink writes a snapshot: ordered bulk
- *       replace_one({order_id}, doc, upsert) into an emptied TO
+ *       the same documents as ordered bulk replace_one({_id}, doc, upsert)
+ *       into an emptied TO
  *   bench-mongo URI DB FROM TO replace [BATCH] [N]
  *       N (default 20000) documents of TO replaced again with one field
- *       changed (the CDC case: whole-document replaces of existing
- *       documents by root key)
+ *       changed, addressed by _id as the sink addresses them (the CDC case:
+ *       whole-document replaces of existing documents)
  *
- *   bench-mongo URI DB COLL ORDER_ID watch [SECONDS]
- *       polls findOne({order_id}) every 2 ms for SECONDS (default 60) and
- *       prints "<epoch ms> <order_status>" whenever order_status changes
- *       (delay probes: bench.py writes the commit time into it)
+ *   bench-mongo URI DB COLL ORDER_ID watch [SECONDS] [POLL_MS]
+ *       finds the document of ORDER_ID once, then polls findOne({_id})
+ *       every POLL_MS (default 5) for SECONDS (default 60) and prints
+ *       "<epoch ms> <order_status>" whenever order_status changes (delay
+ *       probes: bench.py writes the commit time into it)
  *
- * Prints key=value lines: docs, seconds, docs_per_s. */
+ * BATCH is the number of ops per bulk write (FerretDB 1.24 hangs on large
+ * update commands: bench.py passes the sink's 32 there). Prints key=value
+ * lines: docs, seconds, docs_per_s. */
 #include <bson/bson.h>
 #include <mongoc/mongoc.h>
 #include <stdio.h>
@@ -41,10 +44,7 @@ static void fail(const char *what, const bson_error_t *e)
 
 static bson_t **read_all(mongoc_collection_t *from, size_t limit, size_t *count)
 {
-    bson_t query = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
-    bson_append_document_begin(&opts, "projection", -1, &proj);
-    BSON_APPEND_INT32(&proj, "_id", 0);
-    bson_append_document_end(&opts, &proj);
+    bson_t query = BSON_INITIALIZER, opts = BSON_INITIALIZER;
     if (limit)
         BSON_APPEND_INT64(&opts, "limit", (int64_t)limit);
     mongoc_cursor_t *c = mongoc_collection_find_with_opts(from, &query, &opts, NULL);
@@ -70,9 +70,45 @@ static bson_t *filter_of(const bson_t *doc)
 {
     bson_iter_t it;
     bson_t *f = bson_new();
-    if (bson_iter_init_find(&it, doc, "order_id"))
-        bson_append_iter(f, "order_id", -1, &it);
+    if (bson_iter_init_find(&it, doc, "_id"))
+        bson_append_iter(f, "_id", -1, &it);
     return f;
+}
+
+/* Gives TO the secondary indexes FROM has (what the sink created). */
+static void copy_indexes(mongoc_client_t *client, const char *db, mongoc_collection_t *from,
+                         const char *to_name)
+{
+    bson_error_t e;
+    mongoc_cursor_t *c = mongoc_collection_find_indexes_with_opts(from, NULL);
+    bson_t cmd = BSON_INITIALIZER, list;
+    BSON_APPEND_UTF8(&cmd, "createIndexes", to_name);
+    bson_append_array_begin(&cmd, "indexes", -1, &list);
+    const bson_t *spec;
+    int n = 0;
+    while (mongoc_cursor_next(c, &spec)) {
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, spec, "name") && BSON_ITER_HOLDS_UTF8(&it) &&
+            strcmp(bson_iter_utf8(&it, NULL), "_id_") == 0)
+            continue;
+        char key[16];
+        snprintf(key, sizeof key, "%d", n++);
+        bson_t one;
+        bson_append_document_begin(&list, key, -1, &one);
+        bson_copy_to_excluding_noinit(spec, &one, "v", "ns", NULL);
+        bson_append_document_end(&list, &one);
+    }
+    if (mongoc_cursor_error(c, &e))
+        fail("listing the source collection's indexes", &e);
+    mongoc_cursor_destroy(c);
+    bson_append_array_end(&cmd, &list);
+    if (n > 0) {
+        mongoc_database_t *d = mongoc_client_get_database(client, db);
+        if (!mongoc_database_write_command_with_opts(d, &cmd, NULL, NULL, &e))
+            fail("creating the indexes", &e);
+        mongoc_database_destroy(d);
+    }
+    bson_destroy(&cmd);
 }
 
 static int64_t epoch_ms(void)
@@ -83,12 +119,25 @@ static int64_t epoch_ms(void)
 }
 
 static int watch(mongoc_client_t *client, const char *db, const char *coll, const char *order_id,
-                 double seconds)
+                 double seconds, long poll_ms)
 {
     mongoc_collection_t *c = mongoc_client_get_collection(client, db, coll);
-    bson_t *filter = BCON_NEW("order_id", BCON_UTF8(order_id));
+    bson_t *by_key = BCON_NEW("order_id", BCON_UTF8(order_id));
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "order_status",
                             BCON_INT32(1), "}");
+    /* Looked up once by order_id (not indexed on FerretDB), then by _id. */
+    bson_t *filter = bson_new();
+    mongoc_cursor_t *first = mongoc_collection_find_with_opts(c, by_key, opts, NULL);
+    const bson_t *found;
+    bson_iter_t id;
+    if (!mongoc_cursor_next(first, &found) || !bson_iter_init_find(&id, found, "_id")) {
+        fprintf(stderr, "bench-mongo: watch: no document with order_id %s in %s.%s\n", order_id,
+                db, coll);
+        return 1;
+    }
+    bson_append_iter(filter, "_id", -1, &id);
+    mongoc_cursor_destroy(first);
+    bson_destroy(by_key);
     char last[64] = "";
     double end = now_s() + seconds;
     while (now_s() < end) {
@@ -105,7 +154,7 @@ static int watch(mongoc_client_t *client, const char *db, const char *coll, cons
             }
         }
         mongoc_cursor_destroy(cur);
-        struct timespec ts = {0, 2000000};
+        struct timespec ts = {poll_ms / 1000, (poll_ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
     }
     bson_destroy(filter);
@@ -132,20 +181,14 @@ int main(int argc, char **argv)
     mongoc_collection_t *from = mongoc_client_get_collection(client, db, from_name);
     mongoc_collection_t *to = mongoc_client_get_collection(client, db, to_name);
     if (strcmp(mode, "watch") == 0)
-        return watch(client, db, from_name, to_name, argc > 6 ? atof(argv[6]) : 60.0);
+        return watch(client, db, from_name, to_name, argc > 6 ? atof(argv[6]) : 60.0,
+                     argc > 7 ? atol(argv[7]) : 5);
     bool replace = strcmp(mode, "replace") == 0, upsert = strcmp(mode, "upsert") == 0;
     size_t n;
     bson_t **docs = read_all(replace ? to : from, replace ? limit : 0, &n);
     if (!replace) {
         mongoc_collection_drop(to, NULL);
-        bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(to_name), "indexes", "[", "{", "key",
-                               "{", "order_id", BCON_INT32(1), "}", "name", BCON_UTF8("order_id_1"),
-                               "unique", BCON_BOOL(true), "}", "]");
-        mongoc_database_t *d = mongoc_client_get_database(client, db);
-        if (!mongoc_database_write_command_with_opts(d, cmd, NULL, NULL, &e))
-            fail("creating the unique index", &e);
-        mongoc_database_destroy(d);
-        bson_destroy(cmd);
+        copy_indexes(client, db, from, to_name);
     } else {
         /* one field changed in every document, as a status update does */
         for (size_t i = 0; i < n; i++) {
