@@ -350,6 +350,13 @@ bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk,
 /* *found false when the chunk does not exist; *data is malloc'ed (free()). */
 bool tf_sink_state_read(tf_sink *sink, int64_t generation, const char *chunk, uint8_t **data,
                         size_t *len, bool *found, tf_error *err);
+/* Calls fn for every chunk of a generation, in no particular order, from
+ * one query (on FerretDB, one read of the state collection instead of one
+ * per chunk); data is valid during the call. Stops at fn's first false. */
+typedef bool (*tf_sink_state_chunk_fn)(const char *chunk, const uint8_t *data, size_t len,
+                                       void *arg, tf_error *err);
+bool tf_sink_state_read_all(tf_sink *sink, int64_t generation, tf_sink_state_chunk_fn fn,
+                            void *arg, tf_error *err);
 /* Removes one generation chunk (none is fine): addressed by _id alone. */
 bool tf_sink_state_remove(tf_sink *sink, int64_t generation, const char *chunk, tf_error *err);
 

@@ -276,6 +276,39 @@ bool tf_sink_state_read(tf_sink *sink, int64_t generation, const char *chunk, ui
     return ok;
 }
 
+bool tf_sink_state_read_all(tf_sink *sink, int64_t generation, tf_sink_state_chunk_fn fn,
+                            void *arg, tf_error *err)
+{
+    bson_t filter = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&filter, "flow", sink->flow);
+    BSON_APPEND_INT64(&filter, "gen", generation);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(sink->state, &filter, NULL, NULL);
+    const bson_t *doc = NULL;
+    bool ok = true;
+    while (ok && mongoc_cursor_next(cursor, &doc)) {
+        bson_iter_t it, data;
+        if (!bson_iter_init_find(&it, doc, "chunk") || !BSON_ITER_HOLDS_UTF8(&it) ||
+            !bson_iter_init_find(&data, doc, "data") || !BSON_ITER_HOLDS_BINARY(&data))
+            continue;
+        const uint8_t *bytes = NULL;
+        uint32_t n = 0;
+        bson_iter_binary(&data, NULL, &n, &bytes);
+        ok = fn(bson_iter_utf8(&it, NULL), bytes, n, arg, err);
+    }
+    bson_error_t error;
+    if (ok && mongoc_cursor_error(cursor, &error)) {
+        char what[256];
+        snprintf(what, sizeof what,
+                 "reading the state chunks (generation %" PRId64 ") of flow \"%s\" from %s.%s",
+                 generation, sink->flow, sink->database, sink->state_collection_name);
+        sink_error_from_driver(sink, err, &error, what);
+        ok = false;
+    }
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(&filter);
+    return ok;
+}
+
 static bool delete_state(tf_sink *sink, const bson_t *filter, const char *what, tf_error *err)
 {
     bson_t opts = BSON_INITIALIZER;

@@ -90,6 +90,8 @@ typedef struct daemon_ctx {
     uint64_t snapshot_rows;
     uint64_t snapshot_root_rows_unflushed;
     int64_t phase_started_ms;
+    uint64_t checkpoints;
+    double checkpoint_ms_total, checkpoint_ms_max; /* documents, state, checkpoint */
 } daemon_ctx;
 
 static int64_t now_ms(void)
@@ -192,6 +194,7 @@ static void acknowledged(daemon_ctx *d)
  * acknowledged) the checkpoint. Only between transactions. */
 static bool checkpoint(daemon_ctx *d, tf_error *err)
 {
+    int64_t t0 = bson_get_monotonic_time();
     if (!push_ops(d, err))
         return false;
     if (!tfr_state_store_stage(d->store, d->sink, d->view, d->spec_hash, d->root_key,
@@ -212,6 +215,11 @@ static bool checkpoint(daemon_ctx *d, tf_error *err)
     acknowledged(d);
     d->dirty = false;
     d->last_checkpoint_ms = now_ms();
+    double ms = (double)(bson_get_monotonic_time() - t0) / 1000.0;
+    d->checkpoints++;
+    d->checkpoint_ms_total += ms;
+    if (ms > d->checkpoint_ms_max)
+        d->checkpoint_ms_max = ms;
     return true;
 }
 
@@ -549,10 +557,14 @@ static void stop_now(daemon_ctx *d, const char *why)
         tfr_log("%s: documents flushed, checkpoint written at %s; stopping", why, d->position);
         tfr_state_stats ss;
         tfr_state_store_get_stats(d->store, &ss);
-        tfr_log("state: %" PRIu64 " checkpoints wrote state in %.1f ms on average (at most "
-                "%.1f ms): %" PRIu64 " delta chunks, %" PRIu64 " new bases; stored: generation "
-                "%" PRId64 ", base %.1f MB in %zu chunks + %zu deltas of %.1f MB",
-                ss.stage_count, ss.stage_count ? ss.stage_ms_total / (double)ss.stage_count : 0.0,
+        tfr_log("%" PRIu64 " checkpoints took %.1f ms on average (at most %.1f ms) with their "
+                "documents; writing the state took %.1f ms on average (at most %.1f ms): "
+                "%" PRIu64 " delta chunks, %" PRIu64 " new bases; stored: generation %" PRId64
+                ", base %.1f MB in %zu chunks + %zu deltas of %.1f MB",
+                d->checkpoints,
+                d->checkpoints ? d->checkpoint_ms_total / (double)d->checkpoints : 0.0,
+                d->checkpoint_ms_max,
+                ss.stage_count ? ss.stage_ms_total / (double)ss.stage_count : 0.0,
                 ss.stage_ms_max, ss.deltas_written, ss.bases_written, ss.generation,
                 (double)ss.base_bytes / 1e6, ss.base_chunks, ss.delta_chunks,
                 (double)ss.delta_bytes / 1e6);

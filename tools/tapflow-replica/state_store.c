@@ -268,44 +268,57 @@ bool tfr_state_store_read_meta(tfr_state_store *store, tf_sink *sink, const char
     return true;
 }
 
-/* Reads chunk prefix.i of the stored generation; a missing one is an error. */
-static bool read_chunk(tfr_state_store *store, tf_sink *sink, const char *flow,
-                       const char *prefix, int64_t i, uint8_t **data, size_t *len, tf_error *err)
+/* The stored chunks of the checkpoint's generation, compressed, in load
+ * order (base chunks, then deltas). */
+typedef struct packed_chunks {
+    const state_layout *layout;
+    uint8_t **data;
+    size_t *len;
+} packed_chunks;
+
+static bool collect_chunk(const char *chunk, const uint8_t *data, size_t len, void *arg,
+                          tf_error *err)
 {
-    char name[48];
-    bool found;
-    snprintf(name, sizeof name, "%s.%" PRId64, prefix, i);
-    if (!tf_sink_state_read(sink, store->stored.generation, name, data, len, &found, err))
-        return false;
-    if (!found)
-        return tf_error_set(err, TF_ERR_CONFIG, 0,
-                            "flow %s: view state chunk %s of generation %" PRId64
-                            " is missing; restart with --resnapshot",
-                            flow, name, store->stored.generation),
-               false;
-    unsigned long long size = ZSTD_getFrameContentSize(*data, *len);
+    (void)err;
+    packed_chunks *p = arg;
+    int64_t number;
+    char tail;
+    size_t slot;
+    if (sscanf(chunk, "base.%" SCNd64 "%c", &number, &tail) == 1 && number >= 0 &&
+        number < p->layout->base_chunks)
+        slot = (size_t)number;
+    else if (sscanf(chunk, "delta.%" SCNd64 "%c", &number, &tail) == 1 && number >= 0 &&
+             number < p->layout->delta_chunks)
+        slot = (size_t)(p->layout->base_chunks + number);
+    else
+        return true; /* past the checkpoint's counts: a crash's leftover */
+    free(p->data[slot]);
+    p->data[slot] = malloc(len ? len : 1);
+    memcpy(p->data[slot], data, len);
+    p->len[slot] = len;
+    return true;
+}
+
+/* Decompresses a stored chunk into a new buffer (free()). */
+static bool unpack(const uint8_t *packed, size_t packed_len, uint8_t **data, size_t *len,
+                   const char *what, tf_error *err)
+{
+    unsigned long long size = ZSTD_getFrameContentSize(packed, packed_len);
     if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-        size > CHUNK_OUTPUT_MAX) {
-        free(*data);
+        size > CHUNK_OUTPUT_MAX)
         return tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                            "flow %s: view state chunk %s of generation %" PRId64
-                            " is not a zstd frame of at most %zu bytes; restart with "
+                            "%s is not a zstd frame of at most %zu bytes; restart with "
                             "--resnapshot",
-                            flow, name, store->stored.generation, CHUNK_OUTPUT_MAX),
+                            what, CHUNK_OUTPUT_MAX),
                false;
-    }
-    uint8_t *plain = malloc(size ? (size_t)size : 1);
-    size_t got = ZSTD_decompress(plain, (size_t)size, *data, *len);
-    free(*data);
-    *data = plain;
+    *data = malloc(size ? (size_t)size : 1);
     *len = (size_t)size;
+    size_t got = ZSTD_decompress(*data, (size_t)size, packed, packed_len);
     if (ZSTD_isError(got) || got != size) {
-        free(plain);
+        free(*data);
         *data = NULL;
         return tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                            "flow %s: view state chunk %s of generation %" PRId64
-                            " does not decompress (%s); restart with --resnapshot",
-                            flow, name, store->stored.generation,
+                            "%s does not decompress (%s); restart with --resnapshot", what,
                             ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame"),
                false;
     }
@@ -316,22 +329,44 @@ bool tfr_state_store_load(tfr_state_store *store, tf_sink *sink, tf_view *view, 
                           tf_error *err)
 {
     const state_layout *l = &store->stored;
-    for (int64_t i = 0; i < l->base_chunks + l->delta_chunks; i++) {
-        bool is_base = i < l->base_chunks;
-        int64_t number = is_base ? i : i - l->base_chunks;
+    size_t total = (size_t)(l->base_chunks + l->delta_chunks);
+    packed_chunks p = {l, calloc(total ? total : 1, sizeof *p.data),
+                       calloc(total ? total : 1, sizeof *p.len)};
+    /* One query for all: FerretDB reads the whole state collection for any
+     * query, even one by _id. */
+    bool ok = tf_sink_state_read_all(sink, l->generation, collect_chunk, &p, err);
+    for (size_t i = 0; ok && i < total; i++) {
+        bool is_base = i < (size_t)l->base_chunks;
+        char what[200];
+        snprintf(what, sizeof what, "flow %s: view state chunk %s.%zu of generation %" PRId64,
+                 flow, is_base ? "base" : "delta", is_base ? i : i - (size_t)l->base_chunks,
+                 l->generation);
+        if (!p.data[i]) {
+            tf_error_set(err, TF_ERR_CONFIG, 0, "%s is missing; restart with --resnapshot", what);
+            ok = false;
+            break;
+        }
         uint8_t *data;
         size_t len;
-        if (!read_chunk(store, sink, flow, is_base ? "base" : "delta", number, &data, &len, err))
-            return false;
+        ok = unpack(p.data[i], p.len[i], &data, &len, what, err);
+        free(p.data[i]);
+        p.data[i] = NULL;
+        if (!ok)
+            break;
         tf_status st = is_base ? tf_view_load_chunk(view, data, len, err)
                                : tf_view_journal_apply(view, data, len, err);
         free(data);
         if (st != TF_OK) {
-            tf_error_prefix(err, "flow %s: view state chunk %s.%" PRId64, flow,
-                            is_base ? "base" : "delta", number);
-            return false;
+            tf_error_prefix(err, "%s", what);
+            ok = false;
         }
     }
+    for (size_t i = 0; i < total; i++)
+        free(p.data[i]);
+    free(p.data);
+    free(p.len);
+    if (!ok)
+        return false;
     if (!tf_view_ready(view))
         return tf_error_set(err, TF_ERR_CONFIG, 0,
                             "flow %s: the saved view state lacks tables; restart with "
