@@ -1,0 +1,236 @@
+/* test_sink_state.c — sink.h section 4 against a live MongoDB-wire server:
+ * generation chunks (write, overwrite, read one, read all, remove), the
+ * string _ids that FerretDB can push down, and tf_sink_reset removing the
+ * checkpoint, every chunk and the documents (the next commit is seq 1).
+ * Skips when TAPFLOW_MONGO_URI is not set. */
+#include "sink.h"
+
+#include <mongoc/mongoc.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+typedef struct fixture {
+    const char *base_uri;
+    char db[64];
+    char uri[320];
+    mongoc_client_t *client;
+} fixture;
+
+static int group_setup(void **state)
+{
+    static fixture fx;
+    memset(&fx, 0, sizeof fx);
+    fx.base_uri = getenv("TAPFLOW_MONGO_URI");
+    if (fx.base_uri != NULL && fx.base_uri[0] != '\0') {
+        mongoc_init();
+        snprintf(fx.db, sizeof fx.db, "tf_sink_state_%ld_%lld", (long)getpid(),
+                 (long long)(bson_get_monotonic_time() / 1000));
+        const char *scheme_end = strstr(fx.base_uri, "://");
+        const char *slash = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+        const char *query = strchr(fx.base_uri, '?');
+        size_t host_len = slash   ? (size_t)(slash - fx.base_uri)
+                          : query ? (size_t)(query - fx.base_uri)
+                                  : strlen(fx.base_uri);
+        snprintf(fx.uri, sizeof fx.uri, "%.*s/%s%s", (int)host_len, fx.base_uri, fx.db,
+                 query ? query : "");
+        fx.client = mongoc_client_new(fx.base_uri);
+        if (!fx.client)
+            return -1;
+    }
+    *state = &fx;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    fixture *fx = *state;
+    if (fx->client != NULL) {
+        mongoc_database_t *db = mongoc_client_get_database(fx->client, fx->db);
+        bson_error_t error;
+        mongoc_database_drop(db, &error);
+        mongoc_database_destroy(db);
+        mongoc_client_destroy(fx->client);
+        mongoc_cleanup();
+    }
+    return 0;
+}
+
+#define NEED_SERVER(fx)                                                                   \
+    do {                                                                                  \
+        if ((fx)->client == NULL) {                                                       \
+            print_message("TAPFLOW_MONGO_URI is not set (tools/servers.sh env): skipped\n"); \
+            skip();                                                                       \
+        }                                                                                 \
+    } while (0)
+
+static const char *const order_key[] = {"order_id"};
+
+static tf_sink *open_sink(fixture *fx, const char *flow)
+{
+    tf_sink_options o;
+    tf_sink_options_init(&o);
+    o.uri = fx->uri;
+    o.collection = "docs";
+    o.flow = flow;
+    o.root_key_fields = order_key;
+    o.n_root_key_fields = 1;
+    o.fanout = TF_FANOUT_FORCE_RECOMPUTE;
+    tf_error err = {0};
+    tf_sink *sink = tf_sink_open(&o, &err);
+    if (!sink)
+        fail_msg("tf_sink_open: %s", err.message);
+    return sink;
+}
+
+static int64_t count(fixture *fx, const char *collection, const bson_t *filter)
+{
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->client, fx->db, collection);
+    bson_error_t error;
+    int64_t n = mongoc_collection_count_documents(c, filter, NULL, NULL, NULL, &error);
+    mongoc_collection_destroy(c);
+    return n;
+}
+
+static void assert_chunk(tf_sink *sink, int64_t gen, const char *name, const char *want)
+{
+    uint8_t *data;
+    size_t len;
+    bool found;
+    tf_error err = {0};
+    assert_true(tf_sink_state_read(sink, gen, name, &data, &len, &found, &err));
+    if (!want) {
+        assert_false(found);
+        return;
+    }
+    assert_true(found);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(data, want, len);
+    free(data);
+}
+
+typedef struct seen {
+    int count;
+    char names[8][32];
+} seen;
+
+static bool note_chunk(const char *chunk, const uint8_t *data, size_t len, void *arg,
+                       tf_error *err)
+{
+    (void)err;
+    seen *s = arg;
+    assert_true(s->count < 8);
+    snprintf(s->names[s->count++], sizeof s->names[0], "%s=%.*s", chunk, (int)len,
+             (const char *)data);
+    return true;
+}
+
+static int compare_names(const void *a, const void *b) { return strcmp(a, b); }
+
+static void test_generation_chunks_write_read_remove(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(fx);
+    tf_sink *sink = open_sink(fx, "flow_a");
+    tf_sink *other = open_sink(fx, "flow_a.b"); /* a flow whose name extends flow_a's */
+    tf_error err = {0};
+    assert_true(tf_sink_state_write(sink, 1, "base.0", (const uint8_t *)"one", 3, &err));
+    assert_true(tf_sink_state_write(sink, 1, "delta.0", (const uint8_t *)"two", 3, &err));
+    assert_true(tf_sink_state_write(sink, 2, "base.0", (const uint8_t *)"new", 3, &err));
+    assert_true(tf_sink_state_write(other, 1, "base.0", (const uint8_t *)"alien", 5, &err));
+    /* Writing a name again replaces it. */
+    assert_true(tf_sink_state_write(sink, 1, "delta.0", (const uint8_t *)"three", 5, &err));
+    assert_chunk(sink, 1, "base.0", "one");
+    assert_chunk(sink, 1, "delta.0", "three");
+    assert_chunk(sink, 2, "base.0", "new");
+    assert_chunk(sink, 3, "base.0", NULL);
+    assert_chunk(other, 1, "base.0", "alien");
+
+    seen s = {0};
+    assert_true(tf_sink_state_read_all(sink, 1, note_chunk, &s, &err));
+    assert_int_equal(s.count, 2);
+    qsort(s.names, (size_t)s.count, sizeof s.names[0], compare_names);
+    assert_string_equal(s.names[0], "base.0=one");
+    assert_string_equal(s.names[1], "delta.0=three");
+
+    /* The _id is a string (the one filter FerretDB pushes down). */
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8("6:flow_a/g1/base.0"));
+    assert_int_equal(count(fx, "tapflow_state", filter), 1);
+    bson_destroy(filter);
+
+    assert_true(tf_sink_state_remove(sink, 1, "base.0", &err));
+    assert_true(tf_sink_state_remove(sink, 1, "base.0", &err)); /* already gone: fine */
+    assert_chunk(sink, 1, "base.0", NULL);
+    assert_chunk(sink, 1, "delta.0", "three");
+
+    uint8_t big = 0;
+    assert_false(tf_sink_state_write(sink, 1, "huge", &big, TF_STATE_CHUNK_MAX, &err));
+    assert_non_null(strstr(err.message, "over the"));
+    tf_sink_destroy(other);
+    tf_sink_destroy(sink);
+}
+
+static void test_reset_removes_checkpoint_state_and_documents(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(fx);
+    tf_sink *sink = open_sink(fx, "flow_r");
+    tf_error err = {0};
+    bool exist = true;
+    assert_true(tf_sink_documents_exist(sink, &exist, &err));
+    assert_false(exist);
+    tf_doc_op op;
+    tf_doc_op_insert_steal(&op, BCON_NEW("order_id", "A"), BCON_NEW("order_id", "A"));
+    assert_true(tf_sink_add(sink, &op, &err));
+    assert_true(tf_sink_state_write(sink, 1, "base.0", (const uint8_t *)"x", 1, &err));
+    assert_true(tf_sink_state_put(sink, "meta", (const uint8_t *)"m", 1, &err));
+    tf_checkpoint cp = {.gtid = "0-1-5", .flavour = "mariadb", .binlog_file = "b.000001",
+                        .spec_hash = "h"};
+    assert_true(tf_sink_commit(sink, &cp, &err));
+    assert_true(tf_sink_commit(sink, &cp, &err));
+    assert_true(tf_sink_documents_exist(sink, &exist, &err));
+    assert_true(exist);
+
+    assert_true(tf_sink_reset(sink, &err));
+    assert_true(tf_sink_documents_exist(sink, &exist, &err));
+    assert_false(exist);
+    tf_checkpoint read;
+    bool found = true;
+    assert_true(tf_sink_checkpoint_read(sink, &read, &found, &err));
+    assert_false(found);
+    bson_t *filter = BCON_NEW("flow", BCON_UTF8("flow_r"));
+    assert_int_equal(count(fx, "tapflow_state", filter), 0);
+    bson_destroy(filter);
+
+    /* The next checkpoint is seq 1, and its slotted chunk reads back. */
+    assert_true(tf_sink_state_put(sink, "meta", (const uint8_t *)"n", 1, &err));
+    assert_true(tf_sink_commit(sink, &cp, &err));
+    assert_true(tf_sink_checkpoint_read(sink, &read, &found, &err));
+    assert_true(found);
+    assert_int_equal(read.seq, 1);
+    tf_checkpoint_cleanup(&read);
+    uint8_t *data;
+    size_t len;
+    assert_true(tf_sink_state_get(sink, "meta", &data, &len, &found, &err));
+    assert_true(found);
+    assert_int_equal(len, 1);
+    assert_int_equal(data[0], 'n');
+    free(data);
+    tf_sink_destroy(sink);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generation_chunks_write_read_remove),
+        cmocka_unit_test(test_reset_removes_checkpoint_state_and_documents),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
