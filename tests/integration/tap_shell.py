@@ -414,6 +414,42 @@ def part_pty(tmp, conf, home):
         t.close()
 
 
+def part_changed(tmp, conf, home):
+    """A saved flow redefined (sellers no longer embedded) and started again
+    rebuilds its documents from a snapshot; `reset NAME` does the same on
+    demand. Either way the documents follow the definition that runs."""
+    with open(FLOW) as f:
+        text = f.read()
+    cut = text.index("# Embed 'ecom_sellers'")
+    changed = text[:cut] + text[text.index("# Specify MongoDB collection"):]
+    log = os.path.join(home, "logs", NAME + ".log")
+
+    size = os.path.getsize(log)
+    r = tap(tmp, conf, "-f", "-", stdin=changed)  # the guide's script saves and starts
+    check(r.returncode == 0 and "Flow %s changed: its next start rebuilds the documents" % NAME
+          in r.stdout, "saving a changed flow says the next start rebuilds", r.stdout + r.stderr)
+    ok = r.returncode == 0 and wait_status(tmp, conf, NAME)
+    with open(log) as f:
+        f.seek(size)
+        tail = f.read()
+    items = order_doc().get("order_items") or [{}]
+    check(ok and "snapshot of" in tail and "seller" not in items[0] and "product" in items[0],
+          "the changed flow starts over: documents without the seller", (r.stderr, tail[-600:], items))
+    r = tap(tmp, conf, "-c", "reset %s" % NAME)
+    check(r.returncode == 0 and r.stdout ==
+          "Flow reset: %s (stopped; its next start rebuilds the documents)\n" % NAME,
+          "reset NAME stops the flow", r.stdout + r.stderr)
+    size = os.path.getsize(log)
+    r = tap(tmp, conf, "-c", "start %s" % NAME)
+    ok = r.returncode == 0 and wait_status(tmp, conf, NAME)
+    with open(log) as f:
+        f.seek(size)
+        tail = f.read()
+    check(ok and "snapshot of" in tail, "after reset the next start snapshots again", tail[-600:])
+    r = tap(tmp, conf, "-c", "stop %s" % NAME)
+    check(r.returncode == 0, "stop after reset", r.stderr)
+
+
 def main():
     for binary in (TAP, REPLICA):
         if not os.path.exists(binary):
@@ -430,6 +466,7 @@ def main():
         part_script(tmp, conf, home)
         part_errors(tmp, conf)
         part_pty(tmp, conf, home)
+        part_changed(tmp, conf, home)
     except Exception as e:  # noqa: BLE001
         check(False, "no exception", repr(e))
     finally:

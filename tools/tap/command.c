@@ -25,6 +25,7 @@ const char tap_help_text[] =
     "Commands:\n"
     "  show flows                 saved flows and whether they run\n"
     "  start NAME / stop NAME     run a saved flow (tapflow-replica in the background) / stop it\n"
+    "  reset NAME                 stop it; its next start rebuilds the documents (resnapshot)\n"
     "  status NAME                job current status is: STATE, qps is: N, total rows: N, delay "
     "is: Nms\n"
     "  use DATASOURCE             the datasource of show tables, desc, peek and count\n"
@@ -127,6 +128,7 @@ static const command_def commands[] = {
     {"status", NULL, TAP_CMD_STATUS, 1, 1, "status NAME"},
     {"start", NULL, TAP_CMD_START, 1, 1, "start NAME"},
     {"stop", NULL, TAP_CMD_STOP, 1, 1, "stop NAME"},
+    {"reset", NULL, TAP_CMD_RESET, 1, 1, "reset NAME"},
     {"show", "flows", TAP_CMD_SHOW_FLOWS, 0, 0, "show flows"},
     {"show", "tables", TAP_CMD_SHOW_TABLES, 0, 0, "show tables"},
     {"show", "collections", TAP_CMD_SHOW_TABLES, 0, 0, "show collections"},

@@ -200,6 +200,42 @@ static bool make_dir(const char *home, const char *sub, tf_error *err)
     return ok;
 }
 
+static char *rebuild_marker_path(const char *home, const char *flow)
+{
+    return bson_strdup_printf("%s/run/%s.rebuild", home, flow);
+}
+
+bool tap_rebuild_mark(const char *home, const char *flow, tf_error *err)
+{
+    if (!make_dir(home, NULL, err) || !make_dir(home, "run", err))
+        return false;
+    char *path = rebuild_marker_path(home, flow);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    bool ok = fd >= 0;
+    if (!ok)
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "cannot create %.300s: %s", path,
+                     strerror(errno));
+    else
+        close(fd);
+    bson_free(path);
+    return ok;
+}
+
+static bool rebuild_pending(const char *home, const char *flow)
+{
+    char *path = rebuild_marker_path(home, flow);
+    bool pending = access(path, F_OK) == 0;
+    bson_free(path);
+    return pending;
+}
+
+static void rebuild_clear(const char *home, const char *flow)
+{
+    char *path = rebuild_marker_path(home, flow);
+    unlink(path);
+    bson_free(path);
+}
+
 /* In the child: never returns. Errors go to the log, which is stderr. */
 static void exec_daemon(const char *binary, char *const argv[], int log_fd)
 {
@@ -252,8 +288,18 @@ bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, t
                      strerror(errno));
         goto done;
     }
-    char *const argv[] = {binary,          "--flow",          flow_file, "--config", config_abs,
-                          "--gtid-resume", "--status-listen", listen,    NULL};
+    /* A flow changed since its documents were built (or reset) starts over;
+     * otherwise it resumes from its checkpoint (or snapshots without one). */
+    bool rebuild = rebuild_pending(home, flow);
+    char *const argv[] = {binary,
+                          "--flow",
+                          flow_file,
+                          "--config",
+                          config_abs,
+                          rebuild ? "--resnapshot" : "--gtid-resume",
+                          "--status-listen",
+                          listen,
+                          NULL};
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -270,6 +316,8 @@ bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, t
     for (int64_t waited = 0; waited < START_WAIT_MS; waited += 50) {
         if (port_answers(port)) {
             ok = true;
+            if (rebuild)
+                rebuild_clear(home, flow);
             goto done;
         }
         if (waitpid(pid, NULL, WNOHANG) == pid) {

@@ -76,6 +76,7 @@ bool tap_dispatch(tap_session *s, const tap_command *cmd, const char *text, cons
     case TAP_CMD_STATUS: return tap_flow_status(s, arg, err);
     case TAP_CMD_START: return tap_flow_start(s, arg, err);
     case TAP_CMD_STOP: return tap_flow_stop(s, arg, err);
+    case TAP_CMD_RESET: return tap_flow_reset(s, arg, err);
     case TAP_CMD_SHOW_FLOWS: return tap_flow_list(s, err);
     case TAP_CMD_SHOW_TABLES: return inspect(s, TAP_SHOW_TABLES, NULL, 0, err);
     case TAP_CMD_USE: return use(s, arg, err);

@@ -82,6 +82,13 @@ static bool save_spec(tap_session *s, tf_flow_spec *spec, bool *saved, tf_error 
     if (ok && !(found && rec.spec_hash && strcmp(rec.spec_hash, hash) == 0)) {
         ok = tf_admin_flow_put(admin, db, spec->name, text, hash, NULL, err);
         *saved = ok;
+        /* Documents built by the old definition cannot be resumed under the
+         * new one (the daemon refuses): the next start rebuilds them. */
+        if (ok && found && tap_config(s, err)) {
+            ok = tap_rebuild_mark(s->home, spec->name, err);
+            if (ok)
+                say(s, "Flow %s changed: its next start rebuilds the documents", spec->name);
+        }
     }
     if (found)
         tf_flow_record_cleanup(&rec);
@@ -176,6 +183,28 @@ bool tap_flow_stop(tap_session *s, const char *name, tf_error *err)
         return false;
     }
     say(s, "Flow stopped: %s", name);
+    return true;
+}
+
+bool tap_flow_reset(tap_session *s, const char *name, tf_error *err)
+{
+    if (!valid_flow_name(name, err) || !tap_config(s, err))
+        return false;
+    tf_flow_record rec;
+    bool found = false;
+    if (!get_saved(s, name, &rec, &found, err))
+        return false;
+    if (!found)
+        return tf_error_set(err, TF_ERR_CONFIG, 0, "no saved flow named %.100s", name), false;
+    tf_flow_record_cleanup(&rec);
+    bool was_running = false;
+    if (!tap_daemon_stop(s->home, name, &was_running, err) ||
+        !tap_rebuild_mark(s->home, name, err))
+        return false;
+    say(s,
+        was_running ? "Flow reset: %s (stopped; its next start rebuilds the documents)"
+                    : "Flow reset: %s (its next start rebuilds the documents)",
+        name);
     return true;
 }
 

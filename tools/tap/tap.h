@@ -28,6 +28,7 @@ typedef enum tap_cmd_kind {
     TAP_CMD_STATUS,
     TAP_CMD_START,
     TAP_CMD_STOP,
+    TAP_CMD_RESET,
     TAP_CMD_SHOW_FLOWS,
     TAP_CMD_SHOW_TABLES,
     TAP_CMD_USE,
@@ -96,6 +97,9 @@ bool tap_flow_list(tap_session *s, tf_error *err);
 /* Saves/starts/stops/prints status of a saved flow by name. */
 bool tap_flow_start(tap_session *s, const char *name, tf_error *err);
 bool tap_flow_stop(tap_session *s, const char *name, tf_error *err);
+/* `reset NAME`: stops the flow if it runs; its next start rebuilds the
+ * documents from a new snapshot (--resnapshot) instead of resuming. */
+bool tap_flow_reset(tap_session *s, const char *name, tf_error *err);
 bool tap_flow_status(tap_session *s, const char *name, tf_error *err);
 
 /* ---- daemon_ctl.c ---- */
@@ -114,6 +118,9 @@ bool tap_daemon_running(const char *home, const char *flow, long *pid, uint16_t 
 /* Spawns tapflow-replica on flow_file (detached), writes the run file and
  * waits until its status endpoint answers. */
 bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_file, tf_error *err);
+/* Marks the flow for a rebuild at its next spawn (HOME/run/NAME.rebuild,
+ * removed once a daemon started with --resnapshot answers). */
+bool tap_rebuild_mark(const char *home, const char *flow, tf_error *err);
 /* SIGTERM, waits up to 60 s, removes the run file. *was_running false
  * when no daemon ran (run file removed if stale). */
 bool tap_daemon_stop(const char *home, const char *flow, bool *was_running, tf_error *err);
