@@ -487,6 +487,13 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
                          same_bytes(old->pk.ptr, old->pk.len, new_row->pk.ptr, new_row->pk.len);
             }
             mark_row(view, t, old, 0, marked);
+            if (marked) {
+                /* Same keys everywhere: the new row takes the old one's
+                 * place in the table and in each bucket. */
+                view_table_replace(t, old, new_row);
+                view_row_destroy(t, old);
+                return TF_OK;
+            }
             view_table_remove(t, old);
             view_row_destroy(t, old);
         }

@@ -427,6 +427,19 @@ void view_table_remove(view_table *t, view_row *row)
     t->row_bytes -= row_bytes(t, row);
 }
 
+void view_table_replace(view_table *t, view_row *old, view_row *row)
+{
+    view_map_entry *e = view_map_upsert(&t->rows, row->pk.ptr, row->pk.len, NULL);
+    e->key = row->pk.ptr;
+    e->value = row;
+    for (size_t s = 0; s < t->slot_count; s++) {
+        row->keys[s] = old->keys[s];
+        if (row->keys[s].len)
+            view_key_bucket(row->keys[s].ptr)->rows[row->keys[s].position] = row;
+    }
+    t->row_bytes += row_bytes(t, row) - row_bytes(t, old);
+}
+
 const view_bucket *view_table_matches(const view_table *t, size_t slot, const uint8_t *key,
                                       size_t len)
 {

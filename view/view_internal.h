@@ -263,6 +263,9 @@ view_row *view_table_find(const view_table *t, const uint8_t *pk, size_t pk_len)
  * Returns the slots (bit min(s, 63) for slot s) where the row's key had
  * no row before: a lookup on that key had no match. */
 uint64_t view_table_insert(view_table *t, view_row *row);
+/* Puts row in old's place (old is out, not destroyed): the same primary
+ * key and the same key in every slot, so no index changes. */
+void view_table_replace(view_table *t, view_row *old, view_row *row);
 /* Takes row out of the table and its indexes (not destroyed). */
 void view_table_remove(view_table *t, view_row *row);
 /* The rows of slot whose key is (key, len); NULL when none. */
