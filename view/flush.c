@@ -30,6 +30,7 @@ static const view_row *lowest(const view_bucket *matches)
 }
 
 static void build_row(const tf_view *view, size_t node_index, const view_row *row, view_buf *out);
+static void prefetch_lines(const void *p, size_t bytes);
 
 static void put_object(const tf_view *view, size_t node_index, const view_row *row, view_buf *out,
                        const char *key, size_t key_len)
@@ -93,11 +94,39 @@ static bool embed(const tf_view *view, size_t node_index, const view_row *parent
     return true;
 }
 
+/* A row's lookups are independent chains (bucket of its key, bucket
+ * across the join, matched rows): walk them breadth first with prefetches
+ * so that their misses overlap, before embedding them one by one. */
+static void prefetch_lookups(const tf_view *view, const view_node *n, const view_row *row)
+{
+    for (size_t c = 0; c < n->child_count; c++) {
+        const view_row_key *k = &row->keys[view->nodes[n->children[c]].parent_slot];
+        if (k->len) {
+            __builtin_prefetch(view_key_bucket(k->ptr));
+            __builtin_prefetch(view_key_bucket(k->ptr)->key + 64);
+        }
+    }
+    const view_bucket *matches[8];
+    size_t count = n->child_count < 8 ? n->child_count : 8;
+    for (size_t c = 0; c < count; c++) {
+        const view_node *child = &view->nodes[n->children[c]];
+        const view_row_key *k = &row->keys[child->parent_slot];
+        matches[c] = k->len ? view_bucket_links(view_key_bucket(k->ptr))[child->parent_link] : NULL;
+        if (matches[c])
+            __builtin_prefetch(matches[c]);
+    }
+    for (size_t c = 0; c < count; c++)
+        for (uint32_t j = 0; matches[c] && j < matches[c]->count && j < 4; j++)
+            prefetch_lines(matches[c]->rows[j], 128);
+}
+
 /* The row's columns (minus the relation columns when embedded), then its
  * lookups in the order the flow declares them. */
 static void build_row(const tf_view *view, size_t node_index, const view_row *row, view_buf *out)
 {
     const view_node *n = &view->nodes[node_index];
+    if (n->child_count > 1)
+        prefetch_lookups(view, n, row);
     view_raw_copy_elements(out, row->doc, row->doc_len, n->omit, n->table->columns,
                            n->table->column_count);
     for (size_t c = 0; c < n->child_count; c++) {
