@@ -192,7 +192,7 @@ tf_status tf_mariadb_gtid_pos_parse(const char *text, size_t len, tf_mariadb_gti
     text_cursor_skip_space(&c);
     while (c.pos < c.len) {
         size_t at = c.pos;
-        tf_mariadb_gtid gtid;
+        tf_mariadb_gtid gtid = {0};
         st = read_gtid(&c, &gtid);
         if (st != TF_OK)
             break;
