@@ -1,11 +1,13 @@
-"""tapflow_testlib — shared set-up of the guide's integration scripts.
+"""tapflow_testlib — shared set-up of the integration scripts.
 
-Not a test itself (not executable): guide_python.py and olist_import.py
+Not a test itself (not executable): guide_step2.py, tap_shell.py,
+daemon_errors.py, view_differential.py, guide_python.py and olist_import.py
 import it. It holds the servers' settings from `tools/servers.sh env`, SQL
 and mongosh helpers bound to one database, the pass/fail counter, the guide's
-tables, Step 2 statements and program output, the expected ORD789654
-document (the flow's LEFT JOINs typed as the view writes them), and the
-config file of a test flow. Stdlib only.
+six tables (schema and a first order), Step 2 statements and program output,
+the expected ORD789654 document (the flow's LEFT JOINs typed as the view
+writes them), the config file of a test flow, and waiting for a log line.
+Stdlib only.
 """
 import calendar
 import json
@@ -26,6 +28,38 @@ TAP_BIN = ENV.get("TAPFLOW_TAP", os.path.join(BUILD, "tools", "tap", "tap"))
 REPLICA_BIN = ENV.get("TAPFLOW_REPLICA_BIN",
                       os.path.join(BUILD, "tools", "tapflow-replica", "tapflow-replica"))
 DATAGEN = os.path.join(ROOT, "tools", "datagen", "datagen")
+GUIDE_FLOW = os.path.join(ROOT, "tests", "vectors", "flows", "guide_order_single_view.tap")
+
+# The guide's six ecom_ tables.
+ECOM_TABLES = """
+CREATE TABLE ecom_orders (order_id VARCHAR(32) PRIMARY KEY, customer_id VARCHAR(32),
+  order_status VARCHAR(32), order_purchase_timestamp DATETIME, order_approved_at DATETIME,
+  order_delivered_carrier_date DATETIME, order_delivered_customer_date DATETIME,
+  order_estimated_delivery_date DATETIME);
+CREATE TABLE ecom_order_items (order_id VARCHAR(32), order_item_id INT, product_id VARCHAR(32),
+  seller_id VARCHAR(32), shipping_limit_date DATETIME, price DECIMAL(10,2),
+  freight_value DECIMAL(10,2), PRIMARY KEY (order_id, order_item_id));
+CREATE TABLE ecom_order_payments (order_id VARCHAR(32), payment_sequential INT,
+  payment_type VARCHAR(32), payment_installments INT, payment_value DECIMAL(10,2),
+  PRIMARY KEY (order_id, payment_sequential));
+CREATE TABLE ecom_customers (customer_id VARCHAR(32) PRIMARY KEY, customer_unique_id VARCHAR(32),
+  customer_zip_code_prefix VARCHAR(10), customer_city VARCHAR(64), customer_state VARCHAR(4));
+CREATE TABLE ecom_products (product_id VARCHAR(32) PRIMARY KEY, product_category_name VARCHAR(64),
+  product_weight_g INT, product_length_cm INT, product_height_cm INT, product_width_cm INT);
+CREATE TABLE ecom_sellers (seller_id VARCHAR(32) PRIMARY KEY, seller_zip_code_prefix VARCHAR(10),
+  seller_city VARCHAR(64), seller_state VARCHAR(4));
+"""
+
+# The six tables with one complete order (O0001) in them: what a snapshot copies.
+GUIDE_SCHEMA = ECOM_TABLES + """
+INSERT INTO ecom_customers VALUES ('C0001','U0001','01001','sao paulo','SP');
+INSERT INTO ecom_sellers VALUES ('S0001','13023','campinas','SP');
+INSERT INTO ecom_products VALUES ('P0001','perfumaria',225,16,10,14);
+INSERT INTO ecom_orders VALUES ('O0001','C0001','delivered','2017-10-02 10:56:33',
+  '2017-10-02 11:07:15','2017-10-04 19:55:00','2017-10-10 21:25:13','2017-10-18 00:00:00');
+INSERT INTO ecom_order_items VALUES ('O0001',1,'P0001','S0001','2017-10-06 11:07:15',29.99,8.72);
+INSERT INTO ecom_order_payments VALUES ('O0001',1,'credit_card',1,38.71);
+"""
 
 # The program output the guide prints for its Python example, line by line.
 GUIDE_PYTHON_OUTPUT = [
@@ -76,10 +110,12 @@ def unique_name(prefix):
 
 
 class Checks:
-    """Counts checks and prints one line each; summary() prints "N passed, N failed"."""
+    """Counts checks and prints one line each; summary() prints "N passed, N failed".
+    clip: what of a failure's detail is printed (default all of it)."""
 
-    def __init__(self):
+    def __init__(self, clip=str):
         self.passed = self.failed = 0
+        self.clip = clip
 
     def __call__(self, ok, what, detail=""):
         if ok:
@@ -87,7 +123,7 @@ class Checks:
             print("ok   " + what, flush=True)
         else:
             self.failed += 1
-            print("FAIL " + what + (": " + str(detail) if detail else ""), flush=True)
+            print("FAIL " + what + (": " + self.clip(str(detail)) if detail else ""), flush=True)
         return ok
 
     def summary(self):
@@ -133,30 +169,49 @@ def load_datagen(db, orders, seed=42):
     return r.stdout
 
 
-def write_config(path, db, server_id, mongo_db=None, extra=""):
-    """The tap/tapflow-replica config of a test flow: MySQL_ECommerce is db on the
-    local MariaDB, MongoDB_ECommerce is mongo_db (default db) on the mongo-wire server;
-    extra: more [tapflow] lines."""
+def write_config(path, db, server_id, mongo_db=None, extra="", checkpoint_interval_ms=200,
+                 source="MySQL_ECommerce", target="MongoDB_ECommerce", host=MARIADB_HOST,
+                 port=MARIADB_PORT, user=MARIADB_USER, password_env="TAPFLOW_MARIADB_PASSWORD",
+                 mongo_uri=MONGO_URI):
+    """The tap/tapflow-replica config of a test flow: datasource `source` is db on the
+    MariaDB at host:port (the local one by default), `target` is mongo_db (default db)
+    on the mongo-wire server at mongo_uri; extra: more [tapflow] lines;
+    checkpoint_interval_ms None leaves the daemon's default."""
+    interval = ("checkpoint_interval_ms = %d\n" % checkpoint_interval_ms
+                if checkpoint_interval_ms is not None else "")
     with open(path, "w") as f:
         f.write("""# written by tests/integration/tapflow_testlib.py
 [tapflow]
 server_id = %d
-checkpoint_interval_ms = 200
-%s
+%s%s
 
-[datasource MySQL_ECommerce]
+[datasource %s]
 type = mysql
 host = %s
 port = %s
 user = %s
-password_env = TAPFLOW_MARIADB_PASSWORD
+password_env = %s
 database = %s
 
-[datasource MongoDB_ECommerce]
+[datasource %s]
 type = mongodb
 uri = %s
 database = %s
-""" % (server_id, extra, MARIADB_HOST, MARIADB_PORT, MARIADB_USER, db, MONGO_URI, mongo_db or db))
+""" % (server_id, interval, extra, source, host, port, user, password_env, db, target,
+       mongo_uri, mongo_db or db))
+
+
+def wait_log(read_log, proc, text, timeout=30, poll_s=0.05):
+    """Until text shows in read_log() (True), or proc has exited or timeout
+    seconds passed without it (False)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if text in read_log():
+            return True
+        if proc.poll() is not None:
+            return text in read_log()
+        time.sleep(poll_s)
+    return False
 
 
 # ---- the expected document: the flow's LEFT JOINs, typed as the view maps ----
