@@ -32,59 +32,30 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-import guide_step2  # noqa: E402  (the six tables' schema and the guide's Step 2 SQL)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tapflow_testlib as lib  # noqa: E402
 
-MONGOSH = os.path.join(ROOT, ".local", "bin", "mongosh")
-FLOW = os.path.join(ROOT, "tests", "vectors", "flows", "guide_order_single_view.tap")
-TAP = os.environ.get("TAPFLOW_TAP", os.path.join(ROOT, "build", "tools", "tap", "tap"))
-REPLICA = os.environ.get("TAPFLOW_REPLICA_BIN",
-                         os.path.join(ROOT, "build", "tools", "tapflow-replica", "tapflow-replica"))
-ENV = os.environ
-MY = ["mariadb", "--no-defaults", "-h", ENV.get("TAPFLOW_MARIADB_HOST", "127.0.0.1"),
-      "-P", ENV.get("TAPFLOW_MARIADB_PORT", "33061"), "-u", ENV.get("TAPFLOW_MARIADB_USER", "tapflow"),
-      "-p" + ENV.get("TAPFLOW_MARIADB_PASSWORD", "tapflow-test")]
-MONGO_URI = ENV.get("TAPFLOW_MONGO_URI", "mongodb://127.0.0.1:27118/")
-DB = "tf_tap_%d_%d" % (os.getpid(), int(time.time()))
+FLOW = lib.GUIDE_FLOW
+TAP = lib.TAP_BIN
+REPLICA = lib.REPLICA_BIN
+DB = lib.unique_name("tf_tap")
 NAME = "Order_SingleView_Sync"
 STATUS_RE = r"job current status is: (starting|snapshot|running|stopped|error), qps is: \d+\.\d, " \
             r"total rows: \d+, delay is: \d+ms"
 
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failed += 1
-        print("FAIL " + what + (": " + str(detail)[-1500:] if detail else ""))
-    sys.stdout.flush()
-    return ok
+check = lib.Checks(clip=lambda detail: detail[-1500:])
 
 
 def sql(text, db=DB):
-    r = subprocess.run(MY + ["-N", "-B", db, "-e", text], capture_output=True, text=True)
-    if r.returncode:
-        raise RuntimeError("SQL failed: %s: %s" % (text[:80], r.stderr))
-    return [line.split("\t") for line in r.stdout.splitlines()]
+    return lib.sql(db, text)
 
 
 def mongo_eval(js, timeout=60):
-    r = subprocess.run([MONGOSH, "--quiet", MONGO_URI.rstrip("/") + "/" + DB, "--eval", js],
-                       capture_output=True, text=True, timeout=timeout)
-    if r.returncode:
-        raise RuntimeError("mongosh: " + r.stderr + r.stdout)
-    return r.stdout
+    return lib.mongo_eval(DB, js, timeout)
 
 
 def tap_env(tmp):
-    env = dict(os.environ)
-    env.setdefault("TAPFLOW_MARIADB_PASSWORD", "tapflow-test")
+    env = lib.mariadb_env()
     env["TAPFLOW_REPLICA_BIN"] = REPLICA
     env["HOME"] = tmp  # nothing may land in the real ~/.tapflow
     env.pop("TAPFLOW_HOME", None)
@@ -99,29 +70,8 @@ def tap(tmp, conf, *args, stdin=None, timeout=120):
 
 
 def write_config(path, home):
-    with open(path, "w") as f:
-        f.write("""# config for tap_shell.py
-[tapflow]
-server_id = %d
-home = %s
-status_ports = 17300-17399
-checkpoint_interval_ms = 200
-
-[datasource MySQL_ECommerce]
-type = mysql
-host = %s
-port = %s
-user = %s
-password_env = TAPFLOW_MARIADB_PASSWORD
-database = %s
-
-[datasource MongoDB_ECommerce]
-type = mongodb
-uri = %s
-database = %s
-""" % (7600 + os.getpid() % 300, home, ENV.get("TAPFLOW_MARIADB_HOST", "127.0.0.1"),
-       ENV.get("TAPFLOW_MARIADB_PORT", "33061"), ENV.get("TAPFLOW_MARIADB_USER", "tapflow"), DB,
-       MONGO_URI, DB))
+    lib.write_config(path, DB, 7600 + os.getpid() % 300,
+                     extra="home = %s\nstatus_ports = 17300-17399" % home)
 
 
 def wait_status(tmp, conf, name, want="running", timeout=90):
@@ -215,22 +165,6 @@ def stop_all(home):
             pass
 
 
-GUIDE_UPDATES = [
-    "Flow updated: source added",
-    "Flow updated: source added",
-    "Flow updated: new table ecom_customers added as child table",
-    "Flow updated: source added",
-    "Flow updated: new table ecom_order_payments added as child table",
-    "Flow updated: source added",
-    "Flow updated: new table ecom_order_items added as child table",
-    "Flow updated: source added",
-    "Flow updated: new table ecom_products added as child table",
-    "Flow updated: source added",
-    "Flow updated: new table ecom_sellers added as child table",
-    "Flow updated: sink added",
-]
-
-
 def part_script(tmp, conf, home):
     with open(FLOW) as f:
         guide = f.read()
@@ -240,7 +174,7 @@ def part_script(tmp, conf, home):
     r = tap(tmp, conf, "-f", script)
     lines = r.stdout.splitlines()
     check(r.returncode == 0, "tap -f runs the guide's Tap Shell script", r.stdout + r.stderr)
-    check(lines[:14] == GUIDE_UPDATES + ["Flow saved: " + NAME, "Flow started: " + NAME],
+    check(lines[:14] == lib.GUIDE_FLOW_UPDATES + ["Flow saved: " + NAME, "Flow started: " + NAME],
           "the guide's Flow updated lines, then Flow saved / Flow started", lines[:14])
     check(len(lines) > 14 and re.fullmatch(STATUS_RE, lines[14]) is not None,
           "status prints the guide's status line", lines[14:15])
@@ -251,7 +185,7 @@ def part_script(tmp, conf, home):
     r = tap(tmp, conf, "-c", "use MongoDB_ECommerce\ncount orderSingleView")
     check(r.returncode == 0 and r.stdout.splitlines()[-1:] == ["1"],
           "count orderSingleView matches the source (1 order)", r.stdout + r.stderr)
-    for stmt in guide_step2.STEP2:
+    for stmt in lib.STEP2:
         sql(stmt)
     end = time.time() + 30
     doc = None
@@ -307,7 +241,7 @@ def part_errors(tmp, conf):
           "datasource add refuses a password", r.stderr)
     r = tap(tmp, conf, "-c", "datasource add Extra type=mysql host=127.0.0.1 port=%s user=%s "
             "password_env=TAPFLOW_MARIADB_PASSWORD database=%s" %
-            (ENV.get("TAPFLOW_MARIADB_PORT", "33061"), ENV.get("TAPFLOW_MARIADB_USER", "tapflow"), DB))
+            (lib.MARIADB_PORT, lib.MARIADB_USER, DB))
     check(r.returncode == 0 and "datasource Extra added" in r.stdout, "datasource add", r.stdout + r.stderr)
     r = tap(tmp, conf, "-c", "datasource add Broken type=mysql database=x")
     with open(conf) as f:
@@ -315,7 +249,7 @@ def part_errors(tmp, conf):
     check(r.returncode == 1 and "Broken" not in text and "has no user" in r.stderr,
           "datasource add leaves no invalid section behind", r.stderr)
     r = tap(tmp, conf, "-c", "datasource list\ndatasource test Extra\ndatasource test MongoDB_ECommerce")
-    pw = ENV.get("TAPFLOW_MARIADB_PASSWORD", "tapflow-test")
+    pw = lib.MARIADB_PASSWORD
     check(r.returncode == 0 and "Extra" in r.stdout and "binlog on, binlog_format ROW" in r.stdout and
           "datasource MongoDB_ECommerce: ok" in r.stdout and pw not in r.stdout + r.stderr,
           "datasource list / test, no password shown", r.stdout + r.stderr)
@@ -462,7 +396,7 @@ def main():
     write_config(conf, home)
     sql("CREATE DATABASE %s" % DB, db="")
     try:
-        sql(guide_step2.SCHEMA)
+        sql(lib.GUIDE_SCHEMA)
         part_script(tmp, conf, home)
         part_errors(tmp, conf)
         part_pty(tmp, conf, home)
@@ -477,8 +411,7 @@ def main():
             print("warning: could not drop the target database:", e)
         sql("DROP DATABASE IF EXISTS %s" % DB, db="")
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -61,8 +61,8 @@ INSERT INTO ecom_order_items VALUES ('O0001',1,'P0001','S0001','2017-10-06 11:07
 INSERT INTO ecom_order_payments VALUES ('O0001',1,'credit_card',1,38.71);
 """
 
-# The program output the guide prints for its Python example, line by line.
-GUIDE_PYTHON_OUTPUT = [
+# What the guide's flow statements print, line by line (Tap Shell and Python alike).
+GUIDE_FLOW_UPDATES = [
     "Flow updated: source added",
     "Flow updated: source added",
     "Flow updated: new table ecom_customers added as child table",
@@ -75,6 +75,10 @@ GUIDE_PYTHON_OUTPUT = [
     "Flow updated: source added",
     "Flow updated: new table ecom_sellers added as child table",
     "Flow updated: sink added",
+]
+
+# The program output the guide prints for its Python example, line by line.
+GUIDE_PYTHON_OUTPUT = GUIDE_FLOW_UPDATES + [
     "Real-time wide-table task has started.",
     "Task status: running",
 ]
