@@ -22,47 +22,23 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MONGOSH = os.path.join(ROOT, ".local", "bin", "mongosh")
-BIN = os.environ.get("TAPFLOW_REPLICA_BIN",
-                     os.path.join(ROOT, "build", "tools", "tapflow-replica", "tapflow-replica"))
-ENV = os.environ
-HOST = ENV.get("TAPFLOW_MARIADB_HOST", "127.0.0.1")
-PORT_MY = ENV.get("TAPFLOW_MARIADB_PORT", "33061")
-USER = ENV.get("TAPFLOW_MARIADB_USER", "tapflow")
-PASSWORD = ENV.get("TAPFLOW_MARIADB_PASSWORD", "tapflow-test")
-MY = ["mariadb", "--no-defaults", "-h", HOST, "-P", PORT_MY, "-u", USER, "-p" + PASSWORD]
-MONGO_URI = ENV.get("TAPFLOW_MONGO_URI", "mongodb://127.0.0.1:27118/")
-DB = "tf_errors_%d_%d" % (os.getpid(), int(time.time()))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tapflow_testlib as lib  # noqa: E402
+
+BIN = lib.REPLICA_BIN
+PORT_MY = lib.MARIADB_PORT
+DB = lib.unique_name("tf_errors")
 STATUS_PORT = 19000 + os.getpid() % 1000
 
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failed += 1
-        print("FAIL " + what + (": " + str(detail) if detail else ""))
+check = lib.Checks()
 
 
 def sql(text, db=""):
-    r = subprocess.run(MY + ["-N", "-B"] + ([db] if db else []) + ["-e", text],
-                       capture_output=True, text=True)
-    if r.returncode:
-        raise RuntimeError("SQL failed: %s: %s" % (text[:80], r.stderr))
-    return r.stdout
+    lib.sql(db, text)
 
 
 def mongo_eval(js):
-    r = subprocess.run([MONGOSH, "--quiet", MONGO_URI.rstrip("/") + "/" + DB, "--eval", js],
-                       capture_output=True, text=True, timeout=60)
-    if r.returncode:
-        raise RuntimeError("mongosh: " + r.stderr + r.stdout)
-    return r.stdout.strip()
+    return lib.mongo_eval(DB, js, 60).strip()
 
 
 SCHEMA = """
@@ -76,25 +52,9 @@ INSERT INTO customers_by_number VALUES (1, 'Natal');
 
 
 def config(path, my_port=PORT_MY, password_env="TAPFLOW_MARIADB_PASSWORD"):
-    with open(path, "w") as f:
-        f.write("""[tapflow]
-server_id = %d
-status_listen = 127.0.0.1:%d
-
-[datasource Src]
-type = mysql
-host = %s
-port = %s
-user = %s
-password_env = %s
-database = %s
-
-[datasource Dst]
-type = mongodb
-uri = %s
-database = %s
-""" % (7900 + os.getpid() % 90, STATUS_PORT, HOST, my_port, USER, password_env, DB,
-       MONGO_URI, DB))
+    lib.write_config(path, DB, 7900 + os.getpid() % 90, checkpoint_interval_ms=None,
+                     extra="status_listen = 127.0.0.1:%d" % STATUS_PORT, source="Src",
+                     target="Dst", port=my_port, password_env=password_env)
 
 
 def flow(tmp, name, lookup):
@@ -106,8 +66,7 @@ def flow(tmp, name, lookup):
 
 
 def run(flow_path, conf, env_extra=None, timeout=60):
-    env = dict(os.environ, TAPFLOW_MARIADB_PASSWORD=PASSWORD)
-    env.update(env_extra or {})
+    env = dict(lib.mariadb_env(), **(env_extra or {}))
     t0 = time.time()
     r = subprocess.run([BIN, "--flow", flow_path, "--config", conf], capture_output=True,
                        text=True, env=env, timeout=timeout)
@@ -189,8 +148,7 @@ def main():
             mongo_eval("db.dropDatabase()")
         except Exception as e:  # cleanup only; the checks above decide
             print("cleanup: %s" % e)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":
