@@ -129,23 +129,20 @@ bool sink_state_write_staged(tf_sink *sink, int64_t seq, tf_error *err)
     return true;
 }
 
-bool tf_sink_state_get(tf_sink *sink, const char *chunk, uint8_t **data, size_t *len, bool *found,
-                       tf_error *err)
+/* Copies the "data" of the first state document filter matches into *data
+ * (the caller frees it); *found stays false when there is none, it has no
+ * binary data, or (seq not NULL) its "seq" is not *seq. false on a driver
+ * error, with error set and nothing returned. */
+static bool find_chunk_data(tf_sink *sink, const bson_t *filter, const int64_t *seq,
+                            uint8_t **data, size_t *len, bool *found, bson_error_t *error)
 {
-    *data = NULL;
-    *len = 0;
-    *found = false;
-    int64_t seq = sink->checkpoint_seq;
-    if (seq == 0)
-        return true;
-    bson_t filter = BSON_INITIALIZER;
-    chunk_id(&filter, "_id", sink, chunk, (int32_t)(seq % 2));
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(sink->state, &filter, NULL, NULL);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(sink->state, filter, NULL, NULL);
     const bson_t *doc = NULL;
     if (mongoc_cursor_next(cursor, &doc)) {
         bson_iter_t it;
-        bool seq_matches = bson_iter_init_find(&it, doc, "seq") && BSON_ITER_HOLDS_INT(&it) &&
-                           bson_iter_as_int64(&it) == seq;
+        bool seq_matches = seq == NULL ||
+                           (bson_iter_init_find(&it, doc, "seq") && BSON_ITER_HOLDS_INT(&it) &&
+                            bson_iter_as_int64(&it) == *seq);
         if (seq_matches && bson_iter_init_find(&it, doc, "data") && BSON_ITER_HOLDS_BINARY(&it)) {
             const uint8_t *bytes = NULL;
             uint32_t n = 0;
@@ -157,15 +154,32 @@ bool tf_sink_state_get(tf_sink *sink, const char *chunk, uint8_t **data, size_t 
             *found = true;
         }
     }
-    bson_error_t error;
-    bool ok = !mongoc_cursor_error(cursor, &error);
+    bool ok = !mongoc_cursor_error(cursor, error);
     mongoc_cursor_destroy(cursor);
-    bson_destroy(&filter);
     if (!ok) {
         free(*data);
         *data = NULL;
         *len = 0;
         *found = false;
+    }
+    return ok;
+}
+
+bool tf_sink_state_get(tf_sink *sink, const char *chunk, uint8_t **data, size_t *len, bool *found,
+                       tf_error *err)
+{
+    *data = NULL;
+    *len = 0;
+    *found = false;
+    int64_t seq = sink->checkpoint_seq;
+    if (seq == 0)
+        return true;
+    bson_t filter = BSON_INITIALIZER;
+    chunk_id(&filter, "_id", sink, chunk, (int32_t)(seq % 2));
+    bson_error_t error;
+    bool ok = find_chunk_data(sink, &filter, &seq, data, len, found, &error);
+    bson_destroy(&filter);
+    if (!ok) {
         char what[256];
         snprintf(what, sizeof what, "reading state chunk \"%s\" of flow \"%s\" from %s.%s", chunk,
                  sink->flow, sink->database, sink->state_collection_name);
@@ -244,29 +258,10 @@ bool tf_sink_state_read(tf_sink *sink, int64_t generation, const char *chunk, ui
     *found = false;
     bson_t filter = BSON_INITIALIZER;
     generation_id(&filter, sink, generation, chunk, false);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(sink->state, &filter, NULL, NULL);
-    const bson_t *doc = NULL;
-    bson_iter_t it;
-    if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "data") &&
-        BSON_ITER_HOLDS_BINARY(&it)) {
-        const uint8_t *bytes = NULL;
-        uint32_t n = 0;
-        bson_iter_binary(&it, NULL, &n, &bytes);
-        *data = malloc(n > 0 ? n : 1);
-        if (n > 0)
-            memcpy(*data, bytes, n);
-        *len = n;
-        *found = true;
-    }
     bson_error_t error;
-    bool ok = !mongoc_cursor_error(cursor, &error);
-    mongoc_cursor_destroy(cursor);
+    bool ok = find_chunk_data(sink, &filter, NULL, data, len, found, &error);
     bson_destroy(&filter);
     if (!ok) {
-        free(*data);
-        *data = NULL;
-        *len = 0;
-        *found = false;
         char what[256];
         snprintf(what, sizeof what,
                  "reading state chunk \"%s\" (generation %" PRId64 ") of flow \"%s\" from %s.%s",
