@@ -4,6 +4,7 @@
  * checkpoint, every chunk and the documents (the next commit is seq 1).
  * Skips when TAPFLOW_MONGO_URI is not set. */
 #include "sink.h"
+#include "sink_fixture.h"
 
 #include <mongoc/mongoc.h>
 
@@ -18,33 +19,18 @@
 #include <cmocka.h>
 
 typedef struct fixture {
-    const char *base_uri;
-    char db[64];
-    char uri[320];
-    mongoc_client_t *client;
+    sink_live_db live;
+    char uri[320]; /* the server's URI with live.db as path */
 } fixture;
 
 static int group_setup(void **state)
 {
     static fixture fx;
     memset(&fx, 0, sizeof fx);
-    fx.base_uri = getenv("TAPFLOW_MONGO_URI");
-    if (fx.base_uri != NULL && fx.base_uri[0] != '\0') {
-        mongoc_init();
-        snprintf(fx.db, sizeof fx.db, "tf_sink_state_%ld_%lld", (long)getpid(),
-                 (long long)(bson_get_monotonic_time() / 1000));
-        const char *scheme_end = strstr(fx.base_uri, "://");
-        const char *slash = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
-        const char *query = strchr(fx.base_uri, '?');
-        size_t host_len = slash   ? (size_t)(slash - fx.base_uri)
-                          : query ? (size_t)(query - fx.base_uri)
-                                  : strlen(fx.base_uri);
-        snprintf(fx.uri, sizeof fx.uri, "%.*s/%s%s", (int)host_len, fx.base_uri, fx.db,
-                 query ? query : "");
-        fx.client = mongoc_client_new(fx.base_uri);
-        if (!fx.client)
-            return -1;
-    }
+    if (!sink_live_db_open(&fx.live, "tf_sink_state"))
+        return -1;
+    if (fx.live.client != NULL)
+        sink_live_db_uri(&fx.live, fx.uri, sizeof fx.uri);
     *state = &fx;
     return 0;
 }
@@ -52,24 +38,9 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     fixture *fx = *state;
-    if (fx->client != NULL) {
-        mongoc_database_t *db = mongoc_client_get_database(fx->client, fx->db);
-        bson_error_t error;
-        mongoc_database_drop(db, &error);
-        mongoc_database_destroy(db);
-        mongoc_client_destroy(fx->client);
-        mongoc_cleanup();
-    }
+    sink_live_db_close(&fx->live);
     return 0;
 }
-
-#define NEED_SERVER(fx)                                                                   \
-    do {                                                                                  \
-        if ((fx)->client == NULL) {                                                       \
-            print_message("TAPFLOW_MONGO_URI is not set (tools/servers.sh env): skipped\n"); \
-            skip();                                                                       \
-        }                                                                                 \
-    } while (0)
 
 static const char *const order_key[] = {"order_id"};
 
@@ -92,7 +63,7 @@ static tf_sink *open_sink(fixture *fx, const char *flow)
 
 static int64_t count(fixture *fx, const char *collection, const bson_t *filter)
 {
-    mongoc_collection_t *c = mongoc_client_get_collection(fx->client, fx->db, collection);
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->live.client, fx->live.db, collection);
     bson_error_t error;
     int64_t n = mongoc_collection_count_documents(c, filter, NULL, NULL, NULL, &error);
     mongoc_collection_destroy(c);
@@ -137,7 +108,7 @@ static int compare_names(const void *a, const void *b) { return strcmp(a, b); }
 static void test_generation_chunks_write_read_remove(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "flow_a");
     tf_sink *other = open_sink(fx, "flow_a.b"); /* a flow whose name extends flow_a's */
     tf_error err = {0};
@@ -180,7 +151,7 @@ static void test_generation_chunks_write_read_remove(void **state)
 static void test_reset_removes_checkpoint_state_and_documents(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "flow_r");
     tf_error err = {0};
     bool exist = true;

@@ -8,6 +8,7 @@
  * thread stands between the sink and the server to cut a connection in the
  * middle of a write, so the retry path runs against the real server. */
 #include "sink.h"
+#include "sink_fixture.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,9 +30,7 @@
 /* ---- the per-run database and a plain client to read back ------------------ */
 
 typedef struct fixture {
-    const char *base_uri; /* TAPFLOW_MONGO_URI, e.g. mongodb://127.0.0.1:27118/ */
-    char db[64];
-    mongoc_client_t *client;
+    sink_live_db live;
     bool decimal128; /* the server stores Decimal128 (from the last open) */
 } fixture;
 
@@ -39,21 +38,8 @@ static int group_setup(void **state)
 {
     static fixture fx; /* one per process, torn down in group_teardown */
     memset(&fx, 0, sizeof fx);
-    fx.base_uri = getenv("TAPFLOW_MONGO_URI");
-    if (fx.base_uri != NULL && fx.base_uri[0] != '\0') {
-        mongoc_init();
-        snprintf(fx.db, sizeof fx.db, "tf_sink_%ld_%lld", (long)getpid(),
-                 (long long)(bson_get_monotonic_time() / 1000));
-        bson_error_t error;
-        mongoc_uri_t *uri = mongoc_uri_new_with_error(fx.base_uri, &error);
-        if (uri == NULL) {
-            fprintf(stderr, "TAPFLOW_MONGO_URI invalid: %s\n", error.message);
-            return -1;
-        }
-        fx.client = mongoc_client_new_from_uri(uri);
-        mongoc_uri_destroy(uri);
-        mongoc_client_set_error_api(fx.client, MONGOC_ERROR_API_VERSION_2);
-    }
+    if (!sink_live_db_open(&fx.live, "tf_sink"))
+        return -1;
     *state = &fx;
     return 0;
 }
@@ -61,35 +47,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     fixture *fx = *state;
-    if (fx->client != NULL) {
-        mongoc_database_t *db = mongoc_client_get_database(fx->client, fx->db);
-        bson_error_t error;
-        mongoc_database_drop(db, &error);
-        mongoc_database_destroy(db);
-        mongoc_client_destroy(fx->client);
-        mongoc_cleanup();
-    }
+    sink_live_db_close(&fx->live);
     return 0;
-}
-
-#define NEED_SERVER(fx)                                                                          \
-    do {                                                                                         \
-        if ((fx)->client == NULL) {                                                              \
-            print_message("TAPFLOW_MONGO_URI is not set (run tools/servers.sh env): skipped\n"); \
-            skip();                                                                              \
-        }                                                                                        \
-    } while (0)
-
-/* The server's URI with the run's database as path. */
-static void target_uri(const fixture *fx, char *out, size_t cap)
-{
-    const char *scheme_end = strstr(fx->base_uri, "://");
-    const char *slash = strchr(scheme_end + 3, '/');
-    const char *query = strchr(fx->base_uri, '?');
-    size_t host_len = slash != NULL   ? (size_t)(slash - fx->base_uri)
-                      : query != NULL ? (size_t)(query - fx->base_uri)
-                                      : strlen(fx->base_uri);
-    snprintf(out, cap, "%.*s/%s%s", (int)host_len, fx->base_uri, fx->db, query ? query : "");
 }
 
 static const char *const order_key[] = {"order_id"};
@@ -98,7 +57,7 @@ static tf_sink *open_sink(fixture *fx, const char *collection, tf_fanout_choice 
                           const char *flow, tf_sink_options *extra)
 {
     char uri[256];
-    target_uri(fx, uri, sizeof uri);
+    sink_live_db_uri(&fx->live, uri, sizeof uri);
     tf_sink_options o;
     if (extra != NULL)
         o = *extra;
@@ -123,7 +82,7 @@ static tf_sink *open_sink(fixture *fx, const char *collection, tf_fanout_choice 
  * assigns ObjectIds on upsert). */
 static size_t read_back(const fixture *fx, const char *collection, bson_t **docs, size_t cap)
 {
-    mongoc_collection_t *c = mongoc_client_get_collection(fx->client, fx->db, collection);
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->live.client, fx->live.db, collection);
     bson_t *opts = BCON_NEW("sort", "{", "order_id", BCON_INT32(1), "}");
     bson_t filter = BSON_INITIALIZER;
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(c, &filter, opts, NULL);
@@ -218,7 +177,7 @@ static bson_t *order_doc(const fixture *fx, const char *order_id, int32_t n_item
 static void test_ordered_bulk_writes_give_exact_documents(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_exact", TF_FANOUT_DETECT, "exact", NULL);
     tf_doc_op op;
     /* A: replaced twice (the second wins), then $set / $unset. */
@@ -295,7 +254,7 @@ static void test_ordered_bulk_writes_give_exact_documents(void **state)
 /* Every document of a collection as stored (with _id), sorted by order_id. */
 static size_t read_raw(const fixture *fx, const char *collection, bson_t **docs, size_t cap)
 {
-    mongoc_collection_t *c = mongoc_client_get_collection(fx->client, fx->db, collection);
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->live.client, fx->live.db, collection);
     bson_t *opts = BCON_NEW("sort", "{", "order_id", BCON_INT32(1), "}");
     bson_t filter = BSON_INITIALIZER;
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(c, &filter, opts, NULL);
@@ -345,7 +304,7 @@ static void commit_ok(tf_sink *sink)
 static void test_derived_id_replace_twice_gives_one_document(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_derived", TF_FANOUT_FORCE_RECOMPUTE, "derived", NULL);
     tf_doc_op op;
     tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "A"), order_doc(fx, "A", 1, NULL));
@@ -368,7 +327,7 @@ static void test_derived_id_replace_twice_gives_one_document(void **state)
 static void test_derived_id_delete_by_key(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink =
         open_sink(fx, "orders_derived_del", TF_FANOUT_FORCE_RECOMPUTE, "derived_del", NULL);
     tf_doc_op op;
@@ -394,7 +353,7 @@ static void test_derived_id_delete_by_key(void **state)
 static void test_derived_id_insert_then_replace(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink =
         open_sink(fx, "orders_derived_ins", TF_FANOUT_FORCE_RECOMPUTE, "derived_ins", NULL);
     tf_doc_op op;
@@ -424,7 +383,7 @@ static void test_derived_id_insert_then_replace(void **state)
 static void test_derived_id_refuses_document_with_its_own_id(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink =
         open_sink(fx, "orders_derived_own", TF_FANOUT_FORCE_RECOMPUTE, "derived_own", NULL);
     tf_doc_op op;
@@ -443,7 +402,7 @@ static void test_derived_id_refuses_document_with_its_own_id(void **state)
  * server choose _id did. */
 static void insert_server_id_document(const fixture *fx, const char *collection, const char *key)
 {
-    mongoc_collection_t *c = mongoc_client_get_collection(fx->client, fx->db, collection);
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->live.client, fx->live.db, collection);
     bson_oid_t random_id;
     bson_oid_init(&random_id, NULL);
     bson_t *doc = BCON_NEW("_id", BCON_OID(&random_id), "order_id", key, "status", "old");
@@ -456,7 +415,7 @@ static void insert_server_id_document(const fixture *fx, const char *collection,
 
 static size_t count_key(const fixture *fx, const char *collection, const char *key)
 {
-    mongoc_collection_t *c = mongoc_client_get_collection(fx->client, fx->db, collection);
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->live.client, fx->live.db, collection);
     bson_t *filter = BCON_NEW("order_id", key);
     bson_error_t error;
     int64_t n = mongoc_collection_count_documents(c, filter, NULL, NULL, NULL, &error);
@@ -473,10 +432,10 @@ static size_t count_key(const fixture *fx, const char *collection, const char *k
 static void test_derived_id_open_refuses_server_chosen_ids(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     insert_server_id_document(fx, "orders_old", "A");
     char uri[256];
-    target_uri(fx, uri, sizeof uri);
+    sink_live_db_uri(&fx->live, uri, sizeof uri);
     tf_sink_options o;
     tf_sink_options_init(&o);
     o.uri = uri;
@@ -511,7 +470,7 @@ static void test_derived_id_open_refuses_server_chosen_ids(void **state)
 static void test_derived_id_write_meeting_server_chosen_id_fails_clearly(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_mixed", TF_FANOUT_FORCE_RECOMPUTE, "mixed", NULL);
     tf_doc_op op;
     for (int i = 0; i < 20; i++) {
@@ -543,7 +502,7 @@ static void test_derived_id_write_meeting_server_chosen_id_fails_clearly(void **
 static void test_large_batch_of_replaces_completes(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_large", TF_FANOUT_DETECT, "large", NULL);
     tf_error err = {0};
     for (int round = 1; round <= 2; round++) {
@@ -574,14 +533,14 @@ static void test_large_batch_of_replaces_completes(void **state)
 static void test_unique_index_on_root_key_created(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_index", TF_FANOUT_FORCE_RECOMPUTE, "index", NULL);
     tf_sink_destroy(sink);
     /* Opening again finds the same index and is fine. */
     sink = open_sink(fx, "orders_index", TF_FANOUT_FORCE_RECOMPUTE, "index", NULL);
     tf_sink_destroy(sink);
 
-    mongoc_collection_t *c = mongoc_client_get_collection(fx->client, fx->db, "orders_index");
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->live.client, fx->live.db, "orders_index");
     mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(c, NULL);
     const bson_t *index;
     bool found = false;
@@ -612,7 +571,7 @@ static void test_unique_index_on_root_key_created(void **state)
 static void test_batch_flushes_by_size_and_by_time(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink_options o;
     tf_sink_options_init(&o);
     o.max_batch_ops = 3;
@@ -654,7 +613,7 @@ static bool server_is_ferretdb_1(const fixture *fx)
     bson_t reply;
     bson_error_t error;
     bool ferret = false;
-    if (mongoc_client_command_simple(fx->client, "admin", cmd, NULL, &reply, &error)) {
+    if (mongoc_client_command_simple(fx->live.client, "admin", cmd, NULL, &reply, &error)) {
         bson_iter_t it;
         ferret = bson_iter_init_find(&it, &reply, "ferretdbVersion") &&
                  strncmp(bson_iter_utf8(&it, NULL), "v1.", 3) == 0;
@@ -698,7 +657,7 @@ static void expect_renamed(const fixture *fx, const char *collection)
 static void test_fanout_probe_matches_server(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_probe", TF_FANOUT_DETECT, "probe", NULL);
     /* FerretDB 1.x: NotImplemented; MongoDB has had arrayFilters since 3.6. */
     if (server_is_ferretdb_1(fx))
@@ -706,7 +665,7 @@ static void test_fanout_probe_matches_server(void **state)
     else
         assert_int_equal(tf_sink_fanout_mode(sink), TF_FANOUT_ARRAY_FILTERS);
     /* The scratch collection is gone. */
-    mongoc_database_t *db = mongoc_client_get_database(fx->client, fx->db);
+    mongoc_database_t *db = mongoc_client_get_database(fx->live.client, fx->live.db);
     bson_t filter = BSON_INITIALIZER;
     bson_error_t error;
     char **names = mongoc_database_get_collection_names_with_opts(db, NULL, &error);
@@ -722,7 +681,7 @@ static void test_fanout_probe_matches_server(void **state)
 static void test_fanout_recompute_refuses_update_many(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_refuse", TF_FANOUT_FORCE_RECOMPUTE, "refuse", NULL);
     tf_doc_op op;
     tf_doc_op_update_many_steal(&op, BCON_NEW("order_items.product_id", "P1"),
@@ -744,7 +703,7 @@ static void test_fanout_recompute_refuses_update_many(void **state)
 static void test_fanout_recompute_path_gives_expected_documents(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_recompute", TF_FANOUT_FORCE_RECOMPUTE, "recompute", NULL);
     seed_fanout(fx, sink);
     /* The caller recomputes each affected document: all three embed P1. */
@@ -764,7 +723,7 @@ static void test_fanout_recompute_path_gives_expected_documents(void **state)
 static void test_fanout_array_filters_path(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *probe = open_sink(fx, "orders_af_probe", TF_FANOUT_DETECT, "af_probe", NULL);
     bool supported = tf_sink_fanout_mode(probe) == TF_FANOUT_ARRAY_FILTERS;
     tf_sink_destroy(probe);
@@ -823,7 +782,7 @@ static tf_checkpoint sample_checkpoint(uint64_t rows)
 static void test_checkpoint_round_trip_all_fields(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_cp", TF_FANOUT_FORCE_RECOMPUTE, "orders_flow", NULL);
     tf_checkpoint got;
     bool found = true;
@@ -893,7 +852,7 @@ static void test_checkpoint_round_trip_all_fields(void **state)
 static void test_checkpoint_readable_from_mongosh(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     const char *mongosh = TF_SOURCE_DIR "/.local/bin/mongosh";
     if (access(mongosh, X_OK) != 0) {
         print_message("%s not installed (tools/setup.sh): skipped\n", mongosh);
@@ -906,7 +865,7 @@ static void test_checkpoint_readable_from_mongosh(void **state)
     tf_sink_destroy(sink);
 
     char uri[256], cmd[1024];
-    target_uri(fx, uri, sizeof uri);
+    sink_live_db_uri(&fx->live, uri, sizeof uri);
     snprintf(cmd, sizeof cmd,
              "%s --quiet --norc '%s' --eval 'printjson(db.tapflow_checkpoints.findOne({_id: "
              "\"shell_flow\"}))' 2>&1",
@@ -936,7 +895,7 @@ static void test_checkpoint_readable_from_mongosh(void **state)
 static void test_checkpoint_not_written_when_batch_fails(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_fail", TF_FANOUT_FORCE_RECOMPUTE, "fail_flow", NULL);
     tf_doc_op op;
     tf_doc_op_replace_steal(&op, BCON_NEW("order_id", "A"), BCON_NEW("order_id", "A"));
@@ -961,7 +920,7 @@ static void test_checkpoint_not_written_when_batch_fails(void **state)
              "not retried (the write itself is refused): writing a batch of 1 ops to "
              "%s.orders_fail (op 0: replace { \"order_id\" : \"B\" } as _id "
              "ObjectId(\"ddadab3f4b196d50e8200e2a\")): the root key is stored under another _id",
-             fx->db);
+             fx->live.db);
     /* The unique root key index refused it: the sink says what that means. */
     assert_memory_equal(err.message, prefix, strlen(prefix));
     assert_non_null(strstr(err.message, "(server: E11000"));
@@ -984,7 +943,7 @@ static void test_checkpoint_not_written_when_batch_fails(void **state)
 static void test_state_chunk_too_large_refused(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_big", TF_FANOUT_FORCE_RECOMPUTE, "big_flow", NULL);
     tf_error err = {0};
     static const uint8_t byte = 0;
@@ -1001,7 +960,7 @@ static void test_state_chunk_too_large_refused(void **state)
 static void test_decimal128_refused_when_target_lacks_it(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink *sink = open_sink(fx, "orders_dec", TF_FANOUT_FORCE_RECOMPUTE, "dec_flow", NULL);
     if (tf_sink_supports_decimal128(sink)) {
         tf_sink_destroy(sink);
@@ -1033,7 +992,7 @@ static void test_decimal128_refused_when_target_lacks_it(void **state)
 static void test_write_concern_options(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     tf_sink_options o;
     tf_sink_options_init(&o);
     o.w = "majority";
@@ -1051,7 +1010,7 @@ static void test_write_concern_options(void **state)
 
     o.w = "0";
     char uri[256];
-    target_uri(fx, uri, sizeof uri);
+    sink_live_db_uri(&fx->live, uri, sizeof uri);
     o.uri = uri;
     o.collection = "orders_wc";
     o.flow = "wc_flow";
@@ -1263,7 +1222,7 @@ static void proxy_stop(proxy *px)
 
 static uint16_t server_port(const fixture *fx)
 {
-    mongoc_uri_t *uri = mongoc_uri_new(fx->base_uri);
+    mongoc_uri_t *uri = mongoc_uri_new(fx->live.base_uri);
     const mongoc_host_list_t *hosts = mongoc_uri_get_hosts(uri);
     uint16_t port = hosts->port;
     mongoc_uri_destroy(uri);
@@ -1275,7 +1234,7 @@ static tf_sink *open_through_proxy(fixture *fx, const proxy *px, unsigned max_re
 {
     char uri[256];
     snprintf(uri, sizeof uri, "mongodb://127.0.0.1:%u/%s?serverSelectionTimeoutMS=2000",
-             (unsigned)px->port, fx->db);
+             (unsigned)px->port, fx->live.db);
     tf_sink_options o;
     tf_sink_options_init(&o);
     o.uri = uri;
@@ -1288,7 +1247,7 @@ static tf_sink *open_through_proxy(fixture *fx, const proxy *px, unsigned max_re
 static void test_transient_network_error_is_retried(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     proxy px;
     proxy_start(&px, server_port(fx), 1);
     tf_sink *sink = open_through_proxy(fx, &px, 6, "orders_retry");
@@ -1320,7 +1279,7 @@ static void test_transient_network_error_is_retried(void **state)
 static void test_transient_errors_give_up_after_max_retries(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     proxy px;
     proxy_start(&px, server_port(fx), 1000);
     tf_sink *sink = open_through_proxy(fx, &px, 2, "orders_retry");
@@ -1348,7 +1307,7 @@ static void test_transient_errors_give_up_after_max_retries(void **state)
 static void test_insert_batch_retried_after_lost_reply(void **state)
 {
     fixture *fx = *state;
-    NEED_SERVER(fx);
+    NEED_SERVER(&fx->live);
     proxy px;
     proxy_start(&px, server_port(fx), 1);
     px.command = "insert";
