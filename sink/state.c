@@ -95,6 +95,19 @@ static bool chunk_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_error_t 
     return ok;
 }
 
+/* Upserts doc where filter matches, with the sink's retries; destroys
+ * filter and doc either way. */
+static bool write_chunk(tf_sink *sink, bson_t *filter, bson_t *doc, bson_error_t *error)
+{
+    chunk_write w = {filter, doc};
+    bson_t reply = BSON_INITIALIZER;
+    bool ok = sink_with_retries(sink, chunk_attempt, &w, &reply, error);
+    bson_destroy(&reply);
+    bson_destroy(filter);
+    bson_destroy(doc);
+    return ok;
+}
+
 bool sink_state_write_staged(tf_sink *sink, int64_t seq, tf_error *err)
 {
     int32_t slot = (int32_t)(seq % 2);
@@ -106,13 +119,8 @@ bool sink_state_write_staged(tf_sink *sink, int64_t seq, tf_error *err)
         chunk_id(&doc, "fields", sink, c->name, slot);
         BSON_APPEND_INT64(&doc, "seq", seq);
         BSON_APPEND_BINARY(&doc, "data", BSON_SUBTYPE_BINARY, c->data, (uint32_t)c->len);
-        chunk_write w = {&filter, &doc};
-        bson_t reply = BSON_INITIALIZER;
         bson_error_t error;
-        bool ok = sink_with_retries(sink, chunk_attempt, &w, &reply, &error);
-        bson_destroy(&reply);
-        bson_destroy(&filter);
-        bson_destroy(&doc);
+        bool ok = write_chunk(sink, &filter, &doc, &error);
         if (!ok) {
             char what[256];
             snprintf(what, sizeof what, "writing state chunk \"%s\" of flow \"%s\" to %s.%s",
@@ -233,13 +241,8 @@ bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk,
     generation_id(&filter, sink, generation, chunk, false);
     generation_id(&doc, sink, generation, chunk, true);
     BSON_APPEND_BINARY(&doc, "data", BSON_SUBTYPE_BINARY, data, (uint32_t)len);
-    chunk_write w = {&filter, &doc};
-    bson_t reply = BSON_INITIALIZER;
     bson_error_t error;
-    bool ok = sink_with_retries(sink, chunk_attempt, &w, &reply, &error);
-    bson_destroy(&reply);
-    bson_destroy(&filter);
-    bson_destroy(&doc);
+    bool ok = write_chunk(sink, &filter, &doc, &error);
     if (!ok) {
         char what[256];
         snprintf(what, sizeof what,
