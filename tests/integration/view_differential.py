@@ -56,27 +56,17 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MONGOSH = os.path.join(ROOT, ".local", "bin", "mongosh")
-SERVERS = os.path.join(ROOT, "tools", "servers.sh")
-FLOW = os.path.join(ROOT, "tests", "vectors", "flows", "guide_order_single_view.tap")
-BIN = os.environ.get("TAPFLOW_REPLICA_BIN",
-                     os.path.join(ROOT, "build", "tools", "tapflow-replica", "tapflow-replica"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tapflow_testlib as lib  # noqa: E402
+
+MONGOSH = lib.MONGOSH
+SERVERS = os.path.join(lib.ROOT, "tools", "servers.sh")
+FLOW = lib.GUIDE_FLOW
+BIN = lib.REPLICA_BIN
 COLLECTION = "orderSingleView"
 FLOW_NAME = "Order_SingleView_Sync"
 
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + what, flush=True)
-    else:
-        failed += 1
-        print("FAIL " + what + (": " + str(detail)[:3000] if detail else ""), flush=True)
-    return ok
+check = lib.Checks(clip=lambda detail: detail[:3000])
 
 
 def free_port():
@@ -182,25 +172,6 @@ class Mongo:
 
 # ---------------------------------------------------------------------------
 # The six tables: columns and their types under DESIGN's mapping.
-
-SCHEMA = """
-CREATE TABLE ecom_orders (order_id VARCHAR(32) PRIMARY KEY, customer_id VARCHAR(32),
-  order_status VARCHAR(32), order_purchase_timestamp DATETIME, order_approved_at DATETIME,
-  order_delivered_carrier_date DATETIME, order_delivered_customer_date DATETIME,
-  order_estimated_delivery_date DATETIME);
-CREATE TABLE ecom_order_items (order_id VARCHAR(32), order_item_id INT, product_id VARCHAR(32),
-  seller_id VARCHAR(32), shipping_limit_date DATETIME, price DECIMAL(10,2),
-  freight_value DECIMAL(10,2), PRIMARY KEY (order_id, order_item_id));
-CREATE TABLE ecom_order_payments (order_id VARCHAR(32), payment_sequential INT,
-  payment_type VARCHAR(32), payment_installments INT, payment_value DECIMAL(10,2),
-  PRIMARY KEY (order_id, payment_sequential));
-CREATE TABLE ecom_customers (customer_id VARCHAR(32) PRIMARY KEY, customer_unique_id VARCHAR(32),
-  customer_zip_code_prefix VARCHAR(10), customer_city VARCHAR(64), customer_state VARCHAR(4));
-CREATE TABLE ecom_products (product_id VARCHAR(32) PRIMARY KEY, product_category_name VARCHAR(64),
-  product_weight_g INT, product_length_cm INT, product_height_cm INT, product_width_cm INT);
-CREATE TABLE ecom_sellers (seller_id VARCHAR(32) PRIMARY KEY, seller_zip_code_prefix VARCHAR(10),
-  seller_city VARCHAR(64), seller_state VARCHAR(4));
-"""
 
 # table -> [(column, type)], type in str | int | dec | dt ; primary key columns
 TABLES = {
@@ -795,26 +766,9 @@ class Daemon:
         self.srv, self.db, self.tmp = srv, db, tmp
         self.conf = os.path.join(tmp, "tapflow-%s.conf" % db)
         self.status_port = free_port()
-        with open(self.conf, "w") as f:
-            f.write("""# view_differential.py
-[tapflow]
-server_id = %d
-status_listen = 127.0.0.1:%d
-checkpoint_interval_ms = 300
-
-[datasource MySQL_ECommerce]
-type = mysql
-host = %s
-port = %s
-user = %s
-password_env = TAPFLOW_MARIADB_PASSWORD
-database = %s
-
-[datasource MongoDB_ECommerce]
-type = mongodb
-uri = %s
-database = %s
-""" % (server_id, self.status_port, srv.host, srv.port, srv.user, db, srv.mongo_uri, db))
+        lib.write_config(self.conf, db, server_id, checkpoint_interval_ms=300,
+                         extra="status_listen = 127.0.0.1:%d" % self.status_port,
+                         host=srv.host, port=srv.port, user=srv.user, mongo_uri=srv.mongo_uri)
         self.proc = None
         self.starts = 0
         self.logpath = None
@@ -833,14 +787,7 @@ database = %s
             return f.read()
 
     def wait_log(self, text, timeout=60):
-        end = time.time() + timeout
-        while time.time() < end:
-            if text in self.log():
-                return True
-            if self.proc.poll() is not None:
-                return text in self.log()
-            time.sleep(0.02)
-        return False
+        return lib.wait_log(self.log, self.proc, text, timeout, poll_s=0.02)
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
@@ -907,7 +854,7 @@ def part1(args, srv, tmp):
     t0 = time.time()
     srv.sql("CREATE DATABASE %s" % db)
     try:
-        srv.sql(SCHEMA + w.initial(), db)
+        srv.sql(lib.ECOM_TABLES + w.initial(), db)
         daemon.start()
         check(daemon.wait_log("streaming from GTID position"), "part 1: snapshot, then streaming",
               daemon.log()[-1500:])
@@ -986,7 +933,7 @@ def part2(args, base_srv, tmp):
 
     try:
         srv.sql("CREATE DATABASE %s" % db)
-        srv.sql(SCHEMA + w.initial(), db)
+        srv.sql(lib.ECOM_TABLES + w.initial(), db)
         daemon.start()
         check(daemon.wait_log("streaming from GTID position"), "part 2: snapshot, then streaming",
               daemon.log()[-1500:])
@@ -1069,12 +1016,8 @@ def main():
     if not os.path.exists(BIN):
         print("tapflow-replica not built at %s (set TAPFLOW_REPLICA_BIN)" % BIN)
         return 1
-    env = os.environ
-    srv = Servers(env.get("TAPFLOW_MARIADB_HOST", "127.0.0.1"),
-                  env.get("TAPFLOW_MARIADB_PORT", "33061"),
-                  env.get("TAPFLOW_MARIADB_USER", "tapflow"),
-                  env.get("TAPFLOW_MARIADB_PASSWORD", "tapflow-test"),
-                  env.get("TAPFLOW_MONGO_URI", "mongodb://127.0.0.1:27118/"))
+    srv = Servers(lib.MARIADB_HOST, lib.MARIADB_PORT, lib.MARIADB_USER, lib.MARIADB_PASSWORD,
+                  lib.MONGO_URI)
     tmp = tempfile.mkdtemp(prefix="tf_vdiff_")
     try:
         if args.part in ("1", "all"):
@@ -1088,8 +1031,7 @@ def main():
             print("logs kept in", tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":
