@@ -496,7 +496,7 @@ def run_backend(a, backend, tmp, tsv, engine, table):
             if "snapshot done" in line:
                 out("    daemon: " + line.split("] ", 1)[-1][:160])
         ins = bench_mongo(a, target.uri, db, "orderSingleView", "raw_insert", "insert", 1000)
-        ins_rate = float(ins["docs_per_s"])
+        ins_rate = int(ins["docs"]) / max(float(ins["seconds"]), 1e-3)
         build_rate = a.orders / built
         table.add("initial build: start -> checkpoint written", where,
                   "%.1f s, %.0f docs/s" % (built, build_rate),
@@ -541,17 +541,17 @@ def run_backend(a, backend, tmp, tsv, engine, table):
             watcher.stop()
         rep = bench_mongo(a, target.uri, db, "orderSingleView", "orderSingleView", "replace",
                           replace_batch, min(a.raw_replace, a.orders))
-        rep_rate = float(rep["docs_per_s"])
+        rep_rate = int(rep["docs"]) / max(float(rep["seconds"]), 1e-3)
         # document ops per change of the engine's mix: inserts (new orders) and replaces
         kinds = {k: dict(x.split(":") for x in engine["kind_" + k].split()) for k, _ in KINDS}
         n_changes = float(engine["changes"])
         ins_pc = float(kinds["new_order"]["ops"]) / n_changes
         rep_pc = float(engine["ops"]) / n_changes - ins_pc
         ceiling = 1.0 / (ins_pc / ins_rate + rep_pc / rep_rate)
-        target_txt = "%.0f changes/s (replace by _id %.0f docs/s, insert %.0f/s)" % (
+        target_txt = "%.3g changes/s (replace by _id %.3g docs/s, insert %.0f/s)" % (
             ceiling, rep_rate, ins_rate)
-        out("  raw ceiling: %d replaces by _id in bulks of %d: %.0f docs/s; the mix's %.2f "
-            "inserts + %.2f replaces per change -> %.0f changes/s" % (
+        out("  raw ceiling: %d replaces by _id in bulks of %d: %.3g docs/s; the mix's %.2f "
+            "inserts + %.2f replaces per change -> %.3g changes/s" % (
                 int(rep["docs"]), replace_batch, rep_rate, ins_pc, rep_pc, ceiling))
         if done:
             e2e = changes / (done - t0)
