@@ -80,6 +80,11 @@ typedef struct tf_str {
     size_t len;
 } tf_str;
 
+/* A NUL-terminated copy of exactly len bytes (bson_malloc'd, free with
+ * bson_free). bson_strndup is not that: it strncpy's len + 1 bytes, reading
+ * one byte past a buffer whose bytes hold no NUL. */
+char *tf_strndup(const void *ptr, size_t len);
+
 /* CRC32 as the binlog uses it (zlib's polynomial). */
 uint32_t tf_crc32(const uint8_t *buf, size_t len);
 

@@ -403,7 +403,7 @@ char *tf_value_to_text(const tf_value *v, const tf_column *col, size_t *len_out,
                 bson_string_append_c(s, ',');
             first = false;
             /* Member names hold no NUL; copy via a bounded append. */
-            char *name = bson_strndup(col->enum_set_values[bit].ptr, col->enum_set_values[bit].len);
+            char *name = tf_strndup(col->enum_set_values[bit].ptr, col->enum_set_values[bit].len);
             bson_string_append(s, name);
             bson_free(name);
         }

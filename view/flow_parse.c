@@ -289,7 +289,7 @@ static void fail_expected(parser *p, const char *what)
     fail_at(p, p->cur.pos, "expected %s, found %s", what, found);
 }
 
-static char *token_name(const token *t) { return bson_strndup(t->start, t->len); }
+static char *token_name(const token *t) { return tf_strndup(t->start, t->len); }
 
 /* Decodes a string token: the quotes go, \\ \" \' \n \t are escapes, any
  * other backslash stays as written. */
@@ -486,7 +486,7 @@ static bool split_qualified(parser *p, const value *v, const char *what, char **
         fail_at(p, v->pos, "expected \"Datasource.%s\", found \"%.100s\"", what, v->str);
         return false;
     }
-    *datasource = bson_strndup(v->str, (size_t)(dot - v->str));
+    *datasource = tf_strndup(v->str, (size_t)(dot - v->str));
     *name = bson_strdup(dot + 1);
     return true;
 }

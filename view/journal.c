@@ -469,7 +469,7 @@ tf_status tf_view_journal_decode(const uint8_t *data, size_t len, tf_view_change
         if (ok && (name_len == 0 || memchr(name, 0, name_len)))
             ok = fail(&r, "empty table name or one holding a NUL");
         if (ok)
-            tables[i] = bson_strndup((const char *)name, name_len);
+            tables[i] = tf_strndup((const char *)name, name_len);
     }
     ok = ok && get_varint(&r, &change_count, "truncated change count");
     for (uint64_t c = 0; ok && c < change_count; c++) {

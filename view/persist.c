@@ -182,7 +182,7 @@ static bool parse_definition(const bson_t *chunk, tf_column **out_cols, size_t *
             if (strcmp(key, "n") == 0 && BSON_ITER_HOLDS_UTF8(&col)) {
                 uint32_t len;
                 const char *s = bson_iter_utf8(&col, &len);
-                c->name.ptr = bson_strndup(s, len);
+                c->name.ptr = tf_strndup(s, len);
                 c->name.len = len;
                 has_name = true;
             } else if (strcmp(key, "t") == 0) {
@@ -208,7 +208,7 @@ static bool parse_definition(const bson_t *chunk, tf_column **out_cols, size_t *
                     const char *s = bson_iter_utf8(&members, &len);
                     c->enum_set_values = bson_realloc(
                         c->enum_set_values, (c->enum_set_count + 1) * sizeof *c->enum_set_values);
-                    c->enum_set_values[c->enum_set_count].ptr = bson_strndup(s, len);
+                    c->enum_set_values[c->enum_set_count].ptr = tf_strndup(s, len);
                     c->enum_set_values[c->enum_set_count].len = len;
                     c->enum_set_count++;
                 }

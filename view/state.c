@@ -193,12 +193,12 @@ tf_status view_table_define(view_table *t, const tf_column *columns, size_t colu
     for (size_t i = 0; i < column_count; i++) {
         tf_column *c = &t->columns[i];
         *c = columns[i];
-        c->name.ptr = bson_strndup(columns[i].name.ptr, columns[i].name.len);
+        c->name.ptr = tf_strndup(columns[i].name.ptr, columns[i].name.len);
         c->enum_set_values = NULL;
         if (c->enum_set_count) {
             c->enum_set_values = bson_malloc(c->enum_set_count * sizeof *c->enum_set_values);
             for (uint32_t k = 0; k < c->enum_set_count; k++) {
-                c->enum_set_values[k].ptr = bson_strndup(columns[i].enum_set_values[k].ptr,
+                c->enum_set_values[k].ptr = tf_strndup(columns[i].enum_set_values[k].ptr,
                                                          columns[i].enum_set_values[k].len);
                 c->enum_set_values[k].len = columns[i].enum_set_values[k].len;
             }

@@ -53,7 +53,7 @@ static void append_ident(bson_string_t *sql, const char *name)
     bson_string_append_c(sql, '`');
 }
 
-static char *value_text(const tf_str *v) { return bson_strndup((const char *)v->ptr, v->len); }
+static char *value_text(const tf_str *v) { return tf_strndup((const char *)v->ptr, v->len); }
 
 /* "2024-11-02 10:20:00[.123456]" or "2024-11-10" as ms since the epoch
  * (UTC, as the view writes them); false for zero dates and the like. */

@@ -134,7 +134,7 @@ static bool parse_listen(const char *v, char **host, uint16_t *port)
     if (!colon || colon == v || !parse_u64(colon + 1, 65535, &p) || p == 0)
         return false;
     bson_free(*host);
-    *host = bson_strndup(v, (size_t)(colon - v));
+    *host = tf_strndup(v, (size_t)(colon - v));
     *port = (uint16_t)p;
     return true;
 }

@@ -406,7 +406,7 @@ static void on_snapshot_position(tf_snapshot *s, const tf_snapshot_position *pos
             d->root_key = bson_malloc0(n * sizeof *d->root_key);
             for (size_t k = 0; k < n; k++) {
                 const tf_column *c = &t->columns[t->key_columns[k]];
-                d->root_key[k] = bson_strndup(c->name.ptr, c->name.len);
+                d->root_key[k] = tf_strndup(c->name.ptr, c->name.len);
             }
         }
     }
