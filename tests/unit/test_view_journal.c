@@ -325,7 +325,7 @@ static void test_truncated_chunks_are_refused_at_every_offset(void **state)
     chunk_list chunks = {0};
     save_one_chunk(j, &chunks);
     for (size_t len = 0; len < chunks.len[0]; len++) {
-        uint8_t *copy = malloc(len + 1); /* exact length: ASan sees any overread */
+        uint8_t *copy = malloc(len ? len : 1); /* exact length: ASan sees any overread */
         memcpy(copy, chunks.data[0], len);
         assert_refused(copy, len, "change journal chunk: ");
         free(copy);
