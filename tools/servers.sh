@@ -14,7 +14,7 @@
 #                         its own port; FerretDB 1.24's SQLite backend scans
 #                         the whole collection for every filter that is not
 #                         on _id, and upserts/replaces by _id are several
-#                         times slower there too (figures: README "Servers")
+#                         times slower there too (figures: README "Local servers")
 #   sqlite                no second server; starts faster
 # `start mongo` starts PostgreSQL first when the backend needs it, `stop
 # mongo` stops both. Every server listens on loopback only; data lives under
