@@ -11,11 +11,12 @@
 # The MongoDB-wire target ("mongo") is a real mongod when one is on PATH,
 # else FerretDB 1.24 on one of its two backends (TAPFLOW_FERRETDB_BACKEND):
 #   postgresql (default)  a private PostgreSQL cluster (Debian's packages) on
-#                         its own port; FerretDB 1.24's SQLite backend scans
-#                         the whole collection for every filter that is not
-#                         on _id, and upserts/replaces by _id are several
-#                         times slower there too (figures: README "Local servers")
-#   sqlite                no second server; starts faster
+#                         its own port. Updates stay fast as collections
+#                         grow (~550 replaces by _id/s at 100k documents)
+#   sqlite                no second server, starts ~0.5 s sooner, but FerretDB
+#                         1.24 scans the whole collection for every update,
+#                         even by _id (under 1 replace/s at 100k documents;
+#                         figures: README "Local servers")
 # `start mongo` starts PostgreSQL first when the backend needs it, `stop
 # mongo` stops both. Every server listens on loopback only; data lives under
 # .servers/ (git-ignored). Ports avoid the usual 3306 / 27017 / 5432.
