@@ -313,7 +313,17 @@ mongo_ping() {
 # (written at start, so status and env report the running server, whatever
 # TAPFLOW_FERRETDB_BACKEND says now).
 mongo_kind() {
-    if [ -f "$MONGO_DIR/kind" ]; then cat "$MONGO_DIR/kind"; else mongo_kind_wanted; fi
+    local pid cmdline
+    if [ -f "$MONGO_DIR/kind" ]; then cat "$MONGO_DIR/kind"; return; fi
+    # A server started by an older servers.sh wrote no kind file: ask its command line.
+    pid=$(cat "$MONGO_DIR/server.pid" 2>/dev/null || true)
+    cmdline=$([ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+    case "$cmdline" in
+    *ferretdb*--handler=sqlite*) echo ferretdb-sqlite ;;
+    *ferretdb*--handler=postgresql*) echo ferretdb-postgresql ;;
+    *mongod\ *) echo mongod ;;
+    *) mongo_kind_wanted ;;
+    esac
 }
 
 mongo_kind_wanted() {
