@@ -10,7 +10,7 @@
  *   status_listen = 127.0.0.1:7470    # loopback HTTP status endpoint
  *   batch_max_ops = 1000              # ops per bulk write
  *   batch_max_bytes = 8388608
- *   flush_interval_ms = 100           # oldest pending op waits at most this
+ *   flush_interval_ms = 20            # oldest pending op waits at most this
  *   checkpoint_interval_ms = 1000     # checkpoint + view state at most this often
  *   decimal = auto | double | string  # DECIMAL on targets without Decimal128
  *   checkpoint_collection = tapflow_checkpoints
@@ -55,7 +55,7 @@ void tfr_config_defaults(tfr_config *cfg)
     cfg->status_port = TFR_DEFAULT_STATUS_PORT;
     cfg->batch_max_ops = 1000;
     cfg->batch_max_bytes = 8u * 1024 * 1024;
-    cfg->flush_interval_ms = 100;
+    cfg->flush_interval_ms = 20;
     cfg->checkpoint_interval_ms = 1000;
 }
 

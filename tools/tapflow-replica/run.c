@@ -37,7 +37,7 @@
 #include <string.h>
 #include <time.h>
 
-#define TICK_MS 50
+#define TICK_MS 10
 /* Root rows applied during the snapshot between two document flushes: the
  * documents pending in the view stay this few. */
 #define SNAPSHOT_FLUSH_ROOT_ROWS 1000
