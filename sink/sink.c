@@ -101,20 +101,20 @@ static bool make_write_concern(tf_sink *sink, const tf_sink_options *o, tf_error
     return true;
 }
 
-static bool create_root_key_index(tf_sink *sink, tf_error *err)
+static bool create_index(tf_sink *sink, const char *name, const char *const *fields, size_t n,
+                         bool unique, const char *why, tf_error *err)
 {
-    if (sink->opts.n_root_key_fields == 0)
-        return true;
     bson_t cmd = BSON_INITIALIZER, indexes, index, key;
     BSON_APPEND_UTF8(&cmd, "createIndexes", sink->collection_name);
     BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
     BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
     BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &key);
-    for (size_t i = 0; i < sink->opts.n_root_key_fields; i++)
-        BSON_APPEND_INT32(&key, sink->root_key_fields[i], 1);
+    for (size_t i = 0; i < n; i++)
+        BSON_APPEND_INT32(&key, fields[i], 1);
     bson_append_document_end(&index, &key);
-    BSON_APPEND_UTF8(&index, "name", "tapflow_root_key");
-    BSON_APPEND_BOOL(&index, "unique", true);
+    BSON_APPEND_UTF8(&index, "name", name);
+    if (unique)
+        BSON_APPEND_BOOL(&index, "unique", true);
     bson_append_document_end(&indexes, &index);
     bson_append_array_end(&cmd, &indexes);
 
@@ -126,13 +126,29 @@ static bool create_root_key_index(tf_sink *sink, tf_error *err)
     bson_destroy(&cmd);
     bson_destroy(&reply);
     if (!ok) {
-        char what[256];
-        snprintf(what, sizeof what,
-                 "creating the unique index tapflow_root_key on %s.%s (the root key)",
-                 sink->database, sink->collection_name);
+        char what[512];
+        snprintf(what, sizeof what, "creating the %sindex %s on %s.%s (%s)", unique ? "unique " : "",
+                 name, sink->database, sink->collection_name, why);
         sink_error_from_driver(sink, err, &error, what);
     }
     return ok;
+}
+
+static bool create_root_key_index(tf_sink *sink, tf_error *err)
+{
+    if (sink->opts.n_root_key_fields == 0)
+        return true;
+    return create_index(sink, "tapflow_root_key", (const char *const *)sink->root_key_fields,
+                        sink->opts.n_root_key_fields, true, "the root key", err);
+}
+
+bool tf_sink_ensure_index(tf_sink *sink, const char *name, const char *const *fields, size_t n,
+                          tf_error *err)
+{
+    if (n == 0 || !name || !name[0])
+        return tf_error_set(err, TF_ERR_CONFIG, 0, "index %s: no fields", name ? name : ""),
+               false;
+    return create_index(sink, name, fields, n, false, "fan-out filter", err);
 }
 
 /* FerretDB names itself in buildInfo ("ferretdbVersion"); its 1.x update

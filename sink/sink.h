@@ -234,6 +234,12 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err);
 void tf_sink_destroy(tf_sink *sink);
 
 tf_fanout_mode tf_sink_fanout_mode(const tf_sink *sink);
+/* Creates (if absent) a non-unique index `name` on the collection over
+ * fields (dotted paths, ascending), e.g. the "order_items.seller_id" that a
+ * TF_DOC_OP_UPDATE_MANY filters on: without it every fan-out update scans
+ * the collection on MongoDB. Same name and keys again is a no-op. */
+bool tf_sink_ensure_index(tf_sink *sink, const char *name, const char *const *fields, size_t n,
+                          tf_error *err);
 /* Whether the server stores Decimal128 (probed at open by inserting one
  * into a scratch collection). FerretDB 1.24 does not: it drops the
  * connection. When false, tf_sink_add refuses any op holding a Decimal128

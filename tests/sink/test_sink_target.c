@@ -568,6 +568,48 @@ static void test_unique_index_on_root_key_created(void **state)
     assert_true(found);
 }
 
+static void test_fanout_filter_index_created(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(&fx->live);
+    tf_sink *sink = open_sink(fx, "orders_fanout_index", TF_FANOUT_FORCE_RECOMPUTE, "fx", NULL);
+    const char *fields[] = {"order_items.seller_id"};
+    tf_error err = {0};
+    assert_true(tf_sink_ensure_index(sink, "tapflow_fanout_seller", fields, 1, &err));
+    /* Again: the same index exists, fine. */
+    assert_true(tf_sink_ensure_index(sink, "tapflow_fanout_seller", fields, 1, &err));
+    assert_false(tf_sink_ensure_index(sink, "tapflow_fanout_none", fields, 0, &err));
+    assert_string_equal(err.message, "index tapflow_fanout_none: no fields");
+    tf_sink_destroy(sink);
+
+    mongoc_collection_t *c =
+        mongoc_client_get_collection(fx->live.client, fx->live.db, "orders_fanout_index");
+    mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(c, NULL);
+    const bson_t *index;
+    bool found = false;
+    while (mongoc_cursor_next(cursor, &index)) {
+        bson_iter_t it;
+        if (!bson_iter_init_find(&it, index, "name") ||
+            strcmp(bson_iter_utf8(&it, NULL), "tapflow_fanout_seller") != 0)
+            continue;
+        found = true;
+        bson_iter_t k;
+        assert_true(bson_iter_init_find(&k, index, "key"));
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_document(&k, &len, &data);
+        bson_t got;
+        bson_init_static(&got, data, len);
+        bson_t *key = BCON_NEW("order_items.seller_id", BCON_INT32(1));
+        assert_bson_equal(&got, key);
+        bson_destroy(key);
+        assert_false(bson_iter_init_find(&it, index, "unique") && bson_iter_as_bool(&it));
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(c);
+    assert_true(found);
+}
+
 static void test_batch_flushes_by_size_and_by_time(void **state)
 {
     fixture *fx = *state;
@@ -1368,6 +1410,7 @@ int main(void)
         cmocka_unit_test(test_derived_id_open_refuses_server_chosen_ids),
         cmocka_unit_test(test_derived_id_write_meeting_server_chosen_id_fails_clearly),
         cmocka_unit_test(test_unique_index_on_root_key_created),
+        cmocka_unit_test(test_fanout_filter_index_created),
         cmocka_unit_test(test_batch_flushes_by_size_and_by_time),
         cmocka_unit_test(test_fanout_probe_matches_server),
         cmocka_unit_test(test_fanout_recompute_refuses_update_many),
