@@ -25,7 +25,9 @@
  * the root it marks the documents above with that field only ($set of
  * one path); at an object lookup under a root-level array it records the
  * lookup key once, for one updateMany with arrayFilters, instead of
- * visiting the documents at all. */
+ * visiting the documents at all. TF_VIEW_FANOUT_POSITIONAL mode marks
+ * alike; the flush turns each recorded key into positional $sets on the
+ * documents embedding it. */
 #include "view_internal.h"
 
 #include <stdarg.h>
@@ -400,7 +402,7 @@ static void mark_row(tf_view *view, const view_table *t, const view_row *row, ui
         const view_node *n = &view->nodes[i];
         if (n->table != t)
             continue;
-        bool partial = view->fanout == TF_VIEW_FANOUT_ARRAY_FILTERS;
+        bool partial = view->fanout != TF_VIEW_FANOUT_RECOMPUTE;
         if (partial && i > 0 && n->type == TF_LOOKUP_OBJECT && n->route != VIEW_ROUTE_UP &&
             (appeared & slot_bit(n->child_slot)))
             partial = false;
@@ -517,7 +519,8 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
 
 tf_status tf_view_set_fanout(tf_view *view, tf_view_fanout mode, tf_error *err)
 {
-    if (mode != TF_VIEW_FANOUT_RECOMPUTE && mode != TF_VIEW_FANOUT_ARRAY_FILTERS)
+    if (mode != TF_VIEW_FANOUT_RECOMPUTE && mode != TF_VIEW_FANOUT_ARRAY_FILTERS &&
+        mode != TF_VIEW_FANOUT_POSITIONAL)
         return tf_error_set(err, TF_ERR_CONFIG, 0, "flow %.100s: unknown fan-out mode %d",
                             view->spec->name, (int)mode);
     if (view->pending.count || view->fanouts.count)

@@ -9,11 +9,20 @@
  * values) and lets a replayed batch change nothing. */
 #include "view_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Arrays are sorted on the stack up to this many elements. */
 #define SORT_ON_STACK 32
+
+/* A pending document or fan-out key, as the flush walks them in order. */
+typedef struct pending_item {
+    const uint8_t *key;
+    size_t key_len;
+    const void *record;
+    const view_row *row;
+} pending_item;
 
 static int compare_rows(const void *a, const void *b)
 {
@@ -214,6 +223,152 @@ static void emit_fanout(tf_view *view, const view_pending_fanout *f, tf_view_ops
                                   matches ? update : NULL, matches ? NULL : update, array_filters);
 }
 
+/* ---- POSITIONAL mode: a recorded lookup key as element paths ----
+ *
+ * Without arrayFilters, each document embedding the key is updated by the
+ * position of each element that embeds it. The array is its rows ordered
+ * by primary key, so a position is the count of lower keys among the
+ * element's siblings; it is exact in the target when the array's
+ * membership did not change since the last flush, which is when the
+ * document is neither recomputed nor has the array $set whole here (the
+ * cases skipped). */
+
+typedef struct positional_entry {
+    const view_row *root;    /* the document's root row */
+    const view_row *element; /* its array element embedding the key */
+    uint32_t position;       /* of element in the array */
+    uint32_t node;           /* the object lookup under the element */
+} positional_entry;
+
+typedef struct positional_list {
+    positional_entry *items;
+    size_t count, cap;
+} positional_list;
+
+static int compare_positional(const void *a, const void *b)
+{
+    const positional_entry *x = a, *y = b;
+    int c = x->root == y->root ? 0 : view_row_pk_compare(x->root, y->root);
+    if (c)
+        return c;
+    if (x->position != y->position)
+        return x->position < y->position ? -1 : 1;
+    return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* Every (document, element) embedding the key of f. */
+static void collect_positional(const tf_view *view, const view_pending_fanout *f,
+                               positional_list *list)
+{
+    const view_node *n = &view->nodes[f->node];
+    const view_node *array = &view->nodes[n->parent];
+    const view_bucket *elements =
+        view_table_matches(array->table, n->parent_slot, f->data + 4, f->data_len - 4);
+    for (uint32_t i = 0; elements && i < elements->count; i++) {
+        const view_row *element = elements->rows[i];
+        const view_row_key *k = &element->keys[array->child_slot];
+        if (!k->len)
+            continue;
+        const view_bucket *siblings = view_key_bucket(k->ptr);
+        const view_bucket *roots = view_bucket_links(siblings)[array->child_link];
+        if (!roots)
+            continue;
+        uint32_t position = 0;
+        for (uint32_t s = 0; s < siblings->count; s++)
+            position += view_row_pk_compare(siblings->rows[s], element) < 0;
+        for (uint32_t r = 0; r < roots->count; r++) {
+            if (list->count == list->cap) {
+                list->cap = list->cap ? list->cap * 2 : 64;
+                list->items = bson_realloc(list->items, list->cap * sizeof *list->items);
+            }
+            list->items[list->count++] = (positional_entry){
+                .root = roots->rows[r], .element = element, .position = position,
+                .node = f->node};
+        }
+    }
+}
+
+/* Whether this flush writes the entry's path otherwise: its document is
+ * recomputed (or deleted), or its array is $set whole. */
+static bool positional_covered(const tf_view *view, const positional_entry *e)
+{
+    const view_pending_root *p = view_map_get(&view->pending, e->root->pk.ptr, e->root->pk.len);
+    if (!p)
+        return false;
+    if (p->whole)
+        return true;
+    const view_node *array = &view->nodes[view->nodes[e->node].parent];
+    return array->route == VIEW_ROUTE_ROOT_FIELD &&
+           (p->fields & ((uint64_t)1 << array->field_bit));
+}
+
+/* One SET for the entries [from, to) of one document. */
+static void emit_positional_set(tf_view *view, const positional_entry *from,
+                                const positional_entry *to, tf_view_ops *ops)
+{
+    view_buf *set = &view->set, *unset = &view->unset, *filter = &view->filter,
+             *path = &view->path;
+    const view_row *root = from->root;
+    const view_table *root_table = view->nodes[0].table;
+    filter->len = 0;
+    size_t filter_at = view_raw_open(filter);
+    for (size_t k = 0; k < root_table->pk_count; k++) {
+        view_raw_element el;
+        if (view_raw_element_at(root->doc, root->doc_len, root_table->pk[k], &el))
+            view_buf_append(filter, el.start, el.len);
+    }
+    view_raw_close(filter, filter_at);
+    set->len = unset->len = 0;
+    size_t set_at = view_raw_open(set), unset_at = view_raw_open(unset);
+    bool any_set = false, any_unset = false;
+    for (const positional_entry *e = from; e < to; e++) {
+        const view_node *n = &view->nodes[e->node];
+        const view_node *array = &view->nodes[n->parent];
+        char digits[16];
+        int digits_len = snprintf(digits, sizeof digits, ".%u.", (unsigned)e->position);
+        path->len = 0;
+        view_buf_append(path, array->name, array->name_len);
+        view_buf_append(path, digits, (size_t)digits_len);
+        view_buf_append(path, n->name, n->name_len);
+        if (embed(view, e->node, e->element, set, (const char *)path->ptr, path->len)) {
+            any_set = true;
+        } else {
+            put_unset(unset, (const char *)path->ptr, path->len);
+            any_unset = true;
+        }
+    }
+    view_raw_close(set, set_at);
+    view_raw_close(unset, unset_at);
+    tf_view_ops_push_update_steal(ops, TF_VIEW_OP_SET, bson_from_bytes(filter->ptr, filter->len),
+                                  any_set ? bson_from_bytes(set->ptr, set->len) : NULL,
+                                  any_unset ? bson_from_bytes(unset->ptr, unset->len) : NULL,
+                                  NULL);
+}
+
+/* The recorded keys of this flush as positional SETs, one per document,
+ * ordered by root key. */
+static void emit_positional(tf_view *view, const pending_item *fanouts, size_t count,
+                            tf_view_ops *ops)
+{
+    positional_list list = {0};
+    for (size_t i = 0; i < count; i++)
+        collect_positional(view, fanouts[i].record, &list);
+    if (list.count > 1)
+        qsort(list.items, list.count, sizeof *list.items, compare_positional);
+    size_t kept = 0;
+    for (size_t i = 0; i < list.count; i++)
+        if (!positional_covered(view, &list.items[i]))
+            list.items[kept++] = list.items[i];
+    for (size_t from = 0; from < kept;) {
+        size_t to = from + 1;
+        while (to < kept && list.items[to].root == list.items[from].root)
+            to++;
+        emit_positional_set(view, &list.items[from], &list.items[to], ops);
+        from = to;
+    }
+    bson_free(list.items);
+}
+
 /* $set / $unset of the marked root-level lookups of one document. */
 static void emit_set(tf_view *view, const view_pending_root *p, const view_row *row,
                      tf_view_ops *ops)
@@ -351,13 +506,6 @@ static void prefetch_grandchildren(const tf_view *view, const view_row *row, int
     }
 }
 
-typedef struct pending_item {
-    const uint8_t *key;
-    size_t key_len;
-    const void *record;
-    const view_row *row;
-} pending_item;
-
 static int compare_items(const void *a, const void *b)
 {
     const pending_item *x = a, *y = b;
@@ -384,8 +532,11 @@ tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err)
     (void)err;
     if (view->fanouts.count) {
         pending_item *items = sorted_entries(&view->fanouts);
-        for (size_t i = 0; i < view->fanouts.count; i++)
-            emit_fanout(view, items[i].record, ops);
+        if (view->fanout == TF_VIEW_FANOUT_POSITIONAL)
+            emit_positional(view, items, view->fanouts.count, ops);
+        else
+            for (size_t i = 0; i < view->fanouts.count; i++)
+                emit_fanout(view, items[i].record, ops);
         bson_free(items);
     }
     size_t n = view->pending.count;

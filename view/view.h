@@ -169,7 +169,10 @@ typedef enum tf_view_op_kind {
      * {path: "", ...}; either may be NULL. Paths are lookups directly
      * under the root ("customer_info", "order_items": the whole array)
      * and the root row's own columns but its primary key (after an update
-     * that kept every key). Only in TF_VIEW_FANOUT_ARRAY_FILTERS mode. */
+     * that kept every key); in TF_VIEW_FANOUT_POSITIONAL mode also an
+     * object lookup in an element of a root-level array, by position
+     * ("order_items.1.seller"), in a SET of its own. Only in the
+     * ARRAY_FILTERS and POSITIONAL modes. */
     TF_VIEW_OP_SET = 2,
     /* updateMany(filter, {$set: set, $unset: unset}, {arrayFilters:
      * array_filters}): one object lookup under a root-level array, for
@@ -283,6 +286,13 @@ typedef enum tf_view_fanout {
      * the field after its siblings), recomputes the document. The final
      * documents equal recompute mode's, field order included. */
     TF_VIEW_FANOUT_ARRAY_FILTERS = 1,
+    /* ARRAY_FILTERS without arrayFilters, for servers that lack them
+     * (FerretDB): the same SETs and recomputes, but an object lookup under
+     * a root-level array reaches each document embedding the changed row
+     * by a SET of numeric element paths ("order_items.2.seller", $unset
+     * "order_items.0.product"), positions taken from the state at flush
+     * time (the array is ordered by primary key). No SET_MANY. */
+    TF_VIEW_FANOUT_POSITIONAL = 2,
 } tf_view_fanout;
 
 /* Chooses the fan-out mode (default RECOMPUTE). Only while nothing is
@@ -292,7 +302,10 @@ tf_status tf_view_set_fanout(tf_view *view, tf_view_fanout mode, tf_error *err);
 
 /* Appends to ops the operations that bring every document changed since
  * the last flush to its state: in ARRAY_FILTERS mode SET_MANY first
- * (ordered by lookup and key), then, as in both modes, deletes of the
+ * (ordered by lookup and key), in POSITIONAL mode the positional SETs
+ * first (one per document, ordered by root key; none for a document that
+ * is deleted or recomputed in this flush, nor for a path under an array
+ * this flush $sets whole), then, as in every mode, deletes of the
  * documents whose root row is gone, then one REPLACE (the document
  * recomputed whole) or SET per remaining document, ordered by root key.
  * Every value is computed from the state at flush time, so the ops may be

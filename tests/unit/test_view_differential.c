@@ -11,10 +11,12 @@
  * shares nothing with the engine but the flow spec and the per-value type
  * mapping (tf_value_append_bson).
  *
- * Every run drives two views with the same changes: one in recompute mode
- * (whole documents) and one in ARRAY_FILTERS mode (SET / SET_MANY partial
- * updates, applied by the small evaluator below); both collections must
- * equal the model, field order included, after every batch. */
+ * Every run drives three views with the same changes: one in recompute
+ * mode (whole documents), one in ARRAY_FILTERS mode (SET / SET_MANY
+ * partial updates, applied by the small evaluator below) and one in
+ * POSITIONAL mode (SETs with numeric element paths instead of SET_MANY);
+ * every collection must equal the model, field order included, after
+ * every batch. */
 #include "support.h"
 
 #include "view.h"
@@ -390,7 +392,9 @@ static int coll_find(const coll *c, const char *key)
  * MongoDB's semantics for exactly the shapes the view emits and failing
  * the test on anything else: $set / $unset of top-level fields on the one
  * document the filter names (an existing field keeps its place, a new one
- * is appended, as mongod does), and updateMany whose filter is dotted
+ * is appended, as mongod does) or of "<array>.<index>.<field>" (a field of
+ * an existing element of a top-level array, same rules inside the
+ * element), and updateMany whose filter is dotted
  * equalities into an array of documents, with the single path
  * "<array>.$[e].<field>" bound by one arrayFilters document of
  * equalities on "e.<field>". It checks the view's reasoning (which
@@ -436,7 +440,60 @@ static void replace_doc(bson_t **slot, bson_t *doc)
     *slot = doc;
 }
 
-/* {$set, $unset} of top-level fields on one existing document. */
+/* *doc with path set to value (NULL: removed): a top-level field, or
+ * "<array>.<index>.<field>" in an element that exists. */
+static void set_path(bson_t **doc, const char *path, const bson_iter_t *value)
+{
+    const char *dot = strchr(path, '.');
+    if (!dot) {
+        replace_doc(doc, with_field(*doc, path, value));
+        return;
+    }
+    char array[128];
+    assert_true((size_t)(dot - path) < sizeof array);
+    memcpy(array, path, (size_t)(dot - path));
+    array[dot - path] = '\0';
+    char *end;
+    unsigned long index = strtoul(dot + 1, &end, 10);
+    assert_true(end > dot + 1 && *end == '.');
+    const char *field = end + 1;
+    assert_null(strchr(field, '.'));
+    bson_iter_t arr, elements;
+    if (!bson_iter_init_find(&arr, *doc, array) || !BSON_ITER_HOLDS_ARRAY(&arr))
+        fail_msg("positional path %s: no array %s", path, array);
+    assert_true(bson_iter_recurse(&arr, &elements));
+    bson_t new_array = BSON_INITIALIZER;
+    bool found = false;
+    for (unsigned long i = 0; bson_iter_next(&elements); i++) {
+        if (i != index) {
+            bson_append_iter(&new_array, bson_iter_key(&elements), -1, &elements);
+            continue;
+        }
+        assert_true(BSON_ITER_HOLDS_DOCUMENT(&elements));
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_document(&elements, &len, &data);
+        bson_t element;
+        assert_true(bson_init_static(&element, data, len));
+        bson_t *updated = with_field(&element, field, value);
+        bson_append_document(&new_array, bson_iter_key(&elements), -1, updated);
+        bson_destroy(updated);
+        found = true;
+    }
+    if (!found)
+        fail_msg("positional path %s: no element %lu (mongod would pad with nulls)", path, index);
+    bson_t wrap = BSON_INITIALIZER;
+    bson_append_array(&wrap, array, -1, &new_array);
+    bson_iter_t wrapped;
+    assert_true(bson_iter_init_find(&wrapped, &wrap, array));
+    replace_doc(doc, with_field(*doc, array, &wrapped));
+    bson_destroy(&wrap);
+    bson_destroy(&new_array);
+}
+
+/* {$set, $unset} of top-level fields or element paths on one existing
+ * document. A path is set at most once per op (mongod refuses
+ * conflicting paths). */
 static void eval_set(coll *c, const tf_view_op *op, const char *key)
 {
     int at = coll_find(c, key);
@@ -446,16 +503,17 @@ static void eval_set(coll *c, const tf_view_op *op, const char *key)
     if (op->set) {
         assert_true(bson_iter_init(&it, op->set));
         while (bson_iter_next(&it)) {
-            assert_null(strchr(bson_iter_key(&it), '.'));
-            replace_doc(&c->docs[at], with_field(c->docs[at], bson_iter_key(&it), &it));
+            if (op->unset) {
+                bson_iter_t clash;
+                assert_false(bson_iter_init_find(&clash, op->unset, bson_iter_key(&it)));
+            }
+            set_path(&c->docs[at], bson_iter_key(&it), &it);
         }
     }
     if (op->unset) {
         assert_true(bson_iter_init(&it, op->unset));
-        while (bson_iter_next(&it)) {
-            assert_null(strchr(bson_iter_key(&it), '.'));
-            replace_doc(&c->docs[at], with_field(c->docs[at], bson_iter_key(&it), NULL));
-        }
+        while (bson_iter_next(&it))
+            set_path(&c->docs[at], bson_iter_key(&it), NULL);
     }
 }
 
@@ -559,7 +617,19 @@ static void eval_set_many(coll *c, const tf_view_op *op)
 
 typedef struct op_counts {
     int replaces, deletes, sets, set_manys;
+    int positional_sets; /* SETs with an element path */
 } op_counts;
+
+static bool has_element_path(const bson_t *b)
+{
+    bson_iter_t it;
+    if (!b || !bson_iter_init(&it, b))
+        return false;
+    while (bson_iter_next(&it))
+        if (strchr(bson_iter_key(&it), '.'))
+            return true;
+    return false;
+}
 
 static void coll_apply(coll *c, const tf_view_ops *ops, op_counts *counted)
 {
@@ -570,6 +640,8 @@ static void coll_apply(coll *c, const tf_view_ops *ops, op_counts *counted)
             counted->deletes += op->kind == TF_VIEW_OP_DELETE;
             counted->sets += op->kind == TF_VIEW_OP_SET;
             counted->set_manys += op->kind == TF_VIEW_OP_SET_MANY;
+            counted->positional_sets += op->kind == TF_VIEW_OP_SET &&
+                                        (has_element_path(op->set) || has_element_path(op->unset));
         }
         if (op->kind == TF_VIEW_OP_SET_MANY) {
             eval_set_many(c, op);
@@ -663,8 +735,8 @@ static void random_row(int t, mrow *r)
         random_cell(&tables[t].cols[c], &r->c[c]);
 }
 
-/* The views under test: recompute mode, and ARRAY_FILTERS mode. */
-#define VIEW_COUNT 2
+/* The views under test: recompute, ARRAY_FILTERS and POSITIONAL mode. */
+#define VIEW_COUNT 3
 
 static void apply_engine(tf_view *const *views, int t, tf_view_change_kind kind,
                          const mrow *before, const mrow *after)
@@ -754,8 +826,9 @@ static void run(uint64_t seed, int changes, int batch)
         fail_msg("%s", err.message);
     model m = {.spec = spec};
     make_columns(&m);
-    tf_view *views[VIEW_COUNT] = {new_view(&m), new_view(&m)};
+    tf_view *views[VIEW_COUNT] = {new_view(&m), new_view(&m), new_view(&m)};
     assert_int_equal(tf_view_set_fanout(views[1], TF_VIEW_FANOUT_ARRAY_FILTERS, &err), TF_OK);
+    assert_int_equal(tf_view_set_fanout(views[2], TF_VIEW_FANOUT_POSITIONAL, &err), TF_OK);
     coll c[VIEW_COUNT] = {{0}};
     op_counts kinds[VIEW_COUNT] = {{0}};
     tf_view_ops ops;
@@ -779,9 +852,15 @@ static void run(uint64_t seed, int changes, int batch)
     assert_true(kinds[1].sets > 0);
     assert_true(kinds[1].set_manys > 0);
     assert_true(kinds[1].replaces < kinds[0].replaces);
+    assert_int_equal(kinds[1].positional_sets, 0);
+    /* POSITIONAL mode: element paths instead of SET_MANY, and as few
+     * replaces as ARRAY_FILTERS mode. */
+    assert_int_equal(kinds[2].set_manys, 0);
+    assert_true(kinds[2].positional_sets > 0);
+    assert_int_equal(kinds[2].replaces, kinds[1].replaces);
     /* The same final documents from a fresh view fed the final rows (an
      * initial snapshot), in random table order. */
-    tf_view *fresh[VIEW_COUNT] = {new_view(&m), NULL};
+    tf_view *fresh[VIEW_COUNT] = {new_view(&m), NULL, NULL};
     coll c2 = {0};
     for (int k = 0; k < TABLE_COUNT; k++) {
         int t = (k + (int)(seed % TABLE_COUNT)) % TABLE_COUNT;

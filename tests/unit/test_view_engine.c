@@ -729,6 +729,82 @@ static void test_array_filters_mode_guide_changes_give_exact_commands(void **sta
                                      "documents pending (flush first)");
 }
 
+/* POSITIONAL mode on the guide's document with a second item of the same
+ * seller (whose product is unknown): a seller or product change is one
+ * $set per order of the element paths that embed it, by position in the
+ * array; a seller that goes is $unset there; an order recomputed or whose
+ * array is $set whole in the same flush gets no positional SET. */
+#define ITEM2 \
+    ROW(T_ITEMS, "s:ORD789654", "i:2", "s:PROD00002", "s:SELL34567", "t:2024-11-05", "d:10.00", \
+        "d:1.00")
+static void test_positional_mode_guide_changes_give_exact_commands(void **state)
+{
+    fixture *f = *state;
+    insert(f, T_CUSTOMERS, CUSTOMER);
+    insert(f, T_ORDERS, ORDER("s:pending", ""));
+    insert(f, T_ITEMS, ITEM2);
+    insert(f, T_ITEMS, ITEM("d:199.99", "d:15.00"));
+    insert(f, T_PRODUCTS, PRODUCT);
+    insert(f, T_SELLERS, SELLER);
+    insert(f, T_PAYMENTS, PAYMENT("i:1", "d:199.99"));
+    bson_free(flush(f));
+    tf_error err = {0};
+    assert_int_equal(tf_view_set_fanout(f->view, TF_VIEW_FANOUT_POSITIONAL, &err), TF_OK);
+
+    update(f, T_PRODUCTS, PRODUCT,
+           ROW(T_PRODUCTS, "s:PROD56789", "s:electronics", "", "", "", "i:1300", "i:20", "i:10",
+               "i:8"));
+    assert_flush(f, "set { \"order_id\" : \"ORD789654\" } { \"$set\" : { "
+                    "\"order_items.0.product\" : { \"product_category_name\" : "
+                    "\"electronics\", \"product_name_lenght\" : null, "
+                    "\"product_description_lenght\" : null, \"product_photos_qty\" : null, "
+                    "\"product_weight_g\" : 1300, \"product_length_cm\" : 20, "
+                    "\"product_height_cm\" : 10, \"product_width_cm\" : 8 } }, \"$unset\" : "
+                    "{ } }\n");
+    const tf_view_op *op = &f->ops.ops[0];
+    assert_int_equal(op->kind, TF_VIEW_OP_SET);
+    assert_null(op->doc);
+    assert_null(op->unset);
+    assert_null(op->array_filters);
+    update(f, T_SELLERS, SELLER, ROW(T_SELLERS, "s:SELL34567", "s:90001", "s:San Diego", "s:CA"));
+    assert_flush(f, "set { \"order_id\" : \"ORD789654\" } { \"$set\" : { "
+                    "\"order_items.0.seller\" : { \"seller_zip_code_prefix\" : \"90001\", "
+                    "\"seller_city\" : \"San Diego\", \"seller_state\" : \"CA\" }, "
+                    "\"order_items.1.seller\" : { \"seller_zip_code_prefix\" : \"90001\", "
+                    "\"seller_city\" : \"San Diego\", \"seller_state\" : \"CA\" } }, "
+                    "\"$unset\" : { } }\n");
+    delete_row(f, T_SELLERS, ROW(T_SELLERS, "s:SELL34567", "s:90001", "s:San Diego", "s:CA"));
+    assert_flush(f, "set { \"order_id\" : \"ORD789654\" } { \"$set\" : { }, \"$unset\" : { "
+                    "\"order_items.0.seller\" : \"\", \"order_items.1.seller\" : \"\" } }\n");
+    assert_null(f->ops.ops[0].set);
+    /* It comes back: a $set would append the field, so the order is
+     * replaced whole. */
+    insert(f, T_SELLERS, SELLER);
+    assert_keys(f, "replace ORD789654");
+    update(f, T_SELLERS, SELLER, ROW(T_SELLERS, "s:SELL34567", "s:90001", "s:San Diego", "s:CA"));
+    delete_row(f, T_ITEMS, ITEM2);
+    /* The array changes too: its $set carries the new seller, and no
+     * element path may be set in the same flush. */
+    assert_flush(f, "set { \"order_id\" : \"ORD789654\" } { \"$set\" : { \"order_items\" : [ { "
+                    "\"order_item_id\" : 1, \"product_id\" : \"PROD56789\", \"seller_id\" : "
+                    "\"SELL34567\", \"shipping_limit_date\" : { \"$date\" : "
+                    "\"2024-11-05T00:00:00Z\" }, \"price\" : { \"$numberDecimal\" : "
+                    "\"199.99\" }, \"freight_value\" : { \"$numberDecimal\" : \"15.00\" }, "
+                    "\"product\" : { \"product_category_name\" : \"electronics\", "
+                    "\"product_name_lenght\" : null, \"product_description_lenght\" : null, "
+                    "\"product_photos_qty\" : null, \"product_weight_g\" : 1300, "
+                    "\"product_length_cm\" : 20, \"product_height_cm\" : 10, "
+                    "\"product_width_cm\" : 8 }, \"seller\" : { \"seller_zip_code_prefix\" "
+                    ": \"90001\", \"seller_city\" : \"San Diego\", \"seller_state\" : \"CA\" } "
+                    "} ] }, \"$unset\" : { } }\n");
+    /* A seller change while the order is recomputed: the replace only. */
+    update(f, T_SELLERS, ROW(T_SELLERS, "s:SELL34567", "s:90001", "s:San Diego", "s:CA"), SELLER);
+    update(f, T_ORDERS, ORDER("s:pending", ""),
+           ROW(T_ORDERS, "s:ORD789654", "s:CUST99", "s:pending", "t:2024-11-02 10:20:00",
+               "t:2024-11-02 10:22:00", "", "", "t:2024-11-10"));
+    assert_keys(f, "replace ORD789654");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -742,6 +818,7 @@ int main(void)
         T(test_replayed_changes_give_the_same_documents),
         T(test_partial_row_image_is_refused),
         T(test_array_filters_mode_guide_changes_give_exact_commands),
+        T(test_positional_mode_guide_changes_give_exact_commands),
         cmocka_unit_test(test_definition_errors_name_the_flow_line),
         cmocka_unit_test(test_change_before_every_table_is_defined),
     };

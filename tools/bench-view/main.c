@@ -1,7 +1,7 @@
 /* bench-view — the view engine alone, on one core, no target.
  *
  *   bench-view --tsv DIR --flow FILE [--changes N] [--seed N]
- *              [--fanout recompute|array-filters]
+ *              [--fanout recompute|array-filters|positional]
  *
  * DIR holds the six ecom_ tables as tools/datagen/datagen --tsv writes them.
  * Phase 1 (the snapshot's work): every row applied as an INSERT, then one
@@ -24,8 +24,9 @@
  * Times are the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), not wall
  * time: the machines this runs on are shared, and time the core spent on
  * other processes is not the engine's. --fanout chooses the view's mode:
- * recompute (whole documents, the default) or array-filters (SET /
- * SET_MANY partial updates). */
+ * recompute (whole documents, the default), array-filters (SET /
+ * SET_MANY partial updates) or positional (SETs, element paths by
+ * position instead of SET_MANY). */
 #include "view.h"
 
 #include <inttypes.h>
@@ -273,10 +274,23 @@ static const char *const statuses[] = {"approved", "invoiced", "processing", "sh
 static const char *const cities[] = {"sao paulo", "rio de janeiro", "curitiba", "campinas",
                                      "salvador", "recife"};
 
+static const char *const fanout_names[] = {"recompute", "array-filters", "positional"};
+
+/* The mode named by --fanout's argument (indexes are tf_view_fanout). */
+static bool fanout_named(const char *name, tf_view_fanout *out)
+{
+    for (size_t i = 0; i < sizeof fanout_names / sizeof *fanout_names; i++)
+        if (strcmp(name, fanout_names[i]) == 0) {
+            *out = (tf_view_fanout)i;
+            return true;
+        }
+    return false;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: bench-view --tsv DIR --flow FILE [--changes N] [--seed N] "
-                    "[--fanout recompute|array-filters]\n");
+                    "[--fanout recompute|array-filters|positional]\n");
     return 2;
 }
 
@@ -295,10 +309,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
             seed = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--fanout") == 0 && i + 1 < argc &&
-                 (strcmp(argv[i + 1], "recompute") == 0 ||
-                  strcmp(argv[i + 1], "array-filters") == 0))
-            fanout = strcmp(argv[++i], "recompute") == 0 ? TF_VIEW_FANOUT_RECOMPUTE
-                                                         : TF_VIEW_FANOUT_ARRAY_FILTERS;
+                 fanout_named(argv[i + 1], &fanout))
+            i++;
         else
             return usage();
     }
@@ -489,10 +501,10 @@ int main(int argc, char **argv)
                kind_names[k], kind_txns[k], kind_changes[k], kind_ops[k], kind_time[k],
                kind_time[k] > 0 ? (double)kind_changes[k] / kind_time[k] : 0.0);
     printf("final_rss_kb=%ld\nfinal_engine_bytes=%zu\n", rss_kb(), st.memory_bytes);
-    printf("fanout=%s\n", fanout == TF_VIEW_FANOUT_RECOMPUTE ? "recompute" : "array-filters");
+    printf("fanout=%s\n", fanout_names[fanout]);
 
     printf("\nview engine alone, one core (thread CPU time), fan-out mode %s\n",
-           fanout == TF_VIEW_FANOUT_RECOMPUTE ? "recompute" : "array-filters");
+           fanout_names[fanout]);
     printf("  %-10s %9s %9s %9s %8s %12s\n", "part", "txns", "changes", "ops", "cpu s",
            "changes/s");
     for (int k = 0; k < K_KINDS; k++)

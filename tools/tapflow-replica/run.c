@@ -636,16 +636,17 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
     d->sink = tf_sink_open(&so, err);
     if (!d->sink)
         return false;
-    /* Partial updates (updateMany with arrayFilters) only where the server
-     * takes them; the mode changes only between flushes, and whole
-     * documents are right for any server meanwhile. */
+    /* Partial updates: updateMany with arrayFilters where the server
+     * takes them, else element paths by position (FerretDB); the mode
+     * changes only between flushes, and whole documents are right for any
+     * server meanwhile. */
     tf_view_stats pending;
     tf_view_get_stats(d->view, &pending);
     if (pending.pending_count == 0 &&
         tf_view_set_fanout(d->view,
                            tf_sink_fanout_mode(d->sink) == TF_FANOUT_ARRAY_FILTERS
                                ? TF_VIEW_FANOUT_ARRAY_FILTERS
-                               : TF_VIEW_FANOUT_RECOMPUTE,
+                               : TF_VIEW_FANOUT_POSITIONAL,
                            err) != TF_OK)
         return false;
     bool supported = tf_sink_supports_decimal128(d->sink);
