@@ -612,6 +612,26 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- set-up ---- */
 
+/* The updateMany filters of lookups nested under an array lookup
+ * ("order_items.seller_id") need an index on MongoDB, or every fan-out
+ * update scans the collection. Only created where those updates are sent. */
+static bool create_fanout_indexes(daemon_ctx *d, tf_error *err)
+{
+    for (size_t i = 0; i < d->spec->lookup_count; i++) {
+        const tf_flow_lookup *l = &d->spec->lookups[i];
+        if (l->parent < 0 || l->relation_count == 0 || l->relation_count > 16)
+            continue;
+        const char *fields[16];
+        for (size_t r = 0; r < l->relation_count; r++)
+            fields[r] = l->relations[r].parent_field;
+        char name[160];
+        snprintf(name, sizeof name, "tapflow_fanout_%.120s", l->path);
+        if (!tf_sink_ensure_index(d->sink, name, fields, l->relation_count, err))
+            return false;
+    }
+    return true;
+}
+
 static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
 {
     tf_sink_destroy(d->sink);
@@ -648,6 +668,9 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
                                ? TF_VIEW_FANOUT_ARRAY_FILTERS
                                : TF_VIEW_FANOUT_POSITIONAL,
                            err) != TF_OK)
+        return false;
+    if (with_index && tf_sink_fanout_mode(d->sink) == TF_FANOUT_ARRAY_FILTERS &&
+        !create_fanout_indexes(d, err))
         return false;
     bool supported = tf_sink_supports_decimal128(d->sink);
     d->decimal_rewrite = d->cfg.decimal != TFR_DECIMAL_AUTO || !supported;
