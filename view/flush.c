@@ -9,7 +9,6 @@
  * values) and lets a replayed batch change nothing. */
 #include "view_internal.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,13 +230,19 @@ static void emit_fanout(tf_view *view, const view_pending_fanout *f, tf_view_ops
  * element's siblings; it is exact in the target when the array's
  * membership did not change since the last flush, which is when the
  * document is neither recomputed nor has the array $set whole here (the
- * cases skipped). */
+ * cases skipped).
+ *
+ * Every element embedding one recorded key embeds the same value (the
+ * lowest row matching the key), so that value's BSON is built once per
+ * flush, on the first document that needs it, and its bytes are appended
+ * to every document's SET: a seller embedded in dozens of orders costs
+ * one build and dozens of copies. */
 
 typedef struct positional_entry {
-    const view_row *root;    /* the document's root row */
-    const view_row *element; /* its array element embedding the key */
-    uint32_t position;       /* of element in the array */
-    uint32_t node;           /* the object lookup under the element */
+    const view_row *root; /* the document's root row */
+    uint32_t position;    /* of its array element embedding the key */
+    uint32_t fanout;      /* the recorded key: index in the flush's sorted keys */
+    uint32_t node;        /* the object lookup under the element */
 } positional_entry;
 
 typedef struct positional_list {
@@ -256,9 +261,67 @@ static int compare_positional(const void *a, const void *b)
     return x->node < y->node ? -1 : x->node > y->node;
 }
 
-/* Every (document, element) embedding the key of f. */
+/* The value of a recorded key's object lookup, once built. */
+typedef enum positional_value_state {
+    POSITIONAL_VALUE_UNBUILT,
+    POSITIONAL_VALUE_PRESENT, /* the document is bytes[offset, offset + len) */
+    POSITIONAL_VALUE_ABSENT,  /* no row matches the key: $unset */
+} positional_value_state;
+
+typedef struct positional_value {
+    positional_value_state state;
+    size_t offset, len;
+} positional_value;
+
+/* The values of one flush's recorded keys, freed at its end. */
+typedef struct positional_memo {
+    const pending_item *fanouts;
+    positional_value *values; /* one per fanout */
+    view_buf bytes;
+} positional_memo;
+
+/* The value for fanout index i, built on first use. */
+static const positional_value *positional_value_of(const tf_view *view, positional_memo *memo,
+                                                   uint32_t i)
+{
+    positional_value *v = &memo->values[i];
+    if (v->state != POSITIONAL_VALUE_UNBUILT)
+        return v;
+    const view_pending_fanout *f = memo->fanouts[i].record;
+    const view_node *n = &view->nodes[f->node];
+    const view_bucket *matches =
+        view_table_matches(n->table, n->child_slot, f->data + 4, f->data_len - 4);
+    if (!matches) {
+        v->state = POSITIONAL_VALUE_ABSENT;
+        return v;
+    }
+    v->offset = memo->bytes.len;
+    size_t at = view_raw_open(&memo->bytes);
+    build_row(view, f->node, lowest(matches), &memo->bytes);
+    view_raw_close(&memo->bytes, at);
+    v->len = memo->bytes.len - v->offset;
+    v->state = POSITIONAL_VALUE_PRESENT;
+    return v;
+}
+
+/* Appends ".<position>." to path. */
+static void put_position(view_buf *path, uint32_t position)
+{
+    char digits[12];
+    size_t at = sizeof digits;
+    digits[--at] = '.';
+    do {
+        digits[--at] = (char)('0' + position % 10);
+        position /= 10;
+    } while (position);
+    digits[--at] = '.';
+    view_buf_append(path, digits + at, sizeof digits - at);
+}
+
+/* Every (document, element) embedding the key of f, the fanout_index-th
+ * recorded key. */
 static void collect_positional(const tf_view *view, const view_pending_fanout *f,
-                               positional_list *list)
+                               uint32_t fanout_index, positional_list *list)
 {
     const view_node *n = &view->nodes[f->node];
     const view_node *array = &view->nodes[n->parent];
@@ -282,7 +345,7 @@ static void collect_positional(const tf_view *view, const view_pending_fanout *f
                 list->items = bson_realloc(list->items, list->cap * sizeof *list->items);
             }
             list->items[list->count++] = (positional_entry){
-                .root = roots->rows[r], .element = element, .position = position,
+                .root = roots->rows[r], .position = position, .fanout = fanout_index,
                 .node = f->node};
         }
     }
@@ -292,6 +355,8 @@ static void collect_positional(const tf_view *view, const view_pending_fanout *f
  * recomputed (or deleted), or its array is $set whole. */
 static bool positional_covered(const tf_view *view, const positional_entry *e)
 {
+    if (!view->pending.count)
+        return false;
     const view_pending_root *p = view_map_get(&view->pending, e->root->pk.ptr, e->root->pk.len);
     if (!p)
         return false;
@@ -303,8 +368,9 @@ static bool positional_covered(const tf_view *view, const positional_entry *e)
 }
 
 /* One SET for the entries [from, to) of one document. */
-static void emit_positional_set(tf_view *view, const positional_entry *from,
-                                const positional_entry *to, tf_view_ops *ops)
+static void emit_positional_set(tf_view *view, positional_memo *memo,
+                                const positional_entry *from, const positional_entry *to,
+                                tf_view_ops *ops)
 {
     view_buf *set = &view->set, *unset = &view->unset, *filter = &view->filter,
              *path = &view->path;
@@ -324,13 +390,14 @@ static void emit_positional_set(tf_view *view, const positional_entry *from,
     for (const positional_entry *e = from; e < to; e++) {
         const view_node *n = &view->nodes[e->node];
         const view_node *array = &view->nodes[n->parent];
-        char digits[16];
-        int digits_len = snprintf(digits, sizeof digits, ".%u.", (unsigned)e->position);
         path->len = 0;
         view_buf_append(path, array->name, array->name_len);
-        view_buf_append(path, digits, (size_t)digits_len);
+        put_position(path, e->position);
         view_buf_append(path, n->name, n->name_len);
-        if (embed(view, e->node, e->element, set, (const char *)path->ptr, path->len)) {
+        const positional_value *v = positional_value_of(view, memo, e->fanout);
+        if (v->state == POSITIONAL_VALUE_PRESENT) {
+            view_raw_key(set, BSON_TYPE_DOCUMENT, (const char *)path->ptr, path->len);
+            view_buf_append(set, memo->bytes.ptr + v->offset, v->len);
             any_set = true;
         } else {
             put_unset(unset, (const char *)path->ptr, path->len);
@@ -352,20 +419,24 @@ static void emit_positional(tf_view *view, const pending_item *fanouts, size_t c
 {
     positional_list list = {0};
     for (size_t i = 0; i < count; i++)
-        collect_positional(view, fanouts[i].record, &list);
+        collect_positional(view, fanouts[i].record, (uint32_t)i, &list);
     if (list.count > 1)
         qsort(list.items, list.count, sizeof *list.items, compare_positional);
     size_t kept = 0;
     for (size_t i = 0; i < list.count; i++)
         if (!positional_covered(view, &list.items[i]))
             list.items[kept++] = list.items[i];
+    positional_memo memo = {.fanouts = fanouts,
+                            .values = bson_malloc0(count * sizeof *memo.values)};
     for (size_t from = 0; from < kept;) {
         size_t to = from + 1;
         while (to < kept && list.items[to].root == list.items[from].root)
             to++;
-        emit_positional_set(view, &list.items[from], &list.items[to], ops);
+        emit_positional_set(view, &memo, &list.items[from], &list.items[to], ops);
         from = to;
     }
+    bson_free(memo.values);
+    view_buf_cleanup(&memo.bytes);
     bson_free(list.items);
 }
 
