@@ -267,6 +267,19 @@ tf_status tf_view_define_table_map(tf_view *view, const tf_table_map *map, tf_er
 
 /* fields: the bits of view_pending_root.fields to $set, 0 for the whole
  * document. */
+void view_root_filter(const tf_view *view, const view_row *row, view_buf *out)
+{
+    const view_table *root = view->nodes[0].table;
+    out->len = 0;
+    size_t at = view_raw_open(out);
+    for (size_t k = 0; k < root->pk_count; k++) {
+        view_raw_element el;
+        if (view_raw_element_at(row->doc, row->doc_len, root->pk[k], &el))
+            view_buf_append(out, el.start, el.len);
+    }
+    view_raw_close(out, at);
+}
+
 static void mark_root(tf_view *view, const view_row *row, uint64_t fields)
 {
     bool created;
@@ -274,16 +287,8 @@ static void mark_root(tf_view *view, const view_row *row, uint64_t fields)
     view_pending_root *p = e->value;
     if (created) {
         /* The filter is taken now: the row may be gone at the flush. */
-        const view_table *root = view->nodes[0].table;
         view_buf *f = &view->filter;
-        f->len = 0;
-        size_t at = view_raw_open(f);
-        for (size_t k = 0; k < root->pk_count; k++) {
-            view_raw_element el;
-            if (view_raw_element_at(row->doc, row->doc_len, root->pk[k], &el))
-                view_buf_append(f, el.start, el.len);
-        }
-        view_raw_close(f, at);
+        view_root_filter(view, row, f);
         p = view_arena_alloc(&view->arena, sizeof *p + row->pk.len + f->len);
         p->fields = 0;
         p->whole = false;

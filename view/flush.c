@@ -158,6 +158,20 @@ static void put_unset(view_buf *b, const char *path, size_t len)
     view_buf_append(b, empty_string, sizeof empty_string);
 }
 
+/* Closes the $set / $unset documents opened at set_at / unset_at and
+ * appends one SET op on the document filter names (an empty side is NULL). */
+static void push_set(tf_view_ops *ops, const uint8_t *filter, size_t filter_len, view_buf *set,
+                     size_t set_at, bool any_set, view_buf *unset, size_t unset_at,
+                     bool any_unset)
+{
+    view_raw_close(set, set_at);
+    view_raw_close(unset, unset_at);
+    tf_view_ops_push_update_steal(ops, TF_VIEW_OP_SET, bson_from_bytes(filter, filter_len),
+                                  any_set ? bson_from_bytes(set->ptr, set->len) : NULL,
+                                  any_unset ? bson_from_bytes(unset->ptr, unset->len) : NULL,
+                                  NULL);
+}
+
 /* An element of src renamed "<prefix>.<its key>". */
 static void put_renamed(view_buf *b, const char *prefix, size_t prefix_len,
                         const view_raw_element *el, view_buf *scratch)
@@ -375,15 +389,7 @@ static void emit_positional_set(tf_view *view, positional_memo *memo,
     view_buf *set = &view->set, *unset = &view->unset, *filter = &view->filter,
              *path = &view->path;
     const view_row *root = from->root;
-    const view_table *root_table = view->nodes[0].table;
-    filter->len = 0;
-    size_t filter_at = view_raw_open(filter);
-    for (size_t k = 0; k < root_table->pk_count; k++) {
-        view_raw_element el;
-        if (view_raw_element_at(root->doc, root->doc_len, root_table->pk[k], &el))
-            view_buf_append(filter, el.start, el.len);
-    }
-    view_raw_close(filter, filter_at);
+    view_root_filter(view, root, filter);
     set->len = unset->len = 0;
     size_t set_at = view_raw_open(set), unset_at = view_raw_open(unset);
     bool any_set = false, any_unset = false;
@@ -404,12 +410,7 @@ static void emit_positional_set(tf_view *view, positional_memo *memo,
             any_unset = true;
         }
     }
-    view_raw_close(set, set_at);
-    view_raw_close(unset, unset_at);
-    tf_view_ops_push_update_steal(ops, TF_VIEW_OP_SET, bson_from_bytes(filter->ptr, filter->len),
-                                  any_set ? bson_from_bytes(set->ptr, set->len) : NULL,
-                                  any_unset ? bson_from_bytes(unset->ptr, unset->len) : NULL,
-                                  NULL);
+    push_set(ops, filter->ptr, filter->len, set, set_at, any_set, unset, unset_at, any_unset);
 }
 
 /* The recorded keys of this flush as positional SETs, one per document,
@@ -474,12 +475,7 @@ static void emit_set(tf_view *view, const view_pending_root *p, const view_row *
             any_unset = true;
         }
     }
-    view_raw_close(set, set_at);
-    view_raw_close(unset, unset_at);
-    tf_view_ops_push_update_steal(ops, TF_VIEW_OP_SET, bson_from_bytes(p->filter, p->filter_len),
-                                  any_set ? bson_from_bytes(set->ptr, set->len) : NULL,
-                                  any_unset ? bson_from_bytes(unset->ptr, unset->len) : NULL,
-                                  NULL);
+    push_set(ops, p->filter, p->filter_len, set, set_at, any_set, unset, unset_at, any_unset);
 }
 
 /* ---- prefetching the next documents' rows ----

@@ -347,6 +347,10 @@ struct tf_view {
 /* The pending documents and fan-out keys are forgotten. */
 void view_pending_reset(tf_view *view);
 
+/* Writes the root key filter of root row `row` ({pk_col: value, ...}, the
+ * values copied from the row's document) into out, emptied first. */
+void view_root_filter(const tf_view *view, const view_row *row, view_buf *out);
+
 /* ---- the view's tables, for persist.c (engine.c) ---- */
 
 size_t view_table_count(const tf_view *view);
