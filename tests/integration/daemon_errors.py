@@ -132,7 +132,7 @@ def main():
         case("unreachable source",
              flow(tmp, "SourceDown", 'f.lookup("Src.customers", path="c", type="object", '
                   'relation=[["customer_id", "customer_id"]])'),
-             down, ["127.0.0.1", "1"], "view_SourceDown")
+             down, ["cannot connect to 127.0.0.1:1:"], "view_SourceDown")
 
         wrong = os.path.join(tmp, "wrong.conf")
         config(wrong, password_env="TF_WRONG_PASSWORD")
