@@ -109,13 +109,6 @@ bool tfr_run_file_write(const char *home, const char *flow, const tfr_run_file *
 
 void tfr_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* ---- decimal.c ------------------------------------------------------- */
-
-/* A copy of doc with every Decimal128 (at any depth) replaced by a double
- * (as_string false) or its decimal text (true); NULL when doc holds none
- * (the caller keeps doc). */
-bson_t *tfr_decimal_rewrite(const bson_t *doc, bool as_string);
-
 /* ---- run.c: the daemon ----------------------------------------------- */
 
 typedef struct tfr_run_options {

@@ -21,9 +21,13 @@
  *             always between transactions
  *   stop      SIGTERM / SIGINT: flush, checkpoint, exit 0
  *
- * Everything runs on one libevent loop; sink calls block it (the replica's
- * socket buffers meanwhile, and its heartbeat tolerance covers seconds). */
+ * The pipeline (tools/pipeline/pipeline.h) applies rows and transactions
+ * and commits checkpoints; this file owns the connections, the sink, the
+ * timer, the signals and the status endpoint. Everything runs on one
+ * libevent loop; sink calls block it (the replica's socket buffers
+ * meanwhile, and its heartbeat tolerance covers seconds). */
 #include "daemon.h"
+#include "pipeline.h"
 #include "replica.h"
 #include "sink.h"
 #include "state_store.h"
@@ -38,9 +42,6 @@
 #include <time.h>
 
 #define TICK_MS 10
-/* Root rows applied during the snapshot between two document flushes: the
- * documents pending in the view stay this few. */
-#define SNAPSHOT_FLUSH_ROOT_ROWS 1000
 
 typedef struct daemon_ctx {
     const tfr_run_options *opt;
@@ -49,10 +50,11 @@ typedef struct daemon_ctx {
     char spec_hash[TF_FLOW_HASH_HEX_LEN + 1];
     const tfr_datasource *src, *dst;
     struct event_base *base;
-    tf_view *view;
+    tf_pipeline *pipeline;
+    tf_view *view;           /* the pipeline's */
+    tf_pipeline_sink target; /* the sink and state store the pipeline writes through */
     tf_sink *sink;
     tfr_state_store *store;
-    bool decimal_rewrite, decimal_string;
     tf_replica *replica;
     tf_snapshot *snapshot;
     tfr_status_server *status;
@@ -60,38 +62,18 @@ typedef struct daemon_ctx {
     tf_conn_options conn;
     size_t table_count;
     char **tables; /* "db.table" for the snapshot */
-    tf_view_ops ops;
 
-    /* Where the documents are: copied from the snapshot or the checkpoint,
-     * then from the replica. */
-    char *gtid;
-    char *binlog_file;
-    uint64_t binlog_pos;
-    char flavour[16];
-    char server_uuid[64];
-    uint32_t source_server_id;
-    char position[512];
+    char position[512]; /* for status: the replica's, else the start point */
 
     /* Root key (for the sink's unique index), saved with the state. */
     size_t root_key_count;
     char **root_key;
 
-    uint64_t rows_total, txns_total;
-    bool dirty; /* applied since the last checkpoint */
-    int64_t last_checkpoint_ms;
-    int64_t unacked_commit_us; /* newest commit queued, not yet acknowledged */
-    int64_t delay_ms;
     double qps;
     uint64_t qps_rows;
     int64_t qps_at_ms;
-    const char *state;
-    char error[TF_ERROR_MESSAGE_MAX];
     int exit_code;
-    uint64_t snapshot_rows;
-    uint64_t snapshot_root_rows_unflushed;
     int64_t phase_started_ms;
-    uint64_t checkpoints;
-    double checkpoint_ms_total, checkpoint_ms_max; /* documents, state, checkpoint */
 } daemon_ctx;
 
 static int64_t now_ms(void)
@@ -101,17 +83,15 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void set_str(char **field, const char *value)
+static bool phase_is(const daemon_ctx *d, tf_pipeline_phase phase)
 {
-    bson_free(*field);
-    *field = value ? bson_strdup(value) : NULL;
+    return tf_pipeline_get_phase(d->pipeline) == phase;
 }
 
 static void fatal(daemon_ctx *d, const tf_error *err)
 {
-    snprintf(d->error, sizeof d->error, "%s", err->message);
     tfr_log("error: %s", err->message);
-    d->state = "error";
+    tf_pipeline_fail(d->pipeline, err);
     d->exit_code = 1;
     event_base_loopexit(d->base, NULL);
 }
@@ -119,108 +99,21 @@ static void fatal(daemon_ctx *d, const tf_error *err)
 static void status_fill(void *arg, tfr_status *out)
 {
     daemon_ctx *d = arg;
+    tf_pipeline_stats ps;
+    tf_pipeline_get_stats(d->pipeline, &ps);
     out->flow = d->spec->name;
-    out->state = d->state;
+    out->state = tf_pipeline_phase_name(tf_pipeline_get_phase(d->pipeline));
     out->qps = d->qps;
-    out->total_rows = d->rows_total;
-    out->delay_ms = d->delay_ms;
+    out->total_rows = ps.rows_total;
+    out->delay_ms = ps.delay_ms;
     out->position = d->position;
-    out->error = d->error[0] ? d->error : NULL;
-    out->snapshot_rows = d->snapshot_rows;
+    out->error = tf_pipeline_error(d->pipeline);
+    out->snapshot_rows = ps.snapshot_rows;
     if (d->sink) {
         tf_sink_stats st;
         tf_sink_get_stats(d->sink, &st);
         out->documents = st.ops_written;
     }
-}
-
-/* ---- documents to the sink ---- */
-
-static bool queue_op(daemon_ctx *d, tf_view_op *vop, tf_error *err)
-{
-    if (d->decimal_rewrite) {
-        bson_t **parts[] = {&vop->doc, &vop->filter, &vop->set, &vop->unset,
-                            &vop->array_filters};
-        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-            bson_t *rewritten = *parts[i] ? tfr_decimal_rewrite(*parts[i], d->decimal_string)
-                                          : NULL;
-            if (rewritten) {
-                bson_destroy(*parts[i]);
-                *parts[i] = rewritten;
-            }
-        }
-    }
-    tf_doc_op op;
-    /* The snapshot fills an emptied collection: each document is new. */
-    bool building = d->snapshot && strcmp(d->state, "snapshot") == 0;
-    if (vop->kind == TF_VIEW_OP_REPLACE && building)
-        tf_doc_op_insert_steal(&op, vop->filter, vop->doc);
-    else if (vop->kind == TF_VIEW_OP_REPLACE)
-        tf_doc_op_replace_steal(&op, vop->filter, vop->doc);
-    else if (vop->kind == TF_VIEW_OP_SET)
-        tf_doc_op_update_steal(&op, vop->filter, vop->set, vop->unset);
-    else if (vop->kind == TF_VIEW_OP_SET_MANY)
-        tf_doc_op_update_many_steal(&op, vop->filter, vop->set, vop->unset, vop->array_filters);
-    else
-        tf_doc_op_delete_steal(&op, vop->filter);
-    /* the sink owns them now */
-    vop->filter = vop->doc = vop->set = vop->unset = vop->array_filters = NULL;
-    return tf_sink_add(d->sink, &op, err);
-}
-
-/* The view's pending documents to the sink's batch. */
-static bool push_ops(daemon_ctx *d, tf_error *err)
-{
-    if (tf_view_flush(d->view, &d->ops, err) != TF_OK)
-        return false;
-    bool ok = true;
-    for (size_t i = 0; ok && i < d->ops.count; i++)
-        ok = queue_op(d, &d->ops.ops[i], err);
-    tf_view_ops_clear(&d->ops);
-    return ok;
-}
-
-static void acknowledged(daemon_ctx *d)
-{
-    if (d->unacked_commit_us) {
-        d->delay_ms = now_ms() - d->unacked_commit_us / 1000;
-        if (d->delay_ms < 0)
-            d->delay_ms = 0;
-        d->unacked_commit_us = 0;
-    }
-}
-
-/* The state (a delta, or a new base), then (after the documents are
- * acknowledged) the checkpoint. Only between transactions. */
-static bool checkpoint(daemon_ctx *d, tf_error *err)
-{
-    int64_t t0 = bson_get_monotonic_time();
-    if (!push_ops(d, err))
-        return false;
-    if (!tfr_state_store_stage(d->store, d->sink, d->view, d->spec_hash, d->root_key,
-                               d->root_key_count, err))
-        return false;
-    tf_checkpoint cp = {0};
-    cp.gtid = d->gtid ? d->gtid : "";
-    cp.flavour = d->flavour;
-    cp.server_uuid = d->server_uuid[0] ? d->server_uuid : NULL;
-    cp.server_id = d->source_server_id;
-    cp.binlog_file = d->binlog_file ? d->binlog_file : "";
-    cp.binlog_position = d->binlog_pos;
-    cp.spec_hash = d->spec_hash;
-    cp.rows = d->rows_total;
-    cp.transactions = d->txns_total;
-    if (!tf_sink_commit(d->sink, &cp, err) || !tfr_state_store_committed(d->store, d->sink, err))
-        return false;
-    acknowledged(d);
-    d->dirty = false;
-    d->last_checkpoint_ms = now_ms();
-    double ms = (double)(bson_get_monotonic_time() - t0) / 1000.0;
-    d->checkpoints++;
-    d->checkpoint_ms_total += ms;
-    if (ms > d->checkpoint_ms_max)
-        d->checkpoint_ms_max = ms;
-    return true;
 }
 
 /* The replica's position after the last transaction applied. */
@@ -233,17 +126,18 @@ static void take_replica_position(daemon_ctx *d)
     snprintf(d->position, sizeof d->position, "%s", text);
     /* "file:pos" when streaming by file, else a GTID position / set. */
     const tf_replica_server_info *info = tf_replica_server(d->replica);
+    tf_pipeline_position pos = {0};
     if (info) {
-        snprintf(d->flavour, sizeof d->flavour, "%s",
-                 info->flavour == TF_FLAVOUR_MYSQL ? "mysql" : "mariadb");
-        snprintf(d->server_uuid, sizeof d->server_uuid, "%s", info->server_uuid);
-        d->source_server_id = info->server_id;
+        pos.flavour = info->flavour == TF_FLAVOUR_MYSQL ? "mysql" : "mariadb";
+        pos.server_uuid = info->server_uuid;
+        pos.server_id = info->server_id;
     }
     bool is_gtid = info && info->gtid_mode && strchr(text, ':') == NULL;
     if (info && info->flavour == TF_FLAVOUR_MYSQL)
         is_gtid = info->gtid_mode;
     if (is_gtid)
-        set_str(&d->gtid, text);
+        pos.gtid = text;
+    tf_pipeline_set_position(d->pipeline, &pos);
 }
 
 /* ---- the streaming phase ---- */
@@ -252,77 +146,7 @@ static bool on_transaction(tf_replica *r, const tf_replica_txn *txn, void *arg, 
 {
     daemon_ctx *d = arg;
     (void)r;
-    tf_replica_rows it;
-    tf_replica_rows_init(&it, txn);
-    const tf_table_map *defined = NULL;
-    uint64_t applied = 0;
-    bool ok = true;
-    for (;;) {
-        tf_replica_row row;
-        bool done = false;
-        if (tf_replica_rows_next(&it, &row, &done, err) != TF_OK) {
-            ok = false;
-            break;
-        }
-        if (done)
-            break;
-        const tf_table_map *map = row.table;
-        if (map->database.len != strlen(d->src->database) ||
-            memcmp(map->database.ptr, d->src->database, map->database.len) != 0)
-            continue;
-        char table[256];
-        snprintf(table, sizeof table, "%.*s", (int)map->table.len, map->table.ptr);
-        if (!tf_view_uses_table(d->view, table))
-            continue;
-        if (map != defined) {
-            if (tf_view_define_table_map(d->view, map, err) != TF_OK) {
-                ok = false;
-                break;
-            }
-            defined = map;
-        }
-        tf_view_change_kind kind;
-        switch (row.kind) {
-        case TF_ROWS_WRITE: kind = TF_VIEW_INSERT; break;
-        case TF_ROWS_UPDATE: kind = TF_VIEW_UPDATE; break;
-        case TF_ROWS_DELETE: kind = TF_VIEW_DELETE; break;
-        default:
-            tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
-                         "transaction %s: partial JSON update of %s (binlog_row_value_options="
-                         "PARTIAL_JSON) cannot be applied to the view",
-                         txn->gtid, table);
-            ok = false;
-            break;
-        }
-        if (!ok)
-            break;
-        if (tf_view_apply(d->view, table, kind, row.before, row.after, err) != TF_OK) {
-            tf_error_prefix(err, "transaction %s", txn->gtid);
-            ok = false;
-            break;
-        }
-        tfr_state_store_record(d->store, table, kind, row.before, row.after, map->column_count);
-        applied++;
-    }
-    tf_replica_rows_cleanup(&it);
-    if (!ok)
-        return false;
-    d->txns_total++;
-    if (applied) {
-        d->rows_total += applied;
-        d->dirty = true;
-        if (!push_ops(d, err))
-            return false;
-        if (txn->commit_timestamp_us > d->unacked_commit_us)
-            d->unacked_commit_us = txn->commit_timestamp_us;
-    } else {
-        d->dirty = true; /* the position moved */
-    }
-    if (txn->log_file) {
-        set_str(&d->binlog_file, txn->log_file);
-        d->binlog_pos = txn->end_pos;
-    }
-    return true;
+    return tf_pipeline_apply_replica_txn(d->pipeline, txn, err);
 }
 
 static void on_replica_log(tf_replica *r, const char *message, void *arg)
@@ -350,9 +174,11 @@ static bool start_stream(daemon_ctx *d, tf_replica_start_mode mode, tf_error *er
     ro.server_id = tfr_flow_server_id(&d->cfg, d->spec->name);
     ro.report_host = "tapflow-replica";
     ro.start = mode;
-    ro.gtid = d->gtid;
-    ro.file = d->binlog_file;
-    ro.position = d->binlog_pos;
+    tf_pipeline_position at;
+    tf_pipeline_get_position(d->pipeline, &at);
+    ro.gtid = at.gtid;
+    ro.file = at.binlog_file;
+    ro.position = at.binlog_pos;
     ro.cb.on_transaction = on_transaction;
     ro.cb.on_log = on_replica_log;
     ro.cb.on_stop = on_replica_stop;
@@ -361,14 +187,16 @@ static bool start_stream(daemon_ctx *d, tf_replica_start_mode mode, tf_error *er
     if (!d->replica || !tf_replica_start(d->replica, err))
         return false;
     snprintf(d->position, sizeof d->position, "%s",
-             mode == TF_REPLICA_START_GTID ? d->gtid : d->binlog_file);
-    d->state = "running";
+             mode == TF_REPLICA_START_GTID ? at.gtid : at.binlog_file);
+    tf_pipeline_set_phase(d->pipeline, TF_PIPELINE_RUNNING);
+    tf_pipeline_stats ps;
+    tf_pipeline_get_stats(d->pipeline, &ps);
     d->qps_at_ms = now_ms();
-    d->qps_rows = d->rows_total;
+    d->qps_rows = ps.rows_total;
     if (mode == TF_REPLICA_START_GTID)
-        tfr_log("streaming from GTID position %s", d->gtid);
+        tfr_log("streaming from GTID position %s", at.gtid);
     else
-        tfr_log("streaming from binlog %s:%" PRIu64, d->binlog_file, d->binlog_pos);
+        tfr_log("streaming from binlog %s:%" PRIu64, at.binlog_file, at.binlog_pos);
     return true;
 }
 
@@ -380,11 +208,13 @@ static void on_snapshot_position(tf_snapshot *s, const tf_snapshot_position *pos
 {
     daemon_ctx *d = arg;
     tf_error err = {0};
-    set_str(&d->gtid, pos->gtid);
-    set_str(&d->binlog_file, pos->file);
-    d->binlog_pos = pos->pos;
-    snprintf(d->flavour, sizeof d->flavour, "%s",
-             pos->flavour == TF_FLAVOUR_MYSQL ? "mysql" : "mariadb");
+    tf_pipeline_position at = {
+        .gtid = pos->gtid ? pos->gtid : "",
+        .binlog_file = pos->file,
+        .binlog_pos = pos->pos,
+        .flavour = pos->flavour == TF_FLAVOUR_MYSQL ? "mysql" : "mariadb",
+    };
+    tf_pipeline_set_position(d->pipeline, &at);
     snprintf(d->position, sizeof d->position, "%s", pos->gtid ? pos->gtid : pos->file);
     tfr_log("snapshot position: GTID %s, binlog %s:%" PRIu64, pos->gtid ? pos->gtid : "(none)",
             pos->file, pos->pos);
@@ -416,26 +246,14 @@ static void on_snapshot_position(tf_snapshot *s, const tf_snapshot_position *pos
         fatal(d, &err);
 }
 
-static bool on_snapshot_row(tf_snapshot *s, const tf_snapshot_table *table,
-                            const tf_value *values, void *arg, tf_error *err)
+static bool on_snapshot_row(tf_snapshot *s, const tf_snapshot_table *table, const tf_value *values,
+                            void *arg, tf_error *err)
 {
     daemon_ctx *d = arg;
     (void)s;
     if (d->exit_code)
         return tf_error_set(err, TF_ERR_CONFIG, 0, "stopped"), false;
-    if (tf_view_apply(d->view, table->name, TF_VIEW_INSERT, NULL, values, err) != TF_OK)
-        return false;
-    d->rows_total++;
-    d->snapshot_rows++;
-    /* The root table comes last: each root row completes its document,
-     * which goes out with the next few hundred. */
-    if (strcmp(table->name, d->spec->source_table) == 0 &&
-        ++d->snapshot_root_rows_unflushed >= SNAPSHOT_FLUSH_ROOT_ROWS) {
-        d->snapshot_root_rows_unflushed = 0;
-        if (!push_ops(d, err))
-            return false;
-    }
-    return true;
+    return tf_pipeline_snapshot_row(d->pipeline, table->name, values, err);
 }
 
 static void on_snapshot_table_done(tf_snapshot *s, const tf_snapshot_table *table, void *arg)
@@ -454,29 +272,25 @@ static void on_snapshot_done(tf_snapshot *s, const tf_error *serr, void *arg)
         fatal(d, &err);
         return;
     }
-    if (d->state[0] == 'e')
+    if (phase_is(d, TF_PIPELINE_ERROR))
         return;
     /* The last documents, then the state base and the checkpoint. */
-    int64_t t0 = now_ms();
-    if (!push_ops(d, &err) || !tf_sink_flush(d->sink, &err)) {
-        fatal(d, &err);
-        return;
-    }
     int64_t t1 = now_ms();
-    if (!checkpoint(d, &err)) {
+    if (!tf_pipeline_snapshot_done(d->pipeline, t1, &err)) {
         fatal(d, &err);
         return;
     }
+    tf_pipeline_stats ps;
+    tf_pipeline_get_stats(d->pipeline, &ps);
     tf_sink_stats st;
     tf_sink_get_stats(d->sink, &st);
     tfr_state_stats ss;
     tfr_state_store_get_stats(d->store, &ss);
-    tfr_log("snapshot done: %" PRIu64 " rows, %" PRIu64 " documents written (last flush %.3f s), "
-            "state base of %.1f MB in %zu chunks written in %.3f s (total %.3f s); checkpoint "
-            "written",
-            d->snapshot_rows, st.ops_written, (double)(t1 - t0) / 1000.0,
-            (double)ss.base_bytes / 1e6, ss.base_chunks, (double)(now_ms() - t1) / 1000.0,
-            (double)(now_ms() - d->phase_started_ms) / 1000.0);
+    tfr_log("snapshot done: %" PRIu64 " rows, %" PRIu64 " documents written, state base of "
+            "%.1f MB in %zu chunks, last documents and state written in %.3f s (total %.3f s); "
+            "checkpoint written",
+            ps.snapshot_rows, st.ops_written, (double)ss.base_bytes / 1e6, ss.base_chunks,
+            (double)(now_ms() - t1) / 1000.0, (double)(now_ms() - d->phase_started_ms) / 1000.0);
     tf_replica_options ro = {0};
     tf_snapshot_replica_start(tf_snapshot_get_position(s), &ro);
     if (!start_stream(d, ro.start, &err))
@@ -500,7 +314,7 @@ static bool start_snapshot(daemon_ctx *d, tf_error *err)
     d->snapshot = tf_snapshot_new(d->base, &so, err);
     if (!d->snapshot || !tf_snapshot_start(d->snapshot, err))
         return false;
-    d->state = "snapshot";
+    tf_pipeline_set_phase(d->pipeline, TF_PIPELINE_SNAPSHOT);
     d->phase_started_ms = now_ms();
     tfr_log("snapshot of %zu tables of %s started", d->table_count, d->src->database);
     return true;
@@ -539,37 +353,38 @@ static bool prepare_target(daemon_ctx *d, bool had_checkpoint, tf_error *err)
 static void stop_now(daemon_ctx *d, const char *why)
 {
     tf_error err = {0};
-    if (d->snapshot && strcmp(d->state, "snapshot") == 0) {
+    if (d->snapshot && phase_is(d, TF_PIPELINE_SNAPSHOT)) {
         tfr_log("%s during the snapshot: stopping without a checkpoint (the next start "
                 "snapshots again)",
                 why);
-        d->state = "stopped";
+        tf_pipeline_set_phase(d->pipeline, TF_PIPELINE_STOPPED);
         event_base_loopexit(d->base, NULL);
         return;
     }
-    if (strcmp(d->state, "running") == 0) {
+    if (phase_is(d, TF_PIPELINE_RUNNING)) {
         if (d->replica)
             take_replica_position(d);
-        if (!checkpoint(d, &err)) {
+        if (!tf_pipeline_checkpoint(d->pipeline, now_ms(), &err)) {
             fatal(d, &err);
             return;
         }
         tfr_log("%s: documents flushed, checkpoint written at %s; stopping", why, d->position);
         tfr_state_stats ss;
         tfr_state_store_get_stats(d->store, &ss);
+        tf_pipeline_stats ps;
+        tf_pipeline_get_stats(d->pipeline, &ps);
         tfr_log("%" PRIu64 " checkpoints took %.1f ms on average (at most %.1f ms) with their "
                 "documents; writing the state took %.1f ms on average (at most %.1f ms): "
                 "%" PRIu64 " delta chunks, %" PRIu64 " new bases; stored: generation %" PRId64
                 ", base %.1f MB in %zu chunks + %zu deltas of %.1f MB",
-                d->checkpoints,
-                d->checkpoints ? d->checkpoint_ms_total / (double)d->checkpoints : 0.0,
-                d->checkpoint_ms_max,
-                ss.stage_count ? ss.stage_ms_total / (double)ss.stage_count : 0.0,
-                ss.stage_ms_max, ss.deltas_written, ss.bases_written, ss.generation,
-                (double)ss.base_bytes / 1e6, ss.base_chunks, ss.delta_chunks,
-                (double)ss.delta_bytes / 1e6);
+                ps.checkpoints,
+                ps.checkpoints ? ps.checkpoint_ms_total / (double)ps.checkpoints : 0.0,
+                ps.checkpoint_ms_max,
+                ss.stage_count ? ss.stage_ms_total / (double)ss.stage_count : 0.0, ss.stage_ms_max,
+                ss.deltas_written, ss.bases_written, ss.generation, (double)ss.base_bytes / 1e6,
+                ss.base_chunks, ss.delta_chunks, (double)ss.delta_bytes / 1e6);
     }
-    d->state = "stopped";
+    tf_pipeline_set_phase(d->pipeline, TF_PIPELINE_STOPPED);
     if (d->replica)
         tf_replica_stop(d->replica);
     event_base_loopexit(d->base, NULL);
@@ -588,26 +403,18 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     int64_t now = now_ms();
     if (now - d->qps_at_ms >= 1000) {
-        d->qps = (double)(d->rows_total - d->qps_rows) * 1000.0 / (double)(now - d->qps_at_ms);
-        d->qps_rows = d->rows_total;
+        tf_pipeline_stats ps;
+        tf_pipeline_get_stats(d->pipeline, &ps);
+        d->qps = (double)(ps.rows_total - d->qps_rows) * 1000.0 / (double)(now - d->qps_at_ms);
+        d->qps_rows = ps.rows_total;
         d->qps_at_ms = now;
     }
-    if (strcmp(d->state, "running") != 0)
+    if (!phase_is(d, TF_PIPELINE_RUNNING))
         return;
     tf_error err = {0};
     take_replica_position(d);
-    if (d->dirty && now - d->last_checkpoint_ms >= d->cfg.checkpoint_interval_ms) {
-        if (!checkpoint(d, &err))
-            fatal(d, &err);
-        return;
-    }
-    if (tf_sink_pending_ops(d->sink) && tf_sink_flush_due(d->sink)) {
-        if (!tf_sink_flush(d->sink, &err)) {
-            fatal(d, &err);
-            return;
-        }
-        acknowledged(d);
-    }
+    if (!tf_pipeline_tick(d->pipeline, now, &err))
+        fatal(d, &err);
 }
 
 /* ---- set-up ---- */
@@ -654,6 +461,9 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
      * filter FerretDB pushes down (sink.h, "Addressing by _id"). */
     so.id_from_root_key = true;
     d->sink = tf_sink_open(&so, err);
+    d->target.sink = d->sink;
+    d->target.root_key = d->root_key;
+    d->target.root_key_count = d->root_key_count;
     if (!d->sink)
         return false;
     /* Partial updates: updateMany with arrayFilters where the server
@@ -673,8 +483,11 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
         !create_fanout_indexes(d, err))
         return false;
     bool supported = tf_sink_supports_decimal128(d->sink);
-    d->decimal_rewrite = d->cfg.decimal != TFR_DECIMAL_AUTO || !supported;
-    d->decimal_string = d->cfg.decimal == TFR_DECIMAL_STRING;
+    tf_pipeline_set_decimal(d->pipeline, d->cfg.decimal == TFR_DECIMAL_STRING
+                                             ? TF_PIPELINE_DECIMAL_STRING
+                                         : d->cfg.decimal == TFR_DECIMAL_DOUBLE || !supported
+                                             ? TF_PIPELINE_DECIMAL_DOUBLE
+                                             : TF_PIPELINE_DECIMAL_KEEP);
     if (!supported && d->cfg.decimal == TFR_DECIMAL_AUTO && with_index)
         tfr_log("warning: the target does not store Decimal128: DECIMAL values are written as "
                 "double (set decimal = string in [tapflow] of %s to keep their exact text)",
@@ -745,8 +558,8 @@ static bool resolve_datasources(daemon_ctx *d, tf_error *err)
             d->tables[d->table_count++] =
                 bson_strdup_printf("`%s`.`%s`", d->src->database, spec->lookups[i].table);
     }
-    d->tables[d->table_count++] = bson_strdup_printf("`%s`.`%s`", d->src->database,
-                                                     spec->source_table);
+    d->tables[d->table_count++] =
+        bson_strdup_printf("`%s`.`%s`", d->src->database, spec->source_table);
     return true;
 }
 
@@ -780,18 +593,20 @@ static bool begin(daemon_ctx *d, tf_error *err)
             tf_error_set(err, TF_ERR_CONFIG, 0,
                          "flow %s already has a checkpoint (GTID %s, binlog %s:%" PRIu64
                          "): pass --gtid-resume to continue from it or --resnapshot to rebuild",
-                         d->spec->name, cp.gtid ? cp.gtid : "", cp.binlog_file ? cp.binlog_file : "",
-                         cp.binlog_position);
+                         d->spec->name, cp.gtid ? cp.gtid : "",
+                         cp.binlog_file ? cp.binlog_file : "", cp.binlog_position);
             tf_checkpoint_cleanup(&cp);
             return false;
         } else {
             resume = true;
-            set_str(&d->gtid, cp.gtid && cp.gtid[0] ? cp.gtid : NULL);
-            set_str(&d->binlog_file, cp.binlog_file);
-            d->binlog_pos = cp.binlog_position;
-            d->rows_total = cp.rows;
-            d->txns_total = cp.transactions;
-            snprintf(d->flavour, sizeof d->flavour, "%s", cp.flavour ? cp.flavour : "");
+            tf_pipeline_position at = {
+                .gtid = cp.gtid ? cp.gtid : "",
+                .binlog_file = cp.binlog_file ? cp.binlog_file : "",
+                .binlog_pos = cp.binlog_position,
+                .flavour = cp.flavour ? cp.flavour : "",
+            };
+            tf_pipeline_set_position(d->pipeline, &at);
+            tf_pipeline_set_counts(d->pipeline, cp.rows, cp.transactions);
         }
         tf_checkpoint_cleanup(&cp);
     } else if (d->opt->gtid_resume) {
@@ -813,14 +628,15 @@ static bool begin(daemon_ctx *d, tf_error *err)
         tf_view_get_stats(d->view, &vs);
         tfr_state_stats ss;
         tfr_state_store_get_stats(d->store, &ss);
+        tf_pipeline_position at;
+        tf_pipeline_get_position(d->pipeline, &at);
         tfr_log("resuming from checkpoint (GTID %s, binlog %s:%" PRIu64
                 "): view state loaded, %zu rows (base %.1f MB in %zu chunks + %zu deltas of "
                 "%.1f MB), in %.3f s; no snapshot",
-                d->gtid ? d->gtid : "(none)", d->binlog_file ? d->binlog_file : "",
-                d->binlog_pos, vs.row_count, (double)ss.base_bytes / 1e6, ss.base_chunks,
-                ss.delta_chunks, (double)ss.delta_bytes / 1e6, (double)(now_ms() - t0) / 1000.0);
-        d->last_checkpoint_ms = now_ms();
-        return start_stream(d, d->gtid ? TF_REPLICA_START_GTID : TF_REPLICA_START_FILE, err);
+                at.gtid[0] ? at.gtid : "(none)", at.binlog_file, at.binlog_pos, vs.row_count,
+                (double)ss.base_bytes / 1e6, ss.base_chunks, ss.delta_chunks,
+                (double)ss.delta_bytes / 1e6, (double)(now_ms() - t0) / 1000.0);
+        return start_stream(d, at.gtid[0] ? TF_REPLICA_START_GTID : TF_REPLICA_START_FILE, err);
     }
     if (!prepare_target(d, found, err))
         return false;
@@ -833,9 +649,7 @@ int tfr_run(const tfr_run_options *opt)
 {
     daemon_ctx d = {0};
     d.opt = opt;
-    d.state = "starting";
     tf_error err = {0};
-    tf_view_ops_init(&d.ops);
     int rc = 1;
     if (!tfr_config_load(opt->config_file, &d.cfg, &err) ||
         !tfr_config_override_status_listen(&d.cfg, opt->status_listen, &err) ||
@@ -850,14 +664,23 @@ int tfr_run(const tfr_run_options *opt)
         return 1;
     }
     tf_flow_spec_hash(d.spec, d.spec_hash);
-    d.view = tf_view_new(d.spec);
     d.store = tfr_state_store_new();
     d.base = event_base_new();
     if (!resolve_datasources(&d, &err))
         goto out;
-    tfr_log("flow %s (%s, spec %.12s): %s.%s -> %s.%s", d.spec->name, opt->flow_file,
-            d.spec_hash, d.src->database, d.spec->source_table, d.dst->database,
-            d.spec->target_collection);
+    d.target.store = d.store;
+    d.target.spec_hash = d.spec_hash;
+    tf_pipeline_options po = {
+        .spec = d.spec,
+        .spec_hash = d.spec_hash,
+        .database = d.src->database,
+        .target = tf_pipeline_sink_target(&d.target),
+        .checkpoint_interval_ms = d.cfg.checkpoint_interval_ms,
+    };
+    d.pipeline = tf_pipeline_new(&po);
+    d.view = tf_pipeline_view(d.pipeline);
+    tfr_log("flow %s (%s, spec %.12s): %s.%s -> %s.%s", d.spec->name, opt->flow_file, d.spec_hash,
+            d.src->database, d.spec->source_table, d.dst->database, d.spec->target_collection);
     d.status = tfr_status_server_start(d.base, d.cfg.status_host, d.cfg.status_port, status_fill,
                                        &d, &err);
     if (!d.status)
@@ -892,8 +715,7 @@ done:
     if (d.sig_int)
         event_free(d.sig_int);
     tf_sink_destroy(d.sink);
-    tf_view_ops_cleanup(&d.ops);
-    tf_view_destroy(d.view);
+    tf_pipeline_destroy(d.pipeline);
     tfr_state_store_destroy(d.store);
     tf_flow_spec_destroy(d.spec);
     for (size_t i = 0; i < d.table_count; i++)
@@ -902,8 +724,6 @@ done:
     for (size_t i = 0; i < d.root_key_count; i++)
         bson_free(d.root_key[i]);
     bson_free(d.root_key);
-    bson_free(d.gtid);
-    bson_free(d.binlog_file);
     tfr_config_cleanup(&d.cfg);
     if (d.base)
         event_base_free(d.base);

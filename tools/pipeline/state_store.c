@@ -66,7 +66,7 @@ typedef struct chunk_writer {
     int64_t generation;
     const char *prefix; /* "base" or "delta" */
     int64_t next;       /* number of the next chunk */
-    uint64_t bytes; /* as stored */
+    uint64_t bytes;     /* as stored */
     void *packed;
     size_t packed_cap;
 } chunk_writer;
@@ -124,7 +124,8 @@ bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view 
     const state_layout *cur = &store->stored;
     uint64_t deltas = cur->delta_bytes + tf_view_journal_bytes(store->journal);
     uint64_t limit = cur->base_bytes / DELTA_FRACTION;
-    bool new_base = cur->generation == 0 || deltas > (limit > DELTA_MIN_BYTES ? limit : DELTA_MIN_BYTES);
+    bool new_base =
+        cur->generation == 0 || deltas > (limit > DELTA_MIN_BYTES ? limit : DELTA_MIN_BYTES);
     state_layout next = *cur;
     if (new_base) {
         /* A generation no stored checkpoint names: leftovers of a crash in
@@ -338,8 +339,8 @@ bool tfr_state_store_load(tfr_state_store *store, tf_sink *sink, tf_view *view, 
     for (size_t i = 0; ok && i < total; i++) {
         bool is_base = i < (size_t)l->base_chunks;
         char what[200];
-        snprintf(what, sizeof what, "flow %s: view state chunk %s.%zu of generation %" PRId64,
-                 flow, is_base ? "base" : "delta", is_base ? i : i - (size_t)l->base_chunks,
+        snprintf(what, sizeof what, "flow %s: view state chunk %s.%zu of generation %" PRId64, flow,
+                 is_base ? "base" : "delta", is_base ? i : i - (size_t)l->base_chunks,
                  l->generation);
         if (!p.data[i]) {
             tf_error_set(err, TF_ERR_CONFIG, 0, "%s is missing; restart with --resnapshot", what);

@@ -5,7 +5,7 @@
  * before handing them over: double by default (what a JSON API reads as a
  * number; DECIMAL(10,2) values are exact to the cent), or the decimal text
  * when the config asks for decimal = string. */
-#include "daemon.h"
+#include "pipeline.h"
 
 #include <stdlib.h>
 
@@ -53,7 +53,7 @@ static void copy_rewritten(bson_iter_t *it, bson_t *out, bool as_string)
     }
 }
 
-bson_t *tfr_decimal_rewrite(const bson_t *doc, bool as_string)
+bson_t *tf_pipeline_decimal_rewrite(const bson_t *doc, bool as_string)
 {
     bson_iter_t it;
     if (!doc || !bson_iter_init(&it, doc) || !holds_decimal(&it))

@@ -1,0 +1,361 @@
+/* pipeline.c — source changes to the view, documents to the target,
+ * checkpoints at transaction boundaries (pipeline.h).
+ *
+ * Order of a checkpoint: the view's pending documents are queued, then the
+ * target writes them, the state (a delta of the changes recorded since the
+ * last checkpoint, or a new base) and the position, in that order, so that
+ * a crash at any point resumes from a checkpoint whose documents and state
+ * are stored. Row changes are idempotent (tf_view_apply tolerates replays),
+ * so the transactions after it are applied again exactly. */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_CHECKPOINT_INTERVAL_MS 1000
+#define DEFAULT_SNAPSHOT_PUSH_ROOT_ROWS 1000
+
+struct tf_pipeline {
+    const tf_flow_spec *spec;
+    char *spec_hash;
+    char *database;
+    tf_view *view;
+    tf_view_ops ops;
+    tf_pipeline_target target;
+    tf_pipeline_decimal decimal;
+    int64_t checkpoint_interval_ms;
+    size_t snapshot_push_root_rows;
+    void (*log)(void *arg, const char *message);
+    void *log_arg;
+
+    tf_pipeline_phase phase;
+    char error[TF_ERROR_MESSAGE_MAX];
+
+    /* where the documents are */
+    char *gtid, *binlog_file, *flavour, *server_uuid;
+    uint64_t binlog_pos;
+    uint32_t server_id;
+
+    uint64_t rows_total, transactions, snapshot_rows;
+    size_t snapshot_root_rows_unpushed;
+    bool dirty; /* applied since the last checkpoint */
+    int64_t last_checkpoint_ms;
+    int64_t unacked_commit_us; /* newest commit queued, not yet acknowledged */
+    int64_t delay_ms;
+    uint64_t checkpoints;
+    double checkpoint_ms_total, checkpoint_ms_max;
+};
+
+static const char *const phase_names[] = {"starting", "snapshot", "running", "stopped", "error"};
+
+const char *tf_pipeline_phase_name(tf_pipeline_phase phase)
+{
+    return (unsigned)phase < sizeof phase_names / sizeof phase_names[0] ? phase_names[phase] : "?";
+}
+
+static void set_str(char **field, const char *value)
+{
+    if (!value)
+        return;
+    char *copy = bson_strdup(value);
+    bson_free(*field);
+    *field = copy;
+}
+
+tf_pipeline *tf_pipeline_new(const tf_pipeline_options *opt)
+{
+    tf_pipeline *p = bson_malloc0(sizeof *p);
+    p->spec = opt->spec;
+    p->spec_hash = bson_strdup(opt->spec_hash ? opt->spec_hash : "");
+    p->database = bson_strdup(opt->database ? opt->database : "");
+    p->view = tf_view_new(opt->spec);
+    tf_view_ops_init(&p->ops);
+    p->target = opt->target;
+    p->checkpoint_interval_ms = opt->checkpoint_interval_ms > 0 ? opt->checkpoint_interval_ms
+                                                                : DEFAULT_CHECKPOINT_INTERVAL_MS;
+    p->snapshot_push_root_rows = opt->snapshot_push_root_rows ? opt->snapshot_push_root_rows
+                                                              : DEFAULT_SNAPSHOT_PUSH_ROOT_ROWS;
+    p->log = opt->log;
+    p->log_arg = opt->log_arg;
+    p->phase = TF_PIPELINE_STARTING;
+    return p;
+}
+
+void tf_pipeline_destroy(tf_pipeline *p)
+{
+    if (!p)
+        return;
+    tf_view_ops_cleanup(&p->ops);
+    tf_view_destroy(p->view);
+    bson_free(p->spec_hash);
+    bson_free(p->database);
+    bson_free(p->gtid);
+    bson_free(p->binlog_file);
+    bson_free(p->flavour);
+    bson_free(p->server_uuid);
+    bson_free(p);
+}
+
+tf_view *tf_pipeline_view(tf_pipeline *p) { return p->view; }
+tf_pipeline_phase tf_pipeline_get_phase(const tf_pipeline *p) { return p->phase; }
+void tf_pipeline_set_phase(tf_pipeline *p, tf_pipeline_phase phase) { p->phase = phase; }
+void tf_pipeline_set_decimal(tf_pipeline *p, tf_pipeline_decimal mode) { p->decimal = mode; }
+bool tf_pipeline_dirty(const tf_pipeline *p) { return p->dirty; }
+
+void tf_pipeline_fail(tf_pipeline *p, const tf_error *err)
+{
+    snprintf(p->error, sizeof p->error, "%s", err->message);
+    p->phase = TF_PIPELINE_ERROR;
+}
+
+const char *tf_pipeline_error(const tf_pipeline *p) { return p->error[0] ? p->error : NULL; }
+
+void tf_pipeline_set_position(tf_pipeline *p, const tf_pipeline_position *pos)
+{
+    set_str(&p->gtid, pos->gtid);
+    set_str(&p->binlog_file, pos->binlog_file);
+    set_str(&p->flavour, pos->flavour);
+    set_str(&p->server_uuid, pos->server_uuid);
+    if (pos->binlog_file)
+        p->binlog_pos = pos->binlog_pos;
+    if (pos->server_id)
+        p->server_id = pos->server_id;
+}
+
+void tf_pipeline_get_position(const tf_pipeline *p, tf_pipeline_position *out)
+{
+    out->gtid = p->gtid ? p->gtid : "";
+    out->binlog_file = p->binlog_file ? p->binlog_file : "";
+    out->binlog_pos = p->binlog_pos;
+    out->flavour = p->flavour ? p->flavour : "";
+    out->server_uuid = p->server_uuid ? p->server_uuid : "";
+    out->server_id = p->server_id;
+}
+
+void tf_pipeline_set_counts(tf_pipeline *p, uint64_t rows, uint64_t transactions)
+{
+    p->rows_total = rows;
+    p->transactions = transactions;
+}
+
+void tf_pipeline_get_stats(const tf_pipeline *p, tf_pipeline_stats *out)
+{
+    out->rows_total = p->rows_total;
+    out->transactions = p->transactions;
+    out->snapshot_rows = p->snapshot_rows;
+    out->delay_ms = p->delay_ms;
+    out->checkpoints = p->checkpoints;
+    out->checkpoint_ms_total = p->checkpoint_ms_total;
+    out->checkpoint_ms_max = p->checkpoint_ms_max;
+}
+
+/* ---- documents to the target ---- */
+
+/* One view op as the target's op: the snapshot fills an emptied
+ * collection, so its documents are inserts; DECIMALs rewritten where the
+ * target cannot store Decimal128. */
+static bool queue_op(tf_pipeline *p, tf_view_op *vop, tf_error *err)
+{
+    if (p->decimal != TF_PIPELINE_DECIMAL_KEEP) {
+        bson_t **parts[] = {&vop->doc, &vop->filter, &vop->set, &vop->unset, &vop->array_filters};
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+            bson_t *rewritten = *parts[i] ? tf_pipeline_decimal_rewrite(
+                                                *parts[i], p->decimal == TF_PIPELINE_DECIMAL_STRING)
+                                          : NULL;
+            if (rewritten) {
+                bson_destroy(*parts[i]);
+                *parts[i] = rewritten;
+            }
+        }
+    }
+    tf_doc_op op;
+    switch (vop->kind) {
+    case TF_VIEW_OP_REPLACE:
+        if (p->phase == TF_PIPELINE_SNAPSHOT)
+            tf_doc_op_insert_steal(&op, vop->filter, vop->doc);
+        else
+            tf_doc_op_replace_steal(&op, vop->filter, vop->doc);
+        break;
+    case TF_VIEW_OP_SET: tf_doc_op_update_steal(&op, vop->filter, vop->set, vop->unset); break;
+    case TF_VIEW_OP_SET_MANY:
+        tf_doc_op_update_many_steal(&op, vop->filter, vop->set, vop->unset, vop->array_filters);
+        break;
+    case TF_VIEW_OP_DELETE:
+    default: tf_doc_op_delete_steal(&op, vop->filter); break;
+    }
+    /* the target owns them now */
+    vop->filter = vop->doc = vop->set = vop->unset = vop->array_filters = NULL;
+    return p->target.add(p->target.arg, &op, err);
+}
+
+/* The view's pending documents to the target's queue. */
+static bool push_ops(tf_pipeline *p, tf_error *err)
+{
+    if (tf_view_flush(p->view, &p->ops, err) != TF_OK)
+        return false;
+    bool ok = true;
+    for (size_t i = 0; ok && i < p->ops.count; i++)
+        ok = queue_op(p, &p->ops.ops[i], err);
+    tf_view_ops_clear(&p->ops);
+    return ok;
+}
+
+static void acknowledged(tf_pipeline *p, int64_t now_ms)
+{
+    if (p->unacked_commit_us) {
+        p->delay_ms = now_ms - p->unacked_commit_us / 1000;
+        if (p->delay_ms < 0)
+            p->delay_ms = 0;
+        p->unacked_commit_us = 0;
+    }
+}
+
+bool tf_pipeline_checkpoint(tf_pipeline *p, int64_t now_ms, tf_error *err)
+{
+    int64_t t0 = bson_get_monotonic_time();
+    if (!push_ops(p, err))
+        return false;
+    tf_checkpoint cp = {0};
+    cp.gtid = p->gtid ? p->gtid : "";
+    cp.flavour = p->flavour ? p->flavour : "";
+    cp.server_uuid = p->server_uuid && p->server_uuid[0] ? p->server_uuid : NULL;
+    cp.server_id = p->server_id;
+    cp.binlog_file = p->binlog_file ? p->binlog_file : "";
+    cp.binlog_position = p->binlog_pos;
+    cp.spec_hash = p->spec_hash;
+    cp.rows = p->rows_total;
+    cp.transactions = p->transactions;
+    if (!p->target.commit(p->target.arg, p->view, &cp, err))
+        return false;
+    acknowledged(p, now_ms);
+    p->dirty = false;
+    p->last_checkpoint_ms = now_ms;
+    double ms = (double)(bson_get_monotonic_time() - t0) / 1000.0;
+    p->checkpoints++;
+    p->checkpoint_ms_total += ms;
+    if (ms > p->checkpoint_ms_max)
+        p->checkpoint_ms_max = ms;
+    return true;
+}
+
+bool tf_pipeline_tick(tf_pipeline *p, int64_t now_ms, tf_error *err)
+{
+    if (p->phase != TF_PIPELINE_RUNNING)
+        return true;
+    if (p->last_checkpoint_ms == 0)
+        p->last_checkpoint_ms = now_ms;
+    if (p->dirty && now_ms - p->last_checkpoint_ms >= p->checkpoint_interval_ms)
+        return tf_pipeline_checkpoint(p, now_ms, err);
+    bool written = false;
+    if (!p->target.flush(p->target.arg, false, &written, err))
+        return false;
+    if (written)
+        acknowledged(p, now_ms);
+    return true;
+}
+
+/* ---- the snapshot ---- */
+
+bool tf_pipeline_snapshot_row(tf_pipeline *p, const char *table, const tf_value *values,
+                              tf_error *err)
+{
+    if (tf_view_apply(p->view, table, TF_VIEW_INSERT, NULL, values, err) != TF_OK)
+        return false;
+    p->rows_total++;
+    p->snapshot_rows++;
+    /* The root table comes last: each root row completes its document,
+     * which goes out with the next few hundred. */
+    if (strcmp(table, p->spec->source_table) == 0 &&
+        ++p->snapshot_root_rows_unpushed >= p->snapshot_push_root_rows) {
+        p->snapshot_root_rows_unpushed = 0;
+        return push_ops(p, err);
+    }
+    return true;
+}
+
+bool tf_pipeline_snapshot_done(tf_pipeline *p, int64_t now_ms, tf_error *err)
+{
+    bool written = false;
+    if (!push_ops(p, err) || !p->target.flush(p->target.arg, true, &written, err))
+        return false;
+    /* The documents are in; their checkpoint is the stream's start. */
+    p->phase = TF_PIPELINE_RUNNING;
+    return tf_pipeline_checkpoint(p, now_ms, err);
+}
+
+/* ---- streaming ---- */
+
+static bool is_flow_table(const tf_pipeline *p, const tf_table_map *map, char *name, size_t cap)
+{
+    if (map->database.len != strlen(p->database) ||
+        memcmp(map->database.ptr, p->database, map->database.len) != 0)
+        return false;
+    snprintf(name, cap, "%.*s", (int)map->table.len, map->table.ptr);
+    return tf_view_uses_table(p->view, name);
+}
+
+static bool apply_row(tf_pipeline *p, const tf_pipeline_txn *txn, const tf_pipeline_item *item,
+                      const char *table, tf_error *err)
+{
+    tf_view_change_kind kind;
+    switch (item->rows_kind) {
+    case TF_ROWS_WRITE: kind = TF_VIEW_INSERT; break;
+    case TF_ROWS_UPDATE: kind = TF_VIEW_UPDATE; break;
+    case TF_ROWS_DELETE: kind = TF_VIEW_DELETE; break;
+    default:
+        return tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
+                            "transaction %s: partial JSON update of %s (binlog_row_value_options="
+                            "PARTIAL_JSON) cannot be applied to the view",
+                            txn->gtid, table),
+               false;
+    }
+    if (tf_view_apply(p->view, table, kind, item->before, item->after, err) != TF_OK) {
+        tf_error_prefix(err, "transaction %s", txn->gtid);
+        return false;
+    }
+    p->target.record(p->target.arg, table, kind, item->before, item->after,
+                     item->table->column_count);
+    return true;
+}
+
+bool tf_pipeline_apply(tf_pipeline *p, const tf_pipeline_txn *txn, tf_error *err)
+{
+    const tf_table_map *defined = NULL;
+    uint64_t applied = 0;
+    for (;;) {
+        tf_pipeline_item item;
+        bool done = false;
+        if (txn->next(txn->it, &item, &done, err) != TF_OK)
+            return false;
+        if (done)
+            break;
+        if (item.kind != TF_PIPELINE_ITEM_ROW)
+            continue;
+        char table[256];
+        if (!is_flow_table(p, item.table, table, sizeof table))
+            continue;
+        if (item.table != defined) {
+            if (tf_view_define_table_map(p->view, item.table, err) != TF_OK)
+                return false;
+            defined = item.table;
+        }
+        if (!apply_row(p, txn, &item, table, err))
+            return false;
+        applied++;
+    }
+    p->transactions++;
+    p->dirty = true; /* the position moved, at least */
+    if (applied) {
+        p->rows_total += applied;
+        if (!push_ops(p, err))
+            return false;
+        if (txn->commit_timestamp_us > p->unacked_commit_us)
+            p->unacked_commit_us = txn->commit_timestamp_us;
+    }
+    if (txn->log_file) {
+        set_str(&p->binlog_file, txn->log_file);
+        p->binlog_pos = txn->end_pos;
+    }
+    return true;
+}
