@@ -1,9 +1,13 @@
 /* pipeline_fakes.c — see pipeline_fakes.h. */
 #include "pipeline_fakes.h"
 
-#include <cmocka.h>
+/* cmocka needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,10 +3,15 @@
  * order, checkpoints, timing and errors. */
 #include "pipeline_fakes.h"
 
-#include <cmocka.h>
+/* cmocka needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct fixture {
