@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static view_table *table_named(const tf_view *view, const char *name)
+view_table *view_table_by_name(const tf_view *view, const char *name)
 {
     for (size_t i = 0; i < view->table_count; i++)
         if (strcmp(view->tables[i]->name, name) == 0)
@@ -45,7 +45,7 @@ static view_table *table_named(const tf_view *view, const char *name)
 
 static view_table *add_table(tf_view *view, const char *name)
 {
-    view_table *t = table_named(view, name);
+    view_table *t = view_table_by_name(view, name);
     if (t)
         return t;
     view->tables = bson_realloc(view->tables, (view->table_count + 1) * sizeof *view->tables);
@@ -128,14 +128,10 @@ size_t view_table_count(const tf_view *view) { return view->table_count; }
 
 view_table *view_table_at(const tf_view *view, size_t index) { return view->tables[index]; }
 
-view_table *view_table_by_name(const tf_view *view, const char *name)
-{
-    return table_named(view, name);
-}
 
 bool tf_view_uses_table(const tf_view *view, const char *table)
 {
-    return table_named(view, table) != NULL;
+    return view_table_by_name(view, table) != NULL;
 }
 
 bool tf_view_ready(const tf_view *view) { return view->ready; }
@@ -187,7 +183,7 @@ static void assign_routes(tf_view *view)
 /* Once every table is known: relation columns exist on both sides and
  * compare as the same kind of value; embedded field names do not collide
  * with columns of the row they are embedded in. */
-static tf_status resolve(tf_view *view, tf_error *err)
+tf_status view_resolve(tf_view *view, tf_error *err)
 {
     for (size_t i = 1; i < view->node_count; i++) {
         view_node *n = &view->nodes[i];
@@ -241,7 +237,7 @@ tf_status tf_view_define_table(tf_view *view, const char *table, const tf_column
                                size_t column_count, const uint32_t *primary_key,
                                size_t primary_key_count, tf_error *err)
 {
-    view_table *t = table_named(view, table);
+    view_table *t = view_table_by_name(view, table);
     if (!t)
         return tf_error_set(err, TF_ERR_CONFIG, 0, "table %.100s is not read by flow %.100s", table,
                             view->spec->name);
@@ -251,7 +247,7 @@ tf_status tf_view_define_table(tf_view *view, const char *table, const tf_column
         if (!view->tables[i]->defined)
             return TF_OK;
     view->ready = false;
-    return resolve(view, err);
+    return view_resolve(view, err);
 }
 
 tf_status tf_view_define_table_map(tf_view *view, const tf_table_map *map, tf_error *err)
@@ -400,8 +396,8 @@ static uint64_t slot_bit(size_t slot) { return (uint64_t)1 << (slot < 63 ? slot 
  * append it after its siblings, so those documents are recomputed.
  * columns_only: an update of the row that kept its primary key and every
  * index key; as a root row, only its own columns need a $set. */
-static void mark_row(tf_view *view, const view_table *t, const view_row *row, uint64_t appeared,
-                     bool columns_only)
+void view_mark_row(tf_view *view, const view_table *t, const view_row *row, uint64_t appeared,
+                   bool columns_only)
 {
     for (size_t i = 0; i < view->node_count; i++) {
         const view_node *n = &view->nodes[i];
@@ -449,7 +445,7 @@ static uint64_t all_slots(const view_table *t)
 tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind kind,
                         const tf_value *before, const tf_value *after, tf_error *err)
 {
-    view_table *t = table_named(view, table);
+    view_table *t = view_table_by_name(view, table);
     if (!t)
         return TF_OK;
     if (!view->ready) {
@@ -493,7 +489,7 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
                 marked = kept == all_slots(t) &&
                          same_bytes(old->pk.ptr, old->pk.len, new_row->pk.ptr, new_row->pk.len);
             }
-            mark_row(view, t, old, 0, marked);
+            view_mark_row(view, t, old, 0, marked);
             if (marked) {
                 /* Same keys everywhere: the new row takes the old one's
                  * place in the table and in each bucket. */
@@ -510,14 +506,14 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
          * new row replaces it. */
         view_row *held = view_table_find(t, new_row->pk.ptr, new_row->pk.len);
         if (held) {
-            mark_row(view, t, held, 0, false);
+            view_mark_row(view, t, held, 0, false);
             kept |= same_slot_keys(t, held, new_row);
             view_table_remove(t, held);
             view_row_destroy(t, held);
         }
         uint64_t appeared = view_table_insert(t, new_row) & ~kept;
         if (!marked)
-            mark_row(view, t, new_row, appeared, false);
+            view_mark_row(view, t, new_row, appeared, false);
     }
     return TF_OK;
 }

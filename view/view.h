@@ -327,6 +327,54 @@ typedef struct tf_view_stats {
 
 void tf_view_get_stats(const tf_view *view, tf_view_stats *out);
 
+/* ---- table changes and re-sync (table_change.c) ----
+ *
+ * What the source does to a table besides row changes, and the per-table
+ * re-sync that re-reads rows while changes keep streaming. Keys are the
+ * view's encoding of a row's primary key (equal SQL values, equal bytes). */
+
+/* Whether table is defined with exactly these columns (names, types,
+ * metadata, charsets, members). */
+bool tf_view_table_matches(const tf_view *view, const char *table, const tf_column *columns,
+                           size_t column_count);
+/* ALTER TABLE: the table's column list changes while rows are held. Each
+ * row keeps the values of the columns whose names remain, in the new
+ * order; new columns are NULL until a re-sync brings their values. No
+ * document is marked (re-sync the table with force to rewrite them).
+ * Errors, with nothing changed: the primary key changed; a column the
+ * flow joins on is gone ("table T: column C was dropped or renamed, but
+ * lookup \"P\" (file:line) joins on it ..."); a new column takes an
+ * embedded field's name. Resolving relations again may fail (a relation
+ * column retyped to another kind of value): TF_MALFORMED, the view is then
+ * not ready. A table without rows is simply defined again. */
+tf_status tf_view_redefine_table(tf_view *view, const char *table, const tf_column *columns,
+                                 size_t column_count, const uint32_t *primary_key,
+                                 size_t primary_key_count, tf_error *err);
+tf_status tf_view_redefine_table_map(tf_view *view, const tf_table_map *map, tf_error *err);
+/* TRUNCATE: every held row of table leaves the view (its documents are
+ * marked as for deletes). Returns how many. */
+size_t tf_view_truncate(tf_view *view, const char *table);
+/* Calls fn for each held row of table with its key and its document
+ * (borrowed during the call); stops at fn's first false (TF_MALFORMED).
+ * The view must not change meanwhile. */
+typedef bool (*tf_view_row_fn)(void *arg, const uint8_t *key, size_t key_len, const bson_t *doc);
+tf_status tf_view_foreach_row(const tf_view *view, const char *table, tf_view_row_fn fn,
+                              void *arg);
+size_t tf_view_table_row_count(const tf_view *view, const char *table);
+/* The key of a row of table given as values (column_count values); a new
+ * buffer (bson_free). False when the table is unknown or the key holds a
+ * NULL. */
+bool tf_view_encode_key(const tf_view *view, const char *table, const tf_value *values,
+                        uint8_t **key, size_t *len);
+/* Deletes the held row with this key (its documents marked); false when
+ * none is held. */
+bool tf_view_delete_key(tf_view *view, const char *table, const uint8_t *key, size_t len);
+/* A row as a re-sync read it: applied as an insert (replacing the held row
+ * of its key) unless the held row is identical and force is false;
+ * *changed says whether it was applied. */
+tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *values, bool force,
+                             bool *changed, tf_error *err);
+
 /* ---- persisted state (persist.c) ----
  *
  * The held rows of every table, with their definitions, as a series of

@@ -344,6 +344,16 @@ struct tf_view {
     view_buf out, set, unset, filter, array_filters, path;
 };
 
+/* Marks the documents a held row reaches (see engine.c): appeared = the
+ * slots where its key had no row before; columns_only = an update that
+ * kept every key. */
+void view_mark_row(tf_view *view, const view_table *t, const view_row *row, uint64_t appeared,
+                   bool columns_only);
+/* Resolves relation columns, routes and slots once every table is
+ * defined (again after a table's columns changed); errors name the flow
+ * file line. */
+tf_status view_resolve(tf_view *view, tf_error *err);
+
 /* The pending documents and fan-out keys are forgotten. */
 void view_pending_reset(tf_view *view);
 
