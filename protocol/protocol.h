@@ -16,7 +16,8 @@
  *   3. handshake     handshake v10, response, auth plugins
  *   4. gtid          MySQL GTID sets, MariaDB GTID lists
  *   5. column/value  column types, decoded values, BSON conversion
- *   6. binlog        event header, format description, every event kind
+ *   6. binlog        event header, format description, every event kind,
+ *                    the SQL of QUERY events
  */
 #ifndef TAPFLOW_PROTOCOL_H
 #define TAPFLOW_PROTOCOL_H
@@ -1745,6 +1746,121 @@ tf_status tf_event_decode(const uint8_t *buf, size_t len, const tf_format *fmt,
  * (*out, free()), at most max_len bytes. */
 tf_status tf_query_uncompress(const tf_query_event *query, size_t max_len,
                               uint8_t **out, size_t *out_len, tf_error *err);
+
+/* ---- statement text of QUERY events (owner: protocol/statement.c) ----
+ *
+ * In a ROW-format binlog, table data arrives as rows events; what comes as a
+ * QUERY event is transaction control (BEGIN, COMMIT, XA), DDL, and, when a
+ * session used binlog_format=STATEMENT or MIXED, row changes written as SQL.
+ * tf_statement_classify reads just enough of that SQL to say which of these
+ * it is and which tables it names, so a caller can tell "touches a flow
+ * table" from "does not" without a SQL parser.
+ *
+ * What it understands: comments anywhere (-- , #, C-style); executable
+ * comments (MySQL's versioned and unversioned ones, MariaDB's M-prefixed
+ * ones) read as SQL whatever their version number, since the server that
+ * logged them ran them; keywords in any case; names bare, in backquotes or
+ * in double quotes (ANSI_QUOTES), qualified or not; string literals with
+ * backslash escapes and doubled quotes (the default sql_mode: under
+ * NO_BACKSLASH_ESCAPES a string ending in a backslash is misread).
+ *
+ * What it does not follow: the statements a trigger, stored function or
+ * foreign-key cascade runs, and the base table behind a view name. A QUERY
+ * event holds one statement (the server logs each statement of a
+ * multi-statement query on its own), so nothing after a top-level ';' is
+ * read. */
+
+typedef enum tf_statement_kind {
+    TF_STMT_OTHER = 0,     /* anything not below (SET, GRANT, CREATE USER, FLUSH, RELEASE
+                              SAVEPOINT, ...): touches no table data */
+    TF_STMT_BEGIN,         /* BEGIN [WORK], START TRANSACTION, XA START / XA BEGIN */
+    TF_STMT_COMMIT,        /* COMMIT, XA END / XA PREPARE / XA COMMIT (xa set) */
+    TF_STMT_ROLLBACK,      /* ROLLBACK, XA ROLLBACK (xa set); ROLLBACK TO SAVEPOINT sets
+                              to_savepoint: only the work after the savepoint is undone */
+    TF_STMT_SAVEPOINT,     /* SAVEPOINT name */
+    TF_STMT_DML,           /* INSERT, REPLACE, UPDATE, DELETE, LOAD DATA / XML (row changes
+                              written as SQL); also SELECT, DO, CALL, EXECUTE and
+                              BEGIN NOT ATOMIC, which are logged only when stored code
+                              they run changed data: tables_unknown */
+    TF_STMT_TRUNCATE,      /* TRUNCATE [TABLE] t */
+    TF_STMT_ALTER_TABLE,   /* ALTER [ONLINE|OFFLINE] [IGNORE] TABLE [IF EXISTS] t ...; a
+                              RENAME [TO|AS] clause sets tables[0].rename_to_* */
+    TF_STMT_RENAME_TABLE,  /* RENAME TABLE[S] [IF EXISTS] a TO b [, c TO d ...]: one entry
+                              per pair, the new name in rename_to_* */
+    TF_STMT_DROP_TABLE,    /* DROP [TEMPORARY] TABLE[S] [IF EXISTS] a [, b ...] */
+    TF_STMT_CREATE_TABLE,  /* CREATE [OR REPLACE] [TEMPORARY] TABLE [IF NOT EXISTS] t
+                              (... | LIKE u | AS SELECT ...): tables[0] = t */
+    TF_STMT_DROP_DATABASE, /* DROP DATABASE|SCHEMA [IF EXISTS] db: no tables, database set */
+    TF_STMT_OTHER_DDL,     /* other schema changes: CREATE/DROP INDEX (tables[0] = the
+                              indexed table), CREATE TRIGGER (its table), CREATE/ALTER/DROP
+                              VIEW and SEQUENCE (their names), CREATE/ALTER DATABASE
+                              (database set), OPTIMIZE/ANALYZE/REPAIR/CHECK TABLE (their
+                              tables), DROP TRIGGER, PROCEDURE, FUNCTION, EVENT and any
+                              CREATE/ALTER/DROP of an object we do not know (no tables);
+                              MySQL's IMPORT TABLE (tables_unknown) */
+} tf_statement_kind;
+
+/* One table a statement names. All names borrow from the classified text. */
+typedef struct tf_statement_table {
+    tf_str database;           /* empty when not qualified: the QUERY event's current
+                                  database applies */
+    tf_str table;              /* without its quotes */
+    tf_str rename_to_database; /* RENAME TABLE / ALTER TABLE ... RENAME: the new name's
+                                  database (empty when not qualified), else empty */
+    tf_str rename_to_table;    /* the new name, else empty */
+    bool has_escaped_quote;    /* one of the four names above held an escaped quote: it is
+                                  left as written (`a``b` gives a``b, "a""b" gives a""b, a
+                                  backslash in double quotes stays); collapse the doubled
+                                  quote before comparing, or treat the entry as any table */
+} tf_statement_table;
+
+#define TF_STATEMENT_MAX_TABLES 16
+
+typedef struct tf_statement {
+    tf_statement_kind kind;
+    /* CREATE/DROP TEMPORARY TABLE (or SEQUENCE): a session's own table, never
+     * a flow table's data. */
+    bool temporary;
+    /* DROP ... IF EXISTS, ALTER TABLE|SEQUENCE IF EXISTS, RENAME TABLE IF EXISTS. */
+    bool if_exists;
+    /* CREATE ... IF NOT EXISTS: nothing happens if the object exists. */
+    bool if_not_exists;
+    /* CREATE OR REPLACE (MariaDB): for a table, an existing table of that name
+     * is dropped first, with its rows. */
+    bool replaces;
+    /* ROLLBACK [WORK] TO [SAVEPOINT] name. */
+    bool to_savepoint;
+    /* An XA statement (XA START/END/PREPARE/COMMIT/ROLLBACK/RECOVER). */
+    bool xa;
+    /* ALTER TABLE with a clause that removes or replaces rows without rows
+     * events: DROP/TRUNCATE/EXCHANGE/CONVERT PARTITION, CONVERT TABLE,
+     * DISCARD/IMPORT TABLESPACE. */
+    bool changes_rows;
+    /* Entries used in tables[]: the tables the statement writes, targets
+     * first, each once; for a multi-table UPDATE or DELETE every table it
+     * names (some may only be read). Aliases are resolved to their tables; a
+     * WITH name used as a table is listed as one. */
+    size_t table_count;
+    /* It names more than TF_STATEMENT_MAX_TABLES: callers must assume any
+     * table. */
+    bool tables_truncated;
+    /* Its tables could not all be determined (a multi-table UPDATE or DELETE
+     * we could not follow, a WITH we could not parse, stored code, text cut
+     * off before or inside a name): callers must assume any table. */
+    bool tables_unknown;
+    tf_statement_table tables[TF_STATEMENT_MAX_TABLES];
+    /* DROP/CREATE/ALTER DATABASE: its name, else empty. */
+    tf_str database;
+    /* As tf_statement_table.has_escaped_quote, for database. */
+    bool database_has_escaped_quote;
+} tf_statement;
+
+/* Classifies one statement's SQL (a QUERY event's statement, a ROWS_QUERY's
+ * text). The tf_str fields of *out point into sql: keep it alive while using
+ * them. Never fails and never reads past len: any bytes are accepted, NULs
+ * included, and text that does not start with a statement listed above is
+ * TF_STMT_OTHER. Allocates nothing. */
+void tf_statement_classify(const char *sql, size_t len, tf_statement *out);
 
 /* ---- table maps ---- */
 
