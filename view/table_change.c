@@ -313,3 +313,18 @@ tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *v
     *changed = true;
     return tf_view_apply(view, table, TF_VIEW_INSERT, NULL, values, err);
 }
+
+size_t tf_view_table_key(const tf_view *view, const char *table, const tf_column **columns,
+                         size_t *column_count, const uint32_t **primary_key)
+{
+    const view_table *t = view_table_by_name(view, table);
+    if (!t || !t->defined)
+        return 0;
+    if (columns)
+        *columns = t->columns;
+    if (column_count)
+        *column_count = t->column_count;
+    if (primary_key)
+        *primary_key = t->pk;
+    return t->pk_count;
+}

@@ -361,6 +361,11 @@ typedef bool (*tf_view_row_fn)(void *arg, const uint8_t *key, size_t key_len, co
 tf_status tf_view_foreach_row(const tf_view *view, const char *table, tf_view_row_fn fn,
                               void *arg);
 size_t tf_view_table_row_count(const tf_view *view, const char *table);
+/* The table's definition (borrowed until it changes) and its primary key
+ * column count; 0 when the table is unknown or not defined. Any out
+ * pointer may be NULL. */
+size_t tf_view_table_key(const tf_view *view, const char *table, const tf_column **columns,
+                         size_t *column_count, const uint32_t **primary_key);
 /* The key of a row of table given as values (column_count values); a new
  * buffer (bson_free). False when the table is unknown or the key holds a
  * NULL. */

@@ -261,10 +261,19 @@ static void fake_record(void *arg, const char *table, tf_view_change_kind kind,
     snprintf(c->text, sizeof c->text, "%s %s %zu", table, kinds[kind], column_count);
 }
 
-static bool fake_commit(void *arg, const tf_view *view, const tf_checkpoint *cp, tf_error *err)
+static void fake_rebase(void *arg)
+{
+    fake_target *f = arg;
+    f->rebases++;
+}
+
+static bool fake_commit(void *arg, const tf_view *view, const bson_t *progress,
+                        const tf_checkpoint *cp, tf_error *err)
 {
     fake_target *f = arg;
     (void)view;
+    bson_destroy(&f->progress);
+    bson_copy_to(progress, &f->progress);
     if (f->fail_commit) {
         f->fail_commit = false;
         return tf_error_set(err, TF_ERR_SERVER, 0, "checkpoint write failed"), false;
@@ -277,12 +286,21 @@ static bool fake_commit(void *arg, const tf_view *view, const tf_checkpoint *cp,
     return true;
 }
 
-void fake_target_init(fake_target *f) { memset(f, 0, sizeof *f); }
-void fake_target_cleanup(fake_target *f) { free(f->calls); }
+void fake_target_init(fake_target *f)
+{
+    memset(f, 0, sizeof *f);
+    bson_init(&f->progress);
+}
+
+void fake_target_cleanup(fake_target *f)
+{
+    free(f->calls);
+    bson_destroy(&f->progress);
+}
 
 tf_pipeline_target fake_target_iface(fake_target *f)
 {
-    tf_pipeline_target t = {fake_add, fake_flush, fake_record, fake_commit, f};
+    tf_pipeline_target t = {fake_add, fake_flush, fake_record, fake_rebase, fake_commit, f};
     return t;
 }
 
@@ -302,7 +320,58 @@ size_t fake_target_count(const fake_target *f, fake_call_kind kind)
     return n;
 }
 
+static void copy_first(char *out, size_t cap, const tf_value *v)
+{
+    out[0] = 0;
+    if (v && (v->kind == TF_VAL_STRING || v->kind == TF_VAL_BYTES))
+        snprintf(out, cap, "%.*s", (int)v->bytes.len, (const char *)v->bytes.ptr);
+    else if (v && v->kind == TF_VAL_INT)
+        snprintf(out, cap, "%lld", (long long)v->i);
+}
+
+static bool fake_read(void *arg, const tf_pipeline_read *req, tf_error *err)
+{
+    fake_source *s = arg;
+    if (s->refuse) {
+        s->refuse = false;
+        return tf_error_set(err, TF_ERR_IO, 0, "connection refused"), false;
+    }
+    s->reads++;
+    snprintf(s->table, sizeof s->table, "%s", req->table);
+    s->key_read = req->keys != NULL;
+    s->key_rows = req->key_rows;
+    s->max_rows = req->max_rows;
+    copy_first(s->first_key, sizeof s->first_key, req->keys);
+    copy_first(s->after, sizeof s->after, req->after);
+    return true;
+}
+
+static void fake_cancel(void *arg)
+{
+    fake_source *s = arg;
+    s->cancels++;
+}
+
+tf_pipeline_source fake_source_iface(fake_source *s)
+{
+    tf_pipeline_source src = {fake_read, fake_cancel, s};
+    return src;
+}
+
+static void fake_log_line(void *arg, const char *message)
+{
+    fake_log *l = arg;
+    size_t len = strlen(l->text);
+    snprintf(l->text + len, sizeof l->text - len, "%s\n", message);
+}
+
 tf_pipeline *fake_pipeline_new(fake_target *f, tf_flow_spec **spec)
+{
+    return fake_pipeline_new_full(f, NULL, NULL, 0, spec);
+}
+
+tf_pipeline *fake_pipeline_new_full(fake_target *f, fake_source *src, fake_log *log,
+                                    size_t chunk_rows, tf_flow_spec **spec)
 {
     tf_error err = {0};
     const char *text = FAKE_FLOW;
@@ -316,7 +385,12 @@ tf_pipeline *fake_pipeline_new(fake_target *f, tf_flow_spec **spec)
         .target = fake_target_iface(f),
         .checkpoint_interval_ms = 1000,
         .snapshot_push_root_rows = 2,
+        .resync_chunk_rows = chunk_rows,
+        .log = log ? fake_log_line : NULL,
+        .log_arg = log,
     };
+    if (src)
+        opt.source = fake_source_iface(src);
     tf_pipeline *p = tf_pipeline_new(&opt);
     for (int t = 0; t < FAKE_TABLES; t++)
         assert_int_equal(tf_view_define_table_map(tf_pipeline_view(p), fake_table_map(t), &err),

@@ -81,6 +81,8 @@ typedef struct fake_target {
     bool flush_due;   /* what a non-forced flush sees */
     bool fail_commit; /* the next commit fails */
     bool fail_add;    /* every add fails */
+    size_t rebases;   /* rebase calls */
+    bson_t progress;  /* of the last commit */
 } fake_target;
 
 void fake_target_init(fake_target *f);
@@ -91,7 +93,30 @@ tf_pipeline_target fake_target_iface(fake_target *f);
 long fake_target_find(const fake_target *f, fake_call_kind kind, const char *needle, size_t from);
 size_t fake_target_count(const fake_target *f, fake_call_kind kind);
 
-/* A pipeline over FAKE_FLOW with every table defined, writing to f. */
+/* ---- fake source: records re-sync reads; the test answers them --------- */
+
+typedef struct fake_source {
+    size_t reads, cancels;
+    bool refuse;        /* the next read cannot start */
+    char table[64];     /* of the last read */
+    bool key_read;      /* the last read was by keys */
+    size_t key_rows;    /* its key count */
+    char first_key[64]; /* its first key's first value (strings), or "" */
+    char after[64];     /* a range read's after key (first value), or "" */
+    size_t max_rows;
+} fake_source;
+
+tf_pipeline_source fake_source_iface(fake_source *s);
+
+/* Log lines of a pipeline, joined by '\n'. */
+typedef struct fake_log {
+    char text[8192];
+} fake_log;
+
+/* A pipeline over FAKE_FLOW with every table defined, writing to f,
+ * reading re-syncs from src (NULL: none), logging to log (NULL: none). */
 tf_pipeline *fake_pipeline_new(fake_target *f, tf_flow_spec **spec);
+tf_pipeline *fake_pipeline_new_full(fake_target *f, fake_source *src, fake_log *log,
+                                    size_t chunk_rows, tf_flow_spec **spec);
 
 #endif

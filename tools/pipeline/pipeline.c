@@ -7,7 +7,9 @@
  * a crash at any point resumes from a checkpoint whose documents and state
  * are stored. Row changes are idempotent (tf_view_apply tolerates replays),
  * so the transactions after it are applied again exactly. */
-#include "pipeline.h"
+#include "pipeline_internal.h"
+
+#include <stdarg.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,37 +17,7 @@
 
 #define DEFAULT_CHECKPOINT_INTERVAL_MS 1000
 #define DEFAULT_SNAPSHOT_PUSH_ROOT_ROWS 1000
-
-struct tf_pipeline {
-    const tf_flow_spec *spec;
-    char *spec_hash;
-    char *database;
-    tf_view *view;
-    tf_view_ops ops;
-    tf_pipeline_target target;
-    tf_pipeline_decimal decimal;
-    int64_t checkpoint_interval_ms;
-    size_t snapshot_push_root_rows;
-    void (*log)(void *arg, const char *message);
-    void *log_arg;
-
-    tf_pipeline_phase phase;
-    char error[TF_ERROR_MESSAGE_MAX];
-
-    /* where the documents are */
-    char *gtid, *binlog_file, *flavour, *server_uuid;
-    uint64_t binlog_pos;
-    uint32_t server_id;
-
-    uint64_t rows_total, transactions, snapshot_rows;
-    size_t snapshot_root_rows_unpushed;
-    bool dirty; /* applied since the last checkpoint */
-    int64_t last_checkpoint_ms;
-    int64_t unacked_commit_us; /* newest commit queued, not yet acknowledged */
-    int64_t delay_ms;
-    uint64_t checkpoints;
-    double checkpoint_ms_total, checkpoint_ms_max;
-};
+#define DEFAULT_RESYNC_CHUNK_ROWS 5000
 
 static const char *const phase_names[] = {"starting", "snapshot", "running", "stopped", "error"};
 
@@ -63,6 +35,18 @@ static void set_str(char **field, const char *value)
     *field = copy;
 }
 
+void pipeline_log(tf_pipeline *p, const char *fmt, ...)
+{
+    if (!p->log)
+        return;
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    p->log(p->log_arg, message);
+}
+
 tf_pipeline *tf_pipeline_new(const tf_pipeline_options *opt)
 {
     tf_pipeline *p = bson_malloc0(sizeof *p);
@@ -72,6 +56,9 @@ tf_pipeline *tf_pipeline_new(const tf_pipeline_options *opt)
     p->view = tf_view_new(opt->spec);
     tf_view_ops_init(&p->ops);
     p->target = opt->target;
+    p->source = opt->source;
+    p->resync_chunk_rows =
+        opt->resync_chunk_rows ? opt->resync_chunk_rows : DEFAULT_RESYNC_CHUNK_ROWS;
     p->checkpoint_interval_ms = opt->checkpoint_interval_ms > 0 ? opt->checkpoint_interval_ms
                                                                 : DEFAULT_CHECKPOINT_INTERVAL_MS;
     p->snapshot_push_root_rows = opt->snapshot_push_root_rows ? opt->snapshot_push_root_rows
@@ -86,6 +73,7 @@ void tf_pipeline_destroy(tf_pipeline *p)
 {
     if (!p)
         return;
+    resync_cleanup(p);
     tf_view_ops_cleanup(&p->ops);
     tf_view_destroy(p->view);
     bson_free(p->spec_hash);
@@ -189,8 +177,7 @@ static bool queue_op(tf_pipeline *p, tf_view_op *vop, tf_error *err)
     return p->target.add(p->target.arg, &op, err);
 }
 
-/* The view's pending documents to the target's queue. */
-static bool push_ops(tf_pipeline *p, tf_error *err)
+bool pipeline_push_ops(tf_pipeline *p, tf_error *err)
 {
     if (tf_view_flush(p->view, &p->ops, err) != TF_OK)
         return false;
@@ -214,7 +201,7 @@ static void acknowledged(tf_pipeline *p, int64_t now_ms)
 bool tf_pipeline_checkpoint(tf_pipeline *p, int64_t now_ms, tf_error *err)
 {
     int64_t t0 = bson_get_monotonic_time();
-    if (!push_ops(p, err))
+    if (!pipeline_push_ops(p, err))
         return false;
     tf_checkpoint cp = {0};
     cp.gtid = p->gtid ? p->gtid : "";
@@ -226,7 +213,11 @@ bool tf_pipeline_checkpoint(tf_pipeline *p, int64_t now_ms, tf_error *err)
     cp.spec_hash = p->spec_hash;
     cp.rows = p->rows_total;
     cp.transactions = p->transactions;
-    if (!p->target.commit(p->target.arg, p->view, &cp, err))
+    bson_t progress;
+    resync_progress(p, &progress);
+    bool ok = p->target.commit(p->target.arg, p->view, &progress, &cp, err);
+    bson_destroy(&progress);
+    if (!ok)
         return false;
     acknowledged(p, now_ms);
     p->dirty = false;
@@ -245,6 +236,8 @@ bool tf_pipeline_tick(tf_pipeline *p, int64_t now_ms, tf_error *err)
         return true;
     if (p->last_checkpoint_ms == 0)
         p->last_checkpoint_ms = now_ms;
+    if (!resync_tick(p, now_ms, err))
+        return false;
     if (p->dirty && now_ms - p->last_checkpoint_ms >= p->checkpoint_interval_ms)
         return tf_pipeline_checkpoint(p, now_ms, err);
     bool written = false;
@@ -269,7 +262,7 @@ bool tf_pipeline_snapshot_row(tf_pipeline *p, const char *table, const tf_value 
     if (strcmp(table, p->spec->source_table) == 0 &&
         ++p->snapshot_root_rows_unpushed >= p->snapshot_push_root_rows) {
         p->snapshot_root_rows_unpushed = 0;
-        return push_ops(p, err);
+        return pipeline_push_ops(p, err);
     }
     return true;
 }
@@ -277,7 +270,7 @@ bool tf_pipeline_snapshot_row(tf_pipeline *p, const char *table, const tf_value 
 bool tf_pipeline_snapshot_done(tf_pipeline *p, int64_t now_ms, tf_error *err)
 {
     bool written = false;
-    if (!push_ops(p, err) || !p->target.flush(p->target.arg, true, &written, err))
+    if (!pipeline_push_ops(p, err) || !p->target.flush(p->target.arg, true, &written, err))
         return false;
     /* The documents are in; their checkpoint is the stream's start. */
     p->phase = TF_PIPELINE_RUNNING;
@@ -298,6 +291,10 @@ static bool is_flow_table(const tf_pipeline *p, const tf_table_map *map, char *n
 static bool apply_row(tf_pipeline *p, const tf_pipeline_txn *txn, const tf_pipeline_item *item,
                       const char *table, tf_error *err)
 {
+    if ((item->before && !item->before_full) || (item->after && !item->after_full)) {
+        resync_partial_row(p, table, item->table, item->before, item->after);
+        return true;
+    }
     tf_view_change_kind kind;
     switch (item->rows_kind) {
     case TF_ROWS_WRITE: kind = TF_VIEW_INSERT; break;
@@ -316,6 +313,31 @@ static bool apply_row(tf_pipeline *p, const tf_pipeline_txn *txn, const tf_pipel
     }
     p->target.record(p->target.arg, table, kind, item->before, item->after,
                      item->table->column_count);
+    resync_note_change(p, table, item->before, item->after);
+    return true;
+}
+
+/* The table as this TABLE_MAP describes it: a new column list (an ALTER
+ * TABLE the stream has passed) is taken with the rows kept, then the table
+ * is re-synced so that every row and document has the new shape. */
+static bool define_from_map(tf_pipeline *p, const tf_pipeline_txn *txn, const tf_table_map *map,
+                            const char *table, tf_error *err)
+{
+    if (tf_view_table_matches(p->view, table, map->columns, map->column_count))
+        return true;
+    bool held = tf_view_table_row_count(p->view, table) > 0;
+    if (tf_view_redefine_table_map(p->view, map, err) != TF_OK) {
+        tf_error_prefix(err, "transaction %s", txn->gtid);
+        return false;
+    }
+    if (held) {
+        p->target.rebase(p->target.arg);
+        pipeline_log(p,
+                     "transaction %s: table %s.%s has a new column list (%u columns): "
+                     "re-syncing it",
+                     txn->gtid, p->database, table, map->column_count);
+        resync_table_hit(p, table, true, true);
+    }
     return true;
 }
 
@@ -330,13 +352,16 @@ bool tf_pipeline_apply(tf_pipeline *p, const tf_pipeline_txn *txn, tf_error *err
             return false;
         if (done)
             break;
-        if (item.kind != TF_PIPELINE_ITEM_ROW)
+        if (item.kind == TF_PIPELINE_ITEM_STATEMENT) {
+            if (!pipeline_statement(p, txn, &item, err))
+                return false;
             continue;
+        }
         char table[256];
         if (!is_flow_table(p, item.table, table, sizeof table))
             continue;
         if (item.table != defined) {
-            if (tf_view_define_table_map(p->view, item.table, err) != TF_OK)
+            if (!define_from_map(p, txn, item.table, table, err))
                 return false;
             defined = item.table;
         }
@@ -345,11 +370,11 @@ bool tf_pipeline_apply(tf_pipeline *p, const tf_pipeline_txn *txn, tf_error *err
         applied++;
     }
     p->transactions++;
-    p->dirty = true; /* the position moved, at least */
+    p->dirty = true;                /* the position moved, at least */
+    if (!pipeline_push_ops(p, err)) /* rows, or what statements did */
+        return false;
     if (applied) {
         p->rows_total += applied;
-        if (!push_ops(p, err))
-            return false;
         if (txn->commit_timestamp_us > p->unacked_commit_us)
             p->unacked_commit_us = txn->commit_timestamp_us;
     }

@@ -59,10 +59,17 @@ typedef struct tf_pipeline_target {
      * called for snapshot rows: the snapshot's checkpoint saves all). */
     void (*record)(void *arg, const char *table, tf_view_change_kind kind, const tf_value *before,
                    const tf_value *after, size_t column_count);
+    /* The next commit saves the whole state (a new base): the view changed
+     * in a way the recorded changes do not describe (TRUNCATE, a new column
+     * list, rows a re-sync deleted). */
+    void (*rebase)(void *arg);
     /* Writes every queued operation, then the state of view (a delta of
-     * the recorded changes, or a new base), then cp: a stored checkpoint
-     * never runs ahead of the documents and state it names. */
-    bool (*commit)(void *arg, const tf_view *view, const tf_checkpoint *cp, tf_error *err);
+     * the recorded changes, or a new base) with progress (the re-sync
+     * queue; empty when none), then cp: a stored checkpoint never runs
+     * ahead of the documents and state it names, and progress is stored
+     * with it atomically. */
+    bool (*commit)(void *arg, const tf_view *view, const bson_t *progress, const tf_checkpoint *cp,
+                   tf_error *err);
     void *arg;
 } tf_pipeline_target;
 
@@ -99,6 +106,39 @@ typedef struct tf_pipeline_txn {
     void *it;
 } tf_pipeline_txn;
 
+/* Re-reads of source rows for re-syncs. The pipeline asks for one read at a
+ * time; the source answers, now or later on the same thread, with
+ * tf_pipeline_resync_columns (once, before any row), tf_pipeline_resync_row
+ * per row and tf_pipeline_resync_done. The daemon's reads are tf_snapshot
+ * reads on a connection of their own (no transaction, no position: the
+ * pipeline needs neither, see resync.c). */
+typedef struct tf_pipeline_read {
+    const char *table; /* of the flow's source database */
+    /* Range read: rows whose primary key sorts after `after` (key_count
+     * values in key order; NULL: from the first row), in key order, at
+     * most max_rows. */
+    const tf_value *after;
+    size_t key_count;
+    size_t max_rows;
+    /* Key read (keys != NULL): the rows whose primary key is one of
+     * key_rows keys (key_count values each, concatenated). */
+    const tf_value *keys;
+    size_t key_rows;
+} tf_pipeline_read;
+
+/* n values with every byte payload copied into the same allocation
+ * (bson_free): for a source that keeps a request's keys past the call. */
+tf_value *tf_pipeline_values_dup(const tf_value *values, size_t n);
+
+typedef struct tf_pipeline_source {
+    /* Starts a read; false with err when it cannot even start (retried).
+     * req and its arrays are valid during the call only. */
+    bool (*read)(void *arg, const tf_pipeline_read *req, tf_error *err);
+    /* Abandons the read in flight: nothing more of it is delivered. */
+    void (*cancel)(void *arg);
+    void *arg;
+} tf_pipeline_source;
+
 /* ---- the pipeline --------------------------------------------------------- */
 
 typedef enum tf_pipeline_decimal {
@@ -112,6 +152,8 @@ typedef struct tf_pipeline_options {
     const char *spec_hash;    /* tf_flow_spec_hash of spec (copied) */
     const char *database;     /* the source database of the flow's tables (copied) */
     tf_pipeline_target target;
+    tf_pipeline_source source;      /* read NULL: re-syncs wait (nothing reads) */
+    size_t resync_chunk_rows;       /* rows per re-sync read; 0 = 5000 */
     int64_t checkpoint_interval_ms; /* between two checkpoints while streaming; 0 = 1000 */
     /* Root rows applied during the snapshot between two pushes of their
      * documents (0 = 1000): the documents pending in the view stay few. */
@@ -172,7 +214,20 @@ bool tf_pipeline_snapshot_done(tf_pipeline *p, int64_t now_ms, tf_error *err);
  * table (database and table names compared exactly) to the view, recorded
  * for the next delta, then the documents it changed queued on the target.
  * The position moves to the transaction's end. A malformed or unsupported
- * change is an error naming the transaction; nothing of it is recorded. */
+ * change is an error naming the transaction; nothing of it is recorded.
+ *
+ * What else the source does to a flow table reaches the view too
+ * (statements.c): TRUNCATE removes its rows at that point; a statement-
+ * format INSERT / UPDATE / DELETE / REPLACE / LOAD DATA re-syncs the table
+ * (with a warning naming the GTID and the statement); ALTER TABLE and a
+ * TABLE_MAP with a new column list take the new columns and re-sync the
+ * table, rewriting every document it reaches; a row with a partial image
+ * (binlog_row_image MINIMAL / NOBLOB) is re-read by key instead of
+ * applied. DROP TABLE, RENAME TABLE (or ALTER ... RENAME) of a flow table,
+ * DROP DATABASE of its database, a new column list without a column the
+ * flow joins on, or a changed primary key stop the flow: an error naming
+ * the table, the column and the lookup. Statements on other tables change
+ * nothing. */
 bool tf_pipeline_apply(tf_pipeline *p, const tf_pipeline_txn *txn, tf_error *err);
 
 /* Adapts a transaction of replica/ (rows via tf_replica_rows, statements
@@ -181,8 +236,51 @@ bool tf_pipeline_apply_replica_txn(tf_pipeline *p, const tf_replica_txn *txn, tf
 
 /* The periodic work of a running pipeline (call every few ms): a checkpoint
  * when something was applied and checkpoint_interval_ms has passed since
- * the last one, else the target's batch when due. */
+ * the last one, else the target's batch when due; the next re-sync read
+ * when none is in flight. */
 bool tf_pipeline_tick(tf_pipeline *p, int64_t now_ms, tf_error *err);
+
+/* ---- per-table online re-sync (resync.c) ----
+ *
+ * A table is re-read in primary-key chunks while the stream goes on. Each
+ * read is a window: stream changes to the table's keys while it is in
+ * flight win over what the read returns for those keys (the read may have
+ * seen them before or after the change; the stream's row is never older
+ * than the read's once the stream has passed the read, and row images are
+ * whole). Rows that differ from the held ones are applied (force: all of
+ * them, so every document is rewritten), so only documents whose content
+ * changes are written. When the last chunk is in, held rows that no chunk
+ * returned and the stream did not touch since the re-sync began are gone
+ * from the source and leave the view (after a resume, such rows are first
+ * re-read by key). The queue and the last completed chunk are stored with
+ * each checkpoint: a restarted flow continues from there. */
+
+/* Queues a re-sync of table (a flow table): starts over when one is queued
+ * or running. reason goes to the log. */
+void tf_pipeline_resync_start(tf_pipeline *p, const char *table, bool force, const char *reason);
+/* The source's answers (see tf_pipeline_source). columns borrowed until
+ * tf_pipeline_resync_done returns; values copied. */
+void tf_pipeline_resync_columns(tf_pipeline *p, const tf_column *columns, size_t column_count,
+                                const uint32_t *primary_key, size_t primary_key_count);
+void tf_pipeline_resync_row(tf_pipeline *p, const tf_value *values);
+/* The read ended: exhausted (a range read reached the table's end), or
+ * read_err (retried after a second). False with err on what stops the flow
+ * (the read's columns drop a column the flow joins on, a value the view
+ * refuses). */
+bool tf_pipeline_resync_done(tf_pipeline *p, bool exhausted, const tf_error *read_err,
+                             int64_t now_ms, tf_error *err);
+/* Restores the queue stored with the checkpoint (tfr_state_store_progress)
+ * into a pipeline whose view state is loaded. */
+bool tf_pipeline_resync_restore(tf_pipeline *p, const bson_t *progress, tf_error *err);
+
+typedef struct tf_pipeline_resync_stats {
+    const char *table; /* being re-synced now, or NULL */
+    size_t queued;     /* jobs waiting, the current one included */
+    uint64_t chunks, rows_read, rows_changed, rows_deleted; /* of the current job */
+    uint64_t completed;                                     /* jobs finished (this run) */
+} tf_pipeline_resync_stats;
+
+void tf_pipeline_get_resync_stats(const tf_pipeline *p, tf_pipeline_resync_stats *out);
 
 /* Flushes the view and commits documents, state and checkpoint now (only
  * between transactions). */

@@ -29,11 +29,18 @@ static void sink_record(void *arg, const char *table, tf_view_change_kind kind,
     tfr_state_store_record(s->store, table, kind, before, after, column_count);
 }
 
-static bool sink_commit(void *arg, const tf_view *view, const tf_checkpoint *cp, tf_error *err)
+static void sink_rebase(void *arg)
+{
+    tf_pipeline_sink *s = arg;
+    tfr_state_store_force_base(s->store);
+}
+
+static bool sink_commit(void *arg, const tf_view *view, const bson_t *progress,
+                        const tf_checkpoint *cp, tf_error *err)
 {
     tf_pipeline_sink *s = arg;
     return tfr_state_store_stage(s->store, s->sink, view, s->spec_hash, s->root_key,
-                                 s->root_key_count, err) &&
+                                 s->root_key_count, progress, err) &&
            tf_sink_commit(s->sink, cp, err) && tfr_state_store_committed(s->store, s->sink, err);
 }
 
@@ -43,6 +50,7 @@ tf_pipeline_target tf_pipeline_sink_target(tf_pipeline_sink *s)
         .add = sink_add,
         .flush = sink_flush,
         .record = sink_record,
+        .rebase = sink_rebase,
         .commit = sink_commit,
         .arg = s,
     };

@@ -36,12 +36,15 @@ struct tfr_state_store {
     tf_view_journal *journal;
     state_layout stored, staged;
     tfr_state_stats stats;
+    bool force_base; /* the next stage writes a base */
+    bson_t progress; /* read from the stored meta */
 };
 
 tfr_state_store *tfr_state_store_new(void)
 {
     tfr_state_store *store = bson_malloc0(sizeof *store);
     store->journal = tf_view_journal_new();
+    bson_init(&store->progress);
     return store;
 }
 
@@ -50,6 +53,7 @@ void tfr_state_store_destroy(tfr_state_store *store)
     if (!store)
         return;
     tf_view_journal_destroy(store->journal);
+    bson_destroy(&store->progress);
     bson_free(store);
 }
 
@@ -94,7 +98,8 @@ static bool write_chunk(const uint8_t *data, size_t len, void *arg, tf_error *er
 }
 
 static bool stage_meta(tf_sink *sink, const state_layout *l, const char *spec_hash,
-                       char *const *root_key, size_t root_key_count, tf_error *err)
+                       const bson_t *progress, char *const *root_key, size_t root_key_count,
+                       tf_error *err)
 {
     bson_t meta = BSON_INITIALIZER, keys;
     BSON_APPEND_INT32(&meta, "v", META_VERSION);
@@ -111,6 +116,8 @@ static bool stage_meta(tf_sink *sink, const state_layout *l, const char *spec_ha
     BSON_APPEND_INT64(&meta, "base_bytes", (int64_t)l->base_bytes);
     BSON_APPEND_INT64(&meta, "delta_chunks", l->delta_chunks);
     BSON_APPEND_INT64(&meta, "delta_bytes", (int64_t)l->delta_bytes);
+    if (progress && !bson_empty(progress))
+        BSON_APPEND_DOCUMENT(&meta, "progress", progress);
     bool ok = tf_sink_state_put(sink, META_CHUNK, bson_get_data(&meta), meta.len, err);
     bson_destroy(&meta);
     return ok;
@@ -118,14 +125,14 @@ static bool stage_meta(tf_sink *sink, const state_layout *l, const char *spec_ha
 
 bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view *view,
                            const char *spec_hash, char *const *root_key, size_t root_key_count,
-                           tf_error *err)
+                           const bson_t *progress, tf_error *err)
 {
     int64_t t0 = bson_get_monotonic_time();
     const state_layout *cur = &store->stored;
     uint64_t deltas = cur->delta_bytes + tf_view_journal_bytes(store->journal);
     uint64_t limit = cur->base_bytes / DELTA_FRACTION;
-    bool new_base =
-        cur->generation == 0 || deltas > (limit > DELTA_MIN_BYTES ? limit : DELTA_MIN_BYTES);
+    bool new_base = store->force_base || cur->generation == 0 ||
+                    deltas > (limit > DELTA_MIN_BYTES ? limit : DELTA_MIN_BYTES);
     state_layout next = *cur;
     if (new_base) {
         /* A generation no stored checkpoint names: leftovers of a crash in
@@ -151,9 +158,10 @@ bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view 
         store->stats.deltas_written += (uint64_t)(w.next - cur->delta_chunks);
     }
     tf_view_journal_clear(store->journal);
-    if (!stage_meta(sink, &next, spec_hash, root_key, root_key_count, err))
+    if (!stage_meta(sink, &next, spec_hash, progress, root_key, root_key_count, err))
         return false;
     store->staged = next;
+    store->force_base = false;
     double ms = (double)(bson_get_monotonic_time() - t0) / 1000.0;
     store->stats.stage_count++;
     store->stats.stage_ms_total += ms;
@@ -230,7 +238,7 @@ bool tfr_state_store_read_meta(tfr_state_store *store, tf_sink *sink, const char
                             flow),
                false;
     bson_t meta;
-    bson_iter_t it, keys;
+    bson_iter_t it, keys, prog;
     int64_t version = 0, base_bytes = 0, delta_bytes = 0;
     state_layout l = {0};
     bool ok = bson_init_static(&meta, data, len) && meta_int(&meta, "v", &version) &&
@@ -248,6 +256,21 @@ bool tfr_state_store_read_meta(tfr_state_store *store, tf_sink *sink, const char
         }
         *root_key = bson_realloc(*root_key, (*root_key_count + 1) * sizeof **root_key);
         (*root_key)[(*root_key_count)++] = bson_strdup(bson_iter_utf8(&keys, NULL));
+    }
+    bson_reinit(&store->progress);
+    if (ok && bson_iter_init_find(&prog, &meta, "progress")) {
+        const uint8_t *pdata;
+        uint32_t plen;
+        bson_t pdoc;
+        ok = BSON_ITER_HOLDS_DOCUMENT(&prog);
+        if (ok) {
+            bson_iter_document(&prog, &plen, &pdata);
+            ok = bson_init_static(&pdoc, pdata, plen);
+        }
+        if (ok) {
+            bson_destroy(&store->progress);
+            bson_copy_to(&pdoc, &store->progress);
+        }
     }
     free(data);
     if (!ok) {
@@ -387,3 +410,7 @@ void tfr_state_store_get_stats(const tfr_state_store *store, tfr_state_stats *ou
     out->base_bytes = store->stored.base_bytes;
     out->delta_bytes = store->stored.delta_bytes;
 }
+
+void tfr_state_store_force_base(tfr_state_store *store) { store->force_base = true; }
+
+const bson_t *tfr_state_store_progress(const tfr_state_store *store) { return &store->progress; }

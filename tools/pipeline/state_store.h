@@ -35,12 +35,20 @@ void tfr_state_store_record(tfr_state_store *store, const char *table, tf_view_c
                             const tf_value *before, const tf_value *after, size_t column_count);
 
 /* Writes the state for the checkpoint about to be committed (a delta, or a
- * new base) and stages its meta chunk; the caller then runs tf_sink_commit
+ * new base) and stages its meta chunk (with progress, when not empty:
+ * committed atomically with the checkpoint); the caller then runs tf_sink_commit
  * and, once it succeeded, tfr_state_store_committed. root_key names the
  * root primary key columns, kept for the unique index at resume. */
 bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view *view,
                            const char *spec_hash, char *const *root_key, size_t root_key_count,
-                           tf_error *err);
+                           const bson_t *progress, tf_error *err);
+/* The next stage writes a new base whatever the deltas' size: after a
+ * change the journal cannot express (TRUNCATE, a new column list, rows a
+ * re-sync deleted). */
+void tfr_state_store_force_base(tfr_state_store *store);
+/* The progress document staged with the stored checkpoint (the pipeline's
+ * re-sync queue), as tfr_state_store_read_meta found it; empty when none. */
+const bson_t *tfr_state_store_progress(const tfr_state_store *store);
 /* The staged state is now the stored checkpoint's; a new generation
  * removes the previous one's chunks. */
 bool tfr_state_store_committed(tfr_state_store *store, tf_sink *sink, tf_error *err);
