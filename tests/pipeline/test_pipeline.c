@@ -303,6 +303,40 @@ static void test_decimal_double_mode_rewrites_documents(void **state)
     assert_non_null(strstr(fx->target.calls[add].text, "\"total\" : \"7.10\""));
 }
 
+static void test_delay_is_zero_once_idle_source_is_caught_up(void **state)
+{
+    fixture *fx = *state;
+    tf_error err = {0};
+    tf_pipeline_set_phase(fx->p, TF_PIPELINE_RUNNING);
+    fx->target.flush_due = true;
+    fake_txn t;
+    fake_txn_init(&t, "0-1-20", "bin.000001", 3000);
+    t.txn.commit_timestamp_us = 1000000 * 1000; /* committed at 1,000,000 ms */
+    tf_value o[3];
+    row3(o, "O1", "C1", "1.00");
+    fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    /* a heartbeat while the document is not yet acknowledged: no change */
+    tf_pipeline_source_idle(fx->p);
+    assert_true(tf_pipeline_tick(fx->p, 1000000 + 350, &err)); /* written: acknowledged */
+    tf_pipeline_stats st;
+    tf_pipeline_get_stats(fx->p, &st);
+    assert_int_equal(st.delay_ms, 0); /* caught up: nothing left to deliver */
+    /* a new change, acknowledged late, then no heartbeat yet: its delay */
+    fake_txn_init(&t, "0-1-21", "bin.000001", 3100);
+    t.txn.commit_timestamp_us = 2000000 * 1000;
+    row3(o, "O2", "C1", "1.00");
+    fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    assert_true(tf_pipeline_tick(fx->p, 2000000 + 420, &err));
+    tf_pipeline_get_stats(fx->p, &st);
+    assert_int_equal(st.delay_ms, 420);
+    /* the source is idle and everything is acknowledged: 0, not 420 frozen */
+    tf_pipeline_source_idle(fx->p);
+    tf_pipeline_get_stats(fx->p, &st);
+    assert_int_equal(st.delay_ms, 0);
+}
+
 static void test_fail_keeps_the_error_for_status(void **state)
 {
     fixture *fx = *state;
@@ -338,6 +372,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_target_refusing_a_document_fails_the_transaction,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_decimal_double_mode_rewrites_documents, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_delay_is_zero_once_idle_source_is_caught_up, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fail_keeps_the_error_for_status, setup, teardown),
     };

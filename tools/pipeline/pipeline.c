@@ -196,6 +196,15 @@ static void acknowledged(tf_pipeline *p, int64_t now_ms)
             p->delay_ms = 0;
         p->unacked_commit_us = 0;
     }
+    if (p->source_idle)
+        p->delay_ms = 0;
+}
+
+void tf_pipeline_source_idle(tf_pipeline *p)
+{
+    p->source_idle = true;
+    if (!p->unacked_commit_us)
+        p->delay_ms = 0;
 }
 
 bool tf_pipeline_checkpoint(tf_pipeline *p, int64_t now_ms, tf_error *err)
@@ -343,6 +352,7 @@ static bool define_from_map(tf_pipeline *p, const tf_pipeline_txn *txn, const tf
 
 bool tf_pipeline_apply(tf_pipeline *p, const tf_pipeline_txn *txn, tf_error *err)
 {
+    p->source_idle = false;
     const tf_table_map *defined = NULL;
     uint64_t applied = 0;
     for (;;) {

@@ -286,6 +286,12 @@ void tf_pipeline_get_resync_stats(const tf_pipeline *p, tf_pipeline_resync_stats
  * between transactions). */
 bool tf_pipeline_checkpoint(tf_pipeline *p, int64_t now_ms, tf_error *err);
 
+/* The source has sent everything it has (a heartbeat of the dump, which
+ * the server sends only while it has nothing else to send): once every
+ * document is acknowledged the delay is 0, not the last change's delay
+ * frozen while idle. */
+void tf_pipeline_source_idle(tf_pipeline *p);
+
 /* Whether something was applied since the last checkpoint. */
 bool tf_pipeline_dirty(const tf_pipeline *p);
 

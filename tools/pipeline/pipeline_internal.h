@@ -80,6 +80,7 @@ struct tf_pipeline {
     int64_t last_checkpoint_ms;
     int64_t unacked_commit_us; /* newest commit queued, not yet acknowledged */
     int64_t delay_ms;
+    bool source_idle; /* a heartbeat came after the last transaction */
     uint64_t checkpoints;
     double checkpoint_ms_total, checkpoint_ms_max;
 

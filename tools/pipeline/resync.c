@@ -483,6 +483,11 @@ bool tf_pipeline_resync_done(tf_pipeline *p, bool exhausted, const tf_error *rea
         j->chunks++;
         p->dirty = true;
         if (j->kind == RESYNC_TABLE && !j->checking) {
+            pipeline_log(p,
+                         "re-sync of %s.%s: read %" PRIu64 " in: %zu rows (%" PRIu64
+                         " rows read, %" PRIu64 " changed so far)",
+                         p->database, j->table, j->chunks, p->read_row_count, j->rows_read,
+                         j->rows_changed);
             if (p->read_row_count) {
                 const tf_value *last = p->read_rows[p->read_row_count - 1];
                 tf_value key[64];
