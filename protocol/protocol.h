@@ -1300,6 +1300,40 @@ tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len,
 char *tf_value_to_text(const tf_value *v, const tf_column *col, size_t *len_out,
                        tf_error *err);
 
+/* --- values as SQL literals (protocol/value_sql.c) ---
+ * The literal that compares against col's own values as the server compares
+ * them (WHERE col > lit, (k1, k2) IN ((..))), for keyset pagination and
+ * re-reading rows by key:
+ *   INT / UINT / YEAR / BIT   decimal ("-5", "18446744073709551615")
+ *   ENUM / SET                the index / bitmask in decimal
+ *   DECIMAL                   its text ("-12.50")
+ *   FLOAT / DOUBLE            "%.17g" with an exponent ("0.5e0"), FLOAT as
+ *                             the double it widens to
+ *   STRING                    _charset X'hex' (the column's collation then
+ *                             compares); charset_name, or when NULL the
+ *                             charset of col->charset's collation id
+ *                             (tf_collation_charset_name); X'hex' when the
+ *                             column's collation is binary
+ *   BYTES                     X'hex'; BINARY(n) (TF_TYPE_STRING) padded with
+ *                             0x00 to n bytes
+ *   DATE / DATETIME / TIME    quoted, with the column's fractional digits
+ *                             (all six when the value has a finer fraction)
+ *   TIMESTAMP                 quoted UTC date and time: right in a session
+ *                             whose time_zone is '+00:00'; 0 is the zero
+ *                             timestamp
+ *   NULL                      NULL
+ * ABSENT, JSON, JSON_DIFF, GEOMETRY and VECTOR values have none
+ * (TF_ERR_UNSUPPORTED), nor strings whose charset is unknown.
+ * snprintf-style: writes at most cap bytes, NUL included, and sets *len to
+ * the literal's whole length (call again with *len + 1 bytes when
+ * *len >= cap). TF_MALFORMED with err on error. */
+tf_status tf_value_sql_literal(const tf_value *v, const tf_column *col, const char *charset_name,
+                               char *buf, size_t cap, size_t *len, tf_error *err);
+
+/* The charset of a collation id ("utf8mb4" for 45, 224 or 255), as MySQL
+ * and MariaDB number them; NULL for an id it does not know. */
+const char *tf_collation_charset_name(uint32_t collation_id);
+
 /* --- rest of section 5 is filled by its owner --- */
 
 /* ======================================================================

@@ -264,7 +264,13 @@ const tf_replica_stats *tf_replica_get_stats(const tf_replica *r);
  * as TABLE_MAP (binlog_row_metadata=FULL) describes them, so
  * tf_value_append_bson gives the same BSON from either path. Tables without
  * a primary key, or on a non-transactional engine, are refused with an
- * error naming them. */
+ * error naming them.
+ *
+ * The same reader re-syncs one table while the stream runs: a tf_snapshot
+ * per chunk, each starting after the key the previous one ended on
+ * (start_after, max_rows, tf_snapshot_exhausted), or one for a set of keys
+ * (key_rows), without a transaction or a position when the caller has its
+ * own (no_position). */
 
 typedef struct tf_snapshot tf_snapshot;
 
@@ -287,18 +293,20 @@ typedef struct tf_snapshot_position {
                          gtid_mode=ON: gtid_executed "uuid:1-100,...";
                          NULL without GTIDs */
     const char *file; /* binlog file and offset of the same point */
-    uint64_t pos;
+    uint64_t pos;     /* (no_position: gtid and file NULL, pos 0) */
 } tf_snapshot_position;
 
 typedef struct tf_snapshot_callbacks {
-    /* The position is known; called once, before the first row. Optional. */
+    /* The position is known; called once, after the tables' columns and
+     * keys are and before the first row. Optional. */
     void (*on_position)(tf_snapshot *s, const tf_snapshot_position *pos, void *arg);
     /* One row; values (table->column_count) borrow memory valid during the
      * call. Return false with err filled to stop (on_done gets err).
      * Required. */
     bool (*on_row)(tf_snapshot *s, const tf_snapshot_table *table, const tf_value *values,
                    void *arg, tf_error *err);
-    /* A table was read whole. Optional. */
+    /* A table was read whole (all of key_rows in key mode); not called
+     * when max_rows ended the read first. Optional. */
     void (*on_table_done)(tf_snapshot *s, const tf_snapshot_table *table, void *arg);
     /* Called once at the end: err NULL when every table was read, else why
      * not. The snapshot may be destroyed from here. Required. */
@@ -310,7 +318,37 @@ typedef struct tf_snapshot_options {
     const char *const *tables; /* "db.table" (backquotes allowed:
                                   "`my.db`.`t`"); copied */
     size_t table_count;
-    size_t chunk_rows; /* rows per SELECT; 0 = 1000 */
+    size_t chunk_rows; /* rows per SELECT (keys per SELECT in key mode);
+                          0 = 1000 */
+    /* Re-sync reads. start_after, max_rows and key_rows need table_count
+     * 1 (TF_ERR_CONFIG otherwise). Keys are the table's primary-key
+     * columns' values in key order, as on_row delivered them (or a rows
+     * event decoded them): each becomes a literal that compares in its
+     * column's type and collation (tf_value_sql_literal), so "after" means
+     * after in the server's ORDER BY of the key. A key with another number
+     * of values, or a value of another kind than its column's, fails the
+     * snapshot with TF_ERR_CONFIG (on_done) once the key is known. */
+    const tf_value *start_after; /* only rows whose key sorts after this one;
+                                    copied (with the bytes it points to) */
+    size_t start_after_count;    /* = the key's column count */
+    uint64_t max_rows;           /* read at most this many rows, then finish
+                                    (0 = all); see tf_snapshot_exhausted */
+    const tf_value *key_rows;    /* key mode: only the rows whose key is one
+                                    of key_row_count keys (key-count values
+                                    each, concatenated), chunk_rows keys per
+                                    SELECT ... WHERE (k1, k2) IN (..); each
+                                    chunk's rows in key order (the whole
+                                    read's when the keys are sorted); keys
+                                    that match nothing give no row, a key
+                                    given twice in two chunks its row twice.
+                                    Borrowed: valid until on_done. Not with
+                                    start_after or max_rows (TF_ERR_CONFIG) */
+    size_t key_row_count;
+    bool no_position; /* no consistent-snapshot transaction and no position
+                         (MySQL: no FLUSH TABLES WITH READ LOCK; binary
+                         logging may be off): each SELECT is consistent by
+                         itself. on_position is still called, with gtid
+                         and file NULL and pos 0 */
     tf_snapshot_callbacks cb;
     void *arg;
 } tf_snapshot_options;
@@ -326,6 +364,11 @@ bool tf_snapshot_start(tf_snapshot *s, tf_error *err);
 void tf_snapshot_destroy(tf_snapshot *s);
 /* NULL until on_position. */
 const tf_snapshot_position *tf_snapshot_get_position(const tf_snapshot *s);
+/* After on_done without error: true when the table has no row after the
+ * last one delivered (max_rows did not cut the read: the last chunk asks
+ * for one row more to know, and does not deliver it); always true in key
+ * mode and without max_rows. */
+bool tf_snapshot_exhausted(const tf_snapshot *s);
 /* The tables being read, columns and keys known (valid from on_position
  * until the snapshot is destroyed): a consumer that needs every table
  * defined before the first row (a view joining them) reads them here. */

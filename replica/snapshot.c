@@ -31,6 +31,16 @@
  *               index range read whatever its depth.
  *   COMMIT      (the transaction only read).
  *
+ * Re-sync reads (one table, options start_after / max_rows / key_rows /
+ * no_position) use the same machine: start_after seeds the keyset's last
+ * key, max_rows shortens the last chunk's LIMIT to what is left plus one
+ * row (seen, not delivered: it tells whether the table goes on without a
+ * further round trip), key mode replaces the keyset by (k1, k2) IN ((..))
+ * over chunk_rows keys at a time, and no_position leaves out the
+ * transaction and position steps. Keys become SQL through
+ * tf_value_sql_literal with the column's charset from information_schema,
+ * so that they compare in the column's collation.
+ *
  * Row packets are decoded as they arrive (protocol/'s streaming resultset
  * reader) and each row goes to on_row at once: nothing but the current
  * packet is held. Text values become the tf_value a rows event decodes to
@@ -128,17 +138,6 @@ static void sb_quoted(sbuf *b, const char *text)
     sb_add(b, "'", 1);
 }
 
-static void sb_hex(sbuf *b, const uint8_t *p, size_t n)
-{
-    static const char digits[] = "0123456789ABCDEF";
-    sb_add(b, "X'", 2);
-    for (size_t i = 0; i < n; i++) {
-        char two[2] = {digits[p[i] >> 4], digits[p[i] & 15]};
-        sb_add(b, two, 2);
-    }
-    sb_add(b, "'", 1);
-}
-
 /* ---- state ----------------------------------------------------------------- */
 
 /* How a column's text is selected and read back. */
@@ -157,7 +156,7 @@ typedef struct snap_table {
     size_t *key;
     size_t key_count;
     char *select_head; /* "SELECT cols FROM `db`.`t`" */
-    char *order_tail;  /* " ORDER BY k1, k2 LIMIT n" */
+    char *order_by;    /* " ORDER BY k1, k2" */
     tf_snapshot_table pub;
 } snap_table;
 
@@ -211,9 +210,14 @@ struct tf_snapshot {
     tf_value *values;
     size_t cells_cap;
     uint64_t chunk_seen;
-    sbuf last_key;        /* raw bytes of the last row's key cells, back to back */
-    size_t *last_key_len; /* per key column; SIZE_MAX for NULL (cannot be) */
+    uint64_t chunk_limit; /* the chunk's LIMIT (range mode) */
+    bool final_chunk;     /* its LIMIT is what max_rows leaves, plus one */
+    bool cut;             /* that one more row came: max_rows cut the read */
+    bool exhausted;       /* the table ended before max_rows did */
+    tf_value *last_key;   /* key_count values of the last row (or start_after) */
+    sbuf last_key_bytes;  /* their string bytes, back to back */
     bool has_last_key;
+    size_t next_key; /* key mode: the first key of the next chunk */
     sbuf sql;
 
     /* Position. */
@@ -517,6 +521,65 @@ oom:
     return false;
 }
 
+/* Whether a value of `kind` is one that col gives (on_row here, or a rows
+ * event: integers are INT or UINT as the metadata said, strings STRING or
+ * BYTES), for the key column types key_result accepts. */
+static bool kind_fits(const tf_column *col, tf_value_kind kind)
+{
+    switch ((tf_column_type)col->type) {
+    case TF_TYPE_TINY:
+    case TF_TYPE_SHORT:
+    case TF_TYPE_INT24:
+    case TF_TYPE_LONG:
+    case TF_TYPE_LONGLONG: return kind == TF_VAL_INT || kind == TF_VAL_UINT;
+    case TF_TYPE_DOUBLE: return kind == TF_VAL_DOUBLE;
+    case TF_TYPE_NEWDECIMAL: return kind == TF_VAL_DECIMAL;
+    case TF_TYPE_DATE: return kind == TF_VAL_DATE;
+    case TF_TYPE_DATETIME2: return kind == TF_VAL_DATETIME;
+    case TF_TYPE_TIMESTAMP2: return kind == TF_VAL_TIMESTAMP;
+    case TF_TYPE_TIME2: return kind == TF_VAL_TIME;
+    case TF_TYPE_YEAR: return kind == TF_VAL_YEAR;
+    case TF_TYPE_BIT: return kind == TF_VAL_BIT;
+    case TF_TYPE_STRING:
+    case TF_TYPE_VARCHAR: return kind == TF_VAL_STRING || kind == TF_VAL_BYTES;
+    default: return false;
+    }
+}
+
+/* The keys the caller gave (start_after, key_rows) against the primary key
+ * the server has: as many values as it has columns, each of its column's
+ * kind. A key that does not fit would turn into a literal that compares as
+ * something else (a number against a string) and read the wrong rows. */
+static bool resync_keys_fit(tf_snapshot *s, const snap_table *t)
+{
+    if (s->opt.start_after != NULL && s->opt.start_after_count != t->key_count) {
+        fail(s,
+             "start_after has %zu values but the primary key of %s.%s has %zu columns (give "
+             "the key columns' values in key order, as on_row delivered them)",
+             s->opt.start_after_count, t->schema, t->name, t->key_count);
+        return false;
+    }
+    for (size_t k = 0; s->opt.start_after != NULL && k < t->key_count; k++) {
+        const tf_column *col = &t->columns[t->key[k]];
+        if (!kind_fits(col, s->opt.start_after[k].kind)) {
+            fail(s, "start_after value %zu is not a value of %s.%s's key column %s (%s)", k,
+                 t->schema, t->name, col->name.ptr, tf_column_type_name(col->type));
+            return false;
+        }
+    }
+    for (size_t r = 0; s->opt.key_rows != NULL && r < s->opt.key_row_count; r++) {
+        for (size_t k = 0; k < t->key_count; k++) {
+            const tf_column *col = &t->columns[t->key[k]];
+            if (!kind_fits(col, s->opt.key_rows[r * t->key_count + k].kind)) {
+                fail(s, "key_rows key %zu: value %zu is not a value of %s.%s's key column %s (%s)",
+                     r, k, t->schema, t->name, col->name.ptr, tf_column_type_name(col->type));
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* Key columns, then the fixed parts of the chunk statement. */
 static bool key_result(tf_snapshot *s)
 {
@@ -592,21 +655,20 @@ static bool key_result(tf_snapshot *s)
             sb_str(&tail, ", ");
         sb_ident(&tail, t->columns[t->key[k]].name.ptr);
     }
-    sb_printf(&tail, " LIMIT %zu", s->opt.chunk_rows);
     if (head.oom || tail.oom) {
         free(head.p);
         free(tail.p);
         goto oom;
     }
     t->select_head = head.p;
-    t->order_tail = tail.p;
+    t->order_by = tail.p;
     t->pub.schema = t->schema;
     t->pub.name = t->name;
     t->pub.column_count = t->column_count;
     t->pub.columns = t->columns;
     t->pub.key_count = t->key_count;
     t->pub.key_columns = t->key;
-    return true;
+    return resync_keys_fit(s, t);
 oom:
     fail(s, "out of memory describing %s.%s", t->schema, t->name);
     return false;
@@ -858,70 +920,170 @@ bad:
 
 /* ---- chunks ----------------------------------------------------------------------- */
 
-/* The SQL literal of key value (raw SELECT text) for column i. */
-static void key_literal(sbuf *b, const snap_table *t, size_t i, const char *p, size_t n)
+/* Whether v's payload is bytes it borrows. */
+static bool value_has_bytes(const tf_value *v)
 {
-    const tf_column *col = &t->columns[i];
-    char text[128];
-    switch (col->type) {
-    case TF_TYPE_STRING:
-    case TF_TYPE_VARCHAR:
-        /* An introducer keeps the column's collation in charge of the
-         * comparison (a bare X'' would compare as binary). */
-        if (col->charset != TF_CHARSET_BINARY && t->charset_names[i] != NULL) {
-            sb_printf(b, "_%s ", t->charset_names[i]);
-        }
-        sb_hex(b, (const uint8_t *)p, n);
-        return;
-    case TF_TYPE_BIT: sb_printf(b, "%" PRIu64, be_uint((const uint8_t *)p, n)); return;
-    case TF_TYPE_DATE:
-    case TF_TYPE_DATETIME2:
-    case TF_TYPE_TIMESTAMP2:
-    case TF_TYPE_TIME2:
-        snprintf(text, sizeof text, "%.*s", (int)(n < 100 ? n : 100), p);
-        sb_quoted(b, text);
-        return;
-    case TF_TYPE_DOUBLE:
-        sb_add(b, p, n);
-        if (memchr(p, 'e', n) == NULL && memchr(p, 'E', n) == NULL)
-            sb_str(b, "e0"); /* a DOUBLE literal, not a DECIMAL one */
-        return;
-    default: sb_add(b, p, n); return; /* integers, DECIMAL, YEAR */
+    switch (v->kind) {
+    case TF_VAL_STRING:
+    case TF_VAL_BYTES:
+    case TF_VAL_JSON:
+    case TF_VAL_GEOMETRY:
+    case TF_VAL_VECTOR:
+    case TF_VAL_JSON_DIFF: return true;
+    default: return false;
     }
+}
+
+/* Keeps count key values (values[index[k]], or values[k] when index is
+ * NULL) as the last key, their bytes copied: the row they come from is
+ * gone by the next chunk. */
+static bool keep_key(tf_snapshot *s, const tf_value *values, const size_t *index, size_t count)
+{
+    s->last_key_bytes.len = 0;
+    for (size_t k = 0; k < count; k++) {
+        const tf_value *v = &values[index ? index[k] : k];
+        s->last_key[k] = *v;
+        if (value_has_bytes(v))
+            sb_add(&s->last_key_bytes, (const char *)v->bytes.ptr, v->bytes.len);
+    }
+    if (s->last_key_bytes.oom)
+        return false;
+    size_t off = 0;
+    for (size_t k = 0; k < count; k++) {
+        if (value_has_bytes(&s->last_key[k])) {
+            s->last_key[k].bytes.ptr = (const uint8_t *)s->last_key_bytes.p + off;
+            off += s->last_key[k].bytes.len;
+        }
+    }
+    return true;
+}
+
+/* Appends the SQL literal of key value v of t's column i. */
+static bool sb_literal(tf_snapshot *s, sbuf *b, const snap_table *t, size_t i, const tf_value *v)
+{
+    tf_value as_string;
+    /* A character column whose collation id information_schema did not
+     * give (charset 0) reads as bytes: its literal still needs the
+     * charset, or it would compare as binary. */
+    if (v->kind == TF_VAL_BYTES && t->charset_names[i] != NULL &&
+        t->columns[i].charset != TF_CHARSET_BINARY) {
+        as_string = *v;
+        as_string.kind = TF_VAL_STRING;
+        v = &as_string;
+    }
+    for (int attempt = 0; attempt < 2 && !b->oom; attempt++) {
+        size_t room = b->cap - b->len, len = 0;
+        tf_error err = {0};
+        if (tf_value_sql_literal(v, &t->columns[i], t->charset_names[i],
+                                 b->p != NULL ? b->p + b->len : NULL, b->p != NULL ? room : 0, &len,
+                                 &err) != TF_OK) {
+            tf_error_prefix(&err, "snapshot of %s.%s: a key", t->schema, t->name);
+            finish(s, &err);
+            return false;
+        }
+        if (b->p != NULL && len < room) {
+            b->len += len;
+            return true;
+        }
+        sb_reserve(b, len);
+    }
+    fail(s, "out of memory for a key of %s.%s", t->schema, t->name);
+    return false;
 }
 
 /* "WHERE k1 > v1 OR (k1 = v1 AND k2 > v2) ...": MariaDB turns this into an
  * index range; the row-constructor form (k1, k2) > (v1, v2) it scans the
  * index from its start for, which makes a large table quadratic. */
-static void keyset_where(tf_snapshot *s, const snap_table *t, sbuf *b)
+static bool keyset_where(tf_snapshot *s, const snap_table *t, sbuf *b)
 {
     sb_str(b, " WHERE ");
     for (size_t k = 0; k < t->key_count; k++) {
         if (k)
             sb_str(b, " OR ");
         sb_str(b, "(");
-        size_t off = 0;
         for (size_t e = 0; e <= k; e++) {
             size_t i = t->key[e];
             if (e)
                 sb_str(b, " AND ");
             sb_ident(b, t->columns[i].name.ptr);
             sb_str(b, e == k ? " > " : " = ");
-            key_literal(b, t, i, s->last_key.p + off, s->last_key_len[e]);
-            off += s->last_key_len[e];
+            if (!sb_literal(s, b, t, i, &s->last_key[e]))
+                return false;
         }
         sb_str(b, ")");
     }
+    return true;
 }
+
+/* Key mode: "WHERE k IN (v1, v2)" or "WHERE (k1, k2) IN ((a, b), (c, d))"
+ * for keys [first, end) of key_rows (both servers read it as index ranges;
+ * a key that matches nothing costs one index probe). */
+static bool key_rows_where(tf_snapshot *s, const snap_table *t, sbuf *b, size_t first, size_t end)
+{
+    bool row = t->key_count > 1;
+    sb_str(b, " WHERE ");
+    if (row)
+        sb_str(b, "(");
+    for (size_t k = 0; k < t->key_count; k++) {
+        if (k)
+            sb_str(b, ", ");
+        sb_ident(b, t->columns[t->key[k]].name.ptr);
+    }
+    sb_str(b, row ? ") IN (" : " IN (");
+    for (size_t r = first; r < end; r++) {
+        if (r > first)
+            sb_str(b, ", ");
+        if (row)
+            sb_str(b, "(");
+        for (size_t k = 0; k < t->key_count; k++) {
+            if (k)
+                sb_str(b, ", ");
+            if (!sb_literal(s, b, t, t->key[k], &s->opt.key_rows[r * t->key_count + k]))
+                return false;
+        }
+        if (row)
+            sb_str(b, ")");
+    }
+    sb_str(b, ")");
+    return true;
+}
+
+static void table_done(tf_snapshot *s, bool exhausted);
 
 static void send_chunk(tf_snapshot *s)
 {
     snap_table *t = &s->tables[s->table_index];
+    bool key_mode = s->opt.key_rows != NULL;
     s->sql.len = 0;
     sb_str(&s->sql, t->select_head);
-    if (s->has_last_key)
-        keyset_where(s, t, &s->sql);
-    sb_str(&s->sql, t->order_tail);
+    if (key_mode) {
+        if (s->next_key >= s->opt.key_row_count) {
+            table_done(s, true);
+            return;
+        }
+        size_t first = s->next_key, left = s->opt.key_row_count - first;
+        size_t end = first + (left < s->opt.chunk_rows ? left : s->opt.chunk_rows);
+        if (!key_rows_where(s, t, &s->sql, first, end))
+            return;
+        s->next_key = end;
+        sb_str(&s->sql, t->order_by);
+    } else {
+        if (s->has_last_key && !keyset_where(s, t, &s->sql))
+            return;
+        /* The last chunk max_rows allows asks for one row more: whether it
+         * comes says whether the table goes on. */
+        s->chunk_limit = s->opt.chunk_rows;
+        s->final_chunk = false;
+        if (s->opt.max_rows != 0) {
+            uint64_t left = s->opt.max_rows - t->pub.rows;
+            if (left <= s->chunk_limit) {
+                s->chunk_limit = left + 1;
+                s->final_chunk = true;
+            }
+        }
+        sb_str(&s->sql, t->order_by);
+        sb_printf(&s->sql, " LIMIT %" PRIu64, s->chunk_limit);
+    }
     if (s->sql.oom) {
         fail(s, "out of memory for a chunk statement of %s.%s", t->schema, t->name);
         return;
@@ -958,6 +1120,18 @@ static void next_table(tf_snapshot *s)
     run_step(s);
 }
 
+/* The current table is read: whole (exhausted), or up to max_rows. */
+static void table_done(tf_snapshot *s, bool exhausted)
+{
+    snap_table *t = &s->tables[s->table_index];
+    s->reading_rows = false;
+    s->exhausted = exhausted;
+    if (exhausted && s->opt.cb.on_table_done != NULL)
+        s->opt.cb.on_table_done(s, &t->pub, s->opt.arg);
+    if (!s->finished)
+        next_table(s);
+}
+
 static bool ensure_row_arrays(tf_snapshot *s, size_t n)
 {
     if (n <= s->cells_cap)
@@ -976,6 +1150,10 @@ static void on_row_packet(tf_snapshot *s)
 {
     snap_table *t = &s->tables[s->table_index];
     tf_error err = {0};
+    if (s->final_chunk && t->pub.rows == s->opt.max_rows) {
+        s->cut = true; /* the row past max_rows: the table goes on */
+        return;
+    }
     for (size_t i = 0; i < t->column_count; i++) {
         if (s->nulls[i]) {
             memset(&s->values[i], 0, sizeof s->values[i]);
@@ -990,13 +1168,7 @@ static void on_row_packet(tf_snapshot *s)
         }
     }
     /* Keep this row's key: the next chunk starts after the last one. */
-    s->last_key.len = 0;
-    for (size_t k = 0; k < t->key_count; k++) {
-        const tf_str *v = &s->cells[t->key[k]];
-        sb_add(&s->last_key, v->ptr ? v->ptr : "", v->len);
-        s->last_key_len[k] = v->len;
-    }
-    if (s->last_key.oom) {
+    if (s->opt.key_rows == NULL && !keep_key(s, s->values, t->key, t->key_count)) {
         fail(s, "out of memory for a key of %s.%s", t->schema, t->name);
         return;
     }
@@ -1045,15 +1217,20 @@ static void rows_packet(tf_snapshot *s, const uint8_t *payload, size_t len)
         if (!tf_resultset_done(&s->rs))
             return;
         s->reading_rows = false;
-        if (s->chunk_seen == s->opt.chunk_rows) {
+        if (s->opt.key_rows != NULL) {
+            send_chunk(s); /* the next keys, or the end of the table */
+            return;
+        }
+        if (s->cut) {
+            table_done(s, false);
+            return;
+        }
+        if (!s->final_chunk && s->chunk_seen == s->chunk_limit) {
             s->has_last_key = true;
             send_chunk(s);
             return;
         }
-        if (s->opt.cb.on_table_done != NULL)
-            s->opt.cb.on_table_done(s, &t->pub, s->opt.arg);
-        if (!s->finished)
-            next_table(s);
+        table_done(s, true);
         return;
     default: return;
     }
@@ -1104,28 +1281,36 @@ static void step_sql(tf_snapshot *s)
         sb_str(b, " AND s.INDEX_NAME = 'PRIMARY' ORDER BY s.SEQ_IN_INDEX");
         break;
     case STEP_LOCK:
-        if (!s->mariadb)
+        if (!s->mariadb && !s->opt.no_position)
             sb_str(b, "FLUSH TABLES WITH READ LOCK");
         break;
-    case STEP_START: sb_str(b, "START TRANSACTION WITH CONSISTENT SNAPSHOT"); break;
+    case STEP_START:
+        if (!s->opt.no_position)
+            sb_str(b, "START TRANSACTION WITH CONSISTENT SNAPSHOT");
+        break;
     case STEP_STATUS:
+        if (s->opt.no_position)
+            break;
         if (s->mariadb)
             sb_str(b, "SHOW STATUS LIKE 'binlog_snapshot_%'");
         else
             sb_str(b, s->mysql_binary_log_status ? "SHOW BINARY LOG STATUS" : "SHOW MASTER STATUS");
         break;
     case STEP_GTID_POS:
-        if (s->mariadb) {
+        if (s->mariadb && !s->opt.no_position) {
             sb_str(b, "SELECT BINLOG_GTID_POS(");
             sb_quoted(b, s->file ? s->file : "");
             sb_printf(b, ", %" PRIu64 ")", s->pos);
         }
         break;
     case STEP_UNLOCK:
-        if (!s->mariadb)
+        if (!s->mariadb && !s->opt.no_position)
             sb_str(b, "UNLOCK TABLES");
         break;
-    case STEP_COMMIT: sb_str(b, "COMMIT"); break;
+    case STEP_COMMIT:
+        if (!s->opt.no_position)
+            sb_str(b, "COMMIT");
+        break;
     default: break;
     }
 }
@@ -1228,7 +1413,8 @@ static void begin_rows(tf_snapshot *s)
     if (s->finished)
         return;
     s->table_index = 0;
-    s->has_last_key = false;
+    s->has_last_key = s->opt.start_after != NULL; /* kept by tf_snapshot_new */
+    s->next_key = 0;
     if (s->table_count == 0) {
         s->step = STEP_COMMIT;
         run_step(s);
@@ -1362,12 +1548,53 @@ static bool split_table_name(const char *text, char **schema, char **name)
     return *schema && *name;
 }
 
+/* The re-sync options against each other (their fit with the table's key
+ * is checked once the key is known: resync_keys_fit). */
+static bool resync_options_ok(const tf_snapshot_options *opt, tf_error *err)
+{
+    bool resync = opt->start_after != NULL || opt->start_after_count != 0 || opt->max_rows != 0 ||
+                  opt->key_rows != NULL || opt->key_row_count != 0;
+    if (resync && opt->table_count != 1) {
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "snapshot: start_after, max_rows and key_rows read a single table; %zu "
+                     "tables given",
+                     opt->table_count);
+        return false;
+    }
+    if ((opt->start_after == NULL) != (opt->start_after_count == 0)) {
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "snapshot: start_after and start_after_count go together (the primary "
+                     "key's values and their number)");
+        return false;
+    }
+    if (opt->start_after_count > MAX_KEY_PARTS) {
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "snapshot: start_after has %zu values; a primary key has at most %d columns",
+                     opt->start_after_count, MAX_KEY_PARTS);
+        return false;
+    }
+    if (opt->key_rows == NULL && opt->key_row_count != 0) {
+        tf_error_set(err, TF_ERR_CONFIG, 0, "snapshot: key_row_count is %zu but key_rows is NULL",
+                     opt->key_row_count);
+        return false;
+    }
+    if (opt->key_rows != NULL && (opt->start_after != NULL || opt->max_rows != 0)) {
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "snapshot: key_rows reads the rows of given keys; start_after and max_rows "
+                     "page through the table: use one or the other");
+        return false;
+    }
+    return true;
+}
+
 tf_snapshot *tf_snapshot_new(struct event_base *base, const tf_snapshot_options *opt, tf_error *err)
 {
     if (opt->cb.on_row == NULL || opt->cb.on_done == NULL) {
         tf_error_set(err, TF_ERR_CONFIG, 0, "snapshot: on_row and on_done are required");
         return NULL;
     }
+    if (!resync_options_ok(opt, err))
+        return NULL;
     tf_snapshot *s = calloc(1, sizeof *s);
     if (s == NULL) {
         tf_error_set(err, TF_ERR_IO, 0, "out of memory");
@@ -1409,15 +1636,24 @@ tf_snapshot *tf_snapshot_new(struct event_base *base, const tf_snapshot_options 
         s->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     s->timer = event_new(base, -1, 0, timeout_cb, s);
     s->done_event = event_new(base, -1, 0, done_cb, s);
-    s->last_key_len = calloc(MAX_KEY_PARTS, sizeof *s->last_key_len);
-    if (s->dns == NULL || s->timer == NULL || s->done_event == NULL || s->last_key_len == NULL)
+    s->last_key = calloc(MAX_KEY_PARTS, sizeof *s->last_key);
+    if (s->dns == NULL || s->timer == NULL || s->done_event == NULL || s->last_key == NULL)
         goto oom;
+    /* start_after is the first last key; it is copied, so the caller may
+     * pass the previous snapshot's last row and destroy that snapshot. */
+    if (opt->start_after != NULL) {
+        if (!keep_key(s, opt->start_after, NULL, opt->start_after_count))
+            goto oom;
+        s->opt.start_after = s->last_key;
+    }
     return s;
 oom:
     tf_error_set(err, TF_ERR_IO, 0, "out of memory");
     tf_snapshot_destroy(s);
     return NULL;
 }
+
+bool tf_snapshot_exhausted(const tf_snapshot *s) { return s->exhausted; }
 
 bool tf_snapshot_start(tf_snapshot *s, tf_error *err)
 {
@@ -1456,7 +1692,7 @@ static void free_table(snap_table *t)
     free(t->charset_names);
     free(t->key);
     free(t->select_head);
-    free(t->order_tail);
+    free(t->order_by);
     free(t->schema);
     free(t->name);
 }
@@ -1483,8 +1719,8 @@ void tf_snapshot_destroy(tf_snapshot *s)
     free(s->cells);
     free(s->nulls);
     free(s->values);
-    free(s->last_key.p);
-    free(s->last_key_len);
+    free(s->last_key);
+    free(s->last_key_bytes.p);
     free(s->sql.p);
     free(s->gtid);
     free(s->file);

@@ -8,7 +8,13 @@
  * binlog, and that a snapshot taken while a writer runs, followed by the
  * stream from the snapshot's position, rebuilds the final table exactly:
  * every insert once, every update in version order, every delete of a row
- * that exists. */
+ * that exists.
+ *
+ * The re-sync reads (start_after, max_rows, key_rows, no_position) work in
+ * a database of their own, tf_snapshot_resync_test: a table paged a
+ * snapshot at a time gives every row once in the server's key order, for
+ * a case-insensitive utf8mb4 key and for a key of every type a key may
+ * have; key mode gives exactly the rows of the keys that exist. */
 #include "replica.h"
 #include "replica_internal.h"
 
@@ -842,6 +848,522 @@ static void test_snapshot_rejects_a_table_name_without_database(void **state)
     event_base_free(base);
 }
 
+/* ====================================================================================== */
+/* re-sync reads: start_after, max_rows, key_rows, no_position                             */
+
+#define DB2 "tf_snapshot_resync_test"
+#define RESYNC_MAX_ROWS 64
+#define RESYNC_MAX_KEY 12
+
+/* A row's primary key, copied out of on_row (its values borrow). */
+typedef struct saved_key {
+    size_t count;
+    tf_value v[RESYNC_MAX_KEY];
+    uint8_t bytes[RESYNC_MAX_KEY][64];
+} saved_key;
+
+/* What re-sync snapshots delivered, across runs. */
+typedef struct resync {
+    bool done, failed;
+    tf_error err;
+    int positions;
+    bool position_before_rows;
+    tf_snapshot_position pos; /* strings not kept: only whether they were NULL */
+    bool gtid_null, file_null;
+    int tables_done;
+    bool exhausted;
+    size_t rows;
+    int64_t ids[RESYNC_MAX_ROWS];
+    saved_key keys[RESYNC_MAX_ROWS];
+} resync;
+
+static void resync_on_position(tf_snapshot *s, const tf_snapshot_position *pos, void *arg)
+{
+    resync *r = arg;
+    (void)s;
+    r->positions++;
+    r->pos = *pos;
+    r->gtid_null = pos->gtid == NULL;
+    r->file_null = pos->file == NULL;
+    r->position_before_rows = true;
+}
+
+static bool resync_on_row(tf_snapshot *s, const tf_snapshot_table *t, const tf_value *v, void *arg,
+                          tf_error *err)
+{
+    resync *r = arg;
+    (void)s;
+    assert_true(r->positions == 1);
+    if (r->rows == RESYNC_MAX_ROWS) {
+        /* A key that does not compare as its column re-reads rows: stop. */
+        tf_error_set(err, TF_ERR_CONFIG, 0, "more than %d rows: rows are read again",
+                     RESYNC_MAX_ROWS);
+        return false;
+    }
+    size_t id = 0;
+    while (id < t->column_count && strcmp(t->columns[id].name.ptr, "id") != 0)
+        id++;
+    assert_true(id < t->column_count);
+    r->ids[r->rows] = value_int(&v[id]);
+    saved_key *k = &r->keys[r->rows];
+    assert_true(t->key_count <= RESYNC_MAX_KEY);
+    k->count = t->key_count;
+    for (size_t i = 0; i < t->key_count; i++) {
+        k->v[i] = v[t->key_columns[i]];
+        if (k->v[i].kind == TF_VAL_STRING || k->v[i].kind == TF_VAL_BYTES) {
+            assert_true(k->v[i].bytes.len <= sizeof k->bytes[i]);
+            memcpy(k->bytes[i], k->v[i].bytes.ptr, k->v[i].bytes.len);
+            k->v[i].bytes.ptr = k->bytes[i];
+        }
+    }
+    r->rows++;
+    return true;
+}
+
+static void resync_on_table_done(tf_snapshot *s, const tf_snapshot_table *t, void *arg)
+{
+    (void)s;
+    (void)t;
+    ((resync *)arg)->tables_done++;
+}
+
+static void resync_on_done(tf_snapshot *s, const tf_error *err, void *arg)
+{
+    resync *r = arg;
+    (void)s;
+    r->done = true;
+    if (err != NULL) {
+        r->failed = true;
+        r->err = *err;
+    }
+}
+
+/* One snapshot of `table` with opt's re-sync fields; returns the rows it
+ * delivered (r keeps adding them up). */
+static size_t resync_run(resync *r, const char *table, tf_snapshot_options opt)
+{
+    struct event_base *base = event_base_new();
+    assert_true(server_options(&opt.conn));
+    const char *tables[] = {table};
+    opt.tables = tables;
+    opt.table_count = 1;
+    opt.cb.on_position = resync_on_position;
+    opt.cb.on_row = resync_on_row;
+    opt.cb.on_table_done = resync_on_table_done;
+    opt.cb.on_done = resync_on_done;
+    opt.arg = r;
+    r->done = r->failed = false;
+    r->positions = 0;
+    r->tables_done = 0;
+    r->exhausted = false;
+    size_t before = r->rows;
+    tf_error err = {0};
+    tf_snapshot *s = tf_snapshot_new(base, &opt, &err);
+    if (s == NULL)
+        fail_msg("tf_snapshot_new: %s", err.message);
+    assert_true(tf_snapshot_start(s, &err));
+    while (!r->done)
+        event_base_loop(base, EVLOOP_ONCE);
+    if (!r->failed)
+        r->exhausted = tf_snapshot_exhausted(s);
+    tf_snapshot_destroy(s);
+    event_base_free(base);
+    return r->rows - before;
+}
+
+/* The ids of `table` in the server's ORDER BY of `order`. */
+static size_t server_ids(const char *table, const char *order, int64_t *ids, size_t cap)
+{
+    sql s;
+    sql_open(&s);
+    sql_exec(&s, "SELECT id FROM " DB2 ".%s ORDER BY %s", table, order);
+    size_t n = s.q.result.rows;
+    assert_true(n <= cap);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = strtoll(sql_cell(&s, i, 0), NULL, 10);
+    sql_close(&s);
+    return n;
+}
+
+/* The tables of the re-sync tests, made afresh:
+ *   seq  25 rows, INT key (ids 3, 6, ..., 75)
+ *   ci   (INT, VARCHAR utf8mb4_general_ci) key: mixed case and non-ASCII
+ *        strings, whose collation order is not their byte order
+ *   kt   a 12-column key of every type a key may have, with ties on every
+ *        prefix, TIMESTAMPs written from a +05:30 session */
+static void resync_tables(void)
+{
+    sql s;
+    sql_open(&s);
+    sql_exec(&s, "CREATE DATABASE IF NOT EXISTS " DB2);
+    sql_exec(&s, "USE " DB2); /* for the seq_ tables */
+    sql_exec(&s, "DROP TABLE IF EXISTS " DB2 ".seq, " DB2 ".ci, " DB2 ".kt");
+    sql_exec(&s, "CREATE TABLE " DB2 ".seq (id INT NOT NULL PRIMARY KEY, v VARCHAR(10)) "
+                 "ENGINE=InnoDB");
+    sql_exec(&s, "INSERT INTO " DB2 ".seq SELECT seq * 3, CONCAT('v', seq) FROM seq_1_to_25");
+    sql_exec(&s, "CREATE TABLE " DB2 ".ci (a INT NOT NULL, b VARCHAR(20) NOT NULL, "
+                 "id INT NOT NULL UNIQUE, PRIMARY KEY (a, b)) ENGINE=InnoDB "
+                 "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci");
+    sql_exec(&s, "INSERT INTO " DB2 ".ci (a, b, id) VALUES "
+                 "(1, 'alpha', 1), (1, 'Beta', 2), (1, 'gamma', 3), (1, 'Delta', 4), "
+                 "(1, '\xc3\xa9psilon', 5), (1, 'Zeta', 6), (1, '\xc3\x89TA', 7), "
+                 "(1, 'theta', 8), (1, '\xce\x99\xcf\x8e\xcf\x84\xce\xb1', 9), (1, 'kappa', 10), "
+                 "(1, '\xc3\x84rger', 11), (1, '\xc3\xb6lig', 12), (1, '\303\234ber', 13), "
+                 "(2, 'alpha', 14), (2, 'Beta', 15), (2, 'gamma', 16), (2, 'Delta', 17), "
+                 "(2, '\xc3\xa9psilon', 18), (2, 'Zeta', 19), (2, '\xc3\x89TA', 20), "
+                 "(2, 'theta', 21), (2, '\xce\x99\xcf\x8e\xcf\x84\xce\xb1', 22), (2, 'kappa', 23), "
+                 "(2, '\xc3\x84rger', 24), (2, '\xc3\xb6lig', 25), (2, '\303\234ber', 26)");
+    sql_exec(&s, "CREATE TABLE " DB2 ".kt (y YEAR NOT NULL, d DATE NOT NULL, "
+                 "ts TIMESTAMP(3) NOT NULL DEFAULT '2001-01-01', dt DATETIME(6) NOT NULL, "
+                 "tm TIME(2) NOT NULL, dec1 DECIMAL(8,2) NOT NULL, u BIGINT UNSIGNED NOT NULL, "
+                 "db DOUBLE NOT NULL, bt BIT(5) NOT NULL, bin BINARY(4) NOT NULL, "
+                 "c CHAR(5) CHARACTER SET latin1 NOT NULL, id INT NOT NULL, "
+                 "PRIMARY KEY (y, d, ts, dt, tm, dec1, u, db, bt, bin, c, id)) ENGINE=InnoDB");
+    sql_exec(&s, "SET time_zone = '+05:30'");
+    /* Column j takes one of two values by bit j % 5 of seq: rows tie on
+     * every prefix of the key (seq and seq + 32 on all but id). */
+    sql_exec(&s, "INSERT INTO " DB2 ".kt SELECT IF(seq & 1, 1901, 2155), "
+                 "IF(seq & 2, '1000-01-01', '2024-02-29'), "
+                 "IF(seq & 4, '2038-01-19 03:14:07.999', '2001-02-03 04:05:06.789'), "
+                 "IF(seq & 8, '2000-01-01 00:00:00.000001', '2000-01-01 00:00:00.000002'), "
+                 "IF(seq & 16, '-01:00:00.25', '12:34:56.78'), IF(seq & 1, -12.50, 7.00), "
+                 "IF(seq & 2, 18446744073709551615, 5), IF(seq & 4, -1e300, 0.30000000000000004), "
+                 "IF(seq & 8, b'1', b'10101'), IF(seq & 16, X'00', X'FF00'), "
+                 "IF(seq & 1, '\xc3\xa4', 'Z'), seq FROM seq_0_to_39");
+    sql_close(&s);
+}
+
+#define KT_ORDER "y, d, ts, dt, tm, dec1, u, db, bt, bin, c, id"
+
+/* Reads `table` a snapshot at a time, each max_rows rows after the last
+ * key of the one before; chunk sizes and exhausted flags into the arrays. */
+static int resync_in_rounds(resync *r, const char *table, uint64_t max_rows, size_t chunk_rows,
+                            size_t *sizes, bool *exhausted, int max_rounds)
+{
+    int rounds = 0;
+    for (; rounds < max_rounds; rounds++) {
+        tf_snapshot_options opt = {0};
+        opt.chunk_rows = chunk_rows;
+        opt.max_rows = max_rows;
+        if (r->rows > 0) {
+            /* The previous snapshot is gone: start_after is copied. */
+            opt.start_after = r->keys[r->rows - 1].v;
+            opt.start_after_count = r->keys[r->rows - 1].count;
+        }
+        sizes[rounds] = resync_run(r, table, opt);
+        if (r->failed)
+            fail_msg("round %d: %s", rounds, r->err.message);
+        exhausted[rounds] = r->exhausted;
+        /* on_table_done means read whole: only on the last round. */
+        assert_int_equal(r->tables_done, r->exhausted ? 1 : 0);
+        if (r->exhausted)
+            return rounds + 1;
+    }
+    fail_msg("%s: not exhausted after %d rounds", table, max_rounds);
+    return rounds;
+}
+
+static void test_resync_pages_a_table_in_max_rows_snapshots_after_the_last_key(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    resync_tables();
+    int64_t want[RESYNC_MAX_ROWS];
+    size_t n = server_ids("seq", "id", want, RESYNC_MAX_ROWS);
+    assert_int_equal(n, 25);
+
+    /* 10 rows a snapshot in SELECTs of 4: 4 + 4 + (2 and one more). */
+    resync *r = calloc(1, sizeof *r);
+    size_t sizes[16];
+    bool exhausted[16];
+    int rounds = resync_in_rounds(r, DB2 ".seq", 10, 4, sizes, exhausted, 16);
+    assert_int_equal(rounds, 3);
+    assert_int_equal(sizes[0], 10);
+    assert_int_equal(sizes[1], 10);
+    assert_int_equal(sizes[2], 5);
+    assert_false(exhausted[0]);
+    assert_false(exhausted[1]);
+    assert_true(exhausted[2]);
+    assert_int_equal(r->rows, n);
+    assert_memory_equal(r->ids, want, n * sizeof want[0]);
+
+    /* 25 = 5 x 5: the fifth snapshot ends exactly on the last row and
+     * knows it (the row past max_rows it asked for did not come). */
+    memset(r, 0, sizeof *r);
+    rounds = resync_in_rounds(r, DB2 ".seq", 5, 1000, sizes, exhausted, 16);
+    assert_int_equal(rounds, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(sizes[i], 5);
+        assert_int_equal(exhausted[i], i == 4);
+    }
+    assert_int_equal(r->rows, n);
+    assert_memory_equal(r->ids, want, n * sizeof want[0]);
+    free(r);
+}
+
+static void test_resync_pages_a_case_insensitive_composite_key_in_collation_order(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    resync_tables();
+    int64_t want[RESYNC_MAX_ROWS], bytewise[RESYNC_MAX_ROWS];
+    size_t n = server_ids("ci", "a, b", want, RESYNC_MAX_ROWS);
+    assert_int_equal(n, 26);
+    /* The test means something only if byte order is another order. */
+    server_ids("ci", "a, CAST(b AS BINARY)", bytewise, RESYNC_MAX_ROWS);
+    assert_memory_not_equal(want, bytewise, n * sizeof want[0]);
+
+    resync *r = calloc(1, sizeof *r);
+    size_t sizes[16];
+    bool exhausted[16];
+    int rounds = resync_in_rounds(r, DB2 ".ci", 10, 3, sizes, exhausted, 16);
+    assert_int_equal(rounds, 3);
+    assert_int_equal(sizes[0], 10);
+    assert_int_equal(sizes[1], 10);
+    assert_int_equal(sizes[2], 6);
+    assert_false(exhausted[0]);
+    assert_false(exhausted[1]);
+    assert_true(exhausted[2]);
+    assert_int_equal(r->rows, n);
+    assert_memory_equal(r->ids, want, n * sizeof want[0]);
+    free(r);
+}
+
+static tf_value int_value(int64_t i) { return (tf_value){.kind = TF_VAL_INT, .i = i}; }
+
+static tf_value string_value(const char *text)
+{
+    tf_value v = {.kind = TF_VAL_STRING};
+    v.bytes.ptr = (const uint8_t *)text;
+    v.bytes.len = strlen(text);
+    return v;
+}
+
+static void test_resync_key_mode_reads_exactly_the_rows_of_the_keys_that_exist(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    resync_tables();
+    /* In the collation's order; other spellings of existing keys (case,
+     * accents the collation ignores) find their rows; three keys match
+     * nothing. Two keys per SELECT. */
+    tf_value keys[] = {
+        int_value(1), string_value("\xc3\xa4RGER"), /* 'Ärger', id 11 */
+        int_value(1), string_value("BETA"),         /* 'Beta', id 2 */
+        int_value(1), string_value("nope"),         /* none */
+        int_value(2), string_value("alpha"),        /* id 14 */
+        int_value(2), string_value("\xc3\x96LIG"),  /* 'ölig', id 25 */
+        int_value(2), string_value("zz"),           /* none */
+        int_value(3), string_value("alpha"),        /* none */
+    };
+    resync *r = calloc(1, sizeof *r);
+    tf_snapshot_options opt = {0};
+    opt.chunk_rows = 2;
+    opt.key_rows = keys;
+    opt.key_row_count = sizeof keys / sizeof keys[0] / 2;
+    resync_run(r, DB2 ".ci", opt);
+    if (r->failed)
+        fail_msg("%s", r->err.message);
+    static const int64_t want[] = {11, 2, 14, 25};
+    assert_int_equal(r->rows, 4);
+    assert_memory_equal(r->ids, want, sizeof want);
+    assert_true(r->exhausted);
+    assert_int_equal(r->tables_done, 1);
+
+    /* No keys: no rows, and the read is whole. */
+    memset(r, 0, sizeof *r);
+    opt.key_row_count = 0;
+    resync_run(r, DB2 ".ci", opt);
+    assert_false(r->failed);
+    assert_int_equal(r->rows, 0);
+    assert_true(r->exhausted);
+    free(r);
+}
+
+static void test_resync_every_key_type_pages_and_matches_by_key(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    resync_tables();
+    int64_t want[RESYNC_MAX_ROWS];
+    size_t n = server_ids("kt", KT_ORDER, want, RESYNC_MAX_ROWS);
+    assert_int_equal(n, 40);
+
+    /* Paging a row per SELECT, so that every row's key is a chunk's
+     * start: every part compares as the server's ORDER BY orders it and
+     * equals itself (YEAR, DATE, TIMESTAMP in UTC, DATETIME(6), negative
+     * TIME, DECIMAL, unsigned BIGINT, a DOUBLE that needs 17 digits, BIT,
+     * padded BINARY, latin1 Swedish CHAR). */
+    resync *r = calloc(1, sizeof *r);
+    size_t sizes[16];
+    bool exhausted[16];
+    int rounds = resync_in_rounds(r, DB2 ".kt", 7, 1, sizes, exhausted, 16);
+    assert_int_equal(rounds, 6);
+    assert_int_equal(sizes[5], 5);
+    assert_int_equal(r->rows, n);
+    assert_memory_equal(r->ids, want, n * sizeof want[0]);
+
+    /* Key mode with the keys paging gave back: every one matches its row. */
+    tf_value *keys = calloc(n * 12, sizeof *keys);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(r->keys[i].count, 12);
+        memcpy(&keys[i * 12], r->keys[i].v, 12 * sizeof *keys);
+    }
+    resync *k = calloc(1, sizeof *k);
+    tf_snapshot_options opt = {0};
+    opt.chunk_rows = 9;
+    opt.key_rows = keys;
+    opt.key_row_count = n;
+    resync_run(k, DB2 ".kt", opt);
+    if (k->failed)
+        fail_msg("%s", k->err.message);
+    assert_int_equal(k->rows, n);
+    assert_memory_equal(k->ids, want, n * sizeof want[0]);
+    free(k);
+    free(keys);
+    free(r);
+}
+
+static void test_resync_without_position_reports_no_position_and_reads(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    resync_tables();
+    resync *r = calloc(1, sizeof *r);
+    tf_snapshot_options opt = {0};
+    opt.no_position = true;
+    opt.chunk_rows = 7;
+    assert_int_equal(resync_run(r, DB2 ".seq", opt), 25);
+    if (r->failed)
+        fail_msg("%s", r->err.message);
+    assert_int_equal(r->positions, 1);
+    assert_true(r->position_before_rows);
+    assert_int_equal(r->pos.flavour, TF_FLAVOUR_MARIADB);
+    assert_true(r->gtid_null);
+    assert_true(r->file_null);
+    assert_int_equal(r->pos.pos, 0);
+    assert_true(r->exhausted);
+
+    /* With max_rows and start_after as well. */
+    size_t before = r->rows;
+    opt.max_rows = 10;
+    opt.start_after = r->keys[4].v; /* id 15 */
+    opt.start_after_count = 1;
+    assert_int_equal(resync_run(r, DB2 ".seq", opt), 10);
+    assert_false(r->failed);
+    assert_true(r->gtid_null);
+    assert_int_equal(r->ids[before], 18);
+    assert_int_equal(r->ids[before + 9], 45);
+    assert_false(r->exhausted);
+    free(r);
+}
+
+static void test_collation_ids_name_the_charsets_the_server_gives(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    sql s;
+    sql_open(&s);
+    sql_exec(&s, "SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS "
+                 "WHERE ID IS NOT NULL ORDER BY ID");
+    size_t n = s.q.result.rows;
+    assert_true(n > 200);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = (uint32_t)strtoul(sql_cell(&s, i, 0), NULL, 10);
+        const char *name = tf_collation_charset_name(id);
+        if (name == NULL || strcmp(name, sql_cell(&s, i, 1)) != 0)
+            fail_msg("collation id %u: the server says %s, tf_collation_charset_name %s", id,
+                     sql_cell(&s, i, 1), name ? name : "NULL");
+    }
+    sql_close(&s);
+}
+
+/* tf_snapshot_new's answer to opt (tables "a.b" x table_count). */
+static const char *resync_refusal(tf_snapshot_options opt)
+{
+    static tf_error err;
+    static const char *const tables[] = {"d.a", "d.b"};
+    struct event_base *base = event_base_new();
+    opt.tables = tables;
+    opt.cb.on_row = resync_on_row;
+    opt.cb.on_done = resync_on_done;
+    memset(&err, 0, sizeof err);
+    assert_null(tf_snapshot_new(base, &opt, &err));
+    assert_int_equal(err.domain, TF_ERR_CONFIG);
+    event_base_free(base);
+    return err.message;
+}
+
+static void test_resync_options_that_do_not_go_together_are_config_errors(void **state)
+{
+    (void)state;
+    tf_value key[2] = {int_value(1), string_value("x")};
+    tf_snapshot_options opt = {0};
+    opt.table_count = 2;
+    opt.start_after = key;
+    opt.start_after_count = 1;
+    assert_string_equal(resync_refusal(opt), "snapshot: start_after, max_rows and key_rows read a "
+                                             "single table; 2 tables given");
+    opt = (tf_snapshot_options){.table_count = 2, .max_rows = 5};
+    assert_string_equal(resync_refusal(opt), "snapshot: start_after, max_rows and key_rows read a "
+                                             "single table; 2 tables given");
+    opt = (tf_snapshot_options){.table_count = 1, .start_after = key};
+    assert_string_equal(resync_refusal(opt), "snapshot: start_after and start_after_count go "
+                                             "together (the primary key's values and their "
+                                             "number)");
+    opt = (tf_snapshot_options){.table_count = 1, .key_row_count = 3};
+    assert_string_equal(resync_refusal(opt), "snapshot: key_row_count is 3 but key_rows is NULL");
+    opt = (tf_snapshot_options){
+        .table_count = 1, .key_rows = key, .key_row_count = 1, .max_rows = 10};
+    assert_string_equal(resync_refusal(opt),
+                        "snapshot: key_rows reads the rows of given keys; start_after and "
+                        "max_rows page through the table: use one or the other");
+}
+
+static void test_resync_keys_that_do_not_fit_the_primary_key_are_refused(void **state)
+{
+    (void)state;
+    tf_conn_options probe;
+    if (!server_options(&probe))
+        skip();
+    resync_tables();
+    resync *r = calloc(1, sizeof *r);
+    /* One value for a two-column key. */
+    tf_value key[2] = {int_value(1), string_value("x")};
+    tf_snapshot_options opt = {0};
+    opt.start_after = key;
+    opt.start_after_count = 1;
+    resync_run(r, DB2 ".ci", opt);
+    assert_true(r->failed);
+    assert_int_equal(r->err.domain, TF_ERR_CONFIG);
+    assert_string_equal(r->err.message,
+                        "snapshot: start_after has 1 values but the primary key of " DB2 ".ci "
+                        "has 2 columns (give the key columns' values in key order, as on_row "
+                        "delivered them)");
+    assert_int_equal(r->rows, 0);
+    /* A number where the key has a string: it would compare as a number. */
+    tf_value swapped[2] = {int_value(1), int_value(2)};
+    opt = (tf_snapshot_options){.key_rows = swapped, .key_row_count = 1};
+    resync_run(r, DB2 ".ci", opt);
+    assert_true(r->failed);
+    assert_string_equal(r->err.message, "snapshot: key_rows key 0: value 1 is not a value of " DB2
+                                        ".ci's key column b (VARCHAR)");
+    assert_int_equal(r->rows, 0);
+    free(r);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -852,6 +1374,14 @@ int main(void)
         cmocka_unit_test(test_snapshot_reads_a_large_table_in_key_order_in_chunks),
         cmocka_unit_test(test_snapshot_values_give_the_same_bson_as_the_binlog_for_every_type),
         cmocka_unit_test(test_snapshot_then_stream_loses_and_duplicates_nothing_under_a_writer),
+        cmocka_unit_test(test_resync_options_that_do_not_go_together_are_config_errors),
+        cmocka_unit_test(test_collation_ids_name_the_charsets_the_server_gives),
+        cmocka_unit_test(test_resync_pages_a_table_in_max_rows_snapshots_after_the_last_key),
+        cmocka_unit_test(test_resync_pages_a_case_insensitive_composite_key_in_collation_order),
+        cmocka_unit_test(test_resync_key_mode_reads_exactly_the_rows_of_the_keys_that_exist),
+        cmocka_unit_test(test_resync_every_key_type_pages_and_matches_by_key),
+        cmocka_unit_test(test_resync_without_position_reports_no_position_and_reads),
+        cmocka_unit_test(test_resync_keys_that_do_not_fit_the_primary_key_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
