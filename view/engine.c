@@ -128,7 +128,6 @@ size_t view_table_count(const tf_view *view) { return view->table_count; }
 
 view_table *view_table_at(const tf_view *view, size_t index) { return view->tables[index]; }
 
-
 bool tf_view_uses_table(const tf_view *view, const char *table)
 {
     return view_table_by_name(view, table) != NULL;
@@ -169,8 +168,7 @@ static void assign_routes(tf_view *view)
             }
             continue;
         }
-        if (n->type != TF_LOOKUP_OBJECT || parent->parent != 0 ||
-            parent->type != TF_LOOKUP_ARRAY)
+        if (n->type != TF_LOOKUP_OBJECT || parent->parent != 0 || parent->type != TF_LOOKUP_ARRAY)
             continue;
         bool held = true;
         for (size_t r = 0; r < n->lookup->relation_count; r++)
@@ -407,9 +405,8 @@ void view_mark_row(tf_view *view, const view_table *t, const view_row *row, uint
         if (partial && i > 0 && n->type == TF_LOOKUP_OBJECT && n->route != VIEW_ROUTE_UP &&
             (appeared & slot_bit(n->child_slot)))
             partial = false;
-        uint64_t fields = partial && i == 0 && columns_only
-                              ? (uint64_t)1 << VIEW_ROOT_COLUMNS_BIT
-                              : 0;
+        uint64_t fields =
+            partial && i == 0 && columns_only ? (uint64_t)1 << VIEW_ROOT_COLUMNS_BIT : 0;
         mark_up(view, i, row, fields, partial);
     }
 }
@@ -532,6 +529,8 @@ tf_status tf_view_set_fanout(tf_view *view, tf_view_fanout mode, tf_error *err)
     view->fanout = mode;
     return TF_OK;
 }
+
+tf_view_fanout tf_view_get_fanout(const tf_view *view) { return view->fanout; }
 
 void view_pending_reset(tf_view *view)
 {

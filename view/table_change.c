@@ -292,6 +292,16 @@ bool tf_view_delete_key(tf_view *view, const char *table, const uint8_t *key, si
     return true;
 }
 
+bool tf_view_mark_key(tf_view *view, const char *table, const uint8_t *key, size_t len)
+{
+    view_table *t = view_table_by_name(view, table);
+    view_row *row = t ? view_table_find(t, key, len) : NULL;
+    if (!row)
+        return false;
+    view_mark_row(view, t, row, 0, false);
+    return true;
+}
+
 tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *values, bool force,
                              bool *changed, tf_error *err)
 {

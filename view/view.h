@@ -299,6 +299,7 @@ typedef enum tf_view_fanout {
  * pending (before changes, or right after a flush): TF_ERR_CONFIG
  * otherwise. */
 tf_status tf_view_set_fanout(tf_view *view, tf_view_fanout mode, tf_error *err);
+tf_view_fanout tf_view_get_fanout(const tf_view *view);
 
 /* Appends to ops the operations that bring every document changed since
  * the last flush to its state: in ARRAY_FILTERS mode SET_MANY first
@@ -374,6 +375,9 @@ bool tf_view_encode_key(const tf_view *view, const char *table, const tf_value *
 /* Deletes the held row with this key (its documents marked); false when
  * none is held. */
 bool tf_view_delete_key(tf_view *view, const char *table, const uint8_t *key, size_t len);
+/* Marks the documents the held row with this key reaches, as a change of
+ * it would (false when none is held). */
+bool tf_view_mark_key(tf_view *view, const char *table, const uint8_t *key, size_t len);
 /* A row as a re-sync read it: applied as an insert (replacing the held row
  * of its key) unless the held row is identical and force is false;
  * *changed says whether it was applied. */

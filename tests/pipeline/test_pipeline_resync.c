@@ -396,6 +396,11 @@ static void test_alter_forces_every_document_to_be_rewritten(void **state)
     assert_true(tf_pipeline_resync_done(fx->p, true, NULL, fx->now, &err));
     /* every order shows the new (NULL) field although no value changed */
     assert_int_equal(adds_with(fx, "\"note\" : null"), 3);
+    /* each whole document after a marking update (FerretDB skips a
+     * replacement equal by value) */
+    assert_int_equal(
+        adds_with(fx, "update { \"order_id\" : \"O1\" } set={ \"_tapflow_rewrite\" : true }"), 1);
+    assert_int_equal(adds_with(fx, "_tapflow_rewrite"), 3);
     assert_true(fx->target.rebases >= 1);
 }
 

@@ -158,6 +158,16 @@ static bool queue_op(tf_pipeline *p, tf_view_op *vop, tf_error *err)
         }
     }
     tf_doc_op op;
+    if (p->mark_replaces && vop->kind == TF_VIEW_OP_REPLACE) {
+        /* FerretDB 1.24 skips a replacement equal to the stored document
+         * by value (5 == 5L): a retyped column would keep its old type.
+         * A marker field makes the stored document differ first. */
+        bson_t *set = BCON_NEW("_tapflow_rewrite", BCON_BOOL(true));
+        tf_doc_op mark;
+        tf_doc_op_update_steal(&mark, bson_copy(vop->filter), set, NULL);
+        if (!p->target.add(p->target.arg, &mark, err))
+            return false;
+    }
     switch (vop->kind) {
     case TF_VIEW_OP_REPLACE:
         if (p->phase == TF_PIPELINE_SNAPSHOT)

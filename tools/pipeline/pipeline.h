@@ -259,7 +259,7 @@ bool tf_pipeline_tick(tf_pipeline *p, int64_t now_ms, tf_error *err);
  * or running. reason goes to the log. */
 void tf_pipeline_resync_start(tf_pipeline *p, const char *table, bool force, const char *reason);
 /* The source's answers (see tf_pipeline_source). columns borrowed until
- * tf_pipeline_resync_done returns; values copied. */
+ * tf_pipeline_resync_done returns; primary_key and values copied. */
 void tf_pipeline_resync_columns(tf_pipeline *p, const tf_column *columns, size_t column_count,
                                 const uint32_t *primary_key, size_t primary_key_count);
 void tf_pipeline_resync_row(tf_pipeline *p, const tf_value *values);

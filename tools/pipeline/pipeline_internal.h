@@ -80,7 +80,8 @@ struct tf_pipeline {
     int64_t last_checkpoint_ms;
     int64_t unacked_commit_us; /* newest commit queued, not yet acknowledged */
     int64_t delay_ms;
-    bool source_idle; /* a heartbeat came after the last transaction */
+    bool source_idle;   /* a heartbeat came after the last transaction */
+    bool mark_replaces; /* each REPLACE is preceded by a marking update (resync.c) */
     uint64_t checkpoints;
     double checkpoint_ms_total, checkpoint_ms_max;
 
@@ -91,7 +92,7 @@ struct tf_pipeline {
     keyset touched;   /* keys of the head job's table the stream changed during the read */
     const tf_column *read_columns; /* the read's columns (borrowed, see resync_done) */
     size_t read_column_count, read_pk_count;
-    const uint32_t *read_pk;
+    uint32_t read_pk[64];
     tf_value **read_rows;
     size_t read_row_count, read_row_cap;
     int64_t retry_at_ms;

@@ -215,7 +215,6 @@ static void clear_read(tf_pipeline *p)
     p->read_row_count = 0;
     p->read_columns = NULL;
     p->read_column_count = p->read_pk_count = 0;
-    p->read_pk = NULL;
     keyset_clear(&p->touched);
 }
 
@@ -270,8 +269,8 @@ void tf_pipeline_resync_columns(tf_pipeline *p, const tf_column *columns, size_t
 {
     p->read_columns = columns;
     p->read_column_count = column_count;
-    p->read_pk = primary_key;
-    p->read_pk_count = primary_key_count;
+    p->read_pk_count = primary_key_count < 64 ? primary_key_count : 64;
+    memcpy(p->read_pk, primary_key, p->read_pk_count * sizeof *p->read_pk);
 }
 
 void tf_pipeline_resync_row(tf_pipeline *p, const tf_value *values)
@@ -455,6 +454,21 @@ bool tf_pipeline_resync_done(tf_pipeline *p, bool exhausted, const tf_error *rea
             return true;
         }
     }
+    /* A forced re-sync (a new column list) rewrites documents whole, each
+     * after a marking update: FerretDB 1.24 ignores a $set of an embedded
+     * row whose column was renamed but whose values are equal (it compares
+     * sub-documents by value, not by field name), and a replacement equal
+     * by value to the stored document (a column retyped from INT to
+     * BIGINT); every document changes anyway. The mode changes only
+     * between flushes. */
+    tf_view_fanout mode = tf_view_get_fanout(p->view);
+    bool recompute = j->force && mode != TF_VIEW_FANOUT_RECOMPUTE;
+    if (recompute && (!pipeline_push_ops(p, err) ||
+                      tf_view_set_fanout(p->view, TF_VIEW_FANOUT_RECOMPUTE, err) != TF_OK)) {
+        clear_read(p);
+        return false;
+    }
+    p->mark_replaces = j->force;
     keyset returned = {0};
     for (size_t i = 0; ok && i < p->read_row_count; i++) {
         const tf_value *values = p->read_rows[i];
@@ -474,6 +488,10 @@ bool tf_pipeline_resync_done(tf_pipeline *p, bool exhausted, const tf_error *rea
                 p->target.record(p->target.arg, j->table, TF_VIEW_INSERT, NULL, values,
                                  p->read_column_count);
             }
+        } else if (j->force) {
+            /* the stream's row stays, but its documents are rewritten whole
+             * too (see above) */
+            tf_view_mark_key(p->view, j->table, key, len);
         }
         if (j->kind == RESYNC_TABLE)
             keyset_add(&j->confirmed, key, len);
@@ -507,6 +525,17 @@ bool tf_pipeline_resync_done(tf_pipeline *p, bool exhausted, const tf_error *rea
             end_of_key_read(p, j, &returned);
         }
         ok = pipeline_push_ops(p, err);
+    }
+    p->mark_replaces = false;
+    if (recompute) {
+        /* the flow stops on !ok: what is pending is never written */
+        if (!ok)
+            tf_view_discard_pending(p->view);
+        tf_error merr = {0};
+        if (tf_view_set_fanout(p->view, mode, &merr) != TF_OK && ok) {
+            *err = merr;
+            ok = false;
+        }
     }
     keyset_clear(&returned);
     clear_read(p);

@@ -12,6 +12,7 @@
  *   batch_max_bytes = 8388608
  *   flush_interval_ms = 20            # oldest pending op waits at most this
  *   checkpoint_interval_ms = 1000     # checkpoint + view state at most this often
+ *   resync_chunk_rows = 5000          # rows per read of a table re-sync
  *   decimal = auto | double | string  # DECIMAL on targets without Decimal128
  *   checkpoint_collection = tapflow_checkpoints
  *   home = /var/lib/tapflow           # tap's runtime dir (default: env
@@ -57,6 +58,7 @@ void tfr_config_defaults(tfr_config *cfg)
     cfg->batch_max_bytes = 8u * 1024 * 1024;
     cfg->flush_interval_ms = 20;
     cfg->checkpoint_interval_ms = 1000;
+    cfg->resync_chunk_rows = 5000;
 }
 
 uint32_t tfr_flow_server_id(const tfr_config *cfg, const char *flow)
@@ -139,12 +141,12 @@ static bool parse_listen(const char *v, char **host, uint16_t *port)
     return true;
 }
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        char msg_[400];                                                                            \
-        snprintf(msg_, sizeof msg_, __VA_ARGS__);                                                  \
-        tf_error_set(err, TF_ERR_CONFIG, 0, "%.200s:%u: %s", path, line_no, msg_);                 \
-        goto fail;                                                                                 \
+#define FAIL(...)                                                                  \
+    do {                                                                           \
+        char msg_[400];                                                            \
+        snprintf(msg_, sizeof msg_, __VA_ARGS__);                                  \
+        tf_error_set(err, TF_ERR_CONFIG, 0, "%.200s:%u: %s", path, line_no, msg_); \
+        goto fail;                                                                 \
     } while (0)
 
 static void set_string(char **field, const char *value)
@@ -165,7 +167,11 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
         tfr_config_cleanup(out);
         return false;
     }
-    enum { NONE, TAPFLOW, DATASOURCE } section = NONE;
+    enum {
+        NONE,
+        TAPFLOW,
+        DATASOURCE
+    } section = NONE;
     tfr_datasource *ds = NULL;
     unsigned store_line = 0;
     char buf[4096];
@@ -193,8 +199,8 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
                 FAIL("[datasource] needs a name, e.g. [datasource MySQL_ECommerce]");
             if (tfr_config_datasource(out, ds_name))
                 FAIL("datasource %.100s is defined twice", ds_name);
-            out->datasources = bson_realloc(out->datasources, (out->datasource_count + 1) *
-                                                                  sizeof *out->datasources);
+            out->datasources = bson_realloc(out->datasources,
+                                            (out->datasource_count + 1) * sizeof *out->datasources);
             ds = &out->datasources[out->datasource_count++];
             memset(ds, 0, sizeof *ds);
             ds->name = bson_strdup(ds_name);
@@ -234,6 +240,10 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
                 if (!parse_u64(value, 3600000, &n))
                     FAIL("checkpoint_interval_ms must be from 0 to 3600000");
                 out->checkpoint_interval_ms = (int64_t)n;
+            } else if (strcmp(key, "resync_chunk_rows") == 0) {
+                if (!parse_u64(value, 1000000, &n) || n == 0)
+                    FAIL("resync_chunk_rows must be from 1 to 1000000");
+                out->resync_chunk_rows = (size_t)n;
             } else if (strcmp(key, "decimal") == 0) {
                 if (strcmp(value, "auto") == 0)
                     out->decimal = TFR_DECIMAL_AUTO;
@@ -262,8 +272,8 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
                 uint64_t low, high;
                 if (dash && (size_t)(dash - value) < sizeof low_text)
                     memcpy(low_text, value, (size_t)(dash - value));
-                if (!dash || !parse_u64(low_text, 65535, &low) || !parse_u64(dash + 1, 65535, &high) ||
-                    low == 0 || high < low)
+                if (!dash || !parse_u64(low_text, 65535, &low) ||
+                    !parse_u64(dash + 1, 65535, &high) || low == 0 || high < low)
                     FAIL("status_ports must be LOW-HIGH, e.g. 17300-17399");
                 out->status_port_low = (uint16_t)low;
                 out->status_port_high = (uint16_t)high;

@@ -11,7 +11,10 @@
 
 /* ---- config.c: the config file ---------------------------------------- */
 
-typedef enum tfr_ds_type { TFR_DS_MYSQL = 1, TFR_DS_MONGODB = 2 } tfr_ds_type;
+typedef enum tfr_ds_type {
+    TFR_DS_MYSQL = 1,
+    TFR_DS_MONGODB = 2
+} tfr_ds_type;
 
 typedef struct tfr_datasource {
     char *name;
@@ -49,6 +52,7 @@ typedef struct tfr_config {
     size_t batch_max_bytes;
     int64_t flush_interval_ms;
     int64_t checkpoint_interval_ms;
+    size_t resync_chunk_rows; /* rows per read of a table re-sync */
     tfr_decimal_mode decimal;
     char *checkpoint_collection; /* NULL = the sink's default */
     char *home;  /* [tapflow] home: runtime dir of tap (NULL: see tfr_config_home) */
@@ -131,18 +135,22 @@ typedef struct tfr_status {
     uint64_t total_rows;
     int64_t delay_ms;
     const char *position;
-    const char *error; /* last fatal error or NULL */
+    const char *error;      /* last fatal error or NULL */
     uint64_t snapshot_rows; /* source rows the snapshot read so far (this run) */
     uint64_t documents;     /* document writes acknowledged by the target (this run) */
+    /* table re-syncs: the one being read (NULL: none), jobs queued (it
+     * included), its progress, and those finished in this run */
+    const char *resync_table;
+    uint64_t resync_queued, resync_chunks, resync_rows_read, resync_rows_changed;
+    uint64_t resync_completed;
 } tfr_status;
 
 struct event_base;
 typedef struct tfr_status_server tfr_status_server;
 typedef void (*tfr_status_fn)(void *arg, tfr_status *out);
 
-tfr_status_server *tfr_status_server_start(struct event_base *base, const char *host,
-                                           uint16_t port, tfr_status_fn fn, void *arg,
-                                           tf_error *err);
+tfr_status_server *tfr_status_server_start(struct event_base *base, const char *host, uint16_t port,
+                                           tfr_status_fn fn, void *arg, tf_error *err);
 void tfr_status_server_free(tfr_status_server *s);
 /* JSON of a status (free with bson_free). */
 char *tfr_status_json(const tfr_status *st);

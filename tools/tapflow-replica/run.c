@@ -57,6 +57,9 @@ typedef struct daemon_ctx {
     tfr_state_store *store;
     tf_replica *replica;
     tf_snapshot *snapshot;
+    tf_snapshot *resync_read; /* the re-sync read in flight */
+    tf_value *resync_keys;    /* its keys (key reads borrow them until done) */
+    char *resync_table;       /* "`db`.`table`" of it */
     tfr_status_server *status;
     struct event *sig_term, *sig_int, *tick;
     tf_conn_options conn;
@@ -109,6 +112,14 @@ static void status_fill(void *arg, tfr_status *out)
     out->position = d->position;
     out->error = tf_pipeline_error(d->pipeline);
     out->snapshot_rows = ps.snapshot_rows;
+    tf_pipeline_resync_stats rs;
+    tf_pipeline_get_resync_stats(d->pipeline, &rs);
+    out->resync_table = rs.table;
+    out->resync_queued = rs.queued;
+    out->resync_chunks = rs.chunks;
+    out->resync_rows_read = rs.rows_read;
+    out->resync_rows_changed = rs.rows_changed;
+    out->resync_completed = rs.completed;
     if (d->sink) {
         tf_sink_stats st;
         tf_sink_get_stats(d->sink, &st);
@@ -149,6 +160,14 @@ static bool on_transaction(tf_replica *r, const tf_replica_txn *txn, void *arg, 
     return tf_pipeline_apply_replica_txn(d->pipeline, txn, err);
 }
 
+static void on_replica_event(tf_replica *r, const tf_replica_event *ev, void *arg)
+{
+    daemon_ctx *d = arg;
+    (void)r;
+    if (ev->event.kind == TF_EVENT_HEARTBEAT)
+        tf_pipeline_source_idle(d->pipeline);
+}
+
 static void on_replica_log(tf_replica *r, const char *message, void *arg)
 {
     (void)r;
@@ -181,6 +200,9 @@ static bool start_stream(daemon_ctx *d, tf_replica_start_mode mode, tf_error *er
     ro.position = at.binlog_pos;
     ro.cb.on_transaction = on_transaction;
     ro.cb.on_log = on_replica_log;
+    ro.cb.on_event = on_replica_event;
+    /* Heartbeats tell an idle source (delay 0) within this long. */
+    ro.heartbeat_period = 2.0;
     ro.cb.on_stop = on_replica_stop;
     ro.arg = d;
     d->replica = tf_replica_new(d->base, &ro, err);
@@ -198,6 +220,94 @@ static bool start_stream(daemon_ctx *d, tf_replica_start_mode mode, tf_error *er
     else
         tfr_log("streaming from binlog %s:%" PRIu64, at.binlog_file, at.binlog_pos);
     return true;
+}
+
+/* ---- re-sync reads: the pipeline's source ---- */
+
+static void resync_read_free(daemon_ctx *d)
+{
+    if (d->resync_read)
+        tf_snapshot_destroy(d->resync_read);
+    d->resync_read = NULL;
+    bson_free(d->resync_keys);
+    d->resync_keys = NULL;
+    bson_free(d->resync_table);
+    d->resync_table = NULL;
+}
+
+static void on_resync_position(tf_snapshot *s, const tf_snapshot_position *pos, void *arg)
+{
+    daemon_ctx *d = arg;
+    (void)pos;
+    const tf_snapshot_table *t = tf_snapshot_get_table(s, 0);
+    uint32_t pk[64];
+    size_t n = t->key_count < 64 ? t->key_count : 64;
+    for (size_t k = 0; k < n; k++)
+        pk[k] = (uint32_t)t->key_columns[k];
+    tf_pipeline_resync_columns(d->pipeline, t->columns, t->column_count, pk, n);
+}
+
+static bool on_resync_row(tf_snapshot *s, const tf_snapshot_table *table, const tf_value *values,
+                          void *arg, tf_error *err)
+{
+    daemon_ctx *d = arg;
+    (void)s;
+    (void)table;
+    (void)err;
+    tf_pipeline_resync_row(d->pipeline, values);
+    return true;
+}
+
+/* Runs from the timer, not from the snapshot's callback: the pipeline
+ * frees the read's columns' owner only after tf_pipeline_resync_done. */
+static void on_resync_done(tf_snapshot *s, const tf_error *rerr, void *arg)
+{
+    daemon_ctx *d = arg;
+    tf_error err = {0};
+    bool exhausted = !rerr && tf_snapshot_exhausted(s);
+    if (!tf_pipeline_resync_done(d->pipeline, exhausted, rerr, now_ms(), &err))
+        fatal(d, &err);
+    /* The snapshot may be destroyed from its on_done. */
+    resync_read_free(d);
+}
+
+static bool source_read(void *arg, const tf_pipeline_read *req, tf_error *err)
+{
+    daemon_ctx *d = arg;
+    resync_read_free(d);
+    d->resync_table = bson_strdup_printf("`%s`.`%s`", d->src->database, req->table);
+    tf_snapshot_options so = {0};
+    so.conn = d->conn;
+    so.tables = (const char *const *)&d->resync_table;
+    so.table_count = 1;
+    so.no_position = true;
+    so.start_after = req->after;
+    so.start_after_count = req->after ? req->key_count : 0;
+    so.max_rows = req->max_rows;
+    so.chunk_rows = req->max_rows ? req->max_rows : 1000;
+    if (req->keys) {
+        d->resync_keys = tf_pipeline_values_dup(req->keys, req->key_rows * req->key_count);
+        so.key_rows = d->resync_keys;
+        so.key_row_count = req->key_rows;
+    }
+    so.cb.on_position = on_resync_position;
+    so.cb.on_row = on_resync_row;
+    so.cb.on_done = on_resync_done;
+    so.arg = d;
+    d->resync_read = tf_snapshot_new(d->base, &so, err);
+    if (!d->resync_read || !tf_snapshot_start(d->resync_read, err)) {
+        resync_read_free(d);
+        return false;
+    }
+    return true;
+}
+
+static void source_cancel(void *arg) { resync_read_free(arg); }
+
+static void on_pipeline_log(void *arg, const char *message)
+{
+    (void)arg;
+    tfr_log("%s", message);
 }
 
 /* ---- the snapshot phase ---- */
@@ -622,7 +732,8 @@ static bool begin(daemon_ctx *d, tf_error *err)
         d->root_key = key;
         d->root_key_count = key_count;
         if (!open_sink(d, true, err) ||
-            !tfr_state_store_load(d->store, d->sink, d->view, d->spec->name, err))
+            !tfr_state_store_load(d->store, d->sink, d->view, d->spec->name, err) ||
+            !tf_pipeline_resync_restore(d->pipeline, tfr_state_store_progress(d->store), err))
             return false;
         tf_view_stats vs;
         tf_view_get_stats(d->view, &vs);
@@ -675,7 +786,10 @@ int tfr_run(const tfr_run_options *opt)
         .spec_hash = d.spec_hash,
         .database = d.src->database,
         .target = tf_pipeline_sink_target(&d.target),
+        .source = {source_read, source_cancel, &d},
+        .log = on_pipeline_log,
         .checkpoint_interval_ms = d.cfg.checkpoint_interval_ms,
+        .resync_chunk_rows = d.cfg.resync_chunk_rows,
     };
     d.pipeline = tf_pipeline_new(&po);
     d.view = tf_pipeline_view(d.pipeline);
@@ -707,6 +821,7 @@ done:
         tf_replica_destroy(d.replica);
     if (d.snapshot)
         tf_snapshot_destroy(d.snapshot);
+    resync_read_free(&d);
     tfr_status_server_free(d.status);
     if (d.tick)
         event_free(d.tick);

@@ -7,7 +7,9 @@
  * (snapshot_rows: source rows the initial snapshot has read so far;
  * documents: document writes the target acknowledged since the start —
  * during a snapshot, against the root table's row count, the progress)
- * (plus "error" after a fatal error). The endpoint listens on loopback by
+ * (plus "error" after a fatal error, and "resync": {"table", "queued",
+ * "chunks", "rows_read", "rows_changed", "completed"}: the table re-syncs,
+ * see tools/pipeline/pipeline.h). The endpoint listens on loopback by
  * default: it reveals no credentials, but nothing else needs it. */
 #include "daemon.h"
 
@@ -43,6 +45,18 @@ char *tfr_status_json(const tfr_status *st)
     BSON_APPEND_INT64(&doc, "documents", (int64_t)st->documents);
     if (st->error)
         BSON_APPEND_UTF8(&doc, "error", st->error);
+    bson_t rs;
+    BSON_APPEND_DOCUMENT_BEGIN(&doc, "resync", &rs);
+    if (st->resync_table)
+        BSON_APPEND_UTF8(&rs, "table", st->resync_table);
+    else
+        BSON_APPEND_NULL(&rs, "table");
+    BSON_APPEND_INT64(&rs, "queued", (int64_t)st->resync_queued);
+    BSON_APPEND_INT64(&rs, "chunks", (int64_t)st->resync_chunks);
+    BSON_APPEND_INT64(&rs, "rows_read", (int64_t)st->resync_rows_read);
+    BSON_APPEND_INT64(&rs, "rows_changed", (int64_t)st->resync_rows_changed);
+    BSON_APPEND_INT64(&rs, "completed", (int64_t)st->resync_completed);
+    bson_append_document_end(&doc, &rs);
     char *json = bson_as_relaxed_extended_json(&doc, NULL);
     bson_destroy(&doc);
     return json;
@@ -66,9 +80,8 @@ static void handle_status(struct evhttp_request *req, void *arg)
     evbuffer_free(body);
 }
 
-tfr_status_server *tfr_status_server_start(struct event_base *base, const char *host,
-                                           uint16_t port, tfr_status_fn fn, void *arg,
-                                           tf_error *err)
+tfr_status_server *tfr_status_server_start(struct event_base *base, const char *host, uint16_t port,
+                                           tfr_status_fn fn, void *arg, tf_error *err)
 {
     tfr_status_server *s = bson_malloc0(sizeof *s);
     s->fn = fn;
@@ -125,9 +138,9 @@ static int http_get(const char *host, uint16_t port, char *out, size_t cap, char
         return -1;
     }
     char req[256];
-    int n = snprintf(req, sizeof req,
-                     "GET /status HTTP/1.0\r\nHost: %s:%u\r\nConnection: close\r\n\r\n", host,
-                     port);
+    int n =
+        snprintf(req, sizeof req,
+                 "GET /status HTTP/1.0\r\nHost: %s:%u\r\nConnection: close\r\n\r\n", host, port);
     if (write(fd, req, (size_t)n) != n) {
         snprintf(why, why_cap, "sending to %s:%u: %s", host, port, strerror(errno));
         close(fd);
