@@ -208,6 +208,31 @@ def part_script(tmp, conf, home):
     r = tap(tmp, conf, "-q", "-c", "status %s" % NAME)
     check(r.returncode == 0 and re.fullmatch(r"job current status is: running, qps is: \d+\.\d, "
                                              r"total rows: \d+, delay is: \d+ms\n", r.stdout) is not None, "status NAME with -q", r.stdout)
+    # A daemon killed behind tap's back: status tells this run's end, not an
+    # error an older run left in the same log.
+    logpath = os.path.join(home, "logs", NAME + ".log")
+    with open(logpath) as f:
+        old = f.read()
+    with open(logpath, "w") as f:
+        f.write("2026-01-01T00:00:00.000Z tapflow-replica: error: an older run's error\n" + old)
+    with open(os.path.join(home, "run", NAME + ".json")) as f:
+        pid = json.load(f)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    end = time.time() + 10
+    while time.time() < end and not os.path.exists(os.path.join(home, "run", NAME + ".end")):
+        time.sleep(0.05)
+    r = tap(tmp, conf, "-c", "status %s" % NAME)
+    check(r.stdout.startswith("job current status is: error,") and
+          "tapflow-replica (pid %d) was killed by signal 9 (SIGKILL)" % pid in r.stderr and
+          "older run" not in r.stderr,
+          "status after SIGKILL names the signal of this run, not an older run's error",
+          r.stdout + r.stderr)
+    with open(logpath) as f:
+        check("tap: tapflow-replica (pid %d) was killed by signal 9 (SIGKILL)" % pid in f.read(),
+              "the run's end is in the flow's log")
+    r = tap(tmp, conf, "-c", "start %s" % NAME)
+    ok, out = wait_status(tmp, conf, NAME)
+    check(r.returncode == 0 and ok, "start after the kill resumes", r.stdout + r.stderr + out)
     r = tap(tmp, conf, "-c", "stop %s" % NAME)
     check(r.returncode == 0 and r.stdout == "Flow stopped: %s\n" % NAME and
           not os.path.exists(os.path.join(home, "run", NAME + ".json")),

@@ -272,8 +272,8 @@ static bool fake_commit(void *arg, const tf_view *view, const bson_t *progress,
 {
     fake_target *f = arg;
     (void)view;
-    bson_destroy(&f->progress);
-    bson_copy_to(progress, &f->progress);
+    bson_destroy(f->progress);
+    f->progress = bson_copy(progress);
     if (f->fail_commit) {
         f->fail_commit = false;
         return tf_error_set(err, TF_ERR_SERVER, 0, "checkpoint write failed"), false;
@@ -289,13 +289,13 @@ static bool fake_commit(void *arg, const tf_view *view, const bson_t *progress,
 void fake_target_init(fake_target *f)
 {
     memset(f, 0, sizeof *f);
-    bson_init(&f->progress);
+    f->progress = bson_new();
 }
 
 void fake_target_cleanup(fake_target *f)
 {
     free(f->calls);
-    bson_destroy(&f->progress);
+    bson_destroy(f->progress);
 }
 
 tf_pipeline_target fake_target_iface(fake_target *f)

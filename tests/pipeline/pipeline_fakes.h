@@ -82,7 +82,8 @@ typedef struct fake_target {
     bool fail_commit; /* the next commit fails */
     bool fail_add;    /* every add fails */
     size_t rebases;   /* rebase calls */
-    bson_t progress;  /* of the last commit */
+    bson_t *progress; /* of the last commit (a pointer: bson_t wants a 128-byte
+                          alignment that a calloc'ed fixture lacks) */
 } fake_target;
 
 void fake_target_init(fake_target *f);

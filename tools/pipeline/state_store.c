@@ -36,15 +36,16 @@ struct tfr_state_store {
     tf_view_journal *journal;
     state_layout stored, staged;
     tfr_state_stats stats;
-    bool force_base; /* the next stage writes a base */
-    bson_t progress; /* read from the stored meta */
+    bool force_base;  /* the next stage writes a base */
+    bson_t *progress; /* read from the stored meta (a pointer: bson_t wants an
+                         alignment bson_malloc does not give) */
 };
 
 tfr_state_store *tfr_state_store_new(void)
 {
     tfr_state_store *store = bson_malloc0(sizeof *store);
     store->journal = tf_view_journal_new();
-    bson_init(&store->progress);
+    store->progress = bson_new();
     return store;
 }
 
@@ -53,7 +54,7 @@ void tfr_state_store_destroy(tfr_state_store *store)
     if (!store)
         return;
     tf_view_journal_destroy(store->journal);
-    bson_destroy(&store->progress);
+    bson_destroy(store->progress);
     bson_free(store);
 }
 
@@ -257,7 +258,7 @@ bool tfr_state_store_read_meta(tfr_state_store *store, tf_sink *sink, const char
         *root_key = bson_realloc(*root_key, (*root_key_count + 1) * sizeof **root_key);
         (*root_key)[(*root_key_count)++] = bson_strdup(bson_iter_utf8(&keys, NULL));
     }
-    bson_reinit(&store->progress);
+    bson_reinit(store->progress);
     if (ok && bson_iter_init_find(&prog, &meta, "progress")) {
         const uint8_t *pdata;
         uint32_t plen;
@@ -268,8 +269,8 @@ bool tfr_state_store_read_meta(tfr_state_store *store, tf_sink *sink, const char
             ok = bson_init_static(&pdoc, pdata, plen);
         }
         if (ok) {
-            bson_destroy(&store->progress);
-            bson_copy_to(&pdoc, &store->progress);
+            bson_destroy(store->progress);
+            store->progress = bson_copy(&pdoc);
         }
     }
     free(data);
@@ -413,4 +414,4 @@ void tfr_state_store_get_stats(const tfr_state_store *store, tfr_state_stats *ou
 
 void tfr_state_store_force_base(tfr_state_store *store) { store->force_base = true; }
 
-const bson_t *tfr_state_store_progress(const tfr_state_store *store) { return &store->progress; }
+const bson_t *tfr_state_store_progress(const tfr_state_store *store) { return store->progress; }

@@ -3,7 +3,10 @@
  * A flow runs as `tapflow-replica --flow HOME/flows/NAME.tap --config CONF
  * --gtid-resume --status-listen 127.0.0.1:PORT`, detached (fork, setsid,
  * exec: no shell), its output in HOME/logs/NAME.log, and HOME/run/NAME.json
- * says where it is. A run file is trusted only while its pid is alive AND
+ * says where it is. A small supervisor process (the daemon's parent) waits
+ * for it and records how it ended in HOME/run/NAME.end and in the log, so
+ * that `status` tells this run's end (a signal, an exit code, its own last
+ * error) and not an older run's. A run file is trusted only while its pid is alive AND
  * runs tapflow-replica on that flow's file (/proc/PID/cmdline), so a stale
  * file after a reboot never gets an unrelated process signalled. */
 #include "daemon.h"
@@ -50,7 +53,9 @@ static char *flow_file_path(const char *home, const char *flow)
  * it is our own child that exited. */
 static bool is_our_daemon(const char *home, const char *flow, long pid)
 {
-    waitpid((pid_t)pid, NULL, WNOHANG);
+    /* supervisors of flows that ended (zombies while tap runs on) */
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
     if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
         return false;
     char path[64];
@@ -95,6 +100,10 @@ bool tap_daemon_running(const char *home, const char *flow, long *pid, uint16_t 
     return is_our_daemon(home, flow, rf.pid);
 }
 
+/* The line tap writes to the log before each run: errors before the last
+ * one belong to older runs. */
+#define RUN_START_MARK "tap: starting tapflow-replica for flow "
+
 void tap_daemon_last_error(const char *home, const char *flow, char *out, size_t cap)
 {
     out[0] = '\0';
@@ -105,6 +114,10 @@ void tap_daemon_last_error(const char *home, const char *flow, char *out, size_t
         return;
     char line[1024];
     while (fgets(line, sizeof line, f)) {
+        if (strstr(line, RUN_START_MARK)) {
+            out[0] = '\0';
+            continue;
+        }
         if (!strstr(line, "error"))
             continue;
         line[strcspn(line, "\n")] = '\0';
@@ -236,6 +249,62 @@ static void rebuild_clear(const char *home, const char *flow)
     bson_free(path);
 }
 
+static char *end_file_path(const char *home, const char *flow)
+{
+    return bson_strdup_printf("%s/run/%s.end", home, flow);
+}
+
+bool tap_daemon_run_end(const char *home, const char *flow, char *out, size_t cap)
+{
+    out[0] = '\0';
+    char *path = end_file_path(home, flow);
+    FILE *f = fopen(path, "r");
+    bson_free(path);
+    if (!f)
+        return false;
+    if (!fgets(out, (int)cap, f))
+        out[0] = '\0';
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+    return out[0] != '\0';
+}
+
+static void utc_now(char *buf, size_t cap)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+}
+
+/* The supervisor, once the daemon is gone: how it ended, in the end file
+ * (read by `status`) and in the log. */
+static void record_end(const char *home, const char *flow, int log_fd, pid_t pid, int status)
+{
+    char what[160];
+    if (WIFSIGNALED(status))
+        snprintf(what, sizeof what, "tapflow-replica (pid %ld) was killed by signal %d (SIG%s)",
+                 (long)pid, WTERMSIG(status),
+                 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+    else
+        snprintf(what, sizeof what, "tapflow-replica (pid %ld) exited with code %d", (long)pid,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    char *path = end_file_path(home, flow);
+    char *tmp = bson_strdup_printf("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f && fprintf(f, "%s\n", what) > 0 && fclose(f) == 0)
+        rename(tmp, path);
+    else if (f)
+        fclose(f);
+    bson_free(tmp);
+    bson_free(path);
+    char when[40];
+    utc_now(when, sizeof when);
+    dprintf(log_fd, "%s tap: %s\n", when, what);
+}
+
 /* In the child: never returns. Errors go to the log, which is stderr. */
 static void exec_daemon(const char *binary, char *const argv[], int log_fd)
 {
@@ -300,14 +369,64 @@ bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, t
                           "--status-listen",
                           listen,
                           NULL};
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "fork: %s", strerror(errno));
+    char when[40];
+    utc_now(when, sizeof when);
+    dprintf(log_fd, "%s " RUN_START_MARK "%s (%s)\n", when, flow,
+            rebuild ? "--resnapshot" : "--gtid-resume");
+    char *end_path = end_file_path(home, flow);
+    unlink(end_path);
+    bson_free(end_path);
+    /* tap -> supervisor -> daemon: the supervisor tells the daemon's pid
+     * through a pipe, then waits for it (see record_end). */
+    int pid_pipe[2];
+    if (pipe2(pid_pipe, O_CLOEXEC) != 0) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "pipe: %s", strerror(errno));
         goto done;
     }
-    if (pid == 0)
-        exec_daemon(binary, argv, log_fd);
+    fflush(NULL);
+    pid_t supervisor = fork();
+    if (supervisor < 0) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "fork: %s", strerror(errno));
+        close(pid_pipe[0]);
+        close(pid_pipe[1]);
+        goto done;
+    }
+    if (supervisor == 0) {
+        setsid();
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        pid_t daemon_pid = fork();
+        if (daemon_pid == 0)
+            exec_daemon(binary, argv, log_fd);
+        ssize_t w = write(pid_pipe[1], &daemon_pid, sizeof daemon_pid);
+        (void)w;
+        close(pid_pipe[1]);
+        if (daemon_pid < 0)
+            _exit(1);
+        /* tap's own output may be a pipe its caller reads to the end */
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, STDIN_FILENO);
+        dup2(log_fd, STDOUT_FILENO);
+        dup2(log_fd, STDERR_FILENO);
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != log_fd)
+                close(fd);
+        int status = 0;
+        while (waitpid(daemon_pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        record_end(home, flow, log_fd, daemon_pid, status);
+        _exit(0);
+    }
+    close(pid_pipe[1]);
+    pid_t pid = -1;
+    ssize_t got = read(pid_pipe[0], &pid, sizeof pid);
+    close(pid_pipe[0]);
+    if (got != (ssize_t)sizeof pid || pid < 0) {
+        tf_error_set(err, TF_ERR_IO, 0, "flow %.100s: could not start tapflow-replica", flow);
+        waitpid(supervisor, NULL, 0);
+        goto done;
+    }
     tfr_run_file rf = {.pid = pid, .status_port = port, .started_ms = now_ms()};
     if (!tfr_run_file_write(home, flow, &rf, err)) {
         kill(pid, SIGTERM);
@@ -320,7 +439,7 @@ bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, t
                 rebuild_clear(home, flow);
             goto done;
         }
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
+        if (waitpid(supervisor, NULL, WNOHANG) == supervisor) {
             char why[400];
             tap_daemon_last_error(home, flow, why, sizeof why);
             tf_error_set(err, TF_ERR_IO, 0, "flow %.100s did not start: %.300s (log: %.200s)", flow,

@@ -198,8 +198,7 @@ bool tap_flow_reset(tap_session *s, const char *name, tf_error *err)
         return tf_error_set(err, TF_ERR_CONFIG, 0, "no saved flow named %.100s", name), false;
     tf_flow_record_cleanup(&rec);
     bool was_running = false;
-    if (!tap_daemon_stop(s->home, name, &was_running, err) ||
-        !tap_rebuild_mark(s->home, name, err))
+    if (!tap_daemon_stop(s->home, name, &was_running, err) || !tap_rebuild_mark(s->home, name, err))
         return false;
     say(s,
         was_running ? "Flow reset: %s (stopped; its next start rebuilds the documents)"
@@ -254,8 +253,9 @@ static void print_status(const char *state, double qps, int64_t rows, int64_t de
     fflush(stdout);
 }
 
-/* Whether a flow that does not run stopped after an error: its run file
- * is still there (tap did not stop it) and its log ends in an error. */
+/* Whether a flow that does not run ended without tap stopping it (its run
+ * file is still there): how its latest run ended (a signal, an exit code)
+ * and that run's own last error. */
 static bool died_with_error(const char *home, const char *name, char *why, size_t cap)
 {
     tfr_run_file rf;
@@ -264,7 +264,13 @@ static bool died_with_error(const char *home, const char *name, char *why, size_
     why[0] = '\0';
     if (!tfr_run_file_read(home, name, &rf, &found, &ignored) || !found)
         return false;
-    tap_daemon_last_error(home, name, why, cap);
+    char end[200], error[400];
+    tap_daemon_run_end(home, name, end, sizeof end);
+    tap_daemon_last_error(home, name, error, sizeof error);
+    if (end[0] && error[0])
+        snprintf(why, cap, "%s; its last error: %s", end, error);
+    else
+        snprintf(why, cap, "%s", end[0] ? end : error);
     return why[0] != '\0';
 }
 
@@ -292,7 +298,7 @@ bool tap_flow_status(tap_session *s, const char *name, tf_error *err)
     tf_flow_record_cleanup(&rec);
     if (!ok)
         return false;
-    char why[400];
+    char why[700];
     bool failed = died_with_error(s->home, name, why, sizeof why);
     print_status(failed ? "error" : "stopped", 0.0, rows, 0);
     if (failed)
@@ -319,7 +325,7 @@ static bool list_one(const tf_flow_record *rec, void *arg)
         snprintf(what, sizeof what, "(unreadable: %.300s)", err.message);
     tf_flow_spec_destroy(spec);
     tap_daemon_status st;
-    char why[400];
+    char why[700];
     const char *state = tap_daemon_query(l->s->home, rec->name, &st)              ? st.state
                         : died_with_error(l->s->home, rec->name, why, sizeof why) ? "error"
                                                                                   : "stopped";

@@ -126,8 +126,13 @@ bool tap_rebuild_mark(const char *home, const char *flow, tf_error *err);
 bool tap_daemon_stop(const char *home, const char *flow, bool *was_running, tf_error *err);
 /* GET /status of the running daemon; false when it does not run. */
 bool tap_daemon_query(const char *home, const char *flow, tap_daemon_status *out);
-/* The last line of HOME/logs/NAME.log that says "error" (empty if none). */
+/* The last line of HOME/logs/NAME.log that says "error", of the flow's
+ * latest run only (empty if none). */
 void tap_daemon_last_error(const char *home, const char *flow, char *out, size_t cap);
+/* How the latest run of a flow that no longer runs ended ("tapflow-replica
+ * (pid N) was killed by signal 9 (SIGKILL)", "... exited with code 1"), as
+ * its supervisor recorded it; false (out empty) when unknown. */
+bool tap_daemon_run_end(const char *home, const char *flow, char *out, size_t cap);
 
 /* ---- inspect_mysql.c / inspect_mongo.c ---- */
 
