@@ -75,8 +75,7 @@ char *tf_view_op_describe(const tf_view_op *op)
     case TF_VIEW_OP_SET:
     case TF_VIEW_OP_SET_MANY: {
         char *set = json_or_empty(op->set), *unset = json_or_empty(op->unset);
-        char *filters = op->array_filters ? bson_array_as_json(op->array_filters, NULL)
-                                          : NULL;
+        char *filters = op->array_filters ? bson_array_as_json(op->array_filters, NULL) : NULL;
         out = bson_strdup_printf("%s %s { \"$set\" : %s, \"$unset\" : %s }%s%s",
                                  op->kind == TF_VIEW_OP_SET ? "set" : "set-many", filter, set,
                                  unset, filters ? " " : "", filters ? filters : "");

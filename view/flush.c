@@ -85,8 +85,8 @@ static void put_array(const tf_view *view, size_t node_index, const view_bucket 
 
 /* The element of node's lookup under parent_row, named key: false (and
  * nothing written) when an object lookup matches nothing. */
-static bool embed(const tf_view *view, size_t node_index, const view_row *parent_row,
-                  view_buf *out, const char *key, size_t key_len)
+static bool embed(const tf_view *view, size_t node_index, const view_row *parent_row, view_buf *out,
+                  const char *key, size_t key_len)
 {
     const view_node *n = &view->nodes[node_index];
     const view_row_key *k = &parent_row->keys[n->parent_slot];
@@ -161,15 +161,13 @@ static void put_unset(view_buf *b, const char *path, size_t len)
 /* Closes the $set / $unset documents opened at set_at / unset_at and
  * appends one SET op on the document filter names (an empty side is NULL). */
 static void push_set(tf_view_ops *ops, const uint8_t *filter, size_t filter_len, view_buf *set,
-                     size_t set_at, bool any_set, view_buf *unset, size_t unset_at,
-                     bool any_unset)
+                     size_t set_at, bool any_set, view_buf *unset, size_t unset_at, bool any_unset)
 {
     view_raw_close(set, set_at);
     view_raw_close(unset, unset_at);
     tf_view_ops_push_update_steal(ops, TF_VIEW_OP_SET, bson_from_bytes(filter, filter_len),
                                   any_set ? bson_from_bytes(set->ptr, set->len) : NULL,
-                                  any_unset ? bson_from_bytes(unset->ptr, unset->len) : NULL,
-                                  NULL);
+                                  any_unset ? bson_from_bytes(unset->ptr, unset->len) : NULL, NULL);
 }
 
 /* An element of src renamed "<prefix>.<its key>". */
@@ -196,8 +194,7 @@ static void emit_fanout(tf_view *view, const view_pending_fanout *f, tf_view_ops
     const view_node *parent = &view->nodes[n->parent];
     const uint8_t *key = f->data + 4;
     size_t key_len = f->data_len - 4;
-    const view_bucket *parents =
-        view_table_matches(parent->table, n->parent_slot, key, key_len);
+    const view_bucket *parents = view_table_matches(parent->table, n->parent_slot, key, key_len);
     if (!parents)
         return;
     const view_row *prow = parents->rows[0];
@@ -232,7 +229,8 @@ static void emit_fanout(tf_view *view, const view_pending_fanout *f, tf_view_ops
     view_raw_close(set, set_at);
     bson_t *update = bson_from_bytes(set->ptr, set->len);
     bson_t *array_filters = bson_from_bytes(filters->ptr, filters->len);
-    tf_view_ops_push_update_steal(ops, TF_VIEW_OP_SET_MANY, bson_from_bytes(filter->ptr, filter->len),
+    tf_view_ops_push_update_steal(ops, TF_VIEW_OP_SET_MANY,
+                                  bson_from_bytes(filter->ptr, filter->len),
                                   matches ? update : NULL, matches ? NULL : update, array_filters);
 }
 
@@ -358,9 +356,10 @@ static void collect_positional(const tf_view *view, const view_pending_fanout *f
                 list->cap = list->cap ? list->cap * 2 : 64;
                 list->items = bson_realloc(list->items, list->cap * sizeof *list->items);
             }
-            list->items[list->count++] = (positional_entry){
-                .root = roots->rows[r], .position = position, .fanout = fanout_index,
-                .node = f->node};
+            list->items[list->count++] = (positional_entry){.root = roots->rows[r],
+                                                            .position = position,
+                                                            .fanout = fanout_index,
+                                                            .node = f->node};
         }
     }
 }
@@ -377,17 +376,14 @@ static bool positional_covered(const tf_view *view, const positional_entry *e)
     if (p->whole)
         return true;
     const view_node *array = &view->nodes[view->nodes[e->node].parent];
-    return array->route == VIEW_ROUTE_ROOT_FIELD &&
-           (p->fields & ((uint64_t)1 << array->field_bit));
+    return array->route == VIEW_ROUTE_ROOT_FIELD && (p->fields & ((uint64_t)1 << array->field_bit));
 }
 
 /* One SET for the entries [from, to) of one document. */
-static void emit_positional_set(tf_view *view, positional_memo *memo,
-                                const positional_entry *from, const positional_entry *to,
-                                tf_view_ops *ops)
+static void emit_positional_set(tf_view *view, positional_memo *memo, const positional_entry *from,
+                                const positional_entry *to, tf_view_ops *ops)
 {
-    view_buf *set = &view->set, *unset = &view->unset, *filter = &view->filter,
-             *path = &view->path;
+    view_buf *set = &view->set, *unset = &view->unset, *filter = &view->filter, *path = &view->path;
     const view_row *root = from->root;
     view_root_filter(view, root, filter);
     set->len = unset->len = 0;

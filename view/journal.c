@@ -236,8 +236,8 @@ typedef struct reader {
 
 static bool fail(reader *r, const char *what)
 {
-    tf_error_set(r->err, TF_ERR_PROTOCOL, 0, "change journal chunk: %s at offset %zu of %zu",
-                 what, r->pos, r->len);
+    tf_error_set(r->err, TF_ERR_PROTOCOL, 0, "change journal chunk: %s at offset %zu of %zu", what,
+                 r->pos, r->len);
     return false;
 }
 
@@ -441,8 +441,8 @@ static bool get_image(reader *r, tf_value **values, size_t *cap, size_t *count)
     return true;
 }
 
-tf_status tf_view_journal_decode(const uint8_t *data, size_t len, tf_view_change_fn fn,
-                                 void *arg, tf_error *err)
+tf_status tf_view_journal_decode(const uint8_t *data, size_t len, tf_view_change_fn fn, void *arg,
+                                 tf_error *err)
 {
     reader r = {data, len, 0, err};
     char **tables = NULL;

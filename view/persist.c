@@ -60,8 +60,7 @@ static void chunk_begin(bson_t *chunk, bson_t *rows, const view_table *t)
     bson_append_array_begin(chunk, "rows", -1, rows);
 }
 
-static bool chunk_emit(bson_t *chunk, bson_t *rows, tf_view_chunk_fn fn, void *arg,
-                       tf_error *err)
+static bool chunk_emit(bson_t *chunk, bson_t *rows, tf_view_chunk_fn fn, void *arg, tf_error *err)
 {
     bson_append_array_end(chunk, rows);
     bool ok = fn(bson_get_data(chunk), chunk->len, arg, err);
@@ -328,8 +327,7 @@ tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_
                             name);
     bson_iter_t rows;
     if (!find(&chunk, "rows", BSON_TYPE_ARRAY, &it) || !bson_iter_recurse(&it, &rows))
-        return tf_error_set(err, TF_ERR_PROTOCOL, 0, "view state chunk of %.100s: no rows",
-                            name);
+        return tf_error_set(err, TF_ERR_PROTOCOL, 0, "view state chunk of %.100s: no rows", name);
     while (bson_iter_next(&rows)) {
         view_row *row = parse_row(t, &rows);
         if (!row)

@@ -124,7 +124,7 @@ void view_table_resolve_slots(view_table *t)
             t->slots[s].columns[c] = (uint32_t)view_table_column(t, t->slots[s].column_names[c]);
 }
 
-static bool same_column(const tf_column *a, const tf_column *b)
+bool view_same_column(const tf_column *a, const tf_column *b)
 {
     if (a->type != b->type || a->meta != b->meta || a->is_unsigned != b->is_unsigned ||
         a->is_primary_key != b->is_primary_key || a->charset != b->charset ||
@@ -176,7 +176,7 @@ tf_status view_table_define(view_table *t, const tf_column *columns, size_t colu
     if (t->defined) {
         bool same = t->column_count == column_count && t->pk_count == primary_key_count;
         for (size_t i = 0; same && i < column_count; i++)
-            same = same_column(&t->columns[i], &columns[i]);
+            same = view_same_column(&t->columns[i], &columns[i]);
         for (size_t k = 0; same && k < primary_key_count; k++)
             same = t->pk[k] == primary_key[k];
         if (same)
@@ -199,7 +199,7 @@ tf_status view_table_define(view_table *t, const tf_column *columns, size_t colu
             c->enum_set_values = bson_malloc(c->enum_set_count * sizeof *c->enum_set_values);
             for (uint32_t k = 0; k < c->enum_set_count; k++) {
                 c->enum_set_values[k].ptr = tf_strndup(columns[i].enum_set_values[k].ptr,
-                                                         columns[i].enum_set_values[k].len);
+                                                       columns[i].enum_set_values[k].len);
                 c->enum_set_values[k].len = columns[i].enum_set_values[k].len;
             }
         }
@@ -277,8 +277,8 @@ view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err)
     }
     size_t pk_len = key->len;
     view_row_key keys_on_stack[8];
-    view_row_key *keys = t->slot_count <= 8 ? keys_on_stack
-                                            : bson_malloc(t->slot_count * sizeof *keys);
+    view_row_key *keys =
+        t->slot_count <= 8 ? keys_on_stack : bson_malloc(t->slot_count * sizeof *keys);
     size_t offsets_on_stack[8];
     size_t *offsets =
         t->slot_count <= 8 ? offsets_on_stack : bson_malloc(t->slot_count * sizeof *offsets);
@@ -318,8 +318,6 @@ static size_t row_bytes(const view_table *t, const view_row *row)
 {
     return sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.len + row->doc_len;
 }
-
-
 
 static size_t bucket_alloc_size(const view_slot *slot, size_t key_len)
 {

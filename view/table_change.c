@@ -33,19 +33,9 @@ bool tf_view_table_matches(const tf_view *view, const char *table, const tf_colu
     const view_table *t = view_table_by_name(view, table);
     if (!t || !t->defined || t->column_count != column_count)
         return false;
-    for (size_t i = 0; i < column_count; i++) {
-        const tf_column *a = &t->columns[i], *b = &columns[i];
-        if (a->type != b->type || a->meta != b->meta || a->is_unsigned != b->is_unsigned ||
-            a->charset != b->charset || a->name.len != b->name.len ||
-            memcmp(a->name.ptr, b->name.ptr, a->name.len) != 0 ||
-            a->enum_set_count != b->enum_set_count)
+    for (size_t i = 0; i < column_count; i++)
+        if (!view_same_column(&t->columns[i], &columns[i]))
             return false;
-        for (uint32_t k = 0; k < a->enum_set_count; k++)
-            if (a->enum_set_values[k].len != b->enum_set_values[k].len ||
-                memcmp(a->enum_set_values[k].ptr, b->enum_set_values[k].ptr,
-                       a->enum_set_values[k].len) != 0)
-                return false;
-    }
     return true;
 }
 
@@ -280,26 +270,30 @@ bool tf_view_encode_key(const tf_view *view, const char *table, const tf_value *
     return true;
 }
 
-bool tf_view_delete_key(tf_view *view, const char *table, const uint8_t *key, size_t len)
+/* Marks the documents of the held row with this key; removes the row too
+ * when remove. False when none is held. */
+static bool mark_key(tf_view *view, const char *table, const uint8_t *key, size_t len, bool remove)
 {
     view_table *t = view_table_by_name(view, table);
     view_row *row = t ? view_table_find(t, key, len) : NULL;
     if (!row)
         return false;
     view_mark_row(view, t, row, 0, false);
-    view_table_remove(t, row);
-    view_row_destroy(t, row);
+    if (remove) {
+        view_table_remove(t, row);
+        view_row_destroy(t, row);
+    }
     return true;
+}
+
+bool tf_view_delete_key(tf_view *view, const char *table, const uint8_t *key, size_t len)
+{
+    return mark_key(view, table, key, len, true);
 }
 
 bool tf_view_mark_key(tf_view *view, const char *table, const uint8_t *key, size_t len)
 {
-    view_table *t = view_table_by_name(view, table);
-    view_row *row = t ? view_table_find(t, key, len) : NULL;
-    if (!row)
-        return false;
-    view_mark_row(view, t, row, 0, false);
-    return true;
+    return mark_key(view, table, key, len, false);
 }
 
 tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *values, bool force,

@@ -232,6 +232,8 @@ void view_table_destroy(view_table *t);
 /* The slot indexing these columns (by name, in this order), added when
  * new. Only before rows exist. */
 size_t view_table_slot(view_table *t, char **names, size_t count);
+/* Same name, type, metadata, signedness, key flag, charset and members. */
+bool view_same_column(const tf_column *a, const tf_column *b);
 /* Copies the definition; see tf_view_define_table. */
 tf_status view_table_define(view_table *t, const tf_column *columns, size_t column_count,
                             const uint32_t *primary_key, size_t primary_key_count, tf_error *err);

@@ -365,11 +365,6 @@ static void fake_log_line(void *arg, const char *message)
     snprintf(l->text + len, sizeof l->text - len, "%s\n", message);
 }
 
-tf_pipeline *fake_pipeline_new(fake_target *f, tf_flow_spec **spec)
-{
-    return fake_pipeline_new_full(f, NULL, NULL, 0, spec);
-}
-
 tf_pipeline *fake_pipeline_new_full(fake_target *f, fake_source *src, fake_log *log,
                                     size_t chunk_rows, tf_flow_spec **spec)
 {
@@ -396,4 +391,22 @@ tf_pipeline *fake_pipeline_new_full(fake_target *f, fake_source *src, fake_log *
         assert_int_equal(tf_view_define_table_map(tf_pipeline_view(p), fake_table_map(t), &err),
                          TF_OK);
     return p;
+}
+
+fake_fixture *fake_fixture_new(size_t chunk_rows, tf_pipeline_phase phase)
+{
+    fake_fixture *fx = calloc(1, sizeof *fx);
+    fake_target_init(&fx->target);
+    fx->p = fake_pipeline_new_full(&fx->target, &fx->source, &fx->log, chunk_rows, &fx->spec);
+    tf_pipeline_set_phase(fx->p, phase);
+    fx->now = 100000;
+    return fx;
+}
+
+void fake_fixture_destroy(fake_fixture *fx)
+{
+    tf_pipeline_destroy(fx->p);
+    tf_flow_spec_destroy(fx->spec);
+    fake_target_cleanup(&fx->target);
+    free(fx);
 }

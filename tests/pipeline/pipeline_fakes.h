@@ -116,8 +116,23 @@ typedef struct fake_log {
 
 /* A pipeline over FAKE_FLOW with every table defined, writing to f,
  * reading re-syncs from src (NULL: none), logging to log (NULL: none). */
-tf_pipeline *fake_pipeline_new(fake_target *f, tf_flow_spec **spec);
 tf_pipeline *fake_pipeline_new_full(fake_target *f, fake_source *src, fake_log *log,
                                     size_t chunk_rows, tf_flow_spec **spec);
+
+/* ---- a test's fixture: the pipeline with its fakes ----------------------- */
+
+typedef struct fake_fixture {
+    fake_target target;
+    fake_source source;
+    fake_log log;
+    tf_flow_spec *spec;
+    tf_pipeline *p;
+    int64_t now; /* the tests' clock, ms */
+} fake_fixture;
+
+/* A pipeline in phase over FAKE_FLOW, re-syncing in reads of chunk_rows
+ * (0: the default); free with fake_fixture_destroy. */
+fake_fixture *fake_fixture_new(size_t chunk_rows, tf_pipeline_phase phase);
+void fake_fixture_destroy(fake_fixture *fx);
 
 #endif

@@ -14,28 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fixture {
-    fake_target target;
-    tf_flow_spec *spec;
-    tf_pipeline *p;
-} fixture;
+typedef fake_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *fx = calloc(1, sizeof *fx);
-    fake_target_init(&fx->target);
-    fx->p = fake_pipeline_new(&fx->target, &fx->spec);
-    *state = fx;
+    *state = fake_fixture_new(0, TF_PIPELINE_STARTING);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *fx = *state;
-    tf_pipeline_destroy(fx->p);
-    tf_flow_spec_destroy(fx->spec);
-    fake_target_cleanup(&fx->target);
-    free(fx);
+    fake_fixture_destroy(*state);
     return 0;
 }
 

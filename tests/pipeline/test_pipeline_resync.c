@@ -15,44 +15,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fixture {
-    fake_target target;
-    fake_source source;
-    fake_log log;
-    tf_flow_spec *spec;
-    tf_pipeline *p;
-    int64_t now;
-} fixture;
-
-static fixture *make(size_t chunk_rows)
-{
-    fixture *fx = calloc(1, sizeof *fx);
-    fake_target_init(&fx->target);
-    fx->p = fake_pipeline_new_full(&fx->target, &fx->source, &fx->log, chunk_rows, &fx->spec);
-    tf_pipeline_set_phase(fx->p, TF_PIPELINE_RUNNING);
-    fx->now = 100000;
-    return fx;
-}
+typedef fake_fixture fixture;
 
 static int setup(void **state)
 {
-    *state = make(0);
+    *state = fake_fixture_new(0, TF_PIPELINE_RUNNING);
     return 0;
 }
 
 static int setup_chunk2(void **state)
 {
-    *state = make(2);
+    *state = fake_fixture_new(2, TF_PIPELINE_RUNNING);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *fx = *state;
-    tf_pipeline_destroy(fx->p);
-    tf_flow_spec_destroy(fx->spec);
-    fake_target_cleanup(&fx->target);
-    free(fx);
+    fake_fixture_destroy(*state);
     return 0;
 }
 
@@ -345,7 +324,7 @@ static void test_chunks_continue_after_last_key_and_progress_is_checkpointed(voi
     assert_string_equal(fx->source.after, "C2");
 
     /* a restarted flow: same state, the stored queue */
-    fixture *f2 = make(2);
+    fixture *f2 = fake_fixture_new(2, TF_PIPELINE_RUNNING);
     load(f2);
     assert_true(tf_pipeline_resync_restore(f2->p, fx->target.progress, &err));
     assert_non_null(strstr(f2->log.text, "continues from the checkpoint after its last completed"));
@@ -363,8 +342,7 @@ static void test_chunks_continue_after_last_key_and_progress_is_checkpointed(voi
     answer_customers(f2, exist, 2, true);
     assert_int_equal(tf_view_table_row_count(tf_pipeline_view(f2->p), "customers"), 2);
     assert_non_null(strstr(f2->log.text, "1 deleted"));
-    void *s2 = f2;
-    teardown(&s2);
+    fake_fixture_destroy(f2);
 }
 
 /* ---- ALTER TABLE and new column lists ---- */

@@ -383,11 +383,12 @@ def probe_delays(prefix, sent_ms, seen):
     return delays
 
 
-def paced_delays(a, wl, rate, watcher, db, marker):
+def paced_delays(a, wl, rate, watcher, db, marker, prefix=None):
     """Writes the mix at rate changes/s for a.paced_seconds with a probe
-    every 100 ms; returns (changes sent, seconds, probes, delays in ms of
-    the probes seen within a.paced_wait after the writes ended)."""
-    prefix = "p%d-" % rate
+    every 100 ms (its values start with prefix, default "p<rate>-");
+    returns (changes sent, seconds, probes, delays in ms of the probes seen
+    within a.paced_wait after the writes ended)."""
+    prefix = prefix or "p%d-" % rate
     sent_ms = []
 
     def probe():

@@ -311,7 +311,7 @@ static bool apply_row(tf_pipeline *p, const tf_pipeline_txn *txn, const tf_pipel
                       const char *table, tf_error *err)
 {
     if ((item->before && !item->before_full) || (item->after && !item->after_full)) {
-        resync_partial_row(p, table, item->table, item->before, item->after);
+        resync_partial_row(p, table, item->before, item->after);
         return true;
     }
     tf_view_change_kind kind;

@@ -13,8 +13,8 @@
  * with a fake source and a fake target (tests/pipeline/).
  *
  * Source transactions arrive as tf_pipeline_txn: row changes (with their
- * TABLE_MAP) followed by the transaction's statements (QUERY events other
- * than BEGIN / COMMIT). tf_pipeline_replica_txn adapts a tf_replica_txn. */
+ * TABLE_MAP) followed by the transaction's statements (its QUERY events).
+ * tf_pipeline_apply_replica_txn adapts a tf_replica_txn. */
 #ifndef TAPFLOW_PIPELINE_H
 #define TAPFLOW_PIPELINE_H
 
@@ -89,7 +89,8 @@ typedef struct tf_pipeline_item {
     tf_rows_kind rows_kind;
     const tf_value *before, *after; /* table->column_count values or NULL */
     bool before_full, after_full;   /* false: a partial image (MINIMAL / NOBLOB) */
-    /* STATEMENT: a QUERY event other than BEGIN / COMMIT */
+    /* STATEMENT: a QUERY event's SQL (BEGIN and COMMIT included: they are
+     * classified and ignored like any statement that changes no table) */
     tf_str database; /* the event's current database */
     tf_str sql;
 } tf_pipeline_item;

@@ -108,8 +108,8 @@ bool pipeline_push_ops(tf_pipeline *p, tf_error *err);
 void resync_note_change(tf_pipeline *p, const char *table, const tf_value *before,
                         const tf_value *after);
 /* A row with a partial image: re-read its key(s) instead. */
-void resync_partial_row(tf_pipeline *p, const char *table, const tf_table_map *map,
-                        const tf_value *before, const tf_value *after);
+void resync_partial_row(tf_pipeline *p, const char *table, const tf_value *before,
+                        const tf_value *after);
 /* A statement hit table: an in-flight read of it is dropped; a TABLE job of
  * it starts over (restart) or is queued (start). */
 void resync_table_hit(tf_pipeline *p, const char *table, bool start, bool force);

@@ -177,10 +177,9 @@ static bool image_key(const tf_pipeline *p, const char *table, const tf_value *i
     return true;
 }
 
-void resync_partial_row(tf_pipeline *p, const char *table, const tf_table_map *map,
-                        const tf_value *before, const tf_value *after)
+void resync_partial_row(tf_pipeline *p, const char *table, const tf_value *before,
+                        const tf_value *after)
 {
-    (void)map;
     tf_value kb[64], ka[64];
     bool has_before = image_key(p, table, before, kb);
     bool has_after = image_key(p, table, after, ka);

@@ -305,17 +305,26 @@ static void record_end(const char *home, const char *flow, int log_fd, pid_t pid
     dprintf(log_fd, "%s tap: %s\n", when, what);
 }
 
-/* In the child: never returns. Errors go to the log, which is stderr. */
-static void exec_daemon(const char *binary, char *const argv[], int log_fd)
+/* A detached process's standard streams: nothing in, the log out (tap's
+ * own output may be a pipe its caller reads to the end); other descriptors
+ * closed but keep_fd. */
+static void detach_streams(int log_fd, int keep_fd)
 {
-    setsid();
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0)
         dup2(devnull, STDIN_FILENO);
     dup2(log_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
     for (int fd = 3; fd < 1024; fd++)
-        close(fd);
+        if (fd != keep_fd)
+            close(fd);
+}
+
+/* In the child: never returns. Errors go to the log, which is stderr. */
+static void exec_daemon(const char *binary, char *const argv[], int log_fd)
+{
+    setsid();
+    detach_streams(log_fd, -1);
     signal(SIGPIPE, SIG_DFL);
     execvp(binary, argv);
     dprintf(STDERR_FILENO, "tap: error: cannot run %s: %s\n", binary, strerror(errno));
@@ -403,15 +412,7 @@ bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, t
         close(pid_pipe[1]);
         if (daemon_pid < 0)
             _exit(1);
-        /* tap's own output may be a pipe its caller reads to the end */
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        dup2(log_fd, STDOUT_FILENO);
-        dup2(log_fd, STDERR_FILENO);
-        for (int fd = 3; fd < 1024; fd++)
-            if (fd != log_fd)
-                close(fd);
+        detach_streams(log_fd, log_fd);
         int status = 0;
         while (waitpid(daemon_pid, &status, 0) < 0 && errno == EINTR)
             ;

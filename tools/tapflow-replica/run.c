@@ -222,6 +222,16 @@ static bool start_stream(daemon_ctx *d, tf_replica_start_mode mode, tf_error *er
     return true;
 }
 
+/* The primary key of a snapshot table as the view takes it (at most 64
+ * columns, which MySQL and MariaDB never exceed); returns the count. */
+static size_t snapshot_key(const tf_snapshot_table *t, uint32_t pk[64])
+{
+    size_t n = t->key_count < 64 ? t->key_count : 64;
+    for (size_t k = 0; k < n; k++)
+        pk[k] = (uint32_t)t->key_columns[k];
+    return n;
+}
+
 /* ---- re-sync reads: the pipeline's source ---- */
 
 static void resync_read_free(daemon_ctx *d)
@@ -241,9 +251,7 @@ static void on_resync_position(tf_snapshot *s, const tf_snapshot_position *pos, 
     (void)pos;
     const tf_snapshot_table *t = tf_snapshot_get_table(s, 0);
     uint32_t pk[64];
-    size_t n = t->key_count < 64 ? t->key_count : 64;
-    for (size_t k = 0; k < n; k++)
-        pk[k] = (uint32_t)t->key_columns[k];
+    size_t n = snapshot_key(t, pk);
     tf_pipeline_resync_columns(d->pipeline, t->columns, t->column_count, pk, n);
 }
 
@@ -333,9 +341,7 @@ static void on_snapshot_position(tf_snapshot *s, const tf_snapshot_position *pos
     for (size_t i = 0; i < tf_snapshot_table_count(s); i++) {
         const tf_snapshot_table *t = tf_snapshot_get_table(s, i);
         uint32_t pk[64];
-        size_t n = t->key_count < 64 ? t->key_count : 64;
-        for (size_t k = 0; k < n; k++)
-            pk[k] = (uint32_t)t->key_columns[k];
+        size_t n = snapshot_key(t, pk);
         if (tf_view_define_table(d->view, t->name, t->columns, t->column_count, pk, n, &err) !=
             TF_OK) {
             fatal(d, &err);
