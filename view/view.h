@@ -384,6 +384,30 @@ bool tf_view_mark_key(tf_view *view, const char *table, const uint8_t *key, size
 tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *values, bool force,
                              bool *changed, tf_error *err);
 
+/* ---- flow edits (flow_edit.c) ----
+ *
+ * A saved flow whose lookups changed continues from its state without a
+ * full rebuild: held rows carry over for the tables whose join indexes the
+ * new flow already had, the others are read again. */
+typedef struct tf_flow_edit {
+    bool rebuild;     /* the name, root table or target changed: only a rebuild */
+    char reason[128]; /* "its root table (read_from) changed" */
+    size_t keep_count;
+    char **keep; /* tables whose held rows carry over (tf_view_adopt_table) */
+    size_t reread_count;
+    char **reread; /* tables new to the flow, or needing a join index they lacked */
+} tf_flow_edit;
+
+void tf_flow_edit_plan(const tf_flow_spec *old_spec, const tf_flow_spec *new_spec,
+                       tf_flow_edit *out);
+void tf_flow_edit_cleanup(tf_flow_edit *edit);
+/* Copies the held rows of table from `from` (a view of the old spec) into
+ * `to` (the new spec's view, table not yet defined there): the table is
+ * defined in `to` with from's columns and each row keeps its document and
+ * the keys of every join index `to` has on it. No document is marked. An
+ * index `to` has and `from` had not is TF_ERR_CONFIG (plan first). */
+tf_status tf_view_adopt_table(tf_view *to, const tf_view *from, const char *table, tf_error *err);
+
 /* ---- persisted state (persist.c) ----
  *
  * The held rows of every table, with their definitions, as a series of

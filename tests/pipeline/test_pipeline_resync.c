@@ -481,6 +481,30 @@ static void test_partial_delete_of_a_gone_row_deletes_it(void **state)
     assert_int_equal(adds_with(fx, "delete { \"order_id\" : \"O3\" }"), 1);
 }
 
+static void test_rewrite_all_replaces_every_document_whole(void **state)
+{
+    fixture *fx = *state;
+    load(fx);
+    tf_pipeline_rewrite_all(fx->p, "test");
+    tick(fx);
+    assert_int_equal(fx->source.reads, 0); /* nothing is read */
+    assert_int_equal(adds_with(fx, "replace { \"order_id\" : \"O"), 3);
+    assert_int_equal(adds_with(fx, "_tapflow_rewrite"), 3);
+    assert_non_null(strstr(fx->log.text, "rewrite of the documents of flow Orders done: 3 "
+                                         "documents"));
+    tf_pipeline_resync_stats st;
+    tf_pipeline_get_resync_stats(fx->p, &st);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(st.completed, 1);
+    /* the checkpoint says which flow the documents are of */
+    tf_error err = {0};
+    assert_true(tf_pipeline_checkpoint(fx->p, fx->now, &err));
+    char *flow = tf_pipeline_progress_flow(fx->target.progress);
+    assert_non_null(flow);
+    assert_non_null(strstr(flow, "Flow(\"Orders\")"));
+    bson_free(flow);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -502,6 +526,7 @@ int main(void)
         T(test_new_column_list_without_relation_column_stops),
         T(test_partial_image_is_re_read_by_key),
         T(test_partial_delete_of_a_gone_row_deletes_it),
+        T(test_rewrite_all_replaces_every_document_whole),
     };
     return cmocka_run_group_tests_name("pipeline re-sync", tests, NULL, NULL);
 }

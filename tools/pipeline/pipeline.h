@@ -259,6 +259,14 @@ bool tf_pipeline_tick(tf_pipeline *p, int64_t now_ms, tf_error *err);
 /* Queues a re-sync of table (a flow table): starts over when one is queued
  * or running. reason goes to the log. */
 void tf_pipeline_resync_start(tf_pipeline *p, const char *table, bool force, const char *reason);
+/* Queues a rewrite of every document, whole, after the re-syncs queued
+ * before it (a flow whose lookups changed: documents gain or lose fields).
+ * Done a thousand documents per tick, so the stream goes on meanwhile. */
+void tf_pipeline_rewrite_all(tf_pipeline *p, const char *reason);
+/* The flow text stored with the checkpoint the queue came from (the
+ * progress document's "flow"), or NULL (bson_free). */
+char *tf_pipeline_progress_flow(const bson_t *progress);
+
 /* The source's answers (see tf_pipeline_source). columns borrowed until
  * tf_pipeline_resync_done returns; primary_key and values copied. */
 void tf_pipeline_resync_columns(tf_pipeline *p, const tf_column *columns, size_t column_count,

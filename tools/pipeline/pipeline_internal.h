@@ -34,6 +34,7 @@ bool values_from_doc(const bson_t *doc, const tf_column *columns, const uint32_t
 typedef enum resync_kind {
     RESYNC_TABLE = 0, /* every row, in key-range chunks */
     RESYNC_ROWS,      /* the rows of some keys */
+    RESYNC_REWRITE,   /* no read: every document rewritten whole (a flow edit) */
 } resync_kind;
 
 typedef struct resync_job {
@@ -47,6 +48,10 @@ typedef struct resync_job {
     tf_value **keys;  /* ROWS, and TABLE while checking: keys to read */
     size_t key_rows, key_cap;
     keyset confirmed; /* TABLE: keys read or changed by the stream since it began */
+    uint8_t **root_keys; /* REWRITE: the root rows still to rewrite, encoded */
+    size_t *root_key_lens;
+    size_t root_key_count, root_key_next;
+    bool root_keys_taken;
     uint64_t chunks, rows_read, rows_changed, rows_deleted;
     struct resync_job *next;
 } resync_job;

@@ -29,6 +29,8 @@
 #define RETRY_MS 1000
 /* keys per key read */
 #define KEY_READ_ROWS 1000
+/* documents a rewrite job recomputes per tick */
+#define REWRITE_ROWS 1000
 
 /* ---- jobs ---- */
 
@@ -45,9 +47,22 @@ static void job_clear_keys(resync_job *j)
     j->key_rows = 0;
 }
 
+static void job_clear_root_keys(resync_job *j)
+{
+    for (size_t i = 0; i < j->root_key_count; i++)
+        bson_free(j->root_keys[i]);
+    bson_free(j->root_keys);
+    bson_free(j->root_key_lens);
+    j->root_keys = NULL;
+    j->root_key_lens = NULL;
+    j->root_key_count = j->root_key_next = 0;
+    j->root_keys_taken = false;
+}
+
 static void job_destroy(resync_job *j)
 {
     job_clear_keys(j);
+    job_clear_root_keys(j);
     bson_free(j->keys);
     bson_free(j->after);
     keyset_clear(&j->confirmed);
@@ -123,6 +138,12 @@ void resync_table_hit(tf_pipeline *p, const char *table, bool start, bool force)
         resync_job *j = job_new(p, RESYNC_TABLE, table);
         j->force = force;
     }
+}
+
+void tf_pipeline_rewrite_all(tf_pipeline *p, const char *reason)
+{
+    pipeline_log(p, "rewrite of every document of flow %s queued: %s", p->spec->name, reason);
+    job_new(p, RESYNC_REWRITE, p->spec->source_table);
 }
 
 void tf_pipeline_resync_start(tf_pipeline *p, const char *table, bool force, const char *reason)
@@ -226,12 +247,63 @@ static tf_value *flat_keys(const resync_job *j, size_t from, size_t n)
     return flat;
 }
 
+static bool take_root_key(void *arg, const uint8_t *key, size_t len, const bson_t *doc)
+{
+    resync_job *j = arg;
+    (void)doc;
+    j->root_keys[j->root_key_count] = bson_malloc(len ? len : 1);
+    memcpy(j->root_keys[j->root_key_count], key, len);
+    j->root_key_lens[j->root_key_count++] = len;
+    return true;
+}
+
+/* One step of a rewrite job: the next REWRITE_ROWS documents recomputed
+ * and replaced whole (the keys are taken when it starts: documents of root
+ * rows inserted later are written whole anyway). */
+static bool rewrite_step(tf_pipeline *p, resync_job *j, tf_error *err)
+{
+    if (!j->root_keys_taken) {
+        size_t n = tf_view_table_row_count(p->view, j->table);
+        j->root_keys = bson_malloc((n ? n : 1) * sizeof *j->root_keys);
+        j->root_key_lens = bson_malloc((n ? n : 1) * sizeof *j->root_key_lens);
+        tf_view_foreach_row(p->view, j->table, take_root_key, j);
+        j->root_keys_taken = true;
+    }
+    tf_view_fanout mode = tf_view_get_fanout(p->view);
+    if (!pipeline_push_ops(p, err) ||
+        tf_view_set_fanout(p->view, TF_VIEW_FANOUT_RECOMPUTE, err) != TF_OK)
+        return false;
+    size_t end = j->root_key_next + REWRITE_ROWS;
+    for (; j->root_key_next < j->root_key_count && j->root_key_next < end; j->root_key_next++)
+        j->rows_changed += tf_view_mark_key(p->view, j->table, j->root_keys[j->root_key_next],
+                                            j->root_key_lens[j->root_key_next]);
+    p->mark_replaces = true;
+    bool ok = pipeline_push_ops(p, err);
+    p->mark_replaces = false;
+    if (!ok)
+        return false;
+    if (tf_view_set_fanout(p->view, mode, err) != TF_OK)
+        return false;
+    j->chunks++;
+    p->dirty = true;
+    if (j->root_key_next >= j->root_key_count) {
+        pipeline_log(p, "rewrite of the documents of flow %s done: %" PRIu64 " documents",
+                     p->spec->name, j->rows_changed);
+        p->resyncs_completed++;
+        drop_head(p);
+    }
+    return true;
+}
+
 bool resync_tick(tf_pipeline *p, int64_t now_ms, tf_error *err)
 {
-    (void)err;
-    if (!p->jobs || p->reading || !p->source.read || now_ms < p->retry_at_ms)
+    if (!p->jobs || p->reading || now_ms < p->retry_at_ms)
         return true;
     resync_job *j = p->jobs;
+    if (j->kind == RESYNC_REWRITE)
+        return rewrite_step(p, j, err);
+    if (!p->source.read)
+        return true;
     if (j->key_count == 0) {
         j->key_count = table_pk_count(p, j->table, NULL, NULL, NULL);
         if (j->key_count == 0)
@@ -572,6 +644,11 @@ static void append_keys(bson_t *doc, const char *field, const char *table, tf_va
 void resync_progress(const tf_pipeline *p, bson_t *out)
 {
     bson_init(out);
+    /* the flow these documents and this state are of: a later start under
+     * an edited flow plans from it (tf_flow_edit_plan) */
+    char *flow = tf_flow_spec_to_text(p->spec, "flow");
+    BSON_APPEND_UTF8(out, "flow", flow);
+    bson_free(flow);
     if (!p->jobs)
         return;
     bson_t jobs;
@@ -583,7 +660,10 @@ void resync_progress(const tf_pipeline *p, bson_t *out)
         bson_t d;
         bson_append_document_begin(&jobs, index, -1, &d);
         BSON_APPEND_UTF8(&d, "table", j->table);
-        BSON_APPEND_UTF8(&d, "kind", j->kind == RESYNC_TABLE ? "table" : "rows");
+        BSON_APPEND_UTF8(&d, "kind",
+                         j->kind == RESYNC_TABLE  ? "table"
+                         : j->kind == RESYNC_ROWS ? "rows"
+                                                  : "rewrite");
         BSON_APPEND_BOOL(&d, "force", j->force);
         if (j->kind == RESYNC_TABLE && j->after && !j->checking)
             append_keys(&d, "after", j->table, &j->after, 1, j->key_count);
@@ -639,10 +719,20 @@ bool tf_pipeline_resync_restore(tf_pipeline *p, const bson_t *progress, tf_error
         if (!bson_iter_init_find(&f, &d, "table") || !BSON_ITER_HOLDS_UTF8(&f))
             goto malformed;
         const char *table = bson_iter_utf8(&f, NULL);
-        if (!tf_view_uses_table(p->view, table))
-            goto malformed;
-        bool rows = bson_iter_init_find(&f, &d, "kind") && BSON_ITER_HOLDS_UTF8(&f) &&
-                    strcmp(bson_iter_utf8(&f, NULL), "rows") == 0;
+        const char *kind = bson_iter_init_find(&f, &d, "kind") && BSON_ITER_HOLDS_UTF8(&f)
+                               ? bson_iter_utf8(&f, NULL)
+                               : "table";
+        if (!tf_view_uses_table(p->view, table)) {
+            /* a table the flow no longer reads (an edited flow) */
+            pipeline_log(p, "re-sync of %s.%s dropped: the flow no longer reads it", p->database,
+                         table);
+            continue;
+        }
+        if (strcmp(kind, "rewrite") == 0) {
+            tf_pipeline_rewrite_all(p, "continued from the checkpoint");
+            continue;
+        }
+        bool rows = strcmp(kind, "rows") == 0;
         resync_job *j = job_new(p, rows ? RESYNC_ROWS : RESYNC_TABLE, table);
         j->force =
             bson_iter_init_find(&f, &d, "force") && BSON_ITER_HOLDS_BOOL(&f) && bson_iter_bool(&f);
@@ -670,6 +760,14 @@ malformed:
                         "the re-sync queue stored with the checkpoint is malformed; restart with "
                         "--resnapshot"),
            false;
+}
+
+char *tf_pipeline_progress_flow(const bson_t *progress)
+{
+    bson_iter_t it;
+    if (!progress || !bson_iter_init_find(&it, progress, "flow") || !BSON_ITER_HOLDS_UTF8(&it))
+        return NULL;
+    return bson_strdup(bson_iter_utf8(&it, NULL));
 }
 
 void tf_pipeline_get_resync_stats(const tf_pipeline *p, tf_pipeline_resync_stats *out)

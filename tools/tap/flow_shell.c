@@ -60,6 +60,41 @@ static bool get_saved(tap_session *s, const char *name, tf_flow_record *rec, boo
     return ok;
 }
 
+/* What the next start of a flow saved over old_text will do. */
+static bool say_edit(tap_session *s, const tf_flow_spec *spec, const char *old_text, tf_error *err)
+{
+    tf_flow_spec *old_spec = NULL;
+    tf_error ignored = {0};
+    tf_flow_edit plan = {.rebuild = true};
+    if (old_text &&
+        tf_flow_parse(old_text, strlen(old_text), "saved flow", &old_spec, &ignored) == TF_OK)
+        tf_flow_edit_plan(old_spec, spec, &plan);
+    tf_flow_spec_destroy(old_spec);
+    bool ok = true;
+    char message[1024];
+    if (plan.rebuild) {
+        ok = tap_rebuild_mark(s->home, spec->name, err);
+        snprintf(message, sizeof message,
+                 "Flow %s changed%s%s%s: its next start rebuilds the "
+                 "documents",
+                 spec->name, plan.reason[0] ? " (" : "", plan.reason, plan.reason[0] ? ")" : "");
+    } else {
+        char tables[512] = "";
+        for (size_t i = 0; i < plan.reread_count; i++) {
+            size_t len = strlen(tables);
+            snprintf(tables + len, sizeof tables - len, "%s%s", len ? ", " : "", plan.reread[i]);
+        }
+        snprintf(message, sizeof message,
+                 "Flow %s changed: its next start reads again %s (the other tables carry over) "
+                 "and rewrites the documents",
+                 spec->name, tables[0] ? tables : "no table");
+    }
+    if (ok)
+        say(s, "%s", message);
+    tf_flow_edit_cleanup(&plan);
+    return ok;
+}
+
 /* Saves spec unless the registry already holds the same flow; *saved says
  * whether it wrote. */
 static bool save_spec(tap_session *s, tf_flow_spec *spec, bool *saved, tf_error *err)
@@ -82,13 +117,12 @@ static bool save_spec(tap_session *s, tf_flow_spec *spec, bool *saved, tf_error 
     if (ok && !(found && rec.spec_hash && strcmp(rec.spec_hash, hash) == 0)) {
         ok = tf_admin_flow_put(admin, db, spec->name, text, hash, NULL, err);
         *saved = ok;
-        /* Documents built by the old definition cannot be resumed under the
-         * new one (the daemon refuses): the next start rebuilds them. */
-        if (ok && found && tap_config(s, err)) {
-            ok = tap_rebuild_mark(s->home, spec->name, err);
-            if (ok)
-                say(s, "Flow %s changed: its next start rebuilds the documents", spec->name);
-        }
+        /* A changed flow continues from its checkpoint: the daemon reads
+         * again only the tables whose part changed and rewrites the
+         * documents (tf_flow_edit_plan); a new root table or target needs
+         * a rebuild, which the next start then does. */
+        if (ok && found && tap_config(s, err))
+            ok = say_edit(s, spec, rec.text, err);
     }
     if (found)
         tf_flow_record_cleanup(&rec);

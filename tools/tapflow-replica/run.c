@@ -679,6 +679,142 @@ static bool resolve_datasources(daemon_ctx *d, tf_error *err)
     return true;
 }
 
+/* ---- a flow edited since its checkpoint ---- */
+
+typedef struct schema_read {
+    struct event_base *base;
+    tf_view *view;
+    bool failed;
+    tf_error err;
+} schema_read;
+
+static void on_schema_position(tf_snapshot *s, const tf_snapshot_position *pos, void *arg)
+{
+    schema_read *r = arg;
+    (void)pos;
+    const tf_snapshot_table *t = tf_snapshot_get_table(s, 0);
+    uint32_t pk[64];
+    size_t n = snapshot_key(t, pk);
+    if (tf_view_define_table(r->view, t->name, t->columns, t->column_count, pk, n, &r->err) !=
+        TF_OK)
+        r->failed = true;
+}
+
+static bool on_schema_row(tf_snapshot *s, const tf_snapshot_table *t, const tf_value *values,
+                          void *arg, tf_error *err)
+{
+    (void)s, (void)t, (void)values, (void)arg, (void)err;
+    return true;
+}
+
+static void on_schema_done(tf_snapshot *s, const tf_error *err, void *arg)
+{
+    schema_read *r = arg;
+    (void)s;
+    if (err && !r->failed) {
+        r->err = *err;
+        r->failed = true;
+    }
+    event_base_loopbreak(r->base);
+}
+
+/* A table new to the flow is defined from the source's schema before the
+ * stream starts (the view joins only once every table is known): an empty
+ * key read on an event base of its own, so nothing else runs meanwhile. */
+static bool define_from_source(daemon_ctx *d, const char *table, tf_error *err)
+{
+    struct event_base *base = event_base_new();
+    char *name = bson_strdup_printf("`%s`.`%s`", d->src->database, table);
+    tf_value none = {.kind = TF_VAL_NULL};
+    schema_read r = {.base = base, .view = d->view};
+    tf_snapshot_options so = {0};
+    so.conn = d->conn;
+    so.tables = (const char *const *)&name;
+    so.table_count = 1;
+    so.no_position = true;
+    so.key_rows = &none; /* no key: the schema and no row */
+    so.key_row_count = 0;
+    so.cb.on_position = on_schema_position;
+    so.cb.on_row = on_schema_row;
+    so.cb.on_done = on_schema_done;
+    so.arg = &r;
+    tf_snapshot *s = tf_snapshot_new(base, &so, err);
+    bool ok = s && tf_snapshot_start(s, err);
+    if (ok) {
+        event_base_dispatch(base);
+        if (r.failed) {
+            *err = r.err;
+            ok = false;
+        }
+    }
+    if (s)
+        tf_snapshot_destroy(s);
+    bson_free(name);
+    event_base_free(base);
+    return ok;
+}
+
+/* Resume under a flow whose lookups changed since the checkpoint: the
+ * stored state is loaded into a view of the checkpoint's flow, the rows of
+ * the tables whose join indexes the new flow already had carry over, the
+ * others are read again (re-syncs), and every document is rewritten whole
+ * once they are in. Only a changed root table or target needs a rebuild. */
+static bool resume_edited(daemon_ctx *d, tf_error *err)
+{
+    char *old_text = tf_pipeline_progress_flow(tfr_state_store_progress(d->store));
+    if (!old_text)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "flow %s changed since its checkpoint, which does not say its own "
+                            "flow (written by an older tapflow): restart with --resnapshot",
+                            d->spec->name),
+               false;
+    tf_flow_spec *old_spec = NULL;
+    tf_status st =
+        tf_flow_parse(old_text, strlen(old_text), "the checkpoint's flow", &old_spec, err);
+    bson_free(old_text);
+    if (st != TF_OK)
+        return false;
+    tf_flow_edit plan;
+    tf_flow_edit_plan(old_spec, d->spec, &plan);
+    bool ok = !plan.rebuild;
+    if (!ok)
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "flow %s: %s since its checkpoint: restart with --resnapshot to rebuild "
+                     "its documents",
+                     d->spec->name, plan.reason);
+    tf_view *old_view = ok ? tf_view_new(old_spec) : NULL;
+    if (ok)
+        ok = tfr_state_store_load(d->store, d->sink, old_view, d->spec->name, err);
+    for (size_t i = 0; ok && i < plan.keep_count; i++)
+        ok = tf_view_adopt_table(d->view, old_view, plan.keep[i], err) == TF_OK;
+    char reread[512] = "";
+    for (size_t i = 0; ok && i < plan.reread_count; i++) {
+        const char *t = plan.reread[i];
+        const tf_column *columns;
+        size_t count;
+        const uint32_t *pk;
+        size_t pk_count = tf_view_table_key(old_view, t, &columns, &count, &pk);
+        ok = pk_count ? tf_view_define_table(d->view, t, columns, count, pk, pk_count, err) == TF_OK
+                      : define_from_source(d, t, err);
+        size_t len = strlen(reread);
+        snprintf(reread + len, sizeof reread - len, "%s%s", len ? ", " : "", t);
+    }
+    if (ok) {
+        tfr_log("flow %s changed since its checkpoint: the held rows of %zu tables carry over; "
+                "reading again: %s; then every document is rewritten",
+                d->spec->name, plan.keep_count, reread[0] ? reread : "no table");
+        for (size_t i = 0; i < plan.reread_count; i++)
+            tf_pipeline_resync_start(d->pipeline, plan.reread[i], false, "the flow changed");
+        tf_pipeline_rewrite_all(d->pipeline, "the flow changed");
+        /* the stored state is the old flow's: the next checkpoint writes it whole */
+        tfr_state_store_force_base(d->store);
+    }
+    tf_view_destroy(old_view);
+    tf_flow_spec_destroy(old_spec);
+    tf_flow_edit_cleanup(&plan);
+    return ok;
+}
+
 /* Decides snapshot or resume from the stored checkpoint. */
 static bool begin(daemon_ctx *d, tf_error *err)
 {
@@ -690,17 +826,18 @@ static bool begin(daemon_ctx *d, tf_error *err)
     bool found = false;
     if (!tf_sink_checkpoint_read(d->sink, &cp, &found, err))
         return false;
-    bool resume = false;
+    bool resume = false, edited = false;
     if (found) {
         bool same_spec = cp.spec_hash && strcmp(cp.spec_hash, d->spec_hash) == 0;
         if (d->opt->resnapshot) {
             tfr_log("--resnapshot: ignoring the checkpoint at %s%s", cp.gtid ? cp.gtid : "",
                     same_spec ? "" : " (written by another flow spec)");
-        } else if (!same_spec) {
+        } else if (!same_spec && !d->opt->gtid_resume) {
             tf_error_set(err, TF_ERR_CONFIG, 0,
                          "flow %s: the checkpoint in %s was written by another flow spec "
-                         "(hash %.12s..., this flow file %.12s...): its documents do not match "
-                         "%s; restart with --resnapshot to rebuild them",
+                         "(hash %.12s..., this flow file %.12s...): pass --gtid-resume to "
+                         "continue under %s (only the tables whose part changed are read "
+                         "again) or --resnapshot to rebuild",
                          d->spec->name, d->dst->database, cp.spec_hash ? cp.spec_hash : "none",
                          d->spec_hash, d->opt->flow_file);
             tf_checkpoint_cleanup(&cp);
@@ -715,6 +852,7 @@ static bool begin(daemon_ctx *d, tf_error *err)
             return false;
         } else {
             resume = true;
+            edited = !same_spec;
             tf_pipeline_position at = {
                 .gtid = cp.gtid ? cp.gtid : "",
                 .binlog_file = cp.binlog_file ? cp.binlog_file : "",
@@ -737,9 +875,12 @@ static bool begin(daemon_ctx *d, tf_error *err)
             return false;
         d->root_key = key;
         d->root_key_count = key_count;
-        if (!open_sink(d, true, err) ||
-            !tfr_state_store_load(d->store, d->sink, d->view, d->spec->name, err) ||
-            !tf_pipeline_resync_restore(d->pipeline, tfr_state_store_progress(d->store), err))
+        if (!open_sink(d, true, err))
+            return false;
+        if (edited ? !resume_edited(d, err)
+                   : (!tfr_state_store_load(d->store, d->sink, d->view, d->spec->name, err) ||
+                      !tf_pipeline_resync_restore(d->pipeline, tfr_state_store_progress(d->store),
+                                                  err)))
             return false;
         tf_view_stats vs;
         tf_view_get_stats(d->view, &vs);
