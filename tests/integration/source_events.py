@@ -328,7 +328,7 @@ def run(args, srv, tmp):
                 db)
         kills = [
             ("statement-format UPDATE", "SET SESSION binlog_format='STATEMENT'; UPDATE "
-             "ecom_products SET product_weight_g = IFNULL(product_weight_g, 0) + 1"),
+             "ecom_products SET product_weight_g = IFNULL(product_weight_g, 0) DIV 2"),
             ("ALTER TABLE ADD COLUMN", "ALTER TABLE ecom_products ADD COLUMN batch INT NOT NULL "
              "DEFAULT 3"),
         ]

@@ -250,6 +250,12 @@ static bool fake_flush(void *arg, bool force, bool *written, tf_error *err)
     return true;
 }
 
+static size_t fake_pending(void *arg)
+{
+    fake_target *f = arg;
+    return f->pending;
+}
+
 static void fake_record(void *arg, const char *table, tf_view_change_kind kind,
                         const tf_value *before, const tf_value *after, size_t column_count)
 {
@@ -300,7 +306,8 @@ void fake_target_cleanup(fake_target *f)
 
 tf_pipeline_target fake_target_iface(fake_target *f)
 {
-    tf_pipeline_target t = {fake_add, fake_flush, fake_record, fake_rebase, fake_commit, f};
+    tf_pipeline_target t = {fake_add,    fake_flush, fake_pending, fake_record, fake_rebase,
+                            fake_commit, f};
     return t;
 }
 

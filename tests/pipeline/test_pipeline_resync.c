@@ -481,6 +481,71 @@ static void test_partial_delete_of_a_gone_row_deletes_it(void **state)
     assert_int_equal(adds_with(fx, "delete { \"order_id\" : \"O3\" }"), 1);
 }
 
+static void test_large_read_goes_out_in_slices_with_the_stream_in_between(void **state)
+{
+    fixture *fx = *state;
+    tf_error err = {0};
+    /* 250 customers, one order each */
+    char ids[250][8], names[250][8];
+    fake_txn t;
+    fake_txn_init(&t, "0-1-1", "bin.000001", 100);
+    for (int k = 0; k < 250; k++) {
+        snprintf(ids[k], sizeof ids[k], "C%03d", k);
+        snprintf(names[k], sizeof names[k], "n%03d", k);
+    }
+    for (int b = 0; b < 250; b += 25) {
+        fake_txn_init(&t, "0-1-1", "bin.000001", 100);
+        for (int k = b; k < b + 25; k++) {
+            tf_value c[2], o[3];
+            customer(c, ids[k], names[k]);
+            fake_txn_row(&t, fake_table_map(FAKE_CUSTOMERS), TF_ROWS_WRITE, NULL, c);
+            order(o, ids[k], ids[k]); /* order id = customer id */
+            fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+        }
+        assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    }
+    fx->target.count = fx->target.pending = 0;
+    tf_pipeline_resync_start(fx->p, "customers", false, "test");
+    tick(fx);
+    /* every customer renamed in the source */
+    const tf_table_map *m = fake_table_map(FAKE_CUSTOMERS);
+    uint32_t pk[1] = {0};
+    tf_pipeline_resync_columns(fx->p, m->columns, m->column_count, pk, 1);
+    for (int k = 0; k < 250; k++) {
+        tf_value c[2];
+        customer(c, ids[k], "new");
+        tf_pipeline_resync_row(fx->p, c);
+    }
+    assert_true(tf_pipeline_resync_done(fx->p, true, NULL, fx->now, &err));
+    size_t first = fake_target_count(&fx->target, FAKE_ADD);
+    assert_int_equal(first, 200); /* one slice */
+    /* the target has not written it: no second slice yet */
+    tick(fx);
+    assert_int_equal(fake_target_count(&fx->target, FAKE_ADD), 200);
+    /* meanwhile the stream renames C249, not applied yet from the read */
+    fake_txn_init(&t, "0-1-2", "bin.000001", 200);
+    tf_value before[2], after[2];
+    customer(before, "C249", "n249");
+    customer(after, "C249", "streamed");
+    fake_txn_row(&t, fake_table_map(FAKE_CUSTOMERS), TF_ROWS_UPDATE, before, after);
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    assert_int_equal(adds_with(fx, "streamed"), 1);
+    /* written: the rest of the read, without C249's older row */
+    fx->target.pending = 0;
+    tick(fx);
+    assert_int_equal(fake_target_count(&fx->target, FAKE_ADD), 250);
+    size_t c249_new = 0, c248_new = 0;
+    for (size_t i = 0; i < fx->target.count; i++) {
+        const char *text = fx->target.calls[i].text;
+        bool renamed = strstr(text, "\"name\" : \"new\"") != NULL;
+        c249_new += renamed && strstr(text, "\"C249\"");
+        c248_new += renamed && strstr(text, "\"C248\"");
+    }
+    assert_int_equal(c249_new, 0);
+    assert_int_equal(c248_new, 1);
+    assert_non_null(strstr(fx->log.text, "250 rows read in 1 reads, 249 changed, 0 deleted"));
+}
+
 static void test_rewrite_all_replaces_every_document_whole(void **state)
 {
     fixture *fx = *state;
@@ -527,6 +592,7 @@ int main(void)
         T(test_partial_image_is_re_read_by_key),
         T(test_partial_delete_of_a_gone_row_deletes_it),
         T(test_rewrite_all_replaces_every_document_whole),
+        T(test_large_read_goes_out_in_slices_with_the_stream_in_between),
     };
     return cmocka_run_group_tests_name("pipeline re-sync", tests, NULL, NULL);
 }

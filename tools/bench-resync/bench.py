@@ -87,6 +87,8 @@ def main():
                     help="the statement changes products whose id starts with one of 16 hex "
                          "digits (16: 1/16 of them)")
     ap.add_argument("--build-timeout", type=float, default=3600)
+    ap.add_argument("--baseline-only", action="store_true",
+                    help="stop after the baseline (to compare daemons of other revisions)")
     ap.add_argument("--checkpoint-interval-ms", type=int, default=0)
     ap.add_argument("--out", default="/work/notes/bench-resync.txt"
                     if os.path.isdir("/work/notes") else "")
@@ -138,6 +140,8 @@ def main():
         base = bv.paced_delays(a, wl, a.rate, watcher, db, marker, "base-")
         table.add("delay at %d changes/s, nothing else" % a.rate, "-", delays_text(base[3]))
 
+        if a.baseline_only:
+            return 0
         # 4. the re-sync, with the writer running
         st0 = bv.status(sport) or {}
         completed0 = st0.get("resync", {}).get("completed", 0)

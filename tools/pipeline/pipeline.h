@@ -55,6 +55,9 @@ typedef struct tf_pipeline_target {
      * target's batch is due (size or age). *written says whether anything
      * was acknowledged. */
     bool (*flush)(void *arg, bool force, bool *written, tf_error *err);
+    /* Operations queued and not yet written (NULL: 0): a re-sync gives the
+     * target its next slice only once this is 0. */
+    size_t (*pending)(void *arg);
     /* A change just applied to the view, for the next state delta (never
      * called for snapshot rows: the snapshot's checkpoint saves all). */
     void (*record)(void *arg, const char *table, tf_view_change_kind kind, const tf_value *before,

@@ -47,7 +47,7 @@ typedef struct resync_job {
     tf_value *after;  /* TABLE: last key of the last completed chunk, or NULL */
     tf_value **keys;  /* ROWS, and TABLE while checking: keys to read */
     size_t key_rows, key_cap;
-    keyset confirmed; /* TABLE: keys read or changed by the stream since it began */
+    keyset confirmed;    /* TABLE: keys read or changed by the stream since it began */
     uint8_t **root_keys; /* REWRITE: the root rows still to rewrite, encoded */
     size_t *root_key_lens;
     size_t root_key_count, root_key_next;
@@ -93,8 +93,12 @@ struct tf_pipeline {
     /* re-sync */
     resync_job *jobs; /* the head is the one being read */
     bool reading;     /* a read of the head job is in flight */
-    bool discard;     /* ... and its answer must be dropped (a statement hit the table) */
-    keyset touched;   /* keys of the head job's table the stream changed during the read */
+    bool applying;    /* its rows are being applied, a slice per tick (resync.c) */
+    size_t apply_next;
+    bool apply_exhausted;
+    keyset returned; /* keys the read returned (applied so far) */
+    bool discard;    /* ... and its answer must be dropped (a statement hit the table) */
+    keyset touched;  /* keys of the head job's table the stream changed during the read */
     const tf_column *read_columns; /* the read's columns (borrowed, see resync_done) */
     size_t read_column_count, read_pk_count;
     uint32_t read_pk[64];

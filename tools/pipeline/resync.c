@@ -29,6 +29,11 @@
 #define RETRY_MS 1000
 /* keys per key read */
 #define KEY_READ_ROWS 1000
+/* documents a slice of a read may change before it goes to the target */
+#define RESYNC_SLICE_DOCS 200
+
+static bool apply_slice(tf_pipeline *p, tf_error *err);
+static void stop_applying(tf_pipeline *p);
 /* documents a rewrite job recomputes per tick */
 #define REWRITE_ROWS 1000
 
@@ -126,6 +131,8 @@ void resync_table_hit(tf_pipeline *p, const char *table, bool start, bool force)
 {
     if (p->reading && strcmp(p->jobs->table, table) == 0)
         discard_read(p);
+    if (p->applying && strcmp(p->jobs->table, table) == 0)
+        stop_applying(p); /* the rows not applied yet are of no use */
     bool found = false;
     for (resync_job *j = p->jobs; j; j = j->next) {
         if (j->kind != RESYNC_TABLE || strcmp(j->table, table) != 0)
@@ -175,7 +182,7 @@ void resync_note_change(tf_pipeline *p, const char *table, const tf_value *befor
 {
     if (!p->jobs)
         return;
-    bool window = p->reading && strcmp(p->jobs->table, table) == 0;
+    bool window = (p->reading || p->applying) && strcmp(p->jobs->table, table) == 0;
     note_key(p, table, before, window);
     note_key(p, table, after, window);
 }
@@ -297,6 +304,12 @@ static bool rewrite_step(tf_pipeline *p, resync_job *j, tf_error *err)
 
 bool resync_tick(tf_pipeline *p, int64_t now_ms, tf_error *err)
 {
+    if (p->applying) {
+        /* the next slice once the target has written the last one */
+        if (p->target.pending && p->target.pending(p->target.arg))
+            return true;
+        return apply_slice(p, err);
+    }
     if (!p->jobs || p->reading || now_ms < p->retry_at_ms)
         return true;
     resync_job *j = p->jobs;
@@ -356,6 +369,13 @@ void tf_pipeline_resync_row(tf_pipeline *p, const tf_value *values)
 }
 
 /* ---- applying a read ---- */
+
+static void stop_applying(tf_pipeline *p)
+{
+    p->applying = false;
+    keyset_clear(&p->returned);
+    clear_read(p);
+}
 
 typedef struct unconfirmed {
     tf_pipeline *p;
@@ -503,7 +523,6 @@ bool tf_pipeline_resync_done(tf_pipeline *p, bool exhausted, const tf_error *rea
         clear_read(p);
         return true;
     }
-    bool ok = true;
     /* The read saw another column list than the view holds: an ALTER the
      * stream has not reached yet, or one it has (this is its re-sync). The
      * read's is the table's current shape; if the stream is still behind
@@ -525,29 +544,106 @@ bool tf_pipeline_resync_done(tf_pipeline *p, bool exhausted, const tf_error *rea
             return true;
         }
     }
-    /* A forced re-sync (a new column list) rewrites documents whole, each
-     * after a marking update: FerretDB 1.24 ignores a $set of an embedded
-     * row whose column was renamed but whose values are equal (it compares
-     * sub-documents by value, not by field name), and a replacement equal
-     * by value to the stored document (a column retyped from INT to
-     * BIGINT); every document changes anyway. The mode changes only
-     * between flushes. */
-    tf_view_fanout mode = tf_view_get_fanout(p->view);
-    bool recompute = j->force && mode != TF_VIEW_FANOUT_RECOMPUTE;
-    if (recompute && (!pipeline_push_ops(p, err) ||
-                      tf_view_set_fanout(p->view, TF_VIEW_FANOUT_RECOMPUTE, err) != TF_OK)) {
-        clear_read(p);
+    p->applying = true;
+    p->apply_next = 0;
+    p->apply_exhausted = exhausted;
+    keyset_clear(&p->returned);
+    return apply_slice(p, err);
+}
+
+/* A forced re-sync (a new column list) rewrites documents whole, each after
+ * a marking update: FerretDB 1.24 ignores a $set of an embedded row whose
+ * column was renamed but whose values are equal (it compares sub-documents
+ * by value, not by field name), and a replacement equal by value to the
+ * stored document (a column retyped from INT to BIGINT); every document
+ * changes anyway. The mode changes only between flushes. */
+static bool enter_force_mode(tf_pipeline *p, const resync_job *j, tf_view_fanout *mode,
+                             bool *recompute, tf_error *err)
+{
+    *mode = tf_view_get_fanout(p->view);
+    *recompute = j->force && *mode != TF_VIEW_FANOUT_RECOMPUTE;
+    if (*recompute && (!pipeline_push_ops(p, err) ||
+                       tf_view_set_fanout(p->view, TF_VIEW_FANOUT_RECOMPUTE, err) != TF_OK))
+        return false;
+    p->mark_replaces = j->force;
+    return true;
+}
+
+static bool leave_force_mode(tf_pipeline *p, tf_view_fanout mode, bool recompute, bool ok,
+                             tf_error *err)
+{
+    p->mark_replaces = false;
+    if (!recompute)
+        return ok;
+    /* the flow stops on !ok: what is pending is never written */
+    if (!ok)
+        tf_view_discard_pending(p->view);
+    tf_error merr = {0};
+    if (tf_view_set_fanout(p->view, mode, &merr) != TF_OK && ok) {
+        *err = merr;
         return false;
     }
-    p->mark_replaces = j->force;
-    keyset returned = {0};
-    for (size_t i = 0; ok && i < p->read_row_count; i++) {
-        const tf_value *values = p->read_rows[i];
+    return ok;
+}
+
+/* The read is applied. */
+static void finish_read(tf_pipeline *p, resync_job *j)
+{
+    j->chunks++;
+    p->dirty = true;
+    if (j->kind == RESYNC_TABLE && !j->checking) {
+        pipeline_log(p,
+                     "re-sync of %s.%s: read %" PRIu64 " in: %zu rows (%" PRIu64
+                     " rows read, %" PRIu64 " changed so far)",
+                     p->database, j->table, j->chunks, p->read_row_count, j->rows_read,
+                     j->rows_changed);
+        if (p->read_row_count) {
+            const tf_value *last = p->read_rows[p->read_row_count - 1];
+            tf_value key[64];
+            const tf_column *columns;
+            size_t count;
+            const uint32_t *pk;
+            size_t n = table_pk_count(p, j->table, &columns, &count, &pk);
+            for (size_t k = 0; k < n && k < 64; k++)
+                key[k] = last[pk[k]];
+            bson_free(j->after);
+            j->after = tf_pipeline_values_dup(key, n);
+            j->key_count = n;
+        }
+        if (p->apply_exhausted)
+            end_of_table(p, j);
+    } else {
+        end_of_key_read(p, j, &p->returned);
+    }
+}
+
+/* Applies the next rows of the read, until the documents they change reach
+ * RESYNC_SLICE_DOCS: a chunk whose rows fan out to thousands of documents
+ * goes to the target in slices, the next one only once the target has
+ * written what it holds (resync_tick), so the stream's own changes get
+ * through in between instead of waiting behind the whole chunk. Rows the
+ * stream changes meanwhile keep the stream's version: the window lasts
+ * until the last slice. */
+static bool apply_slice(tf_pipeline *p, tf_error *err)
+{
+    resync_job *j = p->jobs;
+    tf_view_fanout mode;
+    bool recompute;
+    if (!enter_force_mode(p, j, &mode, &recompute, err)) {
+        stop_applying(p);
+        return false;
+    }
+    bool ok = true;
+    tf_view_stats vs;
+    tf_view_get_stats(p->view, &vs);
+    size_t pending0 = vs.pending_count;
+    while (ok && p->apply_next < p->read_row_count) {
+        const tf_value *values = p->read_rows[p->apply_next++];
         uint8_t *key;
         size_t len;
         if (!tf_view_encode_key(p->view, j->table, values, &key, &len))
             continue;
-        keyset_add(&returned, key, len);
+        keyset_add(&p->returned, key, len);
         j->rows_read++;
         if (!keyset_has(&p->touched, key, len)) {
             bool changed = false;
@@ -561,55 +657,24 @@ bool tf_pipeline_resync_done(tf_pipeline *p, bool exhausted, const tf_error *rea
             }
         } else if (j->force) {
             /* the stream's row stays, but its documents are rewritten whole
-             * too (see above) */
+             * too (see enter_force_mode) */
             tf_view_mark_key(p->view, j->table, key, len);
         }
         if (j->kind == RESYNC_TABLE)
             keyset_add(&j->confirmed, key, len);
         bson_free(key);
+        tf_view_get_stats(p->view, &vs);
+        if (vs.pending_count >= pending0 + RESYNC_SLICE_DOCS)
+            break;
     }
-    if (ok) {
-        j->chunks++;
-        p->dirty = true;
-        if (j->kind == RESYNC_TABLE && !j->checking) {
-            pipeline_log(p,
-                         "re-sync of %s.%s: read %" PRIu64 " in: %zu rows (%" PRIu64
-                         " rows read, %" PRIu64 " changed so far)",
-                         p->database, j->table, j->chunks, p->read_row_count, j->rows_read,
-                         j->rows_changed);
-            if (p->read_row_count) {
-                const tf_value *last = p->read_rows[p->read_row_count - 1];
-                tf_value key[64];
-                const tf_column *columns;
-                size_t count;
-                const uint32_t *pk;
-                size_t n = table_pk_count(p, j->table, &columns, &count, &pk);
-                for (size_t k = 0; k < n && k < 64; k++)
-                    key[k] = last[pk[k]];
-                bson_free(j->after);
-                j->after = tf_pipeline_values_dup(key, n);
-                j->key_count = n;
-            }
-            if (exhausted)
-                end_of_table(p, j);
-        } else {
-            end_of_key_read(p, j, &returned);
-        }
+    bool last = ok && p->apply_next >= p->read_row_count;
+    if (last)
+        finish_read(p, j);
+    if (ok)
         ok = pipeline_push_ops(p, err);
-    }
-    p->mark_replaces = false;
-    if (recompute) {
-        /* the flow stops on !ok: what is pending is never written */
-        if (!ok)
-            tf_view_discard_pending(p->view);
-        tf_error merr = {0};
-        if (tf_view_set_fanout(p->view, mode, &merr) != TF_OK && ok) {
-            *err = merr;
-            ok = false;
-        }
-    }
-    keyset_clear(&returned);
-    clear_read(p);
+    ok = leave_force_mode(p, mode, recompute, ok, err);
+    if (last || !ok)
+        stop_applying(p);
     return ok;
 }
 
@@ -789,6 +854,7 @@ void resync_cleanup(tf_pipeline *p)
 {
     if (p->reading && p->source.cancel)
         p->source.cancel(p->source.arg);
+    keyset_clear(&p->returned);
     while (p->jobs)
         drop_head(p);
     clear_read(p);

@@ -22,6 +22,12 @@ static bool sink_flush(void *arg, bool force, bool *written, tf_error *err)
     return true;
 }
 
+static size_t sink_pending(void *arg)
+{
+    tf_pipeline_sink *s = arg;
+    return tf_sink_pending_ops(s->sink);
+}
+
 static void sink_record(void *arg, const char *table, tf_view_change_kind kind,
                         const tf_value *before, const tf_value *after, size_t column_count)
 {
@@ -49,6 +55,7 @@ tf_pipeline_target tf_pipeline_sink_target(tf_pipeline_sink *s)
     tf_pipeline_target t = {
         .add = sink_add,
         .flush = sink_flush,
+        .pending = sink_pending,
         .record = sink_record,
         .rebase = sink_rebase,
         .commit = sink_commit,
