@@ -230,15 +230,33 @@ def main():
         check(res["ok"], "change after resume applied within 1 s (product fan-out)", res["got"])
         daemon.send_signal(signal.SIGTERM)
         check(daemon.wait(timeout=20) == 0, "second SIGTERM exits 0")
-        # A changed flow file is refused without --resnapshot.
+        # A flow whose lookup path changed continues from its checkpoint: no
+        # table is read again, every document is rewritten in the new shape.
         changed = os.path.join(tmp, "changed.tap")
         with open(FLOW) as f:
-            text = f.read().replace('path="customer_info"', 'path="customer"')
+            text = f.read()
         with open(changed, "w") as f:
-            f.write(text)
-        rc, err = run_once(tmp, conf, "--gtid-resume", flow=changed)
-        check(rc != 0 and "another flow spec" in err and "--resnapshot" in err,
-              "changed flow refused without --resnapshot", err[-400:])
+            f.write(text.replace('path="customer_info"', 'path="customer"'))
+        daemon = start(tmp, conf, changed, "--gtid-resume", log="edited.log")
+        ok = wait_log(daemon, "rewrite of the documents of flow")
+        doc = json.loads(mongo_eval("print(EJSON.stringify(db.orderSingleView.findOne("
+                                    "{order_id: 'ORD789654'})))") or "{}")
+        lg = read_log(daemon)
+        check(ok and "snapshot of" not in lg and "reading again: no table" in lg and
+              doc.get("customer", {}).get("customer_city") == "New York" and
+              "customer_info" not in doc,
+              "an edited lookup path continues from the checkpoint, documents rewritten",
+              (lg[-800:], doc))
+        daemon.send_signal(signal.SIGTERM)
+        check(daemon.wait(timeout=20) == 0, "SIGTERM of the edited flow exits 0")
+        # A changed target is refused without --resnapshot.
+        retarget = os.path.join(tmp, "retarget.tap")
+        with open(retarget, "w") as f:
+            f.write(text.replace("orderSingleView", "orderSingleView2"))
+        rc, err = run_once(tmp, conf, "--gtid-resume", flow=retarget)
+        check(rc != 0 and "its target (write_to) changed since its checkpoint" in err and
+              "--resnapshot" in err, "a changed target is refused without --resnapshot",
+              err[-400:])
         # Checkpoint present, no flag: refused with the options named.
         rc, err = run_once(tmp, conf)
         check(rc != 0 and "--gtid-resume" in err, "existing checkpoint needs --gtid-resume", err[-300:])
