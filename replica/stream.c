@@ -496,8 +496,9 @@ static void dump_error_message(const tf_replica *r, tf_error *err)
         pos_len = pos_room;
     }
     int server_room = (int)(budget - pos_len);
-    snprintf(err->message, sizeof err->message, "%s%s: %.*s%s", head, pos, server_room, server,
-             advice);
+    /* both lengths given: gcc -O0 cannot see the budget above */
+    snprintf(err->message, sizeof err->message, "%s%.*s: %.*s%s", head, (int)pos_len, pos,
+             server_room, server, advice);
 }
 
 void replica_stream_packet(tf_replica *r, const uint8_t *payload, size_t len)
