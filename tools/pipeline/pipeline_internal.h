@@ -112,6 +112,11 @@ void pipeline_log(tf_pipeline *p, const char *fmt, ...) __attribute__((format(pr
 /* The view's pending documents to the target's queue. */
 bool pipeline_push_ops(tf_pipeline *p, tf_error *err);
 
+/* A new job at the end of the queue (resync.c). */
+resync_job *resync_job_new(tf_pipeline *p, resync_kind kind, const char *table);
+/* Appends a key (key_count values, copied) to a job's key list. */
+void resync_job_add_key(resync_job *j, const tf_value *key);
+
 /* A row change of a flow table was applied: the re-sync windows learn its
  * keys. */
 void resync_note_change(tf_pipeline *p, const char *table, const tf_value *before,
