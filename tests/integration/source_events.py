@@ -17,7 +17,9 @@ production sources do besides row changes:
     RENAME COLUMN, DROP COLUMN, while the workload keeps writing;
   - statements on a table outside the flow (no effect);
   - then, a re-sync killed with SIGKILL between two reads and resumed with
-    --gtid-resume;
+    --gtid-resume (and the same during an ALTER's re-sync);
+  - the target stopped (SIGSTOP) while changes stream: the status endpoint
+    still answers within a second, and the flow carries on after SIGCONT;
   - last, ALTER TABLE ... DROP COLUMN of a column the flow joins on: the
     flow stops with an error naming the table, the column and the lookup.
 
@@ -34,6 +36,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -183,11 +186,15 @@ def settled(srv, mongo, daemon, db, timeout=180):
     position and then moved on twice (so what the last re-sync read is in
     the documents too)."""
     end = time.time() + timeout
+    target = srv.gtid_pos()
     while time.time() < end:
         if daemon.proc.poll() is not None:
             return False, "daemon exited %s: %s" % (daemon.proc.returncode, daemon.log()[-2000:])
+        # one status that has passed the server's position (so it counts the
+        # re-syncs what came before queued) and has none queued
         st = status(daemon)
-        if st and st.get("resync", {}).get("queued", 1) == 0:
+        if st and vd.reached(st.get("position"), target) and \
+                st.get("resync", {}).get("queued", 1) == 0:
             break
         time.sleep(0.05)
     else:
@@ -352,6 +359,26 @@ def run(args, srv, tmp):
                   "completed read" % db in log, "%s: the re-sync continues from its last "
                   "completed read" % label, log[-1500:])
             step(srv, mongo, daemon, db, decimal128, "%s: re-sync killed and resumed" % label)
+
+        # --- the status endpoint answers while the target stalls ---
+        pidfile = os.path.join(os.environ.get("TAPFLOW_SERVERS_DIR",
+                                              os.path.join(lib.ROOT, ".servers")),
+                               "mongo", "server.pid")
+        with open(pidfile) as f:
+            target_pid = int(f.read().strip())
+        os.kill(target_pid, signal.SIGSTOP)
+        try:
+            txns(30)  # the daemon's writes now wait on the stopped target
+            time.sleep(1.0)
+            t0 = time.time()
+            st = status(daemon)
+            took = time.time() - t0
+        finally:
+            os.kill(target_pid, signal.SIGCONT)
+        check(st is not None and st.get("status") == "running" and took < 1.0,
+              "the status endpoint answers within 1 s while the target is stopped",
+              "%s after %.2f s" % (st, took))
+        step(srv, mongo, daemon, db, decimal128, "after the target's stall")
 
         # --- a change the flow cannot follow ---
         srv.sql("ALTER TABLE ecom_order_items DROP COLUMN seller_id", db)

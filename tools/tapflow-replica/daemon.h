@@ -145,12 +145,17 @@ typedef struct tfr_status {
     uint64_t resync_completed;
 } tfr_status;
 
-struct event_base;
 typedef struct tfr_status_server tfr_status_server;
 typedef void (*tfr_status_fn)(void *arg, tfr_status *out);
 
-tfr_status_server *tfr_status_server_start(struct event_base *base, const char *host, uint16_t port,
-                                           tfr_status_fn fn, void *arg, tf_error *err);
+/* Listens on host:port and serves GET /status from a thread of its own
+ * (it answers while the daemon's loop is busy); fn fills the status, called
+ * only from tfr_status_server_publish, on the caller's thread. */
+tfr_status_server *tfr_status_server_start(const char *host, uint16_t port, tfr_status_fn fn,
+                                           void *arg, tf_error *err);
+/* What /status answers from now on: fn's status, as JSON. */
+void tfr_status_server_publish(tfr_status_server *s);
+/* Stops the thread and frees everything. */
 void tfr_status_server_free(tfr_status_server *s);
 /* JSON of a status (free with bson_free). */
 char *tfr_status_json(const tfr_status *st);

@@ -42,6 +42,8 @@
 #include <time.h>
 
 #define TICK_MS 10
+/* how often the status endpoint's answer is renewed */
+#define STATUS_PUBLISH_MS 50
 
 typedef struct daemon_ctx {
     const tfr_run_options *opt;
@@ -77,6 +79,7 @@ typedef struct daemon_ctx {
     int64_t qps_at_ms;
     int exit_code;
     int64_t phase_started_ms;
+    int64_t status_published_ms;
 } daemon_ctx;
 
 static int64_t now_ms(void)
@@ -96,6 +99,8 @@ static void fatal(daemon_ctx *d, const tf_error *err)
     tfr_log("error: %s", err->message);
     tf_pipeline_fail(d->pipeline, err);
     d->exit_code = 1;
+    if (d->status)
+        tfr_status_server_publish(d->status);
     event_base_loopexit(d->base, NULL);
 }
 
@@ -518,6 +523,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     int64_t now = now_ms();
+    if (now - d->status_published_ms >= STATUS_PUBLISH_MS) {
+        tfr_status_server_publish(d->status);
+        d->status_published_ms = now;
+    }
     if (now - d->qps_at_ms >= 1000) {
         tf_pipeline_stats ps;
         tf_pipeline_get_stats(d->pipeline, &ps);
@@ -942,8 +951,7 @@ int tfr_run(const tfr_run_options *opt)
     d.view = tf_pipeline_view(d.pipeline);
     tfr_log("flow %s (%s, spec %.12s): %s.%s -> %s.%s", d.spec->name, opt->flow_file, d.spec_hash,
             d.src->database, d.spec->source_table, d.dst->database, d.spec->target_collection);
-    d.status = tfr_status_server_start(d.base, d.cfg.status_host, d.cfg.status_port, status_fill,
-                                       &d, &err);
+    d.status = tfr_status_server_start(d.cfg.status_host, d.cfg.status_port, status_fill, &d, &err);
     if (!d.status)
         goto out;
     tfr_log("status on http://%s:%u/status", d.cfg.status_host, d.cfg.status_port);

@@ -10,7 +10,12 @@
  * (plus "error" after a fatal error, and "resync": {"table", "queued",
  * "chunks", "rows_read", "rows_changed", "completed"}: the table re-syncs,
  * see tools/pipeline/pipeline.h). The endpoint listens on loopback by
- * default: it reveals no credentials, but nothing else needs it. */
+ * default: it reveals no credentials, but nothing else needs it.
+ *
+ * It runs on a thread of its own (an event base and evhttp there), so it
+ * answers while the daemon's loop is held by a slow target: the daemon
+ * publishes the status (tfr_status_server_publish) from its loop every few
+ * ms, and the endpoint serves the last one published. */
 #include "daemon.h"
 
 #include <arpa/inet.h>
@@ -20,6 +25,8 @@
 #include <event2/http.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +34,16 @@
 #include <unistd.h>
 
 struct tfr_status_server {
+    struct event_base *base; /* the endpoint thread's own */
     struct evhttp *http;
+    struct event *stop_check;
     tfr_status_fn fn;
     void *arg;
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    pthread_mutex_t lock;
+    char *json; /* the last status published (under lock) */
 };
 
 char *tfr_status_json(const tfr_status *st)
@@ -69,24 +83,53 @@ static void handle_status(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 405, "only GET");
         return;
     }
-    tfr_status st = {0};
-    s->fn(s->arg, &st);
-    char *json = tfr_status_json(&st);
     struct evbuffer *body = evbuffer_new();
-    evbuffer_add_printf(body, "%s\n", json);
-    bson_free(json);
+    pthread_mutex_lock(&s->lock);
+    evbuffer_add_printf(body, "%s\n", s->json ? s->json : "{}");
+    pthread_mutex_unlock(&s->lock);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evhttp_send_reply(req, 200, "OK", body);
     evbuffer_free(body);
 }
 
-tfr_status_server *tfr_status_server_start(struct event_base *base, const char *host, uint16_t port,
-                                           tfr_status_fn fn, void *arg, tf_error *err)
+static void on_stop_check(evutil_socket_t fd, short what, void *arg)
+{
+    tfr_status_server *s = arg;
+    (void)fd;
+    (void)what;
+    if (atomic_load(&s->stop))
+        event_base_loopbreak(s->base);
+}
+
+static void *serve(void *arg)
+{
+    tfr_status_server *s = arg;
+    event_base_dispatch(s->base);
+    return NULL;
+}
+
+void tfr_status_server_publish(tfr_status_server *s)
+{
+    tfr_status st = {0};
+    s->fn(s->arg, &st);
+    char *json = tfr_status_json(&st);
+    pthread_mutex_lock(&s->lock);
+    char *old = s->json;
+    s->json = json;
+    pthread_mutex_unlock(&s->lock);
+    bson_free(old);
+}
+
+tfr_status_server *tfr_status_server_start(const char *host, uint16_t port, tfr_status_fn fn,
+                                           void *arg, tf_error *err)
 {
     tfr_status_server *s = bson_malloc0(sizeof *s);
     s->fn = fn;
     s->arg = arg;
-    s->http = evhttp_new(base);
+    atomic_init(&s->stop, false);
+    pthread_mutex_init(&s->lock, NULL);
+    s->base = event_base_new();
+    s->http = s->base ? evhttp_new(s->base) : NULL;
     if (!s->http || evhttp_bind_socket(s->http, host, port) != 0) {
         tf_error_set(err, TF_ERR_IO, 0,
                      "status endpoint: cannot listen on %.100s:%u (%s): set status_listen in "
@@ -96,6 +139,19 @@ tfr_status_server *tfr_status_server_start(struct event_base *base, const char *
         return NULL;
     }
     evhttp_set_cb(s->http, "/status", handle_status, s);
+    tfr_status_server_publish(s);
+    /* the thread looks at the stop flag ten times a second (no libevent
+     * call crosses threads) */
+    s->stop_check = event_new(s->base, -1, EV_PERSIST, on_stop_check, s);
+    struct timeval tv = {0, 100 * 1000};
+    event_add(s->stop_check, &tv);
+    if (pthread_create(&s->thread, NULL, serve, s) != 0) {
+        tf_error_set(err, TF_ERR_IO, 0, "status endpoint: cannot start its thread: %s",
+                     strerror(errno));
+        tfr_status_server_free(s);
+        return NULL;
+    }
+    s->started = true;
     return s;
 }
 
@@ -103,8 +159,18 @@ void tfr_status_server_free(tfr_status_server *s)
 {
     if (!s)
         return;
+    if (s->started) {
+        atomic_store(&s->stop, true);
+        pthread_join(s->thread, NULL);
+    }
+    if (s->stop_check)
+        event_free(s->stop_check);
     if (s->http)
         evhttp_free(s->http);
+    if (s->base)
+        event_base_free(s->base);
+    pthread_mutex_destroy(&s->lock);
+    bson_free(s->json);
     bson_free(s);
 }
 
