@@ -1063,6 +1063,26 @@ static int resync_in_rounds(resync *r, const char *table, uint64_t max_rows, siz
     return rounds;
 }
 
+/* Pages table in snapshots of max_rows (SELECTs of chunk_rows) and checks
+ * what paging promises: every snapshot but the last is full, the last has
+ * the rest, only the last says exhausted, and the rows are want's, in the
+ * server's order, each once. r keeps what was read. */
+static void assert_pages(resync *r, const char *table, uint64_t max_rows, size_t chunk_rows,
+                         const int64_t *want, size_t n)
+{
+    size_t sizes[64];
+    bool exhausted[64];
+    int rounds = resync_in_rounds(r, table, max_rows, chunk_rows, sizes, exhausted, 64);
+    size_t full = n / max_rows, rest = n % max_rows;
+    assert_int_equal(rounds, full + (rest ? 1 : 0));
+    for (int i = 0; i < rounds; i++) {
+        assert_int_equal(sizes[i], i == rounds - 1 && rest ? rest : max_rows);
+        assert_int_equal(exhausted[i], i == rounds - 1);
+    }
+    assert_int_equal(r->rows, n);
+    assert_memory_equal(r->ids, want, n * sizeof want[0]);
+}
+
 static void test_resync_pages_a_table_in_max_rows_snapshots_after_the_last_key(void **state)
 {
     (void)state;
@@ -1074,32 +1094,15 @@ static void test_resync_pages_a_table_in_max_rows_snapshots_after_the_last_key(v
     size_t n = server_ids("seq", "id", want, RESYNC_MAX_ROWS);
     assert_int_equal(n, 25);
 
-    /* 10 rows a snapshot in SELECTs of 4: 4 + 4 + (2 and one more). */
+    /* 10 rows a snapshot in SELECTs of 4: 4 + 4 + (2 and one more);
+     * snapshots of 10, 10 and 5. */
     resync *r = calloc(1, sizeof *r);
-    size_t sizes[16];
-    bool exhausted[16];
-    int rounds = resync_in_rounds(r, DB2 ".seq", 10, 4, sizes, exhausted, 16);
-    assert_int_equal(rounds, 3);
-    assert_int_equal(sizes[0], 10);
-    assert_int_equal(sizes[1], 10);
-    assert_int_equal(sizes[2], 5);
-    assert_false(exhausted[0]);
-    assert_false(exhausted[1]);
-    assert_true(exhausted[2]);
-    assert_int_equal(r->rows, n);
-    assert_memory_equal(r->ids, want, n * sizeof want[0]);
+    assert_pages(r, DB2 ".seq", 10, 4, want, n);
 
     /* 25 = 5 x 5: the fifth snapshot ends exactly on the last row and
      * knows it (the row past max_rows it asked for did not come). */
     memset(r, 0, sizeof *r);
-    rounds = resync_in_rounds(r, DB2 ".seq", 5, 1000, sizes, exhausted, 16);
-    assert_int_equal(rounds, 5);
-    for (int i = 0; i < 5; i++) {
-        assert_int_equal(sizes[i], 5);
-        assert_int_equal(exhausted[i], i == 4);
-    }
-    assert_int_equal(r->rows, n);
-    assert_memory_equal(r->ids, want, n * sizeof want[0]);
+    assert_pages(r, DB2 ".seq", 5, 1000, want, n);
     free(r);
 }
 
@@ -1118,18 +1121,7 @@ static void test_resync_pages_a_case_insensitive_composite_key_in_collation_orde
     assert_memory_not_equal(want, bytewise, n * sizeof want[0]);
 
     resync *r = calloc(1, sizeof *r);
-    size_t sizes[16];
-    bool exhausted[16];
-    int rounds = resync_in_rounds(r, DB2 ".ci", 10, 3, sizes, exhausted, 16);
-    assert_int_equal(rounds, 3);
-    assert_int_equal(sizes[0], 10);
-    assert_int_equal(sizes[1], 10);
-    assert_int_equal(sizes[2], 6);
-    assert_false(exhausted[0]);
-    assert_false(exhausted[1]);
-    assert_true(exhausted[2]);
-    assert_int_equal(r->rows, n);
-    assert_memory_equal(r->ids, want, n * sizeof want[0]);
+    assert_pages(r, DB2 ".ci", 10, 3, want, n); /* 10, 10, 6 */
     free(r);
 }
 
@@ -1203,13 +1195,7 @@ static void test_resync_every_key_type_pages_and_matches_by_key(void **state)
      * TIME, DECIMAL, unsigned BIGINT, a DOUBLE that needs 17 digits, BIT,
      * padded BINARY, latin1 Swedish CHAR). */
     resync *r = calloc(1, sizeof *r);
-    size_t sizes[16];
-    bool exhausted[16];
-    int rounds = resync_in_rounds(r, DB2 ".kt", 7, 1, sizes, exhausted, 16);
-    assert_int_equal(rounds, 6);
-    assert_int_equal(sizes[5], 5);
-    assert_int_equal(r->rows, n);
-    assert_memory_equal(r->ids, want, n * sizeof want[0]);
+    assert_pages(r, DB2 ".kt", 7, 1, want, n); /* 5 x 7 + 5 */
 
     /* Key mode with the keys paging gave back: every one matches its row. */
     tf_value *keys = calloc(n * 12, sizeof *keys);

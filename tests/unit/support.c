@@ -57,3 +57,31 @@ uint8_t *tf_test_hex(const char *hex, size_t *len)
     *len = n;
     return out;
 }
+
+tf_column tf_test_column(const char *name, uint8_t type, bool primary_key)
+{
+    tf_column c = {0};
+    c.type = type;
+    c.meta = type == TF_TYPE_VARCHAR ? 200 : 0;
+    c.is_primary_key = primary_key;
+    c.nullable = !primary_key;
+    c.charset = 45; /* utf8mb4_general_ci */
+    c.name.ptr = name;
+    c.name.len = strlen(name);
+    return c;
+}
+
+tf_value tf_test_str(const char *s)
+{
+    tf_value v = {.kind = TF_VAL_STRING};
+    v.bytes.ptr = (const uint8_t *)s;
+    v.bytes.len = strlen(s);
+    return v;
+}
+
+tf_value tf_test_int(int64_t i)
+{
+    tf_value v = {.kind = TF_VAL_INT};
+    v.i = i;
+    return v;
+}

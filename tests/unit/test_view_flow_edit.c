@@ -108,44 +108,18 @@ static void test_new_root_or_target_needs_a_rebuild(void **state)
 
 /* ---- adopt ---- */
 
-static tf_column col(const char *name, uint8_t type, bool pk)
-{
-    tf_column c = {0};
-    c.type = type;
-    c.meta = type == TF_TYPE_VARCHAR ? 200 : 0;
-    c.is_primary_key = pk;
-    c.nullable = !pk;
-    c.charset = 45;
-    c.name.ptr = name;
-    c.name.len = strlen(name);
-    return c;
-}
-
-static tf_value str(const char *s)
-{
-    tf_value v = {.kind = TF_VAL_STRING};
-    v.bytes.ptr = (const uint8_t *)s;
-    v.bytes.len = strlen(s);
-    return v;
-}
-
-static tf_value num(int64_t i)
-{
-    tf_value v = {.kind = TF_VAL_INT};
-    v.i = i;
-    return v;
-}
-
 static void define_all(tf_view *v, bool products)
 {
     tf_error err = {0};
-    tf_column o[2] = {col("order_id", TF_TYPE_VARCHAR, true),
-                      col("customer_id", TF_TYPE_VARCHAR, false)};
-    tf_column c[2] = {col("customer_id", TF_TYPE_VARCHAR, true),
-                      col("name", TF_TYPE_VARCHAR, false)};
-    tf_column it[3] = {col("order_id", TF_TYPE_VARCHAR, true), col("n", TF_TYPE_LONG, true),
-                       col("sku", TF_TYPE_VARCHAR, false)};
-    tf_column p[2] = {col("sku", TF_TYPE_VARCHAR, true), col("label", TF_TYPE_VARCHAR, false)};
+    tf_column o[2] = {tf_test_column("order_id", TF_TYPE_VARCHAR, true),
+                      tf_test_column("customer_id", TF_TYPE_VARCHAR, false)};
+    tf_column c[2] = {tf_test_column("customer_id", TF_TYPE_VARCHAR, true),
+                      tf_test_column("name", TF_TYPE_VARCHAR, false)};
+    tf_column it[3] = {tf_test_column("order_id", TF_TYPE_VARCHAR, true),
+                       tf_test_column("n", TF_TYPE_LONG, true),
+                       tf_test_column("sku", TF_TYPE_VARCHAR, false)};
+    tf_column p[2] = {tf_test_column("sku", TF_TYPE_VARCHAR, true),
+                      tf_test_column("label", TF_TYPE_VARCHAR, false)};
     assert_int_equal(tf_view_define_table(v, "orders", o, 2, NULL, 0, &err), TF_OK);
     assert_int_equal(tf_view_define_table(v, "customers", c, 2, NULL, 0, &err), TF_OK);
     assert_int_equal(tf_view_define_table(v, "items", it, 3, NULL, 0, &err), TF_OK);
@@ -179,8 +153,10 @@ static void test_adopted_rows_join_under_the_new_flow(void **state)
     tf_flow_spec *new_spec = parse(HEAD CUSTOMER ITEMS TAIL);
     tf_view *old_view = tf_view_new(old_spec);
     define_all(old_view, true);
-    tf_value o1[2] = {str("O1"), str("C1")}, c1[2] = {str("C1"), str("Ann")};
-    tf_value i1[3] = {str("O1"), num(1), str("K")}, p1[2] = {str("K"), str("pen")};
+    tf_value o1[2] = {tf_test_str("O1"), tf_test_str("C1")},
+             c1[2] = {tf_test_str("C1"), tf_test_str("Ann")};
+    tf_value i1[3] = {tf_test_str("O1"), tf_test_int(1), tf_test_str("K")},
+             p1[2] = {tf_test_str("K"), tf_test_str("pen")};
     assert_int_equal(tf_view_apply(old_view, "orders", TF_VIEW_INSERT, NULL, o1, &err), TF_OK);
     assert_int_equal(tf_view_apply(old_view, "customers", TF_VIEW_INSERT, NULL, c1, &err), TF_OK);
     assert_int_equal(tf_view_apply(old_view, "items", TF_VIEW_INSERT, NULL, i1, &err), TF_OK);
@@ -199,7 +175,7 @@ static void test_adopted_rows_join_under_the_new_flow(void **state)
     assert_string_equal(ops, "");
     bson_free(ops);
     /* a change reaches the document through the carried-over indexes */
-    tf_value c1b[2] = {str("C1"), str("Bea")};
+    tf_value c1b[2] = {tf_test_str("C1"), tf_test_str("Bea")};
     assert_int_equal(tf_view_apply(v, "customers", TF_VIEW_UPDATE, c1, c1b, &err), TF_OK);
     ops = flush_text(v);
     assert_string_equal(ops, "replace { \"order_id\" : \"O1\" } { \"order_id\" : \"O1\", "
@@ -218,10 +194,11 @@ static void test_adopt_refuses_a_table_needing_a_new_index(void **state)
     tf_flow_spec *old_spec = parse(HEAD ITEMS TAIL);
     tf_flow_spec *new_spec = parse(HEAD ITEMS PRODUCT TAIL);
     tf_view *old_view = tf_view_new(old_spec);
-    tf_column o[2] = {col("order_id", TF_TYPE_VARCHAR, true),
-                      col("customer_id", TF_TYPE_VARCHAR, false)};
-    tf_column it[3] = {col("order_id", TF_TYPE_VARCHAR, true), col("n", TF_TYPE_LONG, true),
-                       col("sku", TF_TYPE_VARCHAR, false)};
+    tf_column o[2] = {tf_test_column("order_id", TF_TYPE_VARCHAR, true),
+                      tf_test_column("customer_id", TF_TYPE_VARCHAR, false)};
+    tf_column it[3] = {tf_test_column("order_id", TF_TYPE_VARCHAR, true),
+                       tf_test_column("n", TF_TYPE_LONG, true),
+                       tf_test_column("sku", TF_TYPE_VARCHAR, false)};
     assert_int_equal(tf_view_define_table(old_view, "orders", o, 2, NULL, 0, &err), TF_OK);
     assert_int_equal(tf_view_define_table(old_view, "items", it, 3, NULL, 0, &err), TF_OK);
     tf_view *v = tf_view_new(new_spec);

@@ -16,34 +16,6 @@
     "f.lookup('S.items', path='items', type='array', relation=[['order_id','order_id']])\n" \
     "f.write_to('T.v')\n"
 
-static tf_column col(const char *name, uint8_t type, bool pk)
-{
-    tf_column c = {0};
-    c.type = type;
-    c.meta = type == TF_TYPE_VARCHAR ? 200 : 0;
-    c.is_primary_key = pk;
-    c.nullable = !pk;
-    c.charset = 45;
-    c.name.ptr = name;
-    c.name.len = strlen(name);
-    return c;
-}
-
-static tf_value str(const char *s)
-{
-    tf_value v = {.kind = TF_VAL_STRING};
-    v.bytes.ptr = (const uint8_t *)s;
-    v.bytes.len = strlen(s);
-    return v;
-}
-
-static tf_value num(int64_t i)
-{
-    tf_value v = {.kind = TF_VAL_INT};
-    v.i = i;
-    return v;
-}
-
 typedef struct fx {
     tf_flow_spec *spec;
     tf_view *view;
@@ -55,11 +27,11 @@ static void define_customers(tf_view *view, bool with_rating, bool with_name)
     tf_error err = {0};
     tf_column c[3];
     size_t n = 0;
-    c[n++] = col("customer_id", TF_TYPE_VARCHAR, true);
+    c[n++] = tf_test_column("customer_id", TF_TYPE_VARCHAR, true);
     if (with_name)
-        c[n++] = col("name", TF_TYPE_VARCHAR, false);
+        c[n++] = tf_test_column("name", TF_TYPE_VARCHAR, false);
     if (with_rating)
-        c[n++] = col("rating", TF_TYPE_LONG, false);
+        c[n++] = tf_test_column("rating", TF_TYPE_LONG, false);
     assert_int_equal(tf_view_redefine_table(view, "customers", c, n, NULL, 0, &err), TF_OK);
 }
 
@@ -70,18 +42,21 @@ static int setup(void **state)
     assert_int_equal(tf_flow_parse(FLOW, strlen(FLOW), "f.tap", &f->spec, &err), TF_OK);
     f->view = tf_view_new(f->spec);
     tf_view_ops_init(&f->ops);
-    tf_column o[2] = {col("order_id", TF_TYPE_VARCHAR, true),
-                      col("customer_id", TF_TYPE_VARCHAR, false)};
+    tf_column o[2] = {tf_test_column("order_id", TF_TYPE_VARCHAR, true),
+                      tf_test_column("customer_id", TF_TYPE_VARCHAR, false)};
     assert_int_equal(tf_view_define_table(f->view, "orders", o, 2, NULL, 0, &err), TF_OK);
     define_customers(f->view, false, true);
-    tf_column it[3] = {col("order_id", TF_TYPE_VARCHAR, true), col("item_id", TF_TYPE_LONG, true),
-                       col("sku", TF_TYPE_VARCHAR, false)};
+    tf_column it[3] = {tf_test_column("order_id", TF_TYPE_VARCHAR, true),
+                       tf_test_column("item_id", TF_TYPE_LONG, true),
+                       tf_test_column("sku", TF_TYPE_VARCHAR, false)};
     assert_int_equal(tf_view_define_table(f->view, "items", it, 3, NULL, 0, &err), TF_OK);
     assert_true(tf_view_ready(f->view));
     /* O1 and O2 of customer C1; O1 has two items */
-    tf_value c1[2] = {str("C1"), str("Ann")};
-    tf_value o1[2] = {str("O1"), str("C1")}, o2[2] = {str("O2"), str("C1")};
-    tf_value i1[3] = {str("O1"), num(1), str("pen")}, i2[3] = {str("O1"), num(2), str("ink")};
+    tf_value c1[2] = {tf_test_str("C1"), tf_test_str("Ann")};
+    tf_value o1[2] = {tf_test_str("O1"), tf_test_str("C1")},
+             o2[2] = {tf_test_str("O2"), tf_test_str("C1")};
+    tf_value i1[3] = {tf_test_str("O1"), tf_test_int(1), tf_test_str("pen")},
+             i2[3] = {tf_test_str("O1"), tf_test_int(2), tf_test_str("ink")};
     assert_int_equal(tf_view_apply(f->view, "customers", TF_VIEW_INSERT, NULL, c1, &err), TF_OK);
     assert_int_equal(tf_view_apply(f->view, "orders", TF_VIEW_INSERT, NULL, o1, &err), TF_OK);
     assert_int_equal(tf_view_apply(f->view, "orders", TF_VIEW_INSERT, NULL, o2, &err), TF_OK);
@@ -164,7 +139,7 @@ static void test_added_column_is_null_until_resync_and_marks_nothing(void **stat
     bson_free(ops);
     /* the row as re-read: rating 5 */
     tf_error err = {0};
-    tf_value c1[3] = {str("C1"), str("Ann"), num(5)};
+    tf_value c1[3] = {tf_test_str("C1"), tf_test_str("Ann"), tf_test_int(5)};
     bool changed = false;
     assert_int_equal(tf_view_resync_row(f->view, "customers", c1, false, &changed, &err), TF_OK);
     assert_true(changed);
@@ -179,7 +154,7 @@ static void test_dropped_column_leaves_documents_on_forced_resync(void **state)
     fx *f = *state;
     define_customers(f->view, false, false); /* name dropped */
     tf_error err = {0};
-    tf_value c1[1] = {str("C1")};
+    tf_value c1[1] = {tf_test_str("C1")};
     bool changed = false;
     /* same values as the remapped row: only a forced re-sync rewrites */
     assert_int_equal(tf_view_resync_row(f->view, "customers", c1, false, &changed, &err), TF_OK);
@@ -198,7 +173,7 @@ static void test_new_column_list_keeps_joins_working(void **state)
     define_customers(f->view, true, true);
     tf_error err = {0};
     /* a later order of C1 still embeds the (remapped) customer */
-    tf_value o3[2] = {str("O3"), str("C1")};
+    tf_value o3[2] = {tf_test_str("O3"), tf_test_str("C1")};
     assert_int_equal(tf_view_apply(f->view, "orders", TF_VIEW_INSERT, NULL, o3, &err), TF_OK);
     char *ops = flush_text(f);
     assert_non_null(strstr(ops, "\"O3\""));
@@ -210,12 +185,14 @@ static void test_dropping_a_relation_column_is_an_error_naming_the_lookup(void *
 {
     fx *f = *state;
     tf_error err = {0};
-    tf_column it[2] = {col("item_id", TF_TYPE_LONG, false), col("sku", TF_TYPE_VARCHAR, false)};
+    tf_column it[2] = {tf_test_column("item_id", TF_TYPE_LONG, false),
+                       tf_test_column("sku", TF_TYPE_VARCHAR, false)};
     it[0].is_primary_key = true;
     /* order_id (primary key and relation) gone */
     assert_int_equal(tf_view_redefine_table(f->view, "items", it, 2, NULL, 0, &err), TF_MALFORMED);
     assert_non_null(strstr(err.message, "table items: its primary key changed"));
-    tf_column o[2] = {col("order_id", TF_TYPE_VARCHAR, true), col("cust", TF_TYPE_VARCHAR, false)};
+    tf_column o[2] = {tf_test_column("order_id", TF_TYPE_VARCHAR, true),
+                      tf_test_column("cust", TF_TYPE_VARCHAR, false)};
     assert_int_equal(tf_view_redefine_table(f->view, "orders", o, 2, NULL, 0, &err), TF_MALFORMED);
     assert_string_equal(err.message,
                         "table orders: column customer_id was dropped or renamed, but lookup "
@@ -232,14 +209,14 @@ static void test_resync_row_identical_is_not_a_change(void **state)
 {
     fx *f = *state;
     tf_error err = {0};
-    tf_value i1[3] = {str("O1"), num(1), str("pen")};
+    tf_value i1[3] = {tf_test_str("O1"), tf_test_int(1), tf_test_str("pen")};
     bool changed = true;
     assert_int_equal(tf_view_resync_row(f->view, "items", i1, false, &changed, &err), TF_OK);
     assert_false(changed);
     char *ops = flush_text(f);
     assert_string_equal(ops, "");
     bson_free(ops);
-    tf_value i1b[3] = {str("O1"), num(1), str("pencil")};
+    tf_value i1b[3] = {tf_test_str("O1"), tf_test_int(1), tf_test_str("pencil")};
     assert_int_equal(tf_view_resync_row(f->view, "items", i1b, false, &changed, &err), TF_OK);
     assert_true(changed);
     ops = flush_text(f);
@@ -263,7 +240,7 @@ static void test_delete_by_key_and_foreach(void **state)
     size_t n = 0;
     assert_int_equal(tf_view_foreach_row(f->view, "items", collect_key, &n), TF_OK);
     assert_int_equal(n, 2);
-    tf_value i2[3] = {str("O1"), num(2), str("whatever")};
+    tf_value i2[3] = {tf_test_str("O1"), tf_test_int(2), tf_test_str("whatever")};
     uint8_t *key = NULL;
     size_t len = 0;
     assert_true(tf_view_encode_key(f->view, "items", i2, &key, &len));
@@ -274,15 +251,15 @@ static void test_delete_by_key_and_foreach(void **state)
     assert_non_null(strstr(ops, "pen"));
     assert_null(strstr(ops, "ink"));
     bson_free(ops);
-    tf_value nul[3] = {{.kind = TF_VAL_NULL}, num(1), str("x")};
+    tf_value nul[3] = {{.kind = TF_VAL_NULL}, tf_test_int(1), tf_test_str("x")};
     assert_false(tf_view_encode_key(f->view, "items", nul, &key, &len));
 }
 
 static void test_table_matches(void **state)
 {
     fx *f = *state;
-    tf_column c[2] = {col("customer_id", TF_TYPE_VARCHAR, true),
-                      col("name", TF_TYPE_VARCHAR, false)};
+    tf_column c[2] = {tf_test_column("customer_id", TF_TYPE_VARCHAR, true),
+                      tf_test_column("name", TF_TYPE_VARCHAR, false)};
     assert_true(tf_view_table_matches(f->view, "customers", c, 2));
     c[1].meta = 100;
     assert_false(tf_view_table_matches(f->view, "customers", c, 2));

@@ -39,12 +39,6 @@ static void stop_applying(tf_pipeline *p);
 
 /* ---- jobs ---- */
 
-static size_t table_pk_count(const tf_pipeline *p, const char *table, const tf_column **columns,
-                             size_t *column_count, const uint32_t **pk)
-{
-    return tf_view_table_key(p->view, table, columns, column_count, pk);
-}
-
 static void job_clear_keys(resync_job *j)
 {
     for (size_t i = 0; i < j->key_rows; i++)
@@ -99,7 +93,7 @@ resync_job *resync_job_new(tf_pipeline *p, resync_kind kind, const char *table)
     resync_job *j = bson_malloc0(sizeof *j);
     j->kind = kind;
     j->table = bson_strdup(table);
-    j->key_count = table_pk_count(p, table, NULL, NULL, NULL);
+    j->key_count = tf_view_table_key(p->view, table, NULL, NULL, NULL);
     resync_job **tail = &p->jobs;
     while (*tail)
         tail = &(*tail)->next;
@@ -193,7 +187,7 @@ static bool image_key(const tf_pipeline *p, const char *table, const tf_value *i
     const tf_column *columns;
     size_t count;
     const uint32_t *pk;
-    size_t n = table_pk_count(p, table, &columns, &count, &pk);
+    size_t n = tf_view_table_key(p->view, table, &columns, &count, &pk);
     if (!image || n == 0)
         return false;
     for (size_t k = 0; k < n; k++) {
@@ -318,7 +312,7 @@ bool resync_tick(tf_pipeline *p, int64_t now_ms, tf_error *err)
     if (!p->source.read)
         return true;
     if (j->key_count == 0) {
-        j->key_count = table_pk_count(p, j->table, NULL, NULL, NULL);
+        j->key_count = tf_view_table_key(p->view, j->table, NULL, NULL, NULL);
         if (j->key_count == 0)
             return true; /* the table is not defined yet */
     }
@@ -438,7 +432,7 @@ static void end_of_table(tf_pipeline *p, resync_job *j)
     const tf_column *columns;
     size_t count;
     const uint32_t *pk;
-    table_pk_count(p, j->table, &columns, &count, &pk);
+    tf_view_table_key(p->view, j->table, &columns, &count, &pk);
     unconfirmed u = {.p = p, .job = j, .columns = columns, .pk = pk, .readable = true};
     job_clear_keys(j);
     tf_view_foreach_row(p->view, j->table, collect_unconfirmed, &u);
@@ -476,7 +470,7 @@ static void end_of_key_read(tf_pipeline *p, resync_job *j, keyset *returned)
     const tf_column *columns;
     size_t count;
     const uint32_t *pk;
-    table_pk_count(p, j->table, &columns, &count, &pk);
+    tf_view_table_key(p->view, j->table, &columns, &count, &pk);
     tf_value *row = bson_malloc0((count ? count : 1) * sizeof *row);
     bool deleted = false;
     for (size_t i = 0; i < n; i++) {
@@ -603,7 +597,7 @@ static void finish_read(tf_pipeline *p, resync_job *j)
             const tf_column *columns;
             size_t count;
             const uint32_t *pk;
-            size_t n = table_pk_count(p, j->table, &columns, &count, &pk);
+            size_t n = tf_view_table_key(p->view, j->table, &columns, &count, &pk);
             for (size_t k = 0; k < n && k < 64; k++)
                 key[k] = last[pk[k]];
             bson_free(j->after);
