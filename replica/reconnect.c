@@ -207,6 +207,12 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     double now = tf_now();
     tf_error err = {0};
+    /* Run late: the owner's loop was busy elsewhere (a blocking call) and
+     * could not read. That time is not the server's silence: it counts
+     * from now, once what arrived meanwhile has had a chance to be read. */
+    if (r->watchdog_last && now - r->watchdog_last > 2 * r->watchdog_tick + 0.5)
+        r->loop_resumed = now;
+    r->watchdog_last = now;
     switch (r->phase) {
     case PHASE_CONNECTING:
     case PHASE_SESSION:
@@ -220,7 +226,8 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
         }
         break;
     case PHASE_STREAMING: {
-        double silence = now - tf_conn_last_receive(r->conn);
+        double heard = tf_conn_last_receive(r->conn);
+        double silence = now - (heard > r->loop_resumed ? heard : r->loop_resumed);
         double limit = 3 * r->opt.heartbeat_period;
         if (silence > limit) {
             tf_error_set(&err, TF_ERR_IO, 0,
@@ -311,6 +318,7 @@ bool tf_replica_start(tf_replica *r, tf_error *err)
         tick = 1;
     if (tick < 0.02)
         tick = 0.02;
+    r->watchdog_tick = tick;
     struct timeval tv = to_timeval(tick);
     evtimer_add(r->watchdog, &tv);
     connect_now(r);

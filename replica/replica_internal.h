@@ -144,6 +144,9 @@ struct tf_replica {
     struct event *stop_event; /* runs on_stop from the loop */
 
     struct event *watchdog; /* connect timeout and heartbeat silence */
+    double watchdog_tick;   /* seconds between its runs */
+    double watchdog_last;   /* when it last ran (tf_now) */
+    double loop_resumed;    /* when it last found the loop had stalled */
     struct event *retry_timer;
     unsigned attempt; /* failures since the last good dump */
     uint64_t rng;     /* xorshift state for jitter */

@@ -19,7 +19,10 @@ production sources do besides row changes:
   - then, a re-sync killed with SIGKILL between two reads and resumed with
     --gtid-resume (and the same during an ALTER's re-sync);
   - the target stopped (SIGSTOP) while changes stream: the status endpoint
-    still answers within a second, and the flow carries on after SIGCONT;
+    still answers within a second, the stream is read on to the server's
+    position, 9 s of stall keep the source connection (no "presumed dead",
+    no reconnect) with the delay showing the stall, and the flow carries
+    on after SIGCONT;
   - last, ALTER TABLE ... DROP COLUMN of a column the flow joins on: the
     flow stops with an error naming the table, the column and the lookup.
 
@@ -366,6 +369,7 @@ def run(args, srv, tmp):
                                "mongo", "server.pid")
         with open(pidfile) as f:
             target_pid = int(f.read().strip())
+        log_before = len(daemon.log())
         os.kill(target_pid, signal.SIGSTOP)
         try:
             txns(30)  # the daemon's writes now wait on the stopped target
@@ -373,11 +377,30 @@ def run(args, srv, tmp):
             t0 = time.time()
             st = status(daemon)
             took = time.time() - t0
+            # The source is read on: the stream reaches the server's position
+            # with the target still stopped, and 8 s of only heartbeats (3
+            # heartbeat periods are 6 s) find the connection alive.
+            target_pos = srv.gtid_pos()
+            read_on = False
+            end = time.time() + 10
+            while time.time() < end and not read_on:
+                cur = status(daemon)
+                read_on = bool(cur) and vd.reached(cur.get("position"), target_pos)
+                time.sleep(0.1)
+            time.sleep(8.0)
+            late = status(daemon)
         finally:
             os.kill(target_pid, signal.SIGCONT)
         check(st is not None and st.get("status") == "running" and took < 1.0,
               "the status endpoint answers within 1 s while the target is stopped",
               "%s after %.2f s" % (st, took))
+        check(read_on, "the source is read while the target is stopped (position %s)"
+              % target_pos, "%s" % status(daemon))
+        stall_log = daemon.log()[log_before:]
+        check("presumed dead" not in stall_log and "reconnect" not in stall_log and
+              late is not None and late.get("delay_ms", 0) >= 8000,
+              "a 9 s target stall: the source connection is kept, the delay shows the stall",
+              "%s\n%s" % (late, stall_log[-1500:]))
         step(srv, mongo, daemon, db, decimal128, "after the target's stall")
 
         # --- a change the flow cannot follow ---

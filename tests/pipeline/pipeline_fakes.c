@@ -236,17 +236,34 @@ static bool fake_add(void *arg, tf_doc_op *op, tf_error *err)
     return true;
 }
 
-static bool fake_flush(void *arg, bool force, bool *written, tf_error *err)
+static bool fake_submit(void *arg, bool *submitted, tf_error *err)
 {
     fake_target *f = arg;
     (void)err;
-    *written = false;
-    if (!f->pending || (!force && !f->flush_due))
+    *submitted = f->pending > 0;
+    if (!*submitted)
         return true;
-    fake_call *c = push_call(f, FAKE_FLUSH);
-    snprintf(c->text, sizeof c->text, "%s %zu", force ? "force" : "due", f->pending);
+    fake_call *c = push_call(f, FAKE_SUBMIT);
+    snprintf(c->text, sizeof c->text, "%zu", f->pending);
     f->pending = 0;
-    *written = true;
+    f->submissions++;
+    return true;
+}
+
+static uint64_t fake_acknowledged(void *arg)
+{
+    fake_target *f = arg;
+    if (!f->hold)
+        f->acked = f->submissions;
+    return f->acked;
+}
+
+static bool fake_wait(void *arg, tf_error *err)
+{
+    fake_target *f = arg;
+    (void)err;
+    f->waits++;
+    f->acked = f->submissions;
     return true;
 }
 
@@ -289,6 +306,7 @@ static bool fake_commit(void *arg, const tf_view *view, const bson_t *progress,
              (unsigned long long)cp->binlog_position, (unsigned long long)cp->rows,
              (unsigned long long)cp->transactions);
     f->pending = 0;
+    f->submissions++;
     return true;
 }
 
@@ -306,8 +324,17 @@ void fake_target_cleanup(fake_target *f)
 
 tf_pipeline_target fake_target_iface(fake_target *f)
 {
-    tf_pipeline_target t = {fake_add,    fake_flush, fake_pending, fake_record, fake_rebase,
-                            fake_commit, f};
+    tf_pipeline_target t = {
+        .add = fake_add,
+        .submit = fake_submit,
+        .acknowledged = fake_acknowledged,
+        .wait = fake_wait,
+        .pending = fake_pending,
+        .record = fake_record,
+        .rebase = fake_rebase,
+        .commit = fake_commit,
+        .arg = f,
+    };
     return t;
 }
 

@@ -63,7 +63,7 @@ const tf_pipeline_txn *fake_txn_get(fake_txn *t);
 
 typedef enum fake_call_kind {
     FAKE_ADD,
-    FAKE_FLUSH,
+    FAKE_SUBMIT,
     FAKE_RECORD,
     FAKE_COMMIT
 } fake_call_kind;
@@ -77,8 +77,11 @@ typedef struct fake_call {
 typedef struct fake_target {
     fake_call *calls;
     size_t count, cap;
-    size_t pending;   /* ops added since the last flush / commit */
-    bool flush_due;   /* what a non-forced flush sees */
+    size_t pending;       /* ops added since the last submission */
+    uint64_t submissions; /* submits with ops, and commits */
+    uint64_t acked;       /* acknowledged: all of them unless hold */
+    bool hold;            /* acknowledge nothing more (until a wait) */
+    size_t waits;         /* wait calls */
     bool fail_commit; /* the next commit fails */
     bool fail_add;    /* every add fails */
     size_t rebases;   /* rebase calls */

@@ -190,7 +190,7 @@ static void test_malformed_event_stops_without_counting_the_transaction(void **s
     assert_string_equal(at.binlog_file, "");
 }
 
-static void test_tick_flushes_when_due_and_checkpoints_after_interval(void **state)
+static void test_busy_target_gets_merged_documents_and_checkpoints_after_interval(void **state)
 {
     fixture *fx = *state;
     tf_error err = {0};
@@ -203,32 +203,90 @@ static void test_tick_flushes_when_due_and_checkpoints_after_interval(void **sta
     row3(o, "O1", "C1", "3.00");
     fake_txn_row(&t, fake_table_map(FAKE_CUSTOMERS), TF_ROWS_WRITE, NULL, c);
     fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+    /* a free target gets the transaction's document at once */
     assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
-    /* not due, interval not over: nothing */
+    assert_int_equal(fake_target_count(&fx->target, FAKE_SUBMIT), 1);
+    /* while it is unacknowledged, three transactions change O1 and O2 */
+    fx->target.hold = true;
+    for (int i = 0; i < 3; i++) {
+        char gtid[16], was[8], total[8];
+        snprintf(gtid, sizeof gtid, "0-1-%d", 14 + i);
+        snprintf(was, sizeof was, "%d.00", 3 + i);
+        snprintf(total, sizeof total, "%d.00", 4 + i);
+        fake_txn_init(&t, gtid, "bin.000001", (uint64_t)(1800 + i * 100));
+        tf_value before[3], after[3], o2[3];
+        row3(before, "O1", "C1", was);
+        row3(after, "O1", "C1", total);
+        row3(o2, "O2", "C1", total);
+        fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_UPDATE, before, after);
+        fake_txn_row(&t, fake_table_map(FAKE_ORDERS), i ? TF_ROWS_UPDATE : TF_ROWS_WRITE,
+                     i ? o2 : NULL, o2);
+        assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    }
     assert_true(tf_pipeline_tick(fx->p, 10100, &err));
-    assert_int_equal(fake_target_count(&fx->target, FAKE_FLUSH), 0);
-    assert_int_equal(fake_target_count(&fx->target, FAKE_COMMIT), 0);
-    /* the batch is due: written, no checkpoint yet */
-    fx->target.flush_due = true;
+    assert_int_equal(fake_target_count(&fx->target, FAKE_SUBMIT), 1);
+    assert_int_equal(fake_target_count(&fx->target, FAKE_ADD), 1);
+    /* acknowledged: one submission, one operation per document, the last
+     * state of each */
+    fx->target.hold = false;
     assert_true(tf_pipeline_tick(fx->p, 10200, &err));
-    assert_int_equal(fake_target_find(&fx->target, FAKE_FLUSH, "due 1", 0) >= 0, 1);
+    assert_int_equal(fake_target_count(&fx->target, FAKE_SUBMIT), 2);
+    assert_int_equal(fake_target_count(&fx->target, FAKE_ADD), 3);
+    long first = fake_target_find(&fx->target, FAKE_SUBMIT, NULL, 0);
+    long o1 = fake_target_find(&fx->target, FAKE_ADD, "\"O1\"", (size_t)first);
+    long o2 = fake_target_find(&fx->target, FAKE_ADD, "\"O2\"", (size_t)first);
+    assert_true(o1 > 0 && o2 > 0);
+    assert_non_null(strstr(fx->target.calls[o1].text, "6.00"));
+    assert_non_null(strstr(fx->target.calls[o2].text, "6.00"));
     assert_int_equal(fake_target_count(&fx->target, FAKE_COMMIT), 0);
-    /* the interval is over: checkpoint at the transaction's position */
+    /* the interval is over: checkpoint at the last transaction's position */
     assert_true(tf_pipeline_tick(fx->p, 11000, &err));
     long commit = fake_target_find(&fx->target, FAKE_COMMIT, NULL, 0);
     assert_true(commit >= 0);
-    assert_string_equal(fx->target.calls[commit].text, " bin.000001:1700 2 1");
+    assert_string_equal(fx->target.calls[commit].text, " bin.000001:2000 8 4");
     assert_false(tf_pipeline_dirty(fx->p));
     /* nothing new: no further checkpoint */
     assert_true(tf_pipeline_tick(fx->p, 13000, &err));
     assert_int_equal(fake_target_count(&fx->target, FAKE_COMMIT), 1);
 }
 
+static void test_checkpoint_waits_for_the_last_one(void **state)
+{
+    fixture *fx = *state;
+    tf_error err = {0};
+    tf_pipeline_set_phase(fx->p, TF_PIPELINE_RUNNING);
+    assert_true(tf_pipeline_tick(fx->p, 10000, &err));
+    fake_txn t;
+    tf_value o[3];
+    fake_txn_init(&t, "0-1-30", "bin.000001", 100);
+    row3(o, "O1", "C1", "1.00");
+    fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    /* the target holds the checkpoint: no second one while it is unwritten */
+    fx->target.hold = true;
+    assert_true(tf_pipeline_tick(fx->p, 11000, &err));
+    assert_int_equal(fake_target_count(&fx->target, FAKE_COMMIT), 1);
+    fake_txn_init(&t, "0-1-31", "bin.000001", 200);
+    row3(o, "O2", "C1", "1.00");
+    fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    assert_true(tf_pipeline_tick(fx->p, 12500, &err));
+    assert_int_equal(fake_target_count(&fx->target, FAKE_COMMIT), 1);
+    assert_true(tf_pipeline_dirty(fx->p));
+    assert_int_equal(fake_target_count(&fx->target, FAKE_SUBMIT), 1); /* O1 only: O2 waits */
+    /* a wait releases it; the next tick writes the checkpoint, O2 with it */
+    assert_true(tf_pipeline_wait(fx->p, 12600, &err));
+    assert_int_equal(fx->target.waits, 1);
+    assert_true(tf_pipeline_tick(fx->p, 12700, &err));
+    assert_int_equal(fake_target_count(&fx->target, FAKE_COMMIT), 2);
+    assert_true(fake_target_find(&fx->target, FAKE_ADD, "\"O2\"", 0) >= 0);
+    assert_false(tf_pipeline_dirty(fx->p));
+}
+
 static void test_tick_does_nothing_unless_running(void **state)
 {
     fixture *fx = *state;
     tf_error err = {0};
-    fx->target.flush_due = true;
     fx->target.pending = 3;
     tf_pipeline_set_phase(fx->p, TF_PIPELINE_SNAPSHOT);
     assert_true(tf_pipeline_tick(fx->p, 99999, &err));
@@ -297,7 +355,7 @@ static void test_delay_is_zero_once_idle_source_is_caught_up(void **state)
     fixture *fx = *state;
     tf_error err = {0};
     tf_pipeline_set_phase(fx->p, TF_PIPELINE_RUNNING);
-    fx->target.flush_due = true;
+    fx->target.hold = true;
     fake_txn t;
     fake_txn_init(&t, "0-1-20", "bin.000001", 3000);
     t.txn.commit_timestamp_us = 1000000 * 1000; /* committed at 1,000,000 ms */
@@ -307,6 +365,7 @@ static void test_delay_is_zero_once_idle_source_is_caught_up(void **state)
     assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
     /* a heartbeat while the document is not yet acknowledged: no change */
     tf_pipeline_source_idle(fx->p);
+    fx->target.hold = false;
     assert_true(tf_pipeline_tick(fx->p, 1000000 + 350, &err)); /* written: acknowledged */
     tf_pipeline_stats st;
     tf_pipeline_get_stats(fx->p, &st);
@@ -316,12 +375,43 @@ static void test_delay_is_zero_once_idle_source_is_caught_up(void **state)
     t.txn.commit_timestamp_us = 2000000 * 1000;
     row3(o, "O2", "C1", "1.00");
     fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+    fx->target.hold = true;
     assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    fx->target.hold = false;
     assert_true(tf_pipeline_tick(fx->p, 2000000 + 420, &err));
     tf_pipeline_get_stats(fx->p, &st);
     assert_int_equal(st.delay_ms, 420);
     /* the source is idle and everything is acknowledged: 0, not 420 frozen */
     tf_pipeline_source_idle(fx->p);
+    tf_pipeline_get_stats(fx->p, &st);
+    assert_int_equal(st.delay_ms, 0);
+}
+
+static void test_delay_grows_while_the_target_holds_a_change(void **state)
+{
+    fixture *fx = *state;
+    tf_error err = {0};
+    tf_pipeline_set_phase(fx->p, TF_PIPELINE_RUNNING);
+    fake_txn t;
+    fake_txn_init(&t, "0-1-40", "bin.000001", 4000);
+    t.txn.commit_timestamp_us = (int64_t)5000000 * 1000;
+    tf_value o[3];
+    row3(o, "O1", "C1", "1.00");
+    fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+    fx->target.hold = true;
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    tf_pipeline_stats st;
+    assert_true(tf_pipeline_tick(fx->p, 5000000 + 3000, &err));
+    tf_pipeline_get_stats(fx->p, &st);
+    assert_int_equal(st.delay_ms, 3000);
+    /* a heartbeat does not hide it */
+    tf_pipeline_source_idle(fx->p);
+    assert_true(tf_pipeline_tick(fx->p, 5000000 + 6000, &err));
+    tf_pipeline_get_stats(fx->p, &st);
+    assert_int_equal(st.delay_ms, 6000);
+    /* written at last, the source idle since: caught up */
+    fx->target.hold = false;
+    assert_true(tf_pipeline_tick(fx->p, 5000000 + 6100, &err));
     tf_pipeline_get_stats(fx->p, &st);
     assert_int_equal(st.delay_ms, 0);
 }
@@ -353,8 +443,11 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_event_stops_without_counting_the_transaction,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tick_flushes_when_due_and_checkpoints_after_interval,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_waits_for_the_last_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delay_grows_while_the_target_holds_a_change, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_busy_target_gets_merged_documents_and_checkpoints_after_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tick_does_nothing_unless_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_checkpoint_keeps_the_pipeline_dirty, setup,
                                         teardown),

@@ -82,6 +82,7 @@ void tf_pipeline_destroy(tf_pipeline *p)
     bson_free(p->binlog_file);
     bson_free(p->flavour);
     bson_free(p->server_uuid);
+    bson_free(p->unacked);
     bson_free(p);
 }
 
@@ -198,23 +199,68 @@ bool pipeline_push_ops(tf_pipeline *p, tf_error *err)
     return ok;
 }
 
-static void acknowledged(tf_pipeline *p, int64_t now_ms)
+/* ---- submissions and acknowledgments ---- */
+
+bool pipeline_target_busy(tf_pipeline *p)
 {
-    if (p->unacked_commit_us) {
-        p->delay_ms = now_ms - p->unacked_commit_us / 1000;
-        if (p->delay_ms < 0)
-            p->delay_ms = 0;
-        p->unacked_commit_us = 0;
+    return p->target.acknowledged(p->target.arg) < p->submissions;
+}
+
+static void submitted(tf_pipeline *p)
+{
+    if (p->unacked_count == p->unacked_cap) {
+        p->unacked_cap = p->unacked_cap ? p->unacked_cap * 2 : 8;
+        p->unacked = bson_realloc(p->unacked, p->unacked_cap * sizeof *p->unacked);
     }
-    if (p->source_idle)
-        p->delay_ms = 0;
+    p->unacked[p->unacked_count++] = (struct unacked){++p->submissions, p->unsent_commit_us};
+    p->unsent_commit_us = 0;
+}
+
+/* The delay: of the newest source commit among the submissions the target
+ * has acknowledged, or, when longer, the age of the oldest submission still
+ * waiting (a stalled target shows a growing delay, not the last batch's). */
+static void take_acknowledgments(tf_pipeline *p, int64_t now_ms)
+{
+    uint64_t acked = p->target.acknowledged(p->target.arg);
+    size_t done = 0;
+    while (done < p->unacked_count && p->unacked[done].ticket <= acked) {
+        int64_t commit_us = p->unacked[done].commit_us;
+        if (commit_us)
+            p->acked_delay_ms = now_ms - commit_us / 1000 > 0 ? now_ms - commit_us / 1000 : 0;
+        done++;
+    }
+    if (done) {
+        memmove(p->unacked, p->unacked + done, (p->unacked_count - done) * sizeof *p->unacked);
+        p->unacked_count -= done;
+    }
+    int64_t waiting_us = 0;
+    for (size_t i = 0; i < p->unacked_count && !waiting_us; i++)
+        waiting_us = p->unacked[i].commit_us;
+    if (!waiting_us)
+        waiting_us = p->unsent_commit_us;
+    if (p->source_idle && !waiting_us && !p->unacked_count)
+        p->acked_delay_ms = 0;
+    p->delay_ms = p->acked_delay_ms;
+    if (waiting_us && now_ms - waiting_us / 1000 > p->delay_ms)
+        p->delay_ms = now_ms - waiting_us / 1000;
+}
+
+/* The pending documents as one submission (none when nothing is pending). */
+static bool send_pending(tf_pipeline *p, tf_error *err)
+{
+    bool any = false;
+    if (!pipeline_push_ops(p, err) || !p->target.submit(p->target.arg, &any, err))
+        return false;
+    if (any)
+        submitted(p);
+    return true;
 }
 
 void tf_pipeline_source_idle(tf_pipeline *p)
 {
     p->source_idle = true;
-    if (!p->unacked_commit_us)
-        p->delay_ms = 0;
+    if (!p->unacked_count && !p->unsent_commit_us)
+        p->delay_ms = p->acked_delay_ms = 0;
 }
 
 bool tf_pipeline_checkpoint(tf_pipeline *p, int64_t now_ms, tf_error *err)
@@ -238,7 +284,9 @@ bool tf_pipeline_checkpoint(tf_pipeline *p, int64_t now_ms, tf_error *err)
     bson_destroy(&progress);
     if (!ok)
         return false;
-    acknowledged(p, now_ms);
+    submitted(p);
+    p->commit_ticket = p->submissions;
+    take_acknowledgments(p, now_ms);
     p->dirty = false;
     p->last_checkpoint_ms = now_ms;
     double ms = (double)(bson_get_monotonic_time() - t0) / 1000.0;
@@ -249,22 +297,32 @@ bool tf_pipeline_checkpoint(tf_pipeline *p, int64_t now_ms, tf_error *err)
     return true;
 }
 
+bool tf_pipeline_wait(tf_pipeline *p, int64_t now_ms, tf_error *err)
+{
+    if (!p->target.wait(p->target.arg, err))
+        return false;
+    take_acknowledgments(p, now_ms);
+    return true;
+}
+
 bool tf_pipeline_tick(tf_pipeline *p, int64_t now_ms, tf_error *err)
 {
     if (p->phase != TF_PIPELINE_RUNNING)
         return true;
     if (p->last_checkpoint_ms == 0)
         p->last_checkpoint_ms = now_ms;
+    take_acknowledgments(p, now_ms);
     if (!resync_tick(p, now_ms, err))
         return false;
-    if (p->dirty && now_ms - p->last_checkpoint_ms >= p->checkpoint_interval_ms)
+    /* One checkpoint in flight at most: while the target is slow, the
+     * changes wait merged in the view and the journal, not as queued
+     * writes. */
+    if (p->dirty && now_ms - p->last_checkpoint_ms >= p->checkpoint_interval_ms &&
+        p->target.acknowledged(p->target.arg) >= p->commit_ticket)
         return tf_pipeline_checkpoint(p, now_ms, err);
-    bool written = false;
-    if (!p->target.flush(p->target.arg, false, &written, err))
-        return false;
-    if (written)
-        acknowledged(p, now_ms);
-    return true;
+    if (pipeline_target_busy(p))
+        return true;
+    return send_pending(p, err);
 }
 
 /* ---- the snapshot ---- */
@@ -277,23 +335,28 @@ bool tf_pipeline_snapshot_row(tf_pipeline *p, const char *table, const tf_value 
     p->rows_total++;
     p->snapshot_rows++;
     /* The root table comes last: each root row completes its document,
-     * which goes out with the next few hundred. */
-    if (strcmp(table, p->spec->source_table) == 0 &&
-        ++p->snapshot_root_rows_unpushed >= p->snapshot_push_root_rows) {
-        p->snapshot_root_rows_unpushed = 0;
-        return pipeline_push_ops(p, err);
+     * which goes out with the next few hundred while the next rows are
+     * read. */
+    if (strcmp(table, p->spec->source_table) != 0 ||
+        ++p->snapshot_root_rows_unpushed < p->snapshot_push_root_rows)
+        return true;
+    if (pipeline_target_busy(p)) {
+        if (p->snapshot_root_rows_unpushed < 4 * p->snapshot_push_root_rows)
+            return true;
+        if (!p->target.wait(p->target.arg, err))
+            return false;
     }
-    return true;
+    p->snapshot_root_rows_unpushed = 0;
+    return send_pending(p, err);
 }
 
 bool tf_pipeline_snapshot_done(tf_pipeline *p, int64_t now_ms, tf_error *err)
 {
-    bool written = false;
-    if (!pipeline_push_ops(p, err) || !p->target.flush(p->target.arg, true, &written, err))
+    if (!send_pending(p, err))
         return false;
     /* The documents are in; their checkpoint is the stream's start. */
     p->phase = TF_PIPELINE_RUNNING;
-    return tf_pipeline_checkpoint(p, now_ms, err);
+    return tf_pipeline_checkpoint(p, now_ms, err) && tf_pipeline_wait(p, now_ms, err);
 }
 
 /* ---- streaming ---- */
@@ -390,17 +453,18 @@ bool tf_pipeline_apply(tf_pipeline *p, const tf_pipeline_txn *txn, tf_error *err
         applied++;
     }
     p->transactions++;
-    p->dirty = true;                /* the position moved, at least */
-    if (!pipeline_push_ops(p, err)) /* rows, or what statements did */
-        return false;
+    p->dirty = true; /* the position moved, at least */
     if (applied) {
         p->rows_total += applied;
-        if (txn->commit_timestamp_us > p->unacked_commit_us)
-            p->unacked_commit_us = txn->commit_timestamp_us;
+        if (txn->commit_timestamp_us > p->unsent_commit_us)
+            p->unsent_commit_us = txn->commit_timestamp_us;
     }
     if (txn->log_file) {
         set_str(&p->binlog_file, txn->log_file);
         p->binlog_pos = txn->end_pos;
     }
-    return true;
+    /* the documents it changed (rows, or what statements did), now when
+     * the target is free; else they wait in the view, merged with what
+     * later transactions do to them */
+    return pipeline_target_busy(p) || send_pending(p, err);
 }

@@ -45,18 +45,29 @@ const char *tf_pipeline_phase_name(tf_pipeline_phase phase);
 /* ---- the target side ------------------------------------------------------ */
 
 /* Where documents, state and checkpoints go. The daemon's is
- * tf_pipeline_sink_target (a tf_sink and the state store); tests give a
- * fake. Every function returns false with err filled on failure. */
+ * tf_pipeline_sink_target (a tf_sink on a writer thread, and the state
+ * store); tests give a fake. Every function returns false with err filled
+ * on failure.
+ *
+ * Writing may be asynchronous: submit and commit may return once their
+ * work is queued. Each submission (a submit that had operations, or a
+ * commit) is acknowledged in order; acknowledged() counts them. While a
+ * submission is unacknowledged the pipeline keeps the documents changed
+ * meanwhile pending in the view, which merges the changes of many
+ * transactions into one operation per document for the next submission. */
 typedef struct tf_pipeline_target {
-    /* Queues one document operation; the target owns op's documents after
-     * the call, whatever it returns. */
+    /* Adds one document operation to the next submission; the target owns
+     * op's documents after the call, whatever it returns. */
     bool (*add)(void *arg, tf_doc_op *op, tf_error *err);
-    /* Writes the queued operations: always when force, else only when the
-     * target's batch is due (size or age). *written says whether anything
-     * was acknowledged. */
-    bool (*flush)(void *arg, bool force, bool *written, tf_error *err);
-    /* Operations queued and not yet written (NULL: 0): a re-sync gives the
-     * target its next slice only once this is 0. */
+    /* Submits the operations added since the last submission as one batch;
+     * *submitted says whether there were any. */
+    bool (*submit)(void *arg, bool *submitted, tf_error *err);
+    /* Submissions acknowledged (written) so far. */
+    uint64_t (*acknowledged)(void *arg);
+    /* Blocks until every submission is acknowledged. */
+    bool (*wait)(void *arg, tf_error *err);
+    /* Operations added and not yet written: a re-sync gives the target its
+     * next slice only once this is 0. */
     size_t (*pending)(void *arg);
     /* A change just applied to the view, for the next state delta (never
      * called for snapshot rows: the snapshot's checkpoint saves all). */
@@ -66,11 +77,11 @@ typedef struct tf_pipeline_target {
      * in a way the recorded changes do not describe (TRUNCATE, a new column
      * list, rows a re-sync deleted). */
     void (*rebase)(void *arg);
-    /* Writes every queued operation, then the state of view (a delta of
+    /* Submits every added operation, then the state of view (a delta of
      * the recorded changes, or a new base) with progress (the re-sync
      * queue; empty when none), then cp: a stored checkpoint never runs
      * ahead of the documents and state it names, and progress is stored
-     * with it atomically. */
+     * with it atomically. One submission, acknowledged once cp is written. */
     bool (*commit)(void *arg, const tf_view *view, const bson_t *progress, const tf_checkpoint *cp,
                    tf_error *err);
     void *arg;
@@ -207,17 +218,20 @@ void tf_pipeline_set_counts(tf_pipeline *p, uint64_t rows, uint64_t transactions
 
 /* The snapshot: one source row, applied as an insert. The documents of
  * root rows go to the target as inserts (the snapshot fills an emptied
- * collection) every snapshot_push_root_rows root rows. */
+ * collection) every snapshot_push_root_rows root rows when the target has
+ * acknowledged the last ones; when it has not and 4 times as many wait,
+ * this waits for the target (the view's pending documents stay few). */
 bool tf_pipeline_snapshot_row(tf_pipeline *p, const char *table, const tf_value *values,
                               tf_error *err);
-/* The snapshot's end: the last documents, written, then the state base and
- * the checkpoint at the position set before. */
+/* The snapshot's end: the last documents, then the state base and the
+ * checkpoint at the position set before, all acknowledged on return. */
 bool tf_pipeline_snapshot_done(tf_pipeline *p, int64_t now_ms, tf_error *err);
 
 /* Streaming: applies one complete transaction: each row change of a flow
  * table (database and table names compared exactly) to the view, recorded
- * for the next delta, then the documents it changed queued on the target.
- * The position moves to the transaction's end. A malformed or unsupported
+ * for the next delta; the documents it changed are submitted to the target
+ * now if it has acknowledged every submission, else with the next one
+ * (merged with later changes to them). The position moves to the transaction's end. A malformed or unsupported
  * change is an error naming the transaction; nothing of it is recorded.
  *
  * What else the source does to a flow table reaches the view too
@@ -238,10 +252,12 @@ bool tf_pipeline_apply(tf_pipeline *p, const tf_pipeline_txn *txn, tf_error *err
  * from its QUERY events) and applies it. */
 bool tf_pipeline_apply_replica_txn(tf_pipeline *p, const tf_replica_txn *txn, tf_error *err);
 
-/* The periodic work of a running pipeline (call every few ms): a checkpoint
- * when something was applied and checkpoint_interval_ms has passed since
- * the last one, else the target's batch when due; the next re-sync read
- * when none is in flight. */
+/* The periodic work of a running pipeline (call every few ms, and when the
+ * target acknowledges something): takes the target's acknowledgments (the
+ * delay); a checkpoint when something was applied, checkpoint_interval_ms
+ * has passed since the last one and the last is acknowledged; else the
+ * pending documents when the target has acknowledged every submission;
+ * the next re-sync read when none is in flight. */
 bool tf_pipeline_tick(tf_pipeline *p, int64_t now_ms, tf_error *err);
 
 /* ---- per-table online re-sync (resync.c) ----
@@ -294,9 +310,11 @@ typedef struct tf_pipeline_resync_stats {
 
 void tf_pipeline_get_resync_stats(const tf_pipeline *p, tf_pipeline_resync_stats *out);
 
-/* Flushes the view and commits documents, state and checkpoint now (only
- * between transactions). */
+/* Submits the pending documents, state and checkpoint now (only between
+ * transactions); they are written once tf_pipeline_wait returns. */
 bool tf_pipeline_checkpoint(tf_pipeline *p, int64_t now_ms, tf_error *err);
+/* Blocks until the target has acknowledged every submission. */
+bool tf_pipeline_wait(tf_pipeline *p, int64_t now_ms, tf_error *err);
 
 /* The source has sent everything it has (a heartbeat of the dump, which
  * the server sends only while it has nothing else to send): once every
@@ -322,18 +340,27 @@ void tf_pipeline_get_stats(const tf_pipeline *p, tf_pipeline_stats *out);
 
 typedef struct tfr_state_store tfr_state_store;
 
-/* What tf_pipeline_sink_target works on; the fields may be replaced
- * between calls (the daemon reopens its sink once the root key is known). */
+typedef struct tf_sink_worker tf_sink_worker;
+
+/* What tf_pipeline_sink_target works on: a sink's writer thread
+ * (sink_worker.h) and the state store; the fields may be replaced while
+ * nothing is added or submitted (the daemon reopens its sink once the root
+ * key is known). */
 typedef struct tf_pipeline_sink {
-    tf_sink *sink;
+    tf_sink_worker *worker;
     tfr_state_store *store;
     const char *spec_hash;
     char *const *root_key; /* root primary key columns, saved with the state */
     size_t root_key_count;
+    /* the operations added since the last submission (the target's) */
+    tf_doc_op *ops;
+    size_t op_count, op_cap;
 } tf_pipeline_sink;
 
 /* A target writing through s (which must outlive it). */
 tf_pipeline_target tf_pipeline_sink_target(tf_pipeline_sink *s);
+/* Frees the operations added and not submitted. */
+void tf_pipeline_sink_cleanup(tf_pipeline_sink *s);
 
 /* ---- DECIMAL rewriting (decimal.c) ---------------------------------------- */
 

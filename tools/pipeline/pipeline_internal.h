@@ -83,8 +83,18 @@ struct tf_pipeline {
     size_t snapshot_root_rows_unpushed;
     bool dirty; /* applied since the last checkpoint */
     int64_t last_checkpoint_ms;
-    int64_t unacked_commit_us; /* newest commit queued, not yet acknowledged */
-    int64_t delay_ms;
+    int64_t unsent_commit_us; /* newest source commit applied, not yet submitted */
+    /* submissions to the target not yet acknowledged, oldest first: the
+     * newest source commit each carries (0: none) */
+    struct unacked {
+        uint64_t ticket;
+        int64_t commit_us;
+    } *unacked;
+    size_t unacked_count, unacked_cap;
+    uint64_t submissions;   /* made so far: the last one's ticket */
+    uint64_t commit_ticket; /* the last checkpoint's */
+    int64_t acked_delay_ms; /* of the newest acknowledged source commit */
+    int64_t delay_ms;       /* that, or the age of what waits, if older */
     bool source_idle;   /* a heartbeat came after the last transaction */
     bool mark_replaces; /* each REPLACE is preceded by a marking update (resync.c) */
     uint64_t checkpoints;
@@ -109,8 +119,10 @@ struct tf_pipeline {
 };
 
 void pipeline_log(tf_pipeline *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The view's pending documents to the target's queue. */
+/* The view's pending documents to the target's next submission. */
 bool pipeline_push_ops(tf_pipeline *p, tf_error *err);
+/* Whether a submission is unacknowledged. */
+bool pipeline_target_busy(tf_pipeline *p);
 
 /* A new job at the end of the queue (resync.c). */
 resync_job *resync_job_new(tf_pipeline *p, resync_kind kind, const char *table);

@@ -1,31 +1,60 @@
 /* sink_target.c — the daemon's tf_pipeline_target: documents through a
- * tf_sink, the state through the state store (state_store.h), both in the
- * target database. */
+ * sink's writer thread (sink_worker.h), the state through the state store
+ * (state_store.h), both in the target database. */
 #include "pipeline.h"
+#include "sink_worker.h"
 #include "state_store.h"
+
+#include <string.h>
 
 static bool sink_add(void *arg, tf_doc_op *op, tf_error *err)
 {
     tf_pipeline_sink *s = arg;
-    return tf_sink_add(s->sink, op, err);
+    (void)err;
+    if (s->op_count == s->op_cap) {
+        s->op_cap = s->op_cap ? s->op_cap * 2 : 256;
+        s->ops = bson_realloc(s->ops, s->op_cap * sizeof *s->ops);
+    }
+    s->ops[s->op_count++] = *op;
+    memset(op, 0, sizeof *op);
+    return true;
 }
 
-static bool sink_flush(void *arg, bool force, bool *written, tf_error *err)
+/* The added operations to the worker (which takes the array). */
+static bool hand_over(tf_pipeline_sink *s, bool ticket, tf_error *err)
+{
+    tf_doc_op *ops = s->ops;
+    size_t n = s->op_count;
+    s->ops = NULL;
+    s->op_count = s->op_cap = 0;
+    return tf_sink_worker_write(s->worker, ops, n, ticket, err);
+}
+
+static bool sink_submit(void *arg, bool *submitted, tf_error *err)
 {
     tf_pipeline_sink *s = arg;
-    *written = false;
-    if (!tf_sink_pending_ops(s->sink) || (!force && !tf_sink_flush_due(s->sink)))
-        return true;
-    if (!tf_sink_flush(s->sink, err))
-        return false;
-    *written = true;
-    return true;
+    *submitted = s->op_count > 0;
+    if (!*submitted)
+        return tf_sink_worker_ok(s->worker, err);
+    return hand_over(s, true, err);
+}
+
+static uint64_t sink_acknowledged(void *arg)
+{
+    tf_pipeline_sink *s = arg;
+    return tf_sink_worker_acknowledged(s->worker);
+}
+
+static bool sink_wait(void *arg, tf_error *err)
+{
+    tf_pipeline_sink *s = arg;
+    return tf_sink_worker_wait(s->worker, 0, err);
 }
 
 static size_t sink_pending(void *arg)
 {
     tf_pipeline_sink *s = arg;
-    return tf_sink_pending_ops(s->sink);
+    return s->op_count + tf_sink_worker_pending_ops(s->worker);
 }
 
 static void sink_record(void *arg, const char *table, tf_view_change_kind kind,
@@ -45,16 +74,22 @@ static bool sink_commit(void *arg, const tf_view *view, const bson_t *progress,
                         const tf_checkpoint *cp, tf_error *err)
 {
     tf_pipeline_sink *s = arg;
-    return tfr_state_store_stage(s->store, s->sink, view, s->spec_hash, s->root_key,
-                                 s->root_key_count, progress, err) &&
-           tf_sink_commit(s->sink, cp, err) && tfr_state_store_committed(s->store, s->sink, err);
+    if (s->op_count && !hand_over(s, false, err))
+        return false;
+    if (!tfr_state_store_stage(s->store, s->worker, view, s->spec_hash, s->root_key,
+                               s->root_key_count, progress, err) ||
+        !tfr_state_store_commit(s->store, s->worker, cp, err))
+        return false;
+    return true;
 }
 
 tf_pipeline_target tf_pipeline_sink_target(tf_pipeline_sink *s)
 {
     tf_pipeline_target t = {
         .add = sink_add,
-        .flush = sink_flush,
+        .submit = sink_submit,
+        .acknowledged = sink_acknowledged,
+        .wait = sink_wait,
         .pending = sink_pending,
         .record = sink_record,
         .rebase = sink_rebase,
@@ -62,4 +97,13 @@ tf_pipeline_target tf_pipeline_sink_target(tf_pipeline_sink *s)
         .arg = s,
     };
     return t;
+}
+
+void tf_pipeline_sink_cleanup(tf_pipeline_sink *s)
+{
+    for (size_t i = 0; i < s->op_count; i++)
+        tf_doc_op_cleanup(&s->ops[i]);
+    bson_free(s->ops);
+    s->ops = NULL;
+    s->op_count = s->op_cap = 0;
 }

@@ -21,6 +21,9 @@
  * of incompressible input, which zstd grows by under 0.4%. */
 #define COMPRESSION_LEVEL 3
 #define CHUNK_INPUT_MAX (TF_STATE_CHUNK_MAX - TF_STATE_CHUNK_MAX / 128)
+/* The base chunks queued ahead of the target at most (tfr_state_store_stage
+ * waits beyond): a large state is not held twice in memory. */
+#define STATE_QUEUE_MAX ((size_t)64 << 20)
 /* The most a stored chunk may expand to: a bound for malformed frames. */
 #define CHUNK_OUTPUT_MAX ((size_t)64 << 20)
 #define SNAPSHOT_MARK_CHUNK "snapshot"
@@ -67,7 +70,7 @@ void tfr_state_store_record(tfr_state_store *store, const char *table, tf_view_c
 /* ---- writing ---- */
 
 typedef struct chunk_writer {
-    tf_sink *sink;
+    tf_sink_worker *worker;
     int64_t generation;
     const char *prefix; /* "base" or "delta" */
     int64_t next;       /* number of the next chunk */
@@ -91,14 +94,15 @@ static bool write_chunk(const uint8_t *data, size_t len, void *arg, tf_error *er
         return tf_error_set(err, TF_ERR_UNSUPPORTED, 0, "compressing state chunk %s: %s", name,
                             ZSTD_getErrorName(packed)),
                false;
-    if (!tf_sink_state_write(w->sink, w->generation, name, w->packed, packed, err))
+    if (!tf_sink_worker_state_write(w->worker, w->generation, name, w->packed, packed, err) ||
+        !tf_sink_worker_wait(w->worker, STATE_QUEUE_MAX, err))
         return false;
     w->next++;
     w->bytes += packed;
     return true;
 }
 
-static bool stage_meta(tf_sink *sink, const state_layout *l, const char *spec_hash,
+static bool stage_meta(tf_sink_worker *worker, const state_layout *l, const char *spec_hash,
                        const bson_t *progress, char *const *root_key, size_t root_key_count,
                        tf_error *err)
 {
@@ -119,12 +123,12 @@ static bool stage_meta(tf_sink *sink, const state_layout *l, const char *spec_ha
     BSON_APPEND_INT64(&meta, "delta_bytes", (int64_t)l->delta_bytes);
     if (progress && !bson_empty(progress))
         BSON_APPEND_DOCUMENT(&meta, "progress", progress);
-    bool ok = tf_sink_state_put(sink, META_CHUNK, bson_get_data(&meta), meta.len, err);
+    bool ok = tf_sink_worker_state_put(worker, META_CHUNK, bson_get_data(&meta), meta.len, err);
     bson_destroy(&meta);
     return ok;
 }
 
-bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view *view,
+bool tfr_state_store_stage(tfr_state_store *store, tf_sink_worker *worker, const tf_view *view,
                            const char *spec_hash, char *const *root_key, size_t root_key_count,
                            const bson_t *progress, tf_error *err)
 {
@@ -138,7 +142,7 @@ bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view 
     if (new_base) {
         /* A generation no stored checkpoint names: leftovers of a crash in
          * an earlier attempt at it are overwritten. */
-        chunk_writer w = {sink, cur->generation + 1, "base", 0, 0, NULL, 0};
+        chunk_writer w = {worker, cur->generation + 1, "base", 0, 0, NULL, 0};
         bool ok = tf_view_save(view, CHUNK_INPUT_MAX, write_chunk, &w, err) == TF_OK;
         bson_free(w.packed);
         if (!ok)
@@ -148,7 +152,7 @@ bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view 
         store->stats.last_base_ms = (double)(bson_get_monotonic_time() - t0) / 1000.0;
     } else if (tf_view_journal_changes(store->journal)) {
         /* Numbers past the stored delta count: no checkpoint reads them yet. */
-        chunk_writer w = {sink, cur->generation, "delta", cur->delta_chunks, 0, NULL, 0};
+        chunk_writer w = {worker, cur->generation, "delta", cur->delta_chunks, 0, NULL, 0};
         bool ok =
             tf_view_journal_save(store->journal, CHUNK_INPUT_MAX, write_chunk, &w, err) == TF_OK;
         bson_free(w.packed);
@@ -159,7 +163,7 @@ bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view 
         store->stats.deltas_written += (uint64_t)(w.next - cur->delta_chunks);
     }
     tf_view_journal_clear(store->journal);
-    if (!stage_meta(sink, &next, spec_hash, progress, root_key, root_key_count, err))
+    if (!stage_meta(worker, &next, spec_hash, progress, root_key, root_key_count, err))
         return false;
     store->staged = next;
     store->force_base = false;
@@ -171,29 +175,34 @@ bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view 
     return true;
 }
 
-static bool remove_chunks(tf_sink *sink, int64_t generation, const char *prefix, int64_t count,
-                          tf_error *err)
+static bool remove_chunks(tf_sink_worker *worker, int64_t generation, const char *prefix,
+                          int64_t count, tf_error *err)
 {
     for (int64_t i = 0; i < count; i++) {
         char name[48];
         snprintf(name, sizeof name, "%s.%" PRId64, prefix, i);
-        if (!tf_sink_state_remove(sink, generation, name, err))
+        if (!tf_sink_worker_state_remove(worker, generation, name, err))
             return false;
     }
     return true;
 }
 
-bool tfr_state_store_committed(tfr_state_store *store, tf_sink *sink, tf_error *err)
+bool tfr_state_store_commit(tfr_state_store *store, tf_sink_worker *worker, const tf_checkpoint *cp,
+                            tf_error *err)
 {
+    if (!tf_sink_worker_commit(worker, cp, err))
+        return false;
     state_layout old = store->stored;
     store->stored = store->staged;
     if (old.generation == store->stored.generation)
         return true;
     /* The old generation's chunks, one by one by _id (a filter over many
-     * chunks would read them all on FerretDB). */
-    return remove_chunks(sink, old.generation, "base", old.base_chunks, err) &&
-           remove_chunks(sink, old.generation, "delta", old.delta_chunks, err) &&
-           (old.generation != 0 || tf_sink_state_remove(sink, 0, SNAPSHOT_MARK_CHUNK, err));
+     * chunks would read them all on FerretDB), once the checkpoint naming
+     * the new one is written. */
+    return remove_chunks(worker, old.generation, "base", old.base_chunks, err) &&
+           remove_chunks(worker, old.generation, "delta", old.delta_chunks, err) &&
+           (old.generation != 0 ||
+            tf_sink_worker_state_remove(worker, 0, SNAPSHOT_MARK_CHUNK, err));
 }
 
 bool tfr_state_store_mark_snapshot(tf_sink *sink, tf_error *err)

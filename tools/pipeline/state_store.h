@@ -21,6 +21,7 @@
 #define TAPFLOW_REPLICA_STATE_STORE_H
 
 #include "sink.h"
+#include "sink_worker.h"
 #include "view.h"
 
 typedef struct tfr_state_store tfr_state_store;
@@ -34,12 +35,14 @@ void tfr_state_store_destroy(tfr_state_store *store);
 void tfr_state_store_record(tfr_state_store *store, const char *table, tf_view_change_kind kind,
                             const tf_value *before, const tf_value *after, size_t column_count);
 
-/* Writes the state for the checkpoint about to be committed (a delta, or a
- * new base) and stages its meta chunk (with progress, when not empty:
- * committed atomically with the checkpoint); the caller then runs tf_sink_commit
- * and, once it succeeded, tfr_state_store_committed. root_key names the
- * root primary key columns, kept for the unique index at resume. */
-bool tfr_state_store_stage(tfr_state_store *store, tf_sink *sink, const tf_view *view,
+/* Queues on worker the state for the checkpoint about to be committed (a
+ * delta, or a new base) and its meta chunk (with progress, when not empty:
+ * committed atomically with the checkpoint); the caller then queues the
+ * checkpoint with tfr_state_store_commit. root_key names the root primary
+ * key columns, kept for the unique index at resume. A base is serialized
+ * here, on the caller's thread (the view is not the worker's to read);
+ * while more than STATE_QUEUE_MAX bytes of it wait this blocks. */
+bool tfr_state_store_stage(tfr_state_store *store, tf_sink_worker *worker, const tf_view *view,
                            const char *spec_hash, char *const *root_key, size_t root_key_count,
                            const bson_t *progress, tf_error *err);
 /* The next stage writes a new base whatever the deltas' size: after a
@@ -49,9 +52,12 @@ void tfr_state_store_force_base(tfr_state_store *store);
 /* The progress document staged with the stored checkpoint (the pipeline's
  * re-sync queue), as tfr_state_store_read_meta found it; empty when none. */
 const bson_t *tfr_state_store_progress(const tfr_state_store *store);
-/* The staged state is now the stored checkpoint's; a new generation
- * removes the previous one's chunks. */
-bool tfr_state_store_committed(tfr_state_store *store, tf_sink *sink, tf_error *err);
+/* Queues cp after the staged state and, when the staged state is a new
+ * generation, the removal of the previous one's chunks after it: the
+ * staged state counts as the stored one from now on (a failed write stops
+ * the flow, which then resumes from what the target holds). */
+bool tfr_state_store_commit(tfr_state_store *store, tf_sink_worker *worker,
+                            const tf_checkpoint *cp, tf_error *err);
 
 /* Resume, first step: reads the stored checkpoint's meta chunk (flow names
  * the flow in messages). Fills the root key columns (new strings, bson_free

@@ -50,7 +50,6 @@ typedef struct tfr_config {
     uint16_t status_port;
     size_t batch_max_ops;
     size_t batch_max_bytes;
-    int64_t flush_interval_ms;
     int64_t checkpoint_interval_ms;
     size_t resync_chunk_rows; /* rows per read of a table re-sync */
     tfr_decimal_mode decimal;

@@ -13,8 +13,10 @@
  *             (state_store.c); nothing is read from the source tables and
  *             no document is computed
  *   stream    tf_replica from the position: each complete transaction is
- *             applied to the view (and recorded for the next delta) and its
- *             documents queued on the sink (written by size / time); a
+ *             applied to the view (and recorded for the next delta); its
+ *             documents go to the writer thread at once when it is free,
+ *             else with its next write, merged per document with what the
+ *             transactions meanwhile did to them; a
  *             timer writes the checkpoint (a delta of the changes since the
  *             last one, or a new base when the deltas grew large, then GTID
  *             position and counts) at most every checkpoint_interval_ms,
@@ -24,16 +26,20 @@
  * The pipeline (tools/pipeline/pipeline.h) applies rows and transactions
  * and commits checkpoints; this file owns the connections, the sink, the
  * timer, the signals and the status endpoint. Everything runs on one
- * libevent loop; sink calls block it (the replica's socket buffers
- * meanwhile, and its heartbeat tolerance covers seconds). */
+ * libevent loop except the target's writes, which run on the sink's
+ * writer thread (sink_worker.h): a slow target never stops the source
+ * being read. The writer wakes the loop after each write; the status
+ * endpoint answers from a thread of its own (status_http.c). */
 #include "daemon.h"
 #include "pipeline.h"
 #include "replica.h"
 #include "sink.h"
+#include "sink_worker.h"
 #include "state_store.h"
 #include "view.h"
 
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +50,8 @@
 #define TICK_MS 10
 /* how often the status endpoint's answer is renewed */
 #define STATUS_PUBLISH_MS 50
+/* How long a stop waits for the writer's call in progress (a hung target). */
+#define WRITER_STOP_MS 10000
 
 typedef struct daemon_ctx {
     const tfr_run_options *opt;
@@ -56,6 +64,10 @@ typedef struct daemon_ctx {
     tf_view *view;           /* the pipeline's */
     tf_pipeline_sink target; /* the sink and state store the pipeline writes through */
     tf_sink *sink;
+    tf_sink_worker *writer; /* the thread writing through sink */
+    struct event *written;  /* activated by the writer after each write */
+    bool writer_abandoned;  /* stuck in a target call at exit: its sink,
+                               event and base are left to the exit */
     tfr_state_store *store;
     tf_replica *replica;
     tf_snapshot *snapshot;
@@ -125,9 +137,9 @@ static void status_fill(void *arg, tfr_status *out)
     out->resync_rows_read = rs.rows_read;
     out->resync_rows_changed = rs.rows_changed;
     out->resync_completed = rs.completed;
-    if (d->sink) {
+    if (d->writer) {
         tf_sink_stats st;
-        tf_sink_get_stats(d->sink, &st);
+        tf_sink_worker_get_stats(d->writer, &st);
         out->documents = st.ops_written;
     }
 }
@@ -404,7 +416,7 @@ static void on_snapshot_done(tf_snapshot *s, const tf_error *serr, void *arg)
     tf_pipeline_stats ps;
     tf_pipeline_get_stats(d->pipeline, &ps);
     tf_sink_stats st;
-    tf_sink_get_stats(d->sink, &st);
+    tf_sink_worker_get_stats(d->writer, &st);
     tfr_state_stats ss;
     tfr_state_store_get_stats(d->store, &ss);
     tfr_log("snapshot done: %" PRIu64 " rows, %" PRIu64 " documents written, state base of "
@@ -485,7 +497,8 @@ static void stop_now(daemon_ctx *d, const char *why)
     if (phase_is(d, TF_PIPELINE_RUNNING)) {
         if (d->replica)
             take_replica_position(d);
-        if (!tf_pipeline_checkpoint(d->pipeline, now_ms(), &err)) {
+        if (!tf_pipeline_checkpoint(d->pipeline, now_ms(), &err) ||
+            !tf_pipeline_wait(d->pipeline, now_ms(), &err)) {
             fatal(d, &err);
             return;
         }
@@ -517,6 +530,21 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     stop_now(arg, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+static void pipeline_tick(daemon_ctx *d, int64_t now)
+{
+    tf_error err = {0};
+    if (d->writer && !tf_sink_worker_ok(d->writer, &err)) {
+        if (!phase_is(d, TF_PIPELINE_ERROR))
+            fatal(d, &err);
+        return;
+    }
+    if (!phase_is(d, TF_PIPELINE_RUNNING))
+        return;
+    take_replica_position(d);
+    if (!tf_pipeline_tick(d->pipeline, now, &err))
+        fatal(d, &err);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     daemon_ctx *d = arg;
@@ -534,12 +562,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         d->qps_rows = ps.rows_total;
         d->qps_at_ms = now;
     }
-    if (!phase_is(d, TF_PIPELINE_RUNNING))
-        return;
-    tf_error err = {0};
-    take_replica_position(d);
-    if (!tf_pipeline_tick(d->pipeline, now, &err))
-        fatal(d, &err);
+    pipeline_tick(d, now);
+}
+
+/* The writer finished a write: its acknowledgment, and the documents that
+ * waited for it, now rather than at the next tick. */
+static void on_written(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pipeline_tick(arg, now_ms());
 }
 
 /* ---- set-up ---- */
@@ -564,10 +596,32 @@ static bool create_fanout_indexes(daemon_ctx *d, tf_error *err)
     return true;
 }
 
-static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
+/* Runs on the writer's thread: only wakes the loop. */
+static void writer_done(void *arg)
 {
+    daemon_ctx *d = arg;
+    event_active(d->written, EV_TIMEOUT, 0);
+}
+
+static void close_sink(daemon_ctx *d)
+{
+    tf_pipeline_sink_cleanup(&d->target);
+    if (!tf_sink_worker_stop(d->writer, WRITER_STOP_MS)) {
+        /* still inside a call to the target: the process ends with it */
+        tfr_log("the target did not answer the last write within %d s; exiting without it",
+                WRITER_STOP_MS / 1000);
+        d->sink = NULL;
+        d->writer_abandoned = true;
+    }
+    d->writer = NULL;
+    d->target.worker = NULL;
     tf_sink_destroy(d->sink);
     d->sink = NULL;
+}
+
+static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
+{
+    close_sink(d);
     tf_sink_options so;
     tf_sink_options_init(&so);
     so.uri = d->dst->uri;
@@ -580,16 +634,20 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
         so.checkpoint_collection = d->cfg.checkpoint_collection;
     so.max_batch_ops = d->cfg.batch_max_ops;
     so.max_batch_bytes = d->cfg.batch_max_bytes;
-    so.flush_interval_ms = d->cfg.flush_interval_ms;
     so.fanout = TF_FANOUT_DETECT; /* the view follows the server (below) */
     /* Documents addressed by the _id derived from the root key: the one
      * filter FerretDB pushes down (sink.h, "Addressing by _id"). */
     so.id_from_root_key = true;
     d->sink = tf_sink_open(&so, err);
-    d->target.sink = d->sink;
     d->target.root_key = d->root_key;
     d->target.root_key_count = d->root_key_count;
     if (!d->sink)
+        return false;
+    /* The loop calls the sink itself only until the pipeline first submits
+     * (set-up, checkpoint and state reads): the writer is idle till then. */
+    d->writer = tf_sink_worker_start(d->sink, writer_done, d, err);
+    d->target.worker = d->writer;
+    if (!d->writer)
         return false;
     /* Partial updates: updateMany with arrayFilters where the server
      * takes them, else element paths by position (FerretDB); the mode
@@ -932,7 +990,10 @@ int tfr_run(const tfr_run_options *opt)
     }
     tf_flow_spec_hash(d.spec, d.spec_hash);
     d.store = tfr_state_store_new();
+    /* before the base: the writer thread activates an event of it */
+    evthread_use_pthreads();
     d.base = event_base_new();
+    d.written = event_new(d.base, -1, 0, on_written, &d);
     if (!resolve_datasources(&d, &err))
         goto out;
     d.target.store = d.store;
@@ -984,7 +1045,11 @@ done:
         event_free(d.sig_term);
     if (d.sig_int)
         event_free(d.sig_int);
-    tf_sink_destroy(d.sink);
+    close_sink(&d);
+    if (d.writer_abandoned)
+        d.written = NULL, d.base = NULL;
+    if (d.written)
+        event_free(d.written);
     tf_pipeline_destroy(d.pipeline);
     tfr_state_store_destroy(d.store);
     tf_flow_spec_destroy(d.spec);
