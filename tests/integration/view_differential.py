@@ -568,13 +568,13 @@ class Workload:
         return "BEGIN;\n" + "".join(s + ";\n" for s in stmts) + (
             "ROLLBACK;\n" if rollback else "COMMIT;\n")
 
-    def initial(self):
-        """Rows present before the daemon starts."""
+    def initial(self, scale=1):
+        """Rows present before the daemon starts (scale times the test's)."""
         sqls = []
         for table, n in (("ecom_customers", 60), ("ecom_products", 40), ("ecom_sellers", 15),
                          ("ecom_orders", 80), ("ecom_order_items", 150),
                          ("ecom_order_payments", 100)):
-            for _ in range(n // 10):
+            for _ in range(n * scale // 10):
                 s = self.s_insert(table, 10)
                 if s:
                     sqls.append(s + ";\n")
