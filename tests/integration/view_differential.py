@@ -234,6 +234,7 @@ class Workload:
         self.r = rnd
         self.t = {name: {} for name in TABLES}
         self.next_order = 0
+        self.order_cap = 110  # orders kept at about this many (see statement)
         self.stats = {"statements": 0, "transactions": 0, "rolled_back": 0}
 
     # --- value generators ---
@@ -444,7 +445,7 @@ class Workload:
         r = self.r
         x = r.random()
         T = self.t
-        if x < 0.10 and len(T["ecom_orders"]) > 110:
+        if x < 0.10 and len(T["ecom_orders"]) > self.order_cap:
             # FerretDB scans the collection for every replace (no pushdown
             # of order_id): the number of documents is kept near 100.
             return [self.s_delete("ecom_orders")]

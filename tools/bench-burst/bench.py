@@ -87,6 +87,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="tf_burst_")
     db = "tf_burst_%d" % os.getpid()
     w = vd.Workload(random.Random(a.seed))
+    w.order_cap = 110 * a.scale
     mongo = vd.Mongo(srv.mongo_uri, tmp)
     daemon = vd.Daemon(srv, db, tmp, 9000 + os.getpid() % 1000)
     out("bench-burst: database %s, scale %d, %d transactions, seed %d, %s" % (
