@@ -399,7 +399,7 @@ static tf_status append_value(json_ctx *c, bson_t *parent, const char *key, size
             st = tf_read_bytes(&r, n, &s, "string data");
         if (st != TF_OK)
             return st;
-        if (!bson_utf8_validate((const char *)s, n, true)) {
+        if (!tf_utf8_valid(s, n)) {
             r.pos -= n;
             return tf_reader_bad(&r, "string of %u bytes is not valid UTF-8", n);
         }

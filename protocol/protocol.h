@@ -86,6 +86,11 @@ typedef struct tf_str {
  * one byte past a buffer whose bytes hold no NUL. */
 char *tf_strndup(const void *ptr, size_t len);
 
+/* Whether len bytes are UTF-8 as libbson takes it: exactly what
+ * bson_utf8_validate(s, len, true) answers (NUL bytes allowed), ASCII runs
+ * checked a word at a time. */
+bool tf_utf8_valid(const void *s, size_t len);
+
 /* CRC32 as the binlog uses it (zlib's polynomial). */
 uint32_t tf_crc32(const uint8_t *buf, size_t len);
 

@@ -103,7 +103,7 @@ static tf_status append_string(bson_t *doc, const char *key, size_t key_len, con
         bson_free(u);
         return ok ? TF_OK : full(err);
     }
-    if (!bson_utf8_validate(s, len, true)) {
+    if (!tf_utf8_valid(s, len)) {
         char detail[64];
         snprintf(detail, sizeof detail, "%u", col ? col->charset : 0);
         return unsupported(err, col,
