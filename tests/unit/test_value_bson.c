@@ -260,9 +260,72 @@ static void test_decimal128_conversion_never_rounds(void **state)
     assert_string_equal(text, "-0.05");
 }
 
+/* The direct construction gives the bits libbson's parser gives for the
+ * same coefficient and exponent: random DECIMAL texts of every shape. */
+static void test_decimal128_bits_equal_libbson_parser(void **state)
+{
+    (void)state;
+    srand(1202);
+    for (int round = 0; round < 100000; round++) {
+        char text[80], expect[90];
+        size_t n = 0;
+        if (rand() % 3 == 0)
+            text[n++] = '-';
+        int intg = rand() % 36, frac = rand() % 31;
+        int zeros = rand() % 4 == 0 ? rand() % 8 : 0; /* leading zeros */
+        for (int i = 0; i < zeros; i++)
+            text[n++] = '0';
+        for (int i = 0; i < intg; i++)
+            text[n++] = (char)('0' + rand() % 10);
+        if (intg + zeros == 0)
+            text[n++] = '0';
+        if (frac) {
+            text[n++] = '.';
+            for (int i = 0; i < frac; i++)
+                text[n++] = (char)('0' + (rand() % 3 ? rand() % 10 : 0));
+        }
+        text[n] = '\0';
+        bson_decimal128_t got, want;
+        bool ok = tf_decimal_text_to_decimal128(text, &got);
+        /* what the old path handed to libbson: "<digits>E<exponent>" */
+        const char *s = text + (text[0] == '-');
+        char coeff[80];
+        size_t c = 0;
+        int exponent = 0;
+        bool point = false;
+        for (; *s; s++) {
+            if (*s == '.') {
+                point = true;
+                continue;
+            }
+            if (c == 0 && *s == '0') {
+                exponent -= point;
+                continue;
+            }
+            coeff[c++] = *s;
+            exponent -= point;
+        }
+        while (c > 34 && exponent < 0 && coeff[c - 1] == '0')
+            c--, exponent++;
+        if (c > 34) {
+            assert_false(ok);
+            continue;
+        }
+        assert_true(ok);
+        snprintf(expect, sizeof expect, "%s%.*sE%d", text[0] == '-' ? "-" : "", c ? (int)c : 1,
+                 c ? coeff : "0", exponent);
+        assert_true(bson_decimal128_from_string(expect, &want));
+        if (got.high != want.high || got.low != want.low)
+            fail_msg("%s: %016llx%016llx, libbson %016llx%016llx", text,
+                     (unsigned long long)got.high, (unsigned long long)got.low,
+                     (unsigned long long)want.high, (unsigned long long)want.low);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decimal128_bits_equal_libbson_parser),
         cmocka_unit_test(test_integers_map_by_column_range),
         cmocka_unit_test(test_unsigned_bigint_above_int64_is_decimal128),
         cmocka_unit_test(test_decimal_is_exact_decimal128_keeping_scale),

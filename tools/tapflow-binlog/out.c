@@ -119,7 +119,8 @@ void out_double(out_buf *o, double v)
         return;
     }
     if (isinf(v)) {
-        out_cstr(o, v > 0 ? "{\"$numberDouble\":\"Infinity\"}" : "{\"$numberDouble\":\"-Infinity\"}");
+        out_cstr(o,
+                 v > 0 ? "{\"$numberDouble\":\"Infinity\"}" : "{\"$numberDouble\":\"-Infinity\"}");
         return;
     }
     int n = 0;
@@ -304,6 +305,65 @@ static void out_date(out_buf *o, int64_t ms)
     out_bytes(o, tmp, (size_t)(p - tmp));
 }
 
+/* What bson_decimal128_to_string prints, for finite canonical values (the
+ * rest goes to libbson): the Extended JSON spec's rules, plain notation
+ * when the exponent is at most 0 and the adjusted exponent at least -6,
+ * else d.dddE+x. libbson's formatter showed in the profile. */
+size_t out_decimal128_text(const bson_decimal128_t *dec, char *text)
+{
+    uint64_t high = dec->high, low = dec->low;
+    if (((high >> 61) & 3) == 3) { /* NaN, infinity, or the large-coefficient form */
+        bson_decimal128_to_string(dec, text);
+        return strlen(text);
+    }
+    int exponent = (int)((high >> 49) & 0x3fff) - 6176;
+    unsigned __int128 c = ((unsigned __int128)(high & ((UINT64_C(1) << 49) - 1)) << 64) | low;
+    char digits[40]; /* 2^113 has 35 digits */
+    size_t nd = 0;
+    do {
+        digits[nd++] = (char)('0' + (unsigned)(c % 10));
+        c /= 10;
+    } while (c);
+    if (nd > 34) { /* not canonical: libbson's own truncation */
+        bson_decimal128_to_string(dec, text);
+        return strlen(text);
+    }
+    char *t = text;
+    if (high >> 63)
+        *t++ = '-';
+    int adjusted = (int)nd - 1 + exponent;
+    if (exponent > 0 || adjusted < -6) {
+        *t++ = digits[nd - 1];
+        if (nd > 1) {
+            *t++ = '.';
+            for (size_t i = nd - 1; i-- > 0;)
+                *t++ = digits[i];
+        }
+        t += sprintf(t, "E%+d", adjusted);
+    } else if (exponent == 0) {
+        for (size_t i = nd; i-- > 0;)
+            *t++ = digits[i];
+    } else {
+        int point = (int)nd + exponent; /* digits before the point */
+        if (point > 0) {
+            for (int i = 0; i < point; i++)
+                *t++ = digits[nd - 1 - (size_t)i];
+            *t++ = '.';
+            for (size_t i = nd - (size_t)point; i-- > 0;)
+                *t++ = digits[i];
+        } else {
+            *t++ = '0';
+            *t++ = '.';
+            for (int i = 0; i < -point; i++)
+                *t++ = '0';
+            for (size_t i = nd; i-- > 0;)
+                *t++ = digits[i];
+        }
+    }
+    *t = '\0';
+    return (size_t)(t - text);
+}
+
 static void out_iter_value(out_buf *o, const bson_iter_t *it);
 
 void out_bson(out_buf *o, const bson_t *doc, bool is_array)
@@ -335,35 +395,23 @@ static void out_iter_value(out_buf *o, const bson_iter_t *it)
         out_json_string(o, s, n);
         break;
     }
-    case BSON_TYPE_INT32:
-        out_i64(o, bson_iter_int32(it));
-        break;
-    case BSON_TYPE_INT64:
-        out_i64(o, bson_iter_int64(it));
-        break;
-    case BSON_TYPE_DOUBLE:
-        out_double(o, bson_iter_double(it));
-        break;
-    case BSON_TYPE_BOOL:
-        out_cstr(o, bson_iter_bool(it) ? "true" : "false");
-        break;
+    case BSON_TYPE_INT32: out_i64(o, bson_iter_int32(it)); break;
+    case BSON_TYPE_INT64: out_i64(o, bson_iter_int64(it)); break;
+    case BSON_TYPE_DOUBLE: out_double(o, bson_iter_double(it)); break;
+    case BSON_TYPE_BOOL: out_cstr(o, bson_iter_bool(it) ? "true" : "false"); break;
     case BSON_TYPE_NULL:
-    case BSON_TYPE_UNDEFINED:
-        out_cstr(o, "null");
-        break;
+    case BSON_TYPE_UNDEFINED: out_cstr(o, "null"); break;
     case BSON_TYPE_DECIMAL128: {
         bson_decimal128_t dec;
         char text[BSON_DECIMAL128_STRING];
         bson_iter_decimal128(it, &dec);
-        bson_decimal128_to_string(&dec, text);
-        out_cstr(o, "{\"$numberDecimal\":\"");
-        out_cstr(o, text);
-        out_cstr(o, "\"}");
+        size_t n = out_decimal128_text(&dec, text);
+        out_bytes(o, "{\"$numberDecimal\":\"", 19);
+        out_bytes(o, text, n);
+        out_bytes(o, "\"}", 2);
         break;
     }
-    case BSON_TYPE_DATE_TIME:
-        out_date(o, bson_iter_date_time(it));
-        break;
+    case BSON_TYPE_DATE_TIME: out_date(o, bson_iter_date_time(it)); break;
     case BSON_TYPE_BINARY: {
         bson_subtype_t sub;
         uint32_t n;

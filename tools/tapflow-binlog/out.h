@@ -16,8 +16,8 @@ typedef struct out_buf {
     char *data;
     size_t len;
     size_t cap;
-    FILE *sink;   /* where out_flush writes; NULL: keep everything */
-    bool failed;  /* a write to sink failed (EPIPE, disk full) */
+    FILE *sink;  /* where out_flush writes; NULL: keep everything */
+    bool failed; /* a write to sink failed (EPIPE, disk full) */
 } out_buf;
 
 void out_init(out_buf *o, FILE *sink);
@@ -32,6 +32,9 @@ void out_char(out_buf *o, char c);
 void out_u64(out_buf *o, uint64_t v);
 void out_i64(out_buf *o, int64_t v);
 void out_double(out_buf *o, double v);
+/* The text bson_decimal128_to_string gives (text: BSON_DECIMAL128_STRING
+ * bytes); returns its length. */
+size_t out_decimal128_text(const bson_decimal128_t *dec, char *text);
 /* A JSON string literal: quotes and escapes. Bytes that are not valid UTF-8
  * are written as \u00XX of their byte value (so the line stays valid JSON
  * and the byte is visible). */
