@@ -1,9 +1,12 @@
 /* test_binlog_out.c — tapflow-binlog's JSON writer (tools/tapflow-binlog/
  * out.c): its Decimal128 text is what bson_decimal128_to_string prints, on
  * the spec's examples and on random values of every coefficient size and
- * exponent, NaN, infinities and non-canonical coefficients included. */
+ * exponent, NaN, infinities and non-canonical coefficients included; its
+ * doubles are the shortest of %.15g..%.17g that reads back, as the
+ * snprintf/strtod loop it shortcuts gives them, on edge and random values. */
 #include "out.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,11 +89,94 @@ static void test_random_values(void **state)
     }
 }
 
+/* The writer's rule by snprintf and strtod alone. */
+static void reference_double(double v, char *out, size_t cap)
+{
+    if (isnan(v) || isinf(v)) {
+        out_buf o;
+        out_init(&o, NULL);
+        out_double(&o, v);
+        snprintf(out, cap, "%.*s", (int)o.len, o.data);
+        out_cleanup(&o);
+        return;
+    }
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(out, cap, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            break;
+    }
+    if (strpbrk(out, ".eEn") == NULL)
+        snprintf(out + n, cap - (size_t)n, ".0");
+}
+
+static void assert_double(double v)
+{
+    char want[64];
+    reference_double(v, want, sizeof want);
+    out_buf o;
+    out_init(&o, NULL);
+    out_double(&o, v);
+    if (o.len != strlen(want) || memcmp(o.data, want, o.len) != 0)
+        fail_msg("%a: \"%.*s\", expected \"%s\"", v, (int)o.len, o.data, want);
+    out_cleanup(&o);
+}
+
+static void test_doubles_as_the_snprintf_rule(void **state)
+{
+    (void)state;
+    static const double edges[] = {0.0,
+                                   -0.0,
+                                   1e-4,
+                                   1e-5,
+                                   0.1,
+                                   0.3,
+                                   1.0,
+                                   -2.5,
+                                   1e15,
+                                   1e14,
+                                   999999999999999.0,
+                                   1e16,
+                                   123456789012345.0,
+                                   0.00012345678,
+                                   499956.25,
+                                   3999.65,
+                                   1e-300,
+                                   1e300,
+                                   5e-324};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        assert_double(edges[i]);
+        assert_double(nextafter(edges[i], INFINITY));
+        assert_double(nextafter(edges[i], -INFINITY));
+    }
+    srand(77);
+    for (int round = 0; round < 300000; round++) {
+        double v;
+        int shape = rand() % 4;
+        if (shape == 0) { /* a decimal of a few fraction digits */
+            long long n = ((long long)rand() << 20 ^ rand()) % 100000000000LL;
+            static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+            v = (double)n / p10[rand() % 10];
+        } else if (shape == 1) { /* any bits */
+            uint64_t bits = rnd64() ^ (rnd64() << 32);
+            memcpy(&v, &bits, sizeof v);
+        } else if (shape == 2) { /* float32 widened, as FLOAT columns are */
+            v = (double)(float)((double)rand() / (double)RAND_MAX * pow(10, rand() % 20 - 8));
+        } else {
+            v = (double)rand() / (double)RAND_MAX * pow(10, rand() % 40 - 20);
+        }
+        if (rand() % 2)
+            v = -v;
+        assert_double(v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_examples),
         cmocka_unit_test(test_random_values),
+        cmocka_unit_test(test_doubles_as_the_snprintf_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,10 +214,16 @@ static tf_status image_to_bson(const tf_table_map *map, const tf_value *values, 
         const tf_value *v = &values[i];
         if (v->kind == TF_VAL_ABSENT)
             continue;
-        const char *key = column_key(map, i, keybuf, sizeof keybuf);
         const tf_column *col = &map->columns[i];
+        /* the name as the map holds it when it has one (no copy, no
+         * strlen per value: both showed in the profile) */
+        bool named = col->name.len > 0 && col->name.len < KEY_MAX &&
+                     !memchr(col->name.ptr, 0, col->name.len);
+        const char *key = named ? col->name.ptr : column_key(map, i, keybuf, sizeof keybuf);
+        size_t key_len = named ? col->name.len : strlen(key);
         tf_status status;
         if (v->kind == TF_VAL_JSON_DIFF) {
+            key = column_key(map, i, keybuf, sizeof keybuf);
             status = append_json_diff(doc, key, v, before_doc, err);
         } else if (is_zero_date(v) || (v->kind == TF_VAL_TIMESTAMP && v->timestamp.seconds == 0 &&
                                        v->timestamp.microsecond == 0)) {
@@ -232,20 +238,21 @@ static tf_status image_to_bson(const tf_table_map *map, const tf_value *values, 
                 kind = TF_VAL_DATETIME;
             }
             size_t n = tf_temporal_format(t, kind, text, sizeof text);
-            bson_append_utf8(doc, key, -1, text, (int)n);
+            bson_append_utf8(doc, key, (int)key_len, text, (int)n);
             status = TF_OK;
         } else {
-            status = tf_value_append_bson(doc, key, strlen(key), v, col, err);
+            status = tf_value_append_bson(doc, key, key_len, v, col, err);
             if (status != TF_OK && err->domain == TF_ERR_UNSUPPORTED && is_bytes_kind(v->kind)) {
                 /* A charset we do not convert: show the bytes rather than
                  * stop (tapflow itself refuses such columns). */
-                bson_append_binary(doc, key, -1, BSON_SUBTYPE_BINARY, v->bytes.ptr,
+                bson_append_binary(doc, key, (int)key_len, BSON_SUBTYPE_BINARY, v->bytes.ptr,
                                    (uint32_t)v->bytes.len);
                 status = TF_OK;
             }
         }
         if (status != TF_OK) {
-            tf_error_prefix(err, "column %s (%s)", key, column_type_name(col->type));
+            tf_error_prefix(err, "column %s (%s)", column_key(map, i, keybuf, sizeof keybuf),
+                            column_type_name(col->type));
             return status;
         }
     }
@@ -293,7 +300,8 @@ static tf_status verify_image(tool_state *st, const tf_table_map *map, const tf_
         const tf_value *v = &values[i];
         if (v->kind == TF_VAL_JSON) {
             bson_reinit(&st->scratch);
-            tf_status s = tf_json_binary_append_bson(&st->scratch, "v", 1, v->bytes.ptr, v->bytes.len, err);
+            tf_status s =
+                tf_json_binary_append_bson(&st->scratch, "v", 1, v->bytes.ptr, v->bytes.len, err);
             if (s != TF_OK)
                 return s;
         } else if (v->kind == TF_VAL_JSON_DIFF) {
@@ -326,7 +334,8 @@ static void begin_event_line(tool_state *st, const tf_event *ev, uint64_t pos, u
 {
     out_buf *o = &st->out;
     out_cstr(o, "{\"type\":");
-    out_json_string(o, tf_event_type_name(ev->header.type), strlen(tf_event_type_name(ev->header.type)));
+    out_json_string(o, tf_event_type_name(ev->header.type),
+                    strlen(tf_event_type_name(ev->header.type)));
     if (ev->kind == TF_EVENT_OTHER && strcmp(tf_event_type_name(ev->header.type), "UNKNOWN") == 0) {
         out_cstr(o, ",\"type_code\":");
         out_u64(o, ev->header.type);
@@ -371,7 +380,8 @@ static void format_mysql_gtid(const tf_gtid_event *g, char *buf, size_t cap)
         snprintf(buf, cap, "%s:%" PRIu64, uuid, g->gno);
 }
 
-static void format_mariadb_gtid(uint32_t domain, uint32_t server, uint64_t seq, char *buf, size_t cap)
+static void format_mariadb_gtid(uint32_t domain, uint32_t server, uint64_t seq, char *buf,
+                                size_t cap)
 {
     snprintf(buf, cap, "%" PRIu32 "-%" PRIu32 "-%" PRIu64, domain, server, seq);
 }
@@ -422,9 +432,7 @@ static int write_event_fields(tool_state *st, const tf_event *ev)
         }
         break;
     }
-    case TF_EVENT_XID:
-        out_u64_field(o, "xid", ev->xid);
-        break;
+    case TF_EVENT_XID: out_u64_field(o, "xid", ev->xid); break;
     case TF_EVENT_INTVAR:
         out_str_field(o, "variable", ev->intvar.type == 1 ? "LAST_INSERT_ID" : "INSERT_ID",
                       ev->intvar.type == 1 ? 14 : 9);
@@ -505,8 +513,8 @@ static int write_event_fields(tool_state *st, const tf_event *ev)
     case TF_EVENT_PREVIOUS_GTIDS: {
         tf_gtid_set *set = NULL;
         tf_error err = {0};
-        if (tf_gtid_set_decode_binary(ev->previous_gtids.data, ev->previous_gtids.data_len, &set, &err) !=
-            TF_OK) {
+        if (tf_gtid_set_decode_binary(ev->previous_gtids.data, ev->previous_gtids.data_len, &set,
+                                      &err) != TF_OK) {
             report(st, "PREVIOUS_GTIDS: ", &err);
             return 1;
         }
@@ -550,8 +558,7 @@ static int write_event_fields(tool_state *st, const tf_event *ev)
         out_u64_field(o, "uncompressed_size", ev->payload.uncompressed_size);
         break;
     }
-    default:
-        break;
+    default: break;
     }
     return 0;
 }
@@ -649,8 +656,8 @@ static int write_row_line(tool_state *st, const tf_event *ev, const tf_table_map
     return 0;
 }
 
-static int handle_rows(tool_state *st, const tf_event *ev, uint64_t pos, uint64_t next_pos, bool inner,
-                       size_t inner_offset)
+static int handle_rows(tool_state *st, const tf_event *ev, uint64_t pos, uint64_t next_pos,
+                       bool inner, size_t inner_offset)
 {
     tf_error err = {0};
     const tf_table_map *map = NULL;
@@ -660,7 +667,8 @@ static int handle_rows(tool_state *st, const tf_event *ev, uint64_t pos, uint64_
         if (st->opt->start_position > 4 || st->opt->start_gtid != NULL) {
             st->errors++;
             char what[96];
-            snprintf(what, sizeof what, "warning: skipping rows event at offset %" PRIu64 ": ", pos);
+            snprintf(what, sizeof what, "warning: skipping rows event at offset %" PRIu64 ": ",
+                     pos);
             report(st, what, &err);
             return 0;
         }
@@ -716,8 +724,8 @@ static int handle_rows(tool_state *st, const tf_event *ev, uint64_t pos, uint64_
         tf_rows_cleanup(&cur);
         if (rc) {
             char what[96];
-            snprintf(what, sizeof what, "at offset %" PRIu64 ": row %" PRIu64 " of %s.%s: ", pos, count + 1,
-                     map->database.ptr, map->table.ptr);
+            snprintf(what, sizeof what, "at offset %" PRIu64 ": row %" PRIu64 " of %s.%s: ", pos,
+                     count + 1, map->database.ptr, map->table.ptr);
             report(st, what, &err);
             return 1;
         }
@@ -784,9 +792,10 @@ static void gtid_boundary(tool_state *st, const tf_event *ev)
     if (ev->kind == TF_EVENT_GTID)
         format_mysql_gtid(&ev->gtid, next, sizeof next);
     else
-        format_mariadb_gtid(ev->mariadb_gtid.domain_id, ev->header.server_id, ev->mariadb_gtid.seq_no, next,
-                            sizeof next);
-    if (st->opt->stop_after_gtid != NULL && st->selecting && strcmp(st->gtid, st->opt->stop_after_gtid) == 0) {
+        format_mariadb_gtid(ev->mariadb_gtid.domain_id, ev->header.server_id,
+                            ev->mariadb_gtid.seq_no, next, sizeof next);
+    if (st->opt->stop_after_gtid != NULL && st->selecting &&
+        strcmp(st->gtid, st->opt->stop_after_gtid) == 0) {
         st->stopping = true;
         return;
     }
@@ -845,8 +854,8 @@ static int handle_event(tool_state *st, const tf_event *ev, const tf_format *fmt
     return 0;
 }
 
-int tool_decode_event(tool_state *st, const char *log_file, const tf_event *ev, const tf_format *fmt,
-                      uint64_t pos, uint64_t next_pos)
+int tool_decode_event(tool_state *st, const char *log_file, const tf_event *ev,
+                      const tf_format *fmt, uint64_t pos, uint64_t next_pos)
 {
     st->file = log_file;
     return handle_event(st, ev, fmt, pos, next_pos, false, 0);
@@ -866,7 +875,9 @@ int tool_decode_file(tool_state *st, const char *path, const uint8_t *buf, size_
     uint64_t start = st->first_file ? st->opt->start_position : 0;
     uint64_t stop = st->last_file ? st->opt->stop_position : 0;
     if (start > len) {
-        fprintf(stderr, "tapflow-binlog: %s: --start-position %" PRIu64 " is past the end of the file (%zu bytes)\n",
+        fprintf(stderr,
+                "tapflow-binlog: %s: --start-position %" PRIu64
+                " is past the end of the file (%zu bytes)\n",
                 path, start, len);
         return 1;
     }
@@ -882,15 +893,20 @@ int tool_decode_file(tool_state *st, const char *path, const uint8_t *buf, size_
         if (status == TF_NEED_MORE) {
             report(st, "file ends inside an event (truncated, or still being written): ", &err);
             if (just_jumped)
-                fprintf(stderr, "tapflow-binlog: (is --start-position %" PRIu64 " the start of an event?)\n",
+                fprintf(stderr,
+                        "tapflow-binlog: (is --start-position %" PRIu64
+                        " the start of an event?)\n",
                         start);
             return 1;
         }
         if (status != TF_OK) {
-            const char *what = err.domain == TF_ERR_UNSUPPORTED ? "unsupported binlog: " : "malformed event: ";
+            const char *what =
+                err.domain == TF_ERR_UNSUPPORTED ? "unsupported binlog: " : "malformed event: ";
             report(st, what, &err);
             if (just_jumped)
-                fprintf(stderr, "tapflow-binlog: (is --start-position %" PRIu64 " the start of an event?)\n",
+                fprintf(stderr,
+                        "tapflow-binlog: (is --start-position %" PRIu64
+                        " the start of an event?)\n",
                         start);
             return 1;
         }

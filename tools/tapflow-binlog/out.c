@@ -108,6 +108,57 @@ void out_i64(out_buf *o, int64_t v)
     }
 }
 
+/* The text "%.15g" gives for v, when v reads back from a decimal of at
+ * most 15 significant digits and at most 8 fraction digits in fixed
+ * notation (1e-4 <= |v| < 1e15): N / 10^k == v, computed in doubles, is
+ * exactly strtod's answer for that decimal (both are correctly rounded),
+ * and at most one decimal of 15 digits lies within half an ulp of v, so it
+ * is the one "%.15g" prints. Most column values are such (prices, scores,
+ * measures); the rest take the snprintf path. */
+static bool out_double_short(out_buf *o, double v)
+{
+    static const double pow10[9] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15))
+        return false;
+    for (int k = 0; k <= 8; k++) {
+        double scaled = a * pow10[k];
+        if (scaled >= 1e15)
+            return false;
+        int64_t n = llrint(scaled);
+        if ((double)n / pow10[k] != a)
+            continue;
+        char digits[24];
+        int nd = 0;
+        do {
+            digits[nd++] = (char)('0' + n % 10);
+            n /= 10;
+        } while (n);
+        int frac_start = 0; /* trailing fraction zeros, which %g drops */
+        while (frac_start < k && frac_start < nd && digits[frac_start] == '0')
+            frac_start++;
+        char tmp[48], *t = tmp;
+        if (v < 0)
+            *t++ = '-';
+        if (nd > k)
+            for (int i = nd - 1; i >= k; i--)
+                *t++ = digits[i];
+        else
+            *t++ = '0';
+        if (frac_start < k) {
+            *t++ = '.';
+            for (int i = k - 1; i >= frac_start; i--)
+                *t++ = i < nd ? digits[i] : '0';
+        } else {
+            *t++ = '.';
+            *t++ = '0';
+        }
+        out_bytes(o, tmp, (size_t)(t - tmp));
+        return true;
+    }
+    return false;
+}
+
 /* Shortest %g text that reads back as the same double; always shows that it
  * is a double ("1.0", not "1"), as relaxed Extended JSON does. Infinities
  * and NaN have no JSON number: {"$numberDouble": "Infinity"}. */
@@ -123,6 +174,8 @@ void out_double(out_buf *o, double v)
                  v > 0 ? "{\"$numberDouble\":\"Infinity\"}" : "{\"$numberDouble\":\"-Infinity\"}");
         return;
     }
+    if (out_double_short(o, v))
+        return;
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
