@@ -171,12 +171,83 @@ static void test_doubles_as_the_snprintf_rule(void **state)
     }
 }
 
+/* JSON strings: every byte class (plain runs, quotes, backslashes,
+ * controls, valid and broken UTF-8) against the escapes spelled out here. */
+static void reference_json_string(const unsigned char *s, size_t n, char *out)
+{
+    char *d = out;
+    *d++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 0x80) {
+            bson_unichar_t u = 0;
+            size_t k = (c >= 0xc2 && c <= 0xdf)   ? 2
+                       : (c >= 0xe0 && c <= 0xef) ? 3
+                       : (c >= 0xf0 && c <= 0xf4) ? 4
+                                                  : 0;
+            if (k && i + k <= n && bson_utf8_validate((const char *)s + i, k, false)) {
+                (void)u;
+                memcpy(d, s + i, k);
+                d += k;
+                i += k - 1;
+                continue;
+            }
+        }
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            *d++ = (char)c;
+            continue;
+        }
+        const char *esc = c == '"'    ? "\\\""
+                          : c == '\\' ? "\\\\"
+                          : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r"
+                          : c == '\t' ? "\\t"
+                          : c == '\b' ? "\\b"
+                          : c == '\f' ? "\\f"
+                                      : NULL;
+        if (esc) {
+            strcpy(d, esc);
+            d += 2;
+        } else {
+            d += sprintf(d, "\\u%04x", c);
+        }
+    }
+    *d++ = '"';
+    *d = '\0';
+}
+
+static void test_json_strings(void **state)
+{
+    (void)state;
+    srand(99);
+    unsigned char buf[64];
+    char want[64 * 6 + 3];
+    for (int round = 0; round < 200000; round++) {
+        size_t n = (size_t)(rand() % 40);
+        for (size_t i = 0; i < n; i++) {
+            int x = rand() % 10;
+            buf[i] = x < 6   ? (unsigned char)(0x20 + rand() % 0x5f)
+                     : x < 7 ? (unsigned char)"\"\\\n\t\x01\x1f"[rand() % 6]
+                     : x < 9 ? (unsigned char)"\xc3\xa9\xe6\x9d\xb1\xf0\x9f\x99\x82"[rand() % 9]
+                             : (unsigned char)(rand() % 256);
+        }
+        reference_json_string(buf, n, want);
+        out_buf o;
+        out_init(&o, NULL);
+        out_json_string(&o, (const char *)buf, n);
+        if (o.len != strlen(want) || memcmp(o.data, want, o.len) != 0)
+            fail_msg("round %d: \"%.*s\", expected \"%s\"", round, (int)o.len, o.data, want);
+        out_cleanup(&o);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_examples),
         cmocka_unit_test(test_random_values),
         cmocka_unit_test(test_doubles_as_the_snprintf_rule),
+        cmocka_unit_test(test_json_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -216,6 +216,13 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
     return 0;
 }
 
+/* ASCII that a JSON string holds as is: not a control, quote or
+ * backslash. */
+static inline bool plain_json_byte(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 void out_json_string(out_buf *o, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -227,12 +234,17 @@ void out_json_string(out_buf *o, const char *str, size_t n)
     *d++ = '"';
     size_t i = 0;
     while (i < n) {
-        unsigned char c = s[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            *d++ = (char)c;
-            i++;
+        /* a run of bytes that stand for themselves, copied at once */
+        size_t run = i;
+        while (run < n && plain_json_byte(s[run]))
+            run++;
+        if (run > i) {
+            memcpy(d, s + i, run - i);
+            d += run - i;
+            i = run;
             continue;
         }
+        unsigned char c = s[i];
         if (c >= 0x80) {
             size_t k = utf8_seq_len(s + i, n - i);
             if (k > 0) {
