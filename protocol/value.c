@@ -282,12 +282,23 @@ static tf_status decode(tf_reader *r, const tf_column *col, tf_value *out)
     return TF_MALFORMED;
 }
 
+_Static_assert(sizeof(((tf_value *)0)->temporal) >= sizeof(((tf_value *)0)->bytes) &&
+                   sizeof(((tf_value *)0)->temporal) >= sizeof(((tf_value *)0)->timestamp) &&
+                   sizeof(((tf_value *)0)->temporal) >= sizeof(int64_t),
+               "tf_value_decode zeroes the union through its temporal member");
+
 tf_status tf_value_decode(const uint8_t *buf, size_t len, const tf_column *col, tf_value *out,
                           size_t *consumed, tf_error *err)
 {
     tf_reader r;
     tf_reader_init(&r, buf, len, 0, value_context(col->type), TF_MALFORMED, err);
-    memset(out, 0, sizeof *out);
+    /* Zeroed: what every kind but DECIMAL fills in part (the union's first
+     * 24 bytes cover all of them); the DECIMAL decoder writes its text,
+     * NUL included, and its precision and scale. A memset of the whole
+     * 112 bytes was half of this function's time. */
+    out->kind = TF_VAL_NULL;
+    memset(&out->temporal, 0, sizeof out->temporal);
+    out->bit_width = 0;
     tf_status st = decode(&r, col, out);
     if (st != TF_OK)
         return st;
