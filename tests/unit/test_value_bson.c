@@ -266,7 +266,7 @@ static void test_decimal128_bits_equal_libbson_parser(void **state)
 {
     (void)state;
     srand(1202);
-    for (int round = 0; round < 100000; round++) {
+    for (int round = 0; round < 20000; round++) {
         char text[80], expect[90];
         size_t n = 0;
         if (rand() % 3 == 0)
