@@ -63,13 +63,16 @@ static void stream_usage(FILE *f)
           "                         3 periods means a dead connection\n"
           "  --stop-never           wait for new events forever (the default)\n"
           "  --stop-at-end          stop once the server has sent everything it has\n"
+          "  --stop-after-gtid GTID stop after the transaction with this GTID (0-1-42,\n"
+          "                         uuid:42), as the file mode's option does\n"
           "\n"
           "output (as in the file mode): --events-only, --no-rows, --text-values,\n"
           "--summary (printed when the stream stops), --verify-only\n"
           "\n"
-          "exit status: 0 stopped (SIGINT, SIGTERM, or --stop-at-end), 1 the server or\n"
-          "the stream failed for good (wrong password, unknown host, TLS refused,\n"
-          "purged position: the message says which), 2 usage or output error.\n",
+          "exit status: 0 stopped (SIGINT, SIGTERM, --stop-at-end, --stop-after-gtid),\n"
+          "1 the server or the stream failed for good (wrong password, unknown host,\n"
+          "TLS refused, purged position: the message says which), 2 usage or output\n"
+          "error.\n",
           f);
 }
 
@@ -77,6 +80,7 @@ typedef struct stream_ctx {
     tool_state st;
     struct event_base *base;
     tf_replica *replica;
+    const char *stop_after_gtid; /* NULL: no such stop */
     int exit_code;
 } stream_ctx;
 
@@ -110,6 +114,9 @@ static bool on_transaction(tf_replica *r, const tf_replica_txn *txn, void *arg, 
         s->exit_code = 2;
         return false;
     }
+    /* The replica allows a stop from here: this transaction is complete. */
+    if (s->stop_after_gtid != NULL && strcmp(txn->gtid, s->stop_after_gtid) == 0)
+        tf_replica_stop(r);
     return true;
 }
 
@@ -228,6 +235,7 @@ int tool_stream_main(int argc, char **argv)
     ro.conn.tls_mode = TF_TLS_PREFERRED;
     const char *password_env = NULL;
     bool have_position = false;
+    const char *stop_after_gtid = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -258,6 +266,7 @@ int tool_stream_main(int argc, char **argv)
             "--file",
             "--position",
             "--heartbeat",
+            "--stop-after-gtid",
         };
         bool takes_value = false;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
@@ -346,6 +355,8 @@ int tool_stream_main(int argc, char **argv)
             have_position = true;
         } else if (strcmp(a, "--stop-at-end") == 0) {
             ro.stop_at_end = true;
+        } else if (strcmp(a, "--stop-after-gtid") == 0) {
+            stop_after_gtid = value;
         } else if (strcmp(a, "--summary") == 0) {
             topt.summary = true;
         } else if (strcmp(a, "--events-only") == 0) {
@@ -392,6 +403,7 @@ int tool_stream_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     stream_ctx s;
     memset(&s, 0, sizeof s);
+    s.stop_after_gtid = stop_after_gtid;
     int rc = 2;
     bool state_ok = tool_state_init(&s.st, &topt, stdout);
     s.base = event_base_new();
