@@ -6,6 +6,7 @@
  * choose what is printed. --verify-only decodes every value (JSON columns
  * included) and prints nothing, so it measures the decoder alone. */
 #include "decode.h"
+#include "row_json.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -19,15 +20,20 @@ bool tool_state_init(tool_state *st, const tool_options *opt, FILE *sink)
     memset(st, 0, sizeof *st);
     st->opt = opt;
     out_init(&st->out, sink);
+    out_init(&st->row_prefix, NULL);
+    out_init(&st->keys, NULL);
     st->maps = tf_table_maps_new();
     bson_init(&st->scratch);
     st->selecting = (opt->start_gtid == NULL);
-    return st->maps != NULL && !st->out.failed;
+    return st->maps != NULL && !st->out.failed && !st->row_prefix.failed && !st->keys.failed;
 }
 
 void tool_state_cleanup(tool_state *st)
 {
     out_cleanup(&st->out);
+    out_cleanup(&st->row_prefix);
+    out_cleanup(&st->keys);
+    free(st->key_end);
     tf_table_maps_destroy(st->maps);
     bson_destroy(&st->scratch);
     free(st->before);
@@ -202,61 +208,135 @@ static tf_status append_json_diff(bson_t *doc, const char *key, const tf_value *
     return status;
 }
 
-/* One row image as a BSON document under the DESIGN.md type mapping, with
- * one difference made for people reading the output: zero dates (which a
- * BSON date cannot hold and tapflow writes as null) are shown as the string
- * SELECT shows, so "0000-00-00" and NULL stay distinct. */
-static tf_status image_to_bson(const tf_table_map *map, const tf_value *values, bson_t *doc,
+/* Column i's value in a row image as a BSON element under the DESIGN.md
+ * type mapping, with one difference made for people reading the output:
+ * zero dates (which a BSON date cannot hold and tapflow writes as null) are
+ * shown as the string SELECT shows, so "0000-00-00" and NULL stay
+ * distinct. */
+static tf_status value_to_bson(const tf_table_map *map, uint32_t i, const tf_value *v, bson_t *doc,
                                const bson_t *before_doc, tf_error *err)
 {
     char keybuf[KEY_MAX];
+    const tf_column *col = &map->columns[i];
+    /* the name as the map holds it when it has one (no copy, no
+     * strlen per value: both showed in the profile) */
+    bool named =
+        col->name.len > 0 && col->name.len < KEY_MAX && !memchr(col->name.ptr, 0, col->name.len);
+    const char *key = named ? col->name.ptr : column_key(map, i, keybuf, sizeof keybuf);
+    size_t key_len = named ? col->name.len : strlen(key);
+    tf_status status;
+    if (v->kind == TF_VAL_JSON_DIFF) {
+        key = column_key(map, i, keybuf, sizeof keybuf);
+        status = append_json_diff(doc, key, v, before_doc, err);
+    } else if (is_zero_date(v) || (v->kind == TF_VAL_TIMESTAMP && v->timestamp.seconds == 0 &&
+                                   v->timestamp.microsecond == 0)) {
+        char text[64];
+        tf_temporal zero;
+        const tf_temporal *t = &v->temporal;
+        tf_value_kind kind = v->kind;
+        if (v->kind == TF_VAL_TIMESTAMP) {
+            memset(&zero, 0, sizeof zero);
+            zero.fsp = v->timestamp.fsp;
+            t = &zero;
+            kind = TF_VAL_DATETIME;
+        }
+        size_t n = tf_temporal_format(t, kind, text, sizeof text);
+        bson_append_utf8(doc, key, (int)key_len, text, (int)n);
+        status = TF_OK;
+    } else {
+        status = tf_value_append_bson(doc, key, key_len, v, col, err);
+        if (status != TF_OK && err->domain == TF_ERR_UNSUPPORTED && is_bytes_kind(v->kind)) {
+            /* A charset we do not convert: show the bytes rather than
+             * stop (tapflow itself refuses such columns). */
+            bson_append_binary(doc, key, (int)key_len, BSON_SUBTYPE_BINARY, v->bytes.ptr,
+                               (uint32_t)v->bytes.len);
+            status = TF_OK;
+        }
+    }
+    if (status != TF_OK)
+        tf_error_prefix(err, "column %s (%s)", column_key(map, i, keybuf, sizeof keybuf),
+                        column_type_name(col->type));
+    return status;
+}
+
+/* One row image as a BSON document (value_to_bson for each column
+ * present). */
+static tf_status image_to_bson(const tf_table_map *map, const tf_value *values, bson_t *doc,
+                               const bson_t *before_doc, tf_error *err)
+{
+    for (uint32_t i = 0; i < map->column_count; i++) {
+        if (values[i].kind == TF_VAL_ABSENT)
+            continue;
+        tf_status status = value_to_bson(map, i, &values[i], doc, before_doc, err);
+        if (status != TF_OK)
+            return status;
+    }
+    return TF_OK;
+}
+
+/* The JSON keys of a table's columns, ("name": each), rendered once per
+ * rows event into st->keys: key i is keys.data[key_end[i - 1] ..
+ * key_end[i]). The text is what out_bson writes for the key value_to_bson
+ * gives. */
+static bool render_keys(tool_state *st, const tf_table_map *map)
+{
+    char keybuf[KEY_MAX];
+    if (map->column_count > st->key_cap) {
+        size_t *p = realloc(st->key_end, map->column_count * sizeof *p);
+        if (p == NULL)
+            return false;
+        st->key_end = p;
+        st->key_cap = map->column_count;
+    }
+    st->keys.len = 0;
+    for (uint32_t i = 0; i < map->column_count; i++) {
+        const char *key = column_key(map, i, keybuf, sizeof keybuf);
+        out_json_string(&st->keys, key, strlen(key));
+        out_char(&st->keys, ':');
+        st->key_end[i] = st->keys.len;
+    }
+    return !st->keys.failed;
+}
+
+/* One row image as JSON text: out_value_json for the values it handles,
+ * value_to_bson and out_bson_value for the others, the same text as
+ * image_to_bson then out_bson. The image holds no JSON diff (those need
+ * the before image's document). */
+static tf_status write_image_json(tool_state *st, const tf_table_map *map, const tf_value *values,
+                                  tf_error *err)
+{
+    out_buf *o = &st->out;
+    bool first = true;
+    out_char(o, '{');
     for (uint32_t i = 0; i < map->column_count; i++) {
         const tf_value *v = &values[i];
         if (v->kind == TF_VAL_ABSENT)
             continue;
-        const tf_column *col = &map->columns[i];
-        /* the name as the map holds it when it has one (no copy, no
-         * strlen per value: both showed in the profile) */
-        bool named = col->name.len > 0 && col->name.len < KEY_MAX &&
-                     !memchr(col->name.ptr, 0, col->name.len);
-        const char *key = named ? col->name.ptr : column_key(map, i, keybuf, sizeof keybuf);
-        size_t key_len = named ? col->name.len : strlen(key);
-        tf_status status;
-        if (v->kind == TF_VAL_JSON_DIFF) {
-            key = column_key(map, i, keybuf, sizeof keybuf);
-            status = append_json_diff(doc, key, v, before_doc, err);
-        } else if (is_zero_date(v) || (v->kind == TF_VAL_TIMESTAMP && v->timestamp.seconds == 0 &&
-                                       v->timestamp.microsecond == 0)) {
-            char text[64];
-            tf_temporal zero;
-            const tf_temporal *t = &v->temporal;
-            tf_value_kind kind = v->kind;
-            if (v->kind == TF_VAL_TIMESTAMP) {
-                memset(&zero, 0, sizeof zero);
-                zero.fsp = v->timestamp.fsp;
-                t = &zero;
-                kind = TF_VAL_DATETIME;
-            }
-            size_t n = tf_temporal_format(t, kind, text, sizeof text);
-            bson_append_utf8(doc, key, (int)key_len, text, (int)n);
-            status = TF_OK;
-        } else {
-            status = tf_value_append_bson(doc, key, key_len, v, col, err);
-            if (status != TF_OK && err->domain == TF_ERR_UNSUPPORTED && is_bytes_kind(v->kind)) {
-                /* A charset we do not convert: show the bytes rather than
-                 * stop (tapflow itself refuses such columns). */
-                bson_append_binary(doc, key, (int)key_len, BSON_SUBTYPE_BINARY, v->bytes.ptr,
-                                   (uint32_t)v->bytes.len);
-                status = TF_OK;
-            }
-        }
-        if (status != TF_OK) {
-            tf_error_prefix(err, "column %s (%s)", column_key(map, i, keybuf, sizeof keybuf),
-                            column_type_name(col->type));
+        if (!first)
+            out_char(o, ',');
+        first = false;
+        size_t key_start = i ? st->key_end[i - 1] : 0;
+        out_bytes(o, st->keys.data + key_start, st->key_end[i] - key_start);
+        if (out_value_json(o, v, &map->columns[i]))
+            continue;
+        bson_reinit(&st->scratch);
+        tf_status status = value_to_bson(map, i, v, &st->scratch, NULL, err);
+        if (status != TF_OK)
             return status;
-        }
+        bson_iter_t it;
+        if (bson_iter_init(&it, &st->scratch) && bson_iter_next(&it))
+            out_bson_value(o, &it);
     }
+    out_char(o, '}');
     return TF_OK;
+}
+
+static bool has_json_diff(const tf_table_map *map, const tf_value *values)
+{
+    for (uint32_t i = 0; i < map->column_count; i++)
+        if (values[i].kind == TF_VAL_JSON_DIFF)
+            return true;
+    return false;
 }
 
 /* --text-values: each value as SELECT prints it (a JSON string), NULL as
@@ -591,12 +671,16 @@ static const char *op_name(tf_rows_kind kind)
     }
 }
 
-static int write_row_line(tool_state *st, const tf_event *ev, const tf_table_map *map, uint64_t pos,
-                          bool inner, tf_error *err)
+/* The start of every row line of a rows event, up to the images
+ * ({"op":..,"db":..,"table":..,"gtid":..,"pos":..[,"inner":true]
+ * [,"before_partial":true][,"after_partial":true]): the same for all its
+ * rows, rendered once into st->row_prefix. */
+static void render_row_prefix(tool_state *st, const tf_event *ev, const tf_table_map *map,
+                              uint64_t pos, bool inner)
 {
     const tf_rows_event *rows = &ev->rows;
-    out_buf *o = &st->out;
-    size_t line_start = o->len;
+    out_buf *o = &st->row_prefix;
+    o->len = 0;
     out_cstr(o, "{\"op\":\"");
     out_cstr(o, op_name(rows->kind));
     out_char(o, '"');
@@ -610,12 +694,21 @@ static int write_row_line(tool_state *st, const tf_event *ev, const tf_table_map
     out_u64_field(o, "pos", pos);
     if (inner)
         out_cstr(o, ",\"inner\":true");
+    if (rows->kind != TF_ROWS_WRITE && !rows->before_image_full)
+        out_cstr(o, ",\"before_partial\":true");
+    if (rows->kind != TF_ROWS_DELETE && !rows->after_image_full)
+        out_cstr(o, ",\"after_partial\":true");
+}
+
+static int write_row_line(tool_state *st, const tf_event *ev, const tf_table_map *map,
+                          tf_error *err)
+{
+    const tf_rows_event *rows = &ev->rows;
+    out_buf *o = &st->out;
+    size_t line_start = o->len;
+    out_bytes(o, st->row_prefix.data, st->row_prefix.len);
     bool has_before = rows->kind != TF_ROWS_WRITE;
     bool has_after = rows->kind != TF_ROWS_DELETE;
-    if (has_before && !rows->before_image_full)
-        out_cstr(o, ",\"before_partial\":true");
-    if (has_after && !rows->after_image_full)
-        out_cstr(o, ",\"after_partial\":true");
 
     tf_status status = TF_OK;
     if (st->opt->text_values) {
@@ -627,7 +720,18 @@ static int write_row_line(tool_state *st, const tf_event *ev, const tf_table_map
             out_key(o, "after", false);
             status = write_image_text(st, map, st->after, err);
         }
+    } else if (!(has_after && has_json_diff(map, st->after))) {
+        if (has_before) {
+            out_bytes(o, ",\"before\":", 10);
+            status = write_image_json(st, map, st->before, err);
+        }
+        if (status == TF_OK && has_after) {
+            out_bytes(o, ",\"after\":", 9);
+            status = write_image_json(st, map, st->after, err);
+        }
     } else {
+        /* A partial JSON update: its diffs apply to the before image's
+         * document. */
         bson_t before, after;
         bson_init(&before);
         bson_init(&after);
@@ -652,7 +756,7 @@ static int write_row_line(tool_state *st, const tf_event *ev, const tf_table_map
         o->len = line_start; /* no half line before the error message */
         return 1;
     }
-    out_cstr(o, "}\n");
+    out_bytes(o, "}\n", 2);
     return 0;
 }
 
@@ -699,6 +803,14 @@ static int handle_rows(tool_state *st, const tf_event *ev, uint64_t pos, uint64_
             return 1;
         }
         bool rows_out = printing_rows(st);
+        if (rows_out) {
+            render_row_prefix(st, ev, map, pos, inner);
+            if (!st->opt->text_values && !render_keys(st, map)) {
+                tf_rows_cleanup(&cur);
+                report(st, "out of memory", NULL);
+                return 1;
+            }
+        }
         int rc = 0;
         while (tf_rows_has_next(&cur)) {
             if (tf_rows_next(&cur, st->before, st->after, &err) != TF_OK) {
@@ -707,7 +819,7 @@ static int handle_rows(tool_state *st, const tf_event *ev, uint64_t pos, uint64_
             }
             count++;
             if (rows_out) {
-                if (write_row_line(st, ev, map, pos, inner, &err) != 0) {
+                if (write_row_line(st, ev, map, &err) != 0) {
                     rc = 1;
                     break;
                 }

@@ -26,18 +26,27 @@ typedef struct tool_state {
     const tool_options *opt;
     out_buf out;
     tf_table_maps *maps;
-    const char *file;          /* path of the file being read */
+    const char *file; /* path of the file being read */
     bool first_file, last_file;
 
     /* Transaction context. */
-    char gtid[160];            /* "" before the first GTID event */
-    bool selecting;            /* inside the --start-gtid range */
-    bool stopping;             /* --stop-after-gtid reached */
+    char gtid[160]; /* "" before the first GTID event */
+    bool selecting; /* inside the --start-gtid range */
+    bool stopping;  /* --stop-after-gtid reached */
 
     /* Row image scratch, sized for the widest table seen. */
     tf_value *before, *after;
     size_t values_cap;
-    bson_t scratch;            /* JSON validation in --verify-only */
+    /* JSON validation in --verify-only; one value on the BSON path of
+     * JSON output */
+    bson_t scratch;
+
+    /* Row lines of the current rows event: their common start and the
+     * JSON keys of the table's columns (decode.c, render_keys). */
+    out_buf row_prefix;
+    out_buf keys;
+    size_t *key_end;
+    size_t key_cap;
 
     /* Summary. */
     uint64_t events, inner_events, rows_events, rows, bytes;
@@ -60,8 +69,8 @@ int tool_decode_file(tool_state *st, const char *path, const uint8_t *buf, size_
  * binlog in messages; pos / next_pos are its offsets there. Same return as
  * tool_decode_file. A TRANSACTION_PAYLOAD's inner events are printed by
  * this call: do not pass them again. */
-int tool_decode_event(tool_state *st, const char *log_file, const tf_event *ev, const tf_format *fmt,
-                      uint64_t pos, uint64_t next_pos);
+int tool_decode_event(tool_state *st, const char *log_file, const tf_event *ev,
+                      const tf_format *fmt, uint64_t pos, uint64_t next_pos);
 
 /* tapflow-binlog --stream (stream.c): the whole program in that mode. */
 int tool_stream_main(int argc, char **argv);

@@ -43,7 +43,7 @@ void out_flush_if(out_buf *o, size_t threshold)
 
 /* Makes room for n more bytes; on allocation failure marks the stream
  * failed and drops output (the caller checks o->failed at the end). */
-static bool reserve(out_buf *o, size_t n)
+bool out_grow(out_buf *o, size_t n)
 {
     if (o->cap - o->len >= n)
         return true;
@@ -67,22 +67,7 @@ static bool reserve(out_buf *o, size_t n)
     return true;
 }
 
-void out_bytes(out_buf *o, const char *s, size_t n)
-{
-    if (n == 0 || !reserve(o, n))
-        return;
-    memcpy(o->data + o->len, s, n);
-    o->len += n;
-}
-
 void out_cstr(out_buf *o, const char *s) { out_bytes(o, s, strlen(s)); }
-
-void out_char(out_buf *o, char c)
-{
-    if (!reserve(o, 1))
-        return;
-    o->data[o->len++] = c;
-}
 
 void out_u64(out_buf *o, uint64_t v)
 {
@@ -92,7 +77,7 @@ void out_u64(out_buf *o, uint64_t v)
         tmp[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    if (!reserve(o, n))
+    if (!out_reserve(o, n))
         return;
     while (n > 0)
         o->data[o->len++] = tmp[--n];
@@ -228,7 +213,7 @@ void out_json_string(out_buf *o, const char *str, size_t n)
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
     /* Worst case 6 output bytes per input byte, plus quotes. */
-    if (n > (SIZE_MAX - 2) / 6 || !reserve(o, n * 6 + 2))
+    if (n > (SIZE_MAX - 2) / 6 || !out_reserve(o, n * 6 + 2))
         return;
     char *d = o->data + o->len;
     *d++ = '"';
@@ -287,7 +272,7 @@ void out_key(out_buf *o, const char *key, bool first)
 static void out_base64(out_buf *o, const uint8_t *p, size_t n)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (n > SIZE_MAX / 2 || !reserve(o, (n + 2) / 3 * 4))
+    if (n > SIZE_MAX / 2 || !out_reserve(o, (n + 2) / 3 * 4))
         return;
     char *d = o->data + o->len;
     size_t i = 0;
@@ -308,6 +293,17 @@ static void out_base64(out_buf *o, const uint8_t *p, size_t n)
     o->len = (size_t)(d - o->data);
 }
 
+void out_binary(out_buf *o, const uint8_t *p, size_t n, uint8_t subtype)
+{
+    static const char hex[] = "0123456789abcdef";
+    out_bytes(o, "{\"$binary\":{\"base64\":\"", 22);
+    out_base64(o, p, n);
+    char tail[] = "\",\"subType\":\"00\"}}";
+    tail[13] = hex[subtype >> 4];
+    tail[14] = hex[subtype & 15];
+    out_bytes(o, tail, sizeof tail - 1);
+}
+
 /* Days since 1970-01-01 -> civil date (proleptic Gregorian). */
 static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
@@ -325,7 +321,7 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 
 /* Relaxed Extended JSON dates: ISO-8601 for years 1970..9999, otherwise
  * the canonical {"$numberLong": ms} form (the spec's rule). */
-static void out_date(out_buf *o, int64_t ms)
+void out_date(out_buf *o, int64_t ms)
 {
     int64_t days = ms / 86400000, rem = ms % 86400000;
     if (rem < 0) {
@@ -429,8 +425,6 @@ size_t out_decimal128_text(const bson_decimal128_t *dec, char *text)
     return (size_t)(t - text);
 }
 
-static void out_iter_value(out_buf *o, const bson_iter_t *it);
-
 void out_bson(out_buf *o, const bson_t *doc, bool is_array)
 {
     bson_iter_t it;
@@ -445,13 +439,13 @@ void out_bson(out_buf *o, const bson_t *doc, bool is_array)
                 out_json_string(o, bson_iter_key(&it), bson_iter_key_len(&it));
                 out_char(o, ':');
             }
-            out_iter_value(o, &it);
+            out_bson_value(o, &it);
         }
     }
     out_char(o, is_array ? ']' : '}');
 }
 
-static void out_iter_value(out_buf *o, const bson_iter_t *it)
+void out_bson_value(out_buf *o, const bson_iter_t *it)
 {
     switch (bson_iter_type(it)) {
     case BSON_TYPE_UTF8: {
@@ -481,14 +475,8 @@ static void out_iter_value(out_buf *o, const bson_iter_t *it)
         bson_subtype_t sub;
         uint32_t n;
         const uint8_t *p;
-        char st[8];
         bson_iter_binary(it, &sub, &n, &p);
-        out_cstr(o, "{\"$binary\":{\"base64\":\"");
-        out_base64(o, p, n);
-        snprintf(st, sizeof st, "%02x", (unsigned)sub & 0xffu);
-        out_cstr(o, "\",\"subType\":\"");
-        out_cstr(o, st);
-        out_cstr(o, "\"}}");
+        out_binary(o, p, n, (uint8_t)sub);
         break;
     }
     case BSON_TYPE_DOCUMENT:

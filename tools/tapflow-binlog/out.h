@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 typedef struct out_buf {
     char *data;
@@ -26,9 +27,34 @@ void out_cleanup(out_buf *o);
 void out_flush_if(out_buf *o, size_t threshold);
 void out_flush(out_buf *o);
 
-void out_bytes(out_buf *o, const char *s, size_t n);
+/* Makes room for n more bytes beyond len (the growing half of
+ * out_reserve); false when the stream failed (no memory). */
+bool out_grow(out_buf *o, size_t n);
+
+/* The writers below run a few times per value of a million rows: their
+ * common case (room in the buffer) is inline, a call each was a tenth of
+ * the profile. */
+static inline bool out_reserve(out_buf *o, size_t n)
+{
+    return o->cap - o->len >= n || out_grow(o, n);
+}
+
+static inline void out_bytes(out_buf *o, const char *s, size_t n)
+{
+    if (n == 0 || !out_reserve(o, n))
+        return;
+    memcpy(o->data + o->len, s, n);
+    o->len += n;
+}
+
+static inline void out_char(out_buf *o, char c)
+{
+    if (!out_reserve(o, 1))
+        return;
+    o->data[o->len++] = c;
+}
+
 void out_cstr(out_buf *o, const char *s);
-void out_char(out_buf *o, char c);
 void out_u64(out_buf *o, uint64_t v);
 void out_i64(out_buf *o, int64_t v);
 void out_double(out_buf *o, double v);
@@ -43,5 +69,14 @@ void out_json_string(out_buf *o, const char *s, size_t n);
 void out_key(out_buf *o, const char *key, bool first);
 /* Relaxed Extended JSON of a BSON document (or array when is_array). */
 void out_bson(out_buf *o, const bson_t *doc, bool is_array);
+/* Relaxed Extended JSON of the value under the iterator (what out_bson
+ * writes after a key). */
+void out_bson_value(out_buf *o, const bson_iter_t *it);
+/* {"$date": ...} of milliseconds since the epoch, as out_bson writes a BSON
+ * date. */
+void out_date(out_buf *o, int64_t ms);
+/* {"$binary": ...} of bytes with a BSON binary subtype, as out_bson writes
+ * them. */
+void out_binary(out_buf *o, const uint8_t *p, size_t n, uint8_t subtype);
 
 #endif
