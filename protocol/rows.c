@@ -200,14 +200,16 @@ void tf_rows_cleanup(tf_rows_cursor *cur)
     cur->inflated = NULL;
 }
 
+/* The kind alone, as read_image_values marks the columns an image leaves
+ * out: an absent value has no payload to read. (Clearing the whole 112
+ * bytes of each value of the image an event lacks, e.g. every before image
+ * of an insert, was four fifths of tf_rows_next in --verify-only.) */
 static void fill_absent(tf_value *vals, uint32_t n)
 {
     if (!vals)
         return;
-    for (uint32_t i = 0; i < n; i++) {
-        memset(&vals[i], 0, sizeof vals[i]);
+    for (uint32_t i = 0; i < n; i++)
         vals[i].kind = TF_VAL_ABSENT;
-    }
 }
 
 static uint32_t json_column_count(const tf_table_map *map)
