@@ -12,6 +12,8 @@
 #                         backend uses Debian's postgresql, its SQLite one is built in)
 #   .local/bin/mongosh    the MongoDB shell from npm (.local/npm/)
 #   .local/venv/          Python tools for --bench (mysql-replication)
+# --bench also builds tools/bench-decode/debezium-peer with Maven (Debezium's
+# jars go to ~/.m2, the harness to its target/), with Debian's JDK 17 and Maven.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +36,7 @@ bench=0
 for arg in "$@"; do
     case "$arg" in
     --bench) bench=1 ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -67,6 +69,10 @@ command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 # FerretDB's postgresql backend (tools/servers.sh, TAPFLOW_FERRETDB_BACKEND):
 # the server packages only; servers.sh runs a private cluster of its own.
 command -v mongod >/dev/null 2>&1 || want+=(postgresql)
+if [ $bench -eq 1 ]; then
+    command -v javac >/dev/null 2>&1 || want+=(openjdk-17-jdk-headless)
+    command -v mvn >/dev/null 2>&1 || want+=(maven)
+fi
 for pkg in "${want[@]}"; do
     if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
         missing+=("$pkg")
@@ -157,4 +163,12 @@ if [ $bench -eq 1 ]; then
         quiet "gomod-$(basename "$(dirname "$gomod")")" \
             bash -c 'cd "$1" && go mod download' _ "$(dirname "$gomod")"
     done < <(find "$top/tools" -name go.mod -not -path '*/node_modules/*')
+    # The Debezium peer: its dependencies from Maven Central into ~/.m2, the
+    # harness into target/ (debezium-peer.jar, lib/). Rebuilt only when its pom
+    # or a source is newer than the jar. Never run by tools/test.sh.
+    debezium="$top/tools/bench-decode/debezium-peer"
+    if [ ! -f "$debezium/target/debezium-peer.jar" ] ||
+        [ -n "$(find "$debezium/pom.xml" "$debezium/src" -newer "$debezium/target/debezium-peer.jar" -print)" ]; then
+        quiet debezium-peer mvn -q -B -f "$debezium/pom.xml" package
+    fi
 fi
