@@ -8,6 +8,7 @@
  * puts value options (and, with PARTIAL_JSON, one bit per JSON column of
  * the table) before the after image. */
 #include "event_internal.h"
+#include "value_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,10 +275,14 @@ static tf_status read_image_values(tf_rows_cursor *cur, const uint8_t *present,
             continue;
         }
         size_t used = 0;
+        if (tf_value_decode_fast(tf_reader_cursor(&r), tf_reader_left(&r), col, v, &used)) {
+            r.pos += used;
+            continue;
+        }
         st = tf_value_decode(tf_reader_cursor(&r), tf_reader_left(&r), col, v, &used, err);
         if (st != TF_OK) {
-            tf_error_prefix(err, "column %u (%.*s) at offset %zu", i,
-                            (int)col->name.len, col->name.ptr ? col->name.ptr : "", at);
+            tf_error_prefix(err, "column %u (%.*s) at offset %zu", i, (int)col->name.len,
+                            col->name.ptr ? col->name.ptr : "", at);
             return TF_MALFORMED;
         }
         if (used > tf_reader_left(&r))
@@ -302,10 +307,10 @@ static tf_status read_image(tf_rows_cursor *cur, const uint8_t *present,
     tf_status st = read_image_values(cur, present, partial_json, vals, err);
     if (st != TF_OK) {
         const tf_table_map *map = cur->map;
-        uint8_t type = cur->rows->kind == TF_ROWS_PARTIAL_UPDATE
-                           ? TF_EV_PARTIAL_UPDATE_ROWS
-                           : (uint8_t)(cur->rows->version == 2 ? 30 + cur->rows->kind
-                                                               : 23 + cur->rows->kind);
+        uint8_t type =
+            cur->rows->kind == TF_ROWS_PARTIAL_UPDATE
+                ? TF_EV_PARTIAL_UPDATE_ROWS
+                : (uint8_t)(cur->rows->version == 2 ? 30 + cur->rows->kind : 23 + cur->rows->kind);
         tf_error_prefix(err, "%s event: table %.*s.%.*s: row %llu %s image",
                         tf_event_type_name(type), (int)map->database.len, map->database.ptr,
                         (int)map->table.len, map->table.ptr, (unsigned long long)cur->row_index,
@@ -313,8 +318,6 @@ static tf_status read_image(tf_rows_cursor *cur, const uint8_t *present,
     }
     return st;
 }
-
-
 
 tf_status tf_rows_next(tf_rows_cursor *cur, tf_value *before, tf_value *after, tf_error *err)
 {

@@ -292,13 +292,10 @@ tf_status tf_value_decode(const uint8_t *buf, size_t len, const tf_column *col, 
 {
     tf_reader r;
     tf_reader_init(&r, buf, len, 0, value_context(col->type), TF_MALFORMED, err);
-    /* Zeroed: what every kind but DECIMAL fills in part (the union's first
-     * 24 bytes cover all of them); the DECIMAL decoder writes its text,
-     * NUL included, and its precision and scale. A memset of the whole
-     * 112 bytes was half of this function's time. */
-    out->kind = TF_VAL_NULL;
-    memset(&out->temporal, 0, sizeof out->temporal);
-    out->bit_width = 0;
+    /* The DECIMAL decoder writes its text, NUL included, and its
+     * precision and scale; every other kind fills in part of what is
+     * cleared. */
+    tf_value_clear(out);
     tf_status st = decode(&r, col, out);
     if (st != TF_OK)
         return st;
