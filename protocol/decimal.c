@@ -33,14 +33,27 @@ size_t tf_decimal_binary_size(unsigned precision, unsigned scale)
            (scale / DIGITS_PER_GROUP) * 4 + leftover_bytes[scale % DIGITS_PER_GROUP];
 }
 
+/* "00".."99": put_group writes two digits per division (one division per
+ * digit was most of tf_decimal_decode's time). */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930"
+    "31323334353637383940414243444546474849505152535455565758596061"
+    "62636465666768697071727374757677787980818283848586878889909192"
+    "93949596979899";
+
 /* Appends one group of `digits` digits (value < 10^digits, checked by the
  * caller) as text with leading zeros. */
 static char *put_group(char *p, uint32_t value, unsigned digits)
 {
-    for (unsigned i = digits; i > 0; i--) {
-        p[i - 1] = (char)('0' + value % 10);
-        value /= 10;
+    unsigned i = digits;
+    for (; i >= 2; i -= 2) {
+        unsigned pair = value % 100;
+        value /= 100;
+        p[i - 1] = digit_pairs[2 * pair + 1];
+        p[i - 2] = digit_pairs[2 * pair];
     }
+    if (i == 1)
+        p[0] = (char)('0' + value);
     return p + digits;
 }
 
