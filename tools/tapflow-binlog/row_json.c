@@ -32,6 +32,33 @@ static bool is_zero_date(const tf_value *v)
     return v->temporal.year == 0 || v->temporal.month == 0 || v->temporal.day == 0;
 }
 
+/* Whether the Decimal128 text of a DECIMAL's exact text ("-123.450",
+ * "0.05") is that text itself, as it is for most: tf_decimal_text_to_
+ * decimal128 keeps every digit when there are at most 34, with the
+ * exponent -scale, and out_decimal128_text writes such a value in plain
+ * notation, scale kept, when its adjusted exponent (that of the first
+ * significant digit; of the last digit for zero) is at least -6. With a
+ * non-zero integer part it is >= 0; for 0.f it is -(leading fraction
+ * zeros + 1), or -scale when f is all zeros. The text has no leading
+ * zeros and no negative zero (tf_decimal_decode). */
+static bool decimal_text_verbatim(const char *text, size_t *len)
+{
+    const char *s = text + (text[0] == '-');
+    size_t n = strlen(s);
+    size_t digits = n - (memchr(s, '.', n) != NULL);
+    *len = (size_t)(s - text) + n;
+    if (digits > 34)
+        return false;
+    if (s[0] != '0' || s[1] == '\0')
+        return true;  /* integer part non-zero, or the integer 0 */
+    size_t zeros = 0; /* "0." then leading fraction zeros */
+    while (s[2 + zeros] == '0')
+        zeros++;
+    if (s[2 + zeros] == '\0')
+        return zeros <= 6; /* zero: adjusted exponent -scale */
+    return zeros + 1 <= 6;
+}
+
 bool out_value_json(out_buf *o, const tf_value *v, const tf_column *col)
 {
     switch (v->kind) {
@@ -47,6 +74,13 @@ bool out_value_json(out_buf *o, const tf_value *v, const tf_column *col)
     case TF_VAL_YEAR: out_i64(o, (int32_t)v->i); return true;
     case TF_VAL_BIT: out_i64(o, (int64_t)v->u); return true;
     case TF_VAL_DECIMAL: {
+        size_t len;
+        if (decimal_text_verbatim(v->decimal.text, &len)) {
+            out_bytes(o, "{\"$numberDecimal\":\"", 19);
+            out_bytes(o, v->decimal.text, len);
+            out_bytes(o, "\"}", 2);
+            return true;
+        }
         bson_decimal128_t dec;
         if (!tf_decimal_text_to_decimal128(v->decimal.text, &dec)) {
             out_json_string(o, v->decimal.text, strlen(v->decimal.text));
