@@ -26,7 +26,13 @@
  * other processes is not the engine's. --fanout chooses the view's mode:
  * recompute (whole documents, the default), array-filters (SET /
  * SET_MANY partial updates) or positional (SETs, element paths by
- * position instead of SET_MANY). */
+ * position instead of SET_MANY).
+ *
+ * --digest hashes every op the change stream produces (kind, then filter,
+ * doc, set, unset and array_filters, each as presence, length and bytes)
+ * into one running 64-bit value printed as digest=: two builds whose
+ * digests agree on a run emitted the same ops, byte for byte, in the same
+ * order. The hashing is timed apart and left out of the figures. */
 #include "view.h"
 
 #include <inttypes.h>
@@ -35,8 +41,21 @@
 #include <string.h>
 #include <time.h>
 
-enum { T_ORDERS, T_ITEMS, T_PAYMENTS, T_CUSTOMERS, T_PRODUCTS, T_SELLERS, T_COUNT };
-enum { C_STR, C_INT, C_DT, C_DEC };
+enum {
+    T_ORDERS,
+    T_ITEMS,
+    T_PAYMENTS,
+    T_CUSTOMERS,
+    T_PRODUCTS,
+    T_SELLERS,
+    T_COUNT
+};
+enum {
+    C_STR,
+    C_INT,
+    C_DT,
+    C_DEC
+};
 
 typedef struct coldef {
     const char *name;
@@ -233,7 +252,49 @@ typedef struct bench {
     tf_view_ops ops;
     uint64_t ops_total;
     uint64_t changes;
+    bool digest_on;
+    uint64_t digest;
+    double digest_s; /* CPU time spent hashing, left out of the figures */
 } bench;
+
+/* A running hash of bytes, 8 at a time: not cryptographic, only meant to
+ * differ when two op streams do. */
+static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t len)
+{
+    h = (h ^ len) * 0x9E3779B97F4A7C15ULL;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = ((h ^ w) << 29 | (h ^ w) >> 35) * 0xFF51AFD7ED558CCDULL;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p, len);
+    h = ((h ^ tail) << 29 | (h ^ tail) >> 35) * 0xC4CEB9FE1A85EC53ULL;
+    return h;
+}
+
+static uint64_t hash_doc(uint64_t h, const bson_t *doc)
+{
+    if (!doc)
+        return hash_bytes(h, (const uint8_t *)"", 0) ^ 1;
+    return hash_bytes(h, bson_get_data(doc), doc->len);
+}
+
+static void digest_ops(bench *b)
+{
+    double t0 = now_s();
+    for (size_t i = 0; i < b->ops.count; i++) {
+        const tf_view_op *op = &b->ops.ops[i];
+        uint8_t kind = (uint8_t)op->kind;
+        b->digest = hash_bytes(b->digest, &kind, 1);
+        b->digest = hash_doc(b->digest, op->filter);
+        b->digest = hash_doc(b->digest, op->doc);
+        b->digest = hash_doc(b->digest, op->set);
+        b->digest = hash_doc(b->digest, op->unset);
+        b->digest = hash_doc(b->digest, op->array_filters);
+    }
+    b->digest_s += now_s() - t0;
+}
 
 static void apply(bench *b, int t, tf_view_change_kind kind, const tf_value *before,
                   const tf_value *after)
@@ -250,6 +311,8 @@ static void flush(bench *b)
     if (tf_view_flush(b->view, &b->ops, &err) != TF_OK)
         die("flush", &err);
     b->ops_total += b->ops.count;
+    if (b->digest_on)
+        digest_ops(b);
     tf_view_ops_clear(&b->ops);
 }
 
@@ -263,16 +326,24 @@ static tf_value str_value(const char *s)
     return v;
 }
 
-enum { K_NEW, K_STATUS, K_PAYMENT, K_CUSTOMER, K_PRODUCT, K_SELLER, K_KINDS };
+enum {
+    K_NEW,
+    K_STATUS,
+    K_PAYMENT,
+    K_CUSTOMER,
+    K_PRODUCT,
+    K_SELLER,
+    K_KINDS
+};
 static const char *const kind_names[K_KINDS] = {"new_order", "status",  "payment",
                                                 "customer",  "product", "seller"};
 /* Transactions per 100. */
 static const unsigned kind_weights[K_KINDS] = {30, 35, 12, 10, 8, 5};
 
-static const char *const statuses[] = {"approved", "invoiced", "processing", "shipped",
-                                       "delivered", "canceled"};
-static const char *const cities[] = {"sao paulo", "rio de janeiro", "curitiba", "campinas",
-                                     "salvador", "recife"};
+static const char *const statuses[] = {"approved", "invoiced",  "processing",
+                                       "shipped",  "delivered", "canceled"};
+static const char *const cities[] = {"sao paulo", "rio de janeiro", "curitiba",
+                                     "campinas",  "salvador",       "recife"};
 
 static const char *const fanout_names[] = {"recompute", "array-filters", "positional"};
 
@@ -290,7 +361,7 @@ static bool fanout_named(const char *name, tf_view_fanout *out)
 static int usage(void)
 {
     fprintf(stderr, "usage: bench-view --tsv DIR --flow FILE [--changes N] [--seed N] "
-                    "[--fanout recompute|array-filters|positional]\n");
+                    "[--fanout recompute|array-filters|positional] [--digest]\n");
     return 2;
 }
 
@@ -299,6 +370,7 @@ int main(int argc, char **argv)
     const char *dir = NULL, *flow = NULL;
     uint64_t target_changes = 1000000, seed = 42;
     tf_view_fanout fanout = TF_VIEW_FANOUT_RECOMPUTE;
+    bool digest = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tsv") == 0 && i + 1 < argc)
             dir = argv[++i];
@@ -311,6 +383,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--fanout") == 0 && i + 1 < argc &&
                  fanout_named(argv[i + 1], &fanout))
             i++;
+        else if (strcmp(argv[i], "--digest") == 0)
+            digest = true;
         else
             return usage();
     }
@@ -382,6 +456,7 @@ int main(int argc, char **argv)
     uint64_t new_orders = 0;
     b.ops_total = 0;
     b.changes = 0;
+    b.digest_on = digest;
     unsigned weight_total = 0;
     for (int k = 0; k < K_KINDS; k++)
         weight_total += kind_weights[k];
@@ -483,13 +558,14 @@ int main(int argc, char **argv)
             break;
         }
         }
+        double d0 = b.digest_s;
         flush(&b); /* one source transaction */
-        kind_time[k] += now_s() - k0;
+        kind_time[k] += now_s() - k0 - (b.digest_s - d0);
         kind_txns[k]++;
         kind_changes[k] += b.changes - c0;
         kind_ops[k] += b.ops_total - o0;
     }
-    double elapsed = now_s() - start;
+    double elapsed = now_s() - start - b.digest_s;
     tf_view_get_stats(b.view, &st);
     printf("changes=%" PRIu64 "\nchanges_s=%.3f\nchanges_per_s=%.0f\n", b.changes, elapsed,
            (double)b.changes / elapsed);
@@ -502,6 +578,8 @@ int main(int argc, char **argv)
                kind_time[k] > 0 ? (double)kind_changes[k] / kind_time[k] : 0.0);
     printf("final_rss_kb=%ld\nfinal_engine_bytes=%zu\n", rss_kb(), st.memory_bytes);
     printf("fanout=%s\n", fanout_names[fanout]);
+    if (digest)
+        printf("digest=%016" PRIx64 "\n", b.digest);
 
     printf("\nview engine alone, one core (thread CPU time), fan-out mode %s\n",
            fanout_names[fanout]);
