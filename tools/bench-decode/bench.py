@@ -29,9 +29,10 @@ Not a test: it prints a table (and saves it with --save FILE).
      (LAST: the file's last transaction), its whole run timed.
    - Debezium 3.6.1 (tools/bench-decode/debezium-peer, built by
      tools/setup.sh --bench): the embedded engine and the MySQL connector
-     (the MariaDB one is not served here), no data snapshot, from the start of
-     the file, counting change events until it has as many as the file has
-     rows. Its time is from the first event to the last; its run from the
+     (the MariaDB one is not served here; MariaDbCompat.java answers the one
+     status query it spells the MySQL 8.4 way), no data snapshot, from the
+     start of the file, counting change events until it has as many as the
+     file has rows. Its time is from the first event to the last; its run from the
      JVM's start is shown too. Pinned like the others, and once more on both
      cores (it is multi-threaded: binlog reader, queue, consumer).
 3. The table: seconds, rows/s, row events/s, MB/s, and how many times
@@ -260,6 +261,7 @@ def main():
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
+    load_start = os.getloadavg()
     env = server_env()
     state = load_state(env, args.rows, args.regenerate)
     path = state["path"]
@@ -357,7 +359,8 @@ def main():
                          f"{report['total_seconds']:.3f} s from the JVM's start "
                          f"({n_rows / report['total_seconds']:,.0f} rows/s with start-up)")
     load = os.getloadavg()
-    lines.append(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+    lines.append(f"load average (1, 5, 15 min) at the start: {load_start[0]:.2f} {load_start[1]:.2f} "
+                 f"{load_start[2]:.2f}, at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
                  f"({os.cpu_count()} cores)")
     table = "\n".join(lines)
     print(table)

@@ -130,6 +130,10 @@ public final class DebeziumPeer {
         // (INET4, ...) that the MySQL connector's DDL parser refuses.
         p.setProperty("schema.history.internal.store.only.captured.databases.ddl", "true");
         p.setProperty("schema.history.internal.store.only.captured.tables.ddl", "true");
+        // The binlog reader runs ahead of the consumer, into later files where
+        // other databases' DDL may use MariaDB types too: skip what it cannot
+        // parse rather than stop before the counted events are handed over.
+        p.setProperty("schema.history.internal.skip.unparseable.ddl", "true");
         // No data snapshot. "recovery" reads the tables' current definitions
         // (the schema history is in memory, so empty at start) and then
         // streams from the seeded offset; "no_data" would refuse an offset
