@@ -7,6 +7,7 @@
  * applied; sending them again is harmless since every op is idempotent. */
 #include "sink_internal.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static const char *op_kind_name(tf_doc_op_kind kind)
@@ -225,7 +226,12 @@ static bool bulk_append(mongoc_bulk_operation_t *bulk, const tf_doc_op *op, bson
     return ok;
 }
 
+/* One ordered sequence of ops written over one connection: the whole
+ * batch, or one connection's part of a split flush. */
 typedef struct bulk_attempt {
+    mongoc_collection_t *collection;
+    pending_op *ops; /* borrowed from the sink's batch */
+    size_t n;
     size_t failed_append; /* index of an op the driver refused to add, or SIZE_MAX */
     unsigned tries;       /* attempts so far */
     size_t prepended;     /* deletes put before the ops on a retry */
@@ -233,13 +239,13 @@ typedef struct bulk_attempt {
 } bulk_attempt;
 
 /* Entry i of one attempt's sequence: the prepended deletes, then the ops. */
-static bool bulk_append_entry(tf_sink *sink, mongoc_bulk_operation_t *bulk, size_t i,
-                              bulk_attempt *a, bson_error_t *error)
+static bool bulk_append_entry(mongoc_bulk_operation_t *bulk, size_t i, bulk_attempt *a,
+                              bson_error_t *error)
 {
     if (i < a->prepended) {
         size_t seen = 0;
-        for (size_t k = 0; k < sink->n_pending; k++) {
-            const tf_doc_op *op = &sink->pending[k].op;
+        for (size_t k = 0; k < a->n; k++) {
+            const tf_doc_op *op = &a->ops[k].op;
             if (op->kind != TF_DOC_OP_INSERT)
                 continue;
             if (seen++ == i) {
@@ -251,7 +257,7 @@ static bool bulk_append_entry(tf_sink *sink, mongoc_bulk_operation_t *bulk, size
         }
         return true;
     }
-    if (bulk_append(bulk, &sink->pending[i - a->prepended].op, error))
+    if (bulk_append(bulk, &a->ops[i - a->prepended].op, error))
         return true;
     a->failed_append = i - a->prepended;
     return false;
@@ -266,9 +272,9 @@ static bool bulk_write_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_err
      * before it (inserts are only for keys absent before the batch). */
     a->prepended = 0;
     if (a->tries++ > 0)
-        for (size_t i = 0; i < sink->n_pending; i++)
-            a->prepended += sink->pending[i].op.kind == TF_DOC_OP_INSERT;
-    size_t total = a->prepended + sink->n_pending;
+        for (size_t i = 0; i < a->n; i++)
+            a->prepended += a->ops[i].op.kind == TF_DOC_OP_INSERT;
+    size_t total = a->prepended + a->n;
     size_t per_command = sink->max_ops_per_command ? sink->max_ops_per_command : total;
     bool ok = true;
     /* In order, one ordered bulk per `per_command` entries: the sequence
@@ -279,10 +285,10 @@ static bool bulk_write_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_err
         BSON_APPEND_BOOL(&opts, "ordered", true);
         sink_append_write_concern(sink, &opts);
         mongoc_bulk_operation_t *bulk =
-            mongoc_collection_create_bulk_operation_with_opts(sink->collection, &opts);
+            mongoc_collection_create_bulk_operation_with_opts(a->collection, &opts);
         bson_destroy(&opts);
         for (size_t i = a->executed; i < end; i++) {
-            if (!bulk_append_entry(sink, bulk, i, a, error)) {
+            if (!bulk_append_entry(bulk, i, a, error)) {
                 /* Driver-side validation (e.g. a replacement with $-keys):
                  * the op is wrong, never transient. */
                 error->domain = MONGOC_ERROR_COMMAND;
@@ -310,12 +316,13 @@ static size_t failed_op_index(const bson_t *reply, size_t prepended, size_t exec
 }
 
 static void describe_failure(tf_sink *sink, tf_error *err, const bson_error_t *error,
-                             const bson_t *reply, size_t op_index, unsigned attempts)
+                             const bson_t *reply, const bulk_attempt *a, size_t op_index,
+                             unsigned attempts)
 {
     char what[512];
-    int n = snprintf(what, sizeof what, "writing a batch of %zu ops to %s.%s", sink->n_pending,
-                     sink->database, sink->collection_name);
-    const pending_op *failed = op_index < sink->n_pending ? &sink->pending[op_index] : NULL;
+    int n = snprintf(what, sizeof what, "writing a batch of %zu ops to %s.%s", a->n, sink->database,
+                     sink->collection_name);
+    const pending_op *failed = op_index < a->n ? &a->ops[op_index] : NULL;
     if (failed != NULL && n > 0 && (size_t)n < sizeof what) {
         /* The caller's key, and the _id it was sent as. */
         const bson_t *shown = failed->root_key != NULL ? failed->root_key : failed->op.filter;
@@ -349,31 +356,140 @@ static void describe_failure(tf_sink *sink, tf_error *err, const bson_error_t *e
         tf_error_prefix(err, "not retried (the write itself is refused)");
 }
 
+/* One connection's part of a flush, run on a thread of its own for every
+ * connection but the first. */
+typedef struct lane_write {
+    tf_sink *sink;
+    bulk_attempt a;
+    uint64_t retries;
+    bool ok;
+    tf_error err;
+    pthread_t thread;
+    bool started;
+} lane_write;
+
+static void lane_write_run(lane_write *w)
+{
+    bson_t reply = BSON_INITIALIZER;
+    bson_error_t error;
+    w->a.failed_append = SIZE_MAX;
+    w->ok =
+        sink_with_retries_counted(w->sink, bulk_write_attempt, &w->a, &reply, &error, &w->retries);
+    if (!w->ok) {
+        size_t index = w->a.failed_append != SIZE_MAX
+                           ? w->a.failed_append
+                           : failed_op_index(&reply, w->a.prepended, w->a.executed);
+        /* A command-level error (FerretDB answers unsupported options so)
+         * names no op; with a single op there is no doubt which. */
+        if (index == SIZE_MAX && w->a.n == 1)
+            index = 0;
+        describe_failure(w->sink, &w->err, &error, &reply, &w->a, index, (unsigned)w->retries + 1);
+    }
+    bson_destroy(&reply);
+}
+
+static void *lane_write_main(void *arg)
+{
+    lane_write_run(arg);
+    return NULL;
+}
+
+/* The connection an op's document is written over: from its derived _id,
+ * or -1 when the op is not addressed by one _id (an updateMany, a filter
+ * of the caller's). */
+static int op_lane(const pending_op *p, size_t lanes)
+{
+    bson_iter_t it;
+    if (p->op.kind == TF_DOC_OP_UPDATE_MANY || p->root_key == NULL ||
+        !bson_iter_init_find(&it, p->op.filter, "_id") || !BSON_ITER_HOLDS_OID(&it))
+        return -1;
+    /* the _id is a SHA-256 prefix: any of its bytes spread evenly */
+    const uint8_t *id = bson_iter_oid(&it)->bytes;
+    uint32_t h = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+    return (int)(h % lanes);
+}
+
+/* How many connections this batch is written over, with lane_of[i] the
+ * connection of op i: 1 when the sink has one, the batch is small, or an
+ * op is not addressed by a derived _id. */
+static size_t plan_lanes(const tf_sink *sink, uint8_t *lane_of)
+{
+    size_t lanes = sink->n_lanes + 1;
+    if (lanes == 1 || sink->n_pending < TF_SINK_SPLIT_MIN_OPS)
+        return 1;
+    if (lanes > sink->n_pending / (TF_SINK_SPLIT_MIN_OPS / 2))
+        lanes = sink->n_pending / (TF_SINK_SPLIT_MIN_OPS / 2);
+    for (size_t i = 0; i < sink->n_pending; i++) {
+        int lane = op_lane(&sink->pending[i], lanes);
+        if (lane < 0)
+            return 1;
+        lane_of[i] = (uint8_t)lane;
+    }
+    return lanes;
+}
+
+/* Writes the batch split over `lanes` connections at once; the first
+ * failure (in connection order) is reported. */
+static bool flush_split(tf_sink *sink, size_t lanes, const uint8_t *lane_of, tf_error *err)
+{
+    lane_write w[TF_SINK_MAX_CONNECTIONS];
+    pending_op *parts = bson_malloc(sink->n_pending * sizeof *parts);
+    size_t at = 0;
+    for (size_t l = 0; l < lanes; l++) {
+        w[l] = (lane_write){.sink = sink};
+        w[l].a.collection = l == 0 ? sink->collection : sink->lanes[l - 1].collection;
+        w[l].a.ops = parts + at;
+        for (size_t i = 0; i < sink->n_pending; i++)
+            if (lane_of[i] == l)
+                parts[at++] = sink->pending[i]; /* shallow: the batch keeps ownership */
+        w[l].a.n = (size_t)(parts + at - w[l].a.ops);
+    }
+    for (size_t l = 1; l < lanes; l++)
+        w[l].started = pthread_create(&w[l].thread, NULL, lane_write_main, &w[l]) == 0;
+    lane_write_run(&w[0]);
+    for (size_t l = 1; l < lanes; l++) {
+        if (w[l].started)
+            pthread_join(w[l].thread, NULL);
+        else
+            lane_write_run(&w[l]); /* no thread to be had: in turn */
+    }
+    bool ok = true;
+    for (size_t l = 0; l < lanes; l++) {
+        sink->stats.retries += w[l].retries;
+        if (ok && !w[l].ok) {
+            *err = w[l].err;
+            ok = false;
+        }
+    }
+    bson_free(parts);
+    return ok;
+}
+
+static bool flush_one(tf_sink *sink, tf_error *err)
+{
+    lane_write w = {
+        .sink = sink,
+        .a = {.collection = sink->collection, .ops = sink->pending, .n = sink->n_pending}};
+    lane_write_run(&w);
+    sink->stats.retries += w.retries;
+    if (!w.ok)
+        *err = w.err;
+    return w.ok;
+}
+
 bool tf_sink_flush(tf_sink *sink, tf_error *err)
 {
     if (sink->n_pending == 0)
         return true;
-    bulk_attempt a = {SIZE_MAX, 0, 0, 0};
-    bson_t reply = BSON_INITIALIZER;
-    bson_error_t error;
-    uint64_t retries_before = sink->stats.retries;
-    bool ok = sink_with_retries(sink, bulk_write_attempt, &a, &reply, &error);
-    if (!ok) {
-        size_t index = a.failed_append != SIZE_MAX
-                           ? a.failed_append
-                           : failed_op_index(&reply, a.prepended, a.executed);
-        /* A command-level error (FerretDB answers unsupported options so)
-         * names no op; with a single op there is no doubt which. */
-        if (index == SIZE_MAX && sink->n_pending == 1)
-            index = 0;
-        describe_failure(sink, err, &error, &reply, index,
-                         (unsigned)(sink->stats.retries - retries_before) + 1);
-        bson_destroy(&reply);
+    uint8_t *lane_of = bson_malloc(sink->n_pending);
+    size_t lanes = plan_lanes(sink, lane_of);
+    bool ok = lanes > 1 ? flush_split(sink, lanes, lane_of, err) : flush_one(sink, err);
+    bson_free(lane_of);
+    if (!ok)
         return false;
-    }
-    bson_destroy(&reply);
     sink->stats.ops_written += sink->n_pending;
     sink->stats.batches++;
+    sink->stats.split_batches += lanes > 1;
     sink->documents_total += sink->n_pending;
     for (size_t i = 0; i < sink->n_pending; i++)
         sink_pending_cleanup(&sink->pending[i]);

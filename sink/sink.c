@@ -22,6 +22,7 @@ void tf_sink_options_init(tf_sink_options *opts)
     opts->backoff_max_ms = 5000;
     opts->server_selection_timeout_ms = 5000;
     opts->fanout = TF_FANOUT_DETECT;
+    opts->connections = 1;
     opts->id_from_root_key = true;
 }
 
@@ -56,6 +57,12 @@ static void sleep_ms(int64_t ms)
 bool sink_with_retries(tf_sink *sink, sink_attempt_fn attempt, void *ctx, bson_t *reply,
                        bson_error_t *error)
 {
+    return sink_with_retries_counted(sink, attempt, ctx, reply, error, &sink->stats.retries);
+}
+
+bool sink_with_retries_counted(tf_sink *sink, sink_attempt_fn attempt, void *ctx, bson_t *reply,
+                               bson_error_t *error, uint64_t *retries)
+{
     for (unsigned try_no = 0;; try_no++) {
         bson_reinit(reply);
         memset(error, 0, sizeof *error);
@@ -63,7 +70,7 @@ bool sink_with_retries(tf_sink *sink, sink_attempt_fn attempt, void *ctx, bson_t
             return true;
         if (!tf_sink_error_is_transient(error, reply) || try_no >= sink->opts.max_retries)
             return false;
-        sink->stats.retries++;
+        (*retries)++;
         sleep_ms(
             tf_sink_backoff_ms(try_no, sink->opts.backoff_initial_ms, sink->opts.backoff_max_ms));
     }
@@ -127,8 +134,8 @@ static bool create_index(tf_sink *sink, const char *name, const char *const *fie
     bson_destroy(&reply);
     if (!ok) {
         char what[512];
-        snprintf(what, sizeof what, "creating the %sindex %s on %s.%s (%s)", unique ? "unique " : "",
-                 name, sink->database, sink->collection_name, why);
+        snprintf(what, sizeof what, "creating the %sindex %s on %s.%s (%s)",
+                 unique ? "unique " : "", name, sink->database, sink->collection_name, why);
         sink_error_from_driver(sink, err, &error, what);
     }
     return ok;
@@ -146,8 +153,7 @@ bool tf_sink_ensure_index(tf_sink *sink, const char *name, const char *const *fi
                           tf_error *err)
 {
     if (n == 0 || !name || !name[0])
-        return tf_error_set(err, TF_ERR_CONFIG, 0, "index %s: no fields", name ? name : ""),
-               false;
+        return tf_error_set(err, TF_ERR_CONFIG, 0, "index %s: no fields", name ? name : ""), false;
     return create_index(sink, name, fields, n, false, "fan-out filter", err);
 }
 
@@ -284,6 +290,33 @@ static bool probe_array_filters(tf_sink *sink, tf_error *err)
     return true;
 }
 
+/* The extra connections: clients of the same URI, connecting on first use. */
+static bool open_lanes(tf_sink *sink, const tf_sink_options *opts, tf_error *err)
+{
+    if (opts->connections > TF_SINK_MAX_CONNECTIONS) {
+        tf_error_set(err, TF_ERR_CONFIG, 0, "sink connections %zu: at most %d", opts->connections,
+                     TF_SINK_MAX_CONNECTIONS);
+        return false;
+    }
+    size_t extra = opts->connections > 1 ? opts->connections - 1 : 0;
+    sink->lanes = bson_malloc0((extra ? extra : 1) * sizeof *sink->lanes);
+    for (; sink->n_lanes < extra; sink->n_lanes++) {
+        bson_error_t error;
+        write_lane *lane = &sink->lanes[sink->n_lanes];
+        lane->client = mongoc_client_new_from_uri_with_error(sink->uri, &error);
+        if (lane->client == NULL) {
+            tf_error_set(err, TF_ERR_CONFIG, 0, "target URI %s: %s", sink->uri_redacted,
+                         error.message);
+            return false;
+        }
+        mongoc_client_set_error_api(lane->client, MONGOC_ERROR_API_VERSION_2);
+        mongoc_client_set_appname(lane->client, "tapflow-sink");
+        lane->collection =
+            mongoc_client_get_collection(lane->client, sink->database, sink->collection_name);
+    }
+    return true;
+}
+
 static bool sink_connect(tf_sink *sink, const tf_sink_options *opts, mongoc_uri_t **out_uri,
                          tf_error *err)
 {
@@ -379,7 +412,8 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err)
     sink->state =
         mongoc_client_get_collection(sink->client, sink->database, sink->state_collection_name);
 
-    if (!create_root_key_index(sink, err) || !sink_check_stored_ids(sink, err)) {
+    if (!open_lanes(sink, opts, err) || !create_root_key_index(sink, err) ||
+        !sink_check_stored_ids(sink, err)) {
         tf_sink_destroy(sink);
         return NULL;
     }
@@ -423,6 +457,13 @@ void tf_sink_destroy(tf_sink *sink)
         bson_free(sink->chunks[i].data);
     }
     bson_free(sink->chunks);
+    for (size_t i = 0; i < sink->n_lanes; i++) {
+        if (sink->lanes[i].collection != NULL)
+            mongoc_collection_destroy(sink->lanes[i].collection);
+        if (sink->lanes[i].client != NULL)
+            mongoc_client_destroy(sink->lanes[i].client);
+    }
+    bson_free(sink->lanes);
     if (sink->collection != NULL)
         mongoc_collection_destroy(sink->collection);
     if (sink->checkpoints != NULL)

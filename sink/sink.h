@@ -160,11 +160,26 @@ typedef struct tf_sink_options {
     int32_t server_selection_timeout_ms; /* default 5000 */
     tf_fanout_choice fanout;
 
+    /* Connections documents are written over (default 1, at most
+     * TF_SINK_MAX_CONNECTIONS). With more, a flush of at least
+     * TF_SINK_SPLIT_MIN_OPS ops, each addressed by a derived _id, is split
+     * by _id over the connections and written in parallel: a document's
+     * ops stay in order on one connection, and the flush returns once every
+     * connection acknowledged its part, so what follows (the next flush, a
+     * checkpoint) still comes after it. Checkpoints and state use the
+     * first connection. A target that serves each write statement by
+     * itself (FerretDB: a query and a transaction per statement) is
+     * otherwise idle between one connection's statements. */
+    size_t connections;
+
     /* Address documents through _id = tf_sink_derive_id(root key) (default
      * true; false sends the root key as the filter and lets the server pick
      * _id, for tests of that behaviour). See "Addressing by _id" below. */
     bool id_from_root_key;
 } tf_sink_options;
+
+#define TF_SINK_MAX_CONNECTIONS 16
+#define TF_SINK_SPLIT_MIN_OPS 64
 
 /* Fills defaults; the caller then sets uri, collection, flow, key fields. */
 void tf_sink_options_init(tf_sink_options *opts);
@@ -276,10 +291,11 @@ typedef struct tf_checkpoint tf_checkpoint;
 bool tf_sink_commit(tf_sink *sink, const tf_checkpoint *cp, tf_error *err);
 
 typedef struct tf_sink_stats {
-    uint64_t ops_written; /* ops acknowledged by the server */
-    uint64_t batches;     /* bulk writes acknowledged */
-    uint64_t retries;     /* transient failures retried */
-    uint64_t checkpoints; /* checkpoints written by this sink */
+    uint64_t ops_written;   /* ops acknowledged by the server */
+    uint64_t batches;       /* bulk writes acknowledged */
+    uint64_t retries;       /* transient failures retried */
+    uint64_t checkpoints;   /* checkpoints written by this sink */
+    uint64_t split_batches; /* batches written over several connections */
 } tf_sink_stats;
 
 void tf_sink_get_stats(const tf_sink *sink, tf_sink_stats *out);
@@ -351,8 +367,8 @@ bool tf_sink_state_drop(tf_sink *sink, tf_error *err);
  * the stored one), lists in a slotted chunk (tf_sink_state_put) what
  * belongs to the checkpoint, and so stays exact through a crash at any
  * point. Same size limit as above. */
-bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk,
-                         const uint8_t *data, size_t len, tf_error *err);
+bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk, const uint8_t *data,
+                         size_t len, tf_error *err);
 /* *found false when the chunk does not exist; *data is malloc'ed (free()). */
 bool tf_sink_state_read(tf_sink *sink, int64_t generation, const char *chunk, uint8_t **data,
                         size_t *len, bool *found, tf_error *err);
@@ -361,8 +377,8 @@ bool tf_sink_state_read(tf_sink *sink, int64_t generation, const char *chunk, ui
  * per chunk); data is valid during the call. Stops at fn's first false. */
 typedef bool (*tf_sink_state_chunk_fn)(const char *chunk, const uint8_t *data, size_t len,
                                        void *arg, tf_error *err);
-bool tf_sink_state_read_all(tf_sink *sink, int64_t generation, tf_sink_state_chunk_fn fn,
-                            void *arg, tf_error *err);
+bool tf_sink_state_read_all(tf_sink *sink, int64_t generation, tf_sink_state_chunk_fn fn, void *arg,
+                            tf_error *err);
 /* Removes one generation chunk (none is fine): addressed by _id alone. */
 bool tf_sink_state_remove(tf_sink *sink, int64_t generation, const char *chunk, tf_error *err);
 

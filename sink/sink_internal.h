@@ -21,6 +21,12 @@ typedef struct pending_op {
     bson_t *root_key;
 } pending_op;
 
+/* One more connection for documents (tf_sink_options.connections). */
+typedef struct write_lane {
+    mongoc_client_t *client;
+    mongoc_collection_t *collection;
+} write_lane;
+
 struct tf_sink {
     /* options, with the strings copied */
     tf_sink_options opts;
@@ -38,6 +44,9 @@ struct tf_sink {
     mongoc_collection_t *checkpoints;
     mongoc_collection_t *state;
     mongoc_write_concern_t *write_concern;
+    /* connections beyond the first, for documents only (batch.c) */
+    write_lane *lanes;
+    size_t n_lanes;
     tf_fanout_mode fanout;
     bool decimal128; /* the server stores Decimal128 (probed at open) */
     /* Most ops in one write command, 0 for the driver's own split. FerretDB
@@ -70,6 +79,10 @@ struct tf_sink {
 typedef bool (*sink_attempt_fn)(tf_sink *sink, void *ctx, bson_t *reply, bson_error_t *error);
 bool sink_with_retries(tf_sink *sink, sink_attempt_fn attempt, void *ctx, bson_t *reply,
                        bson_error_t *error);
+/* The same, counting the retries in *retries instead of the sink's stats:
+ * for attempts running on several threads at once. */
+bool sink_with_retries_counted(tf_sink *sink, sink_attempt_fn attempt, void *ctx, bson_t *reply,
+                               bson_error_t *error, uint64_t *retries);
 
 /* Fills err from a driver error: "<what> on <redacted uri>: <message>
  * (<code>)" plus, for a transient error given up on, how many tries. */

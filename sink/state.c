@@ -25,8 +25,7 @@
  * flow name is length-prefixed so that no two (flow, kind, chunk) triples
  * share an _id; flow, gen or slot, and chunk are also plain fields, for
  * the rare filter over many chunks (drop). */
-static void state_id(bson_t *doc, const tf_sink *sink, char kind, int64_t number,
-                     const char *chunk)
+static void state_id(bson_t *doc, const tf_sink *sink, char kind, int64_t number, const char *chunk)
 {
     char *id = bson_strdup_printf("%zu:%s/%c%" PRId64 "/%s", strlen(sink->flow), sink->flow, kind,
                                   number, chunk);
@@ -141,15 +140,15 @@ bool sink_state_write_staged(tf_sink *sink, int64_t seq, tf_error *err)
  * (the caller frees it); *found stays false when there is none, it has no
  * binary data, or (seq not NULL) its "seq" is not *seq. false on a driver
  * error, with error set and nothing returned. */
-static bool find_chunk_data(tf_sink *sink, const bson_t *filter, const int64_t *seq,
-                            uint8_t **data, size_t *len, bool *found, bson_error_t *error)
+static bool find_chunk_data(tf_sink *sink, const bson_t *filter, const int64_t *seq, uint8_t **data,
+                            size_t *len, bool *found, bson_error_t *error)
 {
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(sink->state, filter, NULL, NULL);
     const bson_t *doc = NULL;
     if (mongoc_cursor_next(cursor, &doc)) {
         bson_iter_t it;
-        bool seq_matches = seq == NULL ||
-                           (bson_iter_init_find(&it, doc, "seq") && BSON_ITER_HOLDS_INT(&it) &&
+        bool seq_matches =
+            seq == NULL || (bson_iter_init_find(&it, doc, "seq") && BSON_ITER_HOLDS_INT(&it) &&
                             bson_iter_as_int64(&it) == *seq);
         if (seq_matches && bson_iter_init_find(&it, doc, "data") && BSON_ITER_HOLDS_BINARY(&it)) {
             const uint8_t *bytes = NULL;
@@ -227,8 +226,8 @@ static void generation_id(bson_t *doc, const tf_sink *sink, int64_t generation, 
     BSON_APPEND_UTF8(doc, "chunk", chunk);
 }
 
-bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk,
-                         const uint8_t *data, size_t len, tf_error *err)
+bool tf_sink_state_write(tf_sink *sink, int64_t generation, const char *chunk, const uint8_t *data,
+                         size_t len, tf_error *err)
 {
     if (len >= TF_STATE_CHUNK_MAX) {
         tf_error_set(err, TF_ERR_CONFIG, 0,
@@ -274,8 +273,8 @@ bool tf_sink_state_read(tf_sink *sink, int64_t generation, const char *chunk, ui
     return ok;
 }
 
-bool tf_sink_state_read_all(tf_sink *sink, int64_t generation, tf_sink_state_chunk_fn fn,
-                            void *arg, tf_error *err)
+bool tf_sink_state_read_all(tf_sink *sink, int64_t generation, tf_sink_state_chunk_fn fn, void *arg,
+                            tf_error *err)
 {
     bson_t filter = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&filter, "flow", sink->flow);
@@ -378,8 +377,8 @@ bool tf_sink_reset(tf_sink *sink, tf_error *err)
     sink->documents_total = 0;
     if (!tf_sink_state_drop(sink, err))
         return false;
-    if (!mongoc_collection_drop(sink->collection, &error) &&
-        error.code != NAMESPACE_NOT_FOUND && !strstr(error.message, "ns not found")) {
+    if (!mongoc_collection_drop(sink->collection, &error) && error.code != NAMESPACE_NOT_FOUND &&
+        !strstr(error.message, "ns not found")) {
         snprintf(what, sizeof what, "dropping %s.%s", sink->database, sink->collection_name);
         sink_error_from_driver(sink, err, &error, what);
         return false;

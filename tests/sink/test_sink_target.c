@@ -540,7 +540,8 @@ static void test_unique_index_on_root_key_created(void **state)
     sink = open_sink(fx, "orders_index", TF_FANOUT_FORCE_RECOMPUTE, "index", NULL);
     tf_sink_destroy(sink);
 
-    mongoc_collection_t *c = mongoc_client_get_collection(fx->live.client, fx->live.db, "orders_index");
+    mongoc_collection_t *c =
+        mongoc_client_get_collection(fx->live.client, fx->live.db, "orders_index");
     mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(c, NULL);
     const bson_t *index;
     bool found = false;
@@ -819,6 +820,122 @@ static tf_checkpoint sample_checkpoint(uint64_t rows)
     cp.rows = rows;
     cp.transactions = rows / 2;
     return cp;
+}
+
+/* ---- a flush split over several connections ---------------------------------- */
+
+static tf_sink *open_split_sink(fixture *fx, const char *collection, size_t connections)
+{
+    tf_sink_options o;
+    tf_sink_options_init(&o);
+    o.connections = connections;
+    return open_sink(fx, collection, TF_FANOUT_FORCE_RECOMPUTE, collection, &o);
+}
+
+/* Each of 120 documents gets an insert, an update and a replace in one
+ * batch; every 3rd is then deleted and every 6th inserted again: the ops of
+ * one document must reach the server in their order, whichever connection
+ * carries them. */
+static void test_split_flush_keeps_each_documents_order(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(&fx->live);
+    tf_sink *sink = open_split_sink(fx, "orders_split", 4);
+    enum {
+        N = 120
+    };
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "S%03d", i);
+        tf_doc_op op;
+        tf_doc_op_insert_steal(&op, BCON_NEW("order_id", id), order_doc(fx, id, 1, NULL));
+        add_ok(sink, &op);
+    }
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "S%03d", i);
+        tf_doc_op op;
+        tf_doc_op_update_steal(&op, BCON_NEW("order_id", id),
+                               BCON_NEW("status_code", BCON_INT32(7)), NULL);
+        add_ok(sink, &op);
+        tf_doc_op_replace_steal(&op, BCON_NEW("order_id", id), order_doc(fx, id, 2, "z"));
+        add_ok(sink, &op);
+        if (i % 3 == 0) {
+            tf_doc_op_delete_steal(&op, BCON_NEW("order_id", id));
+            add_ok(sink, &op);
+        }
+        if (i % 6 == 0) {
+            tf_doc_op_insert_steal(&op, BCON_NEW("order_id", id), order_doc(fx, id, 3, "y"));
+            add_ok(sink, &op);
+        }
+    }
+    size_t queued = tf_sink_pending_ops(sink);
+    assert_int_equal(queued, N + 2 * N + N / 3 + N / 6);
+    commit_ok(sink);
+    tf_sink_stats stats;
+    tf_sink_get_stats(sink, &stats);
+    tf_sink_destroy(sink);
+    assert_int_equal(stats.ops_written, queued);
+    assert_int_equal(stats.split_batches, 1);
+
+    bson_t *docs[N];
+    size_t n = read_back(fx, "orders_split", docs, N);
+    assert_int_equal(n, N - N / 3 + N / 6);
+    size_t at = 0;
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0 && i % 6 != 0)
+            continue;
+        char id[16];
+        snprintf(id, sizeof id, "S%03d", i);
+        bson_t *want = i % 6 == 0 ? order_doc(fx, id, 3, "y") : order_doc(fx, id, 2, "z");
+        assert_bson_equal(docs[at++], want);
+        bson_destroy(want);
+    }
+    free_docs(docs, n);
+}
+
+/* A refused op on one connection fails the flush with its key named, and
+ * no checkpoint follows; small batches and updateMany stay on one
+ * connection. */
+static void test_split_flush_failure_is_reported(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(&fx->live);
+    tf_sink *sink = open_split_sink(fx, "orders_split_fail", 3);
+    tf_doc_op op;
+    tf_doc_op_insert_steal(&op, BCON_NEW("order_id", "DUP"), BCON_NEW("order_id", "DUP"));
+    add_ok(sink, &op);
+    commit_ok(sink);
+    tf_sink_stats stats;
+    tf_sink_get_stats(sink, &stats);
+    assert_int_equal(stats.split_batches, 0); /* one op: not split */
+
+    for (int i = 0; i < 100; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "F%03d", i);
+        tf_doc_op_replace_steal(&op, BCON_NEW("order_id", id), BCON_NEW("order_id", id));
+        add_ok(sink, &op);
+        if (i == 50) {
+            tf_doc_op_insert_steal(&op, BCON_NEW("order_id", "DUP"), BCON_NEW("order_id", "DUP"));
+            add_ok(sink, &op);
+        }
+    }
+    tf_checkpoint cp = sample_checkpoint(5);
+    tf_error err = {0};
+    assert_false(tf_sink_commit(sink, &cp, &err));
+    assert_int_equal(err.domain, TF_ERR_TARGET);
+    assert_int_equal(err.code, 11000);
+    assert_non_null(strstr(err.message, "not retried (the write itself is refused): writing a "
+                                        "batch of "));
+    assert_non_null(strstr(err.message, ": insert { \"order_id\" : \"DUP\" } as _id"));
+    tf_sink_get_stats(sink, &stats);
+    assert_int_equal(stats.checkpoints, 0);
+    assert_int_equal(stats.retries, 0);
+    tf_checkpoint got;
+    bool found = true;
+    assert_true(tf_sink_checkpoint_read(sink, &got, &found, &err));
+    assert_false(found);
+    tf_sink_destroy(sink);
 }
 
 static void test_checkpoint_round_trip_all_fields(void **state)
@@ -1409,6 +1526,8 @@ int main(void)
         cmocka_unit_test(test_derived_id_refuses_document_with_its_own_id),
         cmocka_unit_test(test_derived_id_open_refuses_server_chosen_ids),
         cmocka_unit_test(test_derived_id_write_meeting_server_chosen_id_fails_clearly),
+        cmocka_unit_test(test_split_flush_keeps_each_documents_order),
+        cmocka_unit_test(test_split_flush_failure_is_reported),
         cmocka_unit_test(test_unique_index_on_root_key_created),
         cmocka_unit_test(test_fanout_filter_index_created),
         cmocka_unit_test(test_batch_flushes_by_size_and_by_time),

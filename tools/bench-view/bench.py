@@ -302,8 +302,10 @@ def start_daemon(a, tmp, db, uri):
                 "password_env = TAPFLOW_MARIADB_PASSWORD\ndatabase = %s\n\n"
                 "[datasource MongoDB_ECommerce]\ntype = mongodb\nuri = %s\ndatabase = %s\n"
                 % (8100 + (os.getpid() + sport) % 800, sport,
-                   "checkpoint_interval_ms = %d\n" % a.checkpoint_interval_ms
-                   if a.checkpoint_interval_ms else "",
+                   ("checkpoint_interval_ms = %d\n" % a.checkpoint_interval_ms
+                    if a.checkpoint_interval_ms else "") +
+                   ("write_connections = %d\n" % a.write_connections
+                    if getattr(a, "write_connections", 0) else ""),
                    MY_HOST, MY_PORT, MY_USER, db, uri, db))
     logpath = os.path.join(tmp, "daemon-%s.log" % db)
     logf = open(logpath, "w")
@@ -631,6 +633,8 @@ def main():
     ap.add_argument("--build-timeout", type=float, default=3600)
     ap.add_argument("--checkpoint-interval-ms", type=int, default=0,
                     help="daemon's checkpoint_interval_ms (0: its default)")
+    ap.add_argument("--write-connections", type=int, default=0,
+                    help="daemon's write_connections (0: its default)")
     ap.add_argument("--out", default="/work/notes/bench-view.txt"
                     if os.path.isdir("/work/notes") else "")
     a = ap.parse_args()

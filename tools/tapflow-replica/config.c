@@ -10,6 +10,8 @@
  *   status_listen = 127.0.0.1:7470    # loopback HTTP status endpoint
  *   batch_max_ops = 1000              # ops per bulk write
  *   batch_max_bytes = 8388608
+ *   write_connections = 2             # large flushes written over this
+ *                                     # many target connections at once
  *   checkpoint_interval_ms = 1000     # checkpoint + view state at most this often
  *   resync_chunk_rows = 5000          # rows per read of a table re-sync
  *   decimal = auto | double | string  # DECIMAL on targets without Decimal128
@@ -55,6 +57,7 @@ void tfr_config_defaults(tfr_config *cfg)
     cfg->status_port = TFR_DEFAULT_STATUS_PORT;
     cfg->batch_max_ops = 1000;
     cfg->batch_max_bytes = 8u * 1024 * 1024;
+    cfg->write_connections = TFR_DEFAULT_WRITE_CONNECTIONS;
     cfg->checkpoint_interval_ms = 1000;
     cfg->resync_chunk_rows = 5000;
 }
@@ -230,6 +233,10 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
                 if (!parse_u64(value, 48u * 1024 * 1024, &n) || n < 1024)
                     FAIL("batch_max_bytes must be from 1024 to 50331648");
                 out->batch_max_bytes = (size_t)n;
+            } else if (strcmp(key, "write_connections") == 0) {
+                if (!parse_u64(value, TFR_MAX_WRITE_CONNECTIONS, &n) || n == 0)
+                    FAIL("write_connections must be from 1 to %d", TFR_MAX_WRITE_CONNECTIONS);
+                out->write_connections = (size_t)n;
             } else if (strcmp(key, "checkpoint_interval_ms") == 0) {
                 if (!parse_u64(value, 3600000, &n))
                     FAIL("checkpoint_interval_ms must be from 0 to 3600000");

@@ -50,6 +50,7 @@ typedef struct tfr_config {
     uint16_t status_port;
     size_t batch_max_ops;
     size_t batch_max_bytes;
+    size_t write_connections; /* tf_sink_options.connections */
     int64_t checkpoint_interval_ms;
     size_t resync_chunk_rows; /* rows per read of a table re-sync */
     tfr_decimal_mode decimal;
@@ -63,6 +64,9 @@ typedef struct tfr_config {
 
 #define TFR_DEFAULT_STATUS_HOST "127.0.0.1"
 #define TFR_DEFAULT_STATUS_PORT 7470
+/* tf_sink_options.connections: measured in tools/bench-mass (README) */
+#define TFR_DEFAULT_WRITE_CONNECTIONS 2
+#define TFR_MAX_WRITE_CONNECTIONS 16
 
 /* Parses the config file at path; messages read "path:line: what". */
 bool tfr_config_load(const char *path, tfr_config *out, tf_error *err);

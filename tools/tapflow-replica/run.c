@@ -633,6 +633,9 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
     if (d->cfg.checkpoint_collection)
         so.checkpoint_collection = d->cfg.checkpoint_collection;
     so.max_batch_ops = d->cfg.batch_max_ops;
+    _Static_assert(TFR_MAX_WRITE_CONNECTIONS <= TF_SINK_MAX_CONNECTIONS,
+                   "the config allows more connections than the sink");
+    so.connections = d->cfg.write_connections;
     so.max_batch_bytes = d->cfg.batch_max_bytes;
     so.fanout = TF_FANOUT_DETECT; /* the view follows the server (below) */
     /* Documents addressed by the _id derived from the root key: the one
