@@ -1,10 +1,9 @@
-/* error.c — tf_error helpers shared by every layer, and the binlog CRC32. */
+/* error.c — tf_error helpers shared by every layer. */
 #include "protocol.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
 
 tf_status tf_error_set(tf_error *err, tf_error_domain domain, uint32_t code, const char *fmt, ...)
 {
@@ -33,18 +32,4 @@ void tf_error_prefix(tf_error *err, const char *fmt, ...)
     /* Bounded widths keep the result inside the buffer; the tail of a very
      * long message is what is cut. */
     snprintf(err->message, sizeof err->message, "%.200s: %.300s", prefix, old);
-}
-
-uint32_t tf_crc32(const uint8_t *buf, size_t len)
-{
-    uLong crc = crc32(0L, Z_NULL, 0);
-    /* zlib takes uInt lengths; binlog events can exceed 4 GiB only in theory,
-     * but feed it in chunks so a huge buffer is still right. */
-    while (len > 0) {
-        uInt chunk = len > 0x40000000u ? 0x40000000u : (uInt)len;
-        crc = crc32(crc, buf, chunk);
-        buf += chunk;
-        len -= chunk;
-    }
-    return (uint32_t)crc;
 }

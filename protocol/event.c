@@ -9,7 +9,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
 
 const char *tf_event_type_name(uint8_t type)
 {
@@ -356,9 +355,8 @@ static tf_status verify_checksum(const uint8_t *buf, size_t event_len, const tf_
         uint8_t header[TF_EVENT_HEADER_LEN];
         memcpy(header, buf, TF_EVENT_HEADER_LEN);
         header[17] = (uint8_t)(header[17] & ~TF_EVENT_F_BINLOG_IN_USE);
-        uLong crc = crc32(0L, header, TF_EVENT_HEADER_LEN);
-        crc = crc32(crc, buf + TF_EVENT_HEADER_LEN, (uInt)(covered - TF_EVENT_HEADER_LEN));
-        computed = (uint32_t)crc;
+        computed = tf_crc32_update(tf_crc32(header, TF_EVENT_HEADER_LEN), buf + TF_EVENT_HEADER_LEN,
+                                   covered - TF_EVENT_HEADER_LEN);
     } else {
         computed = tf_crc32(buf, covered);
     }

@@ -91,8 +91,11 @@ char *tf_strndup(const void *ptr, size_t len);
  * checked a word at a time. */
 bool tf_utf8_valid(const void *s, size_t len);
 
-/* CRC32 as the binlog uses it (zlib's polynomial). */
+/* CRC32 as the binlog uses it (protocol/crc32.c): zlib's crc32(), i.e.
+ * tf_crc32(buf, len) == crc32(0, buf, len), and tf_crc32_update(crc, buf,
+ * len) continues a CRC the way crc32(crc, buf, len) does. */
 uint32_t tf_crc32(const uint8_t *buf, size_t len);
+uint32_t tf_crc32_update(uint32_t crc, const uint8_t *buf, size_t len);
 
 /* ======================================================================
  * 2. packet  (owner: protocol/packet.c, protocol/resultset.c,
