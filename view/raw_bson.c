@@ -162,12 +162,18 @@ void view_raw_copy_elements(view_buf *b, const uint8_t *doc, size_t doc_len, con
             view_buf_append(b, doc + 4, doc_len - 5);
         return;
     }
+    /* Elements are walked only up to the last omitted one: what follows
+     * it, up to the terminator, is copied as one run without being walked
+     * (the walk was a tenth of a recompute's time; the bytes are a
+     * document libbson built, so the run is whole elements). */
+    size_t last = column_count;
+    while (last > 0 && !omit[last - 1])
+        last--;
     size_t pos = 0, run_start = 4, run_len = 0;
     view_raw_element e;
-    for (size_t i = 0;
-         next_element(doc, doc_len, &pos, i < column_count ? columns[i].name.len : SIZE_MAX, &e);
-         i++) {
-        if (i < column_count && omit[i]) {
+    size_t i = 0;
+    for (; i < last && next_element(doc, doc_len, &pos, columns[i].name.len, &e); i++) {
+        if (omit[i]) {
             view_buf_append(b, doc + run_start, run_len);
             run_start = pos;
             run_len = 0;
@@ -175,5 +181,7 @@ void view_raw_copy_elements(view_buf *b, const uint8_t *doc, size_t doc_len, con
             run_len += e.len;
         }
     }
+    if (i == last && doc_len >= 5)
+        run_len = doc_len - 1 - run_start;
     view_buf_append(b, doc + run_start, run_len);
 }
