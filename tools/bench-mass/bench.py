@@ -125,6 +125,8 @@ def main():
         if done is None:
             raise RuntimeError("the statement was not applied within %.0f s" % a.timeout)
         applied = done / 1000.0 - t0
+        watcher.stop()  # its polls would compete with what follows
+        watcher = None
         st1 = bv.status(sport)
         writes = st1["documents"] - st0["documents"]
         out("statement: committed in %.1f s, applied %.1f s after the call; %d document "
