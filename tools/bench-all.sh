@@ -2,14 +2,14 @@
 # bench-all.sh — issue 13's benchmark table in one run, each figure beside
 # its peer: run by hand (tens of minutes), never by the test command.
 #
-#   bash tools/bench-all.sh [--orders N] [--out DIR] [--quick]
+#   bash tools/bench-all.sh [--orders N] [--repeat N] [--out DIR] [--quick]
 #
 # Needs `bash tools/setup.sh --bench` (the decode peers, Debezium) and the
 # shared servers (`bash tools/servers.sh start all`). In order:
 #
 #   1. tools/bench-decode/bench.py   tapflow-binlog (JSON, --verify-only,
 #      --stream) beside mariadb-binlog, go-mysql, python-mysql-replication
-#      and Debezium, on one binlog, median of --repeat 5 paired runs
+#      and Debezium, on one binlog, best of --repeat (default 5) runs
 #   2. bench-view alone, the three fan-out modes, 1M changes (CPU time)
 #   3. tools/bench-view/bench.py     initial build vs raw insert, CDC vs raw
 #      replace ceiling, delay at half the CDC rate (probe rows)
@@ -26,10 +26,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 orders=99441
 quick=0
 out=""
+repeat=5
 while [ $# -gt 0 ]; do
     case "$1" in
         --orders) orders=$2; shift ;;
         --out) out=$2; shift ;;
+        --repeat) repeat=$2; shift ;;
         --quick) quick=1 ;;
         -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "bench-all: unknown option $1" >&2; exit 2 ;;
@@ -43,7 +45,6 @@ fi
 mkdir -p "$out"
 eval "$(bash "$top/tools/servers.sh" env)"
 build=$top/build
-repeat=5
 changes=1000000
 if [ $quick -eq 1 ]; then repeat=1; changes=200000; fi
 
