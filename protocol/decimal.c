@@ -142,6 +142,49 @@ tf_status tf_decimal_decode(const uint8_t *buf, size_t len, unsigned precision, 
     return TF_OK;
 }
 
+bool tf_decimal_check(const uint8_t *p, size_t left, unsigned precision, unsigned scale,
+                      size_t *used)
+{
+    size_t size = tf_decimal_binary_size(precision, scale);
+    if (size == 0 || left < size)
+        return false;
+    /* The groups tf_decimal_decode reads, in the same order, each checked
+     * against its digit count with the sign encoding undone on the fly:
+     * every byte inverted for a negative value, the first byte's top bit
+     * flipped. */
+    uint32_t invert = (p[0] & 0x80) ? 0 : 0xffffffffu;
+    unsigned intg = precision - scale;
+    unsigned lead = intg % DIGITS_PER_GROUP, trail = scale % DIGITS_PER_GROUP;
+    size_t pos = 0;
+    size_t first = lead ? leftover_bytes[lead] : 4;
+    uint32_t sign_bit = 0x80u << (8 * (first - 1));
+    if (lead) {
+        uint32_t v = ((uint32_t)tf_be_uint(p, first) ^ invert ^ sign_bit) &
+                     (0xffffffffu >> (8 * (4 - first)));
+        if (v >= power10[lead])
+            return false;
+        pos = first;
+        sign_bit = 0;
+    }
+    size_t full_end = size - leftover_bytes[trail];
+    for (; pos < full_end; pos += 4) {
+        uint32_t v = (uint32_t)tf_be_uint(p + pos, 4) ^ invert ^ sign_bit;
+        if (v >= power10[DIGITS_PER_GROUP])
+            return false;
+        sign_bit = 0;
+    }
+    if (trail) {
+        size_t nb = leftover_bytes[trail];
+        uint32_t v = ((uint32_t)tf_be_uint(p + pos, nb) ^ invert ^
+                      (pos == 0 ? 0x80u << (8 * (nb - 1)) : 0)) &
+                     (0xffffffffu >> (8 * (4 - nb)));
+        if (v >= power10[trail])
+            return false;
+    }
+    *used = size;
+    return true;
+}
+
 bool tf_decimal_text_to_decimal128(const char *text, bson_decimal128_t *out)
 {
     /* Count significant digits: from the first non-zero digit to the end,

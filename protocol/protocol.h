@@ -1989,7 +1989,9 @@ tf_status tf_rows_begin(tf_rows_cursor *cur, const tf_event *ev,
                         const tf_table_map *map, tf_error *err);
 bool tf_rows_has_next(const tf_rows_cursor *cur);
 /* Decodes the next row into before[] and after[] (map->column_count values
- * each; either may be NULL to skip). Columns not in an image are
+ * each; either may be NULL to skip: that image is then only validated,
+ * with the same checks and error messages, and nothing is decoded that
+ * only the values would hold, e.g. DECIMAL text). Columns not in an image are
  * TF_VAL_ABSENT; WRITE fills only after (before all ABSENT), DELETE only
  * before, UPDATE both. PARTIAL_UPDATE: a JSON column sent as a diff in the
  * after image is TF_VAL_JSON_DIFF. */

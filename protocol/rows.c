@@ -275,6 +275,10 @@ static tf_status read_image_values(tf_rows_cursor *cur, const uint8_t *present,
             continue;
         }
         size_t used = 0;
+        if (!vals && tf_value_check_fast(tf_reader_cursor(&r), tf_reader_left(&r), col, &used)) {
+            r.pos += used;
+            continue;
+        }
         if (tf_value_decode_fast(tf_reader_cursor(&r), tf_reader_left(&r), col, v, &used)) {
             r.pos += used;
             continue;
@@ -300,10 +304,50 @@ static tf_status read_image_values(tf_rows_cursor *cur, const uint8_t *present,
     return TF_OK;
 }
 
+/* An image whose values nobody keeps (tf_rows_next with a NULL image),
+ * validated in one tight pass: bitmaps, then tf_value_check_fast per value.
+ * Returns false, having moved nothing, at the first value it cannot
+ * vouch for; read_image_values then reads the image from its start and
+ * decodes what needs decoding, or reports what is wrong in its words.
+ * (read_image_values' general loop, which also serves partial JSON and
+ * kept values, was most of --verify-only once values were no longer
+ * decoded.) */
+static bool check_image_values(tf_rows_cursor *cur, const uint8_t *present)
+{
+    const tf_table_map *map = cur->map;
+    const uint8_t *p = cur->data + cur->pos;
+    size_t left = cur->len - cur->pos;
+    size_t nulls_len = (size_t)(tf_bitmap_count(present, map->column_count) + 7) / 8;
+    if (left < nulls_len)
+        return false;
+    const uint8_t *nulls = p;
+    p += nulls_len;
+    left -= nulls_len;
+    size_t start = left;
+    uint64_t k = 0; /* index among present columns */
+    for (uint32_t i = 0; i < map->column_count; i++) {
+        if (!tf_bitmap_get(present, i))
+            continue;
+        if (tf_bitmap_get(nulls, k++))
+            continue;
+        size_t used;
+        if (!tf_value_check_fast(p, left, &map->columns[i], &used))
+            return false;
+        p += used;
+        left -= used;
+    }
+    if (nulls_len == 0 && left == start)
+        return false; /* no column present: read_image_values says so */
+    cur->pos = cur->len - left;
+    return true;
+}
+
 static tf_status read_image(tf_rows_cursor *cur, const uint8_t *present,
                             const uint8_t *partial_json, const char *image, tf_value *vals,
                             tf_error *err)
 {
+    if (!vals && !partial_json && check_image_values(cur, present))
+        return TF_OK;
     tf_status st = read_image_values(cur, present, partial_json, vals, err);
     if (st != TF_OK) {
         const tf_table_map *map = cur->map;

@@ -183,6 +183,39 @@ tf_status tf_temporal_decode_datetime2(tf_reader *r, unsigned fsp, tf_value *out
     return read_fraction(r, fsp, &out->temporal.microsecond);
 }
 
+/* What read_fraction and check_fsp accept. */
+static bool fraction_ok(const uint8_t *p, unsigned fsp)
+{
+    return tf_be_uint(p, frac_bytes(fsp)) * frac_factor(fsp) < 1000000;
+}
+
+bool tf_temporal_check_datetime2(const uint8_t *p, size_t left, unsigned fsp, size_t *used)
+{
+    if (fsp > 6 || left < 5 + frac_bytes(fsp))
+        return false;
+    uint64_t raw = tf_be_uint(p, 5);
+    if (raw < 0x8000000000ull)
+        return false;
+    /* As tf_temporal_decode_datetime2 splits it; the month (% 13) and the
+     * day (5 bits) are in range by construction. */
+    uint64_t ymdhms = raw - 0x8000000000ull;
+    uint64_t ym = ymdhms >> 22;
+    uint32_t hms = (uint32_t)(ymdhms & 0x1ffff);
+    if (ym / 13 > 9999 || (hms >> 12) > 23 || ((hms >> 6) & 63) > 59 || (hms & 63) > 59 ||
+        !fraction_ok(p + 5, fsp))
+        return false;
+    *used = 5 + frac_bytes(fsp);
+    return true;
+}
+
+bool tf_temporal_check_timestamp2(const uint8_t *p, size_t left, unsigned fsp, size_t *used)
+{
+    if (fsp > 6 || left < 4 + frac_bytes(fsp) || !fraction_ok(p + 4, fsp))
+        return false;
+    *used = 4 + frac_bytes(fsp);
+    return true;
+}
+
 tf_status tf_temporal_decode_timestamp2(tf_reader *r, unsigned fsp, tf_value *out)
 {
     tf_status st = check_fsp(r, fsp);

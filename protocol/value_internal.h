@@ -16,11 +16,23 @@ tf_status tf_temporal_decode_datetime2(tf_reader *r, unsigned fsp, tf_value *out
 tf_status tf_temporal_decode_timestamp2(tf_reader *r, unsigned fsp, tf_value *out);
 tf_status tf_temporal_decode_time2(tf_reader *r, unsigned fsp, tf_value *out);
 
+/* Validation only, for row images whose values nobody keeps (tf_rows_next
+ * with NULL images): whether tf_value_decode would accept the DATETIME2 /
+ * TIMESTAMP2 value of fsp fractional digits at p (left bytes), and its
+ * size. False means "decode it to find out", never "accept". */
+bool tf_temporal_check_datetime2(const uint8_t *p, size_t left, unsigned fsp, size_t *used);
+bool tf_temporal_check_timestamp2(const uint8_t *p, size_t left, unsigned fsp, size_t *used);
+
 /* MySQL's in-memory "packed" temporal integers (my_time.h), used by binary
  * JSON's opaque DATE/DATETIME/TIMESTAMP (datetime packing) and TIME (time
  * packing). Return false when a field is out of its range. */
 bool tf_temporal_from_packed_datetime(int64_t packed, tf_temporal *out);
 bool tf_temporal_from_packed_time(int64_t packed, tf_temporal *out);
+
+/* Validation only, as above: whether tf_decimal_decode would accept the
+ * DECIMAL(precision, scale) at p, and its size, without writing its text. */
+bool tf_decimal_check(const uint8_t *p, size_t left, unsigned precision, unsigned scale,
+                      size_t *used);
 
 /* Appends a DECIMAL's exact text as Decimal128, or as a string when it needs
  * more than 34 significant digits (the documented choice). */
@@ -122,6 +134,82 @@ static inline bool tf_value_decode_fast(const uint8_t *p, size_t left, const tf_
         out->i = shift ? (int64_t)(u << shift) >> shift : (int64_t)u;
     }
     *used = width;
+    return true;
+}
+
+/* The row loop's path when nobody keeps the values (tf_rows_next with a
+ * NULL image: tapflow-binlog --verify-only and --summary): returns true
+ * with *used set when the value of col at p is one tf_value_decode accepts
+ * (the same checks: lengths, metadata, DECIMAL digit groups, calendar
+ * fields, fractions), decoding nothing. Returns false for types it does
+ * not know and for every value it does not accept: the caller then runs
+ * tf_value_decode on it, which decodes it or writes the error message, so
+ * the messages stay that function's. (Writing DECIMAL text and 112-byte
+ * values nobody reads was half of --verify-only.) */
+static inline bool tf_value_check_fast(const uint8_t *p, size_t left, const tf_column *col,
+                                       size_t *used)
+{
+    size_t n, prefix;
+    switch ((tf_column_type)col->type) {
+    case TF_TYPE_TINY:
+    case TF_TYPE_YEAR: n = 1; break;
+    case TF_TYPE_SHORT: n = 2; break;
+    case TF_TYPE_INT24: n = 3; break;
+    case TF_TYPE_LONG:
+    case TF_TYPE_FLOAT: n = 4; break;
+    case TF_TYPE_LONGLONG:
+    case TF_TYPE_DOUBLE: n = 8; break;
+    case TF_TYPE_ENUM:
+        if (col->meta != 1 && col->meta != 2)
+            return false;
+        n = col->meta;
+        break;
+    case TF_TYPE_SET:
+        if (col->meta < 1 || col->meta > 8)
+            return false;
+        n = col->meta;
+        break;
+    case TF_TYPE_VARCHAR:
+    case TF_TYPE_VAR_STRING:
+    case TF_TYPE_STRING: prefix = col->meta < 256 ? 1 : 2; goto prefixed;
+    case TF_TYPE_BLOB:
+    case TF_TYPE_JSON:
+    case TF_TYPE_GEOMETRY:
+        prefix = col->meta;
+        if (prefix < 1 || prefix > 4)
+            return false;
+        goto prefixed;
+    case TF_TYPE_TINY_BLOB: prefix = 1; goto prefixed;
+    case TF_TYPE_MEDIUM_BLOB: prefix = 3; goto prefixed;
+    case TF_TYPE_LONG_BLOB: prefix = 4; goto prefixed;
+    case TF_TYPE_DATE:
+    case TF_TYPE_NEWDATE: {
+        if (left < 3)
+            return false;
+        uint32_t v = (uint32_t)tf_le_uint(p, 3);
+        /* The day's 5 bits cannot exceed 31. */
+        if ((v >> 9) > 9999 || ((v >> 5) & 15) > 12)
+            return false;
+        n = 3;
+        break;
+    }
+    case TF_TYPE_DATETIME2: return tf_temporal_check_datetime2(p, left, col->meta, used);
+    case TF_TYPE_TIMESTAMP2: return tf_temporal_check_timestamp2(p, left, col->meta, used);
+    case TF_TYPE_NEWDECIMAL:
+        return tf_decimal_check(p, left, col->meta >> 8, col->meta & 0xff, used);
+    default: return false;
+    }
+    if (left < n)
+        return false;
+    *used = n;
+    return true;
+prefixed:
+    if (left < prefix)
+        return false;
+    n = (size_t)tf_le_uint(p, prefix);
+    if (n > left - prefix)
+        return false;
+    *used = prefix + n;
     return true;
 }
 

@@ -48,8 +48,8 @@ static void use_values(const tf_table_map *map, const tf_value *values, bson_t *
             if (before_doc != NULL) {
                 bson_t applied;
                 bson_init(&applied);
-                (void)tf_json_diff_apply_bson(before_doc, key, strlen(key), v->bytes.ptr, v->bytes.len,
-                                              &applied, &err);
+                (void)tf_json_diff_apply_bson(before_doc, key, strlen(key), v->bytes.ptr,
+                                              v->bytes.len, &applied, &err);
                 bson_destroy(&applied);
             }
             continue;
@@ -73,12 +73,22 @@ static void handle_rows(fuzz_ctx *ctx, const tf_event *ev)
         return;
     if (map->column_count > MAX_COLUMNS)
         return;
-    tf_rows_cursor cur;
+    tf_rows_cursor cur, bare;
     if (tf_rows_begin(&cur, ev, map, &err) != TF_OK)
         return;
+    /* The same rows read without images (validation only, as
+     * tapflow-binlog --verify-only does) must end at the same place with
+     * the same error. */
+    tf_error bare_err = {0};
+    if (tf_rows_begin(&bare, ev, map, &bare_err) != TF_OK)
+        __builtin_trap();
     while (tf_rows_has_next(&cur)) {
         size_t pos = cur.pos;
-        if (tf_rows_next(&cur, ctx->before, ctx->after, &err) != TF_OK)
+        tf_status st = tf_rows_next(&cur, ctx->before, ctx->after, &err);
+        if (tf_rows_next(&bare, NULL, NULL, &bare_err) != st || bare.pos != cur.pos ||
+            (st != TF_OK && strcmp(err.message, bare_err.message) != 0))
+            __builtin_trap();
+        if (st != TF_OK)
             break;
         /* A row that consumes no bytes (no column present in its images)
          * would make every caller loop forever: report it as a crash now
@@ -94,6 +104,7 @@ static void handle_rows(fuzz_ctx *ctx, const tf_event *ev)
         bson_destroy(&after);
     }
     tf_rows_cleanup(&cur);
+    tf_rows_cleanup(&bare);
 }
 
 static void handle_event(fuzz_ctx *ctx, const tf_event *ev, const tf_format *fmt, int depth);
@@ -117,16 +128,12 @@ static void handle_event(fuzz_ctx *ctx, const tf_event *ev, const tf_format *fmt
 {
     tf_error err = {0};
     switch (ev->kind) {
-    case TF_EVENT_TABLE_MAP:
-        (void)tf_table_maps_add_event(ctx->maps, ev, &err);
-        break;
-    case TF_EVENT_ROWS:
-        handle_rows(ctx, ev);
-        break;
+    case TF_EVENT_TABLE_MAP: (void)tf_table_maps_add_event(ctx->maps, ev, &err); break;
+    case TF_EVENT_ROWS: handle_rows(ctx, ev); break;
     case TF_EVENT_PREVIOUS_GTIDS: {
         tf_gtid_set *set = NULL;
-        if (tf_gtid_set_decode_binary(ev->previous_gtids.data, ev->previous_gtids.data_len, &set, &err) ==
-            TF_OK) {
+        if (tf_gtid_set_decode_binary(ev->previous_gtids.data, ev->previous_gtids.data_len, &set,
+                                      &err) == TF_OK) {
             free(tf_gtid_set_to_text(set, TF_GTID_TEXT_COMPACT));
             tf_gtid_set_destroy(set);
         }
@@ -146,11 +153,8 @@ static void handle_event(fuzz_ctx *ctx, const tf_event *ev, const tf_format *fmt
             tf_mariadb_gtid_list_get(&ev->mariadb_gtid_list, i, &g);
         }
         break;
-    case TF_EVENT_TRANSACTION_PAYLOAD:
-        handle_payload(ctx, ev, fmt, depth);
-        break;
-    default:
-        break;
+    case TF_EVENT_TRANSACTION_PAYLOAD: handle_payload(ctx, ev, fmt, depth); break;
+    default: break;
     }
 }
 
@@ -223,7 +227,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The whole-file reader over the same bytes (with the magic in front). */
     uint8_t *file = malloc(size + TF_BINLOG_MAGIC_LEN);
     if (file != NULL) {
-        memcpy(file, "\xfe" "bin", TF_BINLOG_MAGIC_LEN);
+        memcpy(file,
+               "\xfe"
+               "bin",
+               TF_BINLOG_MAGIC_LEN);
         memcpy(file + TF_BINLOG_MAGIC_LEN, buf, size);
         tf_binlog_reader reader;
         tf_error err = {0};

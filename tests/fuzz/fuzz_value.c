@@ -3,12 +3,14 @@
  * Input: type (1 byte), meta (2 bytes LE), flags (1 byte: bit 0 unsigned,
  * bit 1 binary charset, bit 2 latin1, bit 3 ENUM/SET names present), then
  * the value bytes as a row image holds them. The value goes through
- * tf_value_decode, tf_value_append_bson and tf_value_to_text; the bytes
+ * tf_value_decode (and tf_value_check_fast, which must agree with it),
+ * tf_value_append_bson and tf_value_to_text; the bytes
  * are also read as a whole MySQL binary JSON document and as a JSON diff
  * list, whatever the type, since those decoders see attacker-shaped bytes
  * from any server. Complements fuzz_event.c, which reaches values only
  * through a table map that decodes. */
 #include "protocol.h"
+#include "value_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, data + 4, size);
 
     tf_value v;
-    size_t consumed = 0;
+    size_t consumed = 0, checked = 0;
     tf_error err = {0};
-    if (tf_value_decode(buf, size, &col, &v, &consumed, &err) == TF_OK) {
+    /* The row loop's validation-only path accepts nothing the decoder
+     * rejects, and takes the same bytes. */
+    bool check_ok = tf_value_check_fast(buf, size, &col, &checked);
+    tf_status st = tf_value_decode(buf, size, &col, &v, &consumed, &err);
+    if (check_ok && (st != TF_OK || checked != consumed))
+        __builtin_trap();
+    if (st == TF_OK) {
         if (consumed > size)
             __builtin_trap();
         bson_t doc;

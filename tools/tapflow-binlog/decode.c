@@ -817,9 +817,15 @@ static int handle_rows(tool_state *st, const tf_event *ev, uint64_t pos, uint64_
                 return 1;
             }
         }
+        /* Without a row to print or JSON to check nothing reads the values
+         * (--verify-only, --summary): tf_rows_next then validates the
+         * images without decoding them. */
+        bool keep_values = rows_out || verify_json;
+        tf_value *before = keep_values ? st->before : NULL;
+        tf_value *after = keep_values ? st->after : NULL;
         int rc = 0;
         while (tf_rows_has_next(&cur)) {
-            if (tf_rows_next(&cur, st->before, st->after, &err) != TF_OK) {
+            if (tf_rows_next(&cur, before, after, &err) != TF_OK) {
                 rc = 1;
                 break;
             }
