@@ -7,7 +7,8 @@
 #include "reader_internal.h"
 
 /* Row-image decoders of the temporal column types. The reader's context
- * names the column type; each sets out->kind and its fields. */
+ * names the column type; each sets out->kind and its fields, in a value
+ * the caller has cleared with tf_value_clear (tf_value_decode does). */
 tf_status tf_temporal_decode_date(tf_reader *r, tf_value *out);
 tf_status tf_temporal_decode_datetime_old(tf_reader *r, tf_value *out);
 tf_status tf_temporal_decode_timestamp_old(tf_reader *r, tf_value *out);
