@@ -23,7 +23,8 @@ static const uint8_t leftover_bytes[DIGITS_PER_GROUP + 1] = {0, 1, 1, 2, 2, 3, 3
 static const uint32_t power10[DIGITS_PER_GROUP + 1] = {
     1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
 
-size_t tf_decimal_binary_size(unsigned precision, unsigned scale)
+/* tf_decimal_binary_size, inlined into the decoders (once per value). */
+static inline size_t binary_size(unsigned precision, unsigned scale)
 {
     if (precision < 1 || precision > DECIMAL_MAX_PRECISION || scale > DECIMAL_MAX_SCALE ||
         scale > precision)
@@ -31,6 +32,11 @@ size_t tf_decimal_binary_size(unsigned precision, unsigned scale)
     unsigned intg = precision - scale;
     return (intg / DIGITS_PER_GROUP) * 4 + leftover_bytes[intg % DIGITS_PER_GROUP] +
            (scale / DIGITS_PER_GROUP) * 4 + leftover_bytes[scale % DIGITS_PER_GROUP];
+}
+
+size_t tf_decimal_binary_size(unsigned precision, unsigned scale)
+{
+    return binary_size(precision, scale);
 }
 
 /* "00".."99": put_group writes two digits per division (one division per
@@ -62,7 +68,7 @@ tf_status tf_decimal_decode(const uint8_t *buf, size_t len, unsigned precision, 
 {
     tf_reader r;
     tf_reader_init(&r, buf, len, 0, "NEWDECIMAL value", TF_MALFORMED, err);
-    size_t size = tf_decimal_binary_size(precision, scale);
+    size_t size = binary_size(precision, scale);
     if (size == 0)
         return tf_reader_bad(&r, "metadata precision %u scale %u outside DECIMAL's 1..65 / 0..30",
                              precision, scale);
@@ -145,7 +151,7 @@ tf_status tf_decimal_decode(const uint8_t *buf, size_t len, unsigned precision, 
 bool tf_decimal_check(const uint8_t *p, size_t left, unsigned precision, unsigned scale,
                       size_t *used)
 {
-    size_t size = tf_decimal_binary_size(precision, scale);
+    size_t size = binary_size(precision, scale);
     if (size == 0 || left < size)
         return false;
     /* The groups tf_decimal_decode reads, in the same order, each checked
