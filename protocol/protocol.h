@@ -65,14 +65,12 @@ typedef struct tf_error {
 
 /* Fills err (if not NULL) with a printf-style message. Always returns
  * TF_MALFORMED so decoders can write `return tf_error_set(...)`. */
-tf_status tf_error_set(tf_error *err, tf_error_domain domain, uint32_t code,
-                       const char *fmt, ...)
+tf_status tf_error_set(tf_error *err, tf_error_domain domain, uint32_t code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Prepends "context: " to an existing message, for callers that add where
  * (e.g. "binlog x.000001 at offset 4123: "). */
-void tf_error_prefix(tf_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void tf_error_prefix(tf_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A string of bytes (not NUL-terminated), borrowed from an input buffer or
  * owned by a table map. Defined here because every section uses it. */
@@ -202,13 +200,13 @@ tf_status tf_packet_frame(const uint8_t *buf, size_t len, tf_packet *out, size_t
 
 /* Where a logical packet lies in the input, found without copying. */
 typedef struct tf_packet_span {
-    size_t wire_len;      /* bytes of input it covers (headers included);
+    size_t wire_len;        /* bytes of input it covers (headers included);
                              on TF_NEED_MORE: the least total input length
                              that can make progress */
-    size_t payload_len;   /* logical payload length (sum of the chunks) */
-    size_t chunks;        /* physical packets */
-    uint8_t first_seq;    /* sequence id of the first chunk */
-    uint8_t next_seq;     /* sequence id the next packet must carry */
+    size_t payload_len;     /* logical payload length (sum of the chunks) */
+    size_t chunks;          /* physical packets */
+    uint8_t first_seq;      /* sequence id of the first chunk */
+    uint8_t next_seq;       /* sequence id the next packet must carry */
     const uint8_t *payload; /* chunks == 1: the payload, borrowed from the
                                input (no copy needed); else NULL */
 } tf_packet_span;
@@ -218,8 +216,8 @@ typedef struct tf_packet_span {
  * least that helps); TF_MALFORMED on a sequence id that is not the expected
  * one ("packet: sequence id 7 where 3 was expected at offset 16777219").
  * For chunks > 1 call tf_packet_assemble to get the payload contiguous. */
-tf_status tf_packet_scan(const uint8_t *buf, size_t len, uint8_t expected_seq,
-                         tf_packet_span *out, tf_error *err);
+tf_status tf_packet_scan(const uint8_t *buf, size_t len, uint8_t expected_seq, tf_packet_span *out,
+                         tf_error *err);
 
 /* Copies the payload of a span found by tf_packet_scan at buf into dst
  * (span->payload_len bytes). dst may be buf itself: the chunks are then
@@ -234,9 +232,8 @@ size_t tf_packet_encoded_size(size_t payload_len);
  * split lets a command byte precede a caller's string without a copy.
  * Returns the bytes written, or 0 if cap < tf_packet_encoded_size(). Sets
  * *next_seq (if not NULL) to the sequence id after the last packet. */
-size_t tf_packet_encode(const uint8_t *head, size_t head_len, const uint8_t *body,
-                        size_t body_len, uint8_t seq, uint8_t *out, size_t cap,
-                        uint8_t *next_seq);
+size_t tf_packet_encode(const uint8_t *head, size_t head_len, const uint8_t *body, size_t body_len,
+                        uint8_t seq, uint8_t *out, size_t cap, uint8_t *next_seq);
 
 /* ---- generic responses (packet.c) ---- */
 
@@ -269,10 +266,10 @@ tf_packet_kind tf_resultset_classify(const uint8_t *payload, size_t len, uint64_
 typedef struct tf_ok_packet {
     uint64_t affected_rows;
     uint64_t last_insert_id;
-    uint16_t status_flags;  /* TF_SERVER_* */
+    uint16_t status_flags; /* TF_SERVER_* */
     uint16_t warnings;
-    tf_str info;            /* human-readable, e.g. "Rows matched: 1 ..." */
-    tf_str session_state;   /* raw session-state-change block (with
+    tf_str info;          /* human-readable, e.g. "Rows matched: 1 ..." */
+    tf_str session_state; /* raw session-state-change block (with
                                CLIENT_SESSION_TRACK and
                                TF_SERVER_SESSION_STATE_CHANGED); its entries
                                are length-checked but not interpreted */
@@ -348,17 +345,17 @@ tf_status tf_local_infile_reject(const uint8_t *payload, size_t len, tf_error *e
  * OPTIONAL_RESULTSET_METADATA add a metadata-follows byte (read when caps
  * has them; *metadata_follows is true otherwise). Counts of 0 or above 65535
  * are malformed. */
-tf_status tf_column_count_decode(const uint8_t *payload, size_t len, uint64_t caps,
-                                 uint64_t *count, bool *metadata_follows, tf_error *err);
+tf_status tf_column_count_decode(const uint8_t *payload, size_t len, uint64_t caps, uint64_t *count,
+                                 bool *metadata_follows, tf_error *err);
 
 /* Column definition 41. Strings borrow from the payload. */
 typedef struct tf_column_def {
     tf_str catalog; /* always "def" */
     tf_str schema;
-    tf_str table;     /* alias */
-    tf_str org_table; /* real table */
-    tf_str name;      /* alias */
-    tf_str org_name;  /* real column */
+    tf_str table;             /* alias */
+    tf_str org_table;         /* real table */
+    tf_str name;              /* alias */
+    tf_str org_name;          /* real column */
     tf_str extended_metadata; /* MariaDB EXTENDED_METADATA; empty otherwise */
     uint16_t charset;         /* collation id; 63 = binary */
     uint32_t column_length;
@@ -484,8 +481,8 @@ tf_status tf_err_encode(const tf_err_packet *pkt, uint8_t *out, size_t cap, size
                         tf_error *err);
 /* Column count; with MariaDB CACHE_METADATA or MySQL
  * OPTIONAL_RESULTSET_METADATA in caps, the metadata-follows byte after it. */
-tf_status tf_column_count_encode(uint64_t count, bool metadata_follows, uint64_t caps,
-                                 uint8_t *out, size_t cap, size_t *written, tf_error *err);
+tf_status tf_column_count_encode(uint64_t count, bool metadata_follows, uint64_t caps, uint8_t *out,
+                                 size_t cap, size_t *written, tf_error *err);
 /* Column definition 41 (catalog "def" when empty; the extended-metadata
  * string with MariaDB EXTENDED_METADATA in caps). */
 tf_status tf_column_def_encode(const tf_column_def *col, uint64_t caps, uint8_t *out, size_t cap,
@@ -559,7 +556,7 @@ bool tf_native_password_check(const uint8_t *stage2, const uint8_t *nonce, size_
 /* Initial handshake (protocol version 10), copied out of the packet so it
  * outlives the packet buffer. */
 typedef struct tf_handshake {
-    uint8_t protocol_version; /* always 10 after a successful decode */
+    uint8_t protocol_version;                   /* always 10 after a successful decode */
     char server_version[TF_HANDSHAKE_NAME_MAX]; /* as sent, "5.5.5-" kept */
     uint32_t connection_id;
     /* auth-plugin-data part 1 (8 bytes) + part 2 without its trailing NUL:
@@ -584,8 +581,7 @@ const char *tf_handshake_version(const tf_handshake *hs);
 /* Decodes the server's first packet. A protocol version other than 10 is
  * TF_MALFORMED (TF_ERR_UNSUPPORTED); a first packet that is an ERR is
  * surfaced as the server's error (see above). */
-tf_status tf_handshake_decode(const uint8_t *payload, size_t len, tf_handshake *out,
-                              tf_error *err);
+tf_status tf_handshake_decode(const uint8_t *payload, size_t len, tf_handshake *out, tf_error *err);
 
 /* The capabilities to send: what the client wants that the server offers.
  * Bit 0 follows the server (MariaDB: cleared, so that the extended bits are
@@ -609,8 +605,8 @@ typedef struct tf_handshake_response {
     const char *username;
     const uint8_t *auth_response; /* from tf_auth_start */
     size_t auth_response_len;
-    const char *database;    /* needs TF_CLIENT_CONNECT_WITH_DB */
-    const char *auth_plugin; /* needs TF_CLIENT_PLUGIN_AUTH */
+    const char *database;         /* needs TF_CLIENT_CONNECT_WITH_DB */
+    const char *auth_plugin;      /* needs TF_CLIENT_PLUGIN_AUTH */
     const tf_connect_attr *attrs; /* needs TF_CLIENT_CONNECT_ATTRS */
     size_t attr_count;
 } tf_handshake_response;
@@ -619,15 +615,14 @@ typedef struct tf_handshake_response {
  * response is length-encoded with CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA, else
  * one length byte (CLIENT_SECURE_CONNECTION, at most 255 bytes). With
  * TF_CLIENT_SSL set this is the response sent after the TLS handshake. */
-tf_status tf_handshake_response_encode(const tf_handshake_response *resp, uint8_t *out,
-                                       size_t cap, size_t *written, tf_error *err);
+tf_status tf_handshake_response_encode(const tf_handshake_response *resp, uint8_t *out, size_t cap,
+                                       size_t *written, tf_error *err);
 
 /* Encodes the 32-byte SSLRequest (the first 32 bytes of HandshakeResponse41)
  * sent in clear before the TLS handshake; capabilities must have
  * TF_CLIENT_SSL and must equal the ones of the response that follows. */
-tf_status tf_ssl_request_encode(uint64_t capabilities, uint32_t max_packet_size,
-                                uint8_t charset, uint8_t *out, size_t cap, size_t *written,
-                                tf_error *err);
+tf_status tf_ssl_request_encode(uint64_t capabilities, uint32_t max_packet_size, uint8_t charset,
+                                uint8_t *out, size_t cap, size_t *written, tf_error *err);
 
 /* A decoded HandshakeResponse41 (SSLRequest when it ends after 32 bytes), for
  * servers we play in tests. Pointers borrow from the payload; the connection
@@ -676,27 +671,26 @@ void tf_scramble_native(const char *password, size_t password_len, const uint8_t
 
 /* caching_sha2_password: SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + nonce)
  * into out[32]; an empty password gives *out_len 0. */
-void tf_scramble_caching_sha2(const char *password, size_t password_len,
-                              const uint8_t *nonce, size_t nonce_len, uint8_t out[32],
-                              size_t *out_len);
+void tf_scramble_caching_sha2(const char *password, size_t password_len, const uint8_t *nonce,
+                              size_t nonce_len, uint8_t out[32], size_t *out_len);
 
 /* RSA-OAEP (SHA-1, MGF1-SHA-1, as the MySQL server decrypts) of
  * (password + NUL) XOR nonce (the nonce repeated) with the server's PEM
  * public key ("BEGIN PUBLIC KEY" or "BEGIN RSA PUBLIC KEY"). out needs the
  * key size in bytes (256 for 2048 bits); *written says how many. */
 tf_status tf_auth_rsa_encrypt_password(const char *password, size_t password_len,
-                                       const uint8_t *nonce, size_t nonce_len,
-                                       const uint8_t *pem, size_t pem_len, uint8_t *out,
-                                       size_t cap, size_t *written, tf_error *err);
+                                       const uint8_t *nonce, size_t nonce_len, const uint8_t *pem,
+                                       size_t pem_len, uint8_t *out, size_t cap, size_t *written,
+                                       tf_error *err);
 
 /* MariaDB client_ed25519: the Ed25519 signature of the 32-byte nonce with the
  * key whose expanded secret is SHA-512(password) (not SHA-512 of a 32-byte
  * seed as RFC 8032 keys, hence not doable with EVP_PKEY_ED25519; computed
  * with OpenSSL BIGNUM arithmetic). public_key (may be NULL) receives the key
  * the server stores, base64 in mysql.user's authentication_string. */
-tf_status tf_auth_ed25519_sign(const char *password, size_t password_len,
-                               const uint8_t *nonce, size_t nonce_len, uint8_t signature[64],
-                               uint8_t public_key[32], tf_error *err);
+tf_status tf_auth_ed25519_sign(const char *password, size_t password_len, const uint8_t *nonce,
+                               size_t nonce_len, uint8_t signature[64], uint8_t public_key[32],
+                               tf_error *err);
 
 #define TF_AUTH_RESPONSE_MAX 1024 /* RSA-8192 ciphertext, the largest reply */
 
@@ -720,7 +714,7 @@ typedef enum tf_auth_action {
 typedef struct tf_auth {
     const char *password;
     size_t password_len;
-    bool secure_transport; /* TLS or a unix socket: cleartext is allowed */
+    bool secure_transport;                /* TLS or a unix socket: cleartext is allowed */
     const uint8_t *server_public_key_pem; /* optional, borrowed */
     size_t server_public_key_pem_len;
 
@@ -728,15 +722,14 @@ typedef struct tf_auth {
     char plugin_name[TF_HANDSHAKE_NAME_MAX];
     uint8_t nonce[TF_HANDSHAKE_AUTH_DATA_MAX];
     size_t nonce_len;
-    int state;          /* internal */
-    bool switched;      /* an auth switch was seen (only one is allowed) */
-    uint32_t packets;   /* server packets seen since tf_auth_start */
+    int state;        /* internal */
+    bool switched;    /* an auth switch was seen (only one is allowed) */
+    uint32_t packets; /* server packets seen since tf_auth_start */
     uint8_t response[TF_AUTH_RESPONSE_MAX];
     size_t response_len;
 } tf_auth;
 
-void tf_auth_init(tf_auth *auth, const char *password, size_t password_len,
-                  bool secure_transport);
+void tf_auth_init(tf_auth *auth, const char *password, size_t password_len, bool secure_transport);
 void tf_auth_set_server_public_key(tf_auth *auth, const uint8_t *pem, size_t pem_len);
 tf_status tf_auth_start(tf_auth *auth, const tf_handshake *hs, tf_error *err);
 tf_auth_action tf_auth_step(tf_auth *auth, const uint8_t *payload, size_t len, tf_error *err);
@@ -764,8 +757,8 @@ typedef struct tf_gtid_set tf_gtid_set;
 /* Decodes the binary encoding used by PREVIOUS_GTIDS_LOG_EVENT's body and by
  * COM_BINLOG_DUMP_GTID's data field. Allocates *out (free with
  * tf_gtid_set_destroy). */
-tf_status tf_gtid_set_decode_binary(const uint8_t *buf, size_t len,
-                                    tf_gtid_set **out, tf_error *err);
+tf_status tf_gtid_set_decode_binary(const uint8_t *buf, size_t len, tf_gtid_set **out,
+                                    tf_error *err);
 
 void tf_gtid_set_destroy(tf_gtid_set *set);
 
@@ -814,9 +807,9 @@ typedef enum tf_gtid_text_style {
 
 /* A read-only view of one source of a set, for callers that walk it. */
 typedef struct tf_gtid_source_view {
-    const uint8_t *uuid;                /* TF_GTID_UUID_LEN bytes */
-    const char *tag;                    /* "" when untagged */
-    const tf_gtid_interval *intervals;  /* sorted, merged, never empty */
+    const uint8_t *uuid;               /* TF_GTID_UUID_LEN bytes */
+    const char *tag;                   /* "" when untagged */
+    const tf_gtid_interval *intervals; /* sorted, merged, never empty */
     size_t interval_count;
 } tf_gtid_source_view;
 
@@ -824,8 +817,7 @@ typedef struct tf_gtid_source_view {
 tf_status tf_gtid_uuid_parse(const char *text, size_t len, uint8_t uuid[TF_GTID_UUID_LEN],
                              tf_error *err);
 /* Writes the lowercase 36-character form plus a NUL into out. */
-void tf_gtid_uuid_format(const uint8_t uuid[TF_GTID_UUID_LEN],
-                         char out[TF_GTID_UUID_TEXT_LEN + 1]);
+void tf_gtid_uuid_format(const uint8_t uuid[TF_GTID_UUID_LEN], char out[TF_GTID_UUID_TEXT_LEN + 1]);
 
 /* Fills gtid->tag from tag bytes (len 0 = untagged), checking MySQL's tag
  * rules and lowering its case. */
@@ -837,7 +829,7 @@ tf_status tf_gtid_parse(const char *text, size_t len, tf_gtid *out, tf_error *er
  * bytes including the NUL. */
 size_t tf_gtid_format(const tf_gtid *gtid, char *buf, size_t cap);
 
-tf_gtid_set *tf_gtid_set_new(void);              /* NULL if out of memory */
+tf_gtid_set *tf_gtid_set_new(void); /* NULL if out of memory */
 tf_gtid_set *tf_gtid_set_copy(const tf_gtid_set *set);
 
 /* Parses MySQL's text form: "uuid:1-5:7,uuid2:1-3", tagged sources
@@ -867,8 +859,7 @@ size_t tf_gtid_set_source_count(const tf_gtid_set *set);
 bool tf_gtid_set_source_at(const tf_gtid_set *set, size_t i, tf_gtid_source_view *view);
 
 /* snprintf-style text output (see tf_gtid_text_style). */
-size_t tf_gtid_set_format(const tf_gtid_set *set, tf_gtid_text_style style, char *buf,
-                          size_t cap);
+size_t tf_gtid_set_format(const tf_gtid_set *set, tf_gtid_text_style style, char *buf, size_t cap);
 /* The same into a new string the caller free()s; NULL if out of memory. */
 char *tf_gtid_set_to_text(const tf_gtid_set *set, tf_gtid_text_style style);
 
@@ -905,8 +896,7 @@ void tf_mariadb_gtid_pos_init(tf_mariadb_gtid_pos *pos);
 void tf_mariadb_gtid_pos_cleanup(tf_mariadb_gtid_pos *pos);
 
 /* Parses "0-1-100" (whitespace around it allowed). */
-tf_status tf_mariadb_gtid_parse(const char *text, size_t len, tf_mariadb_gtid *out,
-                                tf_error *err);
+tf_status tf_mariadb_gtid_parse(const char *text, size_t len, tf_mariadb_gtid *out, tf_error *err);
 /* Parses "0-1-100,1-2-5" ("" is the empty position) into an initialised
  * pos, replacing its content. Two GTIDs of one domain are an error, as in
  * SET GLOBAL gtid_slave_pos. Errors name the 1-based byte column. */
@@ -921,8 +911,7 @@ bool tf_mariadb_gtid_pos_from_list(tf_mariadb_gtid_pos *pos, const tf_mariadb_gt
 bool tf_mariadb_gtid_pos_update(tf_mariadb_gtid_pos *pos, const tf_mariadb_gtid *gtid);
 bool tf_mariadb_gtid_pos_copy(tf_mariadb_gtid_pos *dst, const tf_mariadb_gtid_pos *src);
 
-const tf_mariadb_gtid *tf_mariadb_gtid_pos_find(const tf_mariadb_gtid_pos *pos,
-                                                uint32_t domain_id);
+const tf_mariadb_gtid *tf_mariadb_gtid_pos_find(const tf_mariadb_gtid_pos *pos, uint32_t domain_id);
 /* True when gtid's domain is at or past gtid->seq_no in pos: the
  * transaction was already applied (seq_no grows within a domain). */
 bool tf_mariadb_gtid_pos_contains(const tf_mariadb_gtid_pos *pos, const tf_mariadb_gtid *gtid);
@@ -987,13 +976,13 @@ tf_status tf_com_binlog_dump_encode(const tf_binlog_dump *args, uint8_t *buf, si
 typedef struct tf_binlog_dump_gtid {
     uint16_t flags;
     uint32_t server_id;
-    tf_str file_name; /* usually empty */
+    tf_str file_name;  /* usually empty */
     uint64_t position; /* usually 4 */
     const tf_gtid_set *gtids;
 } tf_binlog_dump_gtid;
 
-tf_status tf_com_binlog_dump_gtid_encode(const tf_binlog_dump_gtid *args, uint8_t *buf,
-                                         size_t cap, size_t *len, tf_error *err);
+tf_status tf_com_binlog_dump_gtid_encode(const tf_binlog_dump_gtid *args, uint8_t *buf, size_t cap,
+                                         size_t *len, tf_error *err);
 
 /* ======================================================================
  * 5. column / value  (owner: protocol/value.c, protocol/decimal.c,
@@ -1050,15 +1039,15 @@ typedef enum tf_column_type {
  * storage length in `meta`. Optional-metadata fields are empty when the
  * server did not send them (binlog_row_metadata=MINIMAL). */
 typedef struct tf_column {
-    uint8_t type;      /* tf_column_type (real type) */
-    uint16_t meta;     /* type metadata from TABLE_MAP, normalised as below */
+    uint8_t type;  /* tf_column_type (real type) */
+    uint16_t meta; /* type metadata from TABLE_MAP, normalised as below */
     bool nullable;
-    bool is_unsigned;  /* SIGNEDNESS optional metadata */
+    bool is_unsigned; /* SIGNEDNESS optional metadata */
     bool is_primary_key;
-    uint16_t charset;  /* collation id, 0 when unknown */
-    tf_str name;       /* COLUMN_NAME optional metadata; len 0 if absent */
-    uint32_t enum_set_count;  /* ENUM_STR_VALUE / SET_STR_VALUE */
-    tf_str *enum_set_values;  /* enum_set_count names, table map owns them */
+    uint16_t charset;        /* collation id, 0 when unknown */
+    tf_str name;             /* COLUMN_NAME optional metadata; len 0 if absent */
+    uint32_t enum_set_count; /* ENUM_STR_VALUE / SET_STR_VALUE */
+    tf_str *enum_set_values; /* enum_set_count names, table map owns them */
     uint32_t geometry_type;
 } tf_column;
 
@@ -1143,8 +1132,20 @@ typedef struct tf_value {
  * On TF_OK sets *consumed. Never reads past len; a value that runs past the
  * end of the row image is TF_MALFORMED (rows events are decoded whole, so
  * "more bytes" is never the answer here). */
-tf_status tf_value_decode(const uint8_t *buf, size_t len, const tf_column *col,
-                          tf_value *out, size_t *consumed, tf_error *err);
+tf_status tf_value_decode(const uint8_t *buf, size_t len, const tf_column *col, tf_value *out,
+                          size_t *consumed, tf_error *err);
+
+/* The value a rows event gives for col, from the text a SELECT returns for
+ * it (value_text.c; the snapshot's text resultsets): numbers as printed,
+ * DECIMAL "[-]d[.d]", DATE / DATETIME / TIMESTAMP "YYYY-MM-DD[ hh:mm:ss[.f]]"
+ * (TIMESTAMP in UTC: the session's time_zone is '+00:00'), TIME
+ * "[-]h:mm:ss[.f]", ENUM / SET by member names, BIT as its bytes, strings,
+ * JSON and GEOMETRY as the bytes (borrowed: out points into text). Every
+ * field is range-checked; anything else is TF_MALFORMED naming the column
+ * and the text. FLOAT should be selected as DOUBLE (6 digits of text do
+ * not read back to the same float). */
+tf_status tf_value_from_text(const tf_column *col, const char *text, size_t len, tf_value *out,
+                             tf_error *err);
 
 /* Name of a column type for messages and tools: "DATETIME2", "NEWDECIMAL",
  * "BLOB", ...; "type 123" style text is never returned: unknown codes give
@@ -1164,9 +1165,8 @@ size_t tf_decimal_binary_size(unsigned precision, unsigned scale);
  * ("-123.450", "0.00", "12"), written into text (TF_DECIMAL_TEXT_MAX bytes).
  * Negative zero is written as zero. A digit group above its decimal range is
  * TF_MALFORMED. */
-tf_status tf_decimal_decode(const uint8_t *buf, size_t len, unsigned precision,
-                            unsigned scale, char text[TF_DECIMAL_TEXT_MAX],
-                            size_t *consumed, tf_error *err);
+tf_status tf_decimal_decode(const uint8_t *buf, size_t len, unsigned precision, unsigned scale,
+                            char text[TF_DECIMAL_TEXT_MAX], size_t *consumed, tf_error *err);
 
 /* Converts decimal text ("-123.450") to Decimal128 exactly. Decimal128 has
  * 34 significant digits: when the text has more, trailing zeros of the
@@ -1188,12 +1188,10 @@ bool tf_temporal_to_unix_ms(const tf_temporal *t, int64_t *ms);
  * "YYYY-MM-DD hh:mm:ss[.f..]" (TF_VAL_DATETIME, t->fsp digits),
  * "[-]hh:mm:ss[.f..]" (TF_VAL_TIME, at least two hour digits). Returns the
  * length written (always < cap when cap >= 40), or 0 for another kind. */
-size_t tf_temporal_format(const tf_temporal *t, tf_value_kind kind, char *out,
-                          size_t cap);
+size_t tf_temporal_format(const tf_temporal *t, tf_value_kind kind, char *out, size_t cap);
 
 /* Converts a TIMESTAMP (seconds since the epoch) to a UTC date and time. */
-void tf_timestamp_to_temporal(int64_t seconds, uint32_t microsecond, uint8_t fsp,
-                              tf_temporal *out);
+void tf_timestamp_to_temporal(int64_t seconds, uint32_t microsecond, uint8_t fsp, tf_temporal *out);
 
 /* --- MySQL binary JSON (protocol/json_binary.c) ---
  * The JSON column's binary format (sql/json_binary.h): a type byte, then
@@ -1244,8 +1242,8 @@ typedef struct tf_json_diff {
 /* Reads the diff at *pos of the list and advances *pos. Returns TF_OK, or
  * TF_MALFORMED (unknown operation, length past the end, ...). The list is
  * done when *pos == len. */
-tf_status tf_json_diff_next(const uint8_t *buf, size_t len, size_t *pos,
-                            tf_json_diff *out, tf_error *err);
+tf_status tf_json_diff_next(const uint8_t *buf, size_t len, size_t *pos, tf_json_diff *out,
+                            tf_error *err);
 
 /* Applies a diff list to the JSON value held under key in before_doc (a BSON
  * document such as a row image built with tf_value_append_bson) and appends
@@ -1255,9 +1253,9 @@ tf_status tf_json_diff_next(const uint8_t *buf, size_t len, size_t *pos,
  * element at its index (appends past the end), REMOVE removes. A path that
  * does not name what the operation needs is an error (the view would
  * otherwise drift from the source). */
-tf_status tf_json_diff_apply_bson(const bson_t *before_doc, const char *key,
-                                  size_t key_len, const uint8_t *diff, size_t diff_len,
-                                  bson_t *after_doc, tf_error *err);
+tf_status tf_json_diff_apply_bson(const bson_t *before_doc, const char *key, size_t key_len,
+                                  const uint8_t *diff, size_t diff_len, bson_t *after_doc,
+                                  tf_error *err);
 
 /* --- values to BSON and text (protocol/value_bson.c) ---
  * Type mapping (DESIGN.md), per value kind:
@@ -1292,8 +1290,8 @@ tf_status tf_json_diff_apply_bson(const bson_t *before_doc, const char *key,
  *   VECTOR           array of doubles (each float32 widened exactly).
  *   NULL             null; ABSENT: nothing appended.
  *   JSON_DIFF        error: apply it with tf_json_diff_apply_bson. */
-tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len,
-                               const tf_value *v, const tf_column *col, tf_error *err);
+tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len, const tf_value *v,
+                               const tf_column *col, tf_error *err);
 
 /* Text of a value as SELECT returns it over the text protocol, for tools
  * and the differential tests: integers in decimal, DECIMAL with its scale,
@@ -1305,8 +1303,7 @@ tf_status tf_value_append_bson(bson_t *doc, const char *key, size_t key_len,
  * "[f1,f2,...]". Returns a buffer to free with bson_free (*len_out = its
  * length, NUL-terminated), or NULL for NULL/ABSENT values (err untouched) or
  * with err filled on error (err->domain != TF_ERR_NONE). */
-char *tf_value_to_text(const tf_value *v, const tf_column *col, size_t *len_out,
-                       tf_error *err);
+char *tf_value_to_text(const tf_value *v, const tf_column *col, size_t *len_out, tf_error *err);
 
 /* --- values as SQL literals (protocol/value_sql.c) ---
  * The literal that compares against col's own values as the server compares
@@ -1372,14 +1369,14 @@ const char *tf_collation_charset_name(uint32_t collation_id);
  * Table maps are the exception: tf_table_map_new copies what it needs, so a
  * map outlives its event (rows events refer to it by table_id later). */
 
-#define TF_BINLOG_MAGIC_LEN 4       /* fe 62 69 6e at the start of a file */
-#define TF_EVENT_HEADER_LEN 19      /* v4 common header */
-#define TF_EVENT_CHECKSUM_LEN 4     /* CRC32 trailer when checksums are on */
+#define TF_BINLOG_MAGIC_LEN 4   /* fe 62 69 6e at the start of a file */
+#define TF_EVENT_HEADER_LEN 19  /* v4 common header */
+#define TF_EVENT_CHECKSUM_LEN 4 /* CRC32 trailer when checksums are on */
 
 /* Event type codes (Log_event_type). MySQL 1..42, MariaDB 160..171. */
 typedef enum tf_event_type {
     TF_EV_UNKNOWN = 0,
-    TF_EV_START_V3 = 1,              /* binlog v1-3: unsupported */
+    TF_EV_START_V3 = 1, /* binlog v1-3: unsupported */
     TF_EV_QUERY = 2,
     TF_EV_STOP = 3,
     TF_EV_ROTATE = 4,
@@ -1398,7 +1395,7 @@ typedef enum tf_event_type {
     TF_EV_BEGIN_LOAD_QUERY = 17,
     TF_EV_EXECUTE_LOAD_QUERY = 18,
     TF_EV_TABLE_MAP = 19,
-    TF_EV_PRE_GA_WRITE_ROWS = 20,    /* MySQL 5.1.0-5.1.17: unsupported */
+    TF_EV_PRE_GA_WRITE_ROWS = 20, /* MySQL 5.1.0-5.1.17: unsupported */
     TF_EV_PRE_GA_UPDATE_ROWS = 21,
     TF_EV_PRE_GA_DELETE_ROWS = 22,
     TF_EV_WRITE_ROWS_V1 = 23,
@@ -1440,12 +1437,14 @@ typedef enum tf_event_type {
 const char *tf_event_type_name(uint8_t type);
 
 /* Common header flags (LOG_EVENT_*_F). */
-#define TF_EVENT_F_BINLOG_IN_USE 0x0001 /* FDE only: file not closed cleanly;
+#define TF_EVENT_F_BINLOG_IN_USE \
+    0x0001 /* FDE only: file not closed cleanly;
                                            the FDE's CRC32 was computed with
                                            this bit cleared */
 #define TF_EVENT_F_THREAD_SPECIFIC 0x0004
 #define TF_EVENT_F_SUPPRESS_USE 0x0008
-#define TF_EVENT_F_ARTIFICIAL 0x0020 /* made up by the dump thread (fake
+#define TF_EVENT_F_ARTIFICIAL \
+    0x0020 /* made up by the dump thread (fake
                                         ROTATE): log_pos means nothing */
 #define TF_EVENT_F_RELAY_LOG 0x0040
 #define TF_EVENT_F_IGNORABLE 0x0080
@@ -1477,16 +1476,16 @@ typedef enum tf_flavour {
 /* What a FORMAT_DESCRIPTION event says about the events after it. Copy the
  * decoded ev.format_description into the reader's tf_format. */
 typedef struct tf_format {
-    uint16_t binlog_version;     /* 4 (1..3 are rejected) */
-    char server_version[51];     /* NUL-terminated, e.g. "8.0.32" */
+    uint16_t binlog_version;                              /* 4 (1..3 are rejected) */
+    char server_version[51];                              /* NUL-terminated, e.g. "8.0.32" */
     unsigned version_major, version_minor, version_patch; /* 10, 11, 9 */
     tf_flavour flavour;
     uint32_t create_timestamp;
-    uint8_t common_header_len;   /* 19 (anything else is rejected) */
+    uint8_t common_header_len; /* 19 (anything else is rejected) */
     /* post_header_len[type] for type 1..post_header_count; 0 elsewhere. */
     uint16_t post_header_count;
     uint8_t post_header_len[256];
-    uint8_t checksum_alg;        /* tf_checksum_alg of the events after it */
+    uint8_t checksum_alg; /* tf_checksum_alg of the events after it */
 } tf_format;
 
 /* Format to read with before any FDE: binlog v4, 19-byte header, the
@@ -1509,38 +1508,38 @@ tf_status tf_binlog_check_magic(const uint8_t *buf, size_t len, tf_error *err);
  * TF_NEED_MORE until len >= event_size (err then says how many bytes are
  * announced and how many are there, for callers at end of file).
  * TF_MALFORMED when event_size is smaller than header (+ checksum). */
-tf_status tf_event_frame(const uint8_t *buf, size_t len, const tf_format *fmt,
-                         size_t *event_len, tf_error *err);
+tf_status tf_event_frame(const uint8_t *buf, size_t len, const tf_format *fmt, size_t *event_len,
+                         tf_error *err);
 
 /* Reads the common header only (needs 19 bytes). */
-tf_status tf_event_header_decode(const uint8_t *buf, size_t len,
-                                 tf_event_header *out, tf_error *err);
+tf_status tf_event_header_decode(const uint8_t *buf, size_t len, tf_event_header *out,
+                                 tf_error *err);
 
 /* ---- per-kind bodies (all pointers borrow from the event buffer) ---- */
 
 typedef enum tf_event_kind {
-    TF_EVENT_OTHER = 0,     /* known or unknown type, body not interpreted:
+    TF_EVENT_OTHER = 0, /* known or unknown type, body not interpreted:
                                BEGIN_LOAD_QUERY, INCIDENT, IGNORABLE,
                                XA_PREPARE, TRANSACTION_CONTEXT, VIEW_CHANGE,
                                LOAD events, codes we do not know */
     TF_EVENT_FORMAT_DESCRIPTION,
     TF_EVENT_ROTATE,
-    TF_EVENT_QUERY,         /* QUERY and MariaDB QUERY_COMPRESSED */
+    TF_EVENT_QUERY, /* QUERY and MariaDB QUERY_COMPRESSED */
     TF_EVENT_XID,
     TF_EVENT_STOP,
     TF_EVENT_INTVAR,
     TF_EVENT_RAND,
     TF_EVENT_USER_VAR,
     TF_EVENT_TABLE_MAP,
-    TF_EVENT_ROWS,          /* WRITE/UPDATE/DELETE v1, v2, PARTIAL_UPDATE,
+    TF_EVENT_ROWS, /* WRITE/UPDATE/DELETE v1, v2, PARTIAL_UPDATE,
                                MariaDB compressed rows */
-    TF_EVENT_GTID,          /* MySQL GTID, ANONYMOUS_GTID, GTID_TAGGED_LOG */
+    TF_EVENT_GTID, /* MySQL GTID, ANONYMOUS_GTID, GTID_TAGGED_LOG */
     TF_EVENT_PREVIOUS_GTIDS,
     TF_EVENT_MARIADB_GTID,
     TF_EVENT_MARIADB_GTID_LIST,
     TF_EVENT_MARIADB_BINLOG_CHECKPOINT,
-    TF_EVENT_ROWS_QUERY,    /* MySQL ROWS_QUERY and MariaDB ANNOTATE_ROWS */
-    TF_EVENT_HEARTBEAT,     /* HEARTBEAT and HEARTBEAT_V2 */
+    TF_EVENT_ROWS_QUERY, /* MySQL ROWS_QUERY and MariaDB ANNOTATE_ROWS */
+    TF_EVENT_HEARTBEAT,  /* HEARTBEAT and HEARTBEAT_V2 */
     TF_EVENT_TRANSACTION_PAYLOAD,
 } tf_event_kind;
 
@@ -1555,10 +1554,10 @@ typedef struct tf_query_event {
     uint16_t error_code;
     const uint8_t *status_vars; /* raw Q_* key/value list */
     size_t status_vars_len;
-    tf_str database;            /* current database, may be empty */
-    tf_str statement;           /* for QUERY_COMPRESSED: the compressed
+    tf_str database;  /* current database, may be empty */
+    tf_str statement; /* for QUERY_COMPRESSED: the compressed
                                    bytes; use tf_query_uncompress */
-    bool compressed;            /* MariaDB QUERY_COMPRESSED */
+    bool compressed;  /* MariaDB QUERY_COMPRESSED */
 } tf_query_event;
 
 typedef struct tf_intvar_event {
@@ -1573,12 +1572,12 @@ typedef struct tf_rand_event {
 typedef struct tf_user_var_event {
     tf_str name;
     bool is_null;
-    uint8_t value_type;     /* Item_result: 0 STRING, 1 REAL, 2 INT, 4 DECIMAL */
+    uint8_t value_type; /* Item_result: 0 STRING, 1 REAL, 2 INT, 4 DECIMAL */
     uint32_t charset;
-    const uint8_t *value;   /* raw value bytes */
+    const uint8_t *value; /* raw value bytes */
     size_t value_len;
     bool has_flags;
-    uint8_t flags;          /* 1 = unsigned */
+    uint8_t flags; /* 1 = unsigned */
 } tf_user_var_event;
 
 /* TABLE_MAP as it is on the wire (borrowed). tf_table_map_new turns it into
@@ -1589,13 +1588,13 @@ typedef struct tf_table_map_event {
     tf_str database;
     tf_str table;
     uint64_t column_count;
-    const uint8_t *column_types;  /* column_count bytes */
-    const uint8_t *metadata;      /* per-column type metadata block */
+    const uint8_t *column_types; /* column_count bytes */
+    const uint8_t *metadata;     /* per-column type metadata block */
     size_t metadata_len;
-    const uint8_t *null_bitmap;   /* (column_count + 7) / 8 bytes */
+    const uint8_t *null_bitmap;       /* (column_count + 7) / 8 bytes */
     const uint8_t *optional_metadata; /* TLV list, may be empty */
     size_t optional_metadata_len;
-    size_t optional_metadata_offset;  /* in the event, for messages */
+    size_t optional_metadata_offset; /* in the event, for messages */
     /* From the format: MySQL and MariaDB number the columns of optional
      * metadata differently (MariaDB counts GEOMETRY among character
      * columns and not YEAR among numeric ones; MySQL 9 counts VECTOR). */
@@ -1617,13 +1616,13 @@ typedef enum tf_rows_kind {
 
 typedef struct tf_rows_event {
     tf_rows_kind kind;
-    uint8_t version;          /* 1 or 2 */
-    bool compressed;          /* MariaDB *_ROWS_COMPRESSED: `rows` is the
+    uint8_t version; /* 1 or 2 */
+    bool compressed; /* MariaDB *_ROWS_COMPRESSED: `rows` is the
                                  compressed block; tf_rows_begin inflates */
     uint64_t table_id;
-    uint16_t flags;           /* TF_ROWS_F_* */
+    uint16_t flags; /* TF_ROWS_F_* */
     /* v2 extra row info, parsed and bounds-checked. */
-    const uint8_t *extra;     /* raw extra data (without its length field) */
+    const uint8_t *extra; /* raw extra data (without its length field) */
     size_t extra_len;
     bool has_ndb_info;
     uint8_t ndb_format;
@@ -1644,19 +1643,19 @@ typedef struct tf_rows_event {
      * such events rather than write partial documents. */
     bool before_image_full;
     bool after_image_full;
-    const uint8_t *rows;      /* row images */
+    const uint8_t *rows; /* row images */
     size_t rows_len;
-    size_t rows_offset;       /* offset of `rows` in the event */
+    size_t rows_offset; /* offset of `rows` in the event */
 } tf_rows_event;
 
 /* MySQL GTID / ANONYMOUS_GTID / GTID_TAGGED_LOG. Fields past the original
  * 5.6 layout are flagged by has_*: older servers do not write them. */
 typedef struct tf_gtid_event {
-    uint8_t flags;               /* 1 = may have changes outside transactions */
-    uint8_t sid[16];             /* source UUID (zero for ANONYMOUS_GTID) */
-    uint64_t gno;                /* transaction number (0 anonymous) */
+    uint8_t flags;   /* 1 = may have changes outside transactions */
+    uint8_t sid[16]; /* source UUID (zero for ANONYMOUS_GTID) */
+    uint64_t gno;    /* transaction number (0 anonymous) */
     bool anonymous;
-    char tag[33];                /* GTID_TAGGED_LOG: tag, "" when none */
+    char tag[33]; /* GTID_TAGGED_LOG: tag, "" when none */
     bool has_logical_clock;
     uint64_t last_committed;
     uint64_t sequence_number;
@@ -1666,7 +1665,7 @@ typedef struct tf_gtid_event {
     bool has_transaction_length;
     uint64_t transaction_length;
     bool has_server_versions;
-    uint32_t immediate_server_version;   /* e.g. 80032 */
+    uint32_t immediate_server_version; /* e.g. 80032 */
     uint32_t original_server_version;
     bool has_commit_group_ticket;
     uint64_t commit_group_ticket;
@@ -1680,7 +1679,7 @@ typedef struct tf_previous_gtids_event {
     const uint8_t *data;
     size_t data_len;
     uint64_t sid_count;
-    bool tagged;                 /* 8.4+ tagged encoding */
+    bool tagged; /* 8.4+ tagged encoding */
 } tf_previous_gtids_event;
 
 /* MariaDB GTID_EVENT (starts an event group). */
@@ -1695,21 +1694,21 @@ typedef struct tf_previous_gtids_event {
 typedef struct tf_mariadb_gtid_event {
     uint64_t seq_no;
     uint32_t domain_id;
-    uint32_t server_id;          /* from the common header */
-    uint8_t flags2;              /* TF_MARIADB_GTID_F_* */
+    uint32_t server_id; /* from the common header */
+    uint8_t flags2;     /* TF_MARIADB_GTID_F_* */
     bool has_commit_id;
     uint64_t commit_id;
-    bool has_xid;                /* PREPARED_XA / COMPLETED_XA */
+    bool has_xid; /* PREPARED_XA / COMPLETED_XA */
     uint32_t xa_format_id;
     uint8_t xa_gtrid_len, xa_bqual_len;
-    const uint8_t *xa_data;      /* gtrid then bqual */
+    const uint8_t *xa_data; /* gtrid then bqual */
     bool has_flags_extra;
     uint8_t flags_extra;
-    uint8_t extra_engines;       /* when flags_extra & 0x01 */
+    uint8_t extra_engines; /* when flags_extra & 0x01 */
     bool has_sa_seq_no;
-    uint64_t sa_seq_no;          /* START/COMMIT/ROLLBACK ALTER */
+    uint64_t sa_seq_no; /* START/COMMIT/ROLLBACK ALTER */
     bool has_thread_id;
-    uint64_t thread_id;          /* 11.x, flags_extra & 0x10 */
+    uint64_t thread_id; /* 11.x, flags_extra & 0x10 */
 } tf_mariadb_gtid_event;
 
 typedef struct tf_mariadb_gtid {
@@ -1721,24 +1720,24 @@ typedef struct tf_mariadb_gtid {
 /* MariaDB GTID_LIST: the binlog state at the start of the file. */
 typedef struct tf_mariadb_gtid_list_event {
     uint32_t count;
-    uint8_t flags;               /* high 4 bits of the count field */
-    const uint8_t *entries;      /* count * 16 bytes; use _get */
+    uint8_t flags;          /* high 4 bits of the count field */
+    const uint8_t *entries; /* count * 16 bytes; use _get */
 } tf_mariadb_gtid_list_event;
 
-void tf_mariadb_gtid_list_get(const tf_mariadb_gtid_list_event *list,
-                              uint32_t index, tf_mariadb_gtid *out);
+void tf_mariadb_gtid_list_get(const tf_mariadb_gtid_list_event *list, uint32_t index,
+                              tf_mariadb_gtid *out);
 
 typedef struct tf_heartbeat_event {
     tf_str log_file;
-    uint64_t log_pos;            /* v1: header log_pos; v2: serialized */
+    uint64_t log_pos; /* v1: header log_pos; v2: serialized */
 } tf_heartbeat_event;
 
 #define TF_PAYLOAD_COMPRESSION_ZSTD 0
 #define TF_PAYLOAD_COMPRESSION_NONE 255
 typedef struct tf_transaction_payload_event {
-    uint8_t compression_type;    /* TF_PAYLOAD_COMPRESSION_* */
+    uint8_t compression_type; /* TF_PAYLOAD_COMPRESSION_* */
     uint64_t payload_size;
-    uint64_t uncompressed_size;  /* as declared: checked, never trusted */
+    uint64_t uncompressed_size; /* as declared: checked, never trusted */
     const uint8_t *payload;
     size_t payload_len;
 } tf_transaction_payload_event;
@@ -1746,7 +1745,7 @@ typedef struct tf_transaction_payload_event {
 typedef struct tf_event {
     tf_event_header header;
     tf_event_kind kind;
-    const uint8_t *body;         /* after the common header, checksum off */
+    const uint8_t *body; /* after the common header, checksum off */
     size_t body_len;
     bool has_checksum;
     uint32_t checksum;
@@ -1765,7 +1764,7 @@ typedef struct tf_event {
         tf_mariadb_gtid_event mariadb_gtid;
         tf_mariadb_gtid_list_event mariadb_gtid_list;
         tf_str binlog_checkpoint_file;
-        tf_str rows_query;       /* the statement text */
+        tf_str rows_query; /* the statement text */
         tf_heartbeat_event heartbeat;
         tf_transaction_payload_event payload;
     };
@@ -1781,13 +1780,13 @@ typedef struct tf_event {
  *                 rows events, non-19-byte headers, encrypted binlogs.
  * Offsets in messages are from the start of the event; callers add the file
  * position with tf_error_prefix. Allocates nothing. */
-tf_status tf_event_decode(const uint8_t *buf, size_t len, const tf_format *fmt,
-                          tf_event *out, size_t *consumed, tf_error *err);
+tf_status tf_event_decode(const uint8_t *buf, size_t len, const tf_format *fmt, tf_event *out,
+                          size_t *consumed, tf_error *err);
 
 /* MariaDB QUERY_COMPRESSED: inflates ev.query.statement into a new buffer
  * (*out, free()), at most max_len bytes. */
-tf_status tf_query_uncompress(const tf_query_event *query, size_t max_len,
-                              uint8_t **out, size_t *out_len, tf_error *err);
+tf_status tf_query_uncompress(const tf_query_event *query, size_t max_len, uint8_t **out,
+                              size_t *out_len, tf_error *err);
 
 /* ---- statement text of QUERY events (owner: protocol/statement.c) ----
  *
@@ -1931,19 +1930,18 @@ typedef struct tf_table_map {
     tf_str database;
     tf_str table;
     uint32_t column_count;
-    tf_column *columns;          /* column_count entries, see section 5 */
-    uint32_t optional_metadata;  /* bit set of TF_TABLE_META_* received */
-    uint32_t primary_key_count;  /* columns of the primary key, key order */
-    uint32_t *primary_key;       /* column indexes */
-    uint32_t *primary_key_prefix;/* prefix length per key column, 0 = whole */
+    tf_column *columns;           /* column_count entries, see section 5 */
+    uint32_t optional_metadata;   /* bit set of TF_TABLE_META_* received */
+    uint32_t primary_key_count;   /* columns of the primary key, key order */
+    uint32_t *primary_key;        /* column indexes */
+    uint32_t *primary_key_prefix; /* prefix length per key column, 0 = whole */
 } tf_table_map;
 
 /* Decodes a TABLE_MAP event (ev->kind == TF_EVENT_TABLE_MAP) into a new
  * owned map: real types for ENUM/SET, normalised meta (section 5),
  * nullability and every optional metadata field. Bad lengths give
  * TF_MALFORMED naming the field and offset. */
-tf_status tf_table_map_new(const tf_event *ev, tf_table_map **out,
-                           tf_error *err);
+tf_status tf_table_map_new(const tf_event *ev, tf_table_map **out, tf_error *err);
 void tf_table_map_destroy(tf_table_map *map);
 
 /* table_id -> map. A new map with the same id replaces the old one (ids
@@ -1956,10 +1954,8 @@ void tf_table_maps_destroy(tf_table_maps *maps);
  * memory (map is then destroyed). */
 bool tf_table_maps_put_steal(tf_table_maps *maps, tf_table_map *map);
 /* Decodes ev with tf_table_map_new and puts it. */
-tf_status tf_table_maps_add_event(tf_table_maps *maps, const tf_event *ev,
-                                  tf_error *err);
-const tf_table_map *tf_table_maps_get(const tf_table_maps *maps,
-                                      uint64_t table_id);
+tf_status tf_table_maps_add_event(tf_table_maps *maps, const tf_event *ev, tf_error *err);
+const tf_table_map *tf_table_maps_get(const tf_table_maps *maps, uint64_t table_id);
 /* The map a rows event refers to; TF_MALFORMED "rows event for table_id N
  * without a TABLE_MAP" when there is none. */
 tf_status tf_table_maps_find(const tf_table_maps *maps, const tf_event *ev,
@@ -1975,18 +1971,18 @@ void tf_table_maps_clear(tf_table_maps *maps);
 typedef struct tf_rows_cursor {
     const tf_rows_event *rows;
     const tf_table_map *map;
-    const uint8_t *data;      /* row images */
+    const uint8_t *data; /* row images */
     size_t len;
     size_t pos;
-    size_t base;              /* offset of data[0] in the event */
+    size_t base; /* offset of data[0] in the event */
     uint64_t row_index;
-    uint8_t *inflated;        /* owned, compressed rows only */
+    uint8_t *inflated; /* owned, compressed rows only */
 } tf_rows_cursor;
 
 /* Starts at the first row. Checks the map matches (same table_id, same
  * column count). */
-tf_status tf_rows_begin(tf_rows_cursor *cur, const tf_event *ev,
-                        const tf_table_map *map, tf_error *err);
+tf_status tf_rows_begin(tf_rows_cursor *cur, const tf_event *ev, const tf_table_map *map,
+                        tf_error *err);
 bool tf_rows_has_next(const tf_rows_cursor *cur);
 /* Decodes the next row into before[] and after[] (map->column_count values
  * each; either may be NULL to skip: that image is then only validated,
@@ -1995,8 +1991,7 @@ bool tf_rows_has_next(const tf_rows_cursor *cur);
  * TF_VAL_ABSENT; WRITE fills only after (before all ABSENT), DELETE only
  * before, UPDATE both. PARTIAL_UPDATE: a JSON column sent as a diff in the
  * after image is TF_VAL_JSON_DIFF. */
-tf_status tf_rows_next(tf_rows_cursor *cur, tf_value *before, tf_value *after,
-                       tf_error *err);
+tf_status tf_rows_next(tf_rows_cursor *cur, tf_value *before, tf_value *after, tf_error *err);
 void tf_rows_cleanup(tf_rows_cursor *cur);
 
 /* ---- TRANSACTION_PAYLOAD ---- */
@@ -2009,15 +2004,13 @@ typedef struct tf_payload_iter {
     uint8_t *buf;
     size_t len;
     size_t pos;
-    tf_format inner_format;   /* outer format, checksum off */
+    tf_format inner_format; /* outer format, checksum off */
 } tf_payload_iter;
 
-tf_status tf_payload_iter_init(tf_payload_iter *it, const tf_event *ev,
-                               const tf_format *fmt, size_t max_uncompressed,
-                               tf_error *err);
+tf_status tf_payload_iter_init(tf_payload_iter *it, const tf_event *ev, const tf_format *fmt,
+                               size_t max_uncompressed, tf_error *err);
 bool tf_payload_iter_has_next(const tf_payload_iter *it);
-tf_status tf_payload_iter_next(tf_payload_iter *it, tf_event *inner,
-                               tf_error *err);
+tf_status tf_payload_iter_next(tf_payload_iter *it, tf_event *inner, tf_error *err);
 void tf_payload_iter_cleanup(tf_payload_iter *it);
 
 /* ---- whole files in memory ---- */
@@ -2028,19 +2021,17 @@ void tf_payload_iter_cleanup(tf_payload_iter *it);
 typedef struct tf_binlog_reader {
     const uint8_t *buf;
     size_t len;
-    size_t pos;               /* offset of the next event */
-    size_t event_offset;      /* offset of the event last returned */
+    size_t pos;          /* offset of the next event */
+    size_t event_offset; /* offset of the event last returned */
     tf_format fmt;
 } tf_binlog_reader;
 
 /* TF_MALFORMED if the magic is wrong. */
-tf_status tf_binlog_reader_init(tf_binlog_reader *r, const uint8_t *buf,
-                                size_t len, tf_error *err);
+tf_status tf_binlog_reader_init(tf_binlog_reader *r, const uint8_t *buf, size_t len, tf_error *err);
 bool tf_binlog_reader_at_end(const tf_binlog_reader *r);
 /* TF_OK: next event in *ev. TF_NEED_MORE: the file ends inside an event
  * (err says where and how much is missing). TF_MALFORMED: err. */
-tf_status tf_binlog_reader_next(tf_binlog_reader *r, tf_event *ev,
-                                tf_error *err);
+tf_status tf_binlog_reader_next(tf_binlog_reader *r, tf_event *ev, tf_error *err);
 
 #ifdef __cplusplus
 }
