@@ -272,12 +272,14 @@ static bool from_text(const tf_column *col, const char *p, size_t n, tf_value *o
     case TF_TYPE_JSON:
     case TF_TYPE_GEOMETRY: return bytes(col, p, n, out);
     case TF_TYPE_BIT: {
-        if (n > 8)
+        /* BIT(1..64) as the table map gives it; SELECT returns its bytes */
+        unsigned bits = (col->meta >> 8) * 8u + (col->meta & 0xff);
+        if ((col->meta & 0xff) > 7 || bits == 0 || bits > 64 || n > (bits + 7) / 8)
             return false;
         out->kind = TF_VAL_BIT;
         for (size_t i = 0; i < n; i++)
             out->u = out->u << 8 | (uint8_t)p[i];
-        out->bit_width = (uint16_t)((col->meta >> 8) * 8 + (col->meta & 0xff));
+        out->bit_width = (uint16_t)bits;
         return true;
     }
     case TF_TYPE_ENUM:

@@ -368,6 +368,8 @@ static void test_malformed_text_is_refused_naming_the_column(void **state)
         {TF_TYPE_TIME2, 0, false, "839:00:00"},
         {TF_TYPE_TIME2, 0, false, "10:00"},
         {TF_TYPE_BIT, 0x0800, false, "123456789"},
+        {TF_TYPE_BIT, 0x0003, false, "ab"},
+        {TF_TYPE_BIT, 0x7504, false, "a"},
         {TF_TYPE_ENUM, 0, false, "green"},
         {TF_TYPE_SET, 0, false, "red,green"},
     };
