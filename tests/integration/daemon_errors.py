@@ -51,9 +51,9 @@ INSERT INTO customers_by_number VALUES (1, 'Natal');
 """
 
 
-def config(path, my_port=PORT_MY, password_env="TAPFLOW_MARIADB_PASSWORD"):
+def config(path, my_port=PORT_MY, password_env="TAPFLOW_MARIADB_PASSWORD", extra=""):
     lib.write_config(path, DB, 7900 + os.getpid() % 90, checkpoint_interval_ms=None,
-                     extra="status_listen = 127.0.0.1:%d" % STATUS_PORT, source="Src",
+                     extra="status_listen = 127.0.0.1:%d\n%s" % (STATUS_PORT, extra), source="Src",
                      target="Dst", port=my_port, password_env=password_env)
 
 
@@ -142,6 +142,14 @@ def main():
              wrong, ["denied"], "view_WrongPassword",
              env_extra={"TF_WRONG_PASSWORD": "not-the-password-xyz"},
              forbidden=["not-the-password-xyz"])
+
+        conns = os.path.join(tmp, "conns.conf")
+        config(conns, extra="write_connections = 17")
+        case("write_connections out of range",
+             flow(tmp, "Connections", 'f.lookup("Src.customers", path="c", type="object", '
+                  'relation=[["customer_id", "customer_id"]])'),
+             conns, ["conns.conf:", "write_connections must be from 1 to 16"],
+             "view_Connections")
     finally:
         try:
             sql("DROP DATABASE IF EXISTS %s" % DB)
