@@ -95,17 +95,7 @@ def main():
         rows_by, load_line = bv.datagen(a, db, os.path.join(tmp, "tsv"))
         out("  " + ", ".join("%s %d" % (k[5:], v) for k, v in rows_by.items()))
         daemon, sport, logpath = bv.start_daemon(a, tmp, db, uri)
-        t0 = time.time()
-        built = None
-        while time.time() - t0 < a.timeout:
-            text = open(logpath).read()
-            if built is None and "checkpoint written" in text:
-                built = time.time() - t0
-            if built is not None and "streaming from" in text:
-                break
-            if daemon.poll() is not None:
-                raise RuntimeError("daemon exited: " + text[-2000:])
-            time.sleep(0.05)
+        built = bv.wait_built(daemon, logpath, a.timeout)
         if built is None:
             raise RuntimeError("no initial build within %.0f s" % a.timeout)
         out("rebuild (start -> checkpoint written): %.1f s (%s)" % (built, bv.loadavg()))

@@ -113,17 +113,7 @@ def main():
 
         # 2. full rebuild
         daemon, sport, logpath = bv.start_daemon(a, tmp, db, MONGO_URI)
-        t0 = time.time()
-        built = None
-        while time.time() - t0 < a.build_timeout:
-            text = open(logpath).read()
-            if built is None and "checkpoint written" in text:
-                built = time.time() - t0
-            if built is not None and "streaming from" in text:
-                break
-            if daemon.poll() is not None:
-                raise RuntimeError("daemon exited: " + text[-2000:])
-            time.sleep(0.05)
+        built = bv.wait_built(daemon, logpath, a.build_timeout)
         table.add("full rebuild: start -> snapshot checkpoint", "-",
                   "%.1f s (%d orders, %d source rows)" % (built, a.orders,
                                                          sum(rows_by.values())))

@@ -315,6 +315,23 @@ def start_daemon(a, tmp, db, uri):
     return proc, sport, logpath
 
 
+def wait_built(daemon, logpath, timeout):
+    """Seconds from now until the daemon logged its first checkpoint (the
+    initial build), once it streams; None when not within timeout."""
+    t0 = time.time()
+    built = None
+    while time.time() - t0 < timeout:
+        text = open(logpath).read()
+        if built is None and "checkpoint written" in text:
+            built = time.time() - t0
+        if built is not None and "streaming from" in text:
+            break
+        if daemon.poll() is not None:
+            raise RuntimeError("daemon exited: " + text[-2000:])
+        time.sleep(0.05)
+    return built
+
+
 def stop_daemon(proc):
     if proc and proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -478,17 +495,7 @@ def run_backend(a, backend, tmp, tsv, engine, table):
 
         # initial build
         daemon, sport, logpath = start_daemon(a, tmp, db, target.uri)
-        t0 = time.time()
-        built = None
-        while time.time() - t0 < a.build_timeout:
-            text = open(logpath).read()
-            if built is None and "checkpoint written" in text:
-                built = time.time() - t0
-            if "streaming from" in text and built is not None:
-                break
-            if daemon.poll() is not None:
-                raise RuntimeError("daemon exited: " + text[-2000:])
-            time.sleep(0.05)
+        built = wait_built(daemon, logpath, a.build_timeout)
         if built is None:
             st = status(sport) or {}
             table.add("initial build", where, "not done in %.0f s (%s rows read)" % (
