@@ -46,6 +46,20 @@ static void column_of(const mariadb_value_vector *v, test_column *tc)
     }
 }
 
+/* v's column into tc, and its binlog bytes decoded whole into val, which
+ * may borrow from the returned buffer (the caller frees it). */
+static uint8_t *decode_captured(const mariadb_value_vector *v, test_column *tc, tf_value *val)
+{
+    column_of(v, tc);
+    size_t len, used = 0;
+    uint8_t *buf = tf_test_hex(v->hex, &len);
+    tf_error err = {0};
+    if (tf_value_decode(buf, len, &tc->col, val, &used, &err) != TF_OK)
+        fail_msg("%s id %d: %s", v->table, v->id, err.message);
+    assert_int_equal(used, len);
+    return buf;
+}
+
 static void test_every_mariadb_value_decodes_to_what_select_returns(void **state)
 {
     (void)state;
@@ -57,17 +71,11 @@ static void test_every_mariadb_value_decodes_to_what_select_returns(void **state
             continue;
         }
         test_column tc;
-        column_of(v, &tc);
-        size_t len, select_len;
-        uint8_t *buf = tf_test_hex(v->hex, &len);
-        uint8_t *select = tf_test_hex(v->select_hex, &select_len);
         tf_value val;
-        size_t used = 0;
+        uint8_t *buf = decode_captured(v, &tc, &val);
+        size_t select_len;
+        uint8_t *select = tf_test_hex(v->select_hex, &select_len);
         tf_error err = {0};
-        tf_status st = tf_value_decode(buf, len, &tc.col, &val, &used, &err);
-        if (st != TF_OK)
-            fail_msg("%s id %d: %s", v->table, v->id, err.message);
-        assert_int_equal(used, len);
         size_t text_len;
         char *text = tf_value_to_text(&val, &tc.col, &text_len, &err);
         if (!text)
@@ -306,14 +314,11 @@ static void test_select_text_reads_back_to_the_binlog_value(void **state)
         if (!v->hex || v->type == TF_TYPE_FLOAT || v->type == TF_TYPE_JSON)
             continue;
         test_column tc;
-        column_of(v, &tc);
-        size_t len, select_len;
-        uint8_t *buf = tf_test_hex(v->hex, &len);
-        uint8_t *select = tf_test_hex(v->select_hex, &select_len);
         tf_value val;
-        size_t used = 0;
+        uint8_t *buf = decode_captured(v, &tc, &val);
+        size_t select_len;
+        uint8_t *select = tf_test_hex(v->select_hex, &select_len);
         tf_error err = {0};
-        assert_int_equal(tf_value_decode(buf, len, &tc.col, &val, &used, &err), TF_OK);
         bson_t *want = bson_new();
         assert_int_equal(tf_value_append_bson(want, "c", 1, &val, &tc.col, &err), TF_OK);
         bson_t *got = from_text_bson(&tc, (const char *)select, select_len);
