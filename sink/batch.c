@@ -409,22 +409,27 @@ static int op_lane(const pending_op *p, size_t lanes)
     return (int)(h % lanes);
 }
 
-/* How many connections this batch is written over, with lane_of[i] the
- * connection of op i: 1 when the sink has one, the batch is small, or an
- * op is not addressed by a derived _id. */
-static size_t plan_lanes(const tf_sink *sink, uint8_t *lane_of)
+/* How many connections this batch is written over: 1 when the sink has
+ * one, the batch is small, or an op is not addressed by a derived _id;
+ * otherwise *lane_of (bson_malloc, the caller frees) holds each op's. */
+static size_t plan_lanes(const tf_sink *sink, uint8_t **lane_of)
 {
+    *lane_of = NULL;
     size_t lanes = sink->n_lanes + 1;
     if (lanes == 1 || sink->n_pending < TF_SINK_SPLIT_MIN_OPS)
         return 1;
     if (lanes > sink->n_pending / (TF_SINK_SPLIT_MIN_OPS / 2))
         lanes = sink->n_pending / (TF_SINK_SPLIT_MIN_OPS / 2);
+    uint8_t *of = bson_malloc(sink->n_pending);
     for (size_t i = 0; i < sink->n_pending; i++) {
         int lane = op_lane(&sink->pending[i], lanes);
-        if (lane < 0)
+        if (lane < 0) {
+            bson_free(of);
             return 1;
-        lane_of[i] = (uint8_t)lane;
+        }
+        of[i] = (uint8_t)lane;
     }
+    *lane_of = of;
     return lanes;
 }
 
@@ -481,8 +486,8 @@ bool tf_sink_flush(tf_sink *sink, tf_error *err)
 {
     if (sink->n_pending == 0)
         return true;
-    uint8_t *lane_of = bson_malloc(sink->n_pending);
-    size_t lanes = plan_lanes(sink, lane_of);
+    uint8_t *lane_of;
+    size_t lanes = plan_lanes(sink, &lane_of);
     bool ok = lanes > 1 ? flush_split(sink, lanes, lane_of, err) : flush_one(sink, err);
     bson_free(lane_of);
     if (!ok)
