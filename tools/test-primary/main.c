@@ -5,7 +5,7 @@
  * queries, COM_REGISTER_SLAVE, COM_BINLOG_DUMP (file/position and MariaDB
  * GTID mode) and COM_BINLOG_DUMP_GTID (MySQL), heartbeats. One libevent
  * loop, bufferevents. See usage() below. */
-#include "primary.h"
+#include "serve.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 static void usage(FILE *f)
 {
@@ -48,31 +49,25 @@ static void usage(FILE *f)
           f);
 }
 
-static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *addr,
-                      int addr_len, void *arg)
+static void log_line(void *arg, const char *message)
 {
-    (void)listener;
-    (void)addr_len;
-    char host[64] = "?";
-    unsigned port = 0;
-    if (addr->sa_family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)addr;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        port = ntohs(in->sin_port);
-    } else if (addr->sa_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        port = ntohs(in6->sin6_port);
-    }
-    tp_session_accept(arg, fd, host, port);
+    (void)arg;
+    char stamp[32];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+    fprintf(stderr, "tapflow-test-primary %s.%03ld: %s\n", stamp, ts.tv_nsec / 1000000, message);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
-    tp_server *server = arg;
-    tp_log("signal %d: stopping", (int)sig);
-    event_base_loopbreak(server->base);
+    char message[64];
+    snprintf(message, sizeof message, "signal %d: stopping", (int)sig);
+    log_line(NULL, message);
+    event_base_loopbreak(arg);
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -88,27 +83,21 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 int main(int argc, char **argv)
 {
-    tp_server server;
-    memset(&server, 0, sizeof server);
-    tp_config *c = &server.config;
-    c->bind_address = "127.0.0.1";
-    c->port = 33070;
-    c->user = "tapflow";
-    c->password = "tapflow-test";
-    c->server_id = 1;
-    c->heartbeat_ns = UINT64_C(1000000000);
+    const char *bind_address = "127.0.0.1", *user = "tapflow", *password = "tapflow-test";
+    uint64_t port = 33070, server_id = 1;
+    uint64_t heartbeat_ns = UINT64_C(1000000000);
+    bool verbose = false;
     const char *flavour = NULL, *version = NULL;
     char **paths = calloc((size_t)argc, sizeof *paths);
     size_t path_count = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t n;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            c->verbose = true;
+            verbose = true;
             continue;
         } else if (a[0] != '-') {
             paths[path_count++] = argv[i];
@@ -126,15 +115,13 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--server-version")) {
             version = v;
         } else if (!strcmp(a, "--bind")) {
-            c->bind_address = v;
-        } else if (!strcmp(a, "--port") && parse_u64(v, 65535, &n)) {
-            c->port = (uint16_t)n;
+            bind_address = v;
+        } else if (!strcmp(a, "--port") && parse_u64(v, 65535, &port)) {
         } else if (!strcmp(a, "--user")) {
-            c->user = v;
+            user = v;
         } else if (!strcmp(a, "--password")) {
-            c->password = v;
-        } else if (!strcmp(a, "--server-id") && parse_u64(v, UINT32_MAX, &n)) {
-            c->server_id = (uint32_t)n;
+            password = v;
+        } else if (!strcmp(a, "--server-id") && parse_u64(v, UINT32_MAX, &server_id)) {
         } else if (!strcmp(a, "--heartbeat")) {
             char *end;
             double seconds = strtod(v, &end);
@@ -142,7 +129,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "tapflow-test-primary: bad --heartbeat '%s'\n", v);
                 return 2;
             }
-            c->heartbeat_ns = (uint64_t)(seconds * 1e9);
+            heartbeat_ns = (uint64_t)(seconds * 1e9);
         } else {
             fprintf(stderr, "tapflow-test-primary: bad option %s %s (see --help)\n", a, v);
             return 2;
@@ -153,69 +140,69 @@ int main(int argc, char **argv)
         return 2;
     }
     tf_error err = {0};
-    if (!tp_binlogs_load(&server.binlogs, paths, path_count, &err)) {
+    tf_binlog_store *store = tf_binlog_store_new();
+    if (!tf_binlog_store_load_files(store, paths, path_count, &err)) {
         fprintf(stderr, "tapflow-test-primary: %s\n", err.message);
         return 1;
     }
     free(paths);
-    const tf_format *fmt = &server.binlogs.files[0].fmt;
+    const tf_format *fmt = tf_binlog_store_format(store);
+    tf_serve_options opt = {.server_id = (uint32_t)server_id,
+                            .heartbeat_ns = heartbeat_ns,
+                            .verbose = verbose,
+                            .version_comment = "tapflow test primary",
+                            .hostname = "tapflow-test-primary",
+                            .log = log_line};
     if (!flavour)
-        c->flavour = fmt->flavour == TF_FLAVOUR_MARIADB ? TF_FLAVOUR_MARIADB : TF_FLAVOUR_MYSQL;
+        opt.flavour = fmt->flavour == TF_FLAVOUR_MARIADB ? TF_FLAVOUR_MARIADB : TF_FLAVOUR_MYSQL;
     else if (!strcmp(flavour, "mariadb"))
-        c->flavour = TF_FLAVOUR_MARIADB;
+        opt.flavour = TF_FLAVOUR_MARIADB;
     else if (!strcmp(flavour, "mysql"))
-        c->flavour = TF_FLAVOUR_MYSQL;
+        opt.flavour = TF_FLAVOUR_MYSQL;
     else {
         fprintf(stderr, "tapflow-test-primary: --flavor is mariadb or mysql, not '%s'\n", flavour);
         return 2;
     }
     /* The version the binlog's writer had, when it is of the same family. */
+    char server_version[64];
     if (version)
-        snprintf(c->server_version, sizeof c->server_version, "%s", version);
-    else if (fmt->flavour == c->flavour && fmt->server_version[0])
-        snprintf(c->server_version, sizeof c->server_version, "%s", fmt->server_version);
+        snprintf(server_version, sizeof server_version, "%s", version);
+    else if (fmt->flavour == opt.flavour && fmt->server_version[0])
+        snprintf(server_version, sizeof server_version, "%s", fmt->server_version);
     else
-        snprintf(c->server_version, sizeof c->server_version, "%s",
-                 c->flavour == TF_FLAVOUR_MARIADB ? "10.11.19-MariaDB-log" : "8.0.40");
-    tf_native_password_hash(c->password, strlen(c->password), server.password_stage2);
+        snprintf(server_version, sizeof server_version, "%s",
+                 opt.flavour == TF_FLAVOUR_MARIADB ? "10.11.19-MariaDB-log" : "8.0.40");
+    opt.server_version = server_version;
+    tf_serve_account account = {user, password};
+    opt.accounts = &account;
+    opt.account_count = 1;
 
     signal(SIGPIPE, SIG_IGN);
-    server.base = event_base_new();
-    struct sockaddr_in sin;
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(c->port);
-    if (inet_pton(AF_INET, c->bind_address, &sin.sin_addr) != 1) {
-        fprintf(stderr, "tapflow-test-primary: bad --bind address '%s'\n", c->bind_address);
-        return 2;
+    struct event_base *base = event_base_new();
+    tf_serve *srv = tf_serve_new(base, store, &opt, &err);
+    uint16_t bound = 0;
+    if (!srv || !tf_serve_listen(srv, bind_address, (uint16_t)port, &bound, &err)) {
+        fprintf(stderr, "tapflow-test-primary: %s\n", err.message);
+        return err.domain == TF_ERR_CONFIG ? 2 : 1;
     }
-    struct evconnlistener *listener = evconnlistener_new_bind(
-        server.base, accept_cb, &server, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
-        (struct sockaddr *)&sin, sizeof sin);
-    if (!listener) {
-        fprintf(stderr, "tapflow-test-primary: cannot listen on %s:%u: %s\n", c->bind_address,
-                (unsigned)c->port, strerror(errno));
-        return 1;
-    }
-    struct sockaddr_in bound;
-    socklen_t bound_len = sizeof bound;
-    getsockname(evconnlistener_get_fd(listener), (struct sockaddr *)&bound, &bound_len);
-    c->port = ntohs(bound.sin_port);
-    struct event *sigint = evsignal_new(server.base, SIGINT, signal_cb, &server);
-    struct event *sigterm = evsignal_new(server.base, SIGTERM, signal_cb, &server);
+    struct event *sigint = evsignal_new(base, SIGINT, signal_cb, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
-    tp_log("%s %s, server_id %" PRIu32 ", %zu file(s) from %s to %s, user '%s'",
-           c->flavour == TF_FLAVOUR_MARIADB ? "MariaDB" : "MySQL", c->server_version, c->server_id,
-           server.binlogs.count, server.binlogs.files[0].name,
-           server.binlogs.files[server.binlogs.count - 1].name, c->user);
-    printf("listening on %s:%u\n", c->bind_address, (unsigned)c->port);
+    size_t files = tf_binlog_store_file_count(store);
+    char line[512];
+    snprintf(
+        line, sizeof line, "%s %s, server_id %" PRIu64 ", %zu file(s) from %s to %s, user '%s'",
+        opt.flavour == TF_FLAVOUR_MARIADB ? "MariaDB" : "MySQL", server_version, server_id, files,
+        tf_binlog_store_file_name(store, 0), tf_binlog_store_file_name(store, files - 1), user);
+    log_line(NULL, line);
+    printf("listening on %s:%u\n", bind_address, (unsigned)bound);
     fflush(stdout);
-    event_base_dispatch(server.base);
+    event_base_dispatch(base);
     event_free(sigint);
     event_free(sigterm);
-    evconnlistener_free(listener);
-    event_base_free(server.base);
-    tp_binlogs_cleanup(&server.binlogs);
+    tf_serve_destroy(srv);
+    event_base_free(base);
+    tf_binlog_store_destroy(store);
     return 0;
 }

@@ -2,13 +2,13 @@
  * sets up: SET @user_var=... (kept on the session: heartbeat period,
  * checksum, @slave_connect_state, ...), SELECT of user and system
  * variables, UNIX_TIMESTAMP(), binlog_gtid_pos(), SHOW VARIABLES LIKE,
- * SHOW MASTER STATUS, SHOW BINARY LOGS.
+ * SHOW MASTER STATUS, SHOW BINARY LOGS, SHOW SLAVE HOSTS.
  *
  * This is not SQL: it is the handful of shapes real MySQL 8 and MariaDB
  * 10.11 replicas send (tests/vectors/gtid/README.md lists MariaDB's). Any
  * other SET is answered OK; any other statement gets an ERR and a log line,
  * so a replica asking for something new is visible in the test output. */
-#include "primary.h"
+#include "serve_internal.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -121,7 +121,7 @@ static void lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
-static const char *gtid_mode(const tp_binlogs *b)
+static const char *gtid_mode(const tf_binlog_store *b)
 {
     if (!b->any_gtid)
         return "OFF";
@@ -130,14 +130,13 @@ static const char *gtid_mode(const tp_binlogs *b)
 
 /* A system variable's value as this server reports it; NULL when we do not
  * know the variable (the caller answers "Unknown system variable"). */
-static const char *system_variable(tp_session *s, const char *name, char *buf, size_t cap)
+static const char *system_variable(serve_session *s, const char *name, char *buf, size_t cap)
 {
-    tp_server *srv = tp_session_server(s);
-    const tp_config *c = &srv->config;
-    const tp_binlogs *b = &srv->binlogs;
-    bool mariadb = c->flavour == TF_FLAVOUR_MARIADB;
+    tf_serve *srv = s->server;
+    const tf_binlog_store *b = srv->store;
+    bool mariadb = srv->opt.flavour == TF_FLAVOUR_MARIADB;
     if (!strcmp(name, "server_id")) {
-        snprintf(buf, cap, "%" PRIu32, c->server_id);
+        snprintf(buf, cap, "%" PRIu32, srv->opt.server_id);
         return buf;
     }
     if (!strcmp(name, "server_uuid") && !mariadb)
@@ -147,11 +146,12 @@ static const char *system_variable(tp_session *s, const char *name, char *buf, s
     if (!strcmp(name, "enforce_gtid_consistency") && !mariadb)
         return b->any_gtid ? "ON" : "OFF";
     if (!strcmp(name, "binlog_checksum"))
-        return b->files[0].fmt.checksum_alg == TF_CHECKSUM_CRC32 ? "CRC32" : "NONE";
+        return b->count && b->files[b->count - 1].fmt.checksum_alg == TF_CHECKSUM_CRC32 ? "CRC32"
+                                                                                        : "NONE";
     if (!strcmp(name, "version"))
-        return c->server_version;
+        return srv->server_version;
     if (!strcmp(name, "version_comment"))
-        return "tapflow test primary";
+        return srv->version_comment;
     if (!strcmp(name, "collation_server"))
         return mariadb ? "utf8mb4_general_ci" : "utf8mb4_0900_ai_ci";
     if (!strcmp(name, "character_set_server"))
@@ -169,11 +169,11 @@ static const char *system_variable(tp_session *s, const char *name, char *buf, s
     if (!strcmp(name, "max_allowed_packet"))
         return "1073741824";
     if (!strcmp(name, "port")) {
-        snprintf(buf, cap, "%u", (unsigned)c->port);
+        snprintf(buf, cap, "%u", (unsigned)srv->port);
         return buf;
     }
     if (!strcmp(name, "hostname"))
-        return "tapflow-test-primary";
+        return srv->hostname;
     if (!strcmp(name, "read_only") || !strcmp(name, "log_slave_updates"))
         return "0";
     if (mariadb) {
@@ -186,8 +186,9 @@ static const char *system_variable(tp_session *s, const char *name, char *buf, s
         }
     } else {
         if (!strcmp(name, "gtid_executed") || !strcmp(name, "gtid_purged")) {
-            const tf_gtid_set *set =
-                !strcmp(name, "gtid_executed") ? b->executed : b->files[0].previous_gtids;
+            const tf_gtid_set *set = !strcmp(name, "gtid_executed") || b->count == 0
+                                         ? b->executed
+                                         : b->files[0].previous_gtids;
             tf_gtid_set_format(set, TF_GTID_TEXT_MYSQL, buf, cap);
             return buf;
         }
@@ -275,13 +276,13 @@ typedef enum eval_result {
 } eval_result;
 
 /* Evaluates one select item or SET right-hand side. */
-static eval_result evaluate(tp_session *s, const char *expr, char *out, size_t cap)
+static eval_result evaluate(serve_session *s, const char *expr, char *out, size_t cap)
 {
     char name[128];
     if (system_variable_name(expr, name, sizeof name)) {
         const char *v = system_variable(s, name, out, cap);
         if (!v) {
-            tp_send_err(s, 1193, "HY000", "Unknown system variable '%s'", name);
+            serve_send_err(s, 1193, "HY000", "Unknown system variable '%s'", name);
             return EVAL_ERROR;
         }
         if (v != out)
@@ -297,7 +298,7 @@ static eval_result evaluate(tp_session *s, const char *expr, char *out, size_t c
                 *tick = '\0';
         }
         lower(name);
-        const char *v = tp_session_var(s, name);
+        const char *v = serve_session_var(s, name);
         if (!v)
             return EVAL_NULL;
         snprintf(out, cap, "%s", v);
@@ -316,7 +317,7 @@ static eval_result evaluate(tp_session *s, const char *expr, char *out, size_t c
         return EVAL_VALUE;
     }
     if (!strcasecmp(expr, "VERSION()")) {
-        snprintf(out, cap, "%s", tp_session_server(s)->config.server_version);
+        snprintf(out, cap, "%s", s->server->server_version);
         return EVAL_VALUE;
     }
     if (!strncasecmp(expr, "binlog_gtid_pos(", 16)) {
@@ -333,18 +334,18 @@ static eval_result evaluate(tp_session *s, const char *expr, char *out, size_t c
         char file[256];
         if (!string_literal(parts[0], file, sizeof file) || !number_literal(parts[1]))
             return EVAL_UNKNOWN;
-        const tp_binlogs *b = &tp_session_server(s)->binlogs;
-        long index = tp_binlogs_find(b, file, strlen(file));
+        const tf_binlog_store *b = s->server->store;
+        long index = serve_store_find(b, file, strlen(file));
         uint64_t offset = strtoull(parts[1], NULL, 10);
         if (index < 0 || offset > b->files[index].len)
             return EVAL_NULL;
-        tp_binlogs_gtid_pos_at(b, (size_t)index, (size_t)offset, out, cap);
+        serve_store_gtid_pos_at(b, (size_t)index, (size_t)offset, out, cap);
         return EVAL_VALUE;
     }
     return EVAL_UNKNOWN;
 }
 
-static void answer_set(tp_session *s, char *assignments)
+static void answer_set(serve_session *s, char *assignments)
 {
     char *parts[16];
     size_t n = split_top_level(assignments, parts, 16);
@@ -370,12 +371,12 @@ static void answer_set(tp_session *s, char *assignments)
             return; /* the ERR is sent */
         if (r == EVAL_UNKNOWN)
             snprintf(value, sizeof value, "%s", value_text);
-        tp_session_set_var(s, name, r == EVAL_NULL ? NULL : value);
+        serve_session_set_var(s, name, r == EVAL_NULL ? NULL : value);
     }
-    tp_send_ok(s, 0, NULL);
+    serve_send_ok(s, 0, NULL);
 }
 
-static void answer_select(tp_session *s, char *items_text, const char *query)
+static void answer_select(serve_session *s, char *items_text, const char *query)
 {
     char *items[16];
     size_t n = split_top_level(items_text, items, 16);
@@ -387,19 +388,18 @@ static void answer_select(tp_session *s, char *items_text, const char *query)
         if (r == EVAL_ERROR)
             return;
         if (r == EVAL_UNKNOWN) {
-            tp_log("unknown query, answered with an error: %s", query);
-            tp_send_err(s, 1235, "42000",
-                        "tapflow-test-primary does not answer '%.200s' (item '%.100s')", query,
-                        items[i]);
+            serve_log(s->server, "unknown query, answered with an error: %s", query);
+            serve_send_err(s, 1235, "42000", "%s does not answer '%.200s' (item '%.100s')",
+                           s->server->version_comment, query, items[i]);
             return;
         }
         names[i] = items[i];
         row[i] = r == EVAL_NULL ? NULL : values[i];
     }
-    tp_send_resultset(s, names, n, row, 1);
+    serve_send_resultset(s, names, n, row, 1);
 }
 
-static void answer_show_variables(tp_session *s, const char *pattern)
+static void answer_show_variables(serve_session *s, const char *pattern)
 {
     static const char *const names[] = {"Variable_name", "Value"};
     size_t count = sizeof known_variables / sizeof known_variables[0];
@@ -416,59 +416,109 @@ static void answer_show_variables(tp_session *s, const char *pattern)
         rows[2 * n + 1] = v;
         n++;
     }
-    tp_send_resultset(s, names, 2, rows, n);
+    serve_send_resultset(s, names, 2, rows, n);
     free(rows);
     free(values);
 }
 
-static void answer_master_status(tp_session *s)
+static void answer_master_status(serve_session *s)
 {
-    tp_server *srv = tp_session_server(s);
-    const tp_binlog *last = &srv->binlogs.files[srv->binlogs.count - 1];
+    tf_serve *srv = s->server;
+    const tf_binlog_store *b = srv->store;
+    if (b->count == 0) {
+        serve_send_resultset(s, NULL, 0, NULL, 0);
+        return;
+    }
+    const serve_file *last = &b->files[b->count - 1];
     char position[32], executed[VALUE_MAX];
-    snprintf(position, sizeof position, "%zu", last->len);
-    if (srv->config.flavour == TF_FLAVOUR_MARIADB) {
+    snprintf(position, sizeof position, "%llu", (unsigned long long)last->len);
+    if (srv->opt.flavour == TF_FLAVOUR_MARIADB) {
         static const char *const names[] = {"File", "Position", "Binlog_Do_DB", "Binlog_Ignore_DB"};
         const char *row[] = {last->name, position, "", ""};
-        tp_send_resultset(s, names, 4, row, 1);
+        serve_send_resultset(s, names, 4, row, 1);
     } else {
         static const char *const names[] = {"File", "Position", "Binlog_Do_DB", "Binlog_Ignore_DB",
                                             "Executed_Gtid_Set"};
-        tf_gtid_set_format(srv->binlogs.executed, TF_GTID_TEXT_MYSQL, executed, sizeof executed);
+        tf_gtid_set_format(b->executed, TF_GTID_TEXT_MYSQL, executed, sizeof executed);
         const char *row[] = {last->name, position, "", "", executed};
-        tp_send_resultset(s, names, 5, row, 1);
+        serve_send_resultset(s, names, 5, row, 1);
     }
 }
 
-static void answer_binary_logs(tp_session *s)
+static void answer_binary_logs(serve_session *s)
 {
-    tp_server *srv = tp_session_server(s);
-    size_t count = srv->binlogs.count;
-    bool mysql = srv->config.flavour != TF_FLAVOUR_MARIADB;
+    tf_serve *srv = s->server;
+    const tf_binlog_store *b = srv->store;
+    size_t count = b->count;
+    bool mysql = srv->opt.flavour != TF_FLAVOUR_MARIADB;
     size_t columns = mysql ? 3 : 2;
     static const char *const names[] = {"Log_name", "File_size", "Encrypted"};
     char(*sizes)[32] = calloc(count, 32);
     const char **rows = calloc(count * columns, sizeof *rows);
     for (size_t i = 0; i < count; i++) {
-        snprintf(sizes[i], 32, "%zu", srv->binlogs.files[i].len);
-        rows[i * columns] = srv->binlogs.files[i].name;
+        snprintf(sizes[i], 32, "%llu", (unsigned long long)b->files[i].len);
+        rows[i * columns] = b->files[i].name;
         rows[i * columns + 1] = sizes[i];
         if (mysql)
             rows[i * columns + 2] = "No";
     }
-    tp_send_resultset(s, names, columns, rows, count);
+    serve_send_resultset(s, names, columns, rows, count);
     free(rows);
     free(sizes);
 }
 
-void tp_query_answer(tp_session *s, const char *query, size_t len)
+/* The replicas that sent COM_REGISTER_SLAVE and are still connected, as
+ * SHOW SLAVE HOSTS (SHOW REPLICAS) lists them. */
+static void answer_replica_hosts(serve_session *s, bool mysql_replicas)
+{
+    tf_serve *srv = s->server;
+    bool mysql = srv->opt.flavour != TF_FLAVOUR_MARIADB;
+    static const char *const mariadb_names[] = {"Server_id", "Host", "Port", "Master_id"};
+    static const char *const mysql_names[] = {"Server_id", "Host", "Port", "Master_id",
+                                              "Slave_UUID"};
+    static const char *const mysql_replica_names[] = {"Server_id", "Host", "Port", "Source_id",
+                                                      "Replica_UUID"};
+    size_t columns = mysql ? 5 : 4;
+    size_t count = 0;
+    for (const serve_session *t = srv->sessions; t; t = t->next)
+        count += t->registered;
+    char(*numbers)[3][16] = calloc(count ? count : 1, sizeof *numbers);
+    const char **rows = calloc((count ? count : 1) * columns, sizeof *rows);
+    size_t n = 0;
+    for (const serve_session *t = srv->sessions; t; t = t->next) {
+        if (!t->registered)
+            continue;
+        snprintf(numbers[n][0], 16, "%" PRIu32, t->replica_server_id);
+        snprintf(numbers[n][1], 16, "%u", (unsigned)t->report_port);
+        snprintf(numbers[n][2], 16, "%" PRIu32, srv->opt.server_id);
+        const char **row = rows + n * columns;
+        row[0] = numbers[n][0];
+        row[1] = t->report_host;
+        row[2] = numbers[n][1];
+        row[3] = numbers[n][2];
+        if (mysql) {
+            const char *uuid = serve_session_var(t, "replica_uuid");
+            row[4] = uuid ? uuid : serve_session_var(t, "slave_uuid");
+            if (!row[4])
+                row[4] = "";
+        }
+        n++;
+    }
+    serve_send_resultset(
+        s, mysql ? (mysql_replicas ? mysql_replica_names : mysql_names) : mariadb_names, columns,
+        rows, n);
+    free(rows);
+    free(numbers);
+}
+
+void serve_query_answer(serve_session *s, const char *query, size_t len)
 {
     char *text = malloc(len + 1);
     memcpy(text, query, len);
     text[len] = '\0';
     trim(text);
-    if (tp_session_server(s)->config.verbose)
-        tp_log("query: %s", text);
+    if (s->server->opt.verbose)
+        serve_log(s->server, "query: %s", text);
     char *copy = strdup(text);
     const char *p = copy;
     char pattern[256];
@@ -484,6 +534,10 @@ void tp_query_answer(tp_session *s, const char *query, size_t len)
                 answer_show_variables(s, pattern);
             else
                 answer_show_variables(s, "%");
+        } else if ((keyword(&p, "SLAVE") || keyword(&p, "REPLICA")) && keyword(&p, "HOSTS")) {
+            answer_replica_hosts(s, false);
+        } else if (keyword(&p, "REPLICAS")) {
+            answer_replica_hosts(s, true);
         } else if (keyword(&p, "MASTER") || keyword(&p, "BINARY")) {
             if (keyword(&p, "STATUS") || (keyword(&p, "LOG") && keyword(&p, "STATUS")))
                 answer_master_status(s);
@@ -501,8 +555,9 @@ void tp_query_answer(tp_session *s, const char *query, size_t len)
     free(text);
     return;
 unknown:
-    tp_log("unknown query, answered with an error: %s", text);
-    tp_send_err(s, 1235, "42000", "tapflow-test-primary does not answer '%.300s'", text);
+    serve_log(s->server, "unknown query, answered with an error: %s", text);
+    serve_send_err(s, 1235, "42000", "%s does not answer '%.300s'", s->server->version_comment,
+                   text);
     free(copy);
     free(text);
 }
