@@ -236,6 +236,7 @@ bool tf_binlog_store_append(tf_binlog_store *b, const uint8_t *event, size_t len
     e->type = ev.header.type;
     switch (ev.kind) {
     case TF_EVENT_FORMAT_DESCRIPTION:
+        b->source_server_id = ev.header.server_id;
         if (!f->has_fmt) {
             f->fmt = ev.format_description;
             f->has_fmt = true;
@@ -391,6 +392,27 @@ void tf_binlog_store_gtid_text(const tf_binlog_store *b, char *buf, size_t cap)
 }
 
 uint64_t tf_binlog_store_event_count(const tf_binlog_store *b) { return b->events_total; }
+
+uint32_t tf_binlog_store_source_server_id(const tf_binlog_store *b) { return b->source_server_id; }
+
+bool tf_binlog_store_seed_gtid(tf_binlog_store *b, tf_flavour flavour, const char *text,
+                               tf_error *err)
+{
+    if (b->count > 0)
+        return tf_error_set(err, TF_ERR_CONFIG, 0, "the store already holds files") == TF_OK;
+    b->flavour = flavour;
+    if (flavour == TF_FLAVOUR_MARIADB) {
+        tf_mariadb_gtid_pos_cleanup(&b->binlog_pos);
+        tf_mariadb_gtid_pos_init(&b->binlog_pos);
+        return tf_mariadb_gtid_pos_parse(text, strlen(text), &b->binlog_pos, err) == TF_OK;
+    }
+    tf_gtid_set *set;
+    if (tf_gtid_set_parse(text, strlen(text), &set, err) != TF_OK)
+        return false;
+    tf_gtid_set_destroy(b->executed);
+    b->executed = set;
+    return true;
+}
 
 const uint8_t *serve_file_event_bytes(const serve_file *f, const serve_event *e, uint8_t **scratch,
                                       size_t *scratch_cap, tf_error *err)

@@ -195,6 +195,7 @@ void serve_dump_pump(serve_session *s)
     serve_dump *d = &s->dump;
     tf_binlog_store *b = s->server->store;
     struct evbuffer *out = bufferevent_get_output(s->bev);
+    bool was_idle = d->idle;
     d->idle = false;
     while (s->state == SESSION_DUMP && evbuffer_get_length(out) < OUTPUT_HIGH_WATER) {
         const serve_file *f = serve_dump_file(s);
@@ -246,7 +247,7 @@ void serve_dump_pump(serve_session *s)
         /* At the end of what the store holds: heartbeats until it commits
          * more (serve_dump_pump is called again then). */
         d->idle = true;
-        if (s->server->opt.verbose)
+        if (s->server->opt.verbose && !was_idle)
             serve_log(s->server,
                       "%s: at the end of %s (%llu bytes); %llu events sent, %llu transactions "
                       "skipped; idle",

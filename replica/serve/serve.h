@@ -71,8 +71,67 @@ const tf_format *tf_binlog_store_format(const tf_binlog_store *store);
 /* What the committed files hold, as a replica would resume from it:
  * MariaDB's gtid_binlog_pos ("0-1-42,1-2-5") or MySQL's executed GTID set. */
 void tf_binlog_store_gtid_text(const tf_binlog_store *store, char *buf, size_t cap);
+/* The server_id in the header of the last FORMAT_DESCRIPTION: the primary
+ * that wrote the files. */
+uint32_t tf_binlog_store_source_server_id(const tf_binlog_store *store);
+/* An empty store's GTID state before its first file (what the first file's
+ * GTID_LIST / PREVIOUS_GTIDS will say): a MariaDB position or MySQL set. */
+bool tf_binlog_store_seed_gtid(tf_binlog_store *store, tf_flavour flavour, const char *text,
+                               tf_error *err);
 /* Events committed so far, over all files (for stats). */
 uint64_t tf_binlog_store_event_count(const tf_binlog_store *store);
+
+/* ---- the archive (archive.c) ----------------------------------------------
+ *
+ * Binlog files on disk written from an upstream's transactions, indexed
+ * into a store and served from it once they are durable. See archive.c for
+ * the file layout, the fsync policy and recovery. */
+
+typedef struct tf_archive tf_archive;
+
+typedef struct tf_archive_options {
+    const char *dir;            /* created if missing */
+    const char *base_name;      /* files BASE.000001, ...; NULL = "relay-bin" */
+    uint64_t rotate_bytes;      /* start a new file past this size; 0 = 256 MiB */
+    uint32_t fsync_interval_ms; /* 0: fdatasync after each transaction (grouped
+                                   when several arrive together); N: every N ms */
+    uint64_t retention_bytes;   /* drop the oldest files past this total; 0 = keep */
+    uint64_t retention_seconds; /* drop files older than this; 0 = keep */
+    /* A write or sync that failed later, from the event loop (the archive
+     * then refuses more). */
+    void (*on_error)(void *arg, const tf_error *err);
+    void *arg;
+} tf_archive_options;
+
+typedef struct tf_archive_stats {
+    uint64_t transactions;
+    uint64_t bytes_written;
+    uint64_t syncs;
+    uint64_t sync_ns_total, sync_ns_max;
+    uint64_t files_created, files_purged;
+    uint64_t recovered_files;     /* found at open */
+    uint64_t recovered_cut_bytes; /* torn tail cut at open */
+} tf_archive_stats;
+
+/* Opens (creating) the archive in opt->dir and indexes what it holds into
+ * store, cutting a torn tail. Errors name the folder or file. */
+tf_archive *tf_archive_open(struct event_base *base, const tf_archive_options *opt,
+                            tf_binlog_store *store, tf_error *err);
+/* Syncs what is written, serves it, closes. */
+void tf_archive_close(tf_archive *a);
+/* The upstream's FORMAT_DESCRIPTION (at every connection): starts the first
+ * file, or a new one when the format changed (upgrade, checksum). */
+bool tf_archive_format(tf_archive *a, const uint8_t *fde, size_t len, tf_error *err);
+/* Whether a FORMAT_DESCRIPTION is known (from the files or the upstream). */
+bool tf_archive_has_format(const tf_archive *a);
+/* One complete transaction, its events' bytes as the upstream sent them. */
+bool tf_archive_transaction(tf_archive *a, const uint8_t *const *events, const size_t *lens,
+                            size_t count, tf_error *err);
+/* Syncs and serves what is written now. */
+bool tf_archive_flush(tf_archive *a, tf_error *err);
+/* Drops the oldest files past the retention limits (not one being read). */
+void tf_archive_enforce_retention(tf_archive *a);
+const tf_archive_stats *tf_archive_get_stats(const tf_archive *a);
 
 /* ---- the server ---------------------------------------------------------- */
 

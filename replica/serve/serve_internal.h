@@ -57,6 +57,7 @@ struct tf_binlog_store {
     tf_gtid_set *executed;          /* MySQL: previous of the first file + every GTID */
     tf_mariadb_gtid_pos binlog_pos; /* MariaDB: GTID_LIST + every GTID */
     uint64_t events_total;
+    uint32_t source_server_id; /* in the last FORMAT_DESCRIPTION's header */
     serve_store_listener listeners[8];
     void *listener_args[8];
     size_t listener_count;

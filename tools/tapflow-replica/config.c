@@ -33,6 +33,23 @@
  *   tls = preferred                   # disabled|preferred|required|verify-ca|...
  *   database = ecommerce
  *
+ *   relay = Relay_ECommerce           # mysql: stream the binlog through this
+ *                                     # [relay] (snapshots still read the server)
+ *
+ *   [relay Relay_ECommerce]           # tapflow-relay (see its --help)
+ *   upstream = MySQL_ECommerce        # the mysql datasource it replicates from
+ *   listen = 127.0.0.1:33080          # where replicas and flows connect
+ *   archive = /var/lib/tapflow/relay  # folder of its binlog files
+ *   server_id = 7480                  # ours on the upstream (default: derived)
+ *   rotate_size = 256M                # new file past this size (K, M, G)
+ *   fsync = transaction               # or every N ms, e.g. fsync = 100ms
+ *   retention_size = 10G              # drop the oldest files past this (0 = keep)
+ *   retention_age = 7d                # and those older than this (s, m, h, d)
+ *   start = now                       # an empty archive starts at: now,
+ *                                     # earliest, or a GTID position/set
+ *   account = repl password_env=RELAY_PASSWORD   # downstream login (repeat;
+ *                                     # default: the upstream's user/password)
+ *
  *   [datasource MongoDB_ECommerce]
  *   type = mongodb
  *   uri = mongodb://127.0.0.1:27017/
@@ -88,8 +105,25 @@ void tfr_config_cleanup(tfr_config *cfg)
         bson_free(d->tls_mode);
         bson_free(d->database);
         bson_free(d->uri);
+        bson_free(d->relay);
     }
     bson_free(cfg->datasources);
+    for (size_t i = 0; i < cfg->relay_count; i++) {
+        tfr_relay *r = &cfg->relays[i];
+        bson_free(r->name);
+        bson_free(r->upstream);
+        bson_free(r->listen_host);
+        bson_free(r->archive);
+        bson_free(r->start);
+        for (size_t j = 0; j < r->account_count; j++) {
+            bson_free(r->accounts[j].user);
+            if (r->accounts[j].password)
+                bson_zero_free(r->accounts[j].password, strlen(r->accounts[j].password));
+            bson_free(r->accounts[j].password_env);
+        }
+        bson_free(r->accounts);
+    }
+    bson_free(cfg->relays);
     bson_free(cfg->file);
     bson_free(cfg->status_host);
     bson_free(cfg->checkpoint_collection);
@@ -103,6 +137,16 @@ const tfr_datasource *tfr_config_datasource(const tfr_config *cfg, const char *n
     for (size_t i = 0; i < cfg->datasource_count; i++)
         if (strcmp(cfg->datasources[i].name, name) == 0)
             return &cfg->datasources[i];
+    return NULL;
+}
+
+const tfr_relay *tfr_config_relay(const tfr_config *cfg, const char *name)
+{
+    if (!name)
+        return cfg->relay_count == 1 ? &cfg->relays[0] : NULL;
+    for (size_t i = 0; i < cfg->relay_count; i++)
+        if (strcmp(cfg->relays[i].name, name) == 0)
+            return &cfg->relays[i];
     return NULL;
 }
 
@@ -142,6 +186,56 @@ static bool parse_listen(const char *v, char **host, uint16_t *port)
     return true;
 }
 
+/* "512", "64K", "256M", "10G" (powers of 1024). */
+static bool parse_size(const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*v))
+        return false;
+    unsigned long long n = strtoull(v, &end, 10);
+    uint64_t unit = 1;
+    if (*end == 'K' || *end == 'k')
+        unit = 1024;
+    else if (*end == 'M' || *end == 'm')
+        unit = 1024 * 1024;
+    else if (*end == 'G' || *end == 'g')
+        unit = 1024ull * 1024 * 1024;
+    else if (*end == 'T' || *end == 't')
+        unit = 1024ull * 1024 * 1024 * 1024;
+    if (unit > 1)
+        end++;
+    if (errno || *end || n > UINT64_MAX / unit)
+        return false;
+    *out = n * unit;
+    return true;
+}
+
+/* "90", "90s", "15m", "12h", "7d" in seconds. */
+static bool parse_age(const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*v))
+        return false;
+    unsigned long long n = strtoull(v, &end, 10);
+    uint64_t unit = 1;
+    if (*end == 's')
+        unit = 1;
+    else if (*end == 'm')
+        unit = 60;
+    else if (*end == 'h')
+        unit = 3600;
+    else if (*end == 'd')
+        unit = 86400;
+    if (*end)
+        end++;
+    if (errno || *end || n > UINT64_MAX / unit)
+        return false;
+    *out = n * unit;
+    return true;
+}
+
 #define FAIL(...)                                                                  \
     do {                                                                           \
         char msg_[400];                                                            \
@@ -171,9 +265,11 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
     enum {
         NONE,
         TAPFLOW,
-        DATASOURCE
+        DATASOURCE,
+        RELAY
     } section = NONE;
     tfr_datasource *ds = NULL;
+    tfr_relay *relay = NULL;
     unsigned store_line = 0;
     char buf[4096];
     while (fgets(buf, sizeof buf, f)) {
@@ -186,15 +282,34 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
         if (*line == '[') {
             char *close = strchr(line, ']');
             if (!close || *trim(close + 1))
-                FAIL("expected a section header like [tapflow] or [datasource NAME]");
+                FAIL("expected a section header like [tapflow], [datasource NAME] or [relay "
+                     "NAME]");
             *close = '\0';
             char *name = trim(line + 1);
             if (strcmp(name, "tapflow") == 0) {
                 section = TAPFLOW;
                 continue;
             }
+            if (strncmp(name, "relay", 5) == 0 && isspace((unsigned char)name[5])) {
+                char *relay_name = trim(name + 5);
+                if (!*relay_name)
+                    FAIL("[relay] needs a name, e.g. [relay Relay_ECommerce]");
+                if (tfr_config_relay(out, relay_name))
+                    FAIL("relay %.100s is defined twice", relay_name);
+                out->relays =
+                    bson_realloc(out->relays, (out->relay_count + 1) * sizeof *out->relays);
+                relay = &out->relays[out->relay_count++];
+                memset(relay, 0, sizeof *relay);
+                relay->name = bson_strdup(relay_name);
+                relay->line = line_no;
+                relay->listen_port = TFR_DEFAULT_RELAY_PORT;
+                section = RELAY;
+                continue;
+            }
             if (strncmp(name, "datasource", 10) != 0 || !isspace((unsigned char)name[10]))
-                FAIL("unknown section [%.100s] (expected [tapflow] or [datasource NAME])", name);
+                FAIL("unknown section [%.100s] (expected [tapflow], [datasource NAME] or [relay "
+                     "NAME])",
+                     name);
             char *ds_name = trim(name + 10);
             if (!*ds_name)
                 FAIL("[datasource] needs a name, e.g. [datasource MySQL_ECommerce]");
@@ -283,6 +398,76 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
             }
             continue;
         }
+        if (section == RELAY) {
+            if (strcmp(key, "upstream") == 0) {
+                set_string(&relay->upstream, value);
+                relay->upstream_line = line_no;
+            } else if (strcmp(key, "listen") == 0) {
+                if (!parse_listen(value, &relay->listen_host, &relay->listen_port))
+                    FAIL("listen must be HOST:PORT, e.g. 127.0.0.1:33080");
+            } else if (strcmp(key, "archive") == 0) {
+                if (!*value)
+                    FAIL("archive is empty (name a folder)");
+                set_string(&relay->archive, value);
+            } else if (strcmp(key, "server_id") == 0) {
+                if (!parse_u64(value, UINT32_MAX, &n) || n == 0)
+                    FAIL("server_id must be an integer from 1 to 4294967295");
+                relay->server_id = (uint32_t)n;
+            } else if (strcmp(key, "rotate_size") == 0) {
+                if (!parse_size(value, &n) || n < 4096 || n > (1ull << 32) - (1ull << 20))
+                    FAIL("rotate_size must be from 4K to 4095M, e.g. 256M");
+                relay->rotate_bytes = n;
+            } else if (strcmp(key, "fsync") == 0) {
+                size_t len = strlen(value);
+                if (strcmp(value, "transaction") == 0) {
+                    relay->fsync_interval_ms = 0;
+                } else if (len > 2 && strcmp(value + len - 2, "ms") == 0) {
+                    char ms[16] = "";
+                    if (len - 2 < sizeof ms)
+                        memcpy(ms, value, len - 2);
+                    if (!parse_u64(ms, 60000, &n) || n == 0)
+                        FAIL("fsync must be 'transaction' or from 1ms to 60000ms");
+                    relay->fsync_interval_ms = (uint32_t)n;
+                } else {
+                    FAIL("fsync must be 'transaction' or an interval like 100ms");
+                }
+            } else if (strcmp(key, "retention_size") == 0) {
+                if (!parse_size(value, &n))
+                    FAIL("retention_size must be a size like 10G (0 = keep everything)");
+                relay->retention_bytes = n;
+            } else if (strcmp(key, "retention_age") == 0) {
+                if (!parse_age(value, &n))
+                    FAIL("retention_age must be an age like 7d, 12h, 30m (0 = keep everything)");
+                relay->retention_seconds = n;
+            } else if (strcmp(key, "start") == 0) {
+                if (!*value)
+                    FAIL("start is empty (now, earliest, or a GTID)");
+                set_string(&relay->start, value);
+            } else if (strcmp(key, "account") == 0) {
+                char user[128], secret[512];
+                int used = 0;
+                if (sscanf(value, "%127s %511s%n", user, secret, &used) != 2 || value[used] ||
+                    (strncmp(secret, "password=", 9) != 0 &&
+                     strncmp(secret, "password_env=", 13) != 0))
+                    FAIL("account must be 'USER password_env=VARIABLE' or 'USER password=SECRET'");
+                relay->accounts = bson_realloc(relay->accounts, (relay->account_count + 1) *
+                                                                    sizeof *relay->accounts);
+                tfr_relay_account *acc = &relay->accounts[relay->account_count++];
+                memset(acc, 0, sizeof *acc);
+                acc->user = bson_strdup(user);
+                acc->line = line_no;
+                if (strncmp(secret, "password=", 9) == 0)
+                    acc->password = bson_strdup(secret + 9);
+                else if (!secret[13])
+                    FAIL("account %.100s: password_env is empty", user);
+                else
+                    acc->password_env = bson_strdup(secret + 13);
+                memset(secret, 0, sizeof secret);
+            } else {
+                FAIL("unknown key '%.100s' in [relay %.100s]", key, relay->name);
+            }
+            continue;
+        }
         /* datasource */
         if (strcmp(key, "type") == 0) {
             if (strcmp(value, "mysql") == 0 || strcmp(value, "mariadb") == 0)
@@ -316,6 +501,11 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
             if (!*value)
                 FAIL("database is empty");
             set_string(&ds->database, value);
+        } else if (strcmp(key, "relay") == 0) {
+            if (!*value)
+                FAIL("relay is empty (name a [relay NAME] section)");
+            set_string(&ds->relay, value);
+            ds->relay_line = line_no;
         } else if (strcmp(key, "uri") == 0) {
             if (strncmp(value, "mongodb://", 10) != 0 && strncmp(value, "mongodb+srv://", 14) != 0)
                 FAIL("uri must start with mongodb:// or mongodb+srv://");
@@ -339,6 +529,33 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
             FAIL("datasource %.100s needs host (and port) or socket", ds->name);
         if (ds->type == TFR_DS_MONGODB && !ds->uri)
             FAIL("datasource %.100s has no uri", ds->name);
+    }
+    for (size_t i = 0; i < out->datasource_count; i++) {
+        ds = &out->datasources[i];
+        line_no = ds->relay_line;
+        if (ds->relay && !tfr_config_relay(out, ds->relay))
+            FAIL("datasource %.100s: relay %.100s is not a [relay] section of this file", ds->name,
+                 ds->relay);
+        if (ds->relay && ds->type != TFR_DS_MYSQL)
+            FAIL("datasource %.100s: only a mysql datasource reads through a relay", ds->name);
+    }
+    for (size_t i = 0; i < out->relay_count; i++) {
+        relay = &out->relays[i];
+        line_no = relay->line;
+        if (!relay->upstream)
+            FAIL("relay %.100s has no upstream (name a mysql datasource)", relay->name);
+        if (!relay->archive)
+            FAIL("relay %.100s has no archive folder", relay->name);
+        const tfr_datasource *up = tfr_config_datasource(out, relay->upstream);
+        line_no = relay->upstream_line;
+        if (!up || up->type != TFR_DS_MYSQL)
+            FAIL("relay %.100s: upstream %.100s is not a mysql datasource of this file",
+                 relay->name, relay->upstream);
+        if (up->relay)
+            FAIL("relay %.100s: upstream %.100s itself reads through a relay", relay->name,
+                 relay->upstream);
+        if (!relay->listen_host)
+            relay->listen_host = bson_strdup("127.0.0.1");
     }
     if (out->store) {
         const tfr_datasource *store = tfr_config_datasource(out, out->store);
@@ -372,6 +589,23 @@ bool tfr_config_resolve_passwords(tfr_config *cfg, tf_error *err)
         if (d->password)
             bson_zero_free(d->password, strlen(d->password));
         d->password = bson_strdup(v);
+    }
+    for (size_t i = 0; i < cfg->relay_count; i++) {
+        for (size_t j = 0; j < cfg->relays[i].account_count; j++) {
+            tfr_relay_account *a = &cfg->relays[i].accounts[j];
+            if (!a->password_env)
+                continue;
+            const char *v = getenv(a->password_env);
+            if (!v) {
+                tf_error_set(err, TF_ERR_CONFIG, 0,
+                             "%.200s:%u: account %.100s: environment variable %.100s is not set",
+                             cfg->file, a->line, a->user, a->password_env);
+                return false;
+            }
+            if (a->password)
+                bson_zero_free(a->password, strlen(a->password));
+            a->password = bson_strdup(v);
+        }
     }
     return true;
 }

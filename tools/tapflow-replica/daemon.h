@@ -33,7 +33,38 @@ typedef struct tfr_datasource {
     char *database;
     /* mongodb */
     char *uri; /* may hold credentials: log only redacted */
+    /* mysql: stream the binlog through this [relay NAME] instead of from
+     * the server itself (snapshots and re-syncs still read the server) */
+    char *relay;
+    unsigned relay_line;
 } tfr_datasource;
+
+/* An account downstream clients of a relay log in with. */
+typedef struct tfr_relay_account {
+    char *user;
+    char *password; /* or password_env's value once resolved; never logged */
+    char *password_env;
+    unsigned line;
+} tfr_relay_account;
+
+/* [relay NAME]: tapflow-relay's settings. */
+typedef struct tfr_relay {
+    char *name;
+    unsigned line;
+    char *upstream; /* a mysql datasource */
+    unsigned upstream_line;
+    char *listen_host; /* default 127.0.0.1 */
+    uint16_t listen_port;
+    char *archive;      /* folder of the binlog files */
+    uint32_t server_id; /* ours on the upstream; 0 = derived from the name */
+    uint64_t rotate_bytes;
+    uint32_t fsync_interval_ms; /* 0: each transaction */
+    uint64_t retention_bytes;
+    uint64_t retention_seconds;
+    char *start; /* where an empty archive starts: "now" (default), "earliest", or a GTID */
+    tfr_relay_account *accounts; /* none: the upstream datasource's user and password */
+    size_t account_count;
+} tfr_relay;
 
 typedef enum tfr_decimal_mode {
     TFR_DECIMAL_AUTO = 0, /* Decimal128 when the target stores it, else double */
@@ -45,6 +76,8 @@ typedef struct tfr_config {
     char *file;
     size_t datasource_count;
     tfr_datasource *datasources;
+    size_t relay_count;
+    tfr_relay *relays;
     uint32_t server_id;
     char *status_host;
     uint16_t status_port;
@@ -67,6 +100,11 @@ typedef struct tfr_config {
 /* tf_sink_options.connections: measured in tools/bench-mass (README) */
 #define TFR_DEFAULT_WRITE_CONNECTIONS 2
 #define TFR_MAX_WRITE_CONNECTIONS 16
+
+#define TFR_DEFAULT_RELAY_PORT 33080
+
+/* The relay called name (NULL: the only one, when there is exactly one). */
+const tfr_relay *tfr_config_relay(const tfr_config *cfg, const char *name);
 
 /* Parses the config file at path; messages read "path:line: what". */
 bool tfr_config_load(const char *path, tfr_config *out, tf_error *err);

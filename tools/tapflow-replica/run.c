@@ -207,6 +207,15 @@ static bool start_stream(daemon_ctx *d, tf_replica_start_mode mode, tf_error *er
 {
     tf_replica_options ro = {0};
     ro.conn = d->conn;
+    const tfr_relay *relay = d->src->relay ? tfr_config_relay(&d->cfg, d->src->relay) : NULL;
+    if (relay) {
+        /* The binlog from the relay (same account), the snapshots from the
+         * server: the relay holds the same GTIDs the server wrote. */
+        ro.conn.host = relay->listen_host;
+        ro.conn.port = relay->listen_port;
+        ro.conn.socket_path = NULL;
+        ro.conn.tls_mode = TF_TLS_PREFERRED;
+    }
     ro.server_id = tfr_flow_server_id(&d->cfg, d->spec->name);
     ro.report_host = "tapflow-replica";
     ro.start = mode;
