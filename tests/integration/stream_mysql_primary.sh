@@ -8,7 +8,10 @@
 #   b. by GTID (COM_BINLOG_DUMP_GTID) from the file's PREVIOUS_GTIDS set:
 #      the row lines;
 #   c. resumed from a GTID set that ends in the middle of the file: the row
-#      lines of the file mode from the next GTID on (--start-gtid).
+#      lines of the file mode from the next GTID on (--start-gtid);
+#   d. through tapflow-relay (upstream: the test primary): the relay's
+#      archive of the file served by GTID gives the file mode's row lines,
+#      and the archive files decode whole.
 # Skips (0 passed, 0 failed) when the fixtures folder is absent.
 # Prints "N passed, N failed".
 #
@@ -31,6 +34,7 @@ if [ -z "$build" ]; then
 fi
 binlog="$build/tools/tapflow-binlog/tapflow-binlog"
 primary_bin="$build/tools/test-primary/tapflow-test-primary"
+relay_bin="$build/tools/tapflow-relay/tapflow-relay"
 if [ ! -x "$binlog" ] || [ ! -x "$primary_bin" ]; then
     echo "tapflow-binlog / tapflow-test-primary not built (looked in '$build'); build first" >&2
     echo "0 passed, 1 failed"
@@ -49,7 +53,9 @@ fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 
 tmp=$(mktemp -d /tmp/tf-stream-mysql.XXXXXX)
 primary_pid=""
+relay_pid=""
 cleanup() {
+    [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null && wait "$relay_pid" 2>/dev/null
     if [ -n "$primary_pid" ]; then
         kill "$primary_pid" 2>/dev/null
         wait "$primary_pid" 2>/dev/null
@@ -89,6 +95,55 @@ stream() {
 }
 
 rows() { grep '^{"op":' "$1"; }
+
+# through_relay REL NAME PREV NROWS — d. above, with the primary running.
+through_relay() {
+    local rel=$1 prev=$3 nrows=$4 rport
+    rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    rm -rf "$tmp/archive"
+    cat >"$tmp/relay.conf" <<CONF
+[datasource Fixture]
+type = mysql
+host = 127.0.0.1
+port = $port
+user = repl
+password_env = TF_STREAM_PW
+database = mysql
+
+[relay R]
+upstream = Fixture
+listen = 127.0.0.1:$rport
+archive = $tmp/archive
+start = ${prev:-earliest}
+CONF
+    TF_STREAM_PW=s3cret "$relay_bin" --config "$tmp/relay.conf" 2>"$tmp/relay.log" &
+    relay_pid=$!
+    local ok=""
+    for _ in $(seq 1 100); do
+        if TF_STREAM_PW=s3cret timeout 20 "$binlog" --stream --host 127.0.0.1 --port "$rport" \
+            --user repl --password-env TF_STREAM_PW --ssl-mode disabled --server-id 4344 \
+            --stop-at-end --gtid "$prev" >"$tmp/d.jsonl" 2>"$tmp/d.jsonl.err" &&
+            [ "$(rows "$tmp/d.jsonl" | wc -l)" -ge "$nrows" ]; then
+            ok=1
+            break
+        fi
+        sleep 0.1
+    done
+    local undecodable=0 f
+    for f in "$tmp"/archive/relay-bin.*; do
+        "$binlog" "$f" >/dev/null 2>&1 || undecodable=$((undecodable + 1))
+    done
+    if [ -n "$ok" ] && cmp -s <(rows "$tmp/d.jsonl") <(rows "$tmp/file.jsonl") &&
+        [ "$undecodable" -eq 0 ]; then
+        pass "$rel: through tapflow-relay by GTID from '$prev' the $nrows row lines are the file mode's, and its archive decodes whole"
+    else
+        fail "$rel: through tapflow-relay: $(head -c 300 "$tmp/d.jsonl.err") $(tail -n 3 "$tmp/relay.log") ($undecodable undecodable archive files)"
+        diff <(rows "$tmp/d.jsonl") <(rows "$tmp/file.jsonl") | head -n 6 | cut -c1-300
+    fi
+    kill "$relay_pid" 2>/dev/null
+    wait "$relay_pid" 2>/dev/null
+    relay_pid=""
+}
 
 # The fixture's PREVIOUS_GTIDS set and its GTIDs in order (from the file mode).
 previous_set() { jq -r 'select(.type == "PREVIOUS_GTIDS") | .gtid_set' "$1" | head -n 1; }
@@ -136,6 +191,7 @@ check_file() {
         fail "$rel: by GTID from '$prev' the row lines differ: $(head -c 300 "$tmp/b.jsonl.err")"
         diff <(rows "$tmp/b.jsonl") <(rows "$tmp/file.jsonl") | head -n 6 | cut -c1-300
     fi
+    through_relay "$rel" "$name" "$prev" "$nrows"
 
     # c. resume after the first half of the file's (untagged, numbered
     #    from 1) GTIDs
