@@ -26,7 +26,7 @@ MONGOSH_VERSION=2.12.0
 APT_PACKAGES=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     libbson-dev libmongoc-dev libssl-dev libevent-dev libcmocka-dev
-    zlib1g-dev libzstd-dev libedit-dev
+    zlib1g-dev libzstd-dev libedit-dev zstd
     mariadb-server mariadb-client
     clang clang-format libclang-rt-14-dev valgrind tshark
     python3 python3-venv

@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #define DEFAULT_ROTATE_BYTES (256ull << 20)
 
@@ -55,7 +57,23 @@ struct tf_archive {
     tf_archive_stats stats;
     uint8_t *buf; /* a transaction being written */
     size_t buf_cap;
+    /* closed files waiting to be zstd-compressed, oldest first, and the one
+     * being compressed a chunk per loop turn */
+    char **to_compress;
+    size_t to_compress_count;
+    struct event *compress_event;
+    struct {
+        char *name;
+        int in_fd, out_fd;
+        uint64_t in_len, in_off;
+        ZSTD_CCtx *cctx;
+        uint8_t *in_buf, *out_buf;
+    } job;
 };
+
+#define COMPRESS_CHUNK (4u << 20) /* bytes read per loop turn */
+
+static void queue_compression(tf_archive *a, const char *name);
 
 /* ---- small helpers ---- */
 
@@ -98,6 +116,28 @@ static char *path_of(const tf_archive *a, const char *name)
     char *p = malloc(n);
     snprintf(p, n, "%s/%s", a->dir, name);
     return p;
+}
+
+/* Where a served file's bytes are on disk: NAME, or NAME.zst once
+ * compressed. */
+static char *disk_path_of(const tf_archive *a, const serve_file *f)
+{
+    return f->compressed ? strdup(f->zst_path) : path_of(a, f->name);
+}
+
+static void log_line(const tf_archive *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void log_line(const tf_archive *a, const char *fmt, ...)
+{
+    if (!a->opt.on_log)
+        return;
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    a->opt.on_log(a->opt.arg, message);
 }
 
 static bool fsync_dir(const tf_archive *a, tf_error *err)
@@ -320,8 +360,13 @@ static bool rotate(tf_archive *a, tf_error *err)
         !tf_binlog_store_append(a->store, a->buf, used, err) || !sync_and_serve(a, err))
         return false;
     a->need_new_file = true;
+    char *closed = strdup(a->store->files[a->store->count - 1].name);
     tf_archive_enforce_retention(a);
-    return start_file(a, err);
+    bool ok = start_file(a, err);
+    if (ok && a->opt.compress)
+        queue_compression(a, closed);
+    free(closed);
+    return ok;
 }
 
 static bool same_format(const tf_format *a, const tf_format *b)
@@ -425,6 +470,180 @@ bool tf_archive_flush(tf_archive *a, tf_error *err)
     return sync_and_serve(a, err);
 }
 
+/* ---- compression of closed files ---- */
+
+static void compress_cb(evutil_socket_t fd, short what, void *arg);
+
+static void queue_compression(tf_archive *a, const char *name)
+{
+    a->to_compress = realloc(a->to_compress, (a->to_compress_count + 1) * sizeof *a->to_compress);
+    a->to_compress[a->to_compress_count++] = strdup(name);
+    if (!a->compress_event)
+        a->compress_event = event_new(a->base, -1, 0, compress_cb, a);
+    if (!event_pending(a->compress_event, EV_TIMEOUT, NULL))
+        event_active(a->compress_event, EV_TIMEOUT, 0);
+}
+
+static void job_end(tf_archive *a, bool keep_output)
+{
+    char *tmp = NULL;
+    if (a->job.name) {
+        size_t n = strlen(a->dir) + strlen(a->job.name) + 16;
+        tmp = malloc(n);
+        snprintf(tmp, n, "%s/%s.zst.tmp", a->dir, a->job.name);
+    }
+    if (a->job.in_fd >= 0)
+        close(a->job.in_fd);
+    if (a->job.out_fd >= 0)
+        close(a->job.out_fd);
+    if (tmp && !keep_output)
+        unlink(tmp);
+    free(tmp);
+    ZSTD_freeCCtx(a->job.cctx);
+    free(a->job.in_buf);
+    free(a->job.out_buf);
+    free(a->job.name);
+    memset(&a->job, 0, sizeof a->job);
+    a->job.in_fd = a->job.out_fd = -1;
+}
+
+static const serve_file *find_file(const tf_archive *a, const char *name)
+{
+    for (size_t i = 0; i < a->store->count; i++)
+        if (!strcmp(a->store->files[i].name, name))
+            return &a->store->files[i];
+    return NULL;
+}
+
+static bool write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Takes the next queued file; false when there is none to do. */
+static bool job_begin(tf_archive *a)
+{
+    while (a->to_compress_count > 0) {
+        char *name = a->to_compress[0];
+        memmove(a->to_compress, a->to_compress + 1,
+                (a->to_compress_count - 1) * sizeof *a->to_compress);
+        a->to_compress_count--;
+        const serve_file *f = find_file(a, name);
+        if (!f || f->compressed || a->store->count == 0 ||
+            f == &a->store->files[a->store->count - 1]) {
+            free(name); /* purged, done, or still written */
+            continue;
+        }
+        char *in_path = path_of(a, name);
+        size_t n = strlen(a->dir) + strlen(name) + 16;
+        char *tmp = malloc(n);
+        snprintf(tmp, n, "%s/%s.zst.tmp", a->dir, name);
+        a->job.name = name;
+        a->job.in_fd = open(in_path, O_RDONLY | O_CLOEXEC);
+        a->job.out_fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        a->job.in_len = f->len;
+        a->job.cctx = ZSTD_createCCtx();
+        a->job.in_buf = malloc(COMPRESS_CHUNK);
+        a->job.out_buf = malloc(ZSTD_CStreamOutSize());
+        bool ok = a->job.in_fd >= 0 && a->job.out_fd >= 0 && a->job.cctx;
+        if (ok) {
+            ZSTD_CCtx_setParameter(a->job.cctx, ZSTD_c_compressionLevel, 3);
+            ZSTD_CCtx_setParameter(a->job.cctx, ZSTD_c_checksumFlag, 1);
+            ZSTD_CCtx_setPledgedSrcSize(a->job.cctx, f->len);
+        } else {
+            log_line(a, "archive: cannot compress %s: %s", in_path, strerror(errno));
+            job_end(a, false);
+        }
+        free(in_path);
+        free(tmp);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+/* One chunk: read, compress, write; at the end sync, rename, switch the
+ * store to the compressed file and remove the plain one. */
+static bool job_step(tf_archive *a, bool *done)
+{
+    size_t out_cap = ZSTD_CStreamOutSize();
+    size_t want = a->job.in_len - a->job.in_off < COMPRESS_CHUNK
+                      ? (size_t)(a->job.in_len - a->job.in_off)
+                      : COMPRESS_CHUNK;
+    ssize_t got = want ? pread(a->job.in_fd, a->job.in_buf, want, (off_t)a->job.in_off) : 0;
+    if (got < 0 || (size_t)got != want)
+        return false;
+    a->job.in_off += want;
+    bool last = a->job.in_off == a->job.in_len;
+    ZSTD_inBuffer in = {a->job.in_buf, want, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {a->job.out_buf, out_cap, 0};
+        size_t left =
+            ZSTD_compressStream2(a->job.cctx, &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(left) || !write_all(a->job.out_fd, a->job.out_buf, out.pos))
+            return false;
+        if (last ? left == 0 : in.pos == in.size)
+            break;
+    }
+    *done = last;
+    if (!last)
+        return true;
+    size_t n = strlen(a->dir) + strlen(a->job.name) + 16;
+    char *tmp = malloc(n), *zst = malloc(n);
+    snprintf(tmp, n, "%s/%s.zst.tmp", a->dir, a->job.name);
+    snprintf(zst, n, "%s/%s.zst", a->dir, a->job.name);
+    tf_error err = {0};
+    if (!find_file(a, a->job.name)) {
+        /* Retention dropped it meanwhile. */
+        free(tmp);
+        free(zst);
+        return true;
+    }
+    bool ok = fdatasync(a->job.out_fd) == 0 && rename(tmp, zst) == 0 && fsync_dir(a, &err);
+    if (ok) {
+        struct stat st;
+        uint64_t packed = fstat(a->job.out_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+        serve_store_file_compressed(a->store, a->job.name, zst);
+        char *plain = path_of(a, a->job.name);
+        unlink(plain);
+        free(plain);
+        a->stats.files_compressed++;
+        a->stats.compressed_bytes_in += a->job.in_len;
+        a->stats.compressed_bytes_out += packed;
+    }
+    free(tmp);
+    free(zst);
+    return ok;
+}
+
+static void compress_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tf_archive *a = arg;
+    if (!a->job.name && !job_begin(a))
+        return;
+    bool done = false;
+    if (!job_step(a, &done)) {
+        log_line(a, "archive: compressing %s failed (%s); it stays uncompressed", a->job.name,
+                 strerror(errno));
+        job_end(a, false);
+    } else if (done) {
+        job_end(a, true);
+    }
+    if (a->job.name || a->to_compress_count > 0)
+        event_active(a->compress_event, EV_TIMEOUT, 0);
+}
+
 /* ---- retention ---- */
 
 void tf_archive_enforce_retention(tf_archive *a)
@@ -437,10 +656,13 @@ void tf_archive_enforce_retention(tf_archive *a)
         if (b->count < 2)
             return;
         uint64_t total = 0;
-        for (size_t i = 0; i < b->count; i++)
-            total += b->files[i].len;
-        char *path = path_of(a, b->files[0].name);
         struct stat st;
+        for (size_t i = 0; i < b->count; i++) {
+            char *p = disk_path_of(a, &b->files[i]);
+            total += stat(p, &st) == 0 ? (uint64_t)st.st_size : b->files[i].len;
+            free(p);
+        }
+        char *path = disk_path_of(a, &b->files[0]);
         bool old = a->opt.retention_seconds && stat(path, &st) == 0 &&
                    (uint64_t)(now - st.st_mtime) > a->opt.retention_seconds;
         bool big = a->opt.retention_bytes && total > a->opt.retention_bytes;
@@ -634,6 +856,66 @@ static bool recover_file(tf_archive *a, const char *name, bool last, tf_error *e
     return true;
 }
 
+/* A closed file kept compressed: decompressed to scan and index it (it
+ * must be whole), then served from the .zst. */
+static bool recover_compressed(tf_archive *a, const char *name, bool last, tf_error *err)
+{
+    size_t n = strlen(a->dir) + strlen(name) + 8;
+    char *zst = malloc(n);
+    snprintf(zst, n, "%s/%s.zst", a->dir, name);
+    int fd = open(zst, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    uint8_t *packed = NULL, *data = NULL;
+    unsigned long long size = 0;
+    bool ok = fd >= 0 && fstat(fd, &st) == 0;
+    if (ok) {
+        packed = malloc(st.st_size ? (size_t)st.st_size : 1);
+        ok = read(fd, packed, (size_t)st.st_size) == st.st_size;
+    }
+    if (ok) {
+        size = ZSTD_getFrameContentSize(packed, (size_t)st.st_size);
+        ok = size != ZSTD_CONTENTSIZE_ERROR && size != ZSTD_CONTENTSIZE_UNKNOWN &&
+             size < (1ull << 32);
+        data = ok ? malloc(size ? size : 1) : NULL;
+        ok = ok && ZSTD_decompress(data, size, packed, (size_t)st.st_size) == size;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(packed);
+    tf_binlog_reader r;
+    bool ends_with_rotate = false;
+    group_tracker g = {0};
+    uint64_t good = 0;
+    if (ok)
+        ok = tf_binlog_reader_init(&r, data, size, err) == TF_OK &&
+             tf_binlog_store_begin_file(a->store, name, -1, err);
+    while (ok && !tf_binlog_reader_at_end(&r)) {
+        tf_event ev;
+        ok = tf_binlog_reader_next(&r, &ev, err) == TF_OK &&
+             tf_binlog_store_append(a->store, data + r.event_offset, ev.header.event_size, err);
+        if (ok && group_step(&g, &ev)) {
+            good = r.pos;
+            ends_with_rotate = ev.kind == TF_EVENT_ROTATE;
+        }
+    }
+    if (ok && good != size)
+        ok = tf_error_set(err, TF_ERR_PROTOCOL, 0, "a partial transaction at its end") == TF_OK;
+    if (ok) {
+        tf_binlog_store_commit(a->store);
+        serve_store_file_compressed(a->store, name, zst);
+        a->stats.recovered_files++;
+        if (last)
+            a->need_new_file = ends_with_rotate;
+    } else {
+        if (!err->message[0])
+            tf_error_set(err, TF_ERR_IO, 0, "it does not decompress");
+        tf_error_prefix(err, "archive: %s is damaged", zst);
+    }
+    free(data);
+    free(zst);
+    return ok;
+}
+
 static int compare_names(const void *x, const void *y)
 {
     return strcmp(*(char *const *)x, *(char *const *)y);
@@ -663,6 +945,7 @@ tf_archive *tf_archive_open(struct event_base *base, const tf_archive_options *o
     a->base = base;
     a->store = store;
     a->fd = -1;
+    a->job.in_fd = a->job.out_fd = -1;
     a->next_number = 1;
     a->sync_event = event_new(base, -1, 0, sync_cb, a);
     DIR *d = opendir(a->dir);
@@ -673,7 +956,17 @@ tf_archive *tf_archive_open(struct event_base *base, const tf_archive_options *o
     while (d && (de = readdir(d))) {
         const char *n = de->d_name;
         if (strncmp(n, a->base_name, prefix) != 0 || n[prefix] != '.' ||
-            strlen(n + prefix + 1) != 6 || strspn(n + prefix + 1, "0123456789") != 6)
+            strspn(n + prefix + 1, "0123456789") != 6)
+            continue;
+        const char *tail = n + prefix + 7;
+        if (!strcmp(tail, ".zst.tmp")) {
+            /* compression cut short: the plain file is still there */
+            char *p = path_of(a, n);
+            unlink(p);
+            free(p);
+            continue;
+        }
+        if (*tail && strcmp(tail, ".zst") != 0)
             continue;
         if (count == cap)
             names = realloc(names, (cap *= 2) * sizeof *names);
@@ -682,9 +975,33 @@ tf_archive *tf_archive_open(struct event_base *base, const tf_archive_options *o
     if (d)
         closedir(d);
     qsort(names, count, sizeof *names, compare_names);
+    /* NAME and NAME.zst both there (stopped between the rename and the
+     * unlink): the plain one is whole, the .zst goes. */
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (i + 1 < count && strlen(names[i + 1]) == prefix + 11 &&
+            !strncmp(names[i], names[i + 1], prefix + 7) && strlen(names[i]) == prefix + 7) {
+            char *p = path_of(a, names[i + 1]);
+            unlink(p);
+            free(p);
+            free(names[i + 1]);
+            names[i + 1] = names[i];
+            continue;
+        }
+        names[kept++] = names[i];
+    }
+    count = kept;
     bool ok = true;
     for (size_t i = 0; ok && i < count; i++) {
-        ok = recover_file(a, names[i], i + 1 == count, err);
+        bool last = i + 1 == count;
+        if (strlen(names[i]) == prefix + 11) {
+            names[i][prefix + 7] = '\0';
+            ok = recover_compressed(a, names[i], last, err);
+        } else {
+            ok = recover_file(a, names[i], last, err);
+            if (ok && !last && opt->compress)
+                queue_compression(a, names[i]);
+        }
         unsigned long number = strtoul(names[i] + prefix + 1, NULL, 10);
         if (number + 1 > a->next_number)
             a->next_number = (uint32_t)(number + 1);
@@ -694,7 +1011,7 @@ tf_archive *tf_archive_open(struct event_base *base, const tf_archive_options *o
         const char *last = store->files[store->count - 1].name;
         a->next_number = (uint32_t)strtoul(last + prefix + 1, NULL, 10) + 1;
         if (a->fd < 0)
-            a->need_new_file = true; /* the last file was the removed one */
+            a->need_new_file = true; /* the last file was removed or compressed */
     }
     for (size_t i = 0; i < count; i++)
         free(names[i]);
@@ -721,6 +1038,13 @@ void tf_archive_close(tf_archive *a)
         sync_and_serve(a, &err);
     if (a->sync_event)
         event_free(a->sync_event);
+    if (a->job.name)
+        job_end(a, false); /* the next start queues the file again */
+    if (a->compress_event)
+        event_free(a->compress_event);
+    for (size_t i = 0; i < a->to_compress_count; i++)
+        free(a->to_compress[i]);
+    free(a->to_compress);
     if (a->fd >= 0)
         close(a->fd);
     free(a->fde);

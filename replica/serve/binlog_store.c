@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 static bool read_whole_file(const char *path, uint8_t **data, size_t *len, tf_error *err)
 {
@@ -101,6 +102,7 @@ static void file_cleanup(serve_file *f)
     free(f->mysql_gtids);
     tf_mariadb_gtid_pos_cleanup(&f->gtid_list);
     tf_gtid_set_destroy(f->previous_gtids);
+    free(f->zst_path);
     memset(f, 0, sizeof *f);
     f->fd = -1;
 }
@@ -414,9 +416,71 @@ bool tf_binlog_store_seed_gtid(tf_binlog_store *b, tf_flavour flavour, const cha
     return true;
 }
 
-const uint8_t *serve_file_event_bytes(const serve_file *f, const serve_event *e, uint8_t **scratch,
+/* The whole of a compressed file, back in memory. */
+static bool load_compressed(serve_file *f, tf_error *err)
+{
+    uint8_t *packed;
+    size_t packed_len;
+    if (!read_whole_file(f->zst_path, &packed, &packed_len, err))
+        return false;
+    unsigned long long size = ZSTD_getFrameContentSize(packed, packed_len);
+    bool ok = size == f->len;
+    uint8_t *data = ok ? malloc(size ? size : 1) : NULL;
+    if (ok) {
+        size_t got = ZSTD_decompress(data, size, packed, packed_len);
+        ok = !ZSTD_isError(got) && got == size;
+    }
+    free(packed);
+    if (!ok) {
+        free(data);
+        tf_error_set(err, TF_ERR_IO, 0,
+                     "%s does not decompress to the %llu bytes of %s it was made from", f->zst_path,
+                     (unsigned long long)f->len, f->name);
+        return false;
+    }
+    f->data = data;
+    f->data_cap = size;
+    return true;
+}
+
+void serve_file_leave(serve_file *f)
+{
+    if (f->readers > 0)
+        f->readers--;
+    if (f->readers == 0 && f->compressed) {
+        free(f->data);
+        f->data = NULL;
+        f->data_cap = 0;
+    }
+}
+
+bool serve_store_file_compressed(tf_binlog_store *b, const char *name, const char *zst_path)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        serve_file *f = &b->files[i];
+        if (strcmp(f->name, name) != 0)
+            continue;
+        if (f->fd >= 0)
+            close(f->fd);
+        f->fd = -1;
+        if (f->readers == 0) {
+            free(f->data);
+            f->data = NULL;
+            f->data_cap = 0;
+        }
+        f->compressed = true;
+        free(f->zst_path);
+        f->zst_path = strdup(zst_path);
+        return true;
+    }
+    return false;
+}
+
+const uint8_t *serve_file_event_bytes(serve_file *f, const serve_event *e, uint8_t **scratch,
                                       size_t *scratch_cap, tf_error *err)
 {
+    if (f->compressed && !f->data && !load_compressed(f, err))
+        return NULL;
     if (f->fd < 0)
         return f->data + e->offset;
     if (!grow((void **)scratch, scratch_cap, e->size, 1)) {

@@ -157,7 +157,7 @@ static void enter_file(serve_session *s, size_t file)
     tf_binlog_store *b = s->server->store;
     serve_dump *d = &s->dump;
     if (d->reading && d->file >= b->base && d->file - b->base < b->count)
-        b->files[d->file - b->base].readers--;
+        serve_file_leave(&b->files[d->file - b->base]);
     d->file = file;
     d->reading = true;
     b->files[file - b->base].readers++;
@@ -168,7 +168,7 @@ void serve_dump_cleanup(serve_session *s)
     tf_binlog_store *b = s->server->store;
     serve_dump *d = &s->dump;
     if (d->reading && d->file >= b->base && d->file - b->base < b->count)
-        b->files[d->file - b->base].readers--;
+        serve_file_leave(&b->files[d->file - b->base]);
     d->reading = false;
     if (d->heartbeat)
         event_free(d->heartbeat);
@@ -198,7 +198,7 @@ void serve_dump_pump(serve_session *s)
     bool was_idle = d->idle;
     d->idle = false;
     while (s->state == SESSION_DUMP && evbuffer_get_length(out) < OUTPUT_HIGH_WATER) {
-        const serve_file *f = serve_dump_file(s);
+        serve_file *f = serve_dump_file(s);
         if (d->event < f->event_count) {
             const serve_event *e = &f->events[d->event++];
             if (e->starts_group) {
@@ -366,7 +366,7 @@ void serve_dump_start(serve_session *s, const uint8_t *payload, size_t len)
         serve_log(s->server, "%s: COM_BINLOG_DUMP server_id %u flags 0x%x from %s:%llu", s->peer,
                   req.server_id, req.flags, f->name, (unsigned long long)position);
     }
-    const serve_file *f = &b->files[file];
+    serve_file *f = &b->files[file];
     set_stream_checksums(s, f);
     if (d->checksums && !replica_checksum(s)) {
         serve_send_err(s, 1236, "HY000",

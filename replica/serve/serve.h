@@ -97,6 +97,10 @@ typedef struct tf_archive_options {
                                    when several arrive together); N: every N ms */
     uint64_t retention_bytes;   /* drop the oldest files past this total; 0 = keep */
     uint64_t retention_seconds; /* drop files older than this; 0 = keep */
+    bool compress;              /* zstd-compress closed files (NAME.zst), a
+                                   chunk per loop turn; served decompressed */
+    /* Things worth a log line (a compression that failed). Optional. */
+    void (*on_log)(void *arg, const char *message);
     /* A write or sync that failed later, from the event loop (the archive
      * then refuses more). */
     void (*on_error)(void *arg, const tf_error *err);
@@ -109,6 +113,7 @@ typedef struct tf_archive_stats {
     uint64_t syncs;
     uint64_t sync_ns_total, sync_ns_max;
     uint64_t files_created, files_purged;
+    uint64_t files_compressed, compressed_bytes_in, compressed_bytes_out;
     uint64_t recovered_files;     /* found at open */
     uint64_t recovered_cut_bytes; /* torn tail cut at open */
 } tf_archive_stats;

@@ -42,6 +42,10 @@ typedef struct serve_file {
     tf_mariadb_gtid_pos gtid_list;
     tf_gtid_set *previous_gtids; /* MySQL PREVIOUS_GTIDS, empty if none */
     unsigned readers;            /* dumps positioned in it */
+    /* A closed file kept zstd-compressed on disk (zst_path): its bytes are
+     * decompressed into data while a dump reads it, freed after. */
+    bool compressed;
+    char *zst_path;
 } serve_file;
 
 typedef void (*serve_store_listener)(void *arg);
@@ -74,6 +78,12 @@ static inline const tf_gtid *serve_event_mysql_gtid(const serve_file *f, const s
     return e->has_gtid && f->mysql_gtids ? &f->mysql_gtids[e->gtid] : NULL;
 }
 
+/* A dump left the file: a compressed file's bytes go when nobody reads it. */
+void serve_file_leave(serve_file *f);
+/* The file called name is now kept compressed at zst_path (its plain copy
+ * is about to go). false when no such file. */
+bool serve_store_file_compressed(tf_binlog_store *b, const char *name, const char *zst_path);
+
 void serve_store_add_listener(tf_binlog_store *b, serve_store_listener fn, void *arg);
 void serve_store_remove_listener(tf_binlog_store *b, void *arg);
 /* Index of the file called name, or -1. */
@@ -81,8 +91,9 @@ long serve_store_find(const tf_binlog_store *b, const char *name, size_t len);
 /* Index of the event starting at offset in file, or -1. */
 long serve_file_event_at(const serve_file *f, uint64_t offset);
 /* The bytes of an event: a pointer into memory, or read into *scratch
- * (grown as needed; the caller frees it). NULL with err on a read error. */
-const uint8_t *serve_file_event_bytes(const serve_file *f, const serve_event *e, uint8_t **scratch,
+ * (grown as needed; the caller frees it). NULL with err on a read error or
+ * a compressed file that does not decompress to what was indexed. */
+const uint8_t *serve_file_event_bytes(serve_file *f, const serve_event *e, uint8_t **scratch,
                                       size_t *scratch_cap, tf_error *err);
 /* MariaDB binlog_gtid_pos(file, pos) as text into out. false if unknown. */
 bool serve_store_gtid_pos_at(const tf_binlog_store *b, size_t file, uint64_t offset, char *out,
@@ -210,7 +221,7 @@ void serve_dump_pump(serve_session *s);
 /* Ends the dump (session closing): releases the file and the timer. */
 void serve_dump_cleanup(serve_session *s);
 
-static inline const serve_file *serve_dump_file(const serve_session *s)
+static inline serve_file *serve_dump_file(const serve_session *s)
 {
     return &s->server->store->files[s->dump.file - s->server->store->base];
 }

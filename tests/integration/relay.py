@@ -82,7 +82,13 @@ class Mariadb:
 
 
 class Relay:
+    count = 0
+
     def __init__(self, tmp, upstream, start_gtid, archive=None, name="relay"):
+        Relay.count += 1
+        # Each relay its own replica server_id: MariaDB drops a connection
+        # when another one registers with the same id.
+        self.server_id = 7600 + os.getpid() % 300 + Relay.count
         self.tmp = tmp
         self.port = vd.free_port()
         self.archive = archive or os.path.join(tmp, name + "-archive")
@@ -107,9 +113,11 @@ database = mysql
 upstream = Upstream
 listen = 127.0.0.1:%d
 archive = %s
+server_id = %d
 rotate_size = 256K
+compress = zstd
 start = %s
-%s""" % (upstream.port, self.port, self.archive, start_gtid, extra))
+%s""" % (upstream.port, self.port, self.archive, self.server_id, start_gtid, extra))
 
     def start(self, preexec=None):
         self.starts += 1
@@ -234,14 +242,26 @@ def checksums(server, db):
 
 
 def archive_decodes(archive):
-    """Every archive file decodes whole with tapflow-binlog (CRC32 checked)."""
-    names = sorted(n for n in os.listdir(archive) if re.match(r"relay-bin\.\d{6}$", n))
+    """Every archive file decodes whole with tapflow-binlog (CRC32 checked);
+    the compressed ones once zstd has checked and undone them."""
+    names = sorted(n for n in os.listdir(archive) if re.match(r"relay-bin\.\d{6}(\.zst)?$", n))
     bad = []
     for n in names:
-        r = subprocess.run([BINLOG_BIN, os.path.join(archive, n)], stdout=subprocess.DEVNULL,
+        path = os.path.join(archive, n)
+        if n.endswith(".zst"):
+            plain = os.path.join(archive, "..", "unpacked-" + n[:-4])
+            z = subprocess.run(["zstd", "-q", "-d", "-f", path, "-o", plain],
+                               capture_output=True, text=True)
+            if z.returncode:
+                bad.append("%s: zstd: %s" % (n, z.stderr.strip()[-300:]))
+                continue
+            path = plain
+        r = subprocess.run([BINLOG_BIN, path], stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True)
         if r.returncode:
             bad.append("%s: %s" % (n, r.stderr.strip()[-300:]))
+        if path != os.path.join(archive, n):
+            os.unlink(path)
     return names, bad
 
 
@@ -347,8 +367,12 @@ def run(args, tmp):
             compare(psrv, mongo, db, f.mdb, decimal128,
                     "flow %s after %d relay kills" % (f.mdb, args.kills))
         names, bad = archive_decodes(relay.archive)
+        packed = [n for n in names if n.endswith(".zst")]
         check(len(names) > 1 and not bad,
               "all %d archive files decode whole (no torn event)" % len(names), bad)
+        check(len(packed) > 0 and names[-1] not in packed,
+              "closed files are zstd-compressed (%d of %d), the written one is not" % (
+                  len(packed), len(names)), names)
 
         # 3. purged on the primary, held by the relay
         fa = flows[0]

@@ -211,6 +211,12 @@ static void on_archive_error(void *arg, const tf_error *err)
     stop(r, 1);
 }
 
+static void on_archive_log(void *arg, const char *message)
+{
+    (void)arg;
+    relay_log("%s", message);
+}
+
 static bool start_upstream(relay *r, tf_error *err)
 {
     const tfr_datasource *ds = r->upstream;
@@ -346,7 +352,9 @@ int main(int argc, char **argv)
                              .fsync_interval_ms = r.rc->fsync_interval_ms,
                              .retention_bytes = r.rc->retention_bytes,
                              .retention_seconds = r.rc->retention_seconds,
+                             .compress = r.rc->compress,
                              .on_error = on_archive_error,
+                             .on_log = on_archive_log,
                              .arg = &r};
     r.archive = tf_archive_open(r.base, &ao, r.store, &err);
     int code = 1;

@@ -45,6 +45,8 @@
  *   fsync = transaction               # or every N ms, e.g. fsync = 100ms
  *   retention_size = 10G              # drop the oldest files past this (0 = keep)
  *   retention_age = 7d                # and those older than this (s, m, h, d)
+ *   compress = zstd                   # closed files kept zstd-compressed
+ *                                     # (default none)
  *   start = now                       # an empty archive starts at: now,
  *                                     # earliest, or a GTID position/set
  *   account = repl password_env=RELAY_PASSWORD   # downstream login (repeat;
@@ -439,6 +441,13 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
                 if (!parse_age(value, &n))
                     FAIL("retention_age must be an age like 7d, 12h, 30m (0 = keep everything)");
                 relay->retention_seconds = n;
+            } else if (strcmp(key, "compress") == 0) {
+                if (strcmp(value, "zstd") == 0)
+                    relay->compress = true;
+                else if (strcmp(value, "none") == 0)
+                    relay->compress = false;
+                else
+                    FAIL("compress must be zstd or none");
             } else if (strcmp(key, "start") == 0) {
                 if (!*value)
                     FAIL("start is empty (now, earliest, or a GTID)");

@@ -61,7 +61,8 @@ typedef struct tfr_relay {
     uint32_t fsync_interval_ms; /* 0: each transaction */
     uint64_t retention_bytes;
     uint64_t retention_seconds;
-    char *start; /* where an empty archive starts: "now" (default), "earliest", or a GTID */
+    bool compress; /* zstd-compress closed files */
+    char *start;   /* where an empty archive starts: "now" (default), "earliest", or a GTID */
     tfr_relay_account *accounts; /* none: the upstream datasource's user and password */
     size_t account_count;
 } tfr_relay;
