@@ -344,8 +344,9 @@ static bool start_file(tf_archive *a, tf_error *err)
     return sync_and_serve(a, err) && fsync_dir(a, err);
 }
 
-/* Closes the last file with a ROTATE to the next one and starts it. */
-static bool rotate(tf_archive *a, tf_error *err)
+/* Ends the last file with a ROTATE to the next one, in the last file's own
+ * format (its checksum setting), and serves it. */
+static bool close_with_rotate(tf_archive *a, tf_error *err)
 {
     char next[256];
     snprintf(next, sizeof next, "%s.%06u", a->base_name, a->next_number);
@@ -356,17 +357,32 @@ static bool rotate(tf_archive *a, tf_error *err)
     size_t used = 0;
     if (!make_event(a, &used, a->end, TF_EV_ROTATE, 0, body, 8 + name_len))
         return tf_error_set(err, TF_ERR_IO, 0, "out of memory") == TF_OK;
-    if (!write_at_end(a, a->buf, used, err) ||
-        !tf_binlog_store_append(a->store, a->buf, used, err) || !sync_and_serve(a, err))
+    uint64_t at = a->end;
+    if (!write_at_end(a, a->buf, used, err))
+        return false;
+    if (!tf_binlog_store_append(a->store, a->buf, used, err)) {
+        /* Not indexed: not on disk either, and nothing more after it. */
+        a->end = at;
+        if (ftruncate(a->fd, (off_t)at) != 0) {
+            /* recovery cuts it at the next start */
+        }
+        a->failed = true;
+        return false;
+    }
+    if (!sync_and_serve(a, err))
         return false;
     a->need_new_file = true;
     char *closed = strdup(a->store->files[a->store->count - 1].name);
     tf_archive_enforce_retention(a);
-    bool ok = start_file(a, err);
-    if (ok && a->opt.compress)
+    if (a->opt.compress)
         queue_compression(a, closed);
     free(closed);
-    return ok;
+    return true;
+}
+
+static bool rotate(tf_archive *a, tf_error *err)
+{
+    return close_with_rotate(a, err) && start_file(a, err);
 }
 
 static bool same_format(const tf_format *a, const tf_format *b)
@@ -393,6 +409,11 @@ bool tf_archive_format(tf_archive *a, const uint8_t *fde, size_t len, tf_error *
     }
     bool had = a->fde != NULL;
     bool changed = had && !same_format(&a->fmt, &ev.format_description);
+    /* A server upgraded or with another checksum setting: its events go
+     * to a file whose FDE describes them; the old file is closed in its
+     * own format first. */
+    if (changed && a->store->count > 0 && !a->need_new_file && !close_with_rotate(a, err))
+        return false;
     uint8_t *copy = malloc(len);
     memcpy(copy, fde, len);
     free(a->fde);
@@ -402,10 +423,6 @@ bool tf_archive_format(tf_archive *a, const uint8_t *fde, size_t len, tf_error *
     a->source_server_id = ev.header.server_id;
     if (a->store->count == 0 || a->need_new_file)
         return start_file(a, err);
-    /* A server upgraded or with another checksum setting: its events go
-     * to a file whose FDE describes them. */
-    if (changed)
-        return rotate(a, err);
     return true;
 }
 
@@ -1006,11 +1023,13 @@ tf_archive *tf_archive_open(struct event_base *base, const tf_archive_options *o
         if (number + 1 > a->next_number)
             a->next_number = (uint32_t)(number + 1);
     }
-    /* A removed torn last file: its number is free again. */
-    if (ok && count > 0 && store->count > 0) {
-        const char *last = store->files[store->count - 1].name;
-        a->next_number = (uint32_t)strtoul(last + prefix + 1, NULL, 10) + 1;
-        if (a->fd < 0)
+    /* A removed torn last file: its number is free again (only the last
+     * file can be removed, so an empty store means the first one was). */
+    if (ok && count > 0) {
+        const char *last = store->count > 0 ? store->files[store->count - 1].name : NULL;
+        a->next_number = last ? (uint32_t)strtoul(last + prefix + 1, NULL, 10) + 1
+                              : (uint32_t)strtoul(names[0] + prefix + 1, NULL, 10);
+        if (a->fd < 0 && last)
             a->need_new_file = true; /* the last file was removed or compressed */
     }
     for (size_t i = 0; i < count; i++)

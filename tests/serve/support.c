@@ -273,7 +273,7 @@ void arc_file_load(arc_file *f, const char *path)
         e->len = ev.header.event_size;
         e->header = ev.header;
         if (ev.kind == TF_EVENT_FORMAT_DESCRIPTION)
-            crc = ev.format_description.checksum_alg == TF_CHECKSUM_CRC32;
+            f->crc = crc = ev.format_description.checksum_alg == TF_CHECKSUM_CRC32;
         /* Every event names where it ends in this file. */
         assert_int_equal(ev.header.log_pos, e->offset + e->len);
         if (crc) {
@@ -299,7 +299,7 @@ void arc_file_header_gtid(const arc_file *f, char *buf, size_t cap)
     const arc_event *e = &f->events[1];
     const uint8_t *p = f->data + e->offset;
     const uint8_t *body = p + TF_EVENT_HEADER_LEN;
-    size_t body_len = e->len - TF_EVENT_HEADER_LEN - 4;
+    size_t body_len = e->len - TF_EVENT_HEADER_LEN - (f->crc ? 4 : 0);
     if (e->header.type == TF_EV_MARIADB_GTID_LIST) {
         uint32_t count = le32(body) & 0x0fffffff;
         assert_int_equal(body_len, 4 + (size_t)count * 16);

@@ -89,6 +89,7 @@ typedef struct arc_event {
 typedef struct arc_file {
     uint8_t *data;
     size_t len;
+    bool crc; /* its FORMAT_DESCRIPTION says CRC32 */
     arc_event *events;
     size_t event_count;
 } arc_file;

@@ -230,17 +230,10 @@ static void test_last_file_with_partial_header_is_removed(void **state)
 }
 
 /* The same when the torn file was the only one: the archive is empty
- * again and its first file is relay-bin.000001 once more.
- *
- * KNOWN BUG (skipped unless TF_TEST_KNOWN_BUGS is set): tf_archive_open
- * sets next_number past every name it saw, and only takes it back from
- * the last file left in the store; with no file left it stays 2, so the
- * new first file is relay-bin.000002. */
+ * again and its first file is relay-bin.000001 once more. */
 static void test_only_file_with_partial_header_is_removed(void **state)
 {
     (void)state;
-    if (!getenv("TF_TEST_KNOWN_BUGS"))
-        skip();
     src_binlog src;
     src_binlog_load(&src, MARIADB_VECTOR);
     char dir[64], cut_dir[64], path[256], gtid[256], names[256];
@@ -573,19 +566,11 @@ static void test_format_change_of_version_rotates(void **state)
                                 "10.5.15-MariaDB-1:10.5.15+maria~focal-log");
 }
 
-/* MariaDB 10.11 with CRC32 -> 10.0.11 with binlog_checksum=NONE.
- *
- * KNOWN BUG (skipped unless TF_TEST_KNOWN_BUGS is set): tf_archive_format
- * replaces a->fmt with the new format before rotate() writes the old
- * file's ROTATE, so that ROTATE is made without its CRC32; the store,
- * decoding it with the old file's format, refuses it ("checksum
- * mismatch") and the format change fails. (From NONE to CRC32 the ROTATE
- * would get a CRC32 the old file's readers take for part of the name.) */
+/* MariaDB 10.11 with CRC32 -> 10.0.11 with binlog_checksum=NONE: the old
+ * file's ROTATE keeps the old file's CRC32, the new file has none. */
 static void test_format_change_of_checksum_rotates(void **state)
 {
     (void)state;
-    if (!getenv("TF_TEST_KNOWN_BUGS"))
-        skip();
     check_format_change_rotates("mariadb-test-data/mdev6020-mysql-bin.000001",
                                 "10.0.11-MariaDB-debug-log");
 }
