@@ -204,6 +204,7 @@ static bool start_tls(tf_conn *c, tf_error *err)
         return false;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+    bufferevent_set_max_single_read(tls, TF_CONN_MAX_SINGLE_READ);
     c->bev = tls;
     c->state = C_TLS;
     bufferevent_setcb(tls, read_cb, NULL, event_cb, c);
@@ -485,6 +486,10 @@ void tf_conn_start(tf_conn *c)
         conn_fail(c, &err, false);
         return;
     }
+    /* libevent reads a few KiB per loop turn by default: a stream catching
+     * up would cost a turn (and, in the relay, an fdatasync) per few
+     * events. */
+    bufferevent_set_max_single_read(c->bev, TF_CONN_MAX_SINGLE_READ);
     bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     if (c->opt->socket_path != NULL) {

@@ -15,6 +15,9 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+/* Bytes one read of the socket may take (see tf_conn_start). */
+#define TF_CONN_MAX_SINGLE_READ (1u << 20)
+
 struct evdns_base;
 
 /* ---- connection.c --------------------------------------------------------- */

@@ -476,21 +476,35 @@ bool serve_store_file_compressed(tf_binlog_store *b, const char *name, const cha
     return false;
 }
 
-const uint8_t *serve_file_event_bytes(serve_file *f, const serve_event *e, uint8_t **scratch,
-                                      size_t *scratch_cap, tf_error *err)
+const uint8_t *serve_file_event_bytes(serve_file *f, const serve_event *e, serve_window *w,
+                                      tf_error *err)
 {
     if (f->compressed && !f->data && !load_compressed(f, err))
         return NULL;
     if (f->fd < 0)
         return f->data + e->offset;
-    if (!grow((void **)scratch, scratch_cap, e->size, 1)) {
+    if (w->len > 0 && e->offset >= w->off && e->offset + e->size <= w->off + w->len)
+        return w->buf + (e->offset - w->off);
+    /* Committed bytes only: they never change once served. */
+    size_t want = e->size;
+    if (f->len - e->offset > want)
+        want = f->len - e->offset < SERVE_WINDOW_BYTES ? (size_t)(f->len - e->offset)
+                                                       : SERVE_WINDOW_BYTES;
+    if (want < e->size)
+        want = e->size;
+    if (!grow((void **)&w->buf, &w->cap, want, 1)) {
         tf_error_set(err, TF_ERR_IO, 0, "out of memory");
         return NULL;
     }
+    w->len = 0;
     size_t done = 0;
-    while (done < e->size) {
-        ssize_t n = pread(f->fd, *scratch + done, e->size - done, (off_t)(e->offset + done));
+    while (done < want) {
+        ssize_t n = pread(f->fd, w->buf + done, want - done, (off_t)(e->offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0) {
+            if (done >= e->size)
+                break; /* the event is there; the rest of the window is not needed */
             tf_error_set(err, TF_ERR_IO, 0, "cannot read %s at %llu: %s", f->name,
                          (unsigned long long)(e->offset + done),
                          n == 0 ? "file ends early" : strerror(errno));
@@ -498,7 +512,9 @@ const uint8_t *serve_file_event_bytes(serve_file *f, const serve_event *e, uint8
         }
         done += (size_t)n;
     }
-    return *scratch;
+    w->off = e->offset;
+    w->len = done;
+    return w->buf;
 }
 
 /* One whole file into the store, in memory. */

@@ -160,6 +160,7 @@ static void enter_file(serve_session *s, size_t file)
         serve_file_leave(&b->files[d->file - b->base]);
     d->file = file;
     d->reading = true;
+    d->window.len = 0;
     b->files[file - b->base].readers++;
 }
 
@@ -176,9 +177,8 @@ void serve_dump_cleanup(serve_session *s)
     tf_mariadb_gtid_pos_cleanup(&d->state);
     tf_gtid_set_destroy(d->exclude);
     d->exclude = NULL;
-    free(d->scratch);
-    d->scratch = NULL;
-    d->scratch_cap = 0;
+    free(d->window.buf);
+    memset(&d->window, 0, sizeof d->window);
 }
 
 /* A read error on an archive file ends the session: the replica
@@ -211,7 +211,7 @@ void serve_dump_pump(serve_session *s)
             if (d->skipping)
                 continue;
             tf_error err = {0};
-            const uint8_t *bytes = serve_file_event_bytes(f, e, &d->scratch, &d->scratch_cap, &err);
+            const uint8_t *bytes = serve_file_event_bytes(f, e, &d->window, &err);
             if (!bytes) {
                 dump_read_failed(s, &err);
                 return;
@@ -394,8 +394,7 @@ void serve_dump_start(serve_session *s, const uint8_t *payload, size_t len)
         fde++;
     if (fde < f->event_count) {
         tf_error err = {0};
-        const uint8_t *bytes =
-            serve_file_event_bytes(f, &f->events[fde], &d->scratch, &d->scratch_cap, &err);
+        const uint8_t *bytes = serve_file_event_bytes(f, &f->events[fde], &d->window, &err);
         if (!bytes) {
             dump_read_failed(s, &err);
             return;

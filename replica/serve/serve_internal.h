@@ -90,11 +90,24 @@ void serve_store_remove_listener(tf_binlog_store *b, void *arg);
 long serve_store_find(const tf_binlog_store *b, const char *name, size_t len);
 /* Index of the event starting at offset in file, or -1. */
 long serve_file_event_at(const serve_file *f, uint64_t offset);
-/* The bytes of an event: a pointer into memory, or read into *scratch
- * (grown as needed; the caller frees it). NULL with err on a read error or
- * a compressed file that does not decompress to what was indexed. */
-const uint8_t *serve_file_event_bytes(serve_file *f, const serve_event *e, uint8_t **scratch,
-                                      size_t *scratch_cap, tf_error *err);
+/* Bytes of a file on disk read ahead for a dump, so that events (a few
+ * hundred bytes each) are not one pread each. */
+typedef struct serve_window {
+    uint8_t *buf;
+    size_t cap;
+    uint64_t off; /* file offset of buf[0] */
+    size_t len;   /* 0: empty */
+} serve_window;
+
+#define SERVE_WINDOW_BYTES (256u << 10)
+
+/* The bytes of an event: a pointer into memory, or into w, which is
+ * refilled from the event on (one window's worth of committed bytes) when
+ * it does not hold it. NULL with err on a read error or a compressed file
+ * that does not decompress to what was indexed. Empty w (len = 0) when
+ * the dump moves to another file. */
+const uint8_t *serve_file_event_bytes(serve_file *f, const serve_event *e, serve_window *w,
+                                      tf_error *err);
 /* MariaDB binlog_gtid_pos(file, pos) as text into out. false if unknown. */
 bool serve_store_gtid_pos_at(const tf_binlog_store *b, size_t file, uint64_t offset, char *out,
                              size_t cap);
@@ -164,8 +177,7 @@ typedef struct serve_dump {
     struct event *heartbeat;
     uint8_t last_type; /* of the last event sent from the current file */
     uint64_t events_sent, transactions_skipped;
-    uint8_t *scratch; /* an event read from disk */
-    size_t scratch_cap;
+    serve_window window; /* of the file being read, when on disk */
 } serve_dump;
 
 struct serve_session {

@@ -43,7 +43,24 @@ bool serve_session_set_var(serve_session *s, const char *name, const char *value
 void serve_send_parts(serve_session *s, const uint8_t *head, size_t head_len, const uint8_t *body,
                       size_t body_len)
 {
-    size_t size = tf_packet_encoded_size(head_len + body_len);
+    size_t total = head_len + body_len;
+    if (total < TF_PACKET_MAX_CHUNK && head_len <= 16) {
+        /* One packet (the usual case: an event): header and head copied
+         * once into the output, the body appended after them. */
+        uint8_t prefix[TF_PACKET_HEADER_LEN + 16];
+        prefix[0] = (uint8_t)total;
+        prefix[1] = (uint8_t)(total >> 8);
+        prefix[2] = (uint8_t)(total >> 16);
+        prefix[3] = s->seq++;
+        if (head_len)
+            memcpy(prefix + TF_PACKET_HEADER_LEN, head, head_len);
+        struct evbuffer *out = bufferevent_get_output(s->bev);
+        evbuffer_add(out, prefix, TF_PACKET_HEADER_LEN + head_len);
+        if (body_len)
+            evbuffer_add(out, body, body_len);
+        return;
+    }
+    size_t size = tf_packet_encoded_size(total);
     uint8_t *wire = malloc(size);
     size_t n = tf_packet_encode(head, head_len, body, body_len, s->seq, wire, size, &s->seq);
     bufferevent_write(s->bev, wire, n);
@@ -52,7 +69,7 @@ void serve_send_parts(serve_session *s, const uint8_t *head, size_t head_len, co
 
 void serve_send_payload(serve_session *s, const uint8_t *payload, size_t len)
 {
-    serve_send_parts(s, payload, len, NULL, 0);
+    serve_send_parts(s, NULL, 0, payload, len);
 }
 
 void serve_send_ok(serve_session *s, uint64_t affected_rows, const char *info)
@@ -404,6 +421,9 @@ void serve_session_accept(tf_serve *server, evutil_socket_t fd, const char *host
     s->bev = bufferevent_socket_new(server->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
     bufferevent_setwatermark(s->bev, EV_WRITE, OUTPUT_LOW_WATER, 0);
+    /* A dump queues up to 1 MiB; libevent would write it a few KiB per
+     * loop turn. */
+    bufferevent_set_max_single_write(s->bev, 1u << 20);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     if (server->opt.verbose)
         serve_log(s->server, "%s: connection %u", peer, s->connection_id);

@@ -107,7 +107,6 @@ host = 127.0.0.1
 port = %d
 user = tapflow
 password_env = TAPFLOW_MARIADB_PASSWORD
-database = mysql
 
 [relay R]
 upstream = Upstream
@@ -172,7 +171,7 @@ class Flow(vd.Daemon):
                             "[datasource MySQL_ECommerce]\nrelay = R\n")
         # The relay's own section, as the relay's config would have it.
         text += ("\n[datasource Primary]\ntype = mysql\nhost = %s\nport = %s\nuser = %s\n"
-                 "password_env = TAPFLOW_MARIADB_PASSWORD\ndatabase = mysql\n"
+                 "password_env = TAPFLOW_MARIADB_PASSWORD\n"
                  "\n[relay R]\nupstream = Primary\nlisten = 127.0.0.1:%d\narchive = %s\n"
                  % (srv.host, srv.port, srv.user, relay.port, relay.archive))
         with open(self.conf, "w") as f:

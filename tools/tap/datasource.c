@@ -166,12 +166,12 @@ bool tap_datasource_list(tap_session *s, tf_error *err)
             tf_sink_redact_uri(d->uri, uri, sizeof uri);
             printf("%-24s mongodb  %s database=%s\n", d->name, uri, d->database);
         } else if (d->socket) {
-            printf("%-24s mysql    %s database=%s user=%s%s%s\n", d->name, d->socket, d->database,
-                   d->user, d->password_env ? " password_env=" : "",
-                   d->password_env ? d->password_env : "");
+            printf("%-24s mysql    %s database=%s user=%s%s%s\n", d->name, d->socket,
+                   d->database ? d->database : "(none)", d->user,
+                   d->password_env ? " password_env=" : "", d->password_env ? d->password_env : "");
         } else {
             printf("%-24s mysql    %s:%u database=%s user=%s%s%s\n", d->name, d->host,
-                   d->port ? d->port : 3306, d->database, d->user,
+                   d->port ? d->port : 3306, d->database ? d->database : "(none)", d->user,
                    d->password_env ? " password_env=" : "", d->password_env ? d->password_env : "");
         }
     }
@@ -217,10 +217,12 @@ static bool test_mysql(const tfr_datasource *d, tf_error *err)
     bson_string_t *sql =
         bson_string_new("SELECT @@log_bin, @@binlog_format, @@binlog_row_image, "
                         "(SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ");
-    append_literal(sql, d->database);
+    /* A relay's upstream names no database. */
+    const char *database = d->database ? d->database : "";
+    append_literal(sql, database);
     bson_string_append(sql, "), (SELECT COUNT(*) FROM information_schema.TABLES WHERE "
                             "TABLE_SCHEMA = ");
-    append_literal(sql, d->database);
+    append_literal(sql, database);
     bson_string_append(sql, ")");
     probe_row r = {0};
     char version[128];
@@ -232,9 +234,9 @@ static bool test_mysql(const tfr_datasource *d, tf_error *err)
     }
     printf("datasource %s: ok, server %s, binlog %s, binlog_format %s, binlog_row_image %s\n",
            d->name, version, strcmp(r.cells[0], "1") == 0 ? "on" : "off", r.cells[1], r.cells[2]);
-    if (strcmp(r.cells[3], "0") == 0)
+    if (d->database && strcmp(r.cells[3], "0") == 0)
         printf("warning: database %s does not exist\n", d->database);
-    else
+    else if (d->database)
         printf("database %s: %s tables\n", d->database, r.cells[4]);
     if (strcmp(r.cells[0], "1") != 0 || strcmp(r.cells[1], "ROW") != 0 ||
         strcmp(r.cells[2], "FULL") != 0)

@@ -61,7 +61,7 @@ static bool use(tap_session *s, const char *name, tf_error *err)
     bson_free(s->current);
     s->current = bson_strdup(name);
     printf("switched to datasource %s (%s, database %s)\n", name,
-           ds->type == TFR_DS_MYSQL ? "mysql" : "mongodb", ds->database);
+           ds->type == TFR_DS_MYSQL ? "mysql" : "mongodb", ds->database ? ds->database : "none");
     fflush(stdout);
     return true;
 }

@@ -530,7 +530,11 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
         line_no = ds->line;
         if (!ds->type)
             FAIL("datasource %.100s has no type (mysql or mongodb)", ds->name);
-        if (!ds->database)
+        bool relay_upstream = false;
+        for (size_t j = 0; j < out->relay_count; j++)
+            relay_upstream |= out->relays[j].upstream && !strcmp(out->relays[j].upstream, ds->name);
+        /* A relay replicates the whole server: its upstream needs none. */
+        if (!ds->database && !relay_upstream)
             FAIL("datasource %.100s has no database", ds->name);
         if (ds->type == TFR_DS_MYSQL && !ds->user)
             FAIL("datasource %.100s has no user", ds->name);

@@ -706,6 +706,11 @@ static bool resolve_datasources(daemon_ctx *d, tf_error *err)
                             "%s:%u: datasource %s is read from but its type is not mysql",
                             d->cfg.file, d->src->line, d->src->name),
                false;
+    if (!d->src->database)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "%s:%u: datasource %s is read from but has no database", d->cfg.file,
+                            d->src->line, d->src->name),
+               false;
     for (size_t i = 0; i < spec->lookup_count; i++) {
         const tf_flow_lookup *lk = &spec->lookups[i];
         if (strcmp(lk->datasource, spec->source_datasource) != 0)
