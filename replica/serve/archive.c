@@ -35,6 +35,9 @@
 #include <zstd.h>
 
 #define DEFAULT_ROTATE_BYTES (256ull << 20)
+/* fsync = transaction while the upstream never pauses: at least this often */
+#define GROUP_COMMIT_MAX_BYTES (4u << 20)
+#define GROUP_COMMIT_MAX_NS (5 * 1000 * 1000)
 
 struct tf_archive {
     tf_archive_options opt;
@@ -53,7 +56,8 @@ struct tf_archive {
     uint32_t source_server_id; /* header server_id of events we make */
     struct event *sync_event;
     bool sync_scheduled;
-    bool failed; /* a write failed: nothing more is accepted */
+    int64_t unsynced_since_ns; /* when the pending sync was scheduled */
+    bool failed;               /* a write failed: nothing more is accepted */
     tf_archive_stats stats;
     uint8_t *buf; /* a transaction being written */
     size_t buf_cap;
@@ -471,11 +475,21 @@ bool tf_archive_transaction(tf_archive *a, const uint8_t *const *events, const s
     a->stats.transactions++;
     if (a->end >= (a->opt.rotate_bytes ? a->opt.rotate_bytes : DEFAULT_ROTATE_BYTES))
         return rotate(a, err);
-    if (a->opt.fsync_interval_ms == 0 && !a->sync_scheduled) {
-        /* After the loop has handed us what it read: one fdatasync for all
-         * the transactions that arrived together (group commit). */
-        a->sync_scheduled = true;
-        event_active(a->sync_event, EV_TIMEOUT, 0);
+    if (a->opt.fsync_interval_ms == 0) {
+        /* Group commit: the sync event has the loop's lowest priority, so
+         * it runs once the upstream socket has nothing more to read, with
+         * one fdatasync for everything that arrived meanwhile. A stream
+         * that never pauses still syncs every few MiB or milliseconds. */
+        int64_t now = now_ns();
+        if (!a->sync_scheduled) {
+            a->sync_scheduled = true;
+            a->unsynced_since_ns = now;
+            event_active(a->sync_event, EV_TIMEOUT, 0);
+        } else if (a->end - a->durable >= GROUP_COMMIT_MAX_BYTES ||
+                   now - a->unsynced_since_ns >= GROUP_COMMIT_MAX_NS) {
+            a->unsynced_since_ns = now;
+            return sync_and_serve(a, err);
+        }
     }
     return true;
 }
@@ -965,6 +979,10 @@ tf_archive *tf_archive_open(struct event_base *base, const tf_archive_options *o
     a->job.in_fd = a->job.out_fd = -1;
     a->next_number = 1;
     a->sync_event = event_new(base, -1, 0, sync_cb, a);
+    /* Below everything else (see tf_archive_transaction). */
+    int priorities = event_base_get_npriorities(base);
+    if (priorities > 1)
+        event_priority_set(a->sync_event, priorities - 1);
     DIR *d = opendir(a->dir);
     size_t count = 0, cap = 16;
     char **names = malloc(cap * sizeof *names);

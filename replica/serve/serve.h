@@ -94,7 +94,9 @@ typedef struct tf_archive_options {
     const char *base_name;      /* files BASE.000001, ...; NULL = "relay-bin" */
     uint64_t rotate_bytes;      /* start a new file past this size; 0 = 256 MiB */
     uint32_t fsync_interval_ms; /* 0: fdatasync after each transaction (grouped
-                                   when several arrive together); N: every N ms */
+                                   while the upstream has more to read, when the
+                                   base has priorities: see tf_archive_transaction);
+                                   N: every N ms */
     uint64_t retention_bytes;   /* drop the oldest files past this total; 0 = keep */
     uint64_t retention_seconds; /* drop files older than this; 0 = keep */
     bool compress;              /* zstd-compress closed files (NAME.zst), a

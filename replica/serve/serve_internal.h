@@ -12,13 +12,13 @@
 /* ---- binlog_store.c ---- */
 
 /* One event of a file. GTIDs live in the file's side tables so that the
- * row events, which are most of them, cost 12 bytes here. */
+ * row events, which are most of them, cost 16 bytes here. */
 typedef struct serve_event {
     uint32_t offset;
     uint32_t size;
+    uint32_t gtid; /* index into the file's gtids when has_gtid */
     uint8_t type;
     bool starts_group; /* GTID / ANONYMOUS_GTID / MariaDB GTID */
-    uint32_t gtid;     /* index into the file's gtids when has_gtid */
     bool has_gtid;     /* MariaDB GTID, or MySQL GTID (not ANONYMOUS) */
 } serve_event;
 

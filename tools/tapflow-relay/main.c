@@ -346,6 +346,10 @@ int main(int argc, char **argv)
     r.upstream = tfr_config_datasource(&cfg, r.rc->upstream);
     signal(SIGPIPE, SIG_IGN);
     r.base = event_base_new();
+    /* Three priorities, events default to the middle one: the archive's
+     * group-commit sync takes the lowest, so it waits for the upstream's
+     * pending reads. */
+    event_base_priority_init(r.base, 3);
     r.store = tf_binlog_store_new();
     tf_archive_options ao = {.dir = r.rc->archive,
                              .rotate_bytes = r.rc->rotate_bytes,
