@@ -759,8 +759,9 @@ static bool group_step(group_tracker *g, const tf_event *ev)
     }
 }
 
-/* Indexes one file of the archive into the store; for the last file, cuts
- * a torn tail. */
+/* Indexes one file of the archive into the store in one pass, serving
+ * each complete transaction as it is found; for the last file, cuts a
+ * torn tail (a file without a whole header was never served: it goes). */
 static bool recover_file(tf_archive *a, const char *name, bool last, tf_error *err)
 {
     char *path = path_of(a, name);
@@ -785,92 +786,89 @@ static bool recover_file(tf_archive *a, const char *name, bool last, tf_error *e
             free(path);
             return false;
         }
+        madvise(map, size, MADV_SEQUENTIAL);
+    }
+    /* The header: FORMAT_DESCRIPTION and GTID_LIST / PREVIOUS_GTIDS. */
+    tf_error scan_err = {0};
+    tf_binlog_reader r;
+    size_t header_events = 0;
+    bool readable =
+        size >= TF_BINLOG_MAGIC_LEN && tf_binlog_reader_init(&r, map, size, &scan_err) == TF_OK;
+    while (readable && header_events < 2 && !tf_binlog_reader_at_end(&r)) {
+        tf_event ev;
+        if (tf_binlog_reader_next(&r, &ev, &scan_err) != TF_OK)
+            break;
+        if (ev.kind == TF_EVENT_FORMAT_DESCRIPTION || ev.kind == TF_EVENT_MARIADB_GTID_LIST ||
+            ev.kind == TF_EVENT_PREVIOUS_GTIDS)
+            header_events++;
     }
     bool ok = true;
-    uint64_t good = 0; /* end of the last complete group */
-    tf_error scan_err = {0};
-    bool has_header = false, ends_with_rotate = false;
-    tf_binlog_reader r;
-    if (size < TF_BINLOG_MAGIC_LEN || tf_binlog_reader_init(&r, map, size, &scan_err) != TF_OK) {
-        /* Crashed while creating it: nothing in it was served. */
-        has_header = false;
-    } else {
-        group_tracker g = {0};
-        size_t header_events = 0;
-        while (!tf_binlog_reader_at_end(&r)) {
-            tf_event ev;
-            if (tf_binlog_reader_next(&r, &ev, &scan_err) != TF_OK)
-                break;
-            if (ev.kind == TF_EVENT_FORMAT_DESCRIPTION || ev.kind == TF_EVENT_MARIADB_GTID_LIST ||
-                ev.kind == TF_EVENT_PREVIOUS_GTIDS)
-                header_events++;
-            if (header_events >= 2)
-                has_header = true;
-            if (group_step(&g, &ev) && has_header) {
-                good = r.pos;
-                ends_with_rotate = ev.kind == TF_EVENT_ROTATE;
-            }
-        }
-    }
-    if (!has_header) {
-        if (!last) {
+    if (header_events < 2) {
+        if (last) {
+            /* Crashed while creating it: nothing in it was served. */
+            unlink(path);
+            a->stats.recovered_cut_bytes += size;
+        } else {
             ok = tf_error_set(err, TF_ERR_PROTOCOL, 0,
                               "archive: %s is damaged (no complete header); it is not the last "
                               "file, so it cannot be cut back: move it away to continue",
                               path) == TF_OK;
-        } else {
-            /* Never served: remove it, the next file takes its name. */
-            unlink(path);
-            a->stats.recovered_cut_bytes += size;
-            if (map)
-                munmap(map, size);
-            close(fd);
-            free(path);
-            return true;
         }
+        if (map)
+            munmap(map, size);
+        close(fd);
+        free(path);
+        return ok;
     }
-    if (ok && good < size) {
-        if (!last) {
-            ok = tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                              "archive: %s is damaged at offset %llu (%s); it is not the last "
-                              "file, so it cannot be cut back",
-                              path, (unsigned long long)good,
-                              scan_err.message[0] ? scan_err.message : "a partial transaction") ==
-                 TF_OK;
-        } else if (ftruncate(fd, (off_t)good) != 0 || fdatasync(fd) != 0) {
-            ok = tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "archive: cannot cut %s to %llu: %s",
-                              path, (unsigned long long)good, strerror(errno)) == TF_OK;
-        } else {
-            a->stats.recovered_cut_bytes += size - good;
-        }
-    }
-    int store_fd = ok ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (ok && (store_fd < 0 || !tf_binlog_store_begin_file(a->store, name, store_fd, err))) {
+    int store_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (store_fd < 0 || !tf_binlog_store_begin_file(a->store, name, store_fd, err)) {
         if (store_fd >= 0)
             close(store_fd);
-        ok = false;
-    }
-    if (ok) {
-        tf_binlog_reader_init(&r, map, good, &scan_err);
-        while (ok && !tf_binlog_reader_at_end(&r)) {
-            tf_event ev;
-            ok = tf_binlog_reader_next(&r, &ev, err) == TF_OK &&
-                 tf_binlog_store_append(a->store, map + r.event_offset, ev.header.event_size, err);
-            if (ok && ev.kind == TF_EVENT_FORMAT_DESCRIPTION && !a->fde) {
-                a->fde = malloc(ev.header.event_size);
-                memcpy(a->fde, map + r.event_offset, ev.header.event_size);
-                a->fde_len = ev.header.event_size;
-                a->fmt = ev.format_description;
-                a->source_server_id = ev.header.server_id;
-            }
-        }
-        if (ok)
-            tf_binlog_store_commit(a->store);
-        else
-            tf_error_prefix(err, "archive: %s", path);
-    }
-    if (map)
         munmap(map, size);
+        close(fd);
+        free(path);
+        return false;
+    }
+    uint64_t good = 0; /* end of the last complete group */
+    bool ends_with_rotate = false;
+    group_tracker g = {0};
+    tf_binlog_reader_init(&r, map, size, &scan_err);
+    while (ok && !tf_binlog_reader_at_end(&r)) {
+        tf_event ev;
+        if (tf_binlog_reader_next(&r, &ev, &scan_err) != TF_OK)
+            break; /* torn or damaged from here */
+        ok = tf_binlog_store_append(a->store, map + r.event_offset, ev.header.event_size, err);
+        if (ok && ev.kind == TF_EVENT_FORMAT_DESCRIPTION && !a->fde) {
+            a->fde = malloc(ev.header.event_size);
+            memcpy(a->fde, map + r.event_offset, ev.header.event_size);
+            a->fde_len = ev.header.event_size;
+            a->fmt = ev.format_description;
+            a->source_server_id = ev.header.server_id;
+        }
+        if (ok && group_step(&g, &ev)) {
+            tf_binlog_store_commit(a->store);
+            good = r.pos;
+            ends_with_rotate = ev.kind == TF_EVENT_ROTATE;
+        }
+    }
+    tf_binlog_store_rollback(a->store);
+    if (!ok) {
+        tf_error_prefix(err, "archive: %s", path);
+    } else if (good < size && !last) {
+        ok =
+            tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                         "archive: %s is damaged at offset %llu (%s); it is not the last "
+                         "file, so it cannot be cut back",
+                         path, (unsigned long long)good,
+                         scan_err.message[0] ? scan_err.message : "a partial transaction") == TF_OK;
+    } else if (good < size) {
+        if (ftruncate(fd, (off_t)good) != 0 || fdatasync(fd) != 0)
+            ok = tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "archive: cannot cut %s to %llu: %s",
+                              path, (unsigned long long)good, strerror(errno)) == TF_OK;
+        else
+            a->stats.recovered_cut_bytes += size - good;
+    }
+    munmap(map, size);
     free(path);
     if (!ok) {
         close(fd);
