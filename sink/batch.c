@@ -236,6 +236,7 @@ typedef struct bulk_attempt {
     unsigned tries;       /* attempts so far */
     size_t prepended;     /* deletes put before the ops on a retry */
     size_t executed;      /* entries (prepended deletes, then ops) of earlier commands */
+    uint64_t upserted;    /* documents the attempt's upserts created (nUpserted) */
 } bulk_attempt;
 
 /* Entry i of one attempt's sequence: the prepended deletes, then the ops. */
@@ -271,6 +272,7 @@ static bool bulk_write_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_err
      * what the batch's inserts name, so the batch runs on what was there
      * before it (inserts are only for keys absent before the batch). */
     a->prepended = 0;
+    a->upserted = 0;
     if (a->tries++ > 0)
         for (size_t i = 0; i < a->n; i++)
             a->prepended += a->ops[i].op.kind == TF_DOC_OP_INSERT;
@@ -301,6 +303,9 @@ static bool bulk_write_attempt(tf_sink *sink, void *ctx, bson_t *reply, bson_err
         mongoc_bulk_operation_destroy(bulk);
         if (!ok)
             break;
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, reply, "nUpserted") && BSON_ITER_HOLDS_NUMBER(&it))
+            a->upserted += (uint64_t)bson_iter_as_int64(&it);
     }
     return ok;
 }
@@ -435,7 +440,8 @@ static size_t plan_lanes(const tf_sink *sink, uint8_t **lane_of)
 
 /* Writes the batch split over `lanes` connections at once; the first
  * failure (in connection order) is reported. */
-static bool flush_split(tf_sink *sink, size_t lanes, const uint8_t *lane_of, tf_error *err)
+static bool flush_split(tf_sink *sink, size_t lanes, const uint8_t *lane_of, uint64_t *upserted,
+                        tf_error *err)
 {
     lane_write w[TF_SINK_MAX_CONNECTIONS];
     pending_op *parts = bson_malloc(sink->n_pending * sizeof *parts);
@@ -461,6 +467,7 @@ static bool flush_split(tf_sink *sink, size_t lanes, const uint8_t *lane_of, tf_
     bool ok = true;
     for (size_t l = 0; l < lanes; l++) {
         sink->stats.retries += w[l].retries;
+        *upserted += w[l].a.upserted;
         if (ok && !w[l].ok) {
             *err = w[l].err;
             ok = false;
@@ -470,13 +477,14 @@ static bool flush_split(tf_sink *sink, size_t lanes, const uint8_t *lane_of, tf_
     return ok;
 }
 
-static bool flush_one(tf_sink *sink, tf_error *err)
+static bool flush_one(tf_sink *sink, uint64_t *upserted, tf_error *err)
 {
     lane_write w = {
         .sink = sink,
         .a = {.collection = sink->collection, .ops = sink->pending, .n = sink->n_pending}};
     lane_write_run(&w);
     sink->stats.retries += w.retries;
+    *upserted += w.a.upserted;
     if (!w.ok)
         *err = w.err;
     return w.ok;
@@ -486,12 +494,30 @@ bool tf_sink_flush(tf_sink *sink, tf_error *err)
 {
     if (sink->n_pending == 0)
         return true;
+    int64_t t0 = bson_get_monotonic_time();
     uint8_t *lane_of;
     size_t lanes = plan_lanes(sink, &lane_of);
-    bool ok = lanes > 1 ? flush_split(sink, lanes, lane_of, err) : flush_one(sink, err);
+    uint64_t upserted = 0;
+    bool ok = lanes > 1 ? flush_split(sink, lanes, lane_of, &upserted, err)
+                        : flush_one(sink, &upserted, err);
     bson_free(lane_of);
     if (!ok)
         return false;
+    tf_latency_histogram_add(&sink->stats.write_latency,
+                             (double)(bson_get_monotonic_time() - t0) / 1e6);
+    uint64_t updated = 0;
+    for (size_t i = 0; i < sink->n_pending; i++) {
+        switch (sink->pending[i].op.kind) {
+        case TF_DOC_OP_INSERT: sink->stats.inserted++; break;
+        case TF_DOC_OP_DELETE: sink->stats.deleted++; break;
+        default: updated++; break;
+        }
+    }
+    /* a split batch's lanes each counted their own upserts */
+    if (upserted > updated)
+        upserted = updated;
+    sink->stats.inserted += upserted;
+    sink->stats.updated += updated - upserted;
     sink->stats.ops_written += sink->n_pending;
     sink->stats.batches++;
     sink->stats.split_batches += lanes > 1;

@@ -11,6 +11,8 @@
 #define TAPFLOW_VERSION "0.1.0-dev"
 #endif
 
+const char *tf_tapflow_version(void) { return TAPFLOW_VERSION; }
+
 static int64_t now_ms(void)
 {
     struct timespec ts;

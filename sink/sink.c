@@ -34,6 +34,21 @@ const char *tf_sink_redacted_uri(const tf_sink *sink) { return sink->uri_redacte
 
 void tf_sink_get_stats(const tf_sink *sink, tf_sink_stats *out) { *out = sink->stats; }
 
+/* From a millisecond (a small local write) to ten seconds (a target that
+ * retries): Prometheus' own default buckets, with 1 ms and 2.5 s added. */
+const double tf_sink_latency_bounds[TF_SINK_LATENCY_BUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+void tf_latency_histogram_add(tf_latency_histogram *h, double seconds)
+{
+    size_t i = 0;
+    while (i < TF_SINK_LATENCY_BUCKETS && seconds > tf_sink_latency_bounds[i])
+        i++;
+    h->count[i]++;
+    h->total++;
+    h->sum_seconds += seconds;
+}
+
 void sink_error_from_driver(tf_sink *sink, tf_error *err, const bson_error_t *error,
                             const char *what)
 {

@@ -290,15 +290,41 @@ typedef struct tf_checkpoint tf_checkpoint;
  * only. */
 bool tf_sink_commit(tf_sink *sink, const tf_checkpoint *cp, tf_error *err);
 
+/* Upper bounds (seconds) of the buckets the write latencies are counted
+ * in, the Prometheus way (a last, implicit bucket takes the rest). */
+#define TF_SINK_LATENCY_BUCKETS 14
+extern const double tf_sink_latency_bounds[TF_SINK_LATENCY_BUCKETS];
+
+/* Durations counted in tf_sink_latency_bounds' buckets: count[i] holds
+ * those above bound i-1 and at most bound i, count[TF_SINK_LATENCY_BUCKETS]
+ * those above the last bound (not cumulative). */
+typedef struct tf_latency_histogram {
+    uint64_t count[TF_SINK_LATENCY_BUCKETS + 1];
+    uint64_t total;
+    double sum_seconds;
+} tf_latency_histogram;
+
+void tf_latency_histogram_add(tf_latency_histogram *h, double seconds);
+
 typedef struct tf_sink_stats {
     uint64_t ops_written;   /* ops acknowledged by the server */
     uint64_t batches;       /* bulk writes acknowledged */
     uint64_t retries;       /* transient failures retried */
     uint64_t checkpoints;   /* checkpoints written by this sink */
     uint64_t split_batches; /* batches written over several connections */
+    /* ops_written by what they did: an upsert (a replace or update of a
+     * document addressed by key) that created its document is an insert;
+     * an updateMany counts once */
+    uint64_t inserted, updated, deleted;
+    /* each bulk write (tf_sink_flush, retries and all) from its start to
+     * the last acknowledgment */
+    tf_latency_histogram write_latency;
 } tf_sink_stats;
 
 void tf_sink_get_stats(const tf_sink *sink, tf_sink_stats *out);
+
+/* The tapflow version written with checkpoints ("0.1.0-dev"). */
+const char *tf_tapflow_version(void);
 
 /* ======================================================================
  * 3. checkpoints

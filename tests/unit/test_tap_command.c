@@ -158,6 +158,92 @@ static void test_bad_input(void **state)
     assert_string_equal(parse_error("exit now"), "usage: exit");
 }
 
+static tap_logs_options logs_options(const char *text)
+{
+    tap_command cmd = parse_ok(text);
+    assert_int_equal(cmd.kind, TAP_CMD_LOGS);
+    tap_logs_options opts;
+    char err[300] = "";
+    if (!tap_logs_options_parse(&cmd, &opts, err, sizeof err))
+        fail_msg("unexpected error for '%s': %s", text, err);
+    tap_command_cleanup(&cmd);
+    return opts;
+}
+
+static void test_logs_options(void **state)
+{
+    (void)state;
+    tap_logs_options o = logs_options("logs Order_SingleView_Sync");
+    assert_false(o.follow);
+    assert_int_equal(o.level, TAP_LOG_INFO);
+    assert_int_equal(o.limit, TAP_LOGS_DEFAULT_LIMIT);
+    o = logs_options("logs F --follow --level error --limit 20");
+    assert_true(o.follow);
+    assert_int_equal(o.level, TAP_LOG_ERROR);
+    assert_int_equal(o.limit, 20);
+    o = logs_options("logs F --limit=3 --level=WARNING -f");
+    assert_true(o.follow);
+    assert_int_equal(o.level, TAP_LOG_WARN);
+    assert_int_equal(o.limit, 3);
+    o = logs_options("logs F --level warn");
+    assert_int_equal(o.level, TAP_LOG_WARN);
+    o = logs_options("logs F --level info --limit 1000000");
+    assert_int_equal(o.level, TAP_LOG_INFO);
+    assert_int_equal(o.limit, 1000000);
+    expect("logs F --follow", TAP_CMD_LOGS, 2, "F", "--follow");
+
+    assert_string_equal(parse_error("logs"),
+                        "usage: logs NAME [--follow] [--level error|warn|info] [--limit N]");
+    assert_string_equal(parse_error("logs F --level"), "--level needs a value");
+    assert_string_equal(parse_error("logs F --level debug"),
+                        "logs: --level is error, warn or info, found 'debug'");
+    assert_string_equal(parse_error("logs F --limit 0"),
+                        "logs: --limit is a number from 1 to 1000000, found '0'");
+    assert_string_equal(parse_error("logs F --limit 5x"),
+                        "logs: --limit is a number from 1 to 1000000, found '5x'");
+    assert_string_equal(parse_error("logs F --limit=-2"),
+                        "logs: --limit is a number from 1 to 1000000, found '-2'");
+    assert_string_equal(parse_error("logs F --tail 5"),
+                        "logs: unknown option '--tail' (usage: logs NAME [--follow] [--level "
+                        "error|warn|info] [--limit N])");
+    assert_string_equal(parse_error("logs F --levels error"),
+                        "logs: unknown option '--levels' (usage: logs NAME [--follow] [--level "
+                        "error|warn|info] [--limit N])");
+}
+
+static void test_stats_and_monitor(void **state)
+{
+    (void)state;
+    expect("stats Order_SingleView_Sync", TAP_CMD_STATS, 1, "Order_SingleView_Sync", NULL);
+    expect("STATS F --json", TAP_CMD_STATS, 2, "F", "--json");
+    expect("monitor Order_SingleView_Sync", TAP_CMD_MONITOR, 1, "Order_SingleView_Sync", NULL);
+    tap_command cmd = parse_ok("stats F --json");
+    bool json = false;
+    char err[200];
+    assert_true(tap_stats_options_parse(&cmd, &json, err, sizeof err));
+    assert_true(json);
+    tap_command_cleanup(&cmd);
+    assert_string_equal(parse_error("stats"), "usage: stats NAME [--json]");
+    assert_string_equal(parse_error("stats F --yaml"),
+                        "stats: unknown option '--yaml' (usage: stats NAME [--json])");
+    assert_string_equal(parse_error("monitor"), "usage: monitor NAME");
+    assert_string_equal(parse_error("monitor F G"), "usage: monitor NAME");
+}
+
+static void test_log_level_names(void **state)
+{
+    (void)state;
+    tap_log_level l = TAP_LOG_INFO;
+    assert_true(tap_log_level_parse("Error", &l));
+    assert_int_equal(l, TAP_LOG_ERROR);
+    assert_true(tap_log_level_parse("warning", &l));
+    assert_int_equal(l, TAP_LOG_WARN);
+    assert_true(tap_log_level_parse("INFO", &l));
+    assert_int_equal(l, TAP_LOG_INFO);
+    assert_false(tap_log_level_parse("debug", &l));
+    assert_false(tap_log_level_parse("", &l));
+}
+
 static void test_help_names_every_command(void **state)
 {
     (void)state;
@@ -165,6 +251,12 @@ static void test_help_names_every_command(void **state)
                            "start NAME",
                            "stop NAME",
                            "status NAME",
+                           "stats NAME",
+                           "logs NAME",
+                           "--follow",
+                           "--level",
+                           "--limit",
+                           "monitor NAME",
                            "use",
                            "show tables",
                            "desc",
@@ -183,9 +275,15 @@ static void test_help_names_every_command(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_each_command),    cmocka_unit_test(test_spelling_variants),
-        cmocka_unit_test(test_flow_statements), cmocka_unit_test(test_continuation),
-        cmocka_unit_test(test_bad_input),       cmocka_unit_test(test_help_names_every_command),
+        cmocka_unit_test(test_each_command),
+        cmocka_unit_test(test_spelling_variants),
+        cmocka_unit_test(test_flow_statements),
+        cmocka_unit_test(test_continuation),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_logs_options),
+        cmocka_unit_test(test_stats_and_monitor),
+        cmocka_unit_test(test_log_level_names),
+        cmocka_unit_test(test_help_names_every_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

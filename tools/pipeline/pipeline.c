@@ -47,6 +47,33 @@ void pipeline_log(tf_pipeline *p, const char *fmt, ...)
     p->log(p->log_arg, message);
 }
 
+/* ---- counters of row changes per table ---- */
+
+static void add_table_stats(tf_pipeline *p, const char *table)
+{
+    for (size_t i = 0; i < p->table_count; i++)
+        if (strcmp(p->tables[i].table, table) == 0)
+            return;
+    p->tables = bson_realloc(p->tables, (p->table_count + 1) * sizeof *p->tables);
+    p->tables[p->table_count++] = (tf_pipeline_table_stats){.table = bson_strdup(table)};
+}
+
+/* A flow has a handful of tables: a linear search costs less than a hash. */
+static tf_pipeline_table_stats *table_stats(tf_pipeline *p, const char *table)
+{
+    for (size_t i = 0; i < p->table_count; i++)
+        if (strcmp(p->tables[i].table, table) == 0)
+            return &p->tables[i];
+    return NULL;
+}
+
+size_t tf_pipeline_get_table_stats(const tf_pipeline *p, tf_pipeline_table_stats *out, size_t cap)
+{
+    for (size_t i = 0; i < p->table_count && i < cap; i++)
+        out[i] = p->tables[i];
+    return p->table_count;
+}
+
 tf_pipeline *tf_pipeline_new(const tf_pipeline_options *opt)
 {
     tf_pipeline *p = bson_malloc0(sizeof *p);
@@ -66,6 +93,9 @@ tf_pipeline *tf_pipeline_new(const tf_pipeline_options *opt)
     p->log = opt->log;
     p->log_arg = opt->log_arg;
     p->phase = TF_PIPELINE_STARTING;
+    add_table_stats(p, opt->spec->source_table);
+    for (size_t i = 0; i < opt->spec->lookup_count; i++)
+        add_table_stats(p, opt->spec->lookups[i].table);
     return p;
 }
 
@@ -83,6 +113,9 @@ void tf_pipeline_destroy(tf_pipeline *p)
     bson_free(p->flavour);
     bson_free(p->server_uuid);
     bson_free(p->unacked);
+    for (size_t i = 0; i < p->table_count; i++)
+        bson_free((char *)p->tables[i].table);
+    bson_free(p->tables);
     bson_free(p);
 }
 
@@ -137,6 +170,8 @@ void tf_pipeline_get_stats(const tf_pipeline *p, tf_pipeline_stats *out)
     out->checkpoints = p->checkpoints;
     out->checkpoint_ms_total = p->checkpoint_ms_total;
     out->checkpoint_ms_max = p->checkpoint_ms_max;
+    out->checkpoint_latency = p->checkpoint_latency;
+    out->checkpoint_acked_ms = p->checkpoint_acked_ms;
 }
 
 /* ---- documents to the target ---- */
@@ -229,6 +264,12 @@ static void take_acknowledgments(tf_pipeline *p, int64_t now_ms)
             p->acked_delay_ms = now_ms - commit_us / 1000 > 0 ? now_ms - commit_us / 1000 : 0;
         done++;
     }
+    if (p->checkpoint_sent_ms && acked >= p->commit_ticket) {
+        int64_t ms = now_ms - p->checkpoint_sent_ms;
+        tf_latency_histogram_add(&p->checkpoint_latency, ms > 0 ? (double)ms / 1000.0 : 0.0);
+        p->checkpoint_acked_ms = now_ms;
+        p->checkpoint_sent_ms = 0;
+    }
     if (done) {
         memmove(p->unacked, p->unacked + done, (p->unacked_count - done) * sizeof *p->unacked);
         p->unacked_count -= done;
@@ -286,6 +327,7 @@ bool tf_pipeline_checkpoint(tf_pipeline *p, int64_t now_ms, tf_error *err)
         return false;
     submitted(p);
     p->commit_ticket = p->submissions;
+    p->checkpoint_sent_ms = now_ms;
     take_acknowledgments(p, now_ms);
     p->dirty = false;
     p->last_checkpoint_ms = now_ms;
@@ -334,6 +376,9 @@ bool tf_pipeline_snapshot_row(tf_pipeline *p, const char *table, const tf_value 
         return false;
     p->rows_total++;
     p->snapshot_rows++;
+    tf_pipeline_table_stats *ts = table_stats(p, table);
+    if (ts)
+        ts->inserts++;
     /* The root table comes last: each root row completes its document,
      * which goes out with the next few hundred while the next rows are
      * read. */
@@ -395,6 +440,11 @@ static bool apply_row(tf_pipeline *p, const tf_pipeline_txn *txn, const tf_pipel
     }
     p->target.record(p->target.arg, table, kind, item->before, item->after,
                      item->table->column_count);
+    tf_pipeline_table_stats *ts = table_stats(p, table);
+    if (ts)
+        *(kind == TF_VIEW_INSERT   ? &ts->inserts
+          : kind == TF_VIEW_UPDATE ? &ts->updates
+                                   : &ts->deletes) += 1;
     resync_note_change(p, table, item->before, item->after);
     return true;
 }

@@ -306,6 +306,8 @@ typedef struct tf_pipeline_resync_stats {
     size_t queued;     /* jobs waiting, the current one included */
     uint64_t chunks, rows_read, rows_changed, rows_deleted; /* of the current job */
     uint64_t completed;                                     /* jobs finished (this run) */
+    /* every job of this run: rows read and applied, reads failed (retried) */
+    uint64_t rows_read_total, rows_changed_total, read_errors;
 } tf_pipeline_resync_stats;
 
 void tf_pipeline_get_resync_stats(const tf_pipeline *p, tf_pipeline_resync_stats *out);
@@ -332,9 +334,24 @@ typedef struct tf_pipeline_stats {
     int64_t delay_ms; /* commit -> acknowledged, of the last acknowledged batch */
     uint64_t checkpoints;
     double checkpoint_ms_total, checkpoint_ms_max;
+    /* each checkpoint from its submission to the target's acknowledgment
+     * of it (documents, state and position written) */
+    tf_latency_histogram checkpoint_latency;
+    int64_t checkpoint_acked_ms; /* when the last one was acknowledged; 0: none yet */
 } tf_pipeline_stats;
 
 void tf_pipeline_get_stats(const tf_pipeline *p, tf_pipeline_stats *out);
+
+/* Source row changes applied in this run to one flow table, by kind; the
+ * snapshot's rows count as inserts. */
+typedef struct tf_pipeline_table_stats {
+    const char *table; /* borrowed from the pipeline */
+    uint64_t inserts, updates, deletes;
+} tf_pipeline_table_stats;
+
+/* Fills out with at most cap tables (every table of the flow, in the flow's
+ * order: its source table first); returns how many the flow has. */
+size_t tf_pipeline_get_table_stats(const tf_pipeline *p, tf_pipeline_table_stats *out, size_t cap);
 
 /* ---- the daemon's target: a tf_sink and the state store ------------------- */
 

@@ -89,16 +89,22 @@ struct tf_pipeline {
     struct unacked {
         uint64_t ticket;
         int64_t commit_us;
-    } *unacked;
+    } * unacked;
     size_t unacked_count, unacked_cap;
     uint64_t submissions;   /* made so far: the last one's ticket */
     uint64_t commit_ticket; /* the last checkpoint's */
     int64_t acked_delay_ms; /* of the newest acknowledged source commit */
     int64_t delay_ms;       /* that, or the age of what waits, if older */
-    bool source_idle;   /* a heartbeat came after the last transaction */
-    bool mark_replaces; /* each REPLACE is preceded by a marking update (resync.c) */
+    bool source_idle;       /* a heartbeat came after the last transaction */
+    bool mark_replaces;     /* each REPLACE is preceded by a marking update (resync.c) */
     uint64_t checkpoints;
     double checkpoint_ms_total, checkpoint_ms_max;
+    int64_t checkpoint_sent_ms; /* the one in flight was submitted; 0: none */
+    int64_t checkpoint_acked_ms;
+    tf_latency_histogram checkpoint_latency;
+    /* row changes applied per flow table (source table first) */
+    tf_pipeline_table_stats *tables;
+    size_t table_count;
 
     /* re-sync */
     resync_job *jobs; /* the head is the one being read */
@@ -116,6 +122,7 @@ struct tf_pipeline {
     size_t read_row_count, read_row_cap;
     int64_t retry_at_ms;
     uint64_t resyncs_completed;
+    uint64_t resync_rows_read_total, resync_rows_changed_total, resync_read_errors;
 };
 
 void pipeline_log(tf_pipeline *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -514,6 +514,7 @@ bool tf_pipeline_resync_done(tf_pipeline *p, bool exhausted, const tf_error *rea
         pipeline_log(p, "re-sync of %s.%s: read failed: %s; retrying in %d ms", p->database,
                      j->table, read_err->message, RETRY_MS);
         p->retry_at_ms = now_ms + RETRY_MS;
+        p->resync_read_errors++;
         clear_read(p);
         return true;
     }
@@ -639,6 +640,7 @@ static bool apply_slice(tf_pipeline *p, tf_error *err)
             continue;
         keyset_add(&p->returned, key, len);
         j->rows_read++;
+        p->resync_rows_read_total++;
         if (!keyset_has(&p->touched, key, len)) {
             bool changed = false;
             if (tf_view_resync_row(p->view, j->table, values, j->force, &changed, err) != TF_OK) {
@@ -646,6 +648,7 @@ static bool apply_slice(tf_pipeline *p, tf_error *err)
                 ok = false;
             } else if (changed) {
                 j->rows_changed++;
+                p->resync_rows_changed_total++;
                 p->target.record(p->target.arg, j->table, TF_VIEW_INSERT, NULL, values,
                                  p->read_column_count);
             }
@@ -676,6 +679,9 @@ void tf_pipeline_get_resync_stats(const tf_pipeline *p, tf_pipeline_resync_stats
 {
     memset(out, 0, sizeof *out);
     out->completed = p->resyncs_completed;
+    out->rows_read_total = p->resync_rows_read_total;
+    out->rows_changed_total = p->resync_rows_changed_total;
+    out->read_errors = p->resync_read_errors;
     for (const resync_job *j = p->jobs; j; j = j->next)
         out->queued++;
     if (p->jobs) {

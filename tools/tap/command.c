@@ -28,6 +28,12 @@ const char tap_help_text[] =
     "  reset NAME                 stop it; its next start rebuilds the documents (resnapshot)\n"
     "  status NAME                job current status is: STATE, qps is: N, total rows: N, delay "
     "is: Nms\n"
+    "  stats NAME [--json]        inserts/updates/deletes per source table and target collection,\n"
+    "                             snapshot, qps (now, average, max, last 5 min), lag\n"
+    "  logs NAME [--follow] [--level error|warn|info] [--limit N]\n"
+    "                             the last N (default 50) lines of the flow's log at that level\n"
+    "                             or above; --follow prints new lines until Ctrl-C\n"
+    "  monitor NAME               a view of the flow redrawn every second until a key is pressed\n"
     "  use DATASOURCE             the datasource of show tables, desc, peek and count\n"
     "  show tables                tables (MySQL) or collections (MongoDB)\n"
     "  desc TABLE                 columns of a table, fields of a collection's first document\n"
@@ -117,32 +123,154 @@ static bool split_words(const char *text, tap_command *out, char *err, size_t ca
     return true;
 }
 
+/* ---- options of stats and logs ---- */
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: the value (borrowed), *i
+ * moved past it; NULL with err when the value is missing. */
+static const char *option_value(const tap_command *cmd, size_t *i, const char *name, char *err,
+                                size_t cap)
+{
+    const char *word = cmd->argv[*i];
+    size_t n = strlen(name);
+    if (word[n] == '=')
+        return word + n + 1;
+    if (*i + 1 >= cmd->argc) {
+        snprintf(err, cap, "%s needs a value", name);
+        return NULL;
+    }
+    return cmd->argv[++*i];
+}
+
+static bool is_option(const char *word, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(word, name, n) == 0 && (word[n] == '\0' || word[n] == '=');
+}
+
+bool tap_log_level_parse(const char *text, tap_log_level *out)
+{
+    if (strcasecmp(text, "error") == 0)
+        *out = TAP_LOG_ERROR;
+    else if (strcasecmp(text, "warn") == 0 || strcasecmp(text, "warning") == 0)
+        *out = TAP_LOG_WARN;
+    else if (strcasecmp(text, "info") == 0)
+        *out = TAP_LOG_INFO;
+    else
+        return false;
+    return true;
+}
+
+bool tap_logs_options_parse(const tap_command *cmd, tap_logs_options *out, char *err, size_t cap)
+{
+    *out = (tap_logs_options){.level = TAP_LOG_INFO, .limit = TAP_LOGS_DEFAULT_LIMIT};
+    for (size_t i = 1; i < cmd->argc; i++) {
+        const char *word = cmd->argv[i];
+        if (strcmp(word, "--follow") == 0 || strcmp(word, "-f") == 0) {
+            out->follow = true;
+        } else if (is_option(word, "--level")) {
+            const char *v = option_value(cmd, &i, "--level", err, cap);
+            if (!v)
+                return false;
+            if (!tap_log_level_parse(v, &out->level)) {
+                snprintf(err, cap, "logs: --level is error, warn or info, found '%.30s'", v);
+                return false;
+            }
+        } else if (is_option(word, "--limit")) {
+            const char *v = option_value(cmd, &i, "--limit", err, cap);
+            if (!v)
+                return false;
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || end == v || n < 1 || n > TAP_LOGS_MAX_LIMIT) {
+                snprintf(err, cap, "logs: --limit is a number from 1 to %d, found '%.30s'",
+                         TAP_LOGS_MAX_LIMIT, v);
+                return false;
+            }
+            out->limit = n;
+        } else {
+            snprintf(err, cap,
+                     "logs: unknown option '%.40s' (usage: logs NAME [--follow] [--level "
+                     "error|warn|info] [--limit N])",
+                     word);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool tap_stats_options_parse(const tap_command *cmd, bool *json, char *err, size_t cap)
+{
+    *json = false;
+    for (size_t i = 1; i < cmd->argc; i++) {
+        if (strcmp(cmd->argv[i], "--json") != 0) {
+            snprintf(err, cap, "stats: unknown option '%.40s' (usage: stats NAME [--json])",
+                     cmd->argv[i]);
+            return false;
+        }
+        *json = true;
+    }
+    return true;
+}
+
+static bool check_logs(const tap_command *cmd, char *err, size_t cap)
+{
+    tap_logs_options ignored;
+    return tap_logs_options_parse(cmd, &ignored, err, cap);
+}
+
+static bool check_stats(const tap_command *cmd, char *err, size_t cap)
+{
+    bool ignored;
+    return tap_stats_options_parse(cmd, &ignored, err, cap);
+}
+
+static bool check_peek(const tap_command *cmd, char *err, size_t cap)
+{
+    if (cmd->argc < 2)
+        return true;
+    char *end;
+    long n = strtol(cmd->argv[1], &end, 10);
+    if (*end || end == cmd->argv[1] || n < 1 || n > 1000) {
+        snprintf(err, cap, "peek: N must be a number from 1 to 1000, found '%.30s'", cmd->argv[1]);
+        return false;
+    }
+    return true;
+}
+
+/* A command of the shell. A new one is a line here, a case in dispatch.c
+ * and a line of tap_help_text; check, when set, refuses bad arguments at
+ * parse time (so a script stops on them before running anything). */
 typedef struct command_def {
     const char *word1, *word2; /* word2 NULL: a one-word command */
     tap_cmd_kind kind;
     size_t min_args, max_args; /* after the command's words */
     const char *usage;
+    bool (*check)(const tap_command *cmd, char *err, size_t cap);
 } command_def;
 
 static const command_def commands[] = {
-    {"status", NULL, TAP_CMD_STATUS, 1, 1, "status NAME"},
-    {"start", NULL, TAP_CMD_START, 1, 1, "start NAME"},
-    {"stop", NULL, TAP_CMD_STOP, 1, 1, "stop NAME"},
-    {"reset", NULL, TAP_CMD_RESET, 1, 1, "reset NAME"},
-    {"show", "flows", TAP_CMD_SHOW_FLOWS, 0, 0, "show flows"},
-    {"show", "tables", TAP_CMD_SHOW_TABLES, 0, 0, "show tables"},
-    {"show", "collections", TAP_CMD_SHOW_TABLES, 0, 0, "show collections"},
-    {"use", NULL, TAP_CMD_USE, 1, 1, "use DATASOURCE"},
-    {"desc", NULL, TAP_CMD_DESC, 1, 1, "desc TABLE"},
-    {"peek", NULL, TAP_CMD_PEEK, 1, 2, "peek COLLECTION_OR_TABLE [N]"},
-    {"count", NULL, TAP_CMD_COUNT, 1, 1, "count COLLECTION_OR_TABLE"},
+    {"status", NULL, TAP_CMD_STATUS, 1, 1, "status NAME", NULL},
+    {"start", NULL, TAP_CMD_START, 1, 1, "start NAME", NULL},
+    {"stop", NULL, TAP_CMD_STOP, 1, 1, "stop NAME", NULL},
+    {"reset", NULL, TAP_CMD_RESET, 1, 1, "reset NAME", NULL},
+    {"stats", NULL, TAP_CMD_STATS, 1, 2, "stats NAME [--json]", check_stats},
+    {"logs", NULL, TAP_CMD_LOGS, 1, 7, "logs NAME [--follow] [--level error|warn|info] [--limit N]",
+     check_logs},
+    {"monitor", NULL, TAP_CMD_MONITOR, 1, 1, "monitor NAME", NULL},
+    {"show", "flows", TAP_CMD_SHOW_FLOWS, 0, 0, "show flows", NULL},
+    {"show", "tables", TAP_CMD_SHOW_TABLES, 0, 0, "show tables", NULL},
+    {"show", "collections", TAP_CMD_SHOW_TABLES, 0, 0, "show collections", NULL},
+    {"use", NULL, TAP_CMD_USE, 1, 1, "use DATASOURCE", NULL},
+    {"desc", NULL, TAP_CMD_DESC, 1, 1, "desc TABLE", NULL},
+    {"peek", NULL, TAP_CMD_PEEK, 1, 2, "peek COLLECTION_OR_TABLE [N]", check_peek},
+    {"count", NULL, TAP_CMD_COUNT, 1, 1, "count COLLECTION_OR_TABLE", NULL},
     {"datasource", "add", TAP_CMD_DATASOURCE_ADD, 2, TAP_MAX_ARGS - 2,
-     "datasource add NAME type=mysql|mongodb key=value ..."},
-    {"datasource", "list", TAP_CMD_DATASOURCE_LIST, 0, 0, "datasource list"},
-    {"datasource", "test", TAP_CMD_DATASOURCE_TEST, 1, 1, "datasource test NAME"},
-    {"help", NULL, TAP_CMD_HELP, 0, 1, "help"},
-    {"exit", NULL, TAP_CMD_EXIT, 0, 0, "exit"},
-    {"quit", NULL, TAP_CMD_EXIT, 0, 0, "quit"},
+     "datasource add NAME type=mysql|mongodb key=value ...", NULL},
+    {"datasource", "list", TAP_CMD_DATASOURCE_LIST, 0, 0, "datasource list", NULL},
+    {"datasource", "test", TAP_CMD_DATASOURCE_TEST, 1, 1, "datasource test NAME", NULL},
+    {"help", NULL, TAP_CMD_HELP, 0, 1, "help", NULL},
+    {"exit", NULL, TAP_CMD_EXIT, 0, 0, "exit", NULL},
+    {"quit", NULL, TAP_CMD_EXIT, 0, 0, "quit", NULL},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -214,15 +342,9 @@ bool tap_command_parse(const char *text, tap_command *out, char *err, size_t cap
         return false;
     }
     out->kind = def->kind;
-    if (def->kind == TAP_CMD_PEEK && out->argc == 2) {
-        char *end;
-        long n = strtol(out->argv[1], &end, 10);
-        if (*end || end == out->argv[1] || n < 1 || n > 1000) {
-            snprintf(err, cap, "peek: N must be a number from 1 to 1000, found '%.30s'",
-                     out->argv[1]);
-            tap_command_cleanup(out);
-            return false;
-        }
+    if (def->check && !def->check(out, err, cap)) {
+        tap_command_cleanup(out);
+        return false;
     }
     return true;
 }

@@ -107,7 +107,7 @@ bool tap_daemon_running(const char *home, const char *flow, long *pid, uint16_t 
 void tap_daemon_last_error(const char *home, const char *flow, char *out, size_t cap)
 {
     out[0] = '\0';
-    char *path = bson_strdup_printf("%s/logs/%s.log", home, flow);
+    char *path = tap_daemon_log_path(home, flow);
     FILE *f = fopen(path, "r");
     bson_free(path);
     if (!f)
@@ -338,7 +338,7 @@ bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, t
         !make_dir(home, "logs", err) || !make_dir(home, "run", err))
         return false;
     char *flow_file = flow_file_path(home, flow);
-    char *log_file = bson_strdup_printf("%s/logs/%s.log", home, flow);
+    char *log_file = tap_daemon_log_path(home, flow);
     char *binary = replica_binary(s);
     char config_abs[PATH_MAX];
     char listen[40];
@@ -490,12 +490,16 @@ bool tap_daemon_stop(const char *home, const char *flow, bool *was_running, tf_e
 
 /* ---- the status endpoint ---- */
 
-/* GET /status from 127.0.0.1:port into out (body only); false on failure. */
-static bool http_get_status(uint16_t port, char *out, size_t cap)
+/* The largest /status answer read (the per-table stats grow with the flow's
+ * tables; a few KiB in practice). */
+#define STATUS_MAX_BYTES (4u << 20)
+
+/* GET /status from 127.0.0.1:port: its body (bson_free), NULL on failure. */
+static char *http_get_status(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
-        return false;
+        return NULL;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     char req[128];
@@ -504,39 +508,59 @@ static bool http_get_status(uint16_t port, char *out, size_t cap)
                  "GET /status HTTP/1.0\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n", port);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 || write(fd, req, (size_t)n) != n) {
         close(fd);
-        return false;
+        return NULL;
     }
-    size_t len = 0;
+    bson_string_t *resp = bson_string_new(NULL);
+    char buf[16384];
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 5000) <= 0)
             break;
-        ssize_t r = read(fd, out + len, cap - 1 - len);
+        ssize_t r = read(fd, buf, sizeof buf - 1);
         if (r <= 0)
             break;
-        len += (size_t)r;
-        if (len >= cap - 1)
+        buf[r] = '\0';
+        bson_string_append(resp, buf);
+        if (resp->len >= STATUS_MAX_BYTES)
             break;
     }
     close(fd);
-    out[len] = '\0';
+    char *out = bson_string_free(resp, false);
     char *body = strstr(out, "\r\n\r\n");
-    if (strncmp(out, "HTTP/1.", 7) != 0 || strncmp(out + 8, " 200", 4) != 0 || !body)
-        return false;
+    if (strncmp(out, "HTTP/1.", 7) != 0 || strncmp(out + 8, " 200", 4) != 0 || !body) {
+        bson_free(out);
+        return NULL;
+    }
     memmove(out, body + 4, strlen(body + 4) + 1);
+    return out;
+}
+
+bool tap_daemon_status_body(const char *home, const char *flow, char **body)
+{
+    *body = NULL;
+    uint16_t port = 0;
+    if (!tap_daemon_running(home, flow, NULL, &port))
+        return false;
+    *body = http_get_status(port);
     return true;
+}
+
+char *tap_daemon_log_path(const char *home, const char *flow)
+{
+    return bson_strdup_printf("%s/logs/%s.log", home, flow);
 }
 
 bool tap_daemon_query(const char *home, const char *flow, tap_daemon_status *out)
 {
     memset(out, 0, sizeof *out);
-    uint16_t port = 0;
-    if (!tap_daemon_running(home, flow, NULL, &port))
+    char *body = NULL;
+    if (!tap_daemon_status_body(home, flow, &body))
         return false;
-    char body[8192];
     bson_t doc;
     bson_error_t error;
-    if (!http_get_status(port, body, sizeof body) || !bson_init_from_json(&doc, body, -1, &error)) {
+    bool parsed = body && bson_init_from_json(&doc, body, -1, &error);
+    bson_free(body);
+    if (!parsed) {
         snprintf(out->state, sizeof out->state, "starting");
         return true;
     }

@@ -77,6 +77,21 @@ bool tap_dispatch(tap_session *s, const tap_command *cmd, const char *text, cons
     case TAP_CMD_START: return tap_flow_start(s, arg, err);
     case TAP_CMD_STOP: return tap_flow_stop(s, arg, err);
     case TAP_CMD_RESET: return tap_flow_reset(s, arg, err);
+    case TAP_CMD_STATS: {
+        bool json = false;
+        char why[200];
+        if (!tap_stats_options_parse(cmd, &json, why, sizeof why))
+            return tf_error_set(err, TF_ERR_CONFIG, 0, "%s", why), false;
+        return tap_flow_stats_show(s, arg, json, err);
+    }
+    case TAP_CMD_LOGS: {
+        tap_logs_options opts;
+        char why[200];
+        if (!tap_logs_options_parse(cmd, &opts, why, sizeof why))
+            return tf_error_set(err, TF_ERR_CONFIG, 0, "%s", why), false;
+        return tap_flow_logs(s, arg, &opts, err);
+    }
+    case TAP_CMD_MONITOR: return tap_flow_monitor(s, arg, err);
     case TAP_CMD_SHOW_FLOWS: return tap_flow_list(s, err);
     case TAP_CMD_SHOW_TABLES: return inspect(s, TAP_SHOW_TABLES, NULL, 0, err);
     case TAP_CMD_USE: return use(s, arg, err);

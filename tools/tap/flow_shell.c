@@ -23,7 +23,7 @@ static void say(const tap_session *s, const char *fmt, const char *arg)
 }
 
 /* Flow names become file names (HOME/flows/NAME.tap). */
-static bool valid_flow_name(const char *name, tf_error *err)
+bool tap_flow_name_valid(const char *name, tf_error *err)
 {
     bool ok = name && name[0] && name[0] != '.' && strlen(name) <= 100;
     for (const char *p = name; ok && *p; p++)
@@ -100,7 +100,7 @@ static bool say_edit(tap_session *s, const tf_flow_spec *spec, const char *old_t
 static bool save_spec(tap_session *s, tf_flow_spec *spec, bool *saved, tf_error *err)
 {
     *saved = false;
-    if (!valid_flow_name(spec->name, err) || tf_flow_spec_check(spec, err) != TF_OK)
+    if (!tap_flow_name_valid(spec->name, err) || tf_flow_spec_check(spec, err) != TF_OK)
         return false;
     char hash[TF_FLOW_HASH_HEX_LEN + 1];
     tf_flow_spec_hash(spec, hash);
@@ -181,7 +181,7 @@ bool tap_flow_run(tap_session *s, const char *text, const char *file, unsigned l
 
 bool tap_flow_start(tap_session *s, const char *name, tf_error *err)
 {
-    if (!valid_flow_name(name, err) || !tap_config(s, err))
+    if (!tap_flow_name_valid(name, err) || !tap_config(s, err))
         return false;
     long pid = 0;
     if (tap_daemon_running(s->home, name, &pid, NULL)) {
@@ -207,7 +207,7 @@ bool tap_flow_start(tap_session *s, const char *name, tf_error *err)
 
 bool tap_flow_stop(tap_session *s, const char *name, tf_error *err)
 {
-    if (!valid_flow_name(name, err))
+    if (!tap_flow_name_valid(name, err))
         return false;
     bool was_running = false;
     if (!tap_daemon_stop(s->home, name, &was_running, err))
@@ -222,7 +222,7 @@ bool tap_flow_stop(tap_session *s, const char *name, tf_error *err)
 
 bool tap_flow_reset(tap_session *s, const char *name, tf_error *err)
 {
-    if (!valid_flow_name(name, err) || !tap_config(s, err))
+    if (!tap_flow_name_valid(name, err) || !tap_config(s, err))
         return false;
     tf_flow_record rec;
     bool found = false;
@@ -310,7 +310,7 @@ static bool died_with_error(const char *home, const char *name, char *why, size_
 
 bool tap_flow_status(tap_session *s, const char *name, tf_error *err)
 {
-    if (!valid_flow_name(name, err) || !tap_config(s, err))
+    if (!tap_flow_name_valid(name, err) || !tap_config(s, err))
         return false;
     tap_daemon_status st;
     if (tap_daemon_query(s->home, name, &st)) {

@@ -9,6 +9,9 @@
  *   inspect_mysql.c / inspect_mongo.c   show tables, desc, peek, count
  *   datasource.c  datasource add / list / test
  *   json_pretty.c indented relaxed extended JSON
+ *   flow_stats.c  the daemon's /status as stats and monitor print it (no I/O)
+ *   log_lines.c   a flow's log: levels, the last N lines, following it
+ *   observe.c     stats, logs and monitor NAME
  */
 #ifndef TAPFLOW_TAP_H
 #define TAPFLOW_TAP_H
@@ -29,6 +32,9 @@ typedef enum tap_cmd_kind {
     TAP_CMD_START,
     TAP_CMD_STOP,
     TAP_CMD_RESET,
+    TAP_CMD_STATS,
+    TAP_CMD_LOGS,
+    TAP_CMD_MONITOR,
     TAP_CMD_SHOW_FLOWS,
     TAP_CMD_SHOW_TABLES,
     TAP_CMD_USE,
@@ -63,6 +69,32 @@ void tap_command_cleanup(tap_command *cmd);
 /* The commands and what they do, for help. */
 extern const char tap_help_text[];
 
+/* A line of a flow's log is ERROR when it says "error", WARN when it says
+ * "warning", else INFO (the daemon's lines carry no level field; matched
+ * without regard to case). */
+typedef enum tap_log_level {
+    TAP_LOG_INFO = 0,
+    TAP_LOG_WARN,
+    TAP_LOG_ERROR,
+} tap_log_level;
+
+#define TAP_LOGS_DEFAULT_LIMIT 50
+#define TAP_LOGS_MAX_LIMIT 1000000
+
+typedef struct tap_logs_options {
+    bool follow;         /* --follow: then new lines until SIGINT */
+    tap_log_level level; /* --level: the lines at this level or above */
+    long limit;          /* --limit: the last N such lines */
+} tap_logs_options;
+
+/* "error", "warn"/"warning", "info" (any case); false for anything else. */
+bool tap_log_level_parse(const char *text, tap_log_level *out);
+/* The options of a parsed `logs NAME ...` (argv[0] is NAME); false with
+ * a one-line message. */
+bool tap_logs_options_parse(const tap_command *cmd, tap_logs_options *out, char *err, size_t cap);
+/* `stats NAME [--json]`. */
+bool tap_stats_options_parse(const tap_command *cmd, bool *json, char *err, size_t cap);
+
 /* ---- the session ------------------------------------------------------ */
 
 struct tfr_config;
@@ -92,6 +124,9 @@ bool tap_dispatch(tap_session *s, const tap_command *cmd, const char *text, cons
 /* ---- flow_shell.c ---- */
 
 bool tap_flow_run(tap_session *s, const char *text, const char *file, unsigned line, tf_error *err);
+/* Flow names become file names: letters, digits, '_', '-', '.' (not first),
+ * at most 100; false with err otherwise. */
+bool tap_flow_name_valid(const char *name, tf_error *err);
 /* `show flows` */
 bool tap_flow_list(tap_session *s, tf_error *err);
 /* Saves/starts/stops/prints status of a saved flow by name. */
@@ -126,6 +161,11 @@ bool tap_rebuild_mark(const char *home, const char *flow, tf_error *err);
 bool tap_daemon_stop(const char *home, const char *flow, bool *was_running, tf_error *err);
 /* GET /status of the running daemon; false when it does not run. */
 bool tap_daemon_query(const char *home, const char *flow, tap_daemon_status *out);
+/* The body of GET /status (bson_free) in *body, NULL when the running
+ * daemon does not answer yet; false when it does not run. */
+bool tap_daemon_status_body(const char *home, const char *flow, char **body);
+/* HOME/logs/NAME.log (bson_free). */
+char *tap_daemon_log_path(const char *home, const char *flow);
 /* The last line of HOME/logs/NAME.log that says "error", of the flow's
  * latest run only (empty if none). */
 void tap_daemon_last_error(const char *home, const char *flow, char *out, size_t cap);
@@ -157,6 +197,79 @@ bool tap_mysql_conn(const struct tfr_datasource *ds, struct tf_conn_options *con
 bool tap_datasource_add(tap_session *s, const tap_command *cmd, tf_error *err);
 bool tap_datasource_list(tap_session *s, tf_error *err);
 bool tap_datasource_test(tap_session *s, const char *name, tf_error *err);
+
+/* ---- flow_stats.c ---- */
+
+/* Inserts, updates and deletes of one source table or target collection. */
+typedef struct tap_op_counts {
+    char *name;
+    int64_t insert, update, delete_;
+} tap_op_counts;
+
+/* What GET /status says, with its "stats" object (tap_flow_stats_parse). */
+typedef struct tap_flow_stats {
+    char state[32];
+    char position[256];
+    char error[300];
+    bool has_stats; /* the daemon answers "stats" (an older one does not) */
+    int64_t started_ms;
+    int64_t snapshot_started_ms, snapshot_ended_ms; /* 0: not (yet) */
+    int64_t snapshot_rows;
+    tap_op_counts *input, *output; /* per source table / target collection */
+    size_t input_count, output_count;
+    double qps_current, qps_average, qps_max, qps_last_5m;
+    bool lag_known;
+    int64_t lag_ms; /* stats.lag_ms, else the status' delay_ms */
+    /* the rest of /status */
+    int64_t delay_ms, total_rows, snapshot_rows_read, documents;
+    char resync_table[200]; /* empty: no table re-syncs now */
+    int64_t resync_queued, resync_chunks, resync_rows_read, resync_rows_changed, resync_completed;
+} tap_flow_stats;
+
+void tap_flow_stats_init(tap_flow_stats *st);
+void tap_flow_stats_cleanup(tap_flow_stats *st);
+/* Fills st (initialised) from a /status body; false with err when it is no
+ * JSON object. Unknown fields are skipped, missing ones stay 0. */
+bool tap_flow_stats_parse(const char *json, tap_flow_stats *st, char *err, size_t cap);
+/* `stats NAME --json`: {"flow", "state", "position", ["error"], the fields of
+ * "stats" as the daemon wrote them, "resync"} (bson_free), NULL with err. */
+char *tap_flow_stats_json(const char *flow, const char *status_json, char *err, size_t cap);
+/* "332 ms", "4.2 s", "3m 05s", "2h 10m", "3d 04h". */
+void tap_format_duration(int64_t ms, char *out, size_t cap);
+/* `stats NAME`: a block of "  label  value" lines and two tables of counts. */
+void tap_flow_stats_print(FILE *out, const char *flow, const tap_flow_stats *st, int64_t now_ms);
+/* One frame of `monitor NAME` (running false: the flow does not run). */
+void tap_monitor_frame(FILE *out, const char *flow, const tap_flow_stats *st, bool running,
+                       int64_t now_ms, bool interactive);
+
+/* ---- log_lines.c ---- */
+
+/* The level of a log line (see tap_log_level). */
+tap_log_level tap_log_level_of(const char *line);
+const char *tap_log_level_name(tap_log_level level);
+
+/* The last `limit` lines pushed: a ring that keeps copies. */
+typedef struct tap_line_ring {
+    char **lines;
+    size_t cap, count, next;
+} tap_line_ring;
+
+void tap_line_ring_init(tap_line_ring *r, size_t cap);
+void tap_line_ring_push(tap_line_ring *r, const char *line);
+/* The i-th oldest line kept (i < count). */
+const char *tap_line_ring_get(const tap_line_ring *r, size_t i);
+void tap_line_ring_cleanup(tap_line_ring *r);
+
+/* Reads complete lines from f (from where it is) and calls fn with each
+ * one at `level` or above; a last line without its newline is left
+ * unread (f is moved back to its start) for a writer still writing it. */
+void tap_log_scan(FILE *f, tap_log_level level, void (*fn)(void *arg, const char *line), void *arg);
+
+/* ---- observe.c ---- */
+
+bool tap_flow_stats_show(tap_session *s, const char *name, bool json, tf_error *err);
+bool tap_flow_logs(tap_session *s, const char *name, const tap_logs_options *opts, tf_error *err);
+bool tap_flow_monitor(tap_session *s, const char *name, tf_error *err);
 
 /* ---- json_pretty.c ---- */
 

@@ -170,6 +170,44 @@ int tfr_run(const tfr_run_options *opt);
 
 /* ---- status_http.c --------------------------------------------------- */
 
+/* Row changes or document writes of one table or collection, by kind. */
+typedef struct tfr_op_counts {
+    const char *name;
+    uint64_t insert, update, delete;
+} tfr_op_counts;
+
+/* Durations in buckets (counts[i]: at most bounds[i] and above bounds[i-1];
+ * counts[bound_count]: the rest), for Prometheus' _bucket/_sum/_count. */
+typedef struct tfr_histogram {
+    const double *bounds;
+    size_t bound_count;
+    const uint64_t *counts;
+    uint64_t total;
+    double sum_seconds;
+} tfr_histogram;
+
+/* The page's charts: one sample every TFR_HISTORY_INTERVAL_MS, the last
+ * TFR_HISTORY_SAMPLES of them (15 minutes). */
+#define TFR_HISTORY_INTERVAL_MS 5000
+#define TFR_HISTORY_SAMPLES 180
+
+typedef struct tfr_history_sample {
+    int64_t at_ms;    /* epoch ms */
+    double qps;       /* source row changes per second over the interval */
+    int64_t delay_ms; /* the highest delay seen in the interval */
+    uint64_t rows;    /* source row changes applied in this run, at at_ms */
+} tfr_history_sample;
+
+typedef struct tfr_history {
+    tfr_history_sample samples[TFR_HISTORY_SAMPLES]; /* a ring */
+    size_t next, count;
+    uint64_t version; /* one more with each sample */
+} tfr_history;
+
+/* The sample i places before the newest (0: the newest); i < count. */
+const tfr_history_sample *tfr_history_at(const tfr_history *h, size_t i);
+void tfr_history_add(tfr_history *h, const tfr_history_sample *s);
+
 typedef struct tfr_status {
     const char *flow;
     const char *state; /* running | snapshot | error | stopped | starting */
@@ -185,6 +223,26 @@ typedef struct tfr_status {
     const char *resync_table;
     uint64_t resync_queued, resync_chunks, resync_rows_read, resync_rows_changed;
     uint64_t resync_completed;
+
+    /* "stats" (tap stats, flow.stats()) */
+    int64_t now_ms, started_ms;                     /* epoch ms */
+    int64_t snapshot_started_ms, snapshot_ended_ms; /* 0: none in this run */
+    const tfr_op_counts *input;                     /* source row changes per table (this run) */
+    size_t input_count;
+    tfr_op_counts output; /* documents written, by kind; name: the collection */
+    double qps_average, qps_max, qps_last_5m;
+
+    /* /metrics only */
+    const char *version;
+    uint64_t transactions;
+    tfr_histogram write_latency, checkpoint_latency;
+    int64_t checkpoint_acked_ms; /* 0: none acknowledged in this run */
+    uint64_t view_rows, view_bytes;
+    uint64_t resync_rows_read_total, resync_rows_changed_total;
+    uint64_t source_reconnects, target_retries;
+    uint64_t errors_fatal, errors_resync_read;
+
+    const tfr_history *history; /* NULL: none */
 } tfr_status;
 
 typedef struct tfr_status_server tfr_status_server;
@@ -201,6 +259,20 @@ void tfr_status_server_publish(tfr_status_server *s);
 void tfr_status_server_free(tfr_status_server *s);
 /* JSON of a status (free with bson_free). */
 char *tfr_status_json(const tfr_status *st);
+/* /history: {"interval_ms": 5000, "samples": [{"t", "qps", "delay_ms", "rows"}, ...]}
+ * oldest first (bson_free). */
+char *tfr_history_json(const tfr_history *h);
+
+/* ---- metrics.c -------------------------------------------------------- */
+
+/* The Prometheus text exposition (format 0.0.4) of a status (bson_free). */
+char *tfr_status_metrics(const tfr_status *st);
+
+/* ---- page.c ----------------------------------------------------------- */
+
+/* The live status page at / (HTML, self-contained; it reads /status and
+ * /history). */
+extern const char tfr_status_page[];
 
 /* `tapflow-replica status NAME`: GET /status from host:port and print the
  * guide's line. Returns the exit code. */

@@ -86,9 +86,22 @@ typedef struct daemon_ctx {
     size_t root_key_count;
     char **root_key;
 
-    double qps;
+    double qps, qps_max;
     uint64_t qps_rows;
     int64_t qps_at_ms;
+    int64_t started_ms, snapshot_started_ms, snapshot_ended_ms;
+    uint64_t errors_fatal;
+    /* the page's charts: a sample every TFR_HISTORY_INTERVAL_MS */
+    tfr_history history;
+    int64_t history_at_ms;
+    uint64_t history_rows;
+    int64_t history_delay_ms; /* the highest delay since the last sample */
+    /* what status_fill hands out (valid until the next call) */
+    tfr_op_counts *input;
+    tf_pipeline_table_stats *table_stats;
+    size_t table_cap;
+    tf_pipeline_stats last_ps;
+    tf_sink_stats last_ss;
     int exit_code;
     int64_t phase_started_ms;
     int64_t status_published_ms;
@@ -109,6 +122,7 @@ static bool phase_is(const daemon_ctx *d, tf_pipeline_phase phase)
 static void fatal(daemon_ctx *d, const tf_error *err)
 {
     tfr_log("error: %s", err->message);
+    d->errors_fatal++;
     tf_pipeline_fail(d->pipeline, err);
     d->exit_code = 1;
     if (d->status)
@@ -116,11 +130,51 @@ static void fatal(daemon_ctx *d, const tf_error *err)
     event_base_loopexit(d->base, NULL);
 }
 
+/* Source row changes applied in this run (snapshot included), from the
+ * per-table counters. */
+static uint64_t rows_this_run(daemon_ctx *d, size_t *table_count)
+{
+    size_t n = tf_pipeline_get_table_stats(d->pipeline, d->table_stats, d->table_cap);
+    if (n > d->table_cap) {
+        d->table_cap = n;
+        d->table_stats = bson_realloc(d->table_stats, n * sizeof *d->table_stats);
+        d->input = bson_realloc(d->input, n * sizeof *d->input);
+        n = tf_pipeline_get_table_stats(d->pipeline, d->table_stats, d->table_cap);
+    }
+    uint64_t rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tf_pipeline_table_stats *t = &d->table_stats[i];
+        d->input[i] = (tfr_op_counts){t->table, t->inserts, t->updates, t->deletes};
+        rows += t->inserts + t->updates + t->deletes;
+    }
+    if (table_count)
+        *table_count = n;
+    return rows;
+}
+
+/* Rows per second over the last five minutes of the history (over the
+ * whole run when it is younger). */
+static double qps_last_5m(const daemon_ctx *d, uint64_t rows, int64_t now)
+{
+    int64_t since = d->started_ms;
+    uint64_t rows_then = 0;
+    for (size_t i = 0; i < d->history.count; i++) {
+        const tfr_history_sample *s = tfr_history_at(&d->history, i);
+        if (now - s->at_ms > 300 * 1000)
+            break;
+        since = s->at_ms;
+        rows_then = s->rows;
+    }
+    return now > since ? (double)(rows - rows_then) * 1000.0 / (double)(now - since) : 0.0;
+}
+
 static void status_fill(void *arg, tfr_status *out)
 {
     daemon_ctx *d = arg;
+    int64_t now = now_ms();
     tf_pipeline_stats ps;
     tf_pipeline_get_stats(d->pipeline, &ps);
+    d->last_ps = ps;
     out->flow = d->spec->name;
     out->state = tf_pipeline_phase_name(tf_pipeline_get_phase(d->pipeline));
     out->qps = d->qps;
@@ -137,11 +191,69 @@ static void status_fill(void *arg, tfr_status *out)
     out->resync_rows_read = rs.rows_read;
     out->resync_rows_changed = rs.rows_changed;
     out->resync_completed = rs.completed;
-    if (d->writer) {
-        tf_sink_stats st;
-        tf_sink_worker_get_stats(d->writer, &st);
-        out->documents = st.ops_written;
-    }
+    /* the sink is reopened once (snapshot): its counters are the ones of
+     * the run's last writer, taken while there is one */
+    if (d->writer)
+        tf_sink_worker_get_stats(d->writer, &d->last_ss);
+    const tf_sink_stats *ss = &d->last_ss;
+    out->documents = ss->ops_written;
+
+    out->now_ms = now;
+    out->started_ms = d->started_ms;
+    out->snapshot_started_ms = d->snapshot_started_ms;
+    out->snapshot_ended_ms = d->snapshot_ended_ms;
+    uint64_t rows = rows_this_run(d, &out->input_count);
+    out->input = d->input;
+    out->output =
+        (tfr_op_counts){d->spec->target_collection, ss->inserted, ss->updated, ss->deleted};
+    out->qps_average =
+        now > d->started_ms ? (double)rows * 1000.0 / (double)(now - d->started_ms) : 0.0;
+    out->qps_max = d->qps_max;
+    out->qps_last_5m = qps_last_5m(d, rows, now);
+
+    out->version = tf_tapflow_version();
+    out->transactions = ps.transactions;
+    out->write_latency =
+        (tfr_histogram){tf_sink_latency_bounds, TF_SINK_LATENCY_BUCKETS, ss->write_latency.count,
+                        ss->write_latency.total, ss->write_latency.sum_seconds};
+    const tf_latency_histogram *cl = &d->last_ps.checkpoint_latency;
+    out->checkpoint_latency = (tfr_histogram){tf_sink_latency_bounds, TF_SINK_LATENCY_BUCKETS,
+                                              cl->count, cl->total, cl->sum_seconds};
+    out->checkpoint_acked_ms = ps.checkpoint_acked_ms;
+    tf_view_stats vs;
+    tf_view_get_stats(d->view, &vs);
+    out->view_rows = vs.row_count;
+    out->view_bytes = vs.memory_bytes;
+    out->resync_rows_read_total = rs.rows_read_total;
+    out->resync_rows_changed_total = rs.rows_changed_total;
+    out->source_reconnects = d->replica ? tf_replica_get_stats(d->replica)->reconnects : 0;
+    out->target_retries = ss->retries;
+    out->errors_fatal = d->errors_fatal;
+    out->errors_resync_read = rs.read_errors;
+    out->history = &d->history;
+}
+
+/* Every TFR_HISTORY_INTERVAL_MS: a sample for the page's charts; the
+ * highest delay in between is kept, so a short spike shows. */
+static void history_tick(daemon_ctx *d, int64_t now)
+{
+    tf_pipeline_stats ps;
+    tf_pipeline_get_stats(d->pipeline, &ps);
+    if (ps.delay_ms > d->history_delay_ms)
+        d->history_delay_ms = ps.delay_ms;
+    if (now - d->history_at_ms < TFR_HISTORY_INTERVAL_MS)
+        return;
+    uint64_t rows = rows_this_run(d, NULL);
+    tfr_history_sample s = {
+        .at_ms = now,
+        .qps = (double)(rows - d->history_rows) * 1000.0 / (double)(now - d->history_at_ms),
+        .delay_ms = d->history_delay_ms,
+        .rows = rows,
+    };
+    tfr_history_add(&d->history, &s);
+    d->history_at_ms = now;
+    d->history_rows = rows;
+    d->history_delay_ms = ps.delay_ms;
 }
 
 /* The replica's position after the last transaction applied. */
@@ -433,6 +545,7 @@ static void on_snapshot_done(tf_snapshot *s, const tf_error *serr, void *arg)
             "checkpoint written",
             ps.snapshot_rows, st.ops_written, (double)ss.base_bytes / 1e6, ss.base_chunks,
             (double)(now_ms() - t1) / 1000.0, (double)(now_ms() - d->phase_started_ms) / 1000.0);
+    d->snapshot_ended_ms = now_ms();
     tf_replica_options ro = {0};
     tf_snapshot_replica_start(tf_snapshot_get_position(s), &ro);
     if (!start_stream(d, ro.start, &err))
@@ -458,6 +571,7 @@ static bool start_snapshot(daemon_ctx *d, tf_error *err)
         return false;
     tf_pipeline_set_phase(d->pipeline, TF_PIPELINE_SNAPSHOT);
     d->phase_started_ms = now_ms();
+    d->snapshot_started_ms = d->phase_started_ms;
     tfr_log("snapshot of %zu tables of %s started", d->table_count, d->src->database);
     return true;
 }
@@ -568,9 +682,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         tf_pipeline_stats ps;
         tf_pipeline_get_stats(d->pipeline, &ps);
         d->qps = (double)(ps.rows_total - d->qps_rows) * 1000.0 / (double)(now - d->qps_at_ms);
+        if (d->qps > d->qps_max)
+            d->qps_max = d->qps;
         d->qps_rows = ps.rows_total;
         d->qps_at_ms = now;
     }
+    history_tick(d, now);
     pipeline_tick(d, now);
 }
 
@@ -991,6 +1108,7 @@ int tfr_run(const tfr_run_options *opt)
 {
     daemon_ctx d = {0};
     d.opt = opt;
+    d.started_ms = d.history_at_ms = d.qps_at_ms = now_ms();
     tf_error err = {0};
     int rc = 1;
     if (!tfr_config_load(opt->config_file, &d.cfg, &err) ||
@@ -1032,7 +1150,8 @@ int tfr_run(const tfr_run_options *opt)
     d.status = tfr_status_server_start(d.cfg.status_host, d.cfg.status_port, status_fill, &d, &err);
     if (!d.status)
         goto out;
-    tfr_log("status on http://%s:%u/status", d.cfg.status_host, d.cfg.status_port);
+    tfr_log("status on http://%s:%u/ (/status, /metrics, /history)", d.cfg.status_host,
+            d.cfg.status_port);
     d.sig_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
     d.sig_int = evsignal_new(d.base, SIGINT, on_signal, &d);
     event_add(d.sig_term, NULL);
@@ -1077,6 +1196,8 @@ done:
         bson_free(d.root_key[i]);
     bson_free(d.root_key);
     tfr_config_cleanup(&d.cfg);
+    bson_free(d.input);
+    bson_free(d.table_stats);
     if (d.base)
         event_base_free(d.base);
     return rc;
