@@ -6,12 +6,15 @@
              relation=[["customer_id", "customer_id"]])
     f.write_to("MongoDB_ECommerce.orderSingleView")
     f.save(); f.start(); f.status(); f.stop()
+    f.stats()                       # TapFlow's stats of the running flow, a dict
+    f.logs(limit=20, level="error") # the flow's log lines; follow=True: an iterator
 
 Each definition call checks its arguments the way the Tap Shell's parser does
 (view/flow_parse.c, view/flow_spec.c), raising FlowError with the reason,
 prints the shell's "Flow updated: ..." lines and returns the flow, so calls
 chain. save() hands the flow, written in the shell's language, to `tap -q -f -`.
 """
+import json
 import re
 import time
 
@@ -24,6 +27,9 @@ FLOW_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}\Z")
 DATASOURCE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}\Z")
 STATUS_LINE = re.compile(r"job current status is: (\w+), qps is: ([0-9.]+), total rows: (\d+), "
                          r"delay is: (\d+)ms")
+# What tap's `logs --level` takes (tools/tap/command.c) and its --limit range.
+LOG_LEVELS = ("error", "warn", "warning", "info")
+LOGS_MAX_LIMIT = 1000000
 # status() pauses this long before answering any state but running or error,
 # so that a loop polling it until "running" does not spin on the CPU.
 NOT_RUNNING_PAUSE_S = 0.5
@@ -255,3 +261,46 @@ class Flow:
         if state not in ("running", "error"):
             time.sleep(NOT_RUNNING_PAUSE_S)
         return state
+
+    # ---- watching, through tap ----
+
+    def stats(self):
+        """TapFlow's stats of the running flow, from `tap -c 'stats NAME --json'`: a dict
+        with "flow", "state", "position" and the daemon's stats object — "started_ms",
+        "snapshot" ({"started_ms", "ended_ms", "rows"}; None while not started/ended),
+        "input" ({source table: {"insert", "update", "delete"}}), "output" ({target
+        collection: {...}}), "qps" ({"current", "average", "max", "last_5m"}), "lag_ms" —
+        and "resync" (the table re-sync's progress). Raises TapflowError with tap's
+        message when the flow is not running, as `tap -c 'stats NAME'` exits 1."""
+        out = sessions.current().run(["-c", "stats %s --json" % self.name])
+        try:
+            stats = json.loads(out)
+        except ValueError:
+            stats = None
+        if not isinstance(stats, dict):
+            raise TapflowError("tapflow: unexpected answer from `tap -c 'stats %s --json'`: %r"
+                               % (self.name, out.strip()[:200]))
+        return stats
+
+    def logs(self, limit=50, level=None, follow=False):
+        """The flow's log (TAPFLOW_HOME/logs/NAME.log), as `tap -c 'logs NAME ...'` prints it.
+
+        limit: the last N lines (1 to 1000000) at level or above; level: "error",
+        "warn" ("warning") or "info" (None: every line). A line is ERROR when it says
+        "error", WARN when it says "warning", else INFO (any case; the daemon's
+        lines have no level field). Returns a list of lines without their newline.
+        follow=True returns an iterator instead: those lines, then each new one as
+        the daemon writes it, until close() (or the end of a `with` block), which
+        interrupts tap (SIGINT) the way Ctrl-C ends `logs --follow` in the shell."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not (
+                1 <= limit <= LOGS_MAX_LIMIT):
+            raise FlowError("logs: limit must be a number from 1 to %d, got %r"
+                            % (LOGS_MAX_LIMIT, limit))
+        if level is not None and (not isinstance(level, str) or level.lower() not in LOG_LEVELS):
+            raise FlowError('logs: level must be "error", "warn" or "info", got %r' % (level,))
+        command = "logs %s --limit %d" % (self.name, limit)
+        if level is not None:
+            command += " --level %s" % level.lower()
+        if follow:
+            return sessions.current().follow(["-c", command + " --follow"])
+        return sessions.current().run(["-c", command]).splitlines()

@@ -9,6 +9,7 @@ Lookup order (the same as tap's own, see notes/TAP_CONTRACT.md):
 import os
 import re
 import shutil
+import signal
 import subprocess
 
 from tapflow.errors import TapflowError
@@ -18,6 +19,15 @@ BUILT_TAP = os.path.join(REPO, "build", "tools", "tap", "tap")
 # start waits for the daemon's status endpoint and stop for its exit (<= 60 s).
 TAP_TIMEOUT_S = 180
 SCRIPT_LOCATION = re.compile(r"^tap: (-|-c):\d+: ")
+# How long a followed tap has to end after SIGINT before it is killed.
+FOLLOW_STOP_S = 10
+
+
+def _tap_error(stderr, returncode):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    detail = lines[-1] if lines else "tap: exit status %d, no message" % returncode
+    # The location is in text the SDK wrote (stdin or -c), not the user's.
+    return TapflowError(SCRIPT_LOCATION.sub("tap: ", detail, count=1))
 
 
 def find_config(config=None):
@@ -72,11 +82,72 @@ class Session:
         except OSError as e:
             raise TapflowError("tapflow: cannot run %s: %s" % (self.tap, e.strerror)) from None
         if r.returncode != 0:
-            lines = [line for line in r.stderr.splitlines() if line.strip()]
-            detail = lines[-1] if lines else "tap: exit status %d, no message" % r.returncode
-            # The location is in text the SDK wrote (stdin or -c), not the user's.
-            raise TapflowError(SCRIPT_LOCATION.sub("tap: ", detail, count=1))
+            raise _tap_error(r.stderr, r.returncode)
         return r.stdout
+
+    def follow(self, args):
+        """Starts tap on a command that runs until interrupted (logs --follow) and
+        returns a Follow: an iterator over its output lines."""
+        cmd = [self.tap, "--config", self.config, "-q"] + list(args)
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, bufsize=1)
+        except OSError as e:
+            raise TapflowError("tapflow: cannot run %s: %s" % (self.tap, e.strerror)) from None
+        return Follow(proc)
+
+
+class Follow:
+    """The lines of a running `tap ... --follow`, without their newline, as they come.
+    close() (or leaving a `with` block) interrupts tap with SIGINT, as Ctrl-C does;
+    tap failing (no such flow, no log) raises TapflowError with its message."""
+
+    def __init__(self, proc):
+        self.proc = proc
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.proc.stdout.closed:
+            raise StopIteration
+        line = self.proc.stdout.readline()
+        if line:
+            return line[:-1] if line.endswith("\n") else line
+        self.proc.wait()
+        stderr = self.proc.stderr.read()
+        self._release()
+        if self.proc.returncode not in (0, -signal.SIGINT):
+            raise _tap_error(stderr, self.proc.returncode)
+        raise StopIteration
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(FOLLOW_STOP_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._release()
+
+    def _release(self):
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream and not stream.closed:
+                stream.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 (interpreter shutdown)
+            pass
 
 
 # The session init() made; flows created before init() make one on first use.

@@ -50,7 +50,7 @@ class FakeTapCase(unittest.TestCase):
             f.write("[tapflow]\n")
         self.log = os.path.join(self.tmp.name, "calls.jsonl")
         self.env = {"TAPFLOW_CONFIG": self.conf, "TAPFLOW_TAP": FAKE_TAP, "FAKE_TAP_LOG": self.log}
-        self.saved_env = {k: os.environ.get(k) for k in list(self.env) + ["FAKE_TAP_STATES",
+        self.saved_env = {k: os.environ.get(k) for k in list(self.env) + ["FAKE_TAP_STATES", "FAKE_TAP_STATS",
                                                                            "FAKE_TAP_FAIL"]}
         os.environ.update(self.env)
         self.saved_pause = flow_module.NOT_RUNNING_PAUSE_S
@@ -313,6 +313,65 @@ class Running(FakeTapCase):
         self.assertEqual(out, "")
         result, _ = self.quiet(f.status)
         self.assertIsInstance(result, TapflowError)
+
+
+class Watching(FakeTapCase):
+    def test_stats_is_the_json_of_stats(self):
+        st = Flow("S").stats()
+        self.assertEqual(self.calls()[-1]["argv"][3:], ["-c", "stats S --json"])
+        self.assertEqual(st["state"], "running")
+        self.assertEqual(st["position"], "0-1-9")
+        self.assertEqual(st["input"]["ecom_orders"], {"insert": 2, "update": 1, "delete": 0})
+        self.assertEqual(st["output"]["orderSingleView"]["update"], 2)
+        self.assertIsNone(st["snapshot"]["ended_ms"])
+        self.assertEqual(st["qps"]["max"], 9.0)
+        self.assertEqual(st["lag_ms"], 12)
+
+    def test_stats_of_a_flow_not_running_raises(self):
+        os.environ["FAKE_TAP_FAIL"] = "flow S is not running (start S runs it)"
+        result, _ = self.quiet(Flow("S").stats)
+        self.assertIsInstance(result, TapflowError)
+        self.assertEqual(str(result), "tap: flow S is not running (start S runs it)")
+
+    def test_stats_not_json_raises(self):
+        os.environ["FAKE_TAP_STATS"] = "job current status is: running"
+        result, _ = self.quiet(Flow("S").stats)
+        self.assertIsInstance(result, TapflowError)
+        self.assertIn("unexpected answer", str(result))
+
+    def test_logs_lines_and_options(self):
+        lines = Flow("S").logs()
+        self.assertEqual(len(lines), 3)
+        self.assertTrue(lines[2].endswith("tapflow-replica: error: planted"))
+        Flow("S").logs(limit=5, level="ERROR")
+        self.assertEqual([c["argv"][3:] for c in self.calls()],
+                         [["-c", "logs S --limit 50"], ["-c", "logs S --limit 5 --level error"]])
+
+    def test_logs_bad_arguments(self):
+        for kw, why in (({"limit": 0}, "limit must be a number from 1 to 1000000"),
+                        ({"limit": "5"}, "limit must be"), ({"limit": True}, "limit must be"),
+                        ({"level": "debug"}, 'level must be "error", "warn" or "info"')):
+            result, _ = self.quiet(Flow("S").logs, **kw)
+            self.assertIsInstance(result, FlowError)
+            self.assertIn(why, str(result))
+        self.assertEqual(self.calls(), [])
+
+    def test_logs_follow_iterates_until_closed(self):
+        with Flow("S").logs(limit=3, level="warn", follow=True) as lines:
+            got = [next(lines) for _ in range(5)]
+        self.assertTrue(got[0].endswith("snapshot done"))
+        self.assertEqual(got[3:], ["new line 1", "new line 2"])
+        calls = self.calls()
+        self.assertEqual(calls[0]["argv"][3:], ["-c", "logs S --limit 3 --level warn --follow"])
+        self.assertEqual(calls[-1], {"interrupted": True})  # SIGINT, as Ctrl-C
+        self.assertEqual(list(lines), [])
+
+    def test_logs_follow_failure_raises(self):
+        os.environ["FAKE_TAP_FAIL"] = "flow S has no log"
+        lines = Flow("S").logs(follow=True)
+        with self.assertRaises(TapflowError) as cm:
+            next(lines)
+        self.assertEqual(str(cm.exception), "tap: flow S has no log")
 
 
 if __name__ == "__main__":
