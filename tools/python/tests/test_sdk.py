@@ -50,8 +50,8 @@ class FakeTapCase(unittest.TestCase):
             f.write("[tapflow]\n")
         self.log = os.path.join(self.tmp.name, "calls.jsonl")
         self.env = {"TAPFLOW_CONFIG": self.conf, "TAPFLOW_TAP": FAKE_TAP, "FAKE_TAP_LOG": self.log}
-        self.saved_env = {k: os.environ.get(k) for k in list(self.env) + ["FAKE_TAP_STATES", "FAKE_TAP_STATS",
-                                                                           "FAKE_TAP_FAIL"]}
+        self.saved_env = {k: os.environ.get(k) for k in list(self.env) + [
+            "FAKE_TAP_STATES", "FAKE_TAP_STATS", "FAKE_TAP_FAIL"]}
         os.environ.update(self.env)
         self.saved_pause = flow_module.NOT_RUNNING_PAUSE_S
         flow_module.NOT_RUNNING_PAUSE_S = 0.01
