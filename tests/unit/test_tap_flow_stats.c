@@ -164,6 +164,9 @@ static void test_status_without_stats(void **state)
     tap_flow_stats_init(&st);
     assert_true(tap_flow_stats_parse("{}", &st, err, sizeof err));
     assert_string_equal(st.state, "starting");
+    assert_string_equal(printed(print_stats_at_30s, &st),
+                        "flow Order_SingleView_Sync: starting\n"
+                        "  (no figures yet: the daemon's status endpoint does not answer yet)\n");
     tap_flow_stats_cleanup(&st);
 }
 

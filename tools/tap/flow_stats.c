@@ -319,6 +319,10 @@ static void print_body(FILE *out, const tap_flow_stats *st, int64_t now_ms)
 {
     char buf[300], lag[40];
     tap_format_duration(st->lag_ms, lag, sizeof lag);
+    if (!st->has_stats && strcmp(st->state, "starting") == 0) {
+        fprintf(out, "  (no figures yet: the daemon's status endpoint does not answer yet)\n");
+        return;
+    }
     if (!st->has_stats) {
         fprintf(out, "  qps         now %.1f\n", st->qps_current);
         fprintf(out, "  lag         %s\n", lag);
