@@ -384,13 +384,9 @@ static int http_get(const char *host, uint16_t port, char *out, size_t cap, char
     return 0;
 }
 
-int tfr_status_client(const char *flow, const char *host, uint16_t port)
+/* The guide's line from a /status answer (resp: the whole HTTP response). */
+static int print_status(const char *flow, const char *host, uint16_t port, const char *resp)
 {
-    char resp[8192], why[300];
-    if (http_get(host, port, resp, sizeof resp, why, sizeof why) != 0) {
-        fprintf(stderr, "tapflow-replica status: %s: is the flow %s running?\n", why, flow);
-        return 1;
-    }
     const char *body = strstr(resp, "\r\n\r\n");
     bson_t doc;
     bson_error_t error;
@@ -422,4 +418,18 @@ int tfr_status_client(const char *flow, const char *host, uint16_t port)
         fprintf(stderr, "error: %s\n", bson_iter_utf8(&it, NULL));
     bson_destroy(&doc);
     return 0;
+}
+
+int tfr_status_client(const char *flow, const char *host, uint16_t port)
+{
+    /* "stats" names every table of the flow: room for a few hundred */
+    size_t cap = 256 * 1024;
+    char *resp = bson_malloc(cap), why[300];
+    int rc = 1;
+    if (http_get(host, port, resp, cap, why, sizeof why) != 0)
+        fprintf(stderr, "tapflow-replica status: %s: is the flow %s running?\n", why, flow);
+    else
+        rc = print_status(flow, host, port, resp);
+    bson_free(resp);
+    return rc;
 }
