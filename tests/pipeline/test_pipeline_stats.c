@@ -142,6 +142,51 @@ static void test_checkpoint_duration_runs_from_submission_to_acknowledgment(void
     assert_int_equal(st.checkpoint_latency.total, 1);
 }
 
+/* A source busy with other tables sends no heartbeat: a transaction that
+ * changes nothing of the flow tells as well that the documents are
+ * current (delay: its own age when read), not the last change's delay. */
+static void test_delay_follows_transactions_of_other_tables(void **state)
+{
+    fixture *fx = *state;
+    tf_error err = {0};
+    tf_pipeline_set_phase(fx->p, TF_PIPELINE_RUNNING);
+    fake_txn t;
+    fake_txn_init(&t, "0-1-20", "bin.000001", 3000);
+    t.txn.commit_timestamp_us = (int64_t)1000000 * 1000;
+    tf_value o[3];
+    row3(o, "O1", "C1", "1.00");
+    fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+    fx->target.hold = true;
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    fx->target.hold = false;
+    assert_true(tf_pipeline_tick(fx->p, 1000000 + 900, &err));
+    tf_pipeline_stats st;
+    tf_pipeline_get_stats(fx->p, &st);
+    assert_int_equal(st.delay_ms, 900);
+    /* another database's transaction, read 30 ms after its commit */
+    fake_txn_init(&t, "0-1-21", "bin.000001", 3100);
+    t.txn.commit_timestamp_us = (int64_t)1005000 * 1000;
+    fake_txn_row(&t, fake_table_map_in(FAKE_ORDERS, "shop_archive"), TF_ROWS_WRITE, NULL, o);
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    assert_true(tf_pipeline_tick(fx->p, 1005000 + 30, &err));
+    tf_pipeline_get_stats(fx->p, &st);
+    assert_int_equal(st.delay_ms, 30);
+    /* ... but not while a change of the flow waits for the target */
+    fake_txn_init(&t, "0-1-22", "bin.000001", 3200);
+    t.txn.commit_timestamp_us = (int64_t)1006000 * 1000;
+    row3(o, "O2", "C1", "1.00");
+    fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+    fx->target.hold = true;
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    fake_txn_init(&t, "0-1-23", "bin.000001", 3300);
+    t.txn.commit_timestamp_us = (int64_t)1007000 * 1000;
+    fake_txn_row(&t, fake_table_map_in(FAKE_ORDERS, "shop_archive"), TF_ROWS_WRITE, NULL, o);
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    assert_true(tf_pipeline_tick(fx->p, 1007000 + 10, &err));
+    tf_pipeline_get_stats(fx->p, &st);
+    assert_int_equal(st.delay_ms, 1010);
+}
+
 static void test_latency_histogram_buckets_are_upper_bounds(void **state)
 {
     (void)state;
@@ -167,6 +212,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_checkpoint_duration_runs_from_submission_to_acknowledgment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delay_follows_transactions_of_other_tables, setup,
+                                        teardown),
         cmocka_unit_test(test_latency_histogram_buckets_are_upper_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

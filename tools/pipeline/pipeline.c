@@ -279,6 +279,12 @@ static void take_acknowledgments(tf_pipeline *p, int64_t now_ms)
         waiting_us = p->unacked[i].commit_us;
     if (!waiting_us)
         waiting_us = p->unsent_commit_us;
+    if (p->passed_commit_us) {
+        if (!waiting_us)
+            p->acked_delay_ms =
+                now_ms - p->passed_commit_us / 1000 > 0 ? now_ms - p->passed_commit_us / 1000 : 0;
+        p->passed_commit_us = 0;
+    }
     if (p->source_idle && !waiting_us && !p->unacked_count)
         p->acked_delay_ms = 0;
     p->delay_ms = p->acked_delay_ms;
@@ -508,6 +514,11 @@ bool tf_pipeline_apply(tf_pipeline *p, const tf_pipeline_txn *txn, tf_error *err
         p->rows_total += applied;
         if (txn->commit_timestamp_us > p->unsent_commit_us)
             p->unsent_commit_us = txn->commit_timestamp_us;
+    } else if (txn->commit_timestamp_us) {
+        /* Nothing of the flow: the documents are as current as this
+         * transaction (when nothing waits), however busy the source is
+         * with other tables, which keeps heartbeats from coming. */
+        p->passed_commit_us = txn->commit_timestamp_us;
     }
     if (txn->log_file) {
         set_str(&p->binlog_file, txn->log_file);

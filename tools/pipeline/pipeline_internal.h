@@ -84,6 +84,9 @@ struct tf_pipeline {
     bool dirty; /* applied since the last checkpoint */
     int64_t last_checkpoint_ms;
     int64_t unsent_commit_us; /* newest source commit applied, not yet submitted */
+    /* a source transaction that changed nothing of the flow, passed since
+     * the last take of acknowledgments (its commit; 0: none) */
+    int64_t passed_commit_us;
     /* submissions to the target not yet acknowledged, oldest first: the
      * newest source commit each carries (0: none) */
     struct unacked {
