@@ -26,12 +26,14 @@ TAPFLOW_BUILD_DIR or TAPFLOW_TAP / TAPFLOW_REPLICA_BIN).
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tapflow_testlib as lib  # noqa: E402
@@ -234,11 +236,11 @@ def wait_pane(pattern, timeout=15):
 def monitor_in_tmux(tmp, conf, stop_keys, what):
     """monitor in a tmux terminal: a frame, a redraw, then stop_keys end it."""
     env = tap_env(tmp)
-    envs = " ".join("%s=%s" % (k, shlex_quote(env[k])) for k in
+    envs = " ".join("%s=%s" % (k, shlex.quote(env[k])) for k in
                     ("HOME", "TAPFLOW_REPLICA_BIN", "TERM"))
     shell = ("env %s %s --config %s -c 'monitor %s'; echo MONITOR-EXIT=$?; "
              "stty -a | tr ' ;' '\\n\\n' | grep -E -x -- '-?(icanon|echo)' | tr '\\n' ' '; "
-             "echo; sleep 60" % (envs, shlex_quote(TAP), shlex_quote(conf), NAME))
+             "echo; sleep 60" % (envs, shlex.quote(TAP), shlex.quote(conf), NAME))
     tmux("kill-session", "-t", "obs")
     r = tmux("new-session", "-d", "-s", "obs", "-x", "120", "-y", "50", shell)
     if not check(r.returncode == 0, "tmux starts a terminal (%s)" % what, r.stderr):
@@ -263,10 +265,10 @@ def prompt_in_tmux(tmp, conf):
     """At the interactive prompt: logs --follow ends on Ctrl-C and monitor on a key,
     and the prompt goes on (the next command runs)."""
     env = tap_env(tmp)
-    envs = " ".join("%s=%s" % (k, shlex_quote(env[k])) for k in
+    envs = " ".join("%s=%s" % (k, shlex.quote(env[k])) for k in
                     ("HOME", "TAPFLOW_REPLICA_BIN", "TERM"))
-    shell = "env %s %s --config %s; echo TAP-EXIT=$?; sleep 60" % (envs, shlex_quote(TAP),
-                                                                   shlex_quote(conf))
+    shell = "env %s %s --config %s; echo TAP-EXIT=$?; sleep 60" % (envs, shlex.quote(TAP),
+                                                                   shlex.quote(conf))
     tmux("kill-session", "-t", "obs")
     tmux("new-session", "-d", "-s", "obs", "-x", "160", "-y", "50", shell)
     m, text = wait_pane(r"tap>")
@@ -293,11 +295,6 @@ def prompt_in_tmux(tmp, conf):
     check(m is not None, "the shell exits normally after them", text)
 
 
-def shlex_quote(s):
-    import shlex
-    return shlex.quote(s)
-
-
 def part_monitor(tmp, conf):
     r = tap(tmp, conf, "-c", "monitor %s" % NAME)
     check(r.returncode == 0 and r.stdout.count("tap monitor: flow %s" % NAME) == 1 and
@@ -317,7 +314,7 @@ def part_monitor(tmp, conf):
 
 def part_sdk(tmp, conf, home):
     code = r"""
-import json, os, sys, time
+import json, sys
 from tapflow.cli.cli import init
 from tapflow.lib import Flow
 init(config=sys.argv[1], tap=sys.argv[2])
@@ -368,7 +365,8 @@ def part_stopped(tmp, conf):
 def main():
     for binary in (TAP, REPLICA):
         if not os.path.exists(binary):
-            print("%s not built (set TAPFLOW_BUILD_DIR, TAPFLOW_TAP / TAPFLOW_REPLICA_BIN)" % binary)
+            print("%s not built (set TAPFLOW_BUILD_DIR, TAPFLOW_TAP / TAPFLOW_REPLICA_BIN)"
+                  % binary)
             print("0 passed, 1 failed")
             return 1
     tmp = tempfile.mkdtemp(prefix="tf_obs_")
@@ -385,7 +383,6 @@ def main():
             part_sdk(tmp, conf, home)
             part_stopped(tmp, conf)
     except Exception as e:  # noqa: BLE001
-        import traceback
         traceback.print_exc()
         check(False, "no exception", repr(e))
     finally:
