@@ -37,7 +37,7 @@
 #define DEFAULT_ROTATE_BYTES (256ull << 20)
 /* fsync = transaction while the upstream never pauses: at least this often */
 #define GROUP_COMMIT_MAX_BYTES (4u << 20)
-#define GROUP_COMMIT_MAX_NS (5 * 1000 * 1000)
+#define GROUP_COMMIT_MAX_NS (50 * 1000 * 1000)
 
 struct tf_archive {
     tf_archive_options opt;
@@ -479,7 +479,7 @@ bool tf_archive_transaction(tf_archive *a, const uint8_t *const *events, const s
         /* Group commit: the sync event has the loop's lowest priority, so
          * it runs once the upstream socket has nothing more to read, with
          * one fdatasync for everything that arrived meanwhile. A stream
-         * that never pauses still syncs every few MiB or milliseconds. */
+         * that never pauses still syncs every 4 MiB or 50 ms. */
         int64_t now = now_ns();
         if (!a->sync_scheduled) {
             a->sync_scheduled = true;

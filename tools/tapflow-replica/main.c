@@ -2,6 +2,7 @@
  * its MySQL/MariaDB tables (run.c), and `status NAME` asks a running one
  * how it does (status_http.c). */
 #include "daemon.h"
+#include "verify.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@ static void usage(FILE *f)
     fputs("usage: tapflow-replica --flow FILE [--config FILE] [--gtid-resume] [--resnapshot]\n"
           "                       [--status-listen HOST:PORT]\n"
           "       tapflow-replica status NAME [--config FILE]\n"
+          "       tapflow-replica verify --flow FILE [--config FILE] [--counts | --sample N]\n"
+          "                              [--repair] (see verify --help)\n"
           "\n"
           "Runs the flow of FILE (the guide's Tap Shell language: Flow, read_from, lookup,\n"
           "write_to): a consistent snapshot of its tables builds the documents, then the\n"
@@ -92,6 +95,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "status") == 0)
         return status_command(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+        return tfr_verify_command(argc, argv);
     tfr_run_options opt = {0};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--flow") == 0 && i + 1 < argc) {
