@@ -111,9 +111,10 @@ def check_schema(st):
 class Writer(threading.Thread):
     """Inserts one order a transaction, every `every` seconds, until stopped."""
 
-    def __init__(self, every=0.05):
+    def __init__(self, every=0.05, prefix="W"):
         super().__init__(daemon=True)
         self.every = every
+        self.prefix = prefix
         self.stop = threading.Event()
         self.rows = 0
 
@@ -125,7 +126,7 @@ class Writer(threading.Thread):
         while not self.stop.is_set():
             i += 1
             p.stdin.write("INSERT INTO ecom_orders (order_id, customer_id, order_status) "
-                          "VALUES ('W%06d', 'C0001', 'created');\n" % i)
+                          "VALUES ('%s%06d', 'C0001', 'created');\n" % (self.prefix, i))
             p.stdin.flush()
             self.rows += 1
             time.sleep(self.every)
@@ -145,6 +146,7 @@ def page_checks(tmp):
         check(False, "chromium installed (tools/setup.sh installs Debian's chromium)", CHROMIUM)
         return
     url = "http://127.0.0.1:%d/" % PORT
+    before = status()
     r = chromium(["--dump-dom", url])
     st = status()
     dom = r.stdout
@@ -153,12 +155,20 @@ def page_checks(tmp):
         m = re.search(r'id="%s"[^>]*>([^<]*)<' % key, dom)
         return m.group(1).strip() if m else None
 
+    def seq(position):
+        m = re.fullmatch(r"\d+-\d+-(\d+)", position or "")
+        return int(m.group(1)) if m else None
+
     check(r.returncode == 0 and "<svg" in dom and shown("flow") == FLOW,
           "the page renders in headless Chromium with its charts", (r.stderr + dom)[-800:])
     check(shown("state") == st["status"], "the page shows the flow's state",
           "%r vs %r" % (shown("state"), st["status"]))
-    check(shown("position") == st["position"], "the page shows the position",
-          "%r vs %r" % (shown("position"), st["position"]))
+    # the position moves with any transaction of the server (other tests'
+    # databases too): the page's lies between the one before and after
+    p, p0, p1 = shown("position"), before["position"], st["position"]
+    check(p in (p0, p1) or (seq(p) is not None and seq(p0) is not None and
+                            seq(p0) <= seq(p) <= seq(p1)),
+          "the page shows the position", "%r, /status %r .. %r" % (p, p0, p1))
     total_in = sum(sum(v) for v in counts(st["stats"]["input"]).values())
     total_out = sum(counts(st["stats"]["output"])[COLLECTION])
     check(shown("rows") == "{:,}".format(st["total_rows"]) and
@@ -166,8 +176,12 @@ def page_checks(tmp):
           "the page's counters equal /status's (total rows, rows in, documents out)",
           "page %r %r %r, status %r %r %r" % (shown("rows"), shown("in"), shown("out"),
                                               st["total_rows"], total_in, total_out))
-    check(shown("lag") == "%d ms" % st["delay_ms"], "the page's delay equals /status's",
-          "%r vs %r" % (shown("lag"), st["delay_ms"]))
+    # 0 on a quiet server; a busy one (other databases) moves it by a few ms
+    lag = shown("lag") or ""
+    m = re.fullmatch(r"([\d,]+) ms", lag)
+    lo, hi = sorted((before["delay_ms"], st["delay_ms"]))
+    check(m is not None and lo - 500 <= int(m.group(1).replace(",", "")) <= hi + 500,
+          "the page's delay equals /status's", "%r vs %r .. %r" % (lag, lo, hi))
     table_row = re.search(r'<tr[^>]*data-table="ecom_orders"[^>]*>(.*?)</tr>', dom, re.S)
     want = counts(st["stats"]["input"])["ecom_orders"]
     got = tuple(int(x.replace(",", "")) for x in re.findall(r"<td[^>]*>([\d,]+)</td>",
@@ -358,8 +372,8 @@ def main():
         daemon.send_signal(signal.SIGTERM)
         check(daemon.wait(timeout=30) == 0, "SIGTERM: exit 0", log()[-500:])
         daemon = None
-        bad = [line for line in log().splitlines() if "ERROR: AddressSanitizer" in line or
-               "runtime error" in line]
+        bad = [line for line in log().splitlines()
+               if re.search(r"ERROR: \w+Sanitizer|runtime error", line)]
         check(not bad, "no sanitizer report in the daemon's log", "\n".join(bad))
     finally:
         if daemon:
