@@ -30,7 +30,7 @@ APT_PACKAGES=(
     mariadb-server mariadb-client
     clang clang-format libclang-rt-14-dev valgrind tshark
     python3 python3-venv
-    prometheus chromium
+    prometheus chromium tmux
 )
 
 bench=0
