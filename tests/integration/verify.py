@@ -16,11 +16,15 @@ the guide's flow, then:
      a field's BSON type changed (int to string): each reported (missing,
      extra, differs with its path), exit 1;
   4. verify --repair rewrites them, and a following verify exits 0; the
-     documents equal the SQL LEFT JOINs (view_differential's comparison).
+     documents equal the SQL LEFT JOINs (view_differential's comparison);
+  5. the same through the shell and the SDK: the flow saved with tap,
+     `tap -c 'verify NAME'` exits 0, after one planted change exits 1
+     naming it, and flow.verify(repair=True) in Python repairs it.
 
 Prints "N passed, N failed"; exit status 1 on any failure.
 """
 import argparse
+import json
 import os
 import random
 import shutil
@@ -48,6 +52,57 @@ def verify(daemon, *flags, timeout=120):
 def summary(out):
     lines = [line for line in out.splitlines() if line.startswith("verify ")]
     return lines[-1] if lines else ""
+
+
+def shell_and_sdk(daemon, db, tmp, orders):
+    env = dict(os.environ, HOME=tmp, TAPFLOW_MARIADB_PASSWORD=daemon.srv.password,
+               PYTHONPATH=os.path.join(lib.ROOT, "tools", "python"),
+               TAPFLOW_REPLICA_BIN=vd.BIN)
+    env.pop("TAPFLOW_HOME", None)
+    env.pop("TAPFLOW_CONFIG", None)
+    with open(vd.FLOW) as f:
+        text = "".join(line for line in f if ".start()" not in line)
+
+    def tap(*args, stdin=None):
+        return subprocess.run([lib.TAP_BIN, "--config", daemon.conf] + list(args),
+                              capture_output=True, text=True, env=env, input=stdin, timeout=300)
+
+    r = tap("-q", stdin=text)
+    check(r.returncode == 0, "the flow saved with tap", r.stdout + r.stderr)
+    r = tap("-c", "verify Order_SingleView_Sync")
+    check(r.returncode == 0 and " 0 missing, 0 extra, 0 differing" in r.stdout,
+          "tap -c 'verify Order_SingleView_Sync': clean summary, exit 0",
+          (r.returncode, r.stdout[-800:], r.stderr[-800:]))
+    victim = orders[-1]
+    lib.mongo_eval(db, "db.orderSingleView.updateOne({order_id: '%s'}, "
+                       "{$set: {order_status: 'tampered'}})" % victim)
+    r = tap("-c", "verify Order_SingleView_Sync --sample 1000")
+    check(r.returncode == 1 and victim in r.stdout and "differs" in r.stdout and
+          "differs from the source" in r.stderr,
+          "tap -c 'verify NAME --sample 1000' finds the planted change, exit 1",
+          (r.returncode, r.stdout[-800:], r.stderr[-800:]))
+    code = r"""
+import json, sys
+from tapflow.cli.cli import init
+from tapflow.lib import Flow
+init(config=sys.argv[1], tap=sys.argv[2])
+f = Flow("Order_SingleView_Sync")
+first = f.verify(repair=True)
+second = f.verify(counts=True)
+print(json.dumps({"first": first, "second": second}))
+"""
+    r = subprocess.run([sys.executable, "-c", code, daemon.conf, lib.TAP_BIN],
+                       capture_output=True, text=True, env=env, timeout=600)
+    try:
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        res = None
+    check(res is not None and res["first"]["ok"] and
+          any(victim in d for d in res["first"]["differences"]) and
+          "repaired 1 document(s)" in res["first"]["output"] and res["second"]["ok"],
+          "SDK: flow.verify(repair=True) reports and repairs it (ok: right now), "
+          "flow.verify(counts=True) is ok",
+          (r.stdout[-1500:], r.stderr[-1500:]))
 
 
 def run(args, srv, tmp):
@@ -156,6 +211,7 @@ print('planted');
         check(rc == 0 and " 0 missing, 0 extra, 0 differing" in out,
               "verify after the repair: exit 0 (%s)" % summary(out), (rc, out[-1500:], err[-800:]))
         vd.compare(srv, mongo, db, decimal128, "after the repair")
+        shell_and_sdk(daemon, db, tmp, orders)
         check(daemon.stop() == 0, "the flow stops on SIGTERM")
     finally:
         daemon.kill()

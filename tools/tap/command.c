@@ -34,6 +34,9 @@ const char tap_help_text[] =
     "                             the last N (default 50) lines of the flow's log at that level\n"
     "                             or above; --follow prints new lines until Ctrl-C\n"
     "  monitor NAME               a view of the flow redrawn every second until a key is pressed\n"
+    "  verify NAME [--counts | --sample N] [--repair]\n"
+    "                             compare the wide table with the source while the flow runs;\n"
+    "                             --repair rewrites what differs\n"
     "  use DATASOURCE             the datasource of show tables, desc, peek and count\n"
     "  show tables                tables (MySQL) or collections (MongoDB)\n"
     "  desc TABLE                 columns of a table, fields of a collection's first document\n"
@@ -224,6 +227,30 @@ static bool check_stats(const tap_command *cmd, char *err, size_t cap)
     return tap_stats_options_parse(cmd, &ignored, err, cap);
 }
 
+static bool check_verify(const tap_command *cmd, char *err, size_t cap)
+{
+    for (size_t i = 1; i < cmd->argc; i++) {
+        const char *a = cmd->argv[i];
+        if (!strcmp(a, "--counts") || !strcmp(a, "--repair"))
+            continue;
+        if (!strcmp(a, "--sample") && i + 1 < cmd->argc) {
+            char *end;
+            long n = strtol(cmd->argv[++i], &end, 10);
+            if (!*end && end != cmd->argv[i] && n >= 1)
+                continue;
+            snprintf(err, cap, "verify: --sample needs a count of 1 or more, found '%.30s'",
+                     cmd->argv[i]);
+            return false;
+        }
+        snprintf(err, cap,
+                 "verify: unknown option '%.40s' (usage: verify NAME [--counts | --sample N] "
+                 "[--repair])",
+                 a);
+        return false;
+    }
+    return true;
+}
+
 static bool check_peek(const tap_command *cmd, char *err, size_t cap)
 {
     if (cmd->argc < 2)
@@ -257,6 +284,8 @@ static const command_def commands[] = {
     {"logs", NULL, TAP_CMD_LOGS, 1, 7, "logs NAME [--follow] [--level error|warn|info] [--limit N]",
      check_logs},
     {"monitor", NULL, TAP_CMD_MONITOR, 1, 1, "monitor NAME", NULL},
+    {"verify", NULL, TAP_CMD_VERIFY, 1, 5, "verify NAME [--counts | --sample N] [--repair]",
+     check_verify},
     {"show", "flows", TAP_CMD_SHOW_FLOWS, 0, 0, "show flows", NULL},
     {"show", "tables", TAP_CMD_SHOW_TABLES, 0, 0, "show tables", NULL},
     {"show", "collections", TAP_CMD_SHOW_TABLES, 0, 0, "show collections", NULL},

@@ -331,6 +331,58 @@ static void exec_daemon(const char *binary, char *const argv[], int log_fd)
     _exit(127);
 }
 
+bool tap_daemon_verify(tap_session *s, const char *flow, const char *flow_text,
+                       char *const *options, size_t option_count, int *exit_code, tf_error *err)
+{
+    const char *home = s->home;
+    if (!make_dir(home, NULL, err) || !make_dir(home, "flows", err))
+        return false;
+    /* The saved text, as the daemon runs it (the same file start writes). */
+    char *flow_file = flow_file_path(home, flow);
+    FILE *f = fopen(flow_file, "w");
+    if (!f || fputs(flow_text, f) < 0 || fclose(f) != 0) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "cannot write %.300s: %s", flow_file,
+                     strerror(errno));
+        bson_free(flow_file);
+        return false;
+    }
+    char *binary = replica_binary(s);
+    char **argv = bson_malloc0((option_count + 7) * sizeof *argv);
+    size_t n = 0;
+    argv[n++] = binary;
+    argv[n++] = "verify";
+    argv[n++] = "--flow";
+    argv[n++] = flow_file;
+    argv[n++] = "--config";
+    argv[n++] = s->config_path;
+    for (size_t i = 0; i < option_count; i++)
+        argv[n++] = options[i];
+    fflush(stdout);
+    fflush(stderr);
+    bool ok = false;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(binary, argv);
+        fprintf(stderr, "tap: cannot run %s: %s\n", binary, strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "cannot run %.300s: %s", binary,
+                     strerror(errno));
+    } else if (waitpid(pid, &status, 0) < 0) {
+        tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "waiting for %.300s: %s", binary,
+                     strerror(errno));
+    } else {
+        *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        ok = true;
+    }
+    bson_free(argv);
+    bson_free(binary);
+    bson_free(flow_file);
+    return ok;
+}
+
 bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, tf_error *err)
 {
     const char *home = s->home;

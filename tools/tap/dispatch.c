@@ -92,6 +92,7 @@ bool tap_dispatch(tap_session *s, const tap_command *cmd, const char *text, cons
         return tap_flow_logs(s, arg, &opts, err);
     }
     case TAP_CMD_MONITOR: return tap_flow_monitor(s, arg, err);
+    case TAP_CMD_VERIFY: return tap_flow_verify(s, arg, cmd->argv + 1, cmd->argc - 1, err);
     case TAP_CMD_SHOW_FLOWS: return tap_flow_list(s, err);
     case TAP_CMD_SHOW_TABLES: return inspect(s, TAP_SHOW_TABLES, NULL, 0, err);
     case TAP_CMD_USE: return use(s, arg, err);

@@ -205,6 +205,32 @@ bool tap_flow_start(tap_session *s, const char *name, tf_error *err)
     return ok;
 }
 
+bool tap_flow_verify(tap_session *s, const char *name, char *const *options, size_t option_count,
+                     tf_error *err)
+{
+    if (!tap_flow_name_valid(name, err) || !tap_config(s, err))
+        return false;
+    tf_flow_record rec;
+    bool found = false;
+    if (!get_saved(s, name, &rec, &found, err))
+        return false;
+    if (!found)
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "no saved flow named %.100s (show flows lists them)", name) == TF_OK;
+    int code = 0;
+    bool ok = tap_daemon_verify(s, name, rec.text, options, option_count, &code, err);
+    tf_flow_record_cleanup(&rec);
+    if (ok && code == 1)
+        ok = tf_error_set(err, TF_ERR_TARGET, 1,
+                          "verify %.100s: the wide table differs from the source (see above)",
+                          name) == TF_OK;
+    else if (ok && code != 0)
+        ok = tf_error_set(err, TF_ERR_TARGET, (uint32_t)code,
+                          "verify %.100s could not finish (exit %d; see above)", name,
+                          code) == TF_OK;
+    return ok;
+}
+
 bool tap_flow_stop(tap_session *s, const char *name, tf_error *err)
 {
     if (!tap_flow_name_valid(name, err))

@@ -35,6 +35,7 @@ typedef enum tap_cmd_kind {
     TAP_CMD_STATS,
     TAP_CMD_LOGS,
     TAP_CMD_MONITOR,
+    TAP_CMD_VERIFY,
     TAP_CMD_SHOW_FLOWS,
     TAP_CMD_SHOW_TABLES,
     TAP_CMD_USE,
@@ -136,6 +137,11 @@ bool tap_flow_stop(tap_session *s, const char *name, tf_error *err);
  * documents from a new snapshot (--resnapshot) instead of resuming. */
 bool tap_flow_reset(tap_session *s, const char *name, tf_error *err);
 bool tap_flow_status(tap_session *s, const char *name, tf_error *err);
+/* `verify NAME [--counts | --sample N] [--repair]`: tapflow-replica verify
+ * on the saved flow (its output printed as it comes); false with err when
+ * it finds differences (exit 1) or cannot verify. */
+bool tap_flow_verify(tap_session *s, const char *name, char *const *options, size_t option_count,
+                     tf_error *err);
 
 /* ---- daemon_ctl.c ---- */
 
@@ -153,6 +159,10 @@ bool tap_daemon_running(const char *home, const char *flow, long *pid, uint16_t 
 /* Spawns tapflow-replica on flow_file (detached), writes the run file and
  * waits until its status endpoint answers. */
 bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_file, tf_error *err);
+/* Runs `tapflow-replica verify --flow HOME/flows/NAME.tap --config ...
+ * options` in the foreground (output inherited); *exit_code its status. */
+bool tap_daemon_verify(tap_session *s, const char *flow, const char *flow_text,
+                       char *const *options, size_t option_count, int *exit_code, tf_error *err);
 /* Marks the flow for a rebuild at its next spawn (HOME/run/NAME.rebuild,
  * removed once a daemon started with --resnapshot answers). */
 bool tap_rebuild_mark(const char *home, const char *flow, tf_error *err);

@@ -559,6 +559,22 @@ static const char *type_name(bson_type_t t)
     }
 }
 
+/* X of the relaxed JSON '{ "v" : X }', cut to 80 bytes, in place. */
+static const char *value_text(char *json)
+{
+    if (!json)
+        return "";
+    const char *head = "{ \"v\" : ";
+    size_t n = strlen(json), h = strlen(head);
+    if (n >= h + 2 && !strncmp(json, head, h) && !strcmp(json + n - 2, " }")) {
+        json[n - 2] = '\0';
+        json += h;
+    }
+    if (strlen(json) > 80)
+        strcpy(json + 77, "...");
+    return json;
+}
+
 static void diff_values(bson_string_t *out, int *left, const char *path, bson_iter_t *want,
                         bson_iter_t *got)
 {
@@ -585,10 +601,9 @@ static void diff_values(bson_string_t *out, int *left, const char *path, bson_it
     if (!same) {
         char *ws = bson_as_relaxed_extended_json(&a, NULL);
         char *gs = bson_as_relaxed_extended_json(&b, NULL);
-        /* {"v": X}: the value's text is X */
-        bson_string_append_printf(out, "%s%s: expected %s %.80s, found %s %.80s",
-                                  out->len ? "; " : "", path, type_name(wt), ws ? ws + 6 : "",
-                                  type_name(gt), gs ? gs + 6 : "");
+        bson_string_append_printf(out, "%s%s: expected %s %s, found %s %s", out->len ? "; " : "",
+                                  path, type_name(wt), value_text(ws), type_name(gt),
+                                  value_text(gs));
         (*left)--;
         bson_free(ws);
         bson_free(gs);
@@ -829,6 +844,51 @@ static void print_findings(const verifier *v)
     }
 }
 
+/* --counts: SELECT COUNT(*) of the root table against the collection's
+ * count, in rounds half a second apart until a round sees them equal (no
+ * snapshot, no stream: counts move while changes are in flight, so a
+ * round where both sides agree is the answer; a busy source may need
+ * several). */
+static bool take_count(void *arg, const tf_sync_column *columns, size_t column_count,
+                       const tf_str *values, const bool *nulls, tf_error *err)
+{
+    (void)columns;
+    (void)err;
+    if (column_count > 0 && !nulls[0])
+        *(int64_t *)arg = strtoll(values[0].ptr, NULL, 10);
+    return true;
+}
+
+static int verify_counts(verifier *v, int64_t deadline, int64_t t0)
+{
+    tf_error err = {0};
+    char *sql = bson_strdup_printf("SELECT COUNT(*) FROM `%s`.`%s`", v->src->database,
+                                   v->spec->source_table);
+    int64_t source = -1, target = -1;
+    bool agree = false;
+    for (int round = 0; round < VERIFY_ROUNDS && !agree && now_ms() < deadline; round++) {
+        if (round > 0) {
+            struct timespec half = {0, 500 * 1000 * 1000};
+            nanosleep(&half, NULL);
+        }
+        if (!tf_sync_query(&v->conn, sql, 0, take_count, &source, NULL, 0, &err) ||
+            !tf_admin_count(v->admin, v->dst->database, v->spec->target_collection, &target,
+                            &err)) {
+            fprintf(stderr, "tapflow-replica verify: %s\n", err.message);
+            bson_free(sql);
+            return 3;
+        }
+        agree = source == target;
+    }
+    bson_free(sql);
+    printf("verify %s: counts: %" PRId64 " documents in %s.%s, %" PRId64 " rows in %s.%s: %s "
+           "(%.1f s)\n",
+           v->spec->name, target, v->dst->database, v->spec->target_collection, source,
+           v->src->database, v->spec->source_table, agree ? "equal" : "DIFFERENT",
+           (double)(now_ms() - t0) / 1000.0);
+    return agree ? 0 : 1;
+}
+
 /* ---- set-up ---- */
 
 static bool setup(verifier *v, tf_error *err)
@@ -994,14 +1054,16 @@ static void usage(FILE *f)
           "changes in flight (no false positives from them). Full by default: every\n"
           "document field by field, BSON types and field order included.\n"
           "\n"
-          "  --counts      only the number of documents against the root rows\n"
+          "  --counts      only the number of documents against the root table's rows\n"
+          "                (COUNT(*) and the collection's count, until a round agrees)\n"
           "  --sample N    N random root keys instead of every document\n"
           "  --repair      write the expected document over each difference (strays\n"
           "                deleted), then check those documents again\n"
           "  --timeout S   give up waiting for the flow after S seconds (default 300)\n"
           "\n"
           "Prints each missing, extra or differing document (with the differing paths)\n"
-          "and a summary line. Exit 0: the wide table is right; 1: something differs;\n"
+          "and a summary line. Exit 0: the wide table is right (with --repair: once\n"
+          "repaired); 1: something differs;\n"
           "2: bad option; 3: could not verify (the flow is not running, source error).\n",
           f);
 }
@@ -1078,39 +1140,18 @@ int tfr_verify_command(int argc, char **argv)
     int64_t t0 = now_ms();
     int64_t deadline = t0 + (int64_t)(timeout_s * 1000);
     int rc = 3;
-    if (!setup(&v, &err) || !run_source(&v, &err)) {
+    if (!setup(&v, &err) || (mode != MODE_COUNTS && !run_source(&v, &err))) {
         fprintf(stderr, "tapflow-replica verify: %s\n", err.message);
         goto done;
     }
-    if (!wait_flow(&v, v.snapshot_gtid, deadline, &err)) {
+    if (mode != MODE_COUNTS && !wait_flow(&v, v.snapshot_gtid, deadline, &err)) {
         fprintf(stderr, "tapflow-replica verify: %s\n", err.message);
         goto done;
     }
     size_t unsettled = 0, repaired = 0;
     uint64_t checked = 0, target_docs = 0;
-    int64_t target_count = 0;
     if (mode == MODE_COUNTS) {
-        /* Counts agree once a round sees the same number on both sides. */
-        bool agree = false;
-        for (int round = 0; round < VERIFY_ROUNDS && !agree && now_ms() < deadline; round++) {
-            char *c1 = NULL;
-            if (!read_checkpoint(&v, &c1, &err) || !wait_engine(&v, c1, deadline, &err) ||
-                !tf_admin_count(v.admin, v.dst->database, spec->target_collection, &target_count,
-                                &err)) {
-                bson_free(c1);
-                fprintf(stderr, "tapflow-replica verify: %s\n", err.message);
-                goto done;
-            }
-            bson_free(c1);
-            agree = (uint64_t)target_count == v.present;
-            if (!agree)
-                pump(&v, 500);
-        }
-        printf("verify %s: counts: %" PRId64 " documents in %s.%s, %zu root rows in the "
-               "source: %s (%.1f s)\n",
-               spec->name, target_count, v.dst->database, spec->target_collection, v.present,
-               agree ? "equal" : "DIFFERENT", (double)(now_ms() - t0) / 1000.0);
-        rc = agree ? 0 : 1;
+        rc = verify_counts(&v, deadline, t0);
         goto done;
     }
     v.scan++;
@@ -1154,6 +1195,7 @@ int tfr_verify_command(int argc, char **argv)
         goto done;
     }
     print_findings(&v);
+    size_t agreed = first_findings - v.finding_count;
     size_t counts[3] = {0};
     for (size_t i = 0; i < v.finding_count; i++)
         if (v.findings[i].confirmed)
@@ -1177,8 +1219,7 @@ int tfr_verify_command(int argc, char **argv)
            "missing, %zu extra, %zu differing%s; %zu looked different while changes were in "
            "flight and agreed on a second look%s (%.1f s)\n",
            spec->name, mode == MODE_FULL ? "full" : "sample", checked, v.snapshot_gtid, counts[0],
-           counts[1], counts[2], do_repair && repaired ? " (before repair)" : "",
-           first_findings > v.finding_count ? first_findings - v.finding_count : 0,
+           counts[1], counts[2], do_repair && repaired ? " (before repair)" : "", agreed,
            unsettled ? "; some kept changing and could not be checked" : "",
            (double)(now_ms() - t0) / 1000.0);
     if (unsettled)

@@ -282,6 +282,39 @@ class Flow:
                                % (self.name, out.strip()[:200]))
         return stats
 
+    def verify(self, counts=False, sample=None, repair=False, timeout=None):
+        """Compares the wide table with the source while the flow runs, as
+        `tap -c 'verify NAME ...'` (tapflow-replica verify): full by default (every
+        document field by field, BSON types included), counts=True for the number of
+        documents only, sample=N for N random root keys; repair=True rewrites what
+        differs and checks it again. Returns a dict: "ok" (the wide table is right; with
+        repair=True, right once repaired),
+        "summary" (the summary line), "differences" (the "missing ...", "extra ...",
+        "differs ..." lines), "output" (everything printed). Raises TapflowError when
+        it cannot verify (the flow is not running, a source error)."""
+        if counts and sample is not None:
+            raise FlowError("verify: counts and sample exclude each other")
+        if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or
+                                   sample < 1):
+            raise FlowError("verify: sample must be a number of 1 or more, got %r" % (sample,))
+        command = "verify %s" % self.name
+        if counts:
+            command += " --counts"
+        if sample is not None:
+            command += " --sample %d" % sample
+        if repair:
+            command += " --repair"
+        code, out, err = sessions.current().run_code(["-c", command], timeout=timeout)
+        lines = out.splitlines()
+        summary = [line for line in lines if line.startswith("verify ")]
+        if code not in (0, 1) or not summary:
+            raise TapflowError("tapflow: verify %s: %s" % (
+                self.name, (err.strip() or out.strip())[-500:]))
+        return {"ok": code == 0, "summary": summary[-1],
+                "differences": [line for line in lines
+                                if line.split(" ", 1)[0] in ("missing", "extra", "differs")],
+                "output": out}
+
     def logs(self, limit=50, level=None, follow=False):
         """The flow's log (TAPFLOW_HOME/logs/NAME.log), as `tap -c 'logs NAME ...'` prints it.
 

@@ -85,6 +85,19 @@ class Session:
             raise _tap_error(r.stderr, r.returncode)
         return r.stdout
 
+    def run_code(self, args, timeout=None):
+        """Runs tap quietly and returns (exit status, stdout, stderr) whatever the
+        status: for commands whose non-zero status is an answer (verify)."""
+        cmd = [self.tap, "--config", self.config, "-q"] + list(args)
+        try:
+            r = subprocess.run(cmd, input="", capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TapflowError("tapflow: `tap %s` did not finish within %s s"
+                               % (" ".join(args), timeout)) from None
+        except OSError as e:
+            raise TapflowError("tapflow: cannot run %s: %s" % (self.tap, e.strerror)) from None
+        return r.returncode, r.stdout, r.stderr
+
     def follow(self, args):
         """Starts tap on a command that runs until interrupted (logs --follow) and
         returns a Follow: an iterator over its output lines."""
