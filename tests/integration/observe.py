@@ -357,6 +357,21 @@ def main():
               json.dumps(status()["stats"]["input"]["ecom_orders"]))
         promtool(get("/metrics")[2], "after the writer")
 
+        # ---- a re-sync (ALTER TABLE on a flow table) in the metrics ----
+        r0 = parse_metrics(get("/metrics")[2])
+        lib.sql(DB, "ALTER TABLE ecom_sellers ADD COLUMN note VARCHAR(16)")
+        st = wait_until(lambda: (lambda x: x if x["resync"]["completed"] >= 1 and
+                                 x["resync"]["queued"] == 0 else None)(status()), timeout=20)
+        r1 = parse_metrics(get("/metrics")[2])
+        check(st is not None and
+              metric(r0, "tapflow_resync_completed_total") == 0 and
+              metric(r1, "tapflow_resync_completed_total") == 1 and
+              metric(r1, "tapflow_resync_rows_read_total") >=
+              metric(r0, "tapflow_resync_rows_read_total") + 2 and
+              metric(r1, "tapflow_resync_queued") == 0,
+              "an ALTER's re-sync: tapflow_resync_completed_total 0 -> 1, rows read >= 2",
+              json.dumps((st or status())["resync"]))
+
         # ---- the page ----
         code, ctype, html = get("/")
         check(code == 200 and ctype.startswith("text/html") and len(html) < 32768 and

@@ -194,7 +194,7 @@ typedef struct tfr_histogram {
 typedef struct tfr_history_sample {
     int64_t at_ms;    /* epoch ms */
     double qps;       /* source row changes per second over the interval */
-    int64_t delay_ms; /* the highest delay seen in the interval */
+    int64_t delay_ms; /* the mean delay over the interval */
     uint64_t rows;    /* source row changes applied in this run, at at_ms */
 } tfr_history_sample;
 
@@ -248,12 +248,15 @@ typedef struct tfr_status {
 typedef struct tfr_status_server tfr_status_server;
 typedef void (*tfr_status_fn)(void *arg, tfr_status *out);
 
-/* Listens on host:port and serves GET /status from a thread of its own
- * (it answers while the daemon's loop is busy); fn fills the status, called
- * only from tfr_status_server_publish, on the caller's thread. */
+/* Listens on host:port and serves GET /status, /metrics, /history and /
+ * from a thread of its own (it answers while the daemon's loop is busy);
+ * fn fills the status, called only from tfr_status_server_publish, on the
+ * caller's thread. */
 tfr_status_server *tfr_status_server_start(const char *host, uint16_t port, tfr_status_fn fn,
                                            void *arg, tf_error *err);
-/* What /status answers from now on: fn's status, as JSON. */
+/* What the endpoints answer from now on: fn's status, as JSON (/status),
+ * Prometheus text (/metrics), and its history (/history, rendered again
+ * only when it has a new sample). */
 void tfr_status_server_publish(tfr_status_server *s);
 /* Stops the thread and frees everything. */
 void tfr_status_server_free(tfr_status_server *s);

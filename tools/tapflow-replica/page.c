@@ -35,7 +35,7 @@ const char tfr_status_page[] =
     "padding:12px 14px;min-width:0}\n"
     "h2{font-size:.8em;text-transform:uppercase;letter-spacing:.06em;color:var(--mute);"
     "margin:0 0 8px}\n"
-    ".kpis{grid-column:1/-1;display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));"
+    ".kpis{grid-column:1/-1;display:grid;grid-template-columns:repeat(auto-fit,minmax(116px,1fr));"
     "gap:10px}\n"
     ".kpi b{display:block;font-size:1.5em;font-variant-numeric:tabular-nums}\n"
     ".kpi span{color:var(--mute);font-size:.85em}\n"

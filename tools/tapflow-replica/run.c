@@ -95,7 +95,11 @@ typedef struct daemon_ctx {
     tfr_history history;
     int64_t history_at_ms;
     uint64_t history_rows;
-    int64_t history_delay_ms; /* the highest delay since the last sample */
+    /* the delay at each tick since the last sample, summed: the sample
+     * holds their mean (MariaDB's commit times are whole seconds, so a
+     * highest value would be its second's rounding, always about 1 s) */
+    int64_t history_delay_sum;
+    uint64_t history_delay_ticks;
     /* what status_fill hands out (valid until the next call) */
     tfr_op_counts *input;
     tf_pipeline_table_stats *table_stats;
@@ -233,27 +237,28 @@ static void status_fill(void *arg, tfr_status *out)
     out->history = &d->history;
 }
 
-/* Every TFR_HISTORY_INTERVAL_MS: a sample for the page's charts; the
- * highest delay in between is kept, so a short spike shows. */
+/* Every TFR_HISTORY_INTERVAL_MS: a sample for the page's charts, with
+ * the mean delay of the interval. */
 static void history_tick(daemon_ctx *d, int64_t now)
 {
     tf_pipeline_stats ps;
     tf_pipeline_get_stats(d->pipeline, &ps);
-    if (ps.delay_ms > d->history_delay_ms)
-        d->history_delay_ms = ps.delay_ms;
+    d->history_delay_sum += ps.delay_ms;
+    d->history_delay_ticks++;
     if (now - d->history_at_ms < TFR_HISTORY_INTERVAL_MS)
         return;
     uint64_t rows = rows_this_run(d, NULL);
     tfr_history_sample s = {
         .at_ms = now,
         .qps = (double)(rows - d->history_rows) * 1000.0 / (double)(now - d->history_at_ms),
-        .delay_ms = d->history_delay_ms,
+        .delay_ms = d->history_delay_sum / (int64_t)d->history_delay_ticks,
         .rows = rows,
     };
     tfr_history_add(&d->history, &s);
     d->history_at_ms = now;
     d->history_rows = rows;
-    d->history_delay_ms = ps.delay_ms;
+    d->history_delay_sum = 0;
+    d->history_delay_ticks = 0;
 }
 
 /* The replica's position after the last transaction applied. */
