@@ -103,6 +103,23 @@ bool tf_admin_count(tf_admin *a, const char *db, const char *collection, int64_t
     return true;
 }
 
+bool tf_admin_count_all(tf_admin *a, const char *db, const char *collection, int64_t *out,
+                        tf_error *err)
+{
+    mongoc_collection_t *c = mongoc_client_get_collection(a->client, db, collection);
+    bson_error_t error;
+    int64_t n = mongoc_collection_estimated_document_count(c, NULL, NULL, NULL, &error);
+    mongoc_collection_destroy(c);
+    if (n < 0) {
+        char what[300];
+        snprintf(what, sizeof what, "counting %.120s.%.120s", db, collection);
+        admin_error(a, err, &error, what);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
 bool tf_admin_find(tf_admin *a, const char *db, const char *collection, const bson_t *filter,
                    int64_t limit, tf_admin_doc_fn fn, void *arg, tf_error *err)
 {

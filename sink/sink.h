@@ -466,6 +466,13 @@ bool tf_admin_ping(tf_admin *admin, char *version, size_t cap, tf_error *err);
 bool tf_admin_count(tf_admin *admin, const char *db, const char *collection, int64_t *out,
                     tf_error *err);
 
+/* The whole collection's count from the server's count command without a
+ * filter (estimatedDocumentCount): what MongoDB keeps in its metadata, and
+ * what FerretDB answers without reading every document (a count with a
+ * filter, tf_admin_count, reads them all there). */
+bool tf_admin_count_all(tf_admin *admin, const char *db, const char *collection, int64_t *out,
+                        tf_error *err);
+
 /* Return false to stop early (not an error). */
 typedef bool (*tf_admin_doc_fn)(const bson_t *doc, void *arg);
 /* Documents matching filter (NULL = all), at most limit (0 = no limit), in

@@ -715,6 +715,32 @@ static bool read_target(verifier *v, const uint8_t id[12], bson_t **out, tf_erro
     return ok;
 }
 
+/* Whether the source's own position is no further than position (its
+ * @@gtid_binlog_pos / @@gtid_executed): asked when no heartbeat said the
+ * stream is idle. */
+static bool take_text(void *arg, const tf_sync_column *columns, size_t column_count,
+                      const tf_str *values, const bool *nulls, tf_error *err)
+{
+    (void)columns;
+    (void)err;
+    char **out = arg;
+    if (column_count > 0 && !nulls[0] && !*out)
+        *out = tf_strndup(values[0].ptr, values[0].len);
+    return true;
+}
+
+static bool source_at(verifier *v, const char *position)
+{
+    char *now = NULL;
+    tf_error err = {0};
+    bool ok = tf_sync_query(&v->conn,
+                            v->mysql ? "SELECT @@GLOBAL.gtid_executed" : "SELECT @@gtid_binlog_pos",
+                            5, take_text, &now, NULL, 0, &err) &&
+              now && reached(v->mysql, position, now);
+    bson_free(now);
+    return ok;
+}
+
 /* Rounds of re-checks of the unconfirmed findings (see the top). */
 static bool recheck(verifier *v, int64_t deadline, size_t *unsettled, tf_error *err)
 {
@@ -748,7 +774,10 @@ static bool recheck(verifier *v, int64_t deadline, size_t *unsettled, tf_error *
                 break;
             if (cp && after && strcmp(cp, after) != 0) {
                 c2 = cp;
-            } else if (v->source_idle && cp && !strcmp(cp, engine_position(v))) {
+            } else if (cp && !strcmp(cp, engine_position(v)) &&
+                       (v->source_idle || source_at(v, cp))) {
+                /* The flow and this stream hold everything the source has:
+                 * nothing is in flight. */
                 c2 = cp;
             } else {
                 bson_free(cp);
@@ -872,8 +901,8 @@ static int verify_counts(verifier *v, int64_t deadline, int64_t t0)
             nanosleep(&half, NULL);
         }
         if (!tf_sync_query(&v->conn, sql, 0, take_count, &source, NULL, 0, &err) ||
-            !tf_admin_count(v->admin, v->dst->database, v->spec->target_collection, &target,
-                            &err)) {
+            !tf_admin_count_all(v->admin, v->dst->database, v->spec->target_collection, &target,
+                                &err)) {
             fprintf(stderr, "tapflow-replica verify: %s\n", err.message);
             bson_free(sql);
             return 3;
