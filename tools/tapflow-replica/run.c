@@ -354,10 +354,8 @@ static bool start_stream(daemon_ctx *d, tf_replica_start_mode mode, tf_error *er
     snprintf(d->position, sizeof d->position, "%s",
              mode == TF_REPLICA_START_GTID ? at.gtid : at.binlog_file);
     tf_pipeline_set_phase(d->pipeline, TF_PIPELINE_RUNNING);
-    tf_pipeline_stats ps;
-    tf_pipeline_get_stats(d->pipeline, &ps);
-    d->qps_at_ms = now_ms();
-    d->qps_rows = ps.rows_total;
+    /* /status says so before the log line does */
+    tfr_status_server_publish(d->status);
     if (mode == TF_REPLICA_START_GTID)
         tfr_log("streaming from GTID position %s", at.gtid);
     else
@@ -683,13 +681,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         tfr_status_server_publish(d->status);
         d->status_published_ms = now;
     }
+    /* from this run's counters: the checkpoint's total, set on a resume,
+     * is no change applied now */
     if (now - d->qps_at_ms >= 1000) {
-        tf_pipeline_stats ps;
-        tf_pipeline_get_stats(d->pipeline, &ps);
-        d->qps = (double)(ps.rows_total - d->qps_rows) * 1000.0 / (double)(now - d->qps_at_ms);
+        uint64_t rows = rows_this_run(d, NULL);
+        d->qps = (double)(rows - d->qps_rows) * 1000.0 / (double)(now - d->qps_at_ms);
         if (d->qps > d->qps_max)
             d->qps_max = d->qps;
-        d->qps_rows = ps.rows_total;
+        d->qps_rows = rows;
         d->qps_at_ms = now;
     }
     history_tick(d, now);
