@@ -119,7 +119,6 @@ typedef struct tf_replica_txn {
      * TRANSACTION_PAYLOAD follow the payload event itself (inner=true). */
     const tf_replica_event *events;
     size_t event_count;
-    uint64_t row_count; /* rows in all rows events */
 } tf_replica_txn;
 
 /* Decoded row changes of a transaction, one at a time. Values borrow from
@@ -388,10 +387,10 @@ void tf_snapshot_replica_start(const tf_snapshot_position *pos, tf_replica_optio
  * Nothing is collected. */
 
 typedef struct tf_sync_column {
-    char *name;        /* the column's name (alias) */
-    uint8_t type;      /* tf_column_type */
-    uint16_t flags;    /* TF_COLUMN_* */
-    uint16_t charset;  /* collation id; 63 = binary */
+    char *name;       /* the column's name (alias) */
+    uint8_t type;     /* tf_column_type */
+    uint16_t flags;   /* TF_COLUMN_* */
+    uint16_t charset; /* collation id; 63 = binary */
     uint8_t decimals;
 } tf_sync_column;
 
@@ -405,9 +404,8 @@ typedef bool (*tf_sync_row_fn)(void *arg, const tf_sync_column *columns, size_t 
  * bounded by conn->connect_timeout. server_version (may be NULL) gets the
  * handshake's version. fn may be NULL (statements without rows). Errors:
  * the server's (TF_ERR_SERVER with its code), or the connection's. */
-bool tf_sync_query(const tf_conn_options *conn, const char *sql, double timeout,
-                   tf_sync_row_fn fn, void *arg, char *server_version, size_t version_cap,
-                   tf_error *err);
+bool tf_sync_query(const tf_conn_options *conn, const char *sql, double timeout, tf_sync_row_fn fn,
+                   void *arg, char *server_version, size_t version_cap, tf_error *err);
 
 #ifdef __cplusplus
 }

@@ -290,23 +290,6 @@ static void deliver_control(tf_replica *r, const tf_replica_event *re)
     }
 }
 
-/* Rows in a rows event. Row images have no count in front: the only way to
- * know is to walk them (values decoded, not kept). An image that does not
- * decode stops the count there; tf_replica_rows_next reports it to whoever
- * reads the values. */
-static uint64_t count_rows(const tf_event *ev, const tf_table_map *map)
-{
-    tf_rows_cursor cur;
-    tf_error ignored = {0};
-    if (tf_rows_begin(&cur, ev, map, &ignored) != TF_OK)
-        return 0;
-    while (tf_rows_has_next(&cur) && tf_rows_next(&cur, NULL, NULL, &ignored) == TF_OK) {
-    }
-    uint64_t n = cur.row_index;
-    tf_rows_cleanup(&cur);
-    return n;
-}
-
 /* Adds one event (outer or inner) to the open transaction. Sets *ends when
  * it completes the transaction. */
 static bool add_to_txn(tf_replica *r, tf_replica_event *re, bool *ends, tf_error *err)
@@ -322,7 +305,6 @@ static bool add_to_txn(tf_replica *r, tf_replica_event *re, bool *ends, tf_error
                                 "rows event for table_id %" PRIu64
                                 " without a TABLE_MAP earlier in its transaction",
                                 ev->rows.table_id) == TF_OK;
-        r->txn.row_count += count_rows(ev, re->table);
         return true;
     case TF_EVENT_QUERY:
         if (statement_is(&ev->query, "BEGIN") || statement_is(&ev->query, "XA START")) {
