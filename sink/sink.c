@@ -161,7 +161,8 @@ static bool create_root_key_index(tf_sink *sink, tf_error *err)
     if (sink->opts.n_root_key_fields == 0)
         return true;
     return create_index(sink, "tapflow_root_key", (const char *const *)sink->root_key_fields,
-                        sink->opts.n_root_key_fields, true, "the root key", err);
+                        sink->opts.n_root_key_fields, !sink->opts.root_key_index_plain,
+                        "the root key", err);
 }
 
 bool tf_sink_ensure_index(tf_sink *sink, const char *name, const char *const *fields, size_t n,

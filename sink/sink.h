@@ -134,6 +134,11 @@ typedef struct tf_sink_options {
      * n_root_key_fields 0 creates no index. */
     const char *const *root_key_fields;
     size_t n_root_key_fields;
+    /* The root key index without `unique`: for a collection sharded on
+     * {_id: "hashed"}, where MongoDB refuses a unique index that does not
+     * start with the shard key. Documents stay one per root key through
+     * the _id derived from it (id_from_root_key). */
+    bool root_key_index_plain;
     const char *checkpoint_collection; /* default "tapflow_checkpoints" */
     const char *state_collection;      /* default "tapflow_state" */
 

@@ -150,6 +150,14 @@ def main():
                   'relation=[["customer_id", "customer_id"]])'),
              conns, ["conns.conf:", "write_connections must be from 1 to 16"],
              "view_Connections")
+
+        index = os.path.join(tmp, "index.conf")
+        config(index, extra="root_key_index = sharded")
+        case("root_key_index neither unique nor plain",
+             flow(tmp, "RootIndex", 'f.lookup("Src.customers", path="c", type="object", '
+                  'relation=[["customer_id", "customer_id"]])'),
+             index, ["index.conf:", "root_key_index must be unique or plain"],
+             "view_RootIndex")
     finally:
         try:
             sql("DROP DATABASE IF EXISTS %s" % DB)

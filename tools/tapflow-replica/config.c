@@ -14,6 +14,8 @@
  *                                     # many target connections at once
  *   checkpoint_interval_ms = 1000     # checkpoint + view state at most this often
  *   resync_chunk_rows = 5000          # rows per read of a table re-sync
+ *   root_key_index = unique           # or plain: a target collection sharded
+ *                                     # on {_id: "hashed"} (README "Scaling out")
  *   decimal = auto | double | string  # DECIMAL on targets without Decimal128
  *   checkpoint_collection = tapflow_checkpoints
  *   home = /var/lib/tapflow           # tap's runtime dir (default: env
@@ -362,6 +364,13 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
                 if (!parse_u64(value, 1000000, &n) || n == 0)
                     FAIL("resync_chunk_rows must be from 1 to 1000000");
                 out->resync_chunk_rows = (size_t)n;
+            } else if (strcmp(key, "root_key_index") == 0) {
+                if (strcmp(value, "unique") == 0)
+                    out->root_key_index_plain = false;
+                else if (strcmp(value, "plain") == 0)
+                    out->root_key_index_plain = true;
+                else
+                    FAIL("root_key_index must be unique or plain");
             } else if (strcmp(key, "decimal") == 0) {
                 if (strcmp(value, "auto") == 0)
                     out->decimal = TFR_DECIMAL_AUTO;

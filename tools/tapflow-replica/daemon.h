@@ -86,7 +86,8 @@ typedef struct tfr_config {
     size_t batch_max_bytes;
     size_t write_connections; /* tf_sink_options.connections */
     int64_t checkpoint_interval_ms;
-    size_t resync_chunk_rows; /* rows per read of a table re-sync */
+    size_t resync_chunk_rows;  /* rows per read of a table re-sync */
+    bool root_key_index_plain; /* root_key_index = plain (a sharded target) */
     tfr_decimal_mode decimal;
     char *checkpoint_collection; /* NULL = the sink's default */
     char *home;  /* [tapflow] home: runtime dir of tap (NULL: see tfr_config_home) */

@@ -760,6 +760,7 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
     so.flow = d->spec->name;
     so.root_key_fields = with_index ? (const char *const *)d->root_key : NULL;
     so.n_root_key_fields = with_index ? d->root_key_count : 0;
+    so.root_key_index_plain = d->cfg.root_key_index_plain;
     if (d->cfg.checkpoint_collection)
         so.checkpoint_collection = d->cfg.checkpoint_collection;
     so.max_batch_ops = d->cfg.batch_max_ops;
