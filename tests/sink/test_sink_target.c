@@ -569,6 +569,35 @@ static void test_unique_index_on_root_key_created(void **state)
     assert_true(found);
 }
 
+/* root_key_index_plain: the same index without unique, what a collection
+ * sharded on {_id: "hashed"} accepts (README "Scaling out"). */
+static void test_plain_root_key_index_for_a_sharded_target(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(&fx->live);
+    tf_sink_options o;
+    tf_sink_options_init(&o);
+    o.root_key_index_plain = true;
+    tf_sink *sink = open_sink(fx, "orders_plain_index", TF_FANOUT_FORCE_RECOMPUTE, "plain", &o);
+    tf_sink_destroy(sink);
+    mongoc_collection_t *c =
+        mongoc_client_get_collection(fx->live.client, fx->live.db, "orders_plain_index");
+    mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(c, NULL);
+    const bson_t *index;
+    bool found = false;
+    while (mongoc_cursor_next(cursor, &index)) {
+        bson_iter_t it;
+        if (!bson_iter_init_find(&it, index, "name") ||
+            strcmp(bson_iter_utf8(&it, NULL), "tapflow_root_key") != 0)
+            continue;
+        found = true;
+        assert_false(bson_iter_init_find(&it, index, "unique") && bson_iter_as_bool(&it));
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(c);
+    assert_true(found);
+}
+
 static void test_fanout_filter_index_created(void **state)
 {
     fixture *fx = *state;
@@ -1529,6 +1558,7 @@ int main(void)
         cmocka_unit_test(test_split_flush_keeps_each_documents_order),
         cmocka_unit_test(test_split_flush_failure_is_reported),
         cmocka_unit_test(test_unique_index_on_root_key_created),
+        cmocka_unit_test(test_plain_root_key_index_for_a_sharded_target),
         cmocka_unit_test(test_fanout_filter_index_created),
         cmocka_unit_test(test_batch_flushes_by_size_and_by_time),
         cmocka_unit_test(test_fanout_probe_matches_server),
