@@ -72,6 +72,12 @@ tf_status tf_error_set(tf_error *err, tf_error_domain domain, uint32_t code, con
  * (e.g. "binlog x.000001 at offset 4123: "). */
 void tf_error_prefix(tf_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The release, as checkpoints record it. */
+#define TF_RELEASE "0.1.0-dev"
+/* "0.1.0-dev (git 1a2b3c4d5e6f)": the release and the revision built
+ * (version.c), what every program's --version prints. */
+const char *tf_version(void);
+
 /* A string of bytes (not NUL-terminated), borrowed from an input buffer or
  * owned by a table map. Defined here because every section uses it. */
 typedef struct tf_str {

@@ -7,9 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#ifndef TAPFLOW_VERSION
-#define TAPFLOW_VERSION "0.1.0-dev"
-#endif
+#define TAPFLOW_VERSION TF_RELEASE
 
 const char *tf_tapflow_version(void) { return TAPFLOW_VERSION; }
 

@@ -30,7 +30,8 @@ static void usage(FILE *f)
           "                 else ~/.tapflow/tapflow.conf)\n"
           "  -q             no \"Flow updated/saved/started/stopped\" lines\n"
           "\n"
-          "Type `help` at the prompt for the commands.\n",
+          "Type `help` at the prompt for the commands. --version prints the release and\n"
+          "the git revision.\n",
           f);
 }
 
@@ -257,6 +258,10 @@ static char *exe_dir(void)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("tap %s\n", tf_version());
+        return 0;
+    }
     const char *config = NULL, *file = NULL, *text = NULL;
     bool quiet = false;
     for (int i = 1; i < argc; i++) {

@@ -25,7 +25,8 @@ static void usage(FILE *f)
         "\n"
         "  {\"type\":\"QUERY\",\"pos\":4,\"next_pos\":260,\"timestamp\":1700000000,\n"
         "   \"server_id\":1,\"db\":\"shop\",\"query\":\"BEGIN\",...}\n"
-        "  {\"op\":\"update\",\"db\":\"shop\",\"table\":\"orders\",\"gtid\":\"0-1-42\",\"pos\":412,\n"
+        "  "
+        "{\"op\":\"update\",\"db\":\"shop\",\"table\":\"orders\",\"gtid\":\"0-1-42\",\"pos\":412,\n"
         "   \"before\":{\"id\":1,\"total\":{\"$numberDecimal\":\"9.90\"}},\"after\":{...}}\n"
         "\n"
         "pos / next_pos are the byte offsets where an event starts and ends. Row\n"
@@ -52,6 +53,7 @@ static void usage(FILE *f)
         "                         and operation, transactions, errors\n"
         "  --verify-only          decode everything, print nothing (exit status says)\n"
         "  -h, --help             this text\n"
+        "  --version              the release and the git revision\n"
         "\n"
         "exit status: 0 decoded, 1 malformed or unsupported input (the message names\n"
         "the file, the offset and what is wrong), 2 usage or I/O error.\n",
@@ -149,6 +151,10 @@ static void unmap_file(mapped_file *mf)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("tapflow-binlog %s\n", tf_version());
+        return 0;
+    }
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--stream") == 0)
             return tool_stream_main(argc, argv);
@@ -170,8 +176,9 @@ int main(int argc, char **argv)
             value = eq + 1;
             a = name;
         }
-        bool takes_value = strcmp(a, "--start-position") == 0 || strcmp(a, "--stop-position") == 0 ||
-                           strcmp(a, "--start-gtid") == 0 || strcmp(a, "--stop-after-gtid") == 0;
+        bool takes_value = strcmp(a, "--start-position") == 0 ||
+                           strcmp(a, "--stop-position") == 0 || strcmp(a, "--start-gtid") == 0 ||
+                           strcmp(a, "--stop-after-gtid") == 0;
         if (takes_value && value == NULL) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "tapflow-binlog: %s needs a value\n", a);
@@ -244,7 +251,8 @@ int main(int argc, char **argv)
             rc = 2;
     }
     if (rc == 0 && opt.start_gtid != NULL && !st.selecting) {
-        fprintf(stderr, "tapflow-binlog: --start-gtid %s: no such transaction in the input\n", opt.start_gtid);
+        fprintf(stderr, "tapflow-binlog: --start-gtid %s: no such transaction in the input\n",
+                opt.start_gtid);
         rc = 1;
     }
     tool_state_cleanup(&st);

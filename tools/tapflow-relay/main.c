@@ -75,6 +75,7 @@ static void usage(FILE *f)
           "                 else ~/.tapflow/tapflow.conf\n"
           "  --relay NAME   which [relay] section (needed when there are several)\n"
           "  -v, --verbose  log every downstream login, query and dump\n"
+          "  --version      the release and the git revision\n"
           "\n"
           "SIGTERM or SIGINT: sync the archive, close, exit 0. Exit 1 on an error that\n"
           "retrying cannot fix (wrong password, the upstream purged what the archive\n"
@@ -298,6 +299,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("tapflow-relay %s\n", tf_version());
+        return 0;
+    }
     const char *config_path = NULL, *relay_name = NULL;
     bool verbose = false;
     for (int i = 1; i < argc; i++) {

@@ -36,7 +36,8 @@ static void usage(FILE *f)
           "when tap started the flow (HOME: home in [tapflow], else env TAPFLOW_HOME, else\n"
           "~/.tapflow), else status_listen in [tapflow] (default 127.0.0.1:7470).\n"
           "\n"
-          "SIGTERM or SIGINT: flush documents, write a checkpoint, exit 0.\n",
+          "SIGTERM or SIGINT: flush documents, write a checkpoint, exit 0.\n"
+          "--version prints the release and the git revision.\n",
           f);
 }
 
@@ -93,6 +94,10 @@ static int status_command(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("tapflow-replica %s\n", tf_version());
+        return 0;
+    }
     if (argc >= 2 && strcmp(argv[1], "status") == 0)
         return status_command(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)

@@ -44,6 +44,7 @@ static void usage(FILE *f)
           "                       (default 1; 0 = none)\n"
           "  -v, --verbose        log every query, login and dump\n"
           "  -h, --help           this text\n"
+          "  --version            the release and the git revision\n"
           "\n"
           "On start it prints one line \"listening on ADDR:PORT\" to stdout.\n",
           f);
@@ -83,6 +84,10 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("tapflow-test-primary %s\n", tf_version());
+        return 0;
+    }
     const char *bind_address = "127.0.0.1", *user = "tapflow", *password = "tapflow-test";
     uint64_t port = 33070, server_id = 1;
     uint64_t heartbeat_ns = UINT64_C(1000000000);
