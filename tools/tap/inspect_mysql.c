@@ -13,31 +13,9 @@
 
 bool tap_mysql_conn(const tfr_datasource *ds, tf_conn_options *conn, tf_error *err)
 {
-    memset(conn, 0, sizeof *conn);
-    conn->host = ds->host;
-    conn->port = ds->port;
-    conn->socket_path = ds->socket;
-    conn->user = ds->user;
-    conn->password = ds->password;
-    conn->connect_timeout = 10;
-    if (ds->password_env) {
-        conn->password = getenv(ds->password_env);
-        if (!conn->password) {
-            tf_error_set(err, TF_ERR_CONFIG, 0,
-                         "datasource %.100s: environment variable %.100s (its password_env) is "
-                         "not set",
-                         ds->name, ds->password_env);
-            return false;
-        }
-    }
-    conn->tls_mode = TF_TLS_PREFERRED;
-    if (ds->tls_mode && !tf_tls_mode_parse(ds->tls_mode, &conn->tls_mode)) {
-        tf_error_set(err, TF_ERR_CONFIG, 0,
-                     "datasource %.100s: tls must be disabled, preferred, required, verify-ca or "
-                     "verify-identity",
-                     ds->name);
+    if (!tfr_datasource_conn(NULL, ds, conn, err))
         return false;
-    }
+    conn->connect_timeout = 10; /* a shell waits less than a daemon */
     return true;
 }
 

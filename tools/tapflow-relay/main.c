@@ -222,17 +222,8 @@ static bool start_upstream(relay *r, tf_error *err)
 {
     const tfr_datasource *ds = r->upstream;
     tf_replica_options ro = {0};
-    ro.conn.host = ds->host;
-    ro.conn.port = ds->port;
-    ro.conn.socket_path = ds->socket;
-    ro.conn.user = ds->user;
-    ro.conn.password = ds->password;
-    ro.conn.tls_mode = TF_TLS_PREFERRED;
-    if (ds->tls_mode && !tf_tls_mode_parse(ds->tls_mode, &ro.conn.tls_mode))
-        return tf_error_set(err, TF_ERR_CONFIG, 0,
-                            "%s:%u: datasource %s: tls must be disabled, preferred, required, "
-                            "verify-ca or verify-identity",
-                            r->cfg->file, ds->line, ds->name) == TF_OK;
+    if (!tfr_datasource_conn(r->cfg, ds, &ro.conn, err))
+        return false;
     ro.server_id = r->rc->server_id ? r->rc->server_id : tfr_flow_server_id(r->cfg, r->rc->name);
     ro.report_host = "tapflow-relay";
     ro.report_port = r->rc->listen_port;

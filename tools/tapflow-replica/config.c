@@ -62,6 +62,7 @@
  * Every error names the file and line. Without --config the file is env
  * TAPFLOW_CONFIG, else ~/.tapflow/tapflow.conf. */
 #include "daemon.h"
+#include "replica.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -142,6 +143,40 @@ const tfr_datasource *tfr_config_datasource(const tfr_config *cfg, const char *n
         if (strcmp(cfg->datasources[i].name, name) == 0)
             return &cfg->datasources[i];
     return NULL;
+}
+
+bool tfr_datasource_conn(const tfr_config *cfg, const tfr_datasource *ds, tf_conn_options *out,
+                         tf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->host = ds->host;
+    out->port = ds->port;
+    out->socket_path = ds->socket;
+    out->user = ds->user;
+    out->password = ds->password;
+    if (!out->password && ds->password_env) {
+        out->password = getenv(ds->password_env);
+        if (!out->password) {
+            tf_error_set(err, TF_ERR_CONFIG, 0,
+                         "datasource %.100s: environment variable %.100s (its password_env) is "
+                         "not set",
+                         ds->name, ds->password_env);
+            if (cfg)
+                tf_error_prefix(err, "%.200s:%u", cfg->file, ds->password_env_line);
+            return false;
+        }
+    }
+    out->tls_mode = TF_TLS_PREFERRED;
+    if (ds->tls_mode && !tf_tls_mode_parse(ds->tls_mode, &out->tls_mode)) {
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "datasource %.100s: tls must be disabled, preferred, required, verify-ca "
+                     "or verify-identity",
+                     ds->name);
+        if (cfg)
+            tf_error_prefix(err, "%.200s:%u", cfg->file, ds->line);
+        return false;
+    }
+    return true;
 }
 
 const tfr_relay *tfr_config_relay(const tfr_config *cfg, const char *name)

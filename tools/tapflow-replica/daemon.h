@@ -105,6 +105,17 @@ typedef struct tfr_config {
 
 #define TFR_DEFAULT_RELAY_PORT 33080
 
+struct tf_conn_options;
+
+/* How to log in to a mysql datasource (replica/replica.h's options; strings
+ * borrowed from ds): host or socket, user, its password (resolved by
+ * tfr_config_resolve_passwords, else read from password_env now), TLS
+ * mode. Error "FILE:LINE: datasource NAME: ..." (without FILE:LINE when cfg
+ * is NULL) on a bad tls value or an unset password_env. One place for what
+ * the daemon, verify, the relay and tap each need. */
+bool tfr_datasource_conn(const tfr_config *cfg, const tfr_datasource *ds,
+                         struct tf_conn_options *out, tf_error *err);
+
 /* The relay called name (NULL: the only one, when there is exactly one). */
 const tfr_relay *tfr_config_relay(const tfr_config *cfg, const char *name);
 

@@ -856,18 +856,8 @@ static bool resolve_datasources(daemon_ctx *d, tf_error *err)
                             "%s:%u: datasource %s is written to but its type is not mongodb",
                             d->cfg.file, d->dst->line, d->dst->name),
                false;
-    d->conn.host = d->src->host;
-    d->conn.port = d->src->port;
-    d->conn.socket_path = d->src->socket;
-    d->conn.user = d->src->user;
-    d->conn.password = d->src->password;
-    d->conn.tls_mode = TF_TLS_PREFERRED;
-    if (d->src->tls_mode && !tf_tls_mode_parse(d->src->tls_mode, &d->conn.tls_mode))
-        return tf_error_set(err, TF_ERR_CONFIG, 0,
-                            "%s:%u: datasource %s: tls must be disabled, preferred, required, "
-                            "verify-ca or verify-identity",
-                            d->cfg.file, d->src->line, d->src->name),
-               false;
+    if (!tfr_datasource_conn(&d->cfg, d->src, &d->conn, err))
+        return false;
     /* The flow's tables, each once, for the snapshot: the lookup tables
      * first and the root table last, so that each root row read completes
      * its document (one consistent read: the order changes nothing else). */

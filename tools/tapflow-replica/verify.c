@@ -933,15 +933,8 @@ static bool setup(verifier *v, tf_error *err)
         return tf_error_set(err, TF_ERR_CONFIG, 0,
                             "%s: datasource %s (write_to) is not a mongodb datasource in %s",
                             v->spec->file, v->spec->target_datasource, v->cfg->file) == TF_OK;
-    v->conn.host = v->src->host;
-    v->conn.port = v->src->port;
-    v->conn.socket_path = v->src->socket;
-    v->conn.user = v->src->user;
-    v->conn.password = v->src->password;
-    v->conn.tls_mode = TF_TLS_PREFERRED;
-    if (v->src->tls_mode && !tf_tls_mode_parse(v->src->tls_mode, &v->conn.tls_mode))
-        return tf_error_set(err, TF_ERR_CONFIG, 0, "%s:%u: datasource %s: bad tls", v->cfg->file,
-                            v->src->line, v->src->name) == TF_OK;
+    if (!tfr_datasource_conn(v->cfg, v->src, &v->conn, err))
+        return false;
     v->tables = bson_malloc0((v->spec->lookup_count + 1) * sizeof *v->tables);
     for (size_t i = 0; i < v->spec->lookup_count; i++) {
         bool seen = strcmp(v->spec->lookups[i].table, v->spec->source_table) == 0;
