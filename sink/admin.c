@@ -84,13 +84,15 @@ bool tf_admin_ping(tf_admin *a, char *version, size_t cap, tf_error *err)
     return true;
 }
 
-bool tf_admin_count(tf_admin *a, const char *db, const char *collection, int64_t *out,
-                    tf_error *err)
+/* count_documents (filter {}) or, estimated, the count command. */
+static bool count(tf_admin *a, const char *db, const char *collection, bool estimated, int64_t *out,
+                  tf_error *err)
 {
     mongoc_collection_t *c = mongoc_client_get_collection(a->client, db, collection);
     bson_t filter = BSON_INITIALIZER;
     bson_error_t error;
-    int64_t n = mongoc_collection_count_documents(c, &filter, NULL, NULL, NULL, &error);
+    int64_t n = estimated ? mongoc_collection_estimated_document_count(c, NULL, NULL, NULL, &error)
+                          : mongoc_collection_count_documents(c, &filter, NULL, NULL, NULL, &error);
     bson_destroy(&filter);
     mongoc_collection_destroy(c);
     if (n < 0) {
@@ -103,21 +105,36 @@ bool tf_admin_count(tf_admin *a, const char *db, const char *collection, int64_t
     return true;
 }
 
+bool tf_admin_count(tf_admin *a, const char *db, const char *collection, int64_t *out,
+                    tf_error *err)
+{
+    return count(a, db, collection, false, out, err);
+}
+
 bool tf_admin_count_all(tf_admin *a, const char *db, const char *collection, int64_t *out,
                         tf_error *err)
 {
-    mongoc_collection_t *c = mongoc_client_get_collection(a->client, db, collection);
-    bson_error_t error;
-    int64_t n = mongoc_collection_estimated_document_count(c, NULL, NULL, NULL, &error);
-    mongoc_collection_destroy(c);
-    if (n < 0) {
-        char what[300];
-        snprintf(what, sizeof what, "counting %.120s.%.120s", db, collection);
-        admin_error(a, err, &error, what);
-        return false;
+    return count(a, db, collection, true, out, err);
+}
+
+const char *tf_bson_type_name(bson_type_t type)
+{
+    switch (type) {
+    case BSON_TYPE_DOUBLE: return "double";
+    case BSON_TYPE_UTF8: return "string";
+    case BSON_TYPE_DOCUMENT: return "object";
+    case BSON_TYPE_ARRAY: return "array";
+    case BSON_TYPE_BINARY: return "binary";
+    case BSON_TYPE_OID: return "objectId";
+    case BSON_TYPE_BOOL: return "bool";
+    case BSON_TYPE_DATE_TIME: return "date";
+    case BSON_TYPE_NULL: return "null";
+    case BSON_TYPE_INT32: return "int";
+    case BSON_TYPE_INT64: return "long";
+    case BSON_TYPE_DECIMAL128: return "decimal";
+    case BSON_TYPE_TIMESTAMP: return "timestamp";
+    default: return "other";
     }
-    *out = n;
-    return true;
 }
 
 bool tf_admin_find(tf_admin *a, const char *db, const char *collection, const bson_t *filter,

@@ -478,6 +478,11 @@ bool tf_admin_count(tf_admin *admin, const char *db, const char *collection, int
 bool tf_admin_count_all(tf_admin *admin, const char *db, const char *collection, int64_t *out,
                         tf_error *err);
 
+/* "double", "string", "object", "array", "binary", "objectId", "bool",
+ * "date", "null", "int", "long", "decimal", "timestamp", else "other": the
+ * names a person reading a document knows the types by. */
+const char *tf_bson_type_name(bson_type_t type);
+
 /* Return false to stop early (not an error). */
 typedef bool (*tf_admin_doc_fn)(const bson_t *doc, void *arg);
 /* Documents matching filter (NULL = all), at most limit (0 = no limit), in

@@ -530,6 +530,33 @@ static void test_large_batch_of_replaces_completes(void **state)
     free_docs(docs, n);
 }
 
+/* The index called name on collection: its key (a copy, the caller
+ * destroys it) and whether it is unique; NULL key when there is none. */
+static bson_t *find_index(fixture *fx, const char *collection, const char *name, bool *unique)
+{
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->live.client, fx->live.db, collection);
+    mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(c, NULL);
+    const bson_t *index;
+    bson_t *key = NULL;
+    *unique = false;
+    while (!key && mongoc_cursor_next(cursor, &index)) {
+        bson_iter_t it;
+        if (!bson_iter_init_find(&it, index, "name") ||
+            strcmp(bson_iter_utf8(&it, NULL), name) != 0)
+            continue;
+        bson_iter_t k;
+        assert_true(bson_iter_init_find(&k, index, "key"));
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_document(&k, &len, &data);
+        key = bson_new_from_data(data, len);
+        *unique = bson_iter_init_find(&it, index, "unique") && bson_iter_as_bool(&it);
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(c);
+    return key;
+}
+
 static void test_unique_index_on_root_key_created(void **state)
 {
     fixture *fx = *state;
@@ -540,33 +567,14 @@ static void test_unique_index_on_root_key_created(void **state)
     sink = open_sink(fx, "orders_index", TF_FANOUT_FORCE_RECOMPUTE, "index", NULL);
     tf_sink_destroy(sink);
 
-    mongoc_collection_t *c =
-        mongoc_client_get_collection(fx->live.client, fx->live.db, "orders_index");
-    mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(c, NULL);
-    const bson_t *index;
-    bool found = false;
-    while (mongoc_cursor_next(cursor, &index)) {
-        bson_iter_t it;
-        if (!bson_iter_init_find(&it, index, "name") ||
-            strcmp(bson_iter_utf8(&it, NULL), "tapflow_root_key") != 0)
-            continue;
-        found = true;
-        bson_t *key = BCON_NEW("order_id", BCON_INT32(1));
-        bson_iter_t k;
-        assert_true(bson_iter_init_find(&k, index, "key"));
-        uint32_t len;
-        const uint8_t *data;
-        bson_iter_document(&k, &len, &data);
-        bson_t got;
-        bson_init_static(&got, data, len);
-        assert_bson_equal(&got, key);
-        bson_destroy(key);
-        assert_true(bson_iter_init_find(&it, index, "unique"));
-        assert_true(bson_iter_as_bool(&it));
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(c);
-    assert_true(found);
+    bool unique;
+    bson_t *got = find_index(fx, "orders_index", "tapflow_root_key", &unique);
+    assert_non_null(got);
+    bson_t *key = BCON_NEW("order_id", BCON_INT32(1));
+    assert_bson_equal(got, key);
+    assert_true(unique);
+    bson_destroy(key);
+    bson_destroy(got);
 }
 
 /* root_key_index_plain: the same index without unique, what a collection
@@ -580,22 +588,14 @@ static void test_plain_root_key_index_for_a_sharded_target(void **state)
     o.root_key_index_plain = true;
     tf_sink *sink = open_sink(fx, "orders_plain_index", TF_FANOUT_FORCE_RECOMPUTE, "plain", &o);
     tf_sink_destroy(sink);
-    mongoc_collection_t *c =
-        mongoc_client_get_collection(fx->live.client, fx->live.db, "orders_plain_index");
-    mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(c, NULL);
-    const bson_t *index;
-    bool found = false;
-    while (mongoc_cursor_next(cursor, &index)) {
-        bson_iter_t it;
-        if (!bson_iter_init_find(&it, index, "name") ||
-            strcmp(bson_iter_utf8(&it, NULL), "tapflow_root_key") != 0)
-            continue;
-        found = true;
-        assert_false(bson_iter_init_find(&it, index, "unique") && bson_iter_as_bool(&it));
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(c);
-    assert_true(found);
+    bool unique;
+    bson_t *got = find_index(fx, "orders_plain_index", "tapflow_root_key", &unique);
+    assert_non_null(got);
+    bson_t *key = BCON_NEW("order_id", BCON_INT32(1));
+    assert_bson_equal(got, key);
+    assert_false(unique);
+    bson_destroy(key);
+    bson_destroy(got);
 }
 
 static void test_fanout_filter_index_created(void **state)
@@ -612,32 +612,14 @@ static void test_fanout_filter_index_created(void **state)
     assert_string_equal(err.message, "index tapflow_fanout_none: no fields");
     tf_sink_destroy(sink);
 
-    mongoc_collection_t *c =
-        mongoc_client_get_collection(fx->live.client, fx->live.db, "orders_fanout_index");
-    mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(c, NULL);
-    const bson_t *index;
-    bool found = false;
-    while (mongoc_cursor_next(cursor, &index)) {
-        bson_iter_t it;
-        if (!bson_iter_init_find(&it, index, "name") ||
-            strcmp(bson_iter_utf8(&it, NULL), "tapflow_fanout_seller") != 0)
-            continue;
-        found = true;
-        bson_iter_t k;
-        assert_true(bson_iter_init_find(&k, index, "key"));
-        uint32_t len;
-        const uint8_t *data;
-        bson_iter_document(&k, &len, &data);
-        bson_t got;
-        bson_init_static(&got, data, len);
-        bson_t *key = BCON_NEW("order_items.seller_id", BCON_INT32(1));
-        assert_bson_equal(&got, key);
-        bson_destroy(key);
-        assert_false(bson_iter_init_find(&it, index, "unique") && bson_iter_as_bool(&it));
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(c);
-    assert_true(found);
+    bool unique;
+    bson_t *got = find_index(fx, "orders_fanout_index", "tapflow_fanout_seller", &unique);
+    assert_non_null(got);
+    bson_t *key = BCON_NEW("order_items.seller_id", BCON_INT32(1));
+    assert_bson_equal(got, key);
+    assert_false(unique);
+    bson_destroy(key);
+    bson_destroy(got);
 }
 
 static void test_batch_flushes_by_size_and_by_time(void **state)

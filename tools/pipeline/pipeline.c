@@ -529,3 +529,19 @@ bool tf_pipeline_apply(tf_pipeline *p, const tf_pipeline_txn *txn, tf_error *err
      * later transactions do to them */
     return pipeline_target_busy(p) || send_pending(p, err);
 }
+
+char **tf_pipeline_flow_tables(const tf_flow_spec *spec, const char *database, size_t *count)
+{
+    char **tables = bson_malloc0((spec->lookup_count + 1) * sizeof *tables);
+    size_t n = 0;
+    for (size_t i = 0; i < spec->lookup_count; i++) {
+        bool seen = strcmp(spec->lookups[i].table, spec->source_table) == 0;
+        for (size_t j = 0; !seen && j < i; j++)
+            seen = strcmp(spec->lookups[j].table, spec->lookups[i].table) == 0;
+        if (!seen)
+            tables[n++] = bson_strdup_printf("`%s`.`%s`", database, spec->lookups[i].table);
+    }
+    tables[n++] = bson_strdup_printf("`%s`.`%s`", database, spec->source_table);
+    *count = n;
+    return tables;
+}

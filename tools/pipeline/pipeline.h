@@ -154,6 +154,13 @@ typedef struct tf_pipeline_source {
     void *arg;
 } tf_pipeline_source;
 
+/* The flow's tables as a snapshot reads them, each once, "`db`.`table`":
+ * the lookup tables first and the root table last, so that each root row
+ * read completes its document (one consistent read: the order changes
+ * nothing else). *count gets how many; free each and the array with
+ * bson_free. */
+char **tf_pipeline_flow_tables(const tf_flow_spec *spec, const char *database, size_t *count);
+
 /* ---- the pipeline --------------------------------------------------------- */
 
 typedef enum tf_pipeline_decimal {

@@ -20,26 +20,6 @@ static bool print_document(const bson_t *doc, void *arg)
     return true;
 }
 
-static const char *type_name(bson_type_t t)
-{
-    switch (t) {
-    case BSON_TYPE_DOUBLE: return "double";
-    case BSON_TYPE_UTF8: return "string";
-    case BSON_TYPE_DOCUMENT: return "object";
-    case BSON_TYPE_ARRAY: return "array";
-    case BSON_TYPE_BINARY: return "binary";
-    case BSON_TYPE_OID: return "objectId";
-    case BSON_TYPE_BOOL: return "bool";
-    case BSON_TYPE_DATE_TIME: return "date";
-    case BSON_TYPE_NULL: return "null";
-    case BSON_TYPE_INT32: return "int";
-    case BSON_TYPE_INT64: return "long";
-    case BSON_TYPE_DECIMAL128: return "decimal";
-    case BSON_TYPE_TIMESTAMP: return "timestamp";
-    default: return "other";
-    }
-}
-
 /* desc: the fields of the first document, nested ones with their path. */
 static void print_fields(const bson_t *doc, const char *prefix)
 {
@@ -49,7 +29,7 @@ static void print_fields(const bson_t *doc, const char *prefix)
     while (bson_iter_next(&it)) {
         char *path = prefix[0] ? bson_strdup_printf("%s.%s", prefix, bson_iter_key(&it))
                                : bson_strdup(bson_iter_key(&it));
-        printf("%-48s %s\n", path, type_name(bson_iter_type(&it)));
+        printf("%-48s %s\n", path, tf_bson_type_name(bson_iter_type(&it)));
         const uint8_t *data;
         uint32_t len;
         bson_t sub;

@@ -39,25 +39,6 @@ typedef struct relay {
     size_t txn_cap;
 } relay;
 
-static void relay_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void relay_log(const char *fmt, ...)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s.%03ldZ tapflow-relay: %s\n", stamp, ts.tv_nsec / 1000000L, line);
-    fflush(stderr);
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: tapflow-relay [--config FILE] [--relay NAME] [-v]\n"
@@ -95,7 +76,7 @@ static void stop(relay *r, int code)
 static void serve_log_line(void *arg, const char *message)
 {
     (void)arg;
-    relay_log("downstream: %s", message);
+    tfr_log("downstream: %s", message);
 }
 
 /* The server, once the archive knows what it serves. */
@@ -133,10 +114,10 @@ static bool start_server(relay *r, tf_error *err)
     if (!r->server ||
         !tf_serve_listen(r->server, r->rc->listen_host, r->rc->listen_port, &port, err))
         return false;
-    relay_log("serving %s %s binlogs on %s:%u (%zu file(s), up to %s)",
-              opt.flavour == TF_FLAVOUR_MARIADB ? "MariaDB" : "MySQL", fmt->server_version,
-              r->rc->listen_host, (unsigned)port, tf_binlog_store_file_count(r->store),
-              tf_binlog_store_file_name(r->store, tf_binlog_store_file_count(r->store) - 1));
+    tfr_log("serving %s %s binlogs on %s:%u (%zu file(s), up to %s)",
+            opt.flavour == TF_FLAVOUR_MARIADB ? "MariaDB" : "MySQL", fmt->server_version,
+            r->rc->listen_host, (unsigned)port, tf_binlog_store_file_count(r->store),
+            tf_binlog_store_file_name(r->store, tf_binlog_store_file_count(r->store) - 1));
     return true;
 }
 
@@ -175,7 +156,7 @@ static void on_event(tf_replica *rep, const tf_replica_event *e, void *arg)
         char pos[4096];
         tf_replica_position(rep, pos, sizeof pos);
         if (!tf_binlog_store_seed_gtid(r->store, e->event.format_description.flavour, pos, &err)) {
-            relay_log("cannot start the archive at '%s': %s", pos, err.message);
+            tfr_log("cannot start the archive at '%s': %s", pos, err.message);
             stop(r, 1);
             return;
         }
@@ -183,7 +164,7 @@ static void on_event(tf_replica *rep, const tf_replica_event *e, void *arg)
     if (!tf_archive_format(r->archive, e->event.body - TF_EVENT_HEADER_LEN,
                            e->event.header.event_size, &err) ||
         !start_server(r, &err)) {
-        relay_log("%s", err.message);
+        tfr_log("%s", err.message);
         stop(r, 1);
     }
 }
@@ -192,7 +173,7 @@ static void on_replica_log(tf_replica *rep, const char *message, void *arg)
 {
     (void)rep;
     (void)arg;
-    relay_log("upstream: %s", message);
+    tfr_log("upstream: %s", message);
 }
 
 static void on_stop(tf_replica *rep, const tf_error *err, void *arg)
@@ -200,7 +181,7 @@ static void on_stop(tf_replica *rep, const tf_error *err, void *arg)
     (void)rep;
     relay *r = arg;
     if (err) {
-        relay_log("upstream stopped: %s", err->message);
+        tfr_log("upstream stopped: %s", err->message);
         stop(r, 1);
     }
 }
@@ -208,14 +189,14 @@ static void on_stop(tf_replica *rep, const tf_error *err, void *arg)
 static void on_archive_error(void *arg, const tf_error *err)
 {
     relay *r = arg;
-    relay_log("%s", err->message);
+    tfr_log("%s", err->message);
     stop(r, 1);
 }
 
 static void on_archive_log(void *arg, const char *message)
 {
     (void)arg;
-    relay_log("%s", message);
+    tfr_log("%s", message);
 }
 
 static bool start_upstream(relay *r, tf_error *err)
@@ -252,12 +233,12 @@ static bool start_upstream(relay *r, tf_error *err)
     r->replica = tf_replica_new(r->base, &ro, err);
     if (!r->replica)
         return false;
-    relay_log("replicating from %s (%s:%u) as server_id %" PRIu32 ", from %s", ds->name,
-              ds->socket ? ds->socket : ds->host, (unsigned)(ds->port ? ds->port : 3306),
-              ro.server_id,
-              ro.start == TF_REPLICA_START_NOW ? "its current position"
-              : ro.gtid[0]                     ? ro.gtid
-                                               : "its earliest binlog");
+    tfr_log("replicating from %s (%s:%u) as server_id %" PRIu32 ", from %s", ds->name,
+            ds->socket ? ds->socket : ds->host, (unsigned)(ds->port ? ds->port : 3306),
+            ro.server_id,
+            ro.start == TF_REPLICA_START_NOW ? "its current position"
+            : ro.gtid[0]                     ? ro.gtid
+                                             : "its earliest binlog");
     return tf_replica_start(r->replica, err);
 }
 
@@ -275,16 +256,16 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
         tf_serve_get_stats(r->server, &ss);
     char gtid[256];
     tf_binlog_store_gtid_text(r->store, gtid, sizeof gtid);
-    relay_log("archived %" PRIu64 " transactions (%" PRIu64 " bytes, %" PRIu64
-              " syncs), %zu file(s), at %s; %zu downstream session(s), %zu dumping",
-              as->transactions, as->bytes_written, as->syncs, tf_binlog_store_file_count(r->store),
-              gtid, ss.sessions, ss.dumps);
+    tfr_log("archived %" PRIu64 " transactions (%" PRIu64 " bytes, %" PRIu64
+            " syncs), %zu file(s), at %s; %zu downstream session(s), %zu dumping",
+            as->transactions, as->bytes_written, as->syncs, tf_binlog_store_file_count(r->store),
+            gtid, ss.sessions, ss.dumps);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
-    relay_log("signal %d: stopping", (int)sig);
+    tfr_log("signal %d: stopping", (int)sig);
     stop(arg, 0);
 }
 
@@ -359,7 +340,7 @@ int main(int argc, char **argv)
     r.archive = tf_archive_open(r.base, &ao, r.store, &err);
     int code = 1;
     if (!r.archive) {
-        relay_log("%s", err.message);
+        tfr_log("%s", err.message);
         goto done;
     }
     {
@@ -367,15 +348,15 @@ int main(int argc, char **argv)
         char gtid[256];
         tf_binlog_store_gtid_text(r.store, gtid, sizeof gtid);
         if (as->recovered_files)
-            relay_log("archive %s: %" PRIu64 " file(s), up to %s%s", r.rc->archive,
-                      as->recovered_files, gtid[0] ? gtid : "(nothing yet)",
-                      as->recovered_cut_bytes ? "; a torn tail was cut" : "");
+            tfr_log("archive %s: %" PRIu64 " file(s), up to %s%s", r.rc->archive,
+                    as->recovered_files, gtid[0] ? gtid : "(nothing yet)",
+                    as->recovered_cut_bytes ? "; a torn tail was cut" : "");
         else
-            relay_log("archive %s: empty", r.rc->archive);
+            tfr_log("archive %s: empty", r.rc->archive);
     }
     tf_archive_enforce_retention(r.archive);
     if (!start_server(&r, &err) || !start_upstream(&r, &err)) {
-        relay_log("%s", err.message);
+        tfr_log("%s", err.message);
         code = err.domain == TF_ERR_CONFIG ? 2 : 1;
         goto done;
     }

@@ -1,7 +1,9 @@
-/* log.c — one line per message on stderr, with a UTC timestamp. Callers
- * never pass passwords; URIs are redacted before they get here. */
+/* log.c — one line per message on stderr, with a UTC timestamp and the
+ * program's name (tapflow-replica, tapflow-relay). Callers never pass
+ * passwords; URIs are redacted before they get here. */
 #include "daemon.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -19,6 +21,7 @@ void tfr_log(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03ldZ tapflow-replica: %s\n", stamp, ts.tv_nsec / 1000000L, line);
+    fprintf(stderr, "%s.%03ldZ %s: %s\n", stamp, ts.tv_nsec / 1000000L,
+            program_invocation_short_name, line);
     fflush(stderr);
 }

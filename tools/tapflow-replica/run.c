@@ -858,20 +858,7 @@ static bool resolve_datasources(daemon_ctx *d, tf_error *err)
                false;
     if (!tfr_datasource_conn(&d->cfg, d->src, &d->conn, err))
         return false;
-    /* The flow's tables, each once, for the snapshot: the lookup tables
-     * first and the root table last, so that each root row read completes
-     * its document (one consistent read: the order changes nothing else). */
-    d->tables = bson_malloc0((spec->lookup_count + 1) * sizeof *d->tables);
-    for (size_t i = 0; i < spec->lookup_count; i++) {
-        bool seen = strcmp(spec->lookups[i].table, spec->source_table) == 0;
-        for (size_t j = 0; !seen && j < i; j++)
-            seen = strcmp(spec->lookups[j].table, spec->lookups[i].table) == 0;
-        if (!seen)
-            d->tables[d->table_count++] =
-                bson_strdup_printf("`%s`.`%s`", d->src->database, spec->lookups[i].table);
-    }
-    d->tables[d->table_count++] =
-        bson_strdup_printf("`%s`.`%s`", d->src->database, spec->source_table);
+    d->tables = tf_pipeline_flow_tables(spec, d->src->database, &d->table_count);
     return true;
 }
 

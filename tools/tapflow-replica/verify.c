@@ -540,25 +540,6 @@ static void diff_docs(bson_string_t *out, int *left, const char *path, const uin
     }
 }
 
-static const char *type_name(bson_type_t t)
-{
-    switch (t) {
-    case BSON_TYPE_DOUBLE: return "double";
-    case BSON_TYPE_UTF8: return "string";
-    case BSON_TYPE_DOCUMENT: return "object";
-    case BSON_TYPE_ARRAY: return "array";
-    case BSON_TYPE_BINARY: return "binary";
-    case BSON_TYPE_OID: return "objectId";
-    case BSON_TYPE_BOOL: return "bool";
-    case BSON_TYPE_DATE_TIME: return "date";
-    case BSON_TYPE_NULL: return "null";
-    case BSON_TYPE_INT32: return "int";
-    case BSON_TYPE_INT64: return "long";
-    case BSON_TYPE_DECIMAL128: return "decimal";
-    default: return "other";
-    }
-}
-
 /* X of the relaxed JSON '{ "v" : X }', cut to 80 bytes, in place. */
 static const char *value_text(char *json)
 {
@@ -602,8 +583,8 @@ static void diff_values(bson_string_t *out, int *left, const char *path, bson_it
         char *ws = bson_as_relaxed_extended_json(&a, NULL);
         char *gs = bson_as_relaxed_extended_json(&b, NULL);
         bson_string_append_printf(out, "%s%s: expected %s %s, found %s %s", out->len ? "; " : "",
-                                  path, type_name(wt), value_text(ws), type_name(gt),
-                                  value_text(gs));
+                                  path, tf_bson_type_name(wt), value_text(ws),
+                                  tf_bson_type_name(gt), value_text(gs));
         (*left)--;
         bson_free(ws);
         bson_free(gs);
@@ -935,17 +916,7 @@ static bool setup(verifier *v, tf_error *err)
                             v->spec->file, v->spec->target_datasource, v->cfg->file) == TF_OK;
     if (!tfr_datasource_conn(v->cfg, v->src, &v->conn, err))
         return false;
-    v->tables = bson_malloc0((v->spec->lookup_count + 1) * sizeof *v->tables);
-    for (size_t i = 0; i < v->spec->lookup_count; i++) {
-        bool seen = strcmp(v->spec->lookups[i].table, v->spec->source_table) == 0;
-        for (size_t j = 0; !seen && j < i; j++)
-            seen = strcmp(v->spec->lookups[j].table, v->spec->lookups[i].table) == 0;
-        if (!seen)
-            v->tables[v->table_count++] =
-                bson_strdup_printf("`%s`.`%s`", v->src->database, v->spec->lookups[i].table);
-    }
-    v->tables[v->table_count++] =
-        bson_strdup_printf("`%s`.`%s`", v->src->database, v->spec->source_table);
+    v->tables = tf_pipeline_flow_tables(v->spec, v->src->database, &v->table_count);
     /* The target: its checkpoint, its Decimal128 support (the flow's
      * documents follow it), its documents as they are (no _id derived). */
     tf_sink_options so;
