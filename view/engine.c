@@ -121,6 +121,7 @@ void tf_view_destroy(tf_view *view)
     view_buf_cleanup(&view->filter);
     view_buf_cleanup(&view->array_filters);
     view_buf_cleanup(&view->path);
+    view_buf_cleanup(&view->element);
     bson_free(view);
 }
 
@@ -261,14 +262,14 @@ tf_status tf_view_define_table_map(tf_view *view, const tf_table_map *map, tf_er
 
 /* fields: the bits of view_pending_root.fields to $set, 0 for the whole
  * document. */
-void view_root_filter(const tf_view *view, const view_row *row, view_buf *out)
+void view_root_filter(tf_view *view, const view_row *row, view_buf *out)
 {
     const view_table *root = view->nodes[0].table;
     out->len = 0;
     size_t at = view_raw_open(out);
     for (size_t k = 0; k < root->pk_count; k++) {
         view_raw_element el;
-        if (view_raw_element_at(row->doc, row->doc_len, root->pk[k], &el))
+        if (view_row_element(root, row, root->pk[k], &view->element, &el))
             view_buf_append(out, el.start, el.len);
     }
     view_raw_close(out, at);

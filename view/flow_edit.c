@@ -119,7 +119,7 @@ tf_status tf_view_adopt_table(tf_view *to, const tf_view *from, const char *tabl
             keys[s].position = 0;
         }
         view_row *copy =
-            view_row_assemble(t, row->pk.ptr, row->pk.len, row->doc, row->doc_len, keys);
+            view_row_assemble(t, row->pk.ptr, row->pk.len, row->values, row->values_len, keys);
         view_table_insert(t, copy);
     }
     return TF_OK;

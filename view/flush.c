@@ -135,8 +135,8 @@ static void build_row(const tf_view *view, size_t node_index, const view_row *ro
     const view_node *n = &view->nodes[node_index];
     if (n->child_count > 1)
         prefetch_lookups(view, n, row);
-    view_raw_copy_elements(out, row->doc, row->doc_len, n->omit, n->table->columns,
-                           n->table->column_count);
+    view_unpack_elements(out, row->values, row->values_len, n->table->columns,
+                         n->table->column_count, n->omit, false);
     for (size_t c = 0; c < n->child_count; c++) {
         const view_node *child = &view->nodes[n->children[c]];
         embed(view, n->children[c], row, out, child->name, child->name_len);
@@ -207,7 +207,7 @@ static void emit_fanout(tf_view *view, const view_pending_fanout *f, tf_view_ops
     size_t binding_at = view_raw_open(filters);
     for (size_t r = 0; r < n->lookup->relation_count; r++) {
         view_raw_element el;
-        if (!view_raw_element_at(prow->doc, prow->doc_len, n->parent_columns[r], &el))
+        if (!view_row_element(parent->table, prow, n->parent_columns[r], &view->element, &el))
             continue;
         put_renamed(filter, parent->name, parent->name_len, &el, path);
         put_renamed(filters, "e", 1, &el, path);
@@ -450,14 +450,10 @@ static void emit_set(tf_view *view, const view_pending_root *p, const view_row *
         /* Every column but the primary key (the filter holds it): a
          * column is never absent (NULL is null), so each keeps its place. */
         const view_table *t = root->table;
-        size_t pos = 0;
-        view_raw_element el;
-        for (size_t i = 0; view_raw_next(row->doc, row->doc_len, &pos, &el); i++) {
-            if (i < t->column_count && t->columns[i].is_primary_key)
-                continue;
-            view_buf_append(set, el.start, el.len);
-            any_set = true;
-        }
+        size_t before = set->len;
+        view_unpack_elements(set, row->values, row->values_len, t->columns, t->column_count,
+                             NULL, true);
+        any_set = set->len > before;
     }
     for (size_t c = 0; c < root->child_count; c++) {
         const view_node *child = &view->nodes[root->children[c]];

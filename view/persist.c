@@ -1,7 +1,8 @@
 /* persist.c — the view's held rows as BSON chunks, and back.
  *
- * A row is saved as the view holds it: its encoded primary key, its typed
- * document and its encoded index keys. Loading therefore rebuilds the
+ * A row is saved as the view holds it: its encoded primary key, its packed
+ * values (row_pack.c; version 1 saved the typed document, still loaded)
+ * and its encoded index keys. Loading therefore rebuilds the
  * indexes without decoding any value again, and the keys are the exact
  * bytes the engine computed (they depend on the spec's slots, which is why
  * a chunk is only loaded into a view of the same spec; the chunk records
@@ -11,7 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PERSIST_VERSION 1
+#define PERSIST_VERSION 2
+#define PERSIST_VERSION_DOCUMENTS 1
 /* Room left in a chunk for the row being added and the array closings. */
 #define PERSIST_MARGIN 1024
 
@@ -72,12 +74,11 @@ static void append_row(bson_t *rows, uint32_t index, const view_table *t, const 
 {
     char key[16];
     const char *k;
-    bson_t r, keys, doc;
+    bson_t r, keys;
     bson_uint32_to_string(index, &k, key, sizeof key);
     bson_append_document_begin(rows, k, -1, &r);
     bson_append_binary(&r, "p", 1, BSON_SUBTYPE_BINARY, row->pk.ptr, (uint32_t)row->pk.len);
-    view_row_doc(row, &doc);
-    bson_append_document(&r, "d", 1, &doc);
+    bson_append_binary(&r, "d", 1, BSON_SUBTYPE_BINARY, row->values, row->values_len);
     bson_append_array_begin(&r, "k", 1, &keys);
     for (size_t s = 0; s < t->slot_count; s++) {
         bson_uint32_to_string((uint32_t)s, &k, key, sizeof key);
@@ -107,7 +108,7 @@ tf_status tf_view_save(const tf_view *view, size_t max_chunk, tf_view_chunk_fn f
         for (view_map_entry *e = view_map_next(&t->rows, &b, NULL); e;
              e = view_map_next(&t->rows, &b, e)) {
             const view_row *row = e->value;
-            size_t row_size = row->doc_len + row->pk.len + 64;
+            size_t row_size = row->values_len + row->pk.len + 64;
             for (size_t s = 0; s < t->slot_count; s++)
                 row_size += row->keys[s].len + 16;
             if (header + row_size + PERSIST_MARGIN > max_chunk)
@@ -246,7 +247,9 @@ static bool parse_definition(const bson_t *chunk, tf_column **out_cols, size_t *
     return true;
 }
 
-static view_row *parse_row(const view_table *t, bson_iter_t *row_it)
+/* documents: a version 1 chunk, whose rows hold their typed document
+ * (packed here) instead of packed values. */
+static view_row *parse_row(view_table *t, bson_iter_t *row_it, bool documents)
 {
     bson_iter_t r, keys;
     if (!BSON_ITER_HOLDS_DOCUMENT(row_it) || !bson_iter_recurse(row_it, &r))
@@ -254,16 +257,27 @@ static view_row *parse_row(const view_table *t, bson_iter_t *row_it)
     /* The parts borrow from the chunk until view_row_assemble copies them
      * into the row's one allocation. */
     view_row_key *parts = bson_malloc0((t->slot_count ? t->slot_count : 1) * sizeof *parts);
-    const uint8_t *pk = NULL, *doc = NULL;
-    uint32_t pk_len = 0, doc_len = 0;
+    const uint8_t *pk = NULL, *values = NULL;
+    uint32_t pk_len = 0, values_len = 0;
     bool has_keys = false;
     size_t slot = 0;
     while (bson_iter_next(&r)) {
         const char *key = bson_iter_key(&r);
         if (strcmp(key, "p") == 0 && BSON_ITER_HOLDS_BINARY(&r)) {
             bson_iter_binary(&r, NULL, &pk_len, &pk);
-        } else if (strcmp(key, "d") == 0 && BSON_ITER_HOLDS_DOCUMENT(&r)) {
+        } else if (strcmp(key, "d") == 0 && documents && BSON_ITER_HOLDS_DOCUMENT(&r)) {
+            const uint8_t *doc;
+            uint32_t doc_len;
             bson_iter_document(&r, &doc_len, &doc);
+            t->packed.len = 0;
+            if (view_pack_doc(&t->packed, doc, doc_len, t->column_count)) {
+                values = t->packed.ptr;
+                values_len = (uint32_t)t->packed.len;
+            }
+        } else if (strcmp(key, "d") == 0 && !documents && BSON_ITER_HOLDS_BINARY(&r)) {
+            bson_iter_binary(&r, NULL, &values_len, &values);
+            if (!view_pack_check(values, values_len, t->column_count))
+                values = NULL;
         } else if (strcmp(key, "k") == 0 && BSON_ITER_HOLDS_ARRAY(&r) &&
                    bson_iter_recurse(&r, &keys)) {
             has_keys = true;
@@ -285,8 +299,8 @@ static view_row *parse_row(const view_table *t, bson_iter_t *row_it)
         }
     }
     view_row *row = NULL;
-    if (pk && pk_len > 0 && doc && has_keys && slot == t->slot_count)
-        row = view_row_assemble(t, pk, pk_len, doc, doc_len, parts);
+    if (pk && pk_len > 0 && values && has_keys && slot == t->slot_count)
+        row = view_row_assemble(t, pk, pk_len, values, values_len, parts);
     bson_free(parts);
     return row;
 }
@@ -297,8 +311,10 @@ tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_
     if (!bson_init_static(&chunk, data, len) || !bson_validate(&chunk, BSON_VALIDATE_NONE, NULL))
         return bad(err, "not a BSON document");
     bson_iter_t it;
-    if (!find(&chunk, "v", BSON_TYPE_INT32, &it) || bson_iter_int32(&it) != PERSIST_VERSION)
+    if (!find(&chunk, "v", BSON_TYPE_INT32, &it) || (bson_iter_int32(&it) != PERSIST_VERSION &&
+                                                     bson_iter_int32(&it) != PERSIST_VERSION_DOCUMENTS))
         return bad(err, "unknown version (saved by another tapflow?): restart with --resnapshot");
+    bool documents = bson_iter_int32(&it) == PERSIST_VERSION_DOCUMENTS;
     if (!find(&chunk, "table", BSON_TYPE_UTF8, &it))
         return bad(err, "no table name");
     const char *name = bson_iter_utf8(&it, NULL);
@@ -329,7 +345,7 @@ tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_
     if (!find(&chunk, "rows", BSON_TYPE_ARRAY, &it) || !bson_iter_recurse(&it, &rows))
         return tf_error_set(err, TF_ERR_PROTOCOL, 0, "view state chunk of %.100s: no rows", name);
     while (bson_iter_next(&rows)) {
-        view_row *row = parse_row(t, &rows);
+        view_row *row = parse_row(t, &rows, documents);
         if (!row)
             return tf_error_set(err, TF_ERR_PROTOCOL, 0,
                                 "view state chunk of %.100s: malformed row %.20s", name,

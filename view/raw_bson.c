@@ -72,10 +72,7 @@ static size_t value_size(uint8_t type, const uint8_t *v, size_t avail)
     return n <= avail ? n : SIZE_MAX;
 }
 
-/* The element at *pos; key_len is its key's length when known
- * (SIZE_MAX: search the NUL). */
-static bool next_element(const uint8_t *doc, size_t doc_len, size_t *pos, size_t key_len,
-                         view_raw_element *out)
+bool view_raw_next(const uint8_t *doc, size_t doc_len, size_t *pos, view_raw_element *out)
 {
     size_t p = *pos ? *pos : 4;
     /* The last byte is the document's terminator. */
@@ -85,10 +82,8 @@ static bool next_element(const uint8_t *doc, size_t doc_len, size_t *pos, size_t
     out->start = doc + p;
     out->type = doc[p];
     const uint8_t *key = doc + p + 1;
-    const uint8_t *key_end;
-    if (key_len != SIZE_MAX && p + 1 + key_len < end && key[key_len] == 0)
-        key_end = key + key_len;
-    else if (!(key_end = memchr(key, 0, end - (p + 1))))
+    const uint8_t *key_end = memchr(key, 0, end - (p + 1));
+    if (!key_end)
         return false;
     out->key = (const char *)key;
     out->key_len = (size_t)(key_end - key);
@@ -102,19 +97,6 @@ static bool next_element(const uint8_t *doc, size_t doc_len, size_t *pos, size_t
     return true;
 }
 
-bool view_raw_next(const uint8_t *doc, size_t doc_len, size_t *pos, view_raw_element *out)
-{
-    return next_element(doc, doc_len, pos, SIZE_MAX, out);
-}
-
-bool view_raw_element_at(const uint8_t *doc, size_t doc_len, size_t index, view_raw_element *out)
-{
-    size_t pos = 0;
-    for (size_t i = 0; view_raw_next(doc, doc_len, &pos, out); i++)
-        if (i == index)
-            return true;
-    return false;
-}
 
 void view_raw_key(view_buf *b, uint8_t type, const char *key, size_t key_len)
 {
@@ -152,36 +134,4 @@ void view_raw_index_key(view_buf *b, uint8_t type, size_t index)
         index /= 10;
     } while (index);
     view_raw_key(b, type, digits + sizeof digits - n, n);
-}
-
-void view_raw_copy_elements(view_buf *b, const uint8_t *doc, size_t doc_len, const bool *omit,
-                            const tf_column *columns, size_t column_count)
-{
-    if (!omit) {
-        if (doc_len >= 5)
-            view_buf_append(b, doc + 4, doc_len - 5);
-        return;
-    }
-    /* Elements are walked only up to the last omitted one: what follows
-     * it, up to the terminator, is copied as one run without being walked
-     * (the walk was a tenth of a recompute's time; the bytes are a
-     * document libbson built, so the run is whole elements). */
-    size_t last = column_count;
-    while (last > 0 && !omit[last - 1])
-        last--;
-    size_t pos = 0, run_start = 4, run_len = 0;
-    view_raw_element e;
-    size_t i = 0;
-    for (; i < last && next_element(doc, doc_len, &pos, columns[i].name.len, &e); i++) {
-        if (omit[i]) {
-            view_buf_append(b, doc + run_start, run_len);
-            run_start = pos;
-            run_len = 0;
-        } else {
-            run_len += e.len;
-        }
-    }
-    if (i == last && doc_len >= 5)
-        run_len = doc_len - 1 - run_start;
-    view_buf_append(b, doc + run_start, run_len);
 }

@@ -63,6 +63,7 @@ void view_table_destroy(view_table *t)
     bson_free(t->slots);
     free_columns(t);
     view_buf_cleanup(&t->scratch);
+    view_buf_cleanup(&t->packed);
     if (t->writer)
         bson_writer_destroy(t->writer);
     bson_free(t->writer_buf);
@@ -224,10 +225,10 @@ bool view_table_encode_pk(const view_table *t, const tf_value *values, view_buf 
 }
 
 view_row *view_row_assemble(const view_table *t, const uint8_t *pk, size_t pk_len,
-                            const uint8_t *doc, size_t doc_len, const view_row_key *keys)
+                            const uint8_t *values, size_t values_len, const view_row_key *keys)
 {
     size_t header = sizeof(view_row) + t->slot_count * sizeof(view_row_key);
-    view_row *row = bson_malloc(header + pk_len + doc_len);
+    view_row *row = bson_malloc(header + pk_len + values_len);
     uint8_t *p = (uint8_t *)row + header;
     row->pk.ptr = p;
     row->pk.len = pk_len;
@@ -238,9 +239,9 @@ view_row *view_row_assemble(const view_table *t, const uint8_t *pk, size_t pk_le
         row->keys[s].len = keys[s].len;
         row->keys[s].position = 0;
     }
-    row->doc = p;
-    row->doc_len = (uint32_t)doc_len;
-    memcpy(p, doc, doc_len);
+    row->values = p;
+    row->values_len = (uint32_t)values_len;
+    memcpy(p, values, values_len);
     return row;
 }
 
@@ -294,7 +295,11 @@ view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err)
     }
     for (size_t s = 0; s < t->slot_count; s++)
         keys[s].ptr = key->ptr + offsets[s];
-    view_row *row = view_row_assemble(t, key->ptr, pk_len, bson_get_data(doc), doc->len, keys);
+    view_buf *packed = &t->packed;
+    packed->len = 0;
+    bool ok = view_pack_doc(packed, bson_get_data(doc), doc->len, t->column_count);
+    BSON_ASSERT(ok); /* one element per column, built just above */
+    view_row *row = view_row_assemble(t, key->ptr, pk_len, packed->ptr, packed->len, keys);
     bson_writer_rollback(t->writer); /* the bytes are copied: reuse the buffer */
     if (keys != keys_on_stack)
         bson_free(keys);
@@ -316,7 +321,7 @@ view_row *view_table_find(const view_table *t, const uint8_t *pk, size_t pk_len)
 
 static size_t row_bytes(const view_table *t, const view_row *row)
 {
-    return sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.len + row->doc_len;
+    return sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.len + row->values_len;
 }
 
 static size_t bucket_alloc_size(const view_slot *slot, size_t key_len)
@@ -444,10 +449,16 @@ const view_bucket *view_table_matches(const view_table *t, size_t slot, const ui
     return view_map_get(&t->slots[slot].index, key, len);
 }
 
-void view_row_doc(const view_row *row, bson_t *doc)
+void view_row_bson(const view_table *t, const view_row *row, view_buf *out)
 {
-    bool ok = bson_init_static(doc, row->doc, row->doc_len);
-    BSON_ASSERT(ok); /* built by bson itself */
+    view_unpack_doc(out, row->values, row->values_len, t->columns, t->column_count);
+}
+
+bool view_row_element(const view_table *t, const view_row *row, size_t index, view_buf *scratch,
+                      view_raw_element *out)
+{
+    return view_unpack_element(scratch, row->values, row->values_len, t->columns,
+                               t->column_count, index, out);
 }
 
 int view_row_pk_compare(const view_row *a, const view_row *b)

@@ -84,36 +84,44 @@ static tf_status check_columns_kept(const tf_view *view, const view_table *t,
     return TF_OK;
 }
 
-/* A held row rewritten for the new column list: its document, then its
- * primary key and slot keys (copied: the buckets they point into go). */
+/* A held row rewritten for the new column list: its packed values, then
+ * its primary key and slot keys (copied: the buckets they point into go). */
 typedef struct saved_row {
-    size_t doc_at, doc_len, pk_at, pk_len;
+    size_t values_at, values_len, pk_at, pk_len;
     size_t key_at[64];
     uint32_t key_len[64];
 } saved_row;
 
-static void append_remapped_doc(view_buf *out, const view_row *row, const tf_column *columns,
-                                size_t column_count)
+/* The row's document under the new column list (a new column is null),
+ * packed onto out; old and remapped are work buffers. */
+static void append_remapped_values(view_buf *out, const view_table *t, const view_row *row,
+                                   const tf_column *columns, size_t column_count, view_buf *old,
+                                   view_buf *remapped)
 {
-    size_t at = view_raw_open(out);
+    old->len = remapped->len = 0;
+    view_row_bson(t, row, old);
+    view_buf *doc = remapped;
+    size_t at = view_raw_open(doc);
     for (size_t i = 0; i < column_count; i++) {
         const tf_column *c = &columns[i];
         size_t pos = 0;
         view_raw_element e;
         bool found = false;
-        while (view_raw_next(row->doc, row->doc_len, &pos, &e)) {
+        while (view_raw_next(old->ptr, old->len, &pos, &e)) {
             if (e.key_len == c->name.len && memcmp(e.key, c->name.ptr, e.key_len) == 0) {
                 found = true;
                 break;
             }
         }
         if (found) {
-            view_buf_append(out, e.start, e.len);
+            view_buf_append(doc, e.start, e.len);
         } else {
-            view_raw_key(out, BSON_TYPE_NULL, c->name.ptr, c->name.len);
+            view_raw_key(doc, BSON_TYPE_NULL, c->name.ptr, c->name.len);
         }
     }
-    view_raw_close(out, at);
+    view_raw_close(doc, at);
+    bool ok = view_pack_doc(out, doc->ptr, doc->len, column_count);
+    BSON_ASSERT(ok); /* one element per column, written just above */
 }
 
 tf_status tf_view_redefine_table(tf_view *view, const char *table, const tf_column *columns,
@@ -155,16 +163,16 @@ tf_status tf_view_redefine_table(tf_view *view, const char *table, const tf_colu
     size_t count = t->rows.count;
     saved_row *saved = bson_malloc0(count * sizeof *saved);
     view_row **rows = bson_malloc(count * sizeof *rows);
-    view_buf data = {0};
+    view_buf data = {0}, old = {0}, remapped = {0};
     size_t n = 0, bucket = 0;
     for (view_map_entry *e = view_map_next(&t->rows, &bucket, NULL); e;
          e = view_map_next(&t->rows, &bucket, e)) {
         view_row *row = e->value;
         saved_row *s = &saved[n];
         rows[n++] = row;
-        s->doc_at = data.len;
-        append_remapped_doc(&data, row, columns, column_count);
-        s->doc_len = data.len - s->doc_at;
+        s->values_at = data.len;
+        append_remapped_values(&data, t, row, columns, column_count, &old, &remapped);
+        s->values_len = data.len - s->values_at;
         s->pk_at = data.len;
         s->pk_len = row->pk.len;
         view_buf_append(&data, row->pk.ptr, row->pk.len);
@@ -193,11 +201,13 @@ tf_status tf_view_redefine_table(tf_view *view, const char *table, const tf_colu
             keys[k].len = s->key_len[k];
             keys[k].position = 0;
         }
-        view_row *row = view_row_assemble(t, data.ptr + s->pk_at, s->pk_len, data.ptr + s->doc_at,
-                                          s->doc_len, keys);
+        view_row *row = view_row_assemble(t, data.ptr + s->pk_at, s->pk_len,
+                                          data.ptr + s->values_at, s->values_len, keys);
         view_table_insert(t, row);
     }
     view_buf_cleanup(&data);
+    view_buf_cleanup(&old);
+    view_buf_cleanup(&remapped);
     bson_free(saved);
     bson_free(rows);
     return st;
@@ -236,15 +246,22 @@ tf_status tf_view_foreach_row(const tf_view *view, const char *table, tf_view_ro
     const view_table *t = view_table_by_name(view, table);
     if (!t)
         return TF_OK;
+    view_buf buf = {0};
     size_t bucket = 0;
     for (view_map_entry *e = view_map_next(&t->rows, &bucket, NULL); e;
          e = view_map_next(&t->rows, &bucket, e)) {
         const view_row *row = e->value;
+        buf.len = 0;
+        view_row_bson(t, row, &buf);
         bson_t doc;
-        view_row_doc(row, &doc);
-        if (!fn(arg, row->pk.ptr, row->pk.len, &doc))
+        bool ok = bson_init_static(&doc, buf.ptr, buf.len);
+        BSON_ASSERT(ok); /* unpacked whole */
+        if (!fn(arg, row->pk.ptr, row->pk.len, &doc)) {
+            view_buf_cleanup(&buf);
             return TF_MALFORMED;
+        }
     }
+    view_buf_cleanup(&buf);
     return TF_OK;
 }
 
@@ -308,8 +325,9 @@ tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *v
         if (!fresh)
             return TF_MALFORMED;
         const view_row *held = view_table_find(t, fresh->pk.ptr, fresh->pk.len);
-        bool same = held && held->doc_len == fresh->doc_len &&
-                    memcmp(held->doc, fresh->doc, held->doc_len) == 0;
+        /* Packing is one-to-one: equal bytes, equal documents. */
+        bool same = held && held->values_len == fresh->values_len &&
+                    memcmp(held->values, fresh->values, held->values_len) == 0;
         view_row_destroy(t, fresh);
         if (same)
             return TF_OK;

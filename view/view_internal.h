@@ -113,8 +113,6 @@ typedef struct view_raw_element {
 
 /* Iteration: *pos starts at 0; false at the end or on malformed bytes. */
 bool view_raw_next(const uint8_t *doc, size_t doc_len, size_t *pos, view_raw_element *out);
-/* The element at ordinal index (fields in order); false when none. */
-bool view_raw_element_at(const uint8_t *doc, size_t doc_len, size_t index, view_raw_element *out);
 /* Appends type, key and its NUL. */
 void view_raw_key(view_buf *b, uint8_t type, const char *key, size_t key_len);
 /* Opens a document or array value: returns where its length goes. */
@@ -123,18 +121,39 @@ size_t view_raw_open(view_buf *b);
 void view_raw_close(view_buf *b, size_t at);
 /* Appends the array index key "0", "1", ... with type. */
 void view_raw_index_key(view_buf *b, uint8_t type, size_t index);
-/* Appends the elements of doc, skipping those whose ordinal i <
- * column_count has omit[i] true (omit NULL: all of them), as runs of
- * bytes. columns name the elements in order (a row's document): their
- * key lengths spare a search for each key's end (checked). */
-void view_raw_copy_elements(view_buf *b, const uint8_t *doc, size_t doc_len, const bool *omit,
-                            const tf_column *columns, size_t column_count);
+/* ---- packed row values (row_pack.c) ----
+ *
+ * A held row keeps its column values packed (see row_pack.c), not as the
+ * BSON document they came as; these turn one into the other. */
+
+/* Appends the packed form of doc, a row document with one element per
+ * column in column order; false (nothing appended) when it has another
+ * number of elements or is malformed. */
+bool view_pack_doc(view_buf *out, const uint8_t *doc, size_t doc_len, size_t column_count);
+/* Whether packed (from outside: a saved state) is column_count whole
+ * values. Unpacking trusts bytes view_pack_doc wrote or this accepted. */
+bool view_pack_check(const uint8_t *packed, size_t len, size_t column_count);
+/* Appends the row's BSON elements, named by columns, leaving out those
+ * whose omit[i] is true (omit may be NULL) and, with skip_pk, the primary
+ * key columns. */
+void view_unpack_elements(view_buf *out, const uint8_t *packed, size_t len,
+                          const tf_column *columns, size_t column_count, const bool *omit,
+                          bool skip_pk);
+/* Appends the row's whole BSON document. */
+void view_unpack_doc(view_buf *out, const uint8_t *packed, size_t len, const tf_column *columns,
+                     size_t column_count);
+/* Column index's element, written into scratch (emptied first) as a
+ * one-element document; out points into scratch. */
+bool view_unpack_element(view_buf *scratch, const uint8_t *packed, size_t len,
+                         const tf_column *columns, size_t column_count, size_t index,
+                         view_raw_element *out);
 
 /* ---- source rows and their indexes (state.c) ---- */
 
 /* A row as the view keeps it, in one allocation (header, primary key,
- * then document): the typed BSON of every column (the embedded form is a
- * copy of it minus the relation columns), its encoded primary key and one
+ * then values): every column's value packed (row_pack.c; unpacked, it is
+ * the row's typed BSON document, and the embedded form that minus the
+ * relation columns), its encoded primary key and one
  * encoded key per index slot of its table (len 0 when the key holds a
  * NULL: such a row joins nothing through that slot).
  *
@@ -155,10 +174,8 @@ typedef struct view_bytes {
 
 typedef struct view_row {
     view_bytes pk;
-    /* The BSON bytes, not a bson_t: bson_t wants 128-byte alignment that a
-     * row inside a malloc'd block does not have (and bytes are smaller). */
-    uint8_t *doc;
-    uint32_t doc_len;
+    uint8_t *values; /* packed (row_pack.c) */
+    uint32_t values_len;
     view_row_key keys[]; /* table->slot_count */
 } view_row;
 
@@ -221,6 +238,7 @@ typedef struct view_table {
     size_t row_bytes;    /* memory accounting: row allocations */
     size_t bucket_bytes; /* and index buckets */
     view_buf scratch;    /* keys of the row being built (see view_row_key) */
+    view_buf packed;     /* values of the row being built */
     /* The row document being built, in a buffer reused across rows. */
     bson_writer_t *writer;
     uint8_t *writer_buf;
@@ -252,11 +270,11 @@ void view_table_resolve_slots(view_table *t);
  * row is inserted); NULL with err on a value the type mapping refuses or
  * a NULL primary key column. */
 view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err);
-/* A row from its parts: pk and doc are copied, keys (slot_count of them,
- * len 0: NULL key) are lent until view_table_insert (see view_row_key).
- * For persist.c, which saves exactly these parts. */
+/* A row from its parts: pk and packed values are copied, keys (slot_count
+ * of them, len 0: NULL key) are lent until view_table_insert (see
+ * view_row_key). For persist.c, which saves exactly these parts. */
 view_row *view_row_assemble(const view_table *t, const uint8_t *pk, size_t pk_len,
-                            const uint8_t *doc, size_t doc_len, const view_row_key *keys);
+                            const uint8_t *values, size_t values_len, const view_row_key *keys);
 void view_row_destroy(const view_table *t, view_row *row);
 /* Encodes the primary key of values into out (false: a NULL in it). */
 bool view_table_encode_pk(const view_table *t, const tf_value *values, view_buf *out);
@@ -273,8 +291,12 @@ void view_table_remove(view_table *t, view_row *row);
 /* The rows of slot whose key is (key, len); NULL when none. */
 const view_bucket *view_table_matches(const view_table *t, size_t slot, const uint8_t *key,
                                       size_t len);
-/* Points doc (static, read-only) at the row's BSON. */
-void view_row_doc(const view_row *row, bson_t *doc);
+/* Appends the row's BSON document to out. */
+void view_row_bson(const view_table *t, const view_row *row, view_buf *out);
+/* The row's element of column index, written into scratch (see
+ * view_unpack_element). */
+bool view_row_element(const view_table *t, const view_row *row, size_t index, view_buf *scratch,
+                      view_raw_element *out);
 /* memcmp order of encoded primary keys (shorter first on a common prefix). */
 int view_row_pk_compare(const view_row *a, const view_row *b);
 
@@ -344,6 +366,7 @@ struct tf_view {
     view_buf scratch; /* primary key of a before image; fan-out keys */
     /* flush.c: documents are written here, then copied into the op. */
     view_buf out, set, unset, filter, array_filters, path;
+    view_buf element; /* one column of a row, unpacked */
 };
 
 /* Marks the documents a held row reaches (see engine.c): appeared = the
@@ -361,7 +384,7 @@ void view_pending_reset(tf_view *view);
 
 /* Writes the root key filter of root row `row` ({pk_col: value, ...}, the
  * values copied from the row's document) into out, emptied first. */
-void view_root_filter(const tf_view *view, const view_row *row, view_buf *out);
+void view_root_filter(tf_view *view, const view_row *row, view_buf *out);
 
 /* ---- the view's tables, for persist.c (engine.c) ---- */
 

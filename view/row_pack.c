@@ -1,0 +1,398 @@
+/* row_pack.c — a held row's values in few bytes, and back to BSON.
+ *
+ * The state keeps every source row of the flow; as BSON a row spends most
+ * of its bytes on column names (each row repeats them), length prefixes,
+ * terminators and fixed-width numbers. The packed form keeps the values
+ * only, in column order, each as a tag byte and a short body:
+ *
+ *   NULL                 tag
+ *   string               tag, varint length, bytes
+ *   hex string           tag, varint byte count, the bytes the digits spell
+ *                        (32-digit ids take 16 bytes; lower and upper case
+ *                        have their own tags so the text comes back exact)
+ *   int32, int64, date   tag, zigzag varint (a date in ms since the epoch)
+ *   double               tag, 8 bytes
+ *   decimal128           tag, top 16 bits of the high word, varint low word
+ *                        when the rest of the high word is zero (every
+ *                        DECIMAL up to 19 digits), else tag and 16 bytes
+ *   anything else        tag, BSON type, varint length, the value's bytes
+ *
+ * Unpacking writes the BSON elements the row's document had, names from
+ * the table's columns, byte for byte: pack is a function of the document
+ * and unpack its inverse, so equal packed bytes mean equal documents. */
+#include "view_internal.h"
+
+#include <string.h>
+
+enum {
+    PACK_NULL,
+    PACK_UTF8,
+    PACK_HEX_LOWER,
+    PACK_HEX_UPPER,
+    PACK_INT32,
+    PACK_INT64,
+    PACK_DATE_TIME,
+    PACK_DOUBLE,
+    PACK_DECIMAL_SMALL,
+    PACK_DECIMAL,
+    PACK_OTHER,
+};
+
+static uint32_t read_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t read_u64(const uint8_t *p)
+{
+    return (uint64_t)read_u32(p) | (uint64_t)read_u32(p + 4) << 32;
+}
+
+static void put_u32(view_buf *b, uint32_t v)
+{
+    uint8_t out[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    view_buf_append(b, out, 4);
+}
+
+static void put_u64(view_buf *b, uint64_t v)
+{
+    put_u32(b, (uint32_t)v);
+    put_u32(b, (uint32_t)(v >> 32));
+}
+
+static void put_varint(view_buf *b, uint64_t v)
+{
+    uint8_t out[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    view_buf_append(b, out, n);
+}
+
+static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+
+static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+/* Reads a varint at *pos (< len); false when it runs past len or over 64
+ * bits. */
+static bool get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*pos >= len)
+            return false;
+        uint8_t byte = p[(*pos)++];
+        if (shift == 63 && byte > 1)
+            return false;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int hex_digit(uint8_t c, bool upper)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (!upper && c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (upper && c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The hex tag s (of even length) fits, or PACK_UTF8. Digits only count
+ * as lower case: "1234" comes back as written either way. */
+static int hex_kind(const uint8_t *s, size_t len)
+{
+    if (len < 2 || len % 2)
+        return PACK_UTF8;
+    bool lower = true, upper = true;
+    for (size_t i = 0; i < len && (lower || upper); i++) {
+        lower = lower && hex_digit(s[i], false) >= 0;
+        upper = upper && hex_digit(s[i], true) >= 0;
+    }
+    return lower ? PACK_HEX_LOWER : upper ? PACK_HEX_UPPER : PACK_UTF8;
+}
+
+static void pack_string(view_buf *out, const uint8_t *s, size_t len)
+{
+    int kind = hex_kind(s, len);
+    uint8_t tag = (uint8_t)kind;
+    view_buf_append(out, &tag, 1);
+    if (kind == PACK_UTF8) {
+        put_varint(out, len);
+        view_buf_append(out, s, len);
+        return;
+    }
+    bool upper = kind == PACK_HEX_UPPER;
+    put_varint(out, len / 2);
+    uint8_t chunk[64];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i += 2) {
+        chunk[n++] = (uint8_t)(hex_digit(s[i], upper) << 4 | hex_digit(s[i + 1], upper));
+        if (n == sizeof chunk) {
+            view_buf_append(out, chunk, n);
+            n = 0;
+        }
+    }
+    view_buf_append(out, chunk, n);
+}
+
+static void pack_value(view_buf *out, const view_raw_element *e)
+{
+    uint8_t tag;
+    switch (e->type) {
+    case BSON_TYPE_NULL: tag = PACK_NULL; view_buf_append(out, &tag, 1); return;
+    case BSON_TYPE_UTF8: {
+        /* value: int32 length with its NUL, bytes, NUL */
+        size_t len = read_u32(e->value);
+        if (len >= 1 && 4 + len == e->value_len && e->value[e->value_len - 1] == 0) {
+            pack_string(out, e->value + 4, len - 1);
+            return;
+        }
+        break; /* not as libbson writes it: keep it whole */
+    }
+    case BSON_TYPE_INT32:
+        tag = PACK_INT32;
+        view_buf_append(out, &tag, 1);
+        put_varint(out, zigzag((int32_t)read_u32(e->value)));
+        return;
+    case BSON_TYPE_INT64:
+    case BSON_TYPE_DATE_TIME:
+        tag = e->type == BSON_TYPE_INT64 ? PACK_INT64 : PACK_DATE_TIME;
+        view_buf_append(out, &tag, 1);
+        put_varint(out, zigzag((int64_t)read_u64(e->value)));
+        return;
+    case BSON_TYPE_DOUBLE:
+        tag = PACK_DOUBLE;
+        view_buf_append(out, &tag, 1);
+        view_buf_append(out, e->value, 8);
+        return;
+    case BSON_TYPE_DECIMAL128: {
+        uint64_t low = read_u64(e->value), high = read_u64(e->value + 8);
+        if ((high & 0xFFFFFFFFFFFFull) == 0) {
+            uint8_t head[3] = {PACK_DECIMAL_SMALL, (uint8_t)(high >> 48), (uint8_t)(high >> 56)};
+            view_buf_append(out, head, 3);
+            put_varint(out, low);
+        } else {
+            tag = PACK_DECIMAL;
+            view_buf_append(out, &tag, 1);
+            view_buf_append(out, e->value, 16);
+        }
+        return;
+    }
+    default: break;
+    }
+    uint8_t head[2] = {PACK_OTHER, e->type};
+    view_buf_append(out, head, 2);
+    put_varint(out, e->value_len);
+    view_buf_append(out, e->value, e->value_len);
+}
+
+bool view_pack_doc(view_buf *out, const uint8_t *doc, size_t doc_len, size_t column_count)
+{
+    size_t pos = 0, at = out->len, n = 0;
+    view_raw_element e;
+    while (view_raw_next(doc, doc_len, &pos, &e)) {
+        pack_value(out, &e);
+        n++;
+    }
+    if (n != column_count || pos != doc_len - 1) {
+        out->len = at;
+        return false;
+    }
+    return true;
+}
+
+/* One packed value: its tag and where its body is. */
+typedef struct packed_value {
+    uint8_t tag;
+    uint8_t bson_type; /* PACK_OTHER */
+    uint64_t number;   /* varint body; string/other: the length */
+    const uint8_t *body;
+    size_t body_len;
+} packed_value;
+
+/* Reads the value at *pos; false on bytes that are not a packed value. */
+static bool next_value(const uint8_t *p, size_t len, size_t *pos, packed_value *v)
+{
+    if (*pos >= len)
+        return false;
+    v->tag = p[(*pos)++];
+    v->body_len = 0;
+    switch (v->tag) {
+    case PACK_NULL: return true;
+    case PACK_INT32:
+    case PACK_INT64:
+    case PACK_DATE_TIME: return get_varint(p, len, pos, &v->number);
+    case PACK_DOUBLE: v->body_len = 8; break;
+    case PACK_DECIMAL: v->body_len = 16; break;
+    case PACK_DECIMAL_SMALL:
+        if (len - *pos < 2)
+            return false;
+        v->body = p + *pos;
+        *pos += 2;
+        return get_varint(p, len, pos, &v->number);
+    case PACK_OTHER:
+        if (*pos >= len)
+            return false;
+        v->bson_type = p[(*pos)++];
+        /* fallthrough */
+    case PACK_UTF8:
+    case PACK_HEX_LOWER:
+    case PACK_HEX_UPPER:
+        if (!get_varint(p, len, pos, &v->number) || v->number > INT32_MAX / 2)
+            return false;
+        v->body_len = (size_t)v->number;
+        break;
+    default: return false;
+    }
+    if (len - *pos < v->body_len)
+        return false;
+    v->body = p + *pos;
+    *pos += v->body_len;
+    return true;
+}
+
+static const char hex_lower[] = "0123456789abcdef", hex_upper[] = "0123456789ABCDEF";
+
+/* Appends the element (type, key, value) of v as BSON. */
+static void put_element(view_buf *out, const packed_value *v, const char *key, size_t key_len)
+{
+    uint8_t nul = 0;
+    switch (v->tag) {
+    case PACK_NULL: view_raw_key(out, BSON_TYPE_NULL, key, key_len); return;
+    case PACK_UTF8:
+        view_raw_key(out, BSON_TYPE_UTF8, key, key_len);
+        put_u32(out, (uint32_t)v->body_len + 1);
+        view_buf_append(out, v->body, v->body_len);
+        view_buf_append(out, &nul, 1);
+        return;
+    case PACK_HEX_LOWER:
+    case PACK_HEX_UPPER: {
+        view_raw_key(out, BSON_TYPE_UTF8, key, key_len);
+        put_u32(out, (uint32_t)v->body_len * 2 + 1);
+        const char *digits = v->tag == PACK_HEX_LOWER ? hex_lower : hex_upper;
+        char chunk[128];
+        size_t n = 0;
+        for (size_t i = 0; i < v->body_len; i++) {
+            chunk[n++] = digits[v->body[i] >> 4];
+            chunk[n++] = digits[v->body[i] & 15];
+            if (n == sizeof chunk) {
+                view_buf_append(out, chunk, n);
+                n = 0;
+            }
+        }
+        view_buf_append(out, chunk, n);
+        view_buf_append(out, &nul, 1);
+        return;
+    }
+    case PACK_INT32:
+        view_raw_key(out, BSON_TYPE_INT32, key, key_len);
+        put_u32(out, (uint32_t)unzigzag(v->number));
+        return;
+    case PACK_INT64:
+    case PACK_DATE_TIME:
+        view_raw_key(out, v->tag == PACK_INT64 ? BSON_TYPE_INT64 : BSON_TYPE_DATE_TIME, key,
+                     key_len);
+        put_u64(out, (uint64_t)unzigzag(v->number));
+        return;
+    case PACK_DOUBLE:
+        view_raw_key(out, BSON_TYPE_DOUBLE, key, key_len);
+        view_buf_append(out, v->body, 8);
+        return;
+    case PACK_DECIMAL_SMALL:
+        view_raw_key(out, BSON_TYPE_DECIMAL128, key, key_len);
+        put_u64(out, v->number);
+        put_u64(out, (uint64_t)v->body[0] << 48 | (uint64_t)v->body[1] << 56);
+        return;
+    case PACK_DECIMAL:
+        view_raw_key(out, BSON_TYPE_DECIMAL128, key, key_len);
+        view_buf_append(out, v->body, 16);
+        return;
+    default:
+        view_raw_key(out, v->bson_type, key, key_len);
+        view_buf_append(out, v->body, v->body_len);
+        return;
+    }
+}
+
+void view_unpack_elements(view_buf *out, const uint8_t *packed, size_t len,
+                          const tf_column *columns, size_t column_count, const bool *omit,
+                          bool skip_pk)
+{
+    size_t pos = 0;
+    packed_value v;
+    for (size_t i = 0; i < column_count && next_value(packed, len, &pos, &v); i++) {
+        if ((omit && omit[i]) || (skip_pk && columns[i].is_primary_key))
+            continue;
+        put_element(out, &v, columns[i].name.ptr, columns[i].name.len);
+    }
+}
+
+void view_unpack_doc(view_buf *out, const uint8_t *packed, size_t len, const tf_column *columns,
+                     size_t column_count)
+{
+    size_t at = view_raw_open(out);
+    view_unpack_elements(out, packed, len, columns, column_count, NULL, false);
+    view_raw_close(out, at);
+}
+
+bool view_unpack_element(view_buf *scratch, const uint8_t *packed, size_t len,
+                         const tf_column *columns, size_t column_count, size_t index,
+                         view_raw_element *out)
+{
+    size_t pos = 0;
+    packed_value v;
+    for (size_t i = 0; i < column_count && next_value(packed, len, &pos, &v); i++) {
+        if (i != index)
+            continue;
+        scratch->len = 0;
+        size_t at = view_raw_open(scratch);
+        put_element(scratch, &v, columns[i].name.ptr, columns[i].name.len);
+        view_raw_close(scratch, at);
+        size_t doc_pos = 0;
+        return view_raw_next(scratch->ptr, scratch->len, &doc_pos, out);
+    }
+    return false;
+}
+
+bool view_pack_check(const uint8_t *packed, size_t len, size_t column_count)
+{
+    size_t pos = 0, n = 0;
+    packed_value v;
+    while (pos < len) {
+        if (!next_value(packed, len, &pos, &v))
+            return false;
+        if (v.tag == PACK_INT32 && (unzigzag(v.number) < INT32_MIN || unzigzag(v.number) > INT32_MAX))
+            return false;
+        if (v.tag == PACK_OTHER) {
+            /* The value bytes must be a whole BSON value of their type. */
+            view_buf probe = {0};
+            size_t at = view_raw_open(&probe);
+            put_element(&probe, &v, "", 0);
+            view_raw_close(&probe, at);
+            size_t doc_pos = 0;
+            view_raw_element e;
+            bool whole = view_raw_next(probe.ptr, probe.len, &doc_pos, &e) &&
+                         e.value_len == v.body_len && doc_pos == probe.len - 1;
+            if (whole && (e.type == BSON_TYPE_DOCUMENT || e.type == BSON_TYPE_ARRAY)) {
+                bson_t inner;
+                whole = bson_init_static(&inner, e.value, e.value_len) &&
+                        bson_validate(&inner, BSON_VALIDATE_NONE, NULL);
+            }
+            view_buf_cleanup(&probe);
+            if (!whole)
+                return false;
+        }
+        n++;
+    }
+    return n == column_count;
+}
