@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-void view_buf_append(view_buf *b, const void *data, size_t len)
+uint8_t *view_buf_reserve(view_buf *b, size_t len)
 {
     if (b->len + len > b->cap) {
         size_t cap = b->cap ? b->cap : 32;
@@ -19,8 +19,13 @@ void view_buf_append(view_buf *b, const void *data, size_t len)
         b->ptr = bson_realloc(b->ptr, cap);
         b->cap = cap;
     }
+    return b->ptr + b->len;
+}
+
+void view_buf_append(view_buf *b, const void *data, size_t len)
+{
     if (len)
-        memcpy(b->ptr + b->len, data, len);
+        memcpy(view_buf_reserve(b, len), data, len);
     b->len += len;
 }
 

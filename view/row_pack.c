@@ -48,18 +48,6 @@ static uint64_t read_u64(const uint8_t *p)
     return (uint64_t)read_u32(p) | (uint64_t)read_u32(p + 4) << 32;
 }
 
-static void put_u32(view_buf *b, uint32_t v)
-{
-    uint8_t out[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    view_buf_append(b, out, 4);
-}
-
-static void put_u64(view_buf *b, uint64_t v)
-{
-    put_u32(b, (uint32_t)v);
-    put_u32(b, (uint32_t)(v >> 32));
-}
-
 static void put_varint(view_buf *b, uint64_t v)
 {
     uint8_t out[10];
@@ -204,7 +192,8 @@ bool view_pack_doc(view_buf *out, const uint8_t *doc, size_t doc_len, size_t col
         pack_value(out, &e);
         n++;
     }
-    if (n != column_count || pos != doc_len - 1) {
+    /* pos stays 0 for a document with no element. */
+    if (n != column_count || (n > 0 && pos != doc_len - 1) || doc_len < 5) {
         out->len = at;
         return false;
     }
@@ -263,64 +252,81 @@ static bool next_value(const uint8_t *p, size_t len, size_t *pos, packed_value *
 
 static const char hex_lower[] = "0123456789abcdef", hex_upper[] = "0123456789ABCDEF";
 
-/* Appends the element (type, key, value) of v as BSON. */
-static void put_element(view_buf *out, const packed_value *v, const char *key, size_t key_len)
+static uint8_t *write_u32(uint8_t *d, uint32_t v)
 {
-    uint8_t nul = 0;
+    d[0] = (uint8_t)v;
+    d[1] = (uint8_t)(v >> 8);
+    d[2] = (uint8_t)(v >> 16);
+    d[3] = (uint8_t)(v >> 24);
+    return d + 4;
+}
+
+static uint8_t *write_u64(uint8_t *d, uint64_t v)
+{
+    return write_u32(write_u32(d, (uint32_t)v), (uint32_t)(v >> 32));
+}
+
+static uint8_t *write_key(uint8_t *d, uint8_t type, const char *key, size_t key_len)
+{
+    *d++ = type;
+    memcpy(d, key, key_len);
+    d += key_len;
+    *d++ = 0;
+    return d;
+}
+
+/* Most bytes the element of v can take besides its key. */
+static size_t element_bound(const packed_value *v) { return 2 + 5 + 2 * v->body_len + 16; }
+
+/* Writes the element (type, key, value) of v as BSON at d, which has
+ * room for key_len + element_bound(v) bytes; returns its end. */
+static uint8_t *put_element(uint8_t *d, const packed_value *v, const char *key, size_t key_len)
+{
     switch (v->tag) {
-    case PACK_NULL: view_raw_key(out, BSON_TYPE_NULL, key, key_len); return;
+    case PACK_NULL: return write_key(d, BSON_TYPE_NULL, key, key_len);
     case PACK_UTF8:
-        view_raw_key(out, BSON_TYPE_UTF8, key, key_len);
-        put_u32(out, (uint32_t)v->body_len + 1);
-        view_buf_append(out, v->body, v->body_len);
-        view_buf_append(out, &nul, 1);
-        return;
+        d = write_key(d, BSON_TYPE_UTF8, key, key_len);
+        d = write_u32(d, (uint32_t)v->body_len + 1);
+        memcpy(d, v->body, v->body_len);
+        d += v->body_len;
+        *d++ = 0;
+        return d;
     case PACK_HEX_LOWER:
     case PACK_HEX_UPPER: {
-        view_raw_key(out, BSON_TYPE_UTF8, key, key_len);
-        put_u32(out, (uint32_t)v->body_len * 2 + 1);
+        d = write_key(d, BSON_TYPE_UTF8, key, key_len);
+        d = write_u32(d, (uint32_t)v->body_len * 2 + 1);
         const char *digits = v->tag == PACK_HEX_LOWER ? hex_lower : hex_upper;
-        char chunk[128];
-        size_t n = 0;
         for (size_t i = 0; i < v->body_len; i++) {
-            chunk[n++] = digits[v->body[i] >> 4];
-            chunk[n++] = digits[v->body[i] & 15];
-            if (n == sizeof chunk) {
-                view_buf_append(out, chunk, n);
-                n = 0;
-            }
+            *d++ = (uint8_t)digits[v->body[i] >> 4];
+            *d++ = (uint8_t)digits[v->body[i] & 15];
         }
-        view_buf_append(out, chunk, n);
-        view_buf_append(out, &nul, 1);
-        return;
+        *d++ = 0;
+        return d;
     }
     case PACK_INT32:
-        view_raw_key(out, BSON_TYPE_INT32, key, key_len);
-        put_u32(out, (uint32_t)unzigzag(v->number));
-        return;
+        d = write_key(d, BSON_TYPE_INT32, key, key_len);
+        return write_u32(d, (uint32_t)unzigzag(v->number));
     case PACK_INT64:
     case PACK_DATE_TIME:
-        view_raw_key(out, v->tag == PACK_INT64 ? BSON_TYPE_INT64 : BSON_TYPE_DATE_TIME, key,
-                     key_len);
-        put_u64(out, (uint64_t)unzigzag(v->number));
-        return;
+        d = write_key(d, v->tag == PACK_INT64 ? BSON_TYPE_INT64 : BSON_TYPE_DATE_TIME, key,
+                      key_len);
+        return write_u64(d, (uint64_t)unzigzag(v->number));
     case PACK_DOUBLE:
-        view_raw_key(out, BSON_TYPE_DOUBLE, key, key_len);
-        view_buf_append(out, v->body, 8);
-        return;
+        d = write_key(d, BSON_TYPE_DOUBLE, key, key_len);
+        memcpy(d, v->body, 8);
+        return d + 8;
     case PACK_DECIMAL_SMALL:
-        view_raw_key(out, BSON_TYPE_DECIMAL128, key, key_len);
-        put_u64(out, v->number);
-        put_u64(out, (uint64_t)v->body[0] << 48 | (uint64_t)v->body[1] << 56);
-        return;
+        d = write_key(d, BSON_TYPE_DECIMAL128, key, key_len);
+        d = write_u64(d, v->number);
+        return write_u64(d, (uint64_t)v->body[0] << 48 | (uint64_t)v->body[1] << 56);
     case PACK_DECIMAL:
-        view_raw_key(out, BSON_TYPE_DECIMAL128, key, key_len);
-        view_buf_append(out, v->body, 16);
-        return;
+        d = write_key(d, BSON_TYPE_DECIMAL128, key, key_len);
+        memcpy(d, v->body, 16);
+        return d + 16;
     default:
-        view_raw_key(out, v->bson_type, key, key_len);
-        view_buf_append(out, v->body, v->body_len);
-        return;
+        d = write_key(d, v->bson_type, key, key_len);
+        memcpy(d, v->body, v->body_len);
+        return d + v->body_len;
     }
 }
 
@@ -328,13 +334,20 @@ void view_unpack_elements(view_buf *out, const uint8_t *packed, size_t len,
                           const tf_column *columns, size_t column_count, const bool *omit,
                           bool skip_pk)
 {
+    /* One reservation for the row: a name, and twice the packed bytes
+     * (hex digits) plus a fixed margin per value, bound what it takes. */
+    size_t bound = 2 * len;
+    for (size_t i = 0; i < column_count; i++)
+        bound += columns[i].name.len + element_bound(&(packed_value){.body_len = 0});
+    uint8_t *d = view_buf_reserve(out, bound);
     size_t pos = 0;
     packed_value v;
     for (size_t i = 0; i < column_count && next_value(packed, len, &pos, &v); i++) {
         if ((omit && omit[i]) || (skip_pk && columns[i].is_primary_key))
             continue;
-        put_element(out, &v, columns[i].name.ptr, columns[i].name.len);
+        d = put_element(d, &v, columns[i].name.ptr, columns[i].name.len);
     }
+    out->len = (size_t)(d - out->ptr);
 }
 
 void view_unpack_doc(view_buf *out, const uint8_t *packed, size_t len, const tf_column *columns,
@@ -356,7 +369,9 @@ bool view_unpack_element(view_buf *scratch, const uint8_t *packed, size_t len,
             continue;
         scratch->len = 0;
         size_t at = view_raw_open(scratch);
-        put_element(scratch, &v, columns[i].name.ptr, columns[i].name.len);
+        uint8_t *d = view_buf_reserve(scratch, columns[i].name.len + element_bound(&v));
+        d = put_element(d, &v, columns[i].name.ptr, columns[i].name.len);
+        scratch->len = (size_t)(d - scratch->ptr);
         view_raw_close(scratch, at);
         size_t doc_pos = 0;
         return view_raw_next(scratch->ptr, scratch->len, &doc_pos, out);
@@ -374,20 +389,20 @@ bool view_pack_check(const uint8_t *packed, size_t len, size_t column_count)
         if (v.tag == PACK_INT32 && (unzigzag(v.number) < INT32_MIN || unzigzag(v.number) > INT32_MAX))
             return false;
         if (v.tag == PACK_OTHER) {
-            /* The value bytes must be a whole BSON value of their type. */
+            /* The value bytes must be a whole, valid BSON value of their type. */
             view_buf probe = {0};
             size_t at = view_raw_open(&probe);
-            put_element(&probe, &v, "", 0);
+            uint8_t *d = view_buf_reserve(&probe, element_bound(&v));
+            d = put_element(d, &v, "", 0);
+            probe.len = (size_t)(d - probe.ptr);
             view_raw_close(&probe, at);
             size_t doc_pos = 0;
             view_raw_element e;
+            bson_t one;
             bool whole = view_raw_next(probe.ptr, probe.len, &doc_pos, &e) &&
-                         e.value_len == v.body_len && doc_pos == probe.len - 1;
-            if (whole && (e.type == BSON_TYPE_DOCUMENT || e.type == BSON_TYPE_ARRAY)) {
-                bson_t inner;
-                whole = bson_init_static(&inner, e.value, e.value_len) &&
-                        bson_validate(&inner, BSON_VALIDATE_NONE, NULL);
-            }
+                         e.value_len == v.body_len && doc_pos == probe.len - 1 &&
+                         bson_init_static(&one, probe.ptr, probe.len) &&
+                         bson_validate(&one, BSON_VALIDATE_NONE, NULL);
             view_buf_cleanup(&probe);
             if (!whole)
                 return false;

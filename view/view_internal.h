@@ -21,6 +21,8 @@ typedef struct view_buf {
 } view_buf;
 
 void view_buf_append(view_buf *b, const void *data, size_t len);
+/* Room for len more bytes (b->len unchanged): where they go. */
+uint8_t *view_buf_reserve(view_buf *b, size_t len);
 void view_buf_cleanup(view_buf *b);
 
 /* Appends an encoding of v under which equal SQL values (as the view joins
