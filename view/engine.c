@@ -278,18 +278,18 @@ void view_root_filter(tf_view *view, const view_row *row, view_buf *out)
 static void mark_root(tf_view *view, const view_row *row, uint64_t fields)
 {
     bool created;
-    view_map_entry *e = view_map_upsert(&view->pending, row->pk.ptr, row->pk.len, &created);
+    view_map_entry *e = view_map_upsert(&view->pending, view_row_pk(row), row->pk_len, &created);
     view_pending_root *p = e->value;
     if (created) {
         /* The filter is taken now: the row may be gone at the flush. */
         view_buf *f = &view->filter;
         view_root_filter(view, row, f);
-        p = view_arena_alloc(&view->arena, sizeof *p + row->pk.len + f->len);
+        p = view_arena_alloc(&view->arena, sizeof *p + row->pk_len + f->len);
         p->fields = 0;
         p->whole = false;
-        p->key_len = (uint32_t)row->pk.len;
-        memcpy(p->key, row->pk.ptr, row->pk.len);
-        p->filter = p->key + row->pk.len;
+        p->key_len = (uint32_t)row->pk_len;
+        memcpy(p->key, view_row_pk(row), row->pk_len);
+        p->filter = p->key + row->pk_len;
         p->filter_len = (uint32_t)f->len;
         memcpy(p->filter, f->ptr, f->len);
         e->key = p->key;
@@ -331,7 +331,7 @@ static void prefetch_row_lines(const view_row *row)
  * it links to there; 3: that bucket's first row. */
 static void prefetch_upwards(const view_node *node, const view_row *row, int level)
 {
-    const view_row_key *key = &row->keys[node->child_slot];
+    const view_row_key *key = &view_row_keys(row)[node->child_slot];
     if (!key->len)
         return;
     const view_bucket *b = view_key_bucket(key->ptr);
@@ -358,7 +358,7 @@ static void mark_up(tf_view *view, size_t node_index, const view_row *row, uint6
         mark_root(view, row, fields);
         return;
     }
-    const view_row_key *key = &row->keys[n->child_slot];
+    const view_row_key *key = &view_row_keys(row)[n->child_slot];
     if (!key->len)
         return;
     if (partial && n->route == VIEW_ROUTE_ARRAY_FILTER) {
@@ -424,7 +424,7 @@ static uint64_t same_slot_keys(const view_table *t, const view_row *a, const vie
     uint64_t same = 0;
     bool tail_same = true;
     for (size_t s = 0; s < t->slot_count; s++) {
-        bool eq = same_bytes(a->keys[s].ptr, a->keys[s].len, b->keys[s].ptr, b->keys[s].len);
+        bool eq = same_bytes(view_row_keys(a)[s].ptr, view_row_keys(a)[s].len, view_row_keys(b)[s].ptr, view_row_keys(b)[s].len);
         if (s < 63)
             same |= eq ? slot_bit(s) : 0;
         else
@@ -485,7 +485,7 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
             if (new_row) {
                 kept |= same_slot_keys(t, old, new_row);
                 marked = kept == all_slots(t) &&
-                         same_bytes(old->pk.ptr, old->pk.len, new_row->pk.ptr, new_row->pk.len);
+                         same_bytes(view_row_pk(old), old->pk_len, view_row_pk(new_row), new_row->pk_len);
             }
             view_mark_row(view, t, old, 0, marked);
             if (marked) {
@@ -502,7 +502,7 @@ tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind ki
     if (new_row) {
         /* A replayed INSERT, or an UPDATE onto a key that is held: the
          * new row replaces it. */
-        view_row *held = view_table_find(t, new_row->pk.ptr, new_row->pk.len);
+        view_row *held = view_table_find(t, view_row_pk(new_row), new_row->pk_len);
         if (held) {
             view_mark_row(view, t, held, 0, false);
             kept |= same_slot_keys(t, held, new_row);

@@ -114,12 +114,12 @@ tf_status tf_view_adopt_table(tf_view *to, const tf_view *from, const char *tabl
          e = view_map_next(&f->rows, &bucket, e)) {
         const view_row *row = e->value;
         for (size_t s = 0; s < t->slot_count; s++) {
-            keys[s].ptr = row->keys[map[s]].ptr;
-            keys[s].len = row->keys[map[s]].len;
+            keys[s].ptr = view_row_keys(row)[map[s]].ptr;
+            keys[s].len = view_row_keys(row)[map[s]].len;
             keys[s].position = 0;
         }
         view_row *copy =
-            view_row_assemble(t, row->pk.ptr, row->pk.len, row->values, row->values_len, keys);
+            view_row_assemble(t, view_row_pk(row), row->pk_len, view_row_values(row), row->values_len, keys);
         view_table_insert(t, copy);
     }
     return TF_OK;

@@ -89,7 +89,7 @@ static bool embed(const tf_view *view, size_t node_index, const view_row *parent
                   const char *key, size_t key_len)
 {
     const view_node *n = &view->nodes[node_index];
-    const view_row_key *k = &parent_row->keys[n->parent_slot];
+    const view_row_key *k = &view_row_keys(parent_row)[n->parent_slot];
     const view_bucket *matches =
         k->len ? view_bucket_links(view_key_bucket(k->ptr))[n->parent_link] : NULL;
     if (n->type == TF_LOOKUP_OBJECT) {
@@ -108,7 +108,7 @@ static bool embed(const tf_view *view, size_t node_index, const view_row *parent
 static void prefetch_lookups(const tf_view *view, const view_node *n, const view_row *row)
 {
     for (size_t c = 0; c < n->child_count; c++) {
-        const view_row_key *k = &row->keys[view->nodes[n->children[c]].parent_slot];
+        const view_row_key *k = &view_row_keys(row)[view->nodes[n->children[c]].parent_slot];
         if (k->len) {
             __builtin_prefetch(view_key_bucket(k->ptr));
             __builtin_prefetch(view_key_bucket(k->ptr)->key + 64);
@@ -118,7 +118,7 @@ static void prefetch_lookups(const tf_view *view, const view_node *n, const view
     size_t count = n->child_count < 8 ? n->child_count : 8;
     for (size_t c = 0; c < count; c++) {
         const view_node *child = &view->nodes[n->children[c]];
-        const view_row_key *k = &row->keys[child->parent_slot];
+        const view_row_key *k = &view_row_keys(row)[child->parent_slot];
         matches[c] = k->len ? view_bucket_links(view_key_bucket(k->ptr))[child->parent_link] : NULL;
         if (matches[c])
             __builtin_prefetch(matches[c]);
@@ -135,7 +135,7 @@ static void build_row(const tf_view *view, size_t node_index, const view_row *ro
     const view_node *n = &view->nodes[node_index];
     if (n->child_count > 1)
         prefetch_lookups(view, n, row);
-    view_unpack_elements(out, row->values, row->values_len, n->table->columns,
+    view_unpack_elements(out, view_row_values(row), row->values_len, n->table->columns,
                          n->table->column_count, n->omit, false);
     for (size_t c = 0; c < n->child_count; c++) {
         const view_node *child = &view->nodes[n->children[c]];
@@ -341,7 +341,7 @@ static void collect_positional(const tf_view *view, const view_pending_fanout *f
         view_table_matches(array->table, n->parent_slot, f->data + 4, f->data_len - 4);
     for (uint32_t i = 0; elements && i < elements->count; i++) {
         const view_row *element = elements->rows[i];
-        const view_row_key *k = &element->keys[array->child_slot];
+        const view_row_key *k = &view_row_keys(element)[array->child_slot];
         if (!k->len)
             continue;
         const view_bucket *siblings = view_key_bucket(k->ptr);
@@ -370,7 +370,7 @@ static bool positional_covered(const tf_view *view, const positional_entry *e)
 {
     if (!view->pending.count)
         return false;
-    const view_pending_root *p = view_map_get(&view->pending, e->root->pk.ptr, e->root->pk.len);
+    const view_pending_root *p = view_map_get(&view->pending, view_row_pk(e->root), e->root->pk_len);
     if (!p)
         return false;
     if (p->whole)
@@ -451,7 +451,7 @@ static void emit_set(tf_view *view, const view_pending_root *p, const view_row *
          * column is never absent (NULL is null), so each keeps its place. */
         const view_table *t = root->table;
         size_t before = set->len;
-        view_unpack_elements(set, row->values, row->values_len, t->columns, t->column_count,
+        view_unpack_elements(set, view_row_values(row), row->values_len, t->columns, t->column_count,
                              NULL, true);
         any_set = set->len > before;
     }
@@ -494,7 +494,7 @@ static void prefetch_keys(const tf_view *view, const view_row *row)
 {
     const view_node *root = &view->nodes[0];
     for (size_t c = 0; c < root->child_count; c++) {
-        const view_row_key *k = &row->keys[view->nodes[root->children[c]].parent_slot];
+        const view_row_key *k = &view_row_keys(row)[view->nodes[root->children[c]].parent_slot];
         if (k->len)
             prefetch_lines(view_key_bucket(k->ptr), 128);
     }
@@ -507,7 +507,7 @@ static void prefetch_matches(const tf_view *view, const view_row *row)
     const view_node *root = &view->nodes[0];
     for (size_t c = 0; c < root->child_count; c++) {
         const view_node *n = &view->nodes[root->children[c]];
-        const view_row_key *k = &row->keys[n->parent_slot];
+        const view_row_key *k = &view_row_keys(row)[n->parent_slot];
         if (!k->len)
             continue;
         const view_bucket *matches = view_bucket_links(view_key_bucket(k->ptr))[n->parent_link];
@@ -522,7 +522,7 @@ static void prefetch_matches(const tf_view *view, const view_row *row)
 static const view_bucket *root_matches(const tf_view *view, const view_row *row, size_t c)
 {
     const view_node *n = &view->nodes[view->nodes[0].children[c]];
-    const view_row_key *k = &row->keys[n->parent_slot];
+    const view_row_key *k = &view_row_keys(row)[n->parent_slot];
     return k->len ? view_bucket_links(view_key_bucket(k->ptr))[n->parent_link] : NULL;
 }
 
@@ -548,7 +548,7 @@ static void prefetch_grandchildren(const tf_view *view, const view_row *row, int
         for (uint32_t j = 0; m && j < m->count && j < PREFETCH_CHILD_ROWS; j++)
             for (size_t g = 0; g < n->child_count; g++) {
                 const view_node *gn = &view->nodes[n->children[g]];
-                const view_row_key *k = &m->rows[j]->keys[gn->parent_slot];
+                const view_row_key *k = &view_row_keys(m->rows[j])[gn->parent_slot];
                 if (!k->len)
                     continue;
                 const view_bucket *b = view_key_bucket(k->ptr);

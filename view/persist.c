@@ -77,14 +77,14 @@ static void append_row(bson_t *rows, uint32_t index, const view_table *t, const 
     bson_t r, keys;
     bson_uint32_to_string(index, &k, key, sizeof key);
     bson_append_document_begin(rows, k, -1, &r);
-    bson_append_binary(&r, "p", 1, BSON_SUBTYPE_BINARY, row->pk.ptr, (uint32_t)row->pk.len);
-    bson_append_binary(&r, "d", 1, BSON_SUBTYPE_BINARY, row->values, row->values_len);
+    bson_append_binary(&r, "p", 1, BSON_SUBTYPE_BINARY, view_row_pk(row), (uint32_t)row->pk_len);
+    bson_append_binary(&r, "d", 1, BSON_SUBTYPE_BINARY, view_row_values(row), row->values_len);
     bson_append_array_begin(&r, "k", 1, &keys);
     for (size_t s = 0; s < t->slot_count; s++) {
         bson_uint32_to_string((uint32_t)s, &k, key, sizeof key);
-        if (row->keys[s].len)
-            bson_append_binary(&keys, k, -1, BSON_SUBTYPE_BINARY, row->keys[s].ptr,
-                               (uint32_t)row->keys[s].len);
+        if (view_row_keys(row)[s].len)
+            bson_append_binary(&keys, k, -1, BSON_SUBTYPE_BINARY, view_row_keys(row)[s].ptr,
+                               (uint32_t)view_row_keys(row)[s].len);
         else
             bson_append_null(&keys, k, -1);
     }
@@ -108,9 +108,9 @@ tf_status tf_view_save(const tf_view *view, size_t max_chunk, tf_view_chunk_fn f
         for (view_map_entry *e = view_map_next(&t->rows, &b, NULL); e;
              e = view_map_next(&t->rows, &b, e)) {
             const view_row *row = e->value;
-            size_t row_size = row->values_len + row->pk.len + 64;
+            size_t row_size = row->values_len + row->pk_len + 64;
             for (size_t s = 0; s < t->slot_count; s++)
-                row_size += row->keys[s].len + 16;
+                row_size += view_row_keys(row)[s].len + 16;
             if (header + row_size + PERSIST_MARGIN > max_chunk)
                 return bson_append_array_end(&chunk, &rows), bson_destroy(&chunk),
                        tf_error_set(err, TF_ERR_UNSUPPORTED, 0,
@@ -350,7 +350,7 @@ tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_
             return tf_error_set(err, TF_ERR_PROTOCOL, 0,
                                 "view state chunk of %.100s: malformed row %.20s", name,
                                 bson_iter_key(&rows));
-        view_row *held = view_table_find(t, row->pk.ptr, row->pk.len);
+        view_row *held = view_table_find(t, view_row_pk(row), row->pk_len);
         if (held) {
             view_table_remove(t, held);
             view_row_destroy(t, held);

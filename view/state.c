@@ -227,21 +227,17 @@ bool view_table_encode_pk(const view_table *t, const tf_value *values, view_buf 
 view_row *view_row_assemble(const view_table *t, const uint8_t *pk, size_t pk_len,
                             const uint8_t *values, size_t values_len, const view_row_key *keys)
 {
-    size_t header = sizeof(view_row) + t->slot_count * sizeof(view_row_key);
-    view_row *row = bson_malloc(header + pk_len + values_len);
-    uint8_t *p = (uint8_t *)row + header;
-    row->pk.ptr = p;
-    row->pk.len = pk_len;
-    memcpy(p, pk, pk_len);
-    p += pk_len;
-    for (size_t s = 0; s < t->slot_count; s++) {
-        row->keys[s].ptr = keys[s].len ? keys[s].ptr : NULL;
-        row->keys[s].len = keys[s].len;
-        row->keys[s].position = 0;
-    }
-    row->values = p;
+    size_t keys_at = view_row_keys_offset(pk_len, values_len);
+    view_row *row = bson_malloc(keys_at + t->slot_count * sizeof(view_row_key));
+    row->pk_len = (uint32_t)pk_len;
     row->values_len = (uint32_t)values_len;
-    memcpy(p, values, values_len);
+    memcpy(view_row_pk(row), pk, pk_len);
+    memcpy(view_row_values(row), values, values_len);
+    for (size_t s = 0; s < t->slot_count; s++) {
+        view_row_keys(row)[s].ptr = keys[s].len ? keys[s].ptr : NULL;
+        view_row_keys(row)[s].len = keys[s].len;
+        view_row_keys(row)[s].position = 0;
+    }
     return row;
 }
 
@@ -321,7 +317,8 @@ view_row *view_table_find(const view_table *t, const uint8_t *pk, size_t pk_len)
 
 static size_t row_bytes(const view_table *t, const view_row *row)
 {
-    return sizeof *row + t->slot_count * sizeof row->keys[0] + row->pk.len + row->values_len;
+    return view_row_keys_offset(row->pk_len, row->values_len) +
+           t->slot_count * sizeof(view_row_key);
 }
 
 static size_t bucket_alloc_size(const view_slot *slot, size_t key_len)
@@ -362,10 +359,10 @@ static void unlink_bucket(const view_slot *slot, view_bucket *bucket)
 uint64_t view_table_insert(view_table *t, view_row *row)
 {
     uint64_t created_slots = 0;
-    view_map_entry *e = view_map_upsert(&t->rows, row->pk.ptr, row->pk.len, NULL);
+    view_map_entry *e = view_map_upsert(&t->rows, view_row_pk(row), row->pk_len, NULL);
     e->value = row;
     for (size_t s = 0; s < t->slot_count; s++) {
-        view_row_key *k = &row->keys[s];
+        view_row_key *k = &view_row_keys(row)[s];
         if (!k->len)
             continue;
         bool created;
@@ -407,9 +404,9 @@ uint64_t view_table_insert(view_table *t, view_row *row)
 
 void view_table_remove(view_table *t, view_row *row)
 {
-    view_map_remove(&t->rows, row->pk.ptr, row->pk.len);
+    view_map_remove(&t->rows, view_row_pk(row), row->pk_len);
     for (size_t s = 0; s < t->slot_count; s++) {
-        view_row_key *k = &row->keys[s];
+        view_row_key *k = &view_row_keys(row)[s];
         if (!k->len)
             continue;
         view_slot *slot = &t->slots[s];
@@ -417,7 +414,7 @@ void view_table_remove(view_table *t, view_row *row)
         /* Swap-remove: the last row takes this row's place. */
         view_row *last = bucket->rows[--bucket->count];
         bucket->rows[k->position] = last;
-        last->keys[s].position = k->position;
+        view_row_keys(last)[s].position = k->position;
         if (bucket->count == 0) {
             t->bucket_bytes -= bucket_bytes(slot, bucket);
             unlink_bucket(slot, bucket);
@@ -432,13 +429,13 @@ void view_table_remove(view_table *t, view_row *row)
 
 void view_table_replace(view_table *t, view_row *old, view_row *row)
 {
-    view_map_entry *e = view_map_upsert(&t->rows, row->pk.ptr, row->pk.len, NULL);
-    e->key = row->pk.ptr;
+    view_map_entry *e = view_map_upsert(&t->rows, view_row_pk(row), row->pk_len, NULL);
+    e->key = view_row_pk(row);
     e->value = row;
     for (size_t s = 0; s < t->slot_count; s++) {
-        row->keys[s] = old->keys[s];
-        if (row->keys[s].len)
-            view_key_bucket(row->keys[s].ptr)->rows[row->keys[s].position] = row;
+        view_row_keys(row)[s] = view_row_keys(old)[s];
+        if (view_row_keys(row)[s].len)
+            view_key_bucket(view_row_keys(row)[s].ptr)->rows[view_row_keys(row)[s].position] = row;
     }
     t->row_bytes += row_bytes(t, row) - row_bytes(t, old);
 }
@@ -451,21 +448,21 @@ const view_bucket *view_table_matches(const view_table *t, size_t slot, const ui
 
 void view_row_bson(const view_table *t, const view_row *row, view_buf *out)
 {
-    view_unpack_doc(out, row->values, row->values_len, t->columns, t->column_count);
+    view_unpack_doc(out, view_row_values(row), row->values_len, t->columns, t->column_count);
 }
 
 bool view_row_element(const view_table *t, const view_row *row, size_t index, view_buf *scratch,
                       view_raw_element *out)
 {
-    return view_unpack_element(scratch, row->values, row->values_len, t->columns,
+    return view_unpack_element(scratch, view_row_values(row), row->values_len, t->columns,
                                t->column_count, index, out);
 }
 
 int view_row_pk_compare(const view_row *a, const view_row *b)
 {
-    size_t n = a->pk.len < b->pk.len ? a->pk.len : b->pk.len;
-    int c = memcmp(a->pk.ptr, b->pk.ptr, n);
+    size_t n = a->pk_len < b->pk_len ? a->pk_len : b->pk_len;
+    int c = memcmp(view_row_pk(a), view_row_pk(b), n);
     if (c)
         return c;
-    return a->pk.len < b->pk.len ? -1 : a->pk.len > b->pk.len;
+    return a->pk_len < b->pk_len ? -1 : a->pk_len > b->pk_len;
 }

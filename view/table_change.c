@@ -174,13 +174,13 @@ tf_status tf_view_redefine_table(tf_view *view, const char *table, const tf_colu
         append_remapped_values(&data, t, row, columns, column_count, &old, &remapped);
         s->values_len = data.len - s->values_at;
         s->pk_at = data.len;
-        s->pk_len = row->pk.len;
-        view_buf_append(&data, row->pk.ptr, row->pk.len);
+        s->pk_len = row->pk_len;
+        view_buf_append(&data, view_row_pk(row), row->pk_len);
         for (size_t k = 0; k < t->slot_count; k++) {
             s->key_at[k] = data.len;
-            s->key_len[k] = row->keys[k].len;
-            if (row->keys[k].len)
-                view_buf_append(&data, row->keys[k].ptr, row->keys[k].len);
+            s->key_len[k] = view_row_keys(row)[k].len;
+            if (view_row_keys(row)[k].len)
+                view_buf_append(&data, view_row_keys(row)[k].ptr, view_row_keys(row)[k].len);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -256,7 +256,7 @@ tf_status tf_view_foreach_row(const tf_view *view, const char *table, tf_view_ro
         bson_t doc;
         bool ok = bson_init_static(&doc, buf.ptr, buf.len);
         BSON_ASSERT(ok); /* unpacked whole */
-        if (!fn(arg, row->pk.ptr, row->pk.len, &doc)) {
+        if (!fn(arg, view_row_pk(row), row->pk_len, &doc)) {
             view_buf_cleanup(&buf);
             return TF_MALFORMED;
         }
@@ -324,10 +324,10 @@ tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *v
         view_row *fresh = view_row_build(t, values, err);
         if (!fresh)
             return TF_MALFORMED;
-        const view_row *held = view_table_find(t, fresh->pk.ptr, fresh->pk.len);
+        const view_row *held = view_table_find(t, view_row_pk(fresh), fresh->pk_len);
         /* Packing is one-to-one: equal bytes, equal documents. */
         bool same = held && held->values_len == fresh->values_len &&
-                    memcmp(held->values, fresh->values, held->values_len) == 0;
+                    memcmp(view_row_values(held), view_row_values(fresh), held->values_len) == 0;
         view_row_destroy(t, fresh);
         if (same)
             return TF_OK;

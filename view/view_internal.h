@@ -152,8 +152,8 @@ bool view_unpack_element(view_buf *scratch, const uint8_t *packed, size_t len,
 
 /* ---- source rows and their indexes (state.c) ---- */
 
-/* A row as the view keeps it, in one allocation (header, primary key,
- * then values): every column's value packed (row_pack.c; unpacked, it is
+/* A row as the view keeps it, in one allocation (lengths, primary key,
+ * values, then its keys 8-aligned): every column's value packed (row_pack.c; unpacked, it is
  * the row's typed BSON document, and the embedded form that minus the
  * relation columns), its encoded primary key and one
  * encoded key per index slot of its table (len 0 when the key holds a
@@ -169,17 +169,30 @@ typedef struct view_row_key {
     uint32_t position; /* in its index bucket, for O(1) removal */
 } view_row_key;
 
-typedef struct view_bytes {
-    uint8_t *ptr;
-    size_t len;
-} view_bytes;
-
 typedef struct view_row {
-    view_bytes pk;
-    uint8_t *values; /* packed (row_pack.c) */
-    uint32_t values_len;
-    view_row_key keys[]; /* table->slot_count */
+    uint32_t pk_len;
+    uint32_t values_len; /* packed (row_pack.c) */
 } view_row;
+
+/* The parts follow the lengths: found by arithmetic, not pointers. */
+static inline uint8_t *view_row_pk(const view_row *row)
+{
+    return (uint8_t *)(uintptr_t)(row + 1);
+}
+
+static inline uint8_t *view_row_values(const view_row *row) { return view_row_pk(row) + row->pk_len; }
+
+static inline size_t view_row_keys_offset(size_t pk_len, size_t values_len)
+{
+    return (sizeof(view_row) + pk_len + values_len + 7) & ~(size_t)7;
+}
+
+/* table->slot_count of them */
+static inline view_row_key *view_row_keys(const view_row *row)
+{
+    return (view_row_key *)(void *)((uint8_t *)(uintptr_t)row +
+                                    view_row_keys_offset(row->pk_len, row->values_len));
+}
 
 /* The rows sharing one key of a slot. Most keys have one or two rows
  * (an order's customer, a product), held inline; the key bytes follow,
