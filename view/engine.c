@@ -58,7 +58,8 @@ tf_view *tf_view_new(const tf_flow_spec *spec)
 {
     tf_view *view = bson_malloc0(sizeof *view);
     view->spec = spec;
-    view_map_init(&view->pending);
+    view_map_init(&view->pending, offsetof(view_pending_root, key));
+    view_map_init(&view->fanouts, offsetof(view_pending_fanout, data));
     view->node_count = spec->lookup_count + 1;
     view->nodes = bson_malloc0(view->node_count * sizeof *view->nodes);
     view->nodes[0].table = add_table(view, spec->source_table);
@@ -292,7 +293,6 @@ static void mark_root(tf_view *view, const view_row *row, uint64_t fields)
         p->filter = p->key + row->pk_len;
         p->filter_len = (uint32_t)f->len;
         memcpy(p->filter, f->ptr, f->len);
-        e->key = p->key;
         e->value = p;
     }
     if (fields)
@@ -317,7 +317,6 @@ static void mark_fanout(tf_view *view, size_t node_index, const view_row_key *ke
     f->node = (uint32_t)node_index;
     f->data_len = (uint32_t)data->len;
     memcpy(f->data, data->ptr, data->len);
-    e->key = f->data;
     e->value = f;
 }
 

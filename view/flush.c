@@ -581,7 +581,7 @@ static pending_item *sorted_entries(const view_map *m)
     pending_item *items = bson_malloc(m->count * sizeof *items);
     size_t n = 0, b = 0;
     for (view_map_entry *e = view_map_next(m, &b, NULL); e; e = view_map_next(m, &b, e))
-        items[n++] = (pending_item){.key = e->key, .key_len = e->key_len, .record = e->value};
+        items[n++] = (pending_item){.key = view_map_key(m, e), .key_len = e->key_len, .record = e->value};
     qsort(items, n, sizeof *items, compare_items);
     return items;
 }

@@ -14,7 +14,7 @@ view_table *view_table_new(const char *name)
 {
     view_table *t = bson_malloc0(sizeof *t);
     t->name = bson_strdup(name);
-    view_map_init(&t->rows);
+    view_map_init(&t->rows, sizeof(view_row));
     return t;
 }
 
@@ -89,7 +89,7 @@ size_t view_table_slot(view_table *t, char **names, size_t count)
     slot->columns = bson_malloc0(count * sizeof *slot->columns);
     for (size_t c = 0; c < count; c++)
         slot->column_names[c] = bson_strdup(names[c]);
-    view_map_init(&slot->index);
+    view_map_init(&slot->index, offsetof(view_bucket, key));
     return t->slot_count++;
 }
 
@@ -377,7 +377,6 @@ uint64_t view_table_insert(view_table *t, view_row *row)
             bucket->key_len = k->len;
             memcpy(bucket->key, k->ptr, k->len);
             slot_entry->value = bucket;
-            slot_entry->key = bucket->key;
             link_bucket(slot, bucket);
             created_slots |= (uint64_t)1 << (s < 63 ? s : 63);
         } else {
@@ -430,7 +429,6 @@ void view_table_remove(view_table *t, view_row *row)
 void view_table_replace(view_table *t, view_row *old, view_row *row)
 {
     view_map_entry *e = view_map_upsert(&t->rows, view_row_pk(row), row->pk_len, NULL);
-    e->key = view_row_pk(row);
     e->value = row;
     for (size_t s = 0; s < t->slot_count; s++) {
         view_row_keys(row)[s] = view_row_keys(old)[s];

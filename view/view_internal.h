@@ -49,11 +49,11 @@ view_key_family view_key_family_of(const tf_column *col);
 
 /* ---- bytes -> pointer hash map (hash.c) ---- */
 
-/* A slot of the map. The key bytes are borrowed, not copied: they must
- * stay valid and unchanged while the entry exists (a row's primary key, a
- * bucket's own key). key NULL: the slot is empty. */
+/* A slot of the map. The key bytes are not copied: they are the value's
+ * own, at the map's key_offset from it (a row's primary key, a bucket's
+ * key), and must stay unchanged while the entry exists. value NULL: the
+ * slot is empty. */
 typedef struct view_map_entry {
-    const uint8_t *key;
     void *value;
     uint32_t hash;
     uint32_t key_len;
@@ -62,18 +62,24 @@ typedef struct view_map_entry {
 typedef struct view_map {
     view_map_entry *entries;
     size_t capacity, count;
+    size_t key_offset;
 } view_map;
 
-void view_map_init(view_map *m);
+/* key_offset: where each value holds its key bytes. */
+void view_map_init(view_map *m, size_t key_offset);
+static inline const uint8_t *view_map_key(const view_map *m, const view_map_entry *e)
+{
+    return (const uint8_t *)e->value + m->key_offset;
+}
 /* Frees the slots, not the values nor the keys. */
 void view_map_cleanup(view_map *m);
 /* Empties the map (values and keys are the caller's). */
 void view_map_clear(view_map *m);
 void *view_map_get(const view_map *m, const uint8_t *key, size_t len);
-/* The entry for key, created (value NULL, borrowing key) when absent;
- * *created (may be NULL) says which. A caller whose key bytes are not
- * lasting points e->key at equal bytes that are. The entry is valid until
- * the map next changes. */
+/* The entry for key, created when absent (*created, which may be NULL,
+ * says which): the caller then sets its value at once, a value holding
+ * equal key bytes at key_offset. The entry is valid until the map next
+ * changes. */
 view_map_entry *view_map_upsert(view_map *m, const uint8_t *key, size_t len, bool *created);
 /* Removes key; returns its value (NULL when absent). */
 void *view_map_remove(view_map *m, const uint8_t *key, size_t len);
