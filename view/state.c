@@ -323,8 +323,7 @@ static size_t row_bytes(const view_table *t, const view_row *row)
 
 static size_t bucket_alloc_size(const view_slot *slot, size_t key_len)
 {
-    return sizeof(view_bucket) + ((key_len + 7) & ~(size_t)7) +
-           slot->link_count * sizeof(view_bucket *);
+    return view_bucket_links_offset(key_len) + slot->link_count * sizeof(view_bucket *);
 }
 
 static size_t bucket_bytes(const view_slot *slot, const view_bucket *b)

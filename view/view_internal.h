@@ -200,25 +200,31 @@ static inline view_row_key *view_row_keys(const view_row *row)
                                     view_row_keys_offset(row->pk_len, row->values_len));
 }
 
-/* The rows sharing one key of a slot. Most keys have one or two rows
- * (an order's customer, a product), held inline; the key bytes follow,
- * then (8-aligned) one link per view_slot_link of the slot: the bucket of
- * the same key on the other side of that join, or NULL when that side
- * holds no row with the key. Links turn each step of a document build or
- * a fan-out walk into a pointer chase instead of a hash lookup. */
-#define VIEW_BUCKET_INLINE 2
+/* The rows sharing one key of a slot. Most keys have one row (an order's
+ * customer, an order's items), held inline; the key bytes follow the
+ * header without padding, then (8-aligned) one link per view_slot_link of
+ * the slot: the bucket of the same key on the other side of that join, or
+ * NULL when that side holds no row with the key. Links turn each step of
+ * a document build or a fan-out walk into a pointer chase instead of a
+ * hash lookup. */
+#define VIEW_BUCKET_INLINE 1
 typedef struct view_bucket {
     view_row **rows;
     uint32_t count, cap;
-    uint32_t key_len;
     view_row *inline_rows[VIEW_BUCKET_INLINE];
+    uint32_t key_len;
     uint8_t key[];
 } view_bucket;
 
+static inline size_t view_bucket_links_offset(size_t key_len)
+{
+    return (offsetof(view_bucket, key) + key_len + 7) & ~(size_t)7;
+}
+
 static inline struct view_bucket **view_bucket_links(const view_bucket *b)
 {
-    return (view_bucket **)(void *)((uint8_t *)(uintptr_t)b + offsetof(view_bucket, key) +
-                                    ((b->key_len + 7u) & ~7u));
+    return (view_bucket **)(void *)((uint8_t *)(uintptr_t)b +
+                                    view_bucket_links_offset(b->key_len));
 }
 
 /* The bucket holding a key of a row that is in its table. */
