@@ -413,9 +413,10 @@ tf_status tf_view_adopt_table(tf_view *to, const tf_view *from, const char *tabl
  * The held rows of every table, with their definitions, as a series of
  * self-contained BSON chunks (each under max_chunk bytes; every table gives
  * at least one), so that a restarted daemon resumes without re-reading the
- * source. A chunk is {v: 1, table, columns: [...], pk: [...], slots,
- * rows: [{p: binary key, d: row document, k: [binary key | null per
- * index slot]}]}. Chunks are only meaningful to a view of the same flow
+ * source. A chunk is {v: 2, table, columns: [...], pk: [...], slots,
+ * rows: [{p: binary key, d: binary packed values, k: [binary key | null
+ * per index slot]}]} (version 1 chunks, whose d is the row's document,
+ * load too). Chunks are only meaningful to a view of the same flow
  * spec (same tables, lookups and hence index slots): compare spec hashes
  * first. */
 typedef bool (*tf_view_chunk_fn)(const uint8_t *data, size_t len, void *arg, tf_error *err);

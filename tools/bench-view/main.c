@@ -6,7 +6,10 @@
  * DIR holds the six ecom_ tables as tools/datagen/datagen --tsv writes them.
  * Phase 1 (the snapshot's work): every row applied as an INSERT, then one
  * flush (one REPLACE per order). Phase 2: a mixed change stream, flushed
- * per source transaction as the daemon does, ops produced and discarded:
+ * per source transaction as the daemon does, ops produced and discarded
+ * (below). Phase 3 (a restart): the state saved in chunks as the daemon
+ * saves it, then loaded into a fresh view; saved bytes and both times.
+ * The change stream:
  *
  *   new order     customer + order + 1-n items + 1-n payments (one txn)
  *   status        UPDATE ecom_orders SET order_status
@@ -358,6 +361,28 @@ static const char *const cities[] = {"sao paulo", "rio de janeiro", "curitiba",
 
 static const char *const fanout_names[] = {"recompute", "array-filters", "positional"};
 
+/* The saved state's chunks, kept in memory. */
+typedef struct saved_state {
+    size_t count, bytes;
+    uint8_t **data;
+    size_t *len;
+} saved_state;
+
+static bool keep_chunk(const uint8_t *data, size_t len, void *arg, tf_error *err)
+{
+    (void)err;
+    saved_state *s = arg;
+    s->data = realloc(s->data, (s->count + 1) * sizeof *s->data);
+    s->len = realloc(s->len, (s->count + 1) * sizeof *s->len);
+    s->data[s->count] = malloc(len);
+    if (!s->data || !s->len || !s->data[s->count])
+        return false;
+    memcpy(s->data[s->count], data, len);
+    s->len[s->count++] = len;
+    s->bytes += len;
+    return true;
+}
+
 /* The mode named by --fanout's argument (indexes are tf_view_fanout). */
 static bool fanout_named(const char *name, tf_view_fanout *out)
 {
@@ -607,6 +632,35 @@ int main(int argc, char **argv)
                kind_names[k], kind_txns[k], kind_changes[k], kind_ops[k], kind_time[k],
                kind_time[k] > 0 ? (double)kind_changes[k] / kind_time[k] : 0.0);
     printf("final_rss_kb=%ld\nfinal_engine_bytes=%zu\n", rss_kb(), st.memory_bytes);
+
+    /* Phase 3: resume. The state saved as the daemon saves it (chunks
+     * under 16 MB), then loaded into a fresh view of the same flow. */
+    saved_state saved = {0};
+    double save0 = now_s();
+    if (tf_view_save(b.view, 16u << 20, keep_chunk, &saved, &err) != TF_OK)
+        die("save", &err);
+    double save1 = now_s();
+    tf_view *resumed = tf_view_new(spec);
+    double load0 = now_s();
+    for (size_t c = 0; c < saved.count; c++)
+        if (tf_view_load_chunk(resumed, saved.data[c], saved.len[c], &err) != TF_OK)
+            die("load", &err);
+    double load1 = now_s();
+    tf_view_stats resumed_st;
+    tf_view_get_stats(resumed, &resumed_st);
+    if (resumed_st.row_count != st.row_count) {
+        fprintf(stderr, "bench-view: resumed %zu rows of %zu\n", resumed_st.row_count,
+                st.row_count);
+        return 1;
+    }
+    printf("state_saved_bytes=%zu\nstate_saved_bytes_per_row=%.0f\n", saved.bytes,
+           (double)saved.bytes / (double)st.row_count);
+    printf("state_save_s=%.3f\nstate_load_s=%.3f\n", save1 - save0, load1 - load0);
+    tf_view_destroy(resumed);
+    for (size_t c = 0; c < saved.count; c++)
+        free(saved.data[c]);
+    free(saved.data);
+    free(saved.len);
     printf("fanout=%s\n", fanout_names[fanout]);
     if (digest)
         printf("digest=%016" PRIx64 "\nop_bytes=%" PRIu64 "\n", b.digest, b.digest_bytes);
@@ -625,6 +679,8 @@ int main(int argc, char **argv)
            total_rows, load_docs, t2 - t0, (double)total_rows / (t2 - t0));
     printf("  state memory per source row: %.0f bytes (engine estimate), %.0f bytes (RSS delta)\n",
            engine_per_row, rss_per_row);
+    printf("  resume: state saved in %.3f s (%.0f bytes per row), loaded in %.3f s\n",
+           save1 - save0, (double)saved.bytes / (double)st.row_count, load1 - load0);
     tf_view_ops_cleanup(&b.ops);
     tf_view_destroy(b.view);
     tf_flow_spec_destroy(spec);
