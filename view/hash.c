@@ -13,11 +13,34 @@
 #include "view_internal.h"
 
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Each map hashes with a seed of its own. A map filled in another map's
+ * slot order (a state saved by walking one map and loaded into a fresh
+ * one, in this process or the next) would otherwise receive its keys
+ * sorted by home slot, and while it is smaller than the map they came
+ * from, they pile into long runs: loading 4.5M rows took 37 us a row. The
+ * seeds differ between processes too: a restarted daemon loads what an
+ * earlier one saved. */
+static uint64_t next_seed(void)
+{
+    static uint64_t base, count;
+    if (!base) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        base = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+               ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&count;
+        base |= 1;
+    }
+    return (base + ++count) * 0x9E3779B97F4A7C15ull;
+}
 
 void view_map_init(view_map *m, size_t key_offset)
 {
     memset(m, 0, sizeof *m);
     m->key_offset = key_offset;
+    m->seed = next_seed();
 }
 
 void view_map_cleanup(view_map *m)
@@ -60,9 +83,9 @@ static uint64_t mix(uint64_t h)
 
 /* Eight bytes per step (keys are 10-40 bytes: tags, integers, short
  * strings), then a final avalanche so the low bits index the slots. */
-static uint32_t hash_bytes(const uint8_t *p, size_t len)
+static uint32_t hash_bytes(uint64_t seed, const uint8_t *p, size_t len)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (len * 0xff51afd7ed558ccdull);
+    uint64_t h = seed ^ (len * 0xff51afd7ed558ccdull);
     size_t i = 0;
     for (; i + 8 <= len; i += 8)
         h = (h ^ mix(load_u64(p + i))) * 0xc4ceb9fe1a85ec53ull;
@@ -94,7 +117,7 @@ void *view_map_get(const view_map *m, const uint8_t *key, size_t len)
 {
     if (!m->count)
         return NULL;
-    const view_map_entry *e = &m->entries[probe(m, hash_bytes(key, len), key, len)];
+    const view_map_entry *e = &m->entries[probe(m, hash_bytes(m->seed, key, len), key, len)];
     return e->value;
 }
 
@@ -122,7 +145,7 @@ view_map_entry *view_map_upsert(view_map *m, const uint8_t *key, size_t len, boo
      * one or two lines. */
     if ((m->count + 1) * 5 > m->capacity * 4)
         grow(m);
-    uint32_t h = hash_bytes(key, len);
+    uint32_t h = hash_bytes(m->seed, key, len);
     view_map_entry *e = &m->entries[probe(m, h, key, len)];
     if (created)
         *created = !e->value;
@@ -140,7 +163,7 @@ void *view_map_remove(view_map *m, const uint8_t *key, size_t len)
     if (!m->count)
         return NULL;
     size_t mask = m->capacity - 1;
-    size_t i = probe(m, hash_bytes(key, len), key, len);
+    size_t i = probe(m, hash_bytes(m->seed, key, len), key, len);
     view_map_entry *e = &m->entries[i];
     if (!e->value)
         return NULL;

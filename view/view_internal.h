@@ -63,6 +63,7 @@ typedef struct view_map {
     view_map_entry *entries;
     size_t capacity, count;
     size_t key_offset;
+    uint64_t seed; /* of its hash (hash.c says why) */
 } view_map;
 
 /* key_offset: where each value holds its key bytes. */
