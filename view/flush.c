@@ -128,6 +128,30 @@ static void prefetch_lookups(const tf_view *view, const view_node *n, const view
             prefetch_lines(matches[c]->rows[j], 128);
 }
 
+void view_append_shown_columns(const view_node *n, const view_row *row, bool skip_pk, view_buf *out)
+{
+    const view_table *t = n->table;
+    if (!n->renamed && !skip_pk) {
+        view_raw_copy_elements(out, row->doc, row->doc_len, n->omit, t->columns, t->column_count);
+        return;
+    }
+    /* Renames rewrite keys: element by element. */
+    size_t pos = 0;
+    view_raw_element el;
+    for (size_t i = 0; i < t->column_count && view_raw_next(row->doc, row->doc_len, &pos, &el);
+         i++) {
+        if ((n->omit && n->omit[i]) || (skip_pk && t->columns[i].is_primary_key))
+            continue;
+        const char *name = n->renamed ? n->renamed[i] : NULL;
+        if (!name) {
+            view_buf_append(out, el.start, el.len);
+            continue;
+        }
+        view_raw_key(out, el.type, name, strlen(name));
+        view_buf_append(out, el.value, el.value_len);
+    }
+}
+
 /* The row's columns (minus the relation columns when embedded), then its
  * lookups in the order the flow declares them. */
 static void build_row(const tf_view *view, size_t node_index, const view_row *row, view_buf *out)
@@ -135,8 +159,7 @@ static void build_row(const tf_view *view, size_t node_index, const view_row *ro
     const view_node *n = &view->nodes[node_index];
     if (n->child_count > 1)
         prefetch_lookups(view, n, row);
-    view_raw_copy_elements(out, row->doc, row->doc_len, n->omit, n->table->columns,
-                           n->table->column_count);
+    view_append_shown_columns(n, row, false, out);
     for (size_t c = 0; c < n->child_count; c++) {
         const view_node *child = &view->nodes[n->children[c]];
         embed(view, n->children[c], row, out, child->name, child->name_len);
@@ -447,17 +470,12 @@ static void emit_set(tf_view *view, const view_pending_root *p, const view_row *
     bool any_set = false, any_unset = false;
     const view_node *root = &view->nodes[0];
     if (p->fields & ((uint64_t)1 << VIEW_ROOT_COLUMNS_BIT)) {
-        /* Every column but the primary key (the filter holds it): a
-         * column is never absent (NULL is null), so each keeps its place. */
-        const view_table *t = root->table;
-        size_t pos = 0;
-        view_raw_element el;
-        for (size_t i = 0; view_raw_next(row->doc, row->doc_len, &pos, &el); i++) {
-            if (i < t->column_count && t->columns[i].is_primary_key)
-                continue;
-            view_buf_append(set, el.start, el.len);
-            any_set = true;
-        }
+        /* Every shown column but the primary key (the filter holds it):
+         * a column is never absent (NULL is null), so each keeps its
+         * place. */
+        size_t before = set->len;
+        view_append_shown_columns(root, row, true, set);
+        any_set = set->len > before;
     }
     for (size_t c = 0; c < root->child_count; c++) {
         const view_node *child = &view->nodes[root->children[c]];
