@@ -136,6 +136,11 @@ def service(db, fake):
 
     # SIGKILL, then the guide's Step 2 while the flow is down or restarting.
     os.kill(pid, signal.SIGKILL)
+    wait(lambda: fake.read("SubState") == "auto-restart", 5, 0.02)
+    r = fake.tap("-c", "status %s" % FLOW)
+    check("job current status is: error" in r.stdout and
+          "exited with an error; systemd starts it again" in r.stderr,
+          "tap status while the unit waits to restart: error, restarting", r.stdout + r.stderr)
     for stmt in lib.STEP2:
         lib.sql(db, stmt)
     new_pid = wait(lambda: fake.main_pid() not in (0, pid) and fake.main_pid(), 30)

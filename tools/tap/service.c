@@ -201,6 +201,23 @@ bool tap_service_start(tap_session *s, const char *flow, uint16_t port, bool reb
     return false;
 }
 
+bool tap_service_ended_badly(const char *flow, char *why, size_t cap)
+{
+    char unit[160], sub_state[64];
+    unit_name(flow, unit, sizeof unit);
+    char *const show[] = {"systemctl", "show", "--property=SubState", "--value", unit, NULL};
+    why[0] = '\0';
+    if (run_tool(show, sub_state, sizeof sub_state) != 0)
+        return false;
+    sub_state[strcspn(sub_state, "\n")] = '\0';
+    if (strcmp(sub_state, "auto-restart") == 0)
+        snprintf(why, cap, "%s exited with an error; systemd starts it again (tap logs %s)", unit,
+                 flow);
+    else if (strcmp(sub_state, "failed") == 0)
+        snprintf(why, cap, "%s failed and systemd gave up restarting it (tap logs %s)", unit, flow);
+    return why[0] != '\0';
+}
+
 bool tap_service_stop(const char *home, const char *flow, bool *was_running, tf_error *err)
 {
     char unit[160];
