@@ -60,6 +60,25 @@ if ! cmake -S "$top" -B "$build" -DCMAKE_INSTALL_PREFIX=/usr >"$tmp/cmake.log" 2
     fail "configure and build $build for /usr: $(tail -n 30 "$tmp/cmake.log")"
     finish
 fi
+rm -rf "$tmp/prefix"
+if cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1; then
+    want="bin/tap bin/tapflow-replica bin/tapflow-binlog bin/tapflow-relay
+          lib/python3/dist-packages/tapflow/lib.py lib/python3/dist-packages/tapflow/cli/cli.py
+          share/man/man1/tap.1.gz share/man/man8/tapflow-replica.8.gz
+          share/man/man1/tapflow-binlog.1.gz share/man/man8/tapflow-relay.8.gz
+          share/man/man5/tapflow.conf.5.gz share/bash-completion/completions/tap
+          lib/systemd/system/tapflow-flow@.service lib/systemd/system/tapflow-relay.service
+          share/tapflow/tapflow.conf.example"
+    absent=""
+    for f in $want; do [ -e "$tmp/prefix/$f" ] || absent+=" $f"; done
+    if [ -z "$absent" ]; then
+        pass "cmake --install --prefix DIR: programs, SDK, man pages, completion, units, example"
+    else
+        fail "cmake --install --prefix DIR lacks$absent"
+    fi
+else
+    fail "cmake --install: $(tail -n 20 "$tmp/install.log")"
+fi
 if cpack -G DEB -B "$tmp/deb" --config "$build/CPackConfig.cmake" >"$tmp/cpack.log" 2>&1; then
     deb=$(ls "$tmp"/deb/tapflow_*.deb 2>/dev/null | head -n 1)
 fi
@@ -168,13 +187,15 @@ count_run python3 "$here/package_flow.py" service
 # build/ and egg-info/ stay out of the work tree.
 cp -r "$top/tools/python" "$tmp/sdk-src"
 rm -rf "$tmp/sdk-src/tests"
+find "$tmp/sdk-src" -name __pycache__ -prune -exec rm -rf {} +
 if /usr/bin/python3 -c 'import setuptools, wheel' 2>/dev/null &&
     /usr/bin/python3 -m pip wheel --no-build-isolation --no-deps -w "$tmp/wheel" \
         "$tmp/sdk-src" >"$tmp/wheel.log" 2>&1 ||
     python3 -m pip wheel --no-deps -w "$tmp/wheel" "$tmp/sdk-src" >>"$tmp/wheel.log" 2>&1; then
     wheel=$(ls "$tmp"/wheel/tapflow-*.whl 2>/dev/null | head -n 1)
 fi
-if [ -n "${wheel:-}" ] && python3 -m zipfile -l "$wheel" | grep -q 'tapflow/cli/cli.py'; then
+if [ -n "${wheel:-}" ] && python3 -m zipfile -l "$wheel" >"$tmp/wheel.list" &&
+    grep -q 'tapflow/cli/cli.py' "$tmp/wheel.list"; then
     pass "the SDK's wheel: $(basename "$wheel")"
 else
     fail "building the SDK's wheel: $(tail -n 20 "$tmp/wheel.log")"

@@ -92,8 +92,9 @@ class FakeSystemd:
             return ""
 
     def tap(self, *args, script=None):
+        # As root with a strict umask: the unit (user tapflow) must still read the flow.
         return subprocess.run([TAP] + list(args), input=script, capture_output=True, text=True,
-                              env=self.env, timeout=300)
+                              env=self.env, timeout=300, preexec_fn=lambda: os.umask(0o077))
 
 
 def proc_info(pid):

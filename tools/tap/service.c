@@ -165,7 +165,16 @@ bool tap_service_start(tap_session *s, const char *flow, uint16_t port, bool reb
                      TAP_SERVICE_STATE_DIR);
         return false;
     }
-    if (!write_env_file(s->home, flow, port, rebuild, err))
+    /* The unit runs as user tapflow: the flow file tap (root) wrote must be
+     * readable whatever tap's umask was (it holds no secret). */
+    char *flow_file = bson_strdup_printf("%s/flows/%s.tap", s->home, flow);
+    int chmod_rc = chmod(flow_file, 0644);
+    int chmod_errno = errno;
+    if (chmod_rc != 0)
+        tf_error_set(err, TF_ERR_IO, (uint32_t)chmod_errno, "cannot chmod %.300s: %s", flow_file,
+                     strerror(chmod_errno));
+    bson_free(flow_file);
+    if (chmod_rc != 0 || !write_env_file(s->home, flow, port, rebuild, err))
         return false;
     char unit[160];
     unit_name(flow, unit, sizeof unit);
@@ -262,7 +271,7 @@ static bool scan_journal(const char *unit, const tap_logs_options *opts, bool fo
         char *const argv[] = {"journalctl",
                               "--unit",
                               (char *)unit,
-                              "--output=short-iso",
+                              "--output=cat",
                               "--no-pager",
                               "--quiet",
                               follow ? "--follow" : NULL,
