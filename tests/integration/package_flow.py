@@ -179,6 +179,22 @@ def service(db, fake):
     r = fake.tap("-c", "status %s" % FLOW)
     check("stopped" in r.stdout, "tap status after stop: stopped", r.stdout + r.stderr)
 
+    # reset: the next start rebuilds (--resnapshot), later restarts resume again.
+    r = fake.tap("-c", "reset %s\nstart %s" % (FLOW, FLOW))
+    pid = fake.main_pid()
+    argv = proc_info(pid)[0] if pid else []
+    with open("%s/run/%s.env" % (STATE, FLOW)) as f:
+        env_file = f.read()
+    check(r.returncode == 0 and "--resnapshot" in argv and
+          "TAPFLOW_FLOW_START=--gtid-resume" in env_file,
+          "after reset the unit starts with --resnapshot once, its env file then says "
+          "--gtid-resume", "%s%s%r\n%s" % (r.stdout, r.stderr, argv, env_file))
+    check(wait(lambda: fake.journal().count("snapshot done") == 2, 60) and count(db) == ORDERS + 1,
+          "the rebuild snapshots again, %d documents" % (ORDERS + 1), fake.journal()[-800:])
+    r = fake.tap("-c", "stop %s" % FLOW)
+    check(r.returncode == 0 and fake.read("SubState") == "dead", "tap stop after the rebuild",
+          r.stdout + r.stderr)
+
 
 def sdk(db, tmp, python):
     home = os.path.join(tmp, "sdk-home")
