@@ -239,24 +239,18 @@ bool tap_service_stop(const char *home, const char *flow, bool *was_running, tf_
     return true;
 }
 
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
+/* Flushed line by line: a follow may be read through a pipe. */
 static void print_line(void *arg, const char *line)
 {
     (void)arg;
     printf("%s\n", line);
+    fflush(stdout);
 }
 
 static void push_line(void *arg, const char *line) { tap_line_ring_push(arg, line); }
 
-/* journalctl's lines of the unit through the level filter of log_lines.c;
- * follow: until Ctrl-C, then journalctl is told to stop. */
+/* journalctl's lines of the unit through the level filter of log_lines.c:
+ * the last opts->limit of them, or with follow every new one until Ctrl-C. */
 static bool scan_journal(const char *unit, const tap_logs_options *opts, bool follow, tf_error *err)
 {
     int fds[2];
@@ -289,12 +283,12 @@ static bool scan_journal(const char *unit, const tap_logs_options *opts, bool fo
     FILE *in = fdopen(fds[0], "r");
     tap_line_ring last;
     tap_line_ring_init(&last, (size_t)opts->limit);
-    struct sigaction sa = {.sa_handler = on_interrupt}, old_int;
-    if (follow) {
-        interrupted = 0;
-        sigaction(SIGINT, &sa, &old_int);
-    }
-    /* Ctrl-C reaches journalctl too (same process group): its output ends. */
+    /* Ctrl-C ends a follow: it reaches journalctl (same process group, the
+     * default action since it was forked first), whose output then ends;
+     * tap itself ignores it meanwhile and carries on. */
+    struct sigaction ignore = {.sa_handler = SIG_IGN}, old_int;
+    if (follow)
+        sigaction(SIGINT, &ignore, &old_int);
     if (in)
         tap_log_scan(in, opts->level, follow ? print_line : push_line,
                      follow ? NULL : (void *)&last);
