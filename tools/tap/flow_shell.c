@@ -8,6 +8,7 @@
  * input) to the registry collection tapflow_flows of the store datasource;
  * start(), stop() and status() act on the saved flow of that name. */
 #include "daemon.h"
+#include "flow_check.h"
 #include "sink.h"
 #include "tap.h"
 #include "view.h"
@@ -102,7 +103,8 @@ static bool say_edit(tap_session *s, const tf_flow_spec *spec, const char *old_t
 static bool save_spec(tap_session *s, tf_flow_spec *spec, bool *saved, tf_error *err)
 {
     *saved = false;
-    if (!tap_flow_name_valid(spec->name, err) || tf_flow_spec_check(spec, err) != TF_OK)
+    if (!tap_flow_name_valid(spec->name, err) || tf_flow_spec_check(spec, err) != TF_OK ||
+        !tap_flow_check_source(s, spec, err))
         return false;
     char hash[TF_FLOW_HASH_HEX_LEN + 1];
     tf_flow_spec_hash(spec, hash);
