@@ -80,12 +80,22 @@ static void describe(const checker *c, const view_expr *e, char *out, size_t cap
     case VIEW_EXPR_NUMBER: snprintf(out, cap, "the number %.40s", e->text); break;
     case VIEW_EXPR_STRING: snprintf(out, cap, "the string '%.60s'", e->text); break;
     case VIEW_EXPR_BOOL: snprintf(out, cap, "%s", e->truth ? "TRUE" : "FALSE"); break;
-    default: snprintf(out, cap, "a condition"); break;
+    default: {
+        static const char *const computed[] = {[VIEW_CLASS_NULL] = "NULL",
+                                               [VIEW_CLASS_NUMBER] = "a computed number",
+                                               [VIEW_CLASS_STRING] = "a computed string",
+                                               [VIEW_CLASS_INSTANT] = "a computed date",
+                                               [VIEW_CLASS_TIME] = "a computed time",
+                                               [VIEW_CLASS_BOOL] = "a condition",
+                                               [VIEW_CLASS_OTHER] = "a value"};
+        snprintf(out, cap, "%s", computed[e->value_class]);
+        break;
+    }
     }
 }
 
-/* Normalised decimal text of a number literal written without exponent;
- * false when it has one (compared as a double). */
+/* A number literal: normalised decimal text, or a double when written
+ * with an exponent. */
 static void number_literal(view_expr *e)
 {
     view_scalar *s = &e->literal;
@@ -134,15 +144,21 @@ static bool check_operand(checker *c, view_expr *e)
             return fail(c, e->offset, "unknown column \"%.100s\" of table %.100s", e->text,
                         c->table);
         e->value_class = class_of_column(&c->columns[e->column]);
+        uint8_t type = c->columns[e->column].type;
+        e->integral = e->value_class == VIEW_CLASS_NUMBER && type != TF_TYPE_FLOAT &&
+                      type != TF_TYPE_DOUBLE && type != TF_TYPE_DECIMAL &&
+                      type != TF_TYPE_NEWDECIMAL;
         return true;
     }
     switch (e->kind) {
     case VIEW_EXPR_NUMBER:
         e->value_class = VIEW_CLASS_NUMBER;
+        e->integral = !strpbrk(e->text, ".eE");
         number_literal(e);
         return true;
     case VIEW_EXPR_BOOL:
         e->value_class = VIEW_CLASS_NUMBER;
+        e->integral = true;
         e->literal.kind = VIEW_SCALAR_EXACT;
         e->literal.text[0] = e->truth ? '1' : '0';
         e->literal.bytes = (const uint8_t *)e->literal.text;
@@ -215,8 +231,109 @@ static bool check_condition(checker *c, view_expr *e)
                 what);
 }
 
+/* The class of two branches (IF, CASE) taken together. */
+static bool unify(checker *c, view_expr *e, const view_expr *branch)
+{
+    if (branch->value_class == VIEW_CLASS_NULL)
+        return true;
+    if (e->value_class == VIEW_CLASS_NULL) {
+        e->value_class = branch->value_class;
+        e->integral = branch->integral;
+        return true;
+    }
+    if (e->value_class == branch->value_class) {
+        e->integral = e->integral && branch->integral;
+        return true;
+    }
+    char b[160];
+    describe(c, branch, b, sizeof b);
+    const view_value_class k = e->value_class;
+    return fail(c, branch->offset, "%s gives %s in one branch and %s in another",
+                e->text ? e->text : "CASE",
+                k == VIEW_CLASS_NUMBER   ? "a number"
+                : k == VIEW_CLASS_STRING ? "a string"
+                : k == VIEW_CLASS_BOOL   ? "a condition"
+                                         : "a date or time",
+                b);
+}
+
+/* Values: operands, arithmetic, functions, CASE. */
+static bool check_value(checker *c, view_expr *e, view_value_class want, const char *what)
+{
+    if (!check_operand(c, e))
+        return false;
+    if (e->value_class == want || e->value_class == VIEW_CLASS_NULL)
+        return true;
+    char found[160];
+    describe(c, e, found, sizeof found);
+    return fail(c, e->offset, "%s, not %s", what, found);
+}
+
+static bool check_computed(checker *c, view_expr *e)
+{
+    switch (e->kind) {
+    case VIEW_EXPR_ARITH:
+        e->value_class = VIEW_CLASS_NUMBER;
+        e->integral = e->op != '/';
+        for (size_t i = 0; i < 2; i++) {
+            if (!check_value(c, e->args[i], VIEW_CLASS_NUMBER, "arithmetic takes numbers"))
+                return false;
+            e->integral = e->integral && e->args[i]->integral;
+        }
+        return true;
+    case VIEW_EXPR_NEGATE:
+        e->value_class = VIEW_CLASS_NUMBER;
+        if (!check_value(c, e->args[0], VIEW_CLASS_NUMBER, "'-' takes a number"))
+            return false;
+        e->integral = e->args[0]->integral;
+        return true;
+    case VIEW_EXPR_CASE:
+        e->value_class = VIEW_CLASS_NULL;
+        for (size_t i = 0; i < e->arg_count; i++) {
+            bool is_condition = i % 2 == 0 && !(e->has_else && i == e->arg_count - 1);
+            if (is_condition ? !check_condition(c, e->args[i])
+                             : !check_operand(c, e->args[i]) || !unify(c, e, e->args[i]))
+                return false;
+        }
+        return true;
+    default: break;
+    }
+    /* FUNCTION */
+    if (strcmp(e->text, "CONCAT") == 0) {
+        e->value_class = VIEW_CLASS_STRING;
+        for (size_t i = 0; i < e->arg_count; i++) {
+            if (!check_operand(c, e->args[i]))
+                return false;
+            view_value_class k = e->args[i]->value_class;
+            if (k == VIEW_CLASS_BOOL || k == VIEW_CLASS_OTHER) {
+                char found[160];
+                describe(c, e->args[i], found, sizeof found);
+                return fail(c, e->args[i]->offset,
+                            "CONCAT takes numbers, strings, dates and "
+                            "times, not %s",
+                            found);
+            }
+        }
+        return true;
+    }
+    if (strcmp(e->text, "IF") == 0) {
+        e->value_class = VIEW_CLASS_NULL;
+        return check_condition(c, e->args[0]) && check_operand(c, e->args[1]) &&
+               unify(c, e, e->args[1]) && check_operand(c, e->args[2]) && unify(c, e, e->args[2]);
+    }
+    /* YEAR, MONTH, DAY, HOUR, MINUTE, SECOND */
+    e->value_class = VIEW_CLASS_NUMBER;
+    e->integral = true;
+    char what[64];
+    snprintf(what, sizeof what, "%s takes a date or datetime", e->text);
+    return check_value(c, e->args[0], VIEW_CLASS_INSTANT, what);
+}
+
 static bool check(checker *c, view_expr *e)
 {
+    if (e->kind == VIEW_EXPR_ARITH || e->kind == VIEW_EXPR_NEGATE ||
+        e->kind == VIEW_EXPR_FUNCTION || e->kind == VIEW_EXPR_CASE)
+        return check_computed(c, e);
     e->value_class = VIEW_CLASS_BOOL;
     switch (e->kind) {
     case VIEW_EXPR_AND:
@@ -249,6 +366,24 @@ static bool check(checker *c, view_expr *e)
         return true;
     default: return check_operand(c, e);
     }
+}
+
+bool view_expr_bind_value(view_expr *e, const char *table, const tf_column *columns,
+                          size_t column_count, size_t *offset, char *msg, size_t msg_cap)
+{
+    checker c = {.table = table,
+                 .columns = columns,
+                 .column_count = column_count,
+                 .offset = offset,
+                 .msg = msg,
+                 .msg_cap = msg_cap};
+    if (!check_operand(&c, e))
+        return false;
+    if (e->value_class != VIEW_CLASS_OTHER)
+        return true;
+    char found[160];
+    describe(&c, e, found, sizeof found);
+    return fail(&c, e->offset, "%s cannot be a computed field's value", found);
 }
 
 bool view_expr_bind(view_expr *e, const char *table, const tf_column *columns, size_t column_count,

@@ -1,9 +1,12 @@
-/* expr_internal.h — the condition language of filter() and lookup's
- * filter= (view/ only).
+/* expr_internal.h — the expression language of filter(), lookup's
+ * filter= and add_fields() (view/ only).
  *
  *   order_status != 'canceled' AND (price >= 100 OR freight IS NULL)
  *   order_purchase_timestamp >= '2018-01-01' AND seller_id IN ('a', 'b')
  *   NOT customer_city LIKE 'sao%'
+ *   price * quantity + freight            CONCAT(city, '/', state)
+ *   YEAR(order_purchase_timestamp)        IF(price > 100, 'high', 'low')
+ *   CASE WHEN a > 1 THEN 'x' WHEN a = 1 THEN 'y' ELSE 'z' END
  *
  * Three steps, one file each: view_expr_parse (expr_parse.c) reads the text
  * into a tree, naming columns only by name; view_expr_bind (expr_check.c)
@@ -14,8 +17,13 @@
  * values with SQL's three-valued logic: a row passes only when the
  * condition is TRUE (NULL compares as unknown, as in a WHERE clause).
  *
+ * view_expr_value evaluates a bound expression to a value (add_fields),
+ * on a row's values or on the row's document as the view holds it.
+ *
  * Strings compare bytewise, as the view joins them (a binary collation:
- * 'A' != 'a', trailing spaces count). */
+ * 'A' != 'a', trailing spaces count). Arithmetic is exact on integers
+ * (int64; a result that overflows becomes a double) and in doubles
+ * otherwise; '/' always gives a double, as in SQL's sense of "a quotient". */
 #ifndef TAPFLOW_EXPR_INTERNAL_H
 #define TAPFLOW_EXPR_INTERNAL_H
 
@@ -37,6 +45,10 @@ typedef enum view_expr_kind {
     VIEW_EXPR_AND,
     VIEW_EXPR_OR,
     VIEW_EXPR_NOT,
+    VIEW_EXPR_ARITH,    /* args[0] op args[1]: op is '+' '-' '*' '/' '%' */
+    VIEW_EXPR_NEGATE,   /* -args[0] */
+    VIEW_EXPR_FUNCTION, /* text(args...): CONCAT, IF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND */
+    VIEW_EXPR_CASE,     /* CASE WHEN args[0] THEN args[1] ... [ELSE args[last]] END */
 } view_expr_kind;
 
 typedef enum view_expr_cmp {
@@ -80,7 +92,8 @@ typedef struct view_scalar {
     size_t len;
     double d;
     int64_t us;
-    char text[VIEW_SCALAR_TEXT_MAX]; /* EXACT digits; SET member names */
+    bool date_only;                  /* INSTANT of a DATE: shown without a time */
+    char text[VIEW_SCALAR_TEXT_MAX]; /* EXACT digits; SET member names; built strings */
 } view_scalar;
 
 typedef struct view_expr {
@@ -88,14 +101,17 @@ typedef struct view_expr {
     size_t offset; /* where it starts in the condition text, for messages */
     char *text;
     size_t text_len;
-    bool truth;   /* BOOL */
-    bool negated; /* NOT IN, NOT LIKE, IS NOT NULL */
+    bool truth;    /* BOOL */
+    char op;       /* ARITH */
+    bool has_else; /* CASE */
+    bool negated;  /* NOT IN, NOT LIKE, IS NOT NULL */
     view_expr_cmp cmp;
     size_t arg_count;
     struct view_expr **args;
     /* Filled by view_expr_bind. */
     long column; /* COLUMN: index in the table */
     view_value_class value_class;
+    bool integral;       /* NUMBER results: an integer type (for typing add_fields) */
     view_scalar literal; /* NUMBER, STRING, BOOL: as compared with its operand */
 } view_expr;
 
@@ -120,6 +136,16 @@ void view_scalar_of_value(const tf_value *v, const tf_column *col, view_scalar *
  * an error. */
 tf_status view_expr_accepts(const view_expr *e, const tf_column *columns, const tf_value *values,
                             bool *accepted, tf_error *err);
+
+/* The value of a bound expression for a row, from its values (values
+ * non-NULL) or from its document as the view holds it (doc: the columns'
+ * typed BSON in column order). */
+tf_status view_expr_value(const view_expr *e, const tf_column *columns, const tf_value *values,
+                          const uint8_t *doc, size_t doc_len, view_scalar *out, tf_error *err);
+
+/* The class an expression binds to as a value (add_fields). */
+bool view_expr_bind_value(view_expr *e, const char *table, const tf_column *columns,
+                          size_t column_count, size_t *offset, char *msg, size_t msg_cap);
 
 /* The flow file position of byte offset of a condition written in the
  * string literal at pos (after its opening quote). */

@@ -1,11 +1,15 @@
-/* expr_parse.c — condition text to a tree (see expr_internal.h).
+/* expr_parse.c — expression text to a tree (see expr_internal.h).
  *
  *   or      := and (OR and)*
  *   and     := not (AND not)*
  *   not     := NOT not | test
- *   test    := operand [ cmp operand | [NOT] IN (literal, ...)
- *                       | [NOT] LIKE string | IS [NOT] NULL ]
- *   operand := column | `column` | literal | ( or )
+ *   test    := sum [ cmp sum | [NOT] IN (literal, ...)
+ *                   | [NOT] LIKE string | IS [NOT] NULL ]
+ *   sum     := product (('+' | '-') product)*
+ *   product := unary (('*' | '/' | '%') unary)*
+ *   unary   := '-' unary | operand
+ *   operand := column | `column` | literal | ( or ) | name(or, ...)
+ *            | CASE (WHEN or THEN or)+ [ELSE or] END
  *   literal := [-]number | 'string' | "string" | NULL | TRUE | FALSE
  *   cmp     := = | == | != | <> | < | <= | > | >=
  *
@@ -16,6 +20,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_DEPTH 64
 
@@ -217,6 +222,113 @@ static view_expr *parse_number(expr_parser *p, size_t start)
 
 static view_expr *parse_or(expr_parser *p);
 
+/* Functions by name (case-insensitive) and how many arguments they take
+ * (0: one or more). */
+static const struct {
+    const char *name;
+    size_t args;
+} functions[] = {{"CONCAT", 0}, {"IF", 3},   {"YEAR", 1},   {"MONTH", 1},
+                 {"DAY", 1},    {"HOUR", 1}, {"MINUTE", 1}, {"SECOND", 1}};
+
+static bool enter(expr_parser *p, size_t at, const char *what)
+{
+    if (++p->depth <= MAX_DEPTH)
+        return true;
+    fail(p, at, "%s nest deeper than %d", what, MAX_DEPTH);
+    return false;
+}
+
+/* name( or, ... ): p->pos is at the '('. */
+static view_expr *parse_function(expr_parser *p, size_t start, size_t name_len)
+{
+    long known = -1;
+    for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++)
+        if (strlen(functions[i].name) == name_len &&
+            strncasecmp(functions[i].name, p->text + start, name_len) == 0)
+            known = (long)i;
+    if (known < 0) {
+        fail(p, start,
+             "unknown function '%.*s' (known: CONCAT, IF, YEAR, MONTH, DAY, HOUR, MINUTE, "
+             "SECOND)",
+             (int)(name_len > 40 ? 40 : name_len), p->text + start);
+        return NULL;
+    }
+    if (!enter(p, start, "function calls"))
+        return NULL;
+    p->pos++; /* '(' */
+    view_expr *e = new_node(VIEW_EXPR_FUNCTION, start);
+    e->text = bson_strdup(functions[known].name);
+    e->text_len = strlen(e->text);
+    do {
+        view_expr *arg = parse_or(p);
+        if (!arg) {
+            view_expr_destroy(e);
+            p->depth--;
+            return NULL;
+        }
+        add_arg(e, arg);
+    } while (accept_char(p, ','));
+    p->depth--;
+    if (!accept_char(p, ')')) {
+        fail_expected(p, "',' or ')' after a function argument");
+        view_expr_destroy(e);
+        return NULL;
+    }
+    size_t want = functions[known].args;
+    if (want && e->arg_count != want) {
+        fail(p, start, "%s takes %zu argument%s, not %zu", e->text, want, want == 1 ? "" : "s",
+             e->arg_count);
+        view_expr_destroy(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* CASE WHEN c THEN v ... [ELSE v] END: args are c, v, c, v, ... [else]. */
+static view_expr *parse_case(expr_parser *p, size_t start)
+{
+    if (!enter(p, start, "CASE expressions"))
+        return NULL;
+    view_expr *e = new_node(VIEW_EXPR_CASE, start);
+    bool ok = true;
+    while (ok && accept_keyword(p, "WHEN")) {
+        view_expr *cond = parse_or(p);
+        if (cond)
+            add_arg(e, cond);
+        ok = cond != NULL;
+        if (ok && !accept_keyword(p, "THEN")) {
+            fail_expected(p, "THEN");
+            ok = false;
+        }
+        view_expr *v = ok ? parse_or(p) : NULL;
+        if (v)
+            add_arg(e, v);
+        ok = ok && v != NULL;
+    }
+    if (ok && e->arg_count == 0) {
+        fail_expected(p, "WHEN after CASE");
+        ok = false;
+    }
+    if (ok && accept_keyword(p, "ELSE")) {
+        view_expr *v = parse_or(p);
+        if (v) {
+            add_arg(e, v);
+            e->has_else = true;
+        }
+        ok = v != NULL;
+    }
+    if (ok && !accept_keyword(p, "END")) {
+        fail_expected(p, "WHEN, ELSE or END");
+        ok = false;
+    }
+    p->depth--;
+    if (!ok) {
+        view_expr_destroy(e);
+        return NULL;
+    }
+    return e;
+}
+
 static bool is_digit_at(const expr_parser *p, size_t at)
 {
     return at < p->len && ((p->text[at] >= '0' && p->text[at] <= '9') ||
@@ -272,12 +384,15 @@ static view_expr *parse_operand(expr_parser *p)
     }
     if (accept_keyword(p, "NULL"))
         return new_node(VIEW_EXPR_NULL, start);
+    if (accept_keyword(p, "CASE"))
+        return parse_case(p, start);
     if (accept_keyword(p, "TRUE") || accept_keyword(p, "FALSE")) {
         view_expr *e = new_node(VIEW_EXPR_BOOL, start);
         e->truth = p->text[start] == 't' || p->text[start] == 'T';
         return e;
     }
-    static const char *const reserved[] = {"AND", "OR", "NOT", "IN", "LIKE", "IS"};
+    static const char *const reserved[] = {"AND",  "OR",   "NOT",  "IN",  "LIKE", "IS",
+                                           "WHEN", "THEN", "ELSE", "END", "CASE"};
     size_t n = name_length(p);
     for (size_t i = 0; n && i < sizeof reserved / sizeof reserved[0]; i++) {
         size_t save = p->pos;
@@ -289,6 +404,10 @@ static view_expr *parse_operand(expr_parser *p)
     if (!n) {
         fail_expected(p, "a column or a value");
         return NULL;
+    }
+    if (p->pos + n < p->len && p->text[p->pos + n] == '(') {
+        p->pos += n;
+        return parse_function(p, start, n);
     }
     view_expr *e = new_node(VIEW_EXPR_COLUMN, start);
     e->text = tf_strndup(p->text + p->pos, n);
@@ -354,16 +473,62 @@ static view_expr *parse_in(expr_parser *p, view_expr *left, size_t at, bool nega
     return e;
 }
 
+static view_expr *parse_unary(expr_parser *p)
+{
+    skip_space(p);
+    size_t at = p->pos;
+    if (p->pos < p->len && p->text[p->pos] == '-' && !is_digit_at(p, p->pos + 1)) {
+        p->pos++;
+        if (!enter(p, at, "signs"))
+            return NULL;
+        view_expr *inner = parse_unary(p);
+        p->depth--;
+        if (!inner)
+            return NULL;
+        view_expr *e = new_node(VIEW_EXPR_NEGATE, at);
+        add_arg(e, inner);
+        return e;
+    }
+    return parse_operand(p);
+}
+
+/* Left-associative chains of the operators in ops over operand(). */
+static view_expr *parse_arith(expr_parser *p, const char *ops, view_expr *(*operand)(expr_parser *))
+{
+    view_expr *left = operand(p);
+    for (;;) {
+        if (!left)
+            return NULL;
+        skip_space(p);
+        if (p->pos >= p->len || p->text[p->pos] == '\0' || !strchr(ops, p->text[p->pos]))
+            return left;
+        view_expr *e = new_node(VIEW_EXPR_ARITH, p->pos);
+        e->op = p->text[p->pos++];
+        add_arg(e, left);
+        view_expr *right = operand(p);
+        if (!right) {
+            view_expr_destroy(e);
+            return NULL;
+        }
+        add_arg(e, right);
+        left = e;
+    }
+}
+
+static view_expr *parse_product(expr_parser *p) { return parse_arith(p, "*/%", parse_unary); }
+
+static view_expr *parse_sum(expr_parser *p) { return parse_arith(p, "+-", parse_product); }
+
 static view_expr *parse_test(expr_parser *p)
 {
-    view_expr *left = parse_operand(p);
+    view_expr *left = parse_sum(p);
     if (!left)
         return NULL;
     skip_space(p);
     size_t at = p->pos;
     view_expr_cmp cmp;
     if (accept_cmp(p, &cmp)) {
-        view_expr *right = parse_operand(p);
+        view_expr *right = parse_sum(p);
         if (!right) {
             view_expr_destroy(left);
             return NULL;

@@ -255,6 +255,106 @@ static void test_position_in_the_flow_file(void **state)
     assert_int_equal(p.column, 10 + 1 + 12); /* 'é' is one character */
 }
 
+/* The value of text on row r as "kind:text" ("exact:19.9", "double:0.25",
+ * "string:ab", "null"), computed from the values and, again, from the
+ * row's document (the two must agree). */
+static const char *value_of(const char *text, const row *r)
+{
+    static char out[600];
+    tf_column cols[9];
+    make_columns(cols);
+    char msg[256];
+    size_t offset = 0;
+    view_expr *e = view_expr_parse(text, strlen(text), &offset, msg, sizeof msg);
+    if (!e)
+        fail_msg("%s: parse error at %zu: %s", text, offset, msg);
+    if (!view_expr_bind_value(e, "orders", cols, 9, &offset, msg, sizeof msg))
+        fail_msg("%s: bind error at %zu: %s", text, offset, msg);
+    bson_t doc = BSON_INITIALIZER;
+    tf_error err = {0};
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(tf_value_append_bson(&doc, cols[i].name.ptr, cols[i].name.len, &r->v[i],
+                                              &cols[i], &err),
+                         TF_OK);
+    char texts[2][600];
+    for (int from_doc = 0; from_doc < 2; from_doc++) {
+        view_scalar v;
+        assert_int_equal(view_expr_value(e, cols, from_doc ? NULL : r->v,
+                                         from_doc ? bson_get_data(&doc) : NULL, doc.len, &v, &err),
+                         TF_OK);
+        char *t = texts[from_doc];
+        switch (v.kind) {
+        case VIEW_SCALAR_NULL: snprintf(t, 600, "null"); break;
+        case VIEW_SCALAR_EXACT: snprintf(t, 600, "exact:%s", v.text); break;
+        case VIEW_SCALAR_DOUBLE: snprintf(t, 600, "double:%g", v.d); break;
+        case VIEW_SCALAR_STRING: snprintf(t, 600, "string:%.*s", (int)v.len, v.bytes); break;
+        case VIEW_SCALAR_INSTANT: snprintf(t, 600, "instant:%lld", (long long)v.us); break;
+        case VIEW_SCALAR_TIME: snprintf(t, 600, "time:%lld", (long long)v.us); break;
+        }
+    }
+    /* The document holds milliseconds and DECIMAL as Decimal128: the
+     * expressions below stay within what both agree on. */
+    assert_string_equal(texts[0], texts[1]);
+    snprintf(out, sizeof out, "%s", texts[0]);
+    bson_destroy(&doc);
+    view_expr_destroy(e);
+    return out;
+}
+
+static void test_values_arithmetic_functions_case(void **state)
+{
+    (void)state;
+    row r;
+    make_row(&r);
+    assert_string_equal(value_of("id * 3 + 1", &r), "exact:22");
+    assert_string_equal(value_of("id - 10", &r), "exact:-3");
+    assert_string_equal(value_of("-id % 4", &r), "exact:-3");
+    assert_string_equal(value_of("id / 2", &r), "double:3.5");
+    assert_string_equal(value_of("id / 0", &r), "null");
+    assert_string_equal(value_of("id % 0", &r), "null");
+    assert_string_equal(value_of("price * 2", &r), "double:39.8");
+    assert_string_equal(value_of("9223372036854775807 + id", &r), "double:9.22337e+18");
+    assert_string_equal(value_of("doc IS NULL", &r), "exact:1");
+    assert_string_equal(value_of("CONCAT(status, '/', id, '/', price)", &r),
+                        "string:shipped/7/19.9");
+    assert_string_equal(value_of("CONCAT(day, ' ', bought)", &r),
+                        "string:2018-03-05 2018-03-05 10:20:30");
+    assert_string_equal(value_of("concat(kind, at)", &r), "string:b01:02:03");
+    assert_string_equal(value_of("CONCAT(status, NULL)", &r), "null");
+    assert_string_equal(value_of("YEAR(bought) * 100 + MONTH(bought)", &r), "exact:201803");
+    assert_string_equal(value_of("DAY(day) + HOUR(bought) + MINUTE(bought) + SECOND(bought)", &r),
+                        "exact:65");
+    assert_string_equal(value_of("IF(price > 10, 'high', 'low')", &r), "string:high");
+    assert_string_equal(value_of("IF(id = NULL, 1, 2)", &r), "exact:2"); /* unknown: else */
+    assert_string_equal(value_of("CASE WHEN id > 10 THEN 'big' WHEN id > 5 THEN 'mid' ELSE "
+                                 "'small' END",
+                                 &r),
+                        "string:mid");
+    assert_string_equal(value_of("CASE WHEN id > 10 THEN 1 END", &r), "null");
+    assert_string_equal(value_of("bought", &r), "instant:1520245230000000");
+}
+
+static void test_value_type_errors(void **state)
+{
+    (void)state;
+    assert_string_equal(error_of("status + 1 > 2"),
+                        "0: arithmetic takes numbers, not VARCHAR column status");
+    assert_string_equal(error_of("YEAR(status) = 2018"),
+                        "5: YEAR takes a date or datetime, not VARCHAR column status");
+    assert_string_equal(error_of("IF(id > 1, 'a', 2) = 'a'"),
+                        "16: IF gives a string in one branch and the number 2 in another");
+    assert_string_equal(error_of("CONCAT(doc) = 'x'"),
+                        "7: CONCAT takes numbers, strings, dates and times, not JSON column doc");
+    assert_string_equal(error_of("LOWER(status) = 'x'"),
+                        "0: unknown function 'LOWER' (known: CONCAT, IF, YEAR, MONTH, DAY, HOUR, "
+                        "MINUTE, SECOND)");
+    assert_string_equal(error_of("IF(id, 1) = 1"), "0: IF takes 3 arguments, not 2");
+    assert_string_equal(error_of("CASE id WHEN 1 THEN 2 END = 2"),
+                        "5: expected WHEN after CASE, found 'id'");
+    assert_string_equal(error_of("id * 2 + 'x' = 1"),
+                        "9: arithmetic takes numbers, not the string 'x'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +366,8 @@ int main(void)
         cmocka_unit_test(test_nesting_is_bounded),
         cmocka_unit_test(test_absent_column_is_an_error),
         cmocka_unit_test(test_position_in_the_flow_file),
+        cmocka_unit_test(test_values_arithmetic_functions_case),
+        cmocka_unit_test(test_value_type_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
