@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh — install everything tapflow's build, tests and demo need.
 #
-#   tools/setup.sh            # build tools, libraries, MariaDB, FerretDB, mongosh
+#   tools/setup.sh            # build tools, libraries, MariaDB, FerretDB, mongosh,
+#                             # packaging tools (cpack, dpkg-shlibdeps, lintian)
 #   tools/setup.sh --bench    # the same, plus the peers the decode benchmark compares with
 #
 # Runs as root on a Debian machine, is idempotent (a second run installs
@@ -30,6 +31,7 @@ APT_PACKAGES=(
     mariadb-server mariadb-client
     clang clang-format libclang-rt-14-dev valgrind tshark
     python3 python3-venv
+    lintian dpkg-dev man-db python3-pip python3-setuptools python3-wheel
     prometheus chromium tmux
 )
 
@@ -37,7 +39,7 @@ bench=0
 for arg in "$@"; do
     case "$arg" in
     --bench) bench=1 ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done

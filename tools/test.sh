@@ -91,7 +91,8 @@ build() {
 
 build_ok=0
 asan_ok=0
-build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPFLOW_SANITIZE=OFF && build_ok=1
+# For /usr: tests/integration/package.sh packages this tree as the .deb.
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPFLOW_SANITIZE=OFF -DCMAKE_INSTALL_PREFIX=/usr && build_ok=1
 build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPFLOW_SANITIZE=ON && asan_ok=1
 
 # --- servers -------------------------------------------------------------------

@@ -28,6 +28,7 @@
  * visiting the documents at all. TF_VIEW_FANOUT_POSITIONAL mode marks
  * alike; the flush turns each recorded key into positional $sets on the
  * documents embedding it. */
+#include "expr_internal.h"
 #include "view_internal.h"
 
 #include <stdarg.h>
@@ -96,6 +97,7 @@ tf_view *tf_view_new(const tf_flow_spec *spec)
         bson_free(child_names);
         bson_free(parent_names);
     }
+    view->filters = bson_malloc0(view->table_count * sizeof *view->filters);
     return view;
 }
 
@@ -106,7 +108,11 @@ void tf_view_destroy(tf_view *view)
     view_map_cleanup(&view->pending);
     view_map_cleanup(&view->fanouts);
     view_arena_cleanup(&view->arena);
+    for (size_t i = 0; i < view->table_count; i++)
+        view_expr_destroy(view->filters[i]);
+    bson_free(view->filters);
     for (size_t i = 0; i < view->node_count; i++) {
+        bson_free(view->nodes[i].renamed);
         bson_free(view->nodes[i].omit);
         bson_free(view->nodes[i].parent_columns);
         bson_free(view->nodes[i].children);
@@ -174,10 +180,159 @@ static void assign_routes(tf_view *view)
             continue;
         bool held = true;
         for (size_t r = 0; r < n->lookup->relation_count; r++)
-            held = held && !parent->omit[n->parent_columns[r]];
+            held = held && !parent->omit[n->parent_columns[r]] &&
+                   !(parent->renamed && parent->renamed[n->parent_columns[r]]);
         if (held)
             n->route = VIEW_ROUTE_ARRAY_FILTER;
     }
+}
+
+static const tf_flow_shape *node_shape(const tf_view *view, size_t node_index)
+{
+    return node_index == 0 ? &view->spec->shape : &view->nodes[node_index].lookup->shape;
+}
+
+static size_t table_index(const tf_view *view, const view_table *t)
+{
+    size_t i = 0;
+    while (view->tables[i] != t)
+        i++;
+    return i;
+}
+
+/* "the root" / "lookup \"customer_info\"", for messages. */
+static void describe_node(const tf_view *view, size_t node_index, char *out, size_t cap)
+{
+    if (node_index == 0)
+        snprintf(out, cap, "read_from");
+    else
+        snprintf(out, cap, "lookup \"%.100s\"", view->nodes[node_index].lookup->path);
+}
+
+/* Each table's filter, parsed and checked against its columns. The rows
+ * a view holds are per table, so every node reading a table must give it
+ * the same filter (none, or the same text). */
+static tf_status resolve_filters(tf_view *view, tf_error *err)
+{
+    for (size_t ti = 0; ti < view->table_count; ti++) {
+        view_expr_destroy(view->filters[ti]);
+        view->filters[ti] = NULL;
+        const view_table *t = view->tables[ti];
+        long first = -1;
+        for (size_t i = 0; i < view->node_count; i++) {
+            if (view->nodes[i].table != t)
+                continue;
+            const char *filter = node_shape(view, i)->filter;
+            if (first < 0) {
+                first = (long)i;
+                continue;
+            }
+            const char *first_filter = node_shape(view, (size_t)first)->filter;
+            if ((filter || first_filter) &&
+                (!filter || !first_filter || strcmp(filter, first_filter) != 0)) {
+                char a[128], b[128];
+                describe_node(view, (size_t)first, a, sizeof a);
+                describe_node(view, i, b, sizeof b);
+                tf_flow_pos pos = i == 0 ? view->spec->source_pos : view->nodes[i].lookup->pos;
+                return config_error(view, pos, err,
+                                    "table %.100s is read by %s and %s with different filters: "
+                                    "the view holds one set of rows per table, so give both the "
+                                    "same filter",
+                                    t->name, a, b);
+            }
+        }
+        const tf_flow_shape *shape = first >= 0 ? node_shape(view, (size_t)first) : NULL;
+        if (!shape || !shape->filter)
+            continue;
+        char msg[256];
+        size_t offset = 0;
+        view_expr *e =
+            view_expr_parse(shape->filter, strlen(shape->filter), &offset, msg, sizeof msg);
+        if (e &&
+            !view_expr_bind(e, t->name, t->columns, t->column_count, &offset, msg, sizeof msg)) {
+            view_expr_destroy(e);
+            e = NULL;
+        }
+        if (!e)
+            return config_error(view, view_expr_pos(shape->filter_pos, shape->filter, offset), err,
+                                "filter: %s", msg);
+        view->filters[ti] = e;
+    }
+    return TF_OK;
+}
+
+static long column_of_field(const tf_view *view, const view_node *n, const tf_flow_field *f,
+                            tf_error *err)
+{
+    long c = view_table_column(n->table, f->name);
+    if (c < 0)
+        config_error(view, f->pos, err, "table %.100s has no column \"%.100s\"", n->table->name,
+                     f->name);
+    return c;
+}
+
+/* include / exclude / fields= and rename_fields / rename=: which columns
+ * a node's document shows and under which names. The root's primary key
+ * stays as it is: documents are addressed by it. */
+static tf_status resolve_shape(tf_view *view, size_t node_index, tf_error *err)
+{
+    view_node *n = &view->nodes[node_index];
+    const tf_flow_shape *shape = node_shape(view, node_index);
+    bson_free(n->renamed);
+    n->renamed = NULL;
+    if (node_index == 0) {
+        bson_free(n->omit);
+        n->omit = NULL;
+    }
+    if (!shape->include_count && !shape->exclude_count && !shape->rename_count)
+        return TF_OK;
+    size_t count = n->table->column_count;
+    if (!n->omit)
+        n->omit = bson_malloc0(count * sizeof *n->omit);
+    const tf_flow_field *lists[] = {shape->include, shape->exclude, shape->renames};
+    const size_t counts[] = {shape->include_count, shape->exclude_count, shape->rename_count};
+    bool *included = bson_malloc0(count * sizeof *included);
+    tf_status st = TF_OK;
+    for (size_t l = 0; st == TF_OK && l < 3; l++) {
+        for (size_t i = 0; st == TF_OK && i < counts[l]; i++) {
+            const tf_flow_field *f = &lists[l][i];
+            long c = column_of_field(view, n, f, err);
+            if (c < 0) {
+                st = TF_MALFORMED;
+            } else if (node_index == 0 && l > 0 && n->table->columns[c].is_primary_key) {
+                st = config_error(view, f->pos, err,
+                                  "%.100s is the primary key of the root table %.100s: documents "
+                                  "are addressed by it, so it cannot be %s",
+                                  f->name, n->table->name, l == 1 ? "excluded" : "renamed");
+            } else if (l == 0) {
+                included[c] = true;
+            } else if (l == 1) {
+                n->omit[c] = true;
+            } else {
+                if (!n->renamed)
+                    n->renamed = bson_malloc0(count * sizeof *n->renamed);
+                n->renamed[c] = f->new_name;
+            }
+        }
+    }
+    for (size_t c = 0; st == TF_OK && shape->include_count && c < count; c++)
+        if (!included[c] && !(node_index == 0 && n->table->columns[c].is_primary_key))
+            n->omit[c] = true;
+    bson_free(included);
+    /* A new name may not meet a shown column or an embedded lookup. */
+    for (size_t i = 0; st == TF_OK && i < shape->rename_count; i++) {
+        const tf_flow_field *f = &shape->renames[i];
+        long other = view_table_column(n->table, f->new_name);
+        bool taken = other >= 0 && !n->omit[other] && !(n->renamed && n->renamed[other]);
+        for (size_t c = 0; !taken && c < n->child_count; c++)
+            taken = strcmp(view->nodes[n->children[c]].name, f->new_name) == 0;
+        if (taken)
+            st = config_error(view, f->pos, err,
+                              "rename \"%.100s\" -> \"%.100s\": the document already has a "
+                              "field \"%.100s\"",
+                              f->name, f->new_name, f->new_name);
+    }
+    return st;
 }
 
 /* Once every table is known: relation columns exist on both sides and
@@ -226,6 +381,11 @@ tf_status view_resolve(tf_view *view, tf_error *err)
             n->parent_columns[r] = (uint32_t)pcol;
         }
     }
+    for (size_t i = 0; i < view->node_count; i++)
+        if (resolve_shape(view, i, err) != TF_OK)
+            return TF_MALFORMED;
+    if (resolve_filters(view, err) != TF_OK)
+        return TF_MALFORMED;
     assign_routes(view);
     for (size_t i = 0; i < view->table_count; i++)
         view_table_resolve_slots(view->tables[i]);
@@ -439,12 +599,47 @@ static uint64_t all_slots(const view_table *t)
     return t->slot_count >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << t->slot_count) - 1;
 }
 
+static tf_status apply_change(tf_view *view, view_table *t, tf_view_change_kind kind,
+                              const tf_value *before, const tf_value *after, tf_error *err);
+
+tf_status view_filter_accepts(const tf_view *view, const view_table *t, const tf_value *values,
+                              bool *accepted, tf_error *err)
+{
+    const view_expr *filter = view->filters[table_index(view, t)];
+    *accepted = true;
+    if (!filter || view_expr_accepts(filter, t->columns, values, accepted, err) == TF_OK)
+        return TF_OK;
+    tf_error_prefix(err, "table %.100s", t->name);
+    return TF_MALFORMED;
+}
+
 tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind kind,
                         const tf_value *before, const tf_value *after, tf_error *err)
 {
     view_table *t = view_table_by_name(view, table);
     if (!t)
         return TF_OK;
+    if (view->ready && kind != TF_VIEW_DELETE) {
+        /* A row the filter refuses is absent from the view: the old image
+         * leaves it (if held), and so does a held row with the new image's
+         * key (a replayed change), exactly as deletes of both would. */
+        bool accepted;
+        if (view_filter_accepts(view, t, after, &accepted, err) != TF_OK)
+            return TF_MALFORMED;
+        if (!accepted) {
+            if (kind == TF_VIEW_UPDATE &&
+                apply_change(view, t, TF_VIEW_DELETE, before, NULL, err) != TF_OK)
+                return TF_MALFORMED;
+            return apply_change(view, t, TF_VIEW_DELETE, after, NULL, err);
+        }
+    }
+    return apply_change(view, t, kind, before, after, err);
+}
+
+static tf_status apply_change(tf_view *view, view_table *t, tf_view_change_kind kind,
+                              const tf_value *before, const tf_value *after, tf_error *err)
+{
+    const char *table = t->name;
     if (!view->ready) {
         for (size_t i = 0; i < view->table_count; i++)
             if (!view->tables[i]->defined)

@@ -39,6 +39,23 @@ static void add_name(char ***list, size_t *count, const char *name)
     (*list)[(*count)++] = bson_strdup(name);
 }
 
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The filter of table in spec (the nodes reading it agree, or the view
+ * refuses the flow), NULL when none. */
+static const char *table_filter(const tf_flow_spec *spec, const char *table)
+{
+    if (strcmp(spec->source_table, table) == 0)
+        return spec->shape.filter;
+    for (size_t i = 0; i < spec->lookup_count; i++)
+        if (strcmp(spec->lookups[i].table, table) == 0)
+            return spec->lookups[i].shape.filter;
+    return NULL;
+}
+
 void tf_flow_edit_plan(const tf_flow_spec *old_spec, const tf_flow_spec *new_spec,
                        tf_flow_edit *out)
 {
@@ -52,7 +69,11 @@ void tf_flow_edit_plan(const tf_flow_spec *old_spec, const tf_flow_spec *new_spe
     else if (strcmp(old_spec->target_datasource, new_spec->target_datasource) != 0 ||
              strcmp(old_spec->target_collection, new_spec->target_collection) != 0)
         what = "its target (write_to)";
+    else if (!same_text(old_spec->shape.filter, new_spec->shape.filter))
+        what = "its root filter";
     if (what) {
+        /* The root filter decides which documents exist: those it now
+         * refuses must go, which only a rebuild does. */
         out->rebuild = true;
         snprintf(out->reason, sizeof out->reason, "%s changed", what);
         return;
@@ -62,7 +83,9 @@ void tf_flow_edit_plan(const tf_flow_spec *old_spec, const tf_flow_spec *new_spe
     for (size_t i = 0; i < view_table_count(new_view); i++) {
         const view_table *t = view_table_at(new_view, i);
         const view_table *o = view_table_by_name(old_view, t->name);
-        bool keep = o != NULL;
+        /* A table whose filter changed holds other rows: read it again. */
+        bool keep = o != NULL &&
+                    same_text(table_filter(old_spec, t->name), table_filter(new_spec, t->name));
         for (size_t s = 0; keep && s < t->slot_count; s++)
             keep = matching_slot(o, &t->slots[s]) >= 0;
         if (keep)

@@ -16,6 +16,7 @@
  * a comment anywhere outside a string. The parser interprets statements as it
  * reads them (there is nothing to evaluate but calls on the one flow), then
  * tf_flow_spec_validate checks the spec as a whole. */
+#include "expr_internal.h"
 #include "view_internal.h"
 
 #include <stdarg.h>
@@ -37,6 +38,9 @@ typedef enum token_kind {
     TOK_DOT,
     TOK_EQUALS,
     TOK_SEMICOLON,
+    TOK_LBRACE,
+    TOK_RBRACE,
+    TOK_COLON,
 } token_kind;
 
 typedef struct token {
@@ -52,7 +56,7 @@ typedef struct lexer {
     const char *text;
     size_t len, pos;
     unsigned line, column;
-    int depth;               /* open ( and [: line ends inside them do not end statements */
+    int depth;               /* open ( [ and {: line ends inside them do not end statements */
     bool trailing_backslash; /* the text ends in a '\' continuation */
 } lexer;
 
@@ -95,9 +99,11 @@ static tf_flow_spec *builder_lookup(const tf_flow_builder *b, const char *variab
     return NULL;
 }
 
-/* Argument values: strings and (nested) lists of them. */
+/* Argument values: strings, (nested) lists of them and dicts of strings
+ * ({"old": "new"}: items hold key, value, key, value, ...). */
 typedef struct value {
     bool is_list;
+    bool is_dict;
     char *str;
     struct value *items;
     size_t count;
@@ -246,6 +252,9 @@ static bool next_token(parser *p)
     case '.': t->kind = TOK_DOT; break;
     case '=': t->kind = TOK_EQUALS; break;
     case ';': t->kind = TOK_SEMICOLON; break;
+    case '{': t->kind = TOK_LBRACE; break;
+    case '}': t->kind = TOK_RBRACE; break;
+    case ':': t->kind = TOK_COLON; break;
     default:
         if (c < 0x20 || c >= 0x7f)
             fail_at(p, t->pos, "unexpected character (byte 0x%02x)", (unsigned)c);
@@ -253,9 +262,9 @@ static bool next_token(parser *p)
             fail_at(p, t->pos, "unexpected character '%c'", c);
         return false;
     }
-    if (c == '(' || c == '[')
+    if (c == '(' || c == '[' || c == '{')
         l->depth++;
-    else if ((c == ')' || c == ']') && l->depth > 0)
+    else if ((c == ')' || c == ']' || c == '}') && l->depth > 0)
         l->depth--;
     advance_char(l);
     return true;
@@ -332,6 +341,60 @@ static void call_cleanup(call *c)
     memset(c, 0, sizeof *c);
 }
 
+static value *add_item(value *v, size_t *cap)
+{
+    if (v->count == *cap) {
+        *cap = *cap ? *cap * 2 : 4;
+        v->items = bson_realloc(v->items, *cap * sizeof *v->items);
+    }
+    value *item = &v->items[v->count++];
+    memset(item, 0, sizeof *item);
+    return item;
+}
+
+/* {"key": "value", ...}: p->cur is the '{'. */
+static bool parse_dict(parser *p, value *out)
+{
+    out->is_dict = true;
+    if (!next_token(p))
+        return false;
+    size_t cap = 0;
+    while (p->cur.kind != TOK_RBRACE) {
+        if (p->cur.kind != TOK_STRING) {
+            fail_expected(p, "a string key in the dict");
+            return false;
+        }
+        value *key = add_item(out, &cap);
+        key->pos = p->cur.pos;
+        key->str = token_string(&p->cur);
+        if (!next_token(p))
+            return false;
+        if (p->cur.kind != TOK_COLON) {
+            fail_expected(p, "':' after the dict key");
+            return false;
+        }
+        if (!next_token(p))
+            return false;
+        if (p->cur.kind != TOK_STRING) {
+            fail_expected(p, "a string value in the dict");
+            return false;
+        }
+        value *val = add_item(out, &cap);
+        val->pos = p->cur.pos;
+        val->str = token_string(&p->cur);
+        if (!next_token(p))
+            return false;
+        if (p->cur.kind == TOK_COMMA) {
+            if (!next_token(p))
+                return false;
+        } else if (p->cur.kind != TOK_RBRACE) {
+            fail_expected(p, "',' or '}' after a dict item");
+            return false;
+        }
+    }
+    return next_token(p);
+}
+
 static bool parse_value(parser *p, value *out, int depth)
 {
     out->pos = p->cur.pos;
@@ -339,8 +402,10 @@ static bool parse_value(parser *p, value *out, int depth)
         out->str = token_string(&p->cur);
         return next_token(p);
     }
+    if (p->cur.kind == TOK_LBRACE)
+        return parse_dict(p, out);
     if (p->cur.kind != TOK_LBRACKET) {
-        fail_expected(p, "a string or a list");
+        fail_expected(p, "a string, a list or a dict");
         return false;
     }
     if (depth > 4) {
@@ -470,7 +535,7 @@ static const value *require_string(parser *p, const call *c, const value *v, con
         fail_at(p, c->pos, "%s needs %s=%s", c->method, param, example);
         return NULL;
     }
-    if (v->is_list) {
+    if (!v->str) {
         fail_at(p, v->pos, "%s of %s must be a string such as %s", param, c->method, example);
         return NULL;
     }
@@ -535,11 +600,173 @@ static bool apply_write_to(parser *p, const call *c)
                            &p->spec->target_collection);
 }
 
+/* ---- the operators that shape a node: filter, include, exclude,
+ * rename_fields (root), filter= fields= rename= (lookup) ---- */
+
+static bool set_filter(parser *p, const call *c, const value *v, tf_flow_shape *shape)
+{
+    if (!v->str) {
+        fail_at(p, v->pos,
+                "the filter of %s must be a string such as \"order_status != "
+                "'canceled'\"",
+                c->method);
+        return false;
+    }
+    if (shape->filter) {
+        fail_at(p, v->pos,
+                "a second filter (the first is at line %u): combine the conditions with AND",
+                shape->filter_pos.line);
+        return false;
+    }
+    /* Syntax now, with the file position; columns and types once the
+     * tables are known (view_resolve). */
+    char msg[200];
+    size_t offset;
+    view_expr *e = view_expr_parse(v->str, strlen(v->str), &offset, msg, sizeof msg);
+    if (!e) {
+        fail_at(p, view_expr_pos(v->pos, v->str, offset), "filter: %s", msg);
+        return false;
+    }
+    view_expr_destroy(e);
+    shape->filter = bson_strdup(v->str);
+    shape->filter_pos = v->pos;
+    return true;
+}
+
+static void add_field(tf_flow_field **list, size_t *count, const value *name, const value *to)
+{
+    *list = bson_realloc(*list, (*count + 1) * sizeof **list);
+    tf_flow_field *f = &(*list)[(*count)++];
+    f->name = bson_strdup(name->str);
+    f->new_name = to ? bson_strdup(to->str) : NULL;
+    f->pos = name->pos;
+}
+
+/* Field names from one argument: a string or a list of them. Appends to
+ * *list. */
+static bool set_fields(parser *p, const call *c, const value *v, const char *what,
+                       tf_flow_field **list, size_t *count)
+{
+    size_t n = v->is_list ? v->count : 1;
+    for (size_t i = 0; i < n; i++) {
+        const value *name = v->is_list ? &v->items[i] : v;
+        if (!name->str || !name->str[0] || strchr(name->str, '.')) {
+            fail_at(p, name->pos,
+                    "%s of %s takes column names (non-empty strings without '.'), such as "
+                    "[\"order_id\", \"order_status\"]",
+                    what, c->method);
+            return false;
+        }
+        add_field(list, count, name, NULL);
+    }
+    return true;
+}
+
+static bool set_renames(parser *p, const call *c, const value *v, tf_flow_shape *shape)
+{
+    if (!v->is_dict || v->count == 0) {
+        fail_at(p, v->pos,
+                "%s takes a dict of column names to new names, such as "
+                "{\"order_status\": \"status\"}",
+                c->method);
+        return false;
+    }
+    for (size_t i = 0; i + 1 < v->count; i += 2) {
+        const value *from = &v->items[i], *to = &v->items[i + 1];
+        if (!from->str[0] || strchr(from->str, '.') || !to->str[0] || strchr(to->str, '.') ||
+            to->str[0] == '$') {
+            fail_at(p, from->pos,
+                    "rename \"%.60s\" -> \"%.60s\": both must be field names (non-empty, no "
+                    "'.', the new one not starting with '$')",
+                    from->str, to->str);
+            return false;
+        }
+        add_field(&shape->renames, &shape->rename_count, from, to);
+    }
+    return true;
+}
+
+static bool root_first(parser *p, const call *c)
+{
+    if (p->spec->source_table)
+        return true;
+    fail_at(p, c->pos, "%s before read_from: the root table comes first", c->method);
+    return false;
+}
+
+static bool apply_filter(parser *p, const call *c)
+{
+    static const char *const params[] = {"query"};
+    const value *bound[1];
+    if (!bind_args(p, c, params, 1, bound) || !root_first(p, c))
+        return false;
+    if (!bound[0]) {
+        fail_at(p, c->pos, "filter needs a condition such as \"order_status != 'canceled'\"");
+        return false;
+    }
+    return set_filter(p, c, bound[0], &p->spec->shape);
+}
+
+/* include("a", "b") / exclude("a", "b"): any number of names, or a list. */
+static bool apply_fields(parser *p, const call *c, tf_flow_field **list, size_t *count)
+{
+    if (!root_first(p, c))
+        return false;
+    if (c->count == 0) {
+        fail_at(p, c->pos, "%s needs column names, such as %s(\"order_id\", \"order_status\")",
+                c->method, c->method);
+        return false;
+    }
+    for (size_t i = 0; i < c->count; i++) {
+        if (c->args[i].name) {
+            fail_at(p, c->args[i].pos, "%s takes column names, not '%s='", c->method,
+                    c->args[i].name);
+            return false;
+        }
+        if (!set_fields(p, c, &c->args[i].v, "an argument", list, count))
+            return false;
+    }
+    return true;
+}
+
+static bool apply_rename_fields(parser *p, const call *c)
+{
+    static const char *const params[] = {"config"};
+    const value *bound[1];
+    if (!bind_args(p, c, params, 1, bound) || !root_first(p, c))
+        return false;
+    if (!bound[0]) {
+        fail_at(p, c->pos, "rename_fields needs a dict such as {\"order_status\": \"status\"}");
+        return false;
+    }
+    return set_renames(p, c, bound[0], &p->spec->shape);
+}
+
+/* The shaping operators of the root; false when method is none of them. */
+static bool is_shape_method(const char *method)
+{
+    return strcmp(method, "filter") == 0 || strcmp(method, "include") == 0 ||
+           strcmp(method, "exclude") == 0 || strcmp(method, "rename_fields") == 0;
+}
+
+static bool apply_shape_method(parser *p, const call *c)
+{
+    tf_flow_shape *shape = &p->spec->shape;
+    if (strcmp(c->method, "filter") == 0)
+        return apply_filter(p, c);
+    if (strcmp(c->method, "include") == 0)
+        return apply_fields(p, c, &shape->include, &shape->include_count);
+    if (strcmp(c->method, "exclude") == 0)
+        return apply_fields(p, c, &shape->exclude, &shape->exclude_count);
+    return apply_rename_fields(p, c);
+}
+
 static bool apply_lookup(parser *p, const call *c)
 {
-    static const char *const params[] = {"source", "path", "type", "relation"};
-    const value *bound[4];
-    if (!bind_args(p, c, params, 4, bound))
+    static const char *const params[] = {"source", "path",   "type",  "relation",
+                                         "filter", "fields", "rename"};
+    const value *bound[7];
+    if (!bind_args(p, c, params, 7, bound))
         return false;
     const value *src =
         require_string(p, c, bound[0], "source", "\"MySQL_ECommerce.ecom_customers\"");
@@ -572,8 +799,7 @@ static bool apply_lookup(parser *p, const call *c)
     }
     for (size_t i = 0; i < rel->count; i++) {
         const value *pair = &rel->items[i];
-        if (!pair->is_list || pair->count != 2 || pair->items[0].is_list ||
-            pair->items[1].is_list) {
+        if (!pair->is_list || pair->count != 2 || !pair->items[0].str || !pair->items[1].str) {
             fail_at(
                 p, pair->pos,
                 "each relation pair must be [\"parent_field\", \"child_column\"] (two strings)");
@@ -600,7 +826,14 @@ static bool apply_lookup(parser *p, const call *c)
         lk->relations[i].child_column = bson_strdup(rel->items[i].items[1].str);
         lk->relations[i].pos = rel->items[i].pos;
     }
-    return split_qualified(p, src, "table", &lk->datasource, &lk->table);
+    if (!split_qualified(p, src, "table", &lk->datasource, &lk->table))
+        return false;
+    if (bound[4] && !set_filter(p, c, bound[4], &lk->shape))
+        return false;
+    if (bound[5] &&
+        !set_fields(p, c, bound[5], "fields", &lk->shape.include, &lk->shape.include_count))
+        return false;
+    return !bound[6] || set_renames(p, c, bound[6], &lk->shape);
 }
 
 /* Builder mode: tells the caller about a call (after applying it). */
@@ -621,14 +854,16 @@ static bool apply_builder_method(parser *p, const call *c)
         applied = apply_lookup(p, c);
     } else if (strcmp(c->method, "write_to") == 0) {
         applied = apply_write_to(p, c);
+    } else if (is_shape_method(c->method)) {
+        applied = apply_shape_method(p, c);
     } else if (strcmp(c->method, "save") == 0 || strcmp(c->method, "start") == 0 ||
                strcmp(c->method, "stop") == 0 || strcmp(c->method, "status") == 0) {
         const value *none[1];
         applied = bind_args(p, c, NULL, 0, none);
     } else {
         fail_at(p, c->pos,
-                "unknown method '%.60s' of a flow (expected read_from, lookup, write_to, save, "
-                "start, stop or status)",
+                "unknown method '%.60s' of a flow (expected read_from, filter, include, "
+                "exclude, rename_fields, lookup, write_to, save, start, stop or status)",
                 c->method);
         return false;
     }
@@ -645,6 +880,8 @@ static bool apply_method(parser *p, const call *c)
         return apply_lookup(p, c);
     if (strcmp(c->method, "write_to") == 0)
         return apply_write_to(p, c);
+    if (is_shape_method(c->method))
+        return apply_shape_method(p, c);
     if (strcmp(c->method, "save") == 0 || strcmp(c->method, "start") == 0) {
         const value *none[1];
         if (!bind_args(p, c, NULL, 0, none))
@@ -658,10 +895,10 @@ static bool apply_method(parser *p, const call *c)
             p->spec->started = true;
         return true;
     }
-    fail_at(
-        p, c->pos,
-        "unknown method '%.60s' of a flow (expected read_from, lookup, write_to, save or start)",
-        c->method);
+    fail_at(p, c->pos,
+            "unknown method '%.60s' of a flow (expected read_from, filter, include, exclude, "
+            "rename_fields, lookup, write_to, save or start)",
+            c->method);
     return false;
 }
 
@@ -994,6 +1231,28 @@ static void put_qualified(bson_string_t *out, const char *datasource, const char
     bson_free(joined);
 }
 
+static void put_name_list(bson_string_t *out, const tf_flow_field *fields, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (i)
+            bson_string_append(out, ", ");
+        put_literal(out, fields[i].name);
+    }
+}
+
+static void put_rename_dict(bson_string_t *out, const tf_flow_shape *shape)
+{
+    bson_string_append(out, "{");
+    for (size_t i = 0; i < shape->rename_count; i++) {
+        if (i)
+            bson_string_append(out, ", ");
+        put_literal(out, shape->renames[i].name);
+        bson_string_append(out, ": ");
+        put_literal(out, shape->renames[i].new_name);
+    }
+    bson_string_append(out, "}");
+}
+
 char *tf_flow_spec_to_text(const tf_flow_spec *spec, const char *variable)
 {
     bson_string_t *out = bson_string_new("");
@@ -1003,6 +1262,27 @@ char *tf_flow_spec_to_text(const tf_flow_spec *spec, const char *variable)
     if (spec->source_table) {
         bson_string_append_printf(out, "%s.read_from(", variable);
         put_qualified(out, spec->source_datasource, spec->source_table);
+        bson_string_append(out, ")\n");
+    }
+    const tf_flow_shape *root = &spec->shape;
+    if (root->filter) {
+        bson_string_append_printf(out, "%s.filter(", variable);
+        put_literal(out, root->filter);
+        bson_string_append(out, ")\n");
+    }
+    if (root->include_count) {
+        bson_string_append_printf(out, "%s.include(", variable);
+        put_name_list(out, root->include, root->include_count);
+        bson_string_append(out, ")\n");
+    }
+    if (root->exclude_count) {
+        bson_string_append_printf(out, "%s.exclude(", variable);
+        put_name_list(out, root->exclude, root->exclude_count);
+        bson_string_append(out, ")\n");
+    }
+    if (root->rename_count) {
+        bson_string_append_printf(out, "%s.rename_fields(", variable);
+        put_rename_dict(out, root);
         bson_string_append(out, ")\n");
     }
     for (size_t i = 0; i < spec->lookup_count; i++) {
@@ -1020,7 +1300,21 @@ char *tf_flow_spec_to_text(const tf_flow_spec *spec, const char *variable)
             put_literal(out, lk->relations[r].child_column);
             bson_string_append(out, "]");
         }
-        bson_string_append(out, "])\n");
+        bson_string_append(out, "]");
+        if (lk->shape.filter) {
+            bson_string_append(out, ",\n    filter=");
+            put_literal(out, lk->shape.filter);
+        }
+        if (lk->shape.include_count) {
+            bson_string_append(out, ",\n    fields=[");
+            put_name_list(out, lk->shape.include, lk->shape.include_count);
+            bson_string_append(out, "]");
+        }
+        if (lk->shape.rename_count) {
+            bson_string_append(out, ",\n    rename=");
+            put_rename_dict(out, &lk->shape);
+        }
+        bson_string_append(out, ")\n");
     }
     if (spec->target_collection) {
         bson_string_append_printf(out, "%s.write_to(", variable);

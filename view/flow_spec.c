@@ -40,8 +40,31 @@ static const char *path_problem(const char *path)
     return NULL;
 }
 
+/* A name given twice in one list, or two renames to one name. */
+static tf_status check_shape(tf_error *err, const tf_flow_spec *spec, const tf_flow_shape *shape)
+{
+    const tf_flow_field *lists[] = {shape->include, shape->exclude, shape->renames};
+    const size_t counts[] = {shape->include_count, shape->exclude_count, shape->rename_count};
+    for (size_t l = 0; l < 3; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            for (size_t j = 0; j < i; j++) {
+                if (strcmp(lists[l][i].name, lists[l][j].name) == 0)
+                    return fail(err, spec, lists[l][i].pos, "column \"%.100s\" named twice",
+                                lists[l][i].name);
+                if (l == 2 && strcmp(lists[l][i].new_name, lists[l][j].new_name) == 0)
+                    return fail(err, spec, lists[l][i].pos, "two columns renamed to \"%.100s\"",
+                                lists[l][i].new_name);
+            }
+    return TF_OK;
+}
+
 tf_status tf_flow_spec_validate(tf_flow_spec *spec, tf_error *err)
 {
+    if (spec->source_table && check_shape(err, spec, &spec->shape) != TF_OK)
+        return TF_MALFORMED;
+    for (size_t i = 0; i < spec->lookup_count; i++)
+        if (check_shape(err, spec, &spec->lookups[i].shape) != TF_OK)
+            return TF_MALFORMED;
     if (!spec->source_table)
         return fail(err, spec, spec->pos,
                     "flow '%.100s' has no read_from(\"Datasource.table\") for its root table",
@@ -117,12 +140,29 @@ static void put_string(bson_string_t *out, const char *key, const char *s)
     bson_string_append_printf(out, "%s %zu:%s\n", key, strlen(s), s);
 }
 
+/* Only what a shape holds, so that flows without operators keep the
+ * canonical form (and hash) they always had. */
+static void put_shape(bson_string_t *out, const tf_flow_shape *shape)
+{
+    if (shape->filter)
+        put_string(out, "filter", shape->filter);
+    for (size_t i = 0; i < shape->include_count; i++)
+        put_string(out, "include", shape->include[i].name);
+    for (size_t i = 0; i < shape->exclude_count; i++)
+        put_string(out, "exclude", shape->exclude[i].name);
+    for (size_t i = 0; i < shape->rename_count; i++) {
+        put_string(out, "rename", shape->renames[i].name);
+        put_string(out, "to", shape->renames[i].new_name);
+    }
+}
+
 char *tf_flow_spec_canonical(const tf_flow_spec *spec)
 {
     bson_string_t *out = bson_string_new("tapflow-flow 1\n");
     put_string(out, "name", spec->name);
     put_string(out, "source", spec->source_datasource);
     put_string(out, "table", spec->source_table);
+    put_shape(out, &spec->shape);
     for (size_t i = 0; i < spec->lookup_count; i++) {
         const tf_flow_lookup *lk = &spec->lookups[i];
         bson_string_append_printf(out, "lookup %zu\n", i);
@@ -134,6 +174,7 @@ char *tf_flow_spec_canonical(const tf_flow_spec *spec)
             put_string(out, "parent", lk->relations[r].parent_field);
             put_string(out, "child", lk->relations[r].child_column);
         }
+        put_shape(out, &lk->shape);
     }
     put_string(out, "target", spec->target_datasource);
     put_string(out, "collection", spec->target_collection);
@@ -152,6 +193,23 @@ void tf_flow_spec_hash(const tf_flow_spec *spec, char out[TF_FLOW_HASH_HEX_LEN +
     out[TF_FLOW_HASH_HEX_LEN] = '\0';
 }
 
+static void free_fields(tf_flow_field *fields, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        bson_free(fields[i].name);
+        bson_free(fields[i].new_name);
+    }
+    bson_free(fields);
+}
+
+static void shape_cleanup(tf_flow_shape *shape)
+{
+    bson_free(shape->filter);
+    free_fields(shape->include, shape->include_count);
+    free_fields(shape->exclude, shape->exclude_count);
+    free_fields(shape->renames, shape->rename_count);
+}
+
 void tf_flow_spec_destroy(tf_flow_spec *spec)
 {
     if (!spec)
@@ -166,7 +224,9 @@ void tf_flow_spec_destroy(tf_flow_spec *spec)
         bson_free(lk->datasource);
         bson_free(lk->table);
         bson_free(lk->path);
+        shape_cleanup(&lk->shape);
     }
+    shape_cleanup(&spec->shape);
     bson_free(spec->lookups);
     bson_free(spec->file);
     bson_free(spec->name);

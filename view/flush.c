@@ -128,6 +128,13 @@ static void prefetch_lookups(const tf_view *view, const view_node *n, const view
             prefetch_lines(matches[c]->rows[j], 128);
 }
 
+void view_append_shown_columns(const view_node *n, const view_row *row, bool skip_pk, view_buf *out)
+{
+    const view_table *t = n->table;
+    view_unpack_elements(out, view_row_values(row), row->values_len, t->columns, t->column_count,
+                         n->omit, (const char *const *)n->renamed, skip_pk);
+}
+
 /* The row's columns (minus the relation columns when embedded), then its
  * lookups in the order the flow declares them. */
 static void build_row(const tf_view *view, size_t node_index, const view_row *row, view_buf *out)
@@ -135,8 +142,7 @@ static void build_row(const tf_view *view, size_t node_index, const view_row *ro
     const view_node *n = &view->nodes[node_index];
     if (n->child_count > 1)
         prefetch_lookups(view, n, row);
-    view_unpack_elements(out, view_row_values(row), row->values_len, n->table->columns,
-                         n->table->column_count, n->omit, false);
+    view_append_shown_columns(n, row, false, out);
     for (size_t c = 0; c < n->child_count; c++) {
         const view_node *child = &view->nodes[n->children[c]];
         embed(view, n->children[c], row, out, child->name, child->name_len);
@@ -447,12 +453,11 @@ static void emit_set(tf_view *view, const view_pending_root *p, const view_row *
     bool any_set = false, any_unset = false;
     const view_node *root = &view->nodes[0];
     if (p->fields & ((uint64_t)1 << VIEW_ROOT_COLUMNS_BIT)) {
-        /* Every column but the primary key (the filter holds it): a
-         * column is never absent (NULL is null), so each keeps its place. */
-        const view_table *t = root->table;
+        /* Every shown column but the primary key (the filter holds it):
+         * a column is never absent (NULL is null), so each keeps its
+         * place. */
         size_t before = set->len;
-        view_unpack_elements(set, view_row_values(row), row->values_len, t->columns, t->column_count,
-                             NULL, true);
+        view_append_shown_columns(root, row, true, set);
         any_set = set->len > before;
     }
     for (size_t c = 0; c < root->child_count; c++) {

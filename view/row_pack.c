@@ -332,20 +332,24 @@ static uint8_t *put_element(uint8_t *d, const packed_value *v, const char *key, 
 
 void view_unpack_elements(view_buf *out, const uint8_t *packed, size_t len,
                           const tf_column *columns, size_t column_count, const bool *omit,
-                          bool skip_pk)
+                          const char *const *renamed, bool skip_pk)
 {
     /* One reservation for the row: a name, and twice the packed bytes
      * (hex digits) plus a fixed margin per value, bound what it takes. */
     size_t bound = 2 * len;
     for (size_t i = 0; i < column_count; i++)
-        bound += columns[i].name.len + element_bound(&(packed_value){.body_len = 0});
+        bound += (renamed && renamed[i] ? strlen(renamed[i]) : columns[i].name.len) +
+                 element_bound(&(packed_value){.body_len = 0});
     uint8_t *d = view_buf_reserve(out, bound);
     size_t pos = 0;
     packed_value v;
     for (size_t i = 0; i < column_count && next_value(packed, len, &pos, &v); i++) {
         if ((omit && omit[i]) || (skip_pk && columns[i].is_primary_key))
             continue;
-        d = put_element(d, &v, columns[i].name.ptr, columns[i].name.len);
+        if (renamed && renamed[i])
+            d = put_element(d, &v, renamed[i], strlen(renamed[i]));
+        else
+            d = put_element(d, &v, columns[i].name.ptr, columns[i].name.len);
     }
     out->len = (size_t)(d - out->ptr);
 }
@@ -354,7 +358,7 @@ void view_unpack_doc(view_buf *out, const uint8_t *packed, size_t len, const tf_
                      size_t column_count)
 {
     size_t at = view_raw_open(out);
-    view_unpack_elements(out, packed, len, columns, column_count, NULL, false);
+    view_unpack_elements(out, packed, len, columns, column_count, NULL, NULL, false);
     view_raw_close(out, at);
 }
 

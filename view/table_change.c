@@ -320,7 +320,18 @@ tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *v
     view_table *t = view_table_by_name(view, table);
     if (!t)
         return TF_OK;
-    if (!force) {
+    bool accepted;
+    if (view_filter_accepts(view, t, values, &accepted, err) != TF_OK)
+        return TF_MALFORMED;
+    if (!accepted && !force) {
+        /* Refused by the filter: a change only when a row of its key is
+         * held (it leaves). */
+        view_buf key = {0};
+        bool held = view_table_encode_pk(t, values, &key) && view_table_find(t, key.ptr, key.len);
+        view_buf_cleanup(&key);
+        if (!held)
+            return TF_OK;
+    } else if (!force) {
         view_row *fresh = view_row_build(t, values, err);
         if (!fresh)
             return TF_MALFORMED;

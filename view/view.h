@@ -50,6 +50,32 @@ typedef struct tf_flow_relation {
     tf_flow_pos pos;
 } tf_flow_relation;
 
+/* A field named in include / exclude / fields= (name only) or in
+ * rename_fields / rename= (name -> new_name). */
+typedef struct tf_flow_field {
+    char *name;     /* a column of the node's table */
+    char *new_name; /* renames only, else NULL */
+    tf_flow_pos pos;
+} tf_flow_field;
+
+/* What a node (the root or a lookup) keeps of its table's rows and how it
+ * names their columns: TapFlow's filter / include / exclude /
+ * rename_fields on the root, filter= / fields= / rename= on a lookup.
+ * Everything empty (the guide's flows): every row, every column. */
+typedef struct tf_flow_shape {
+    /* A SQL-like condition over the row's source columns; rows for which
+     * it is not TRUE have no document (root) or are not embedded
+     * (lookup). NULL: every row. */
+    char *filter;
+    tf_flow_pos filter_pos; /* the string holding it */
+    size_t include_count;   /* > 0: only these columns appear */
+    tf_flow_field *include;
+    size_t exclude_count; /* these columns do not appear */
+    tf_flow_field *exclude;
+    size_t rename_count; /* these columns appear under new names */
+    tf_flow_field *renames;
+} tf_flow_shape;
+
 typedef struct tf_flow_lookup {
     char *datasource; /* "MySQL_ECommerce" */
     char *table;      /* "ecom_customers" */
@@ -62,6 +88,7 @@ typedef struct tf_flow_lookup {
     long parent;
     tf_flow_pos pos;      /* the lookup( call */
     tf_flow_pos path_pos; /* its path argument */
+    tf_flow_shape shape;  /* filter=, fields=, rename= */
 } tf_flow_lookup;
 
 typedef struct tf_flow_spec {
@@ -77,6 +104,7 @@ typedef struct tf_flow_spec {
     bool started;           /* .start() was called: the file asks to run the flow */
     tf_flow_pos pos;        /* the Flow( call */
     tf_flow_pos source_pos; /* read_from's argument */
+    tf_flow_shape shape;    /* filter, include, exclude, rename_fields of the root */
 } tf_flow_spec;
 
 /* Parses and validates a flow file. `file` names it in messages, which read

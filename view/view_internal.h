@@ -142,12 +142,12 @@ bool view_pack_doc(view_buf *out, const uint8_t *doc, size_t doc_len, size_t col
 /* Whether packed (from outside: a saved state) is column_count whole
  * values. Unpacking trusts bytes view_pack_doc wrote or this accepted. */
 bool view_pack_check(const uint8_t *packed, size_t len, size_t column_count);
-/* Appends the row's BSON elements, named by columns, leaving out those
- * whose omit[i] is true (omit may be NULL) and, with skip_pk, the primary
- * key columns. */
+/* Appends the row's BSON elements, named by columns or, where renamed
+ * (may be NULL) has a name, by it, leaving out those whose omit[i] is
+ * true (omit may be NULL) and, with skip_pk, the primary key columns. */
 void view_unpack_elements(view_buf *out, const uint8_t *packed, size_t len,
                           const tf_column *columns, size_t column_count, const bool *omit,
-                          bool skip_pk);
+                          const char *const *renamed, bool skip_pk);
 /* Appends the row's whole BSON document. */
 void view_unpack_doc(view_buf *out, const uint8_t *packed, size_t len, const tf_column *columns,
                      size_t column_count);
@@ -350,7 +350,11 @@ typedef struct view_node {
     size_t parent_slot;           /* in the parent's table: parent fields */
     size_t child_link;            /* link of child_slot's buckets to the parent side */
     size_t parent_link;           /* link of parent_slot's buckets to this side */
-    bool *omit;                   /* per column: relation column, not embedded */
+    bool *omit;                   /* per column: not in the document (relation column of a
+                                     lookup, or left out by include / exclude / fields=);
+                                     NULL: every column */
+    const char **renamed;         /* per column: its name in the document when renamed,
+                                     else NULL; NULL: no renames */
     uint32_t *parent_columns;     /* per relation pair: column of the parent table */
     size_t child_count;
     size_t *children;
@@ -380,10 +384,15 @@ typedef struct view_pending_fanout {
     uint8_t data[];
 } view_pending_fanout;
 
+struct view_expr;
+
 struct tf_view {
     const tf_flow_spec *spec;
     size_t table_count;
     view_table **tables;
+    /* Per table (same index): the filter its rows pass to be held, NULL:
+     * every row. One per table: the nodes reading a table agree on it. */
+    struct view_expr **filters;
     size_t node_count;
     view_node *nodes;
     bool ready;
@@ -406,6 +415,17 @@ void view_mark_row(tf_view *view, const view_table *t, const view_row *row, uint
  * defined (again after a table's columns changed); errors name the flow
  * file line. */
 tf_status view_resolve(tf_view *view, tf_error *err);
+
+/* Whether a row of t (values as defined) passes the table's filter; rows
+ * that do not are absent from the view (engine.c). */
+tf_status view_filter_accepts(const tf_view *view, const view_table *t, const tf_value *values,
+                              bool *accepted, tf_error *err);
+
+/* Appends the columns of a node's row as the document shows them: the
+ * omitted ones left out, renamed ones under their new name; skip_pk
+ * leaves the primary key out too (flush.c). */
+void view_append_shown_columns(const view_node *n, const view_row *row, bool skip_pk,
+                               view_buf *out);
 
 /* The pending documents and fan-out keys are forgotten. */
 void view_pending_reset(tf_view *view);

@@ -12,8 +12,9 @@ each), it writes to OUT_DIR/event/ inputs for fuzz_event:
   the same + a TABLE_MAP and the rows event that follows it,
   the FDE + the file's first events up to 64 KiB,
 
-and to OUT_DIR/value/ a few hand-made inputs for fuzz_value (type, meta,
-flags, value bytes). Files that are not binlogs are skipped.
+to OUT_DIR/value/ a few hand-made inputs for fuzz_value (type, meta,
+flags, value bytes), and to OUT_DIR/expr/ filter conditions over fuzz_expr's
+columns for fuzz_expr. Files that are not binlogs are skipped.
 """
 import hashlib
 import os
@@ -104,6 +105,17 @@ VALUE_SEEDS = [
 ]
 
 
+# Conditions over fuzz_expr.c's table: i INT, s VARCHAR, d DECIMAL,
+# t DATETIME, day DATE, f DOUBLE, e ENUM('a','b'), tm TIME, j JSON, st SET.
+EXPR_SEEDS = [
+    "i = 1 AND s LIKE 'a%'",
+    "d > -12.34 OR t >= '2018-01-01' AND NOT (day IS NULL)",
+    "e IN ('a', 'b', NULL) AND st = 'a,b' AND tm < '-01:00:00' AND f",
+    "j IS NOT NULL OR s NOT LIKE '%\\_%' OR i NOT IN (1, 2.5, 1e3)",
+    "(i <> 2) = TRUE OR `s` == \"it''s\" OR t < day",
+]
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -130,6 +142,7 @@ def main():
             files.append(src)
     os.makedirs(os.path.join(out, "event"), exist_ok=True)
     os.makedirs(os.path.join(out, "value"), exist_ok=True)
+    os.makedirs(os.path.join(out, "expr"), exist_ok=True)
     written = set()
     total = 0
     for path in files:
@@ -139,6 +152,8 @@ def main():
             continue
     for t, meta, flags, value in VALUE_SEEDS:
         write(os.path.join(out, "value"), bytes([t, meta & 255, meta >> 8, flags]) + value, written)
+    for text in EXPR_SEEDS:
+        write(os.path.join(out, "expr"), text.encode(), written)
     print(f"make_seeds: {total} event seeds from {len(files)} files, {len(VALUE_SEEDS)} value seeds in {out}")
 
 

@@ -60,6 +60,7 @@ for name in "${fuzzers[@]}"; do
     case "$name" in
     fuzz_event) seed_dir="$seeds/event" ;;
     fuzz_value) seed_dir="$seeds/value" ;;
+    fuzz_expr) seed_dir="$seeds/expr" ;;
     *) seed_dir="$seeds" ;;
     esac
     log="$build/$name.log"

@@ -37,6 +37,17 @@ log must show a resume from the checkpoint and no snapshot), and the target
 server stopped and started once mid-run. The final documents must equal the
 SQL-computed ones exactly.
 
+Part 3 (--part ops, 1,000 transactions checked every 250, a few seconds; the
+servers of `tools/servers.sh env`): part 1 with a
+flow that puts an operator on every node (issue 15): filter on the root and
+on each lookup, exclude and rename_fields on the root, fields= and rename= on
+lookups. The expected documents come from the same SQL with each filter
+text used verbatim as the WHERE clause of its table's SELECT (the filters
+are written so that the server's case-insensitive collation and tapflow's
+bytewise comparison agree on the workload's values), then the same
+projections. A row the workload moves into or out of a filter moves its
+document, or its embedded row, in or out.
+
 The seed is printed; --seed repeats a run. Stdlib only. Prints
 "N passed, N failed"; exit status 1 on any failure.
 Env: TAPFLOW_MARIADB_*, TAPFLOW_MONGO_URI (tools/servers.sh env),
@@ -601,22 +612,28 @@ def typed(kind, v, decimal128):
     raise ValueError(kind)
 
 
-def select_table(srv, db, table, decimal128):
+def select_table(srv, db, table, decimal128, where=None):
     spec = TABLES[table][0]
     # JSON_ARRAY: exact text of every value, NULL as null, strings escaped.
     exprs = ", ".join("CAST(%s AS CHAR)" % c if k in ("int", "dec") else
                       "DATE_FORMAT(%s, '%%Y-%%m-%%d %%H:%%i:%%s')" % c if k == "dt" else c
                       for c, k in spec)
     rows = []
-    for line in srv.sql("SELECT JSON_ARRAY(%s) FROM %s" % (exprs, table), db):
+    sql = "SELECT JSON_ARRAY(%s) FROM %s" % (exprs, table)
+    if where:
+        sql += " WHERE " + where
+    for line in srv.sql(sql, db):
         vals = json.loads(line)
         rows.append({c: typed(k, v, decimal128) for (c, k), v in zip(spec, vals)})
     return rows
 
 
-def expected_documents(srv, db, decimal128):
-    """The flow's LEFT JOINs, as DESIGN.md specifies them."""
-    t = {name: select_table(srv, db, name, decimal128) for name in TABLES}
+def expected_documents(srv, db, decimal128, ops=None):
+    """The flow's LEFT JOINs, as DESIGN.md specifies them; with ops (see
+    OPS), each table read WHERE its filter and each row shaped."""
+    ops = ops or {}
+    t = {name: select_table(srv, db, name, decimal128, ops.get(name, {}).get("filter"))
+         for name in TABLES}
 
     def pk_sort(table):
         return lambda row: tuple(row[c][1] for c in TABLES[table][1])
@@ -628,8 +645,17 @@ def expected_documents(srv, db, decimal128):
                 idx.setdefault(row[col], []).append(row)
         return idx
 
-    def embed(row, omit):
-        return {k: v for k, v in row.items() if k not in omit}
+    def embed(row, omit, table=None):
+        op = ops.get(table, {})
+        keep = op.get("fields") or op.get("include")
+        out = {}
+        for k, v in row.items():
+            if k in omit or k in op.get("exclude", ()):
+                continue
+            if keep and k not in keep and not (table == "ecom_orders" and k in TABLES[table][1]):
+                continue
+            out[op.get("rename", {}).get(k, k)] = v
+        return out
 
     customers = index("ecom_customers", "customer_id")
     products = index("ecom_products", "product_id")
@@ -638,20 +664,21 @@ def expected_documents(srv, db, decimal128):
     items = index("ecom_order_items", "order_id")
     docs = {}
     for o in t["ecom_orders"]:
-        doc = dict(o)
+        doc = embed(o, (), "ecom_orders")
         c = customers.get(o["customer_id"]) if o["customer_id"] is not None else None
         if c:
-            doc["customer_info"] = embed(c[0], ("customer_id",))
-        doc["order_payments"] = [embed(p, ("order_id",)) for p in payments.get(o["order_id"], [])]
+            doc["customer_info"] = embed(c[0], ("customer_id",), "ecom_customers")
+        doc["order_payments"] = [embed(p, ("order_id",), "ecom_order_payments")
+                                 for p in payments.get(o["order_id"], [])]
         its = []
         for it in items.get(o["order_id"], []):
-            e = embed(it, ("order_id",))
+            e = embed(it, ("order_id",), "ecom_order_items")
             p = products.get(it["product_id"]) if it["product_id"] is not None else None
             if p:
-                e["product"] = embed(p[0], ("product_id",))
+                e["product"] = embed(p[0], ("product_id",), "ecom_products")
             s = sellers.get(it["seller_id"]) if it["seller_id"] is not None else None
             if s:
-                e["seller"] = embed(s[0], ("seller_id",))
+                e["seller"] = embed(s[0], ("seller_id",), "ecom_sellers")
             its.append(e)
         doc["order_items"] = its
         docs[o["order_id"][1]] = doc
@@ -727,8 +754,8 @@ def diff(want, got, path=""):
     return [] if want == got else ["%s: got %s want %s" % (path, got, want)]
 
 
-def compare(srv, mongo, db, decimal128, label):
-    want = expected_documents(srv, db, decimal128)
+def compare(srv, mongo, db, decimal128, label, ops=None):
+    want = expected_documents(srv, db, decimal128, ops)
     got, problems = actual_documents(mongo, db)
     missing = sorted(set(want) - set(got))
     extra = sorted(set(got) - set(want))
@@ -763,8 +790,8 @@ def reached(cp_gtid, target):
 
 
 class Daemon:
-    def __init__(self, srv, db, tmp, server_id):
-        self.srv, self.db, self.tmp = srv, db, tmp
+    def __init__(self, srv, db, tmp, server_id, flow=FLOW):
+        self.srv, self.db, self.tmp, self.flow = srv, db, tmp, flow
         self.conf = os.path.join(tmp, "tapflow-%s.conf" % db)
         self.status_port = free_port()
         lib.write_config(self.conf, db, server_id, checkpoint_interval_ms=300,
@@ -779,7 +806,7 @@ class Daemon:
         self.starts += 1
         self.logpath = os.path.join(self.tmp, "%s-daemon-%d.log" % (self.db, self.starts))
         logf = open(self.logpath, "w")
-        self.proc = subprocess.Popen([BIN, "--flow", FLOW, "--config", self.conf] + list(flags),
+        self.proc = subprocess.Popen([BIN, "--flow", self.flow, "--config", self.conf] + list(flags),
                                      stdout=logf, stderr=logf, env=env)
         logf.close()
 
@@ -881,6 +908,115 @@ def part1(args, srv, tmp):
             w.stats["transactions"], w.stats["statements"], w.stats["rolled_back"],
             counts(mongo, db), elapsed), flush=True)
         check(daemon.stop() == 0, "part 1: SIGTERM exits 0")
+    finally:
+        daemon.kill()
+        if not args.keep:
+            try:
+                mongo.call(cmd="drop", db=db)
+            except RuntimeError as e:
+                print("warning: could not drop the target database:", e)
+            srv.sql("DROP DATABASE IF EXISTS %s" % db)
+        mongo.close()
+
+
+# Part 3: an operator on every node. Each filter is SQL that MariaDB runs as
+# the WHERE clause of its table and tapflow runs as the flow's filter.
+OPS = {
+    "ecom_orders": {"filter": "order_status NOT IN ('canceled', 'unavailable') AND "
+                              "order_purchase_timestamp >= '2020-01-01'",
+                    "exclude": ["order_approved_at"],
+                    "rename": {"order_status": "status"}},
+    "ecom_customers": {"filter": "customer_state IN ('SP', 'RJ') OR customer_city LIKE '%o%'",
+                       "fields": ["customer_city", "customer_state"],
+                       "rename": {"customer_city": "city"}},
+    "ecom_order_payments": {"filter": "payment_value > 50 AND payment_type <> 'voucher'",
+                            "fields": ["payment_sequential", "payment_value"]},
+    "ecom_order_items": {"filter": "price >= 20.5 OR freight_value IS NULL",
+                         "rename": {"price": "item_price"}},
+    "ecom_products": {"filter": "product_weight_g IS NULL OR product_weight_g < 2500",
+                      "fields": ["product_category_name", "product_weight_g"]},
+    "ecom_sellers": {"filter": "NOT seller_state = 'NY'"},
+}
+
+
+def ops_flow_text():
+    """The guide's flow with OPS on every node."""
+    def q(s):
+        return json.dumps(s)
+
+    def lookup(table, path, kind, relation):
+        op = OPS[table]
+        extra = ""
+        if "filter" in op:
+            extra += ",\n    filter=%s" % q(op["filter"])
+        if "fields" in op:
+            extra += ",\n    fields=%s" % q(op["fields"])
+        if "rename" in op:
+            extra += ",\n    rename=%s" % q(op["rename"])
+        return ('flow.lookup("MySQL_ECommerce.%s", path="%s", type="%s",\n    relation=%s%s)\n'
+                % (table, path, kind, q(relation), extra))
+
+    root = OPS["ecom_orders"]
+    return ('flow = Flow("%s")\n' % FLOW_NAME +
+            'flow.read_from("MySQL_ECommerce.ecom_orders")\n' +
+            "flow.filter(%s)\n" % q(root["filter"]) +
+            "flow.exclude(%s)\n" % ", ".join(q(c) for c in root["exclude"]) +
+            "flow.rename_fields(%s)\n" % q(root["rename"]) +
+            lookup("ecom_customers", "customer_info", "object", [["customer_id", "customer_id"]]) +
+            lookup("ecom_order_payments", "order_payments", "array", [["order_id", "order_id"]]) +
+            lookup("ecom_order_items", "order_items", "array", [["order_id", "order_id"]]) +
+            lookup("ecom_products", "order_items.product", "object",
+                   [["order_items.product_id", "product_id"]]) +
+            lookup("ecom_sellers", "order_items.seller", "object",
+                   [["order_items.seller_id", "seller_id"]]) +
+            'flow.write_to("MongoDB_ECommerce.%s")\n' % COLLECTION)
+
+
+def part3(args, srv, tmp):
+    rnd = random.Random(args.seed + 3)
+    db = "tf_vdiff_ops_%d_%d" % (os.getpid(), int(time.time()))
+    txns = args.ops_txns
+    print("part 3 (operators): database %s, %d transactions" % (db, txns), flush=True)
+    flow = os.path.join(tmp, "ops.tap")
+    with open(flow, "w") as f:
+        f.write(ops_flow_text())
+    w = Workload(rnd)
+    mongo = Mongo(srv.mongo_uri, tmp)
+    daemon = Daemon(srv, db, tmp, 9000 + os.getpid() % 1000, flow=flow)
+    t0 = time.time()
+    srv.sql("CREATE DATABASE %s" % db)
+    try:
+        srv.sql(lib.ECOM_TABLES + w.initial(), db)
+        daemon.start()
+        check(daemon.wait_log("streaming from GTID position"), "part 3: snapshot, then streaming",
+              daemon.log()[-1500:])
+        decimal128 = "written as double" not in daemon.log()
+        ok, _ = wait_synced(srv, mongo, daemon, db)
+        check(ok, "part 3: snapshot checkpoint reached")
+        _, n = compare(srv, mongo, db, decimal128, "part 3 after the snapshot", OPS)
+        total = len(srv.sql("SELECT order_id FROM ecom_orders", db))
+        check(0 < n < total, "part 3: the root filter keeps some orders and drops others",
+              "%d of %d kept" % (n, total))
+        done = 0
+        while done < txns:
+            k = min(50, txns - done)
+            run_sql_batch(srv, db, "".join(w.transaction() for _ in range(k)))
+            done += k
+            if done % 250 == 0 or done == txns:
+                ok, why = wait_synced(srv, mongo, daemon, db)
+                if not check(ok, "part 3: checkpoint reaches the server position after %d "
+                             "transactions" % done, why):
+                    break
+                compare(srv, mongo, db, decimal128, "part 3 after %d transactions" % done, OPS)
+        # Every filter refuses some rows and keeps others, so each one was
+        # exercised both ways.
+        for table, op in OPS.items():
+            total = int(srv.sql("SELECT COUNT(*) FROM %s" % table, db)[0])
+            kept = int(srv.sql("SELECT COUNT(*) FROM %s WHERE %s" % (table, op["filter"]), db)[0])
+            check(0 < kept < total, "part 3: the filter of %s keeps some rows and refuses others"
+                  % table, "%d of %d kept" % (kept, total))
+        print("part 3: %s, %.1f s" % (counts(mongo, db), time.time() - t0), flush=True)
+        check(daemon.stop() == 0, "part 3: SIGTERM exits 0")
     finally:
         daemon.kill()
         if not args.keep:
@@ -1008,7 +1144,8 @@ def main():
     ap.add_argument("--txns", type=int, default=1500)
     ap.add_argument("--check-every", type=int, default=500)
     ap.add_argument("--kill-txns", type=int, default=600)
-    ap.add_argument("--part", default="all", choices=["1", "2", "all"])
+    ap.add_argument("--ops-txns", type=int, default=1000)
+    ap.add_argument("--part", default="all", choices=["1", "2", "ops", "all"])
     ap.add_argument("--keep", action="store_true", help="keep databases and logs")
     args = ap.parse_args()
     if args.seed is None:
@@ -1025,6 +1162,8 @@ def main():
             part1(args, srv, tmp)
         if args.part in ("2", "all"):
             part2(args, srv, tmp)
+        if args.part in ("ops", "all"):
+            part3(args, srv, tmp)
     except Exception as e:  # noqa: BLE001
         check(False, "run", repr(e))
     finally:

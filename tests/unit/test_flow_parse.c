@@ -189,7 +189,7 @@ static void test_syntax_errors_name_line_column_and_expectation(void **state)
     assert_string_equal(parse_error(HEAD "f.lookup('S.u', 'p' = 'object')\n"),
                         "flow.tap:2:21: expected ',' or ')' after argument, found '='");
     assert_string_equal(parse_error(HEAD "f.lookup('S.u', path=p)\n"),
-                        "flow.tap:2:22: expected a string or a list, found name 'p'");
+                        "flow.tap:2:22: expected a string, a list or a dict, found name 'p'");
     assert_string_equal(parse_error(HEAD "f.lookup('S.u', path='p', relation=[['a', 'b']\n"),
                         "flow.tap:3:1: expected ',' or ']' after list item, found end of file");
     assert_string_equal(parse_error(HEAD "f.write_to('T.c'\n"),
@@ -212,7 +212,7 @@ static void test_syntax_errors_name_line_column_and_expectation(void **state)
                         "flow.tap:2:1: expected a statement (name = Flow(\"...\") or "
                         "name.method(...)), found '('");
     assert_string_equal(parse_error(HEAD "f.lookup('S.u', path='p', type=3)\n"),
-                        "flow.tap:2:32: expected a string or a list, found number 3");
+                        "flow.tap:2:32: expected a string, a list or a dict, found number 3");
     /* Columns count characters, not bytes. */
     assert_string_equal(parse_error("# é\nf = Flow('é') @\n"),
                         "flow.tap:2:15: unexpected character '@'");
@@ -228,10 +228,11 @@ static void test_call_errors(void **state)
                         "Flow(\"...\") and calls its methods)");
     assert_string_equal(parse_error(HEAD "f.lookups('S.u')\n"),
                         "flow.tap:2:3: unknown method 'lookups' of a flow (expected read_from, "
-                        "lookup, write_to, save or start)");
+                        "filter, include, exclude, rename_fields, lookup, write_to, save or "
+                        "start)");
     assert_string_equal(parse_error(HEAD "f.lookup('S.u', path='p', kind='object')\n"),
                         "flow.tap:2:27: unknown argument 'kind' of lookup (expected source, "
-                        "path, type, relation)");
+                        "path, type, relation, filter, fields, rename)");
     assert_string_equal(parse_error(HEAD "f.lookup('S.u', path='p', relation=[['a','b']])\n"),
                         "flow.tap:2:3: lookup needs type=\"object\"");
     assert_string_equal(parse_error(HEAD "f.lookup('S.u', path='p', type='object')\n"),
@@ -336,9 +337,89 @@ static void test_never_crashes_on_truncated_guide_file(void **state)
     free(text);
 }
 
+static const char operators_flow[] =
+    "f = Flow('ops').read_from('S.orders')\n"
+    "f.filter(\"status != 'canceled'\").include('order_id', 'status', 'customer_id')\n"
+    "f.exclude(['status']).rename_fields({'customer_id': 'buyer'})\n"
+    "f.lookup('S.customers', path='customer', type='object',\n"
+    "    relation=[['customer_id', 'customer_id']], filter='zip > 100',\n"
+    "    fields=['city', 'zip'], rename={\"city\": \"town\"})\n"
+    "f.write_to('T.c')\n";
+
+static void test_operators_parse_and_print_back(void **state)
+{
+    (void)state;
+    tf_flow_spec *spec = parse_ok(operators_flow);
+    assert_string_equal(spec->shape.filter, "status != 'canceled'");
+    assert_int_equal(spec->shape.filter_pos.line, 2);
+    assert_int_equal(spec->shape.filter_pos.column, 10);
+    assert_int_equal(spec->shape.include_count, 3);
+    assert_string_equal(spec->shape.include[2].name, "customer_id");
+    assert_int_equal(spec->shape.exclude_count, 1);
+    assert_string_equal(spec->shape.renames[0].name, "customer_id");
+    assert_string_equal(spec->shape.renames[0].new_name, "buyer");
+    const tf_flow_shape *lk = &spec->lookups[0].shape;
+    assert_string_equal(lk->filter, "zip > 100");
+    assert_int_equal(lk->include_count, 2);
+    assert_string_equal(lk->renames[0].new_name, "town");
+    /* Printed back, it parses to the same spec (same hash); a change of
+     * any operator changes the hash. */
+    char *text = tf_flow_spec_to_text(spec, "g");
+    tf_flow_spec *again = parse_ok(text);
+    char h1[TF_FLOW_HASH_HEX_LEN + 1], h2[TF_FLOW_HASH_HEX_LEN + 1];
+    tf_flow_spec_hash(spec, h1);
+    tf_flow_spec_hash(again, h2);
+    assert_string_equal(h1, h2);
+    bson_free(text);
+    tf_flow_spec_destroy(again);
+    tf_flow_spec *other = parse_ok("f = Flow('ops').read_from('S.orders')\n"
+                                   "f.filter(\"status != 'cancelled'\")\n"
+                                   "f.write_to('T.c')\n");
+    tf_flow_spec_hash(other, h2);
+    assert_string_not_equal(h1, h2);
+    tf_flow_spec_destroy(other);
+    tf_flow_spec_destroy(spec);
+}
+
+static void test_operator_errors(void **state)
+{
+    (void)state;
+    assert_string_equal(parse_error(HEAD "f.filter(\"status = 'a' OR\")\n"),
+                        "flow.tap:2:26: filter: expected a column or a value, found the end of "
+                        "the condition");
+    assert_string_equal(parse_error(HEAD "f.filter('a = 1').filter('b = 2')\n"),
+                        "flow.tap:2:26: a second filter (the first is at line 2): combine the "
+                        "conditions with AND");
+    assert_string_equal(parse_error(HEAD "f.filter(['a'])\n"),
+                        "flow.tap:2:10: the filter of filter must be a string such as "
+                        "\"order_status != 'canceled'\"");
+    assert_string_equal(parse_error(HEAD "f.include()\n"),
+                        "flow.tap:2:3: include needs column names, such as "
+                        "include(\"order_id\", \"order_status\")");
+    assert_string_equal(parse_error(HEAD "f.exclude('a.b')\n"),
+                        "flow.tap:2:11: an argument of exclude takes column names (non-empty "
+                        "strings without '.'), such as [\"order_id\", \"order_status\"]");
+    assert_string_equal(parse_error(HEAD "f.rename_fields(['a', 'b'])\n"),
+                        "flow.tap:2:17: rename_fields takes a dict of column names to new names, "
+                        "such as {\"order_status\": \"status\"}");
+    assert_string_equal(parse_error(HEAD "f.rename_fields({'a': 'b' 'c': 'd'})\n"),
+                        "flow.tap:2:27: expected ',' or '}' after a dict item, found string 'c'");
+    assert_string_equal(parse_error(HEAD "f.rename_fields({'a': '$b'})\n"),
+                        "flow.tap:2:18: rename \"a\" -> \"$b\": both must be field names "
+                        "(non-empty, no '.', the new one not starting with '$')");
+    assert_string_equal(parse_error(HEAD "f.include('a', 'a')\n"),
+                        "flow.tap:2:16: column \"a\" named twice");
+    assert_string_equal(parse_error(HEAD "f.rename_fields({'a': 'x', 'b': 'x'})\n"),
+                        "flow.tap:2:28: two columns renamed to \"x\"");
+    assert_string_equal(parse_error("f = Flow('x').filter('a = 1')\n"),
+                        "flow.tap:1:15: filter before read_from: the root table comes first");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_operators_parse_and_print_back),
+        cmocka_unit_test(test_operator_errors),
         cmocka_unit_test(test_guide_flow_file_parses_to_the_order_single_view),
         cmocka_unit_test(test_hash_ignores_layout_comments_and_quotes),
         cmocka_unit_test(test_hash_changes_with_any_field),

@@ -16,7 +16,15 @@
  * partial updates, applied by the small evaluator below) and one in
  * POSITIONAL mode (SETs with numeric element paths instead of SET_MANY);
  * every collection must equal the model, field order included, after
- * every batch. */
+ * every batch.
+ *
+ * A second flow puts the operators on every node (filter on the root and
+ * on each lookup, include / exclude / rename_fields, fields= / rename=):
+ * the model then applies its own C version of each filter (a row that
+ * fails it is not there, as in SQL's WHERE) and reads the projections
+ * from the spec. Rows moving in and out of the filters (an update that
+ * makes a row match or stop matching) are what the random updates make
+ * all the time. */
 #include "support.h"
 
 #include "view.h"
@@ -38,6 +46,27 @@ static const char flow_text[] =
     "relation=[['items.product_code', 'code']])\n"
     "f.lookup('S.sellers', path='items.seller', type='object', "
     "relation=[['items.seller_id', 'seller_id'], ['items.region', 'region']])\n"
+    "f.write_to('T.c')\n";
+
+/* The same joins with every operator. The model's filters are the C
+ * functions keep_* below, written apart from the engine's condition
+ * language. */
+static const char flow_operators_text[] =
+    "f = Flow('diff').read_from('S.orders')\n"
+    "f.filter(\"status <> 'v1' AND (purchased_at >= '2024-06-01' OR purchased_at IS NULL)\")\n"
+    "f.exclude('customer_id').rename_fields({'purchased_at': 'bought_at'})\n"
+    "f.lookup('S.customers', path='customer', type='object', relation=[['customer_id', "
+    "'customer_id']], filter=\"zip < 50 OR city IN ('v1', 'v2')\", fields=['city'])\n"
+    "f.lookup('S.payments', path='payments', type='array', relation=[['order_id', 'order_id']], "
+    "filter=\"kind IN ('v0', 'v2', NULL) AND (value IS NULL OR value > 100)\", "
+    "fields=['seq', 'value'])\n"
+    "f.lookup('S.items', path='items', type='array', relation=[['order_id', 'order_id']], "
+    "filter='price <= 600.5 AND product_code IS NOT NULL', rename={'price': 'amount'})\n"
+    "f.lookup('S.products', path='items.product', type='object', "
+    "relation=[['items.product_code', 'code']], filter='weight >= 1000 OR weight IS NULL')\n"
+    "f.lookup('S.sellers', path='items.seller', type='object', "
+    "relation=[['items.seller_id', 'seller_id'], ['items.region', 'region']], "
+    "filter=\"city LIKE 'v%' AND NOT city LIKE '%3'\")\n"
     "f.write_to('T.c')\n";
 
 typedef enum cell_kind {
@@ -112,16 +141,21 @@ typedef struct mrow {
     cell c[MAX_COLS];
 } mrow;
 
+
 typedef struct mtable {
     mrow *rows;
     int count, cap;
 } mtable;
 
-typedef struct model {
+typedef struct model model;
+
+struct model {
     mtable t[TABLE_COUNT];
     tf_column columns[TABLE_COUNT][MAX_COLS];
     const tf_flow_spec *spec;
-} model;
+    /* Whether a row of table t is in the view (NULL: every row). */
+    bool (*keep)(int t, const mrow *r);
+};
 
 /* Engine-side collection: filter JSON -> document. */
 typedef struct coll {
@@ -265,6 +299,36 @@ static int find_pk(const model *m, int t, const mrow *key)
     return -1;
 }
 
+/* ---- the operators flow's filters, in C ---- */
+
+/* A C_DT cell's (year, month, day, hour, minute) on or after 2024-06-01. */
+static bool on_or_after_june_2024(int64_t n)
+{
+    int year = 2024 + (int)(n / 336), month = 1 + (int)((n / 28) % 12);
+    return year > 2024 || month >= 6;
+}
+
+static bool keep_operators(int t, const mrow *r)
+{
+    const cell *c = r->c;
+    switch (t) {
+    case 0: /* orders: status, purchased_at */
+        return c[2].n != 1 && (c[3].null || on_or_after_june_2024(c[3].n));
+    case 1: /* customers: city, zip */
+        return c[2].n < 50 || c[1].n == 1 || c[1].n == 2;
+    case 2: /* payments: value (cents), kind */
+        return (c[3].n == 0 || c[3].n == 2) && (c[2].null || c[2].n > 10000);
+    case 3: /* items: product_code, price (cents) */
+        return c[5].n <= 60050 && !c[2].null;
+    case 4: /* products: weight */
+        return c[2].null || c[2].n >= 1000;
+    default: /* sellers: city */
+        return c[2].n != 3;
+    }
+}
+
+static bool kept(const model *m, int t, const mrow *r) { return !m->keep || m->keep(t, r); }
+
 /* ---- the naive LEFT JOIN ---- */
 
 typedef struct mnode {
@@ -302,7 +366,8 @@ static void naive_embed(const model *m, int node, int parent_t, const mrow *pare
     const mrow *matches[256];
     int n = 0;
     for (int i = 0; i < m->t[t].count; i++)
-        if (relation_matches(lk, parent_t, parent, t, &m->t[t].rows[i]))
+        if (kept(m, t, &m->t[t].rows[i]) &&
+            relation_matches(lk, parent_t, parent, t, &m->t[t].rows[i]))
             matches[n++] = &m->t[t].rows[i];
     /* order by primary key (insertion sort: few rows) */
     for (int i = 1; i < n; i++)
@@ -340,15 +405,24 @@ static void naive_row(const model *m, int node, const mrow *r, bson_t *out)
     tf_value values[MAX_COLS];
     value_text text;
     row_to_values(t, r, values, &text);
+    const tf_flow_shape *shape = self ? &self->shape : &m->spec->shape;
     for (int c = 0; c < tables[t].ncols; c++) {
+        const char *name = tables[t].cols[c].name;
         bool omit = false;
         for (size_t k = 0; self && k < self->relation_count; k++)
-            omit |= strcmp(self->relations[k].child_column, tables[t].cols[c].name) == 0;
-        if (omit)
+            omit |= strcmp(self->relations[k].child_column, name) == 0;
+        bool included = shape->include_count == 0 || tables[t].cols[c].pk;
+        for (size_t k = 0; k < shape->include_count; k++)
+            included |= strcmp(shape->include[k].name, name) == 0;
+        for (size_t k = 0; k < shape->exclude_count; k++)
+            omit |= strcmp(shape->exclude[k].name, name) == 0;
+        if (omit || !included)
             continue;
+        for (size_t k = 0; k < shape->rename_count; k++)
+            if (strcmp(shape->renames[k].name, name) == 0)
+                name = shape->renames[k].new_name;
         tf_error err = {0};
-        assert_int_equal(tf_value_append_bson(out, tables[t].cols[c].name,
-                                              strlen(tables[t].cols[c].name), &values[c],
+        assert_int_equal(tf_value_append_bson(out, name, strlen(name), &values[c],
                                               &m->columns[t][c], &err),
                          TF_OK);
     }
@@ -701,9 +775,14 @@ static void coll_cleanup(coll *c)
 static void check_equal(const model *m, const coll *c, int step)
 {
     int root = node_table(m, 0);
-    assert_int_equal(c->count, m->t[root].count);
+    int documents = 0;
+    for (int i = 0; i < m->t[root].count; i++)
+        documents += kept(m, root, &m->t[root].rows[i]);
+    assert_int_equal(c->count, documents);
     for (int i = 0; i < m->t[root].count; i++) {
         const mrow *r = &m->t[root].rows[i];
+        if (!kept(m, root, r))
+            continue;
         char *key = filter_key_of_root(m, r);
         int at = coll_find(c, key);
         if (at < 0)
@@ -817,14 +896,15 @@ static tf_view *new_view(const model *m)
     return view;
 }
 
-static void run(uint64_t seed, int changes, int batch)
+static void run_flow(const char *text, bool (*keep)(int, const mrow *), uint64_t seed, int changes,
+                     int batch)
 {
     rng_state = seed;
     tf_flow_spec *spec = NULL;
     tf_error err = {0};
-    if (tf_flow_parse(flow_text, strlen(flow_text), "diff.tap", &spec, &err) != TF_OK)
+    if (tf_flow_parse(text, strlen(text), "diff.tap", &spec, &err) != TF_OK)
         fail_msg("%s", err.message);
-    model m = {.spec = spec};
+    model m = {.spec = spec, .keep = keep};
     make_columns(&m);
     tf_view *views[VIEW_COUNT] = {new_view(&m), new_view(&m), new_view(&m)};
     assert_int_equal(tf_view_set_fanout(views[1], TF_VIEW_FANOUT_ARRAY_FILTERS, &err), TF_OK);
@@ -876,7 +956,8 @@ static void run(uint64_t seed, int changes, int batch)
     assert_true(n.key_changes > changes / 100);
     int rows = 0;
     for (int t = 0; t < TABLE_COUNT; t++)
-        rows += m.t[t].count;
+        for (int i = 0; i < m.t[t].count; i++)
+            rows += kept(&m, t, &m.t[t].rows[i]);
     for (int v = 0; v < VIEW_COUNT; v++) {
         tf_view_stats stats;
         tf_view_get_stats(views[v], &stats);
@@ -891,6 +972,11 @@ static void run(uint64_t seed, int changes, int batch)
     for (int t = 0; t < TABLE_COUNT; t++)
         free(m.t[t].rows);
     tf_flow_spec_destroy(spec);
+}
+
+static void run(uint64_t seed, int changes, int batch)
+{
+    run_flow(flow_text, NULL, seed, changes, batch);
 }
 
 static void test_random_changes_batches_of_one(void **state)
@@ -912,9 +998,18 @@ static void test_random_changes_large_batches(void **state)
     run(0xDEADBEEFCAFEull, 8000, 400);
 }
 
+static void test_operators_random_changes(void **state)
+{
+    (void)state;
+    run_flow(flow_operators_text, keep_operators, 0x51A7E5EEDull, 4000, 1);
+    for (uint64_t seed = 1; seed <= 3; seed++)
+        run_flow(flow_operators_text, keep_operators, seed * 0x9E3779B97F4A7C15ull, 5000, 40);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_operators_random_changes),
         cmocka_unit_test(test_random_changes_batches_of_one),
         cmocka_unit_test(test_random_changes_batches_of_25),
         cmocka_unit_test(test_random_changes_large_batches),

@@ -88,6 +88,8 @@ static void remove_run_file(const char *home, const char *flow)
 
 bool tap_daemon_running(const char *home, const char *flow, long *pid, uint16_t *port)
 {
+    if (tap_service_mode(home))
+        return tap_service_running(home, flow, pid, port);
     tfr_run_file rf;
     bool found = false;
     tf_error err = {0};
@@ -171,7 +173,7 @@ static bool pick_port(const tfr_config *cfg, uint16_t *out, tf_error *err)
     return true;
 }
 
-static bool port_answers(uint16_t port)
+bool tap_port_answers(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -412,6 +414,13 @@ bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, t
     if (!pick_port(s->cfg, &port, err))
         goto done;
     snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
+    if (tap_service_mode(home)) {
+        bool rebuild = rebuild_pending(home, flow);
+        ok = tap_service_start(s, flow, port, rebuild, err);
+        if (ok && rebuild)
+            rebuild_clear(home, flow);
+        goto done;
+    }
     log_fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (log_fd < 0) {
         tf_error_set(err, TF_ERR_IO, (uint32_t)errno, "cannot open %.300s: %s", log_file,
@@ -486,7 +495,7 @@ bool tap_daemon_spawn(tap_session *s, const char *flow, const char *flow_text, t
         goto done;
     }
     for (int64_t waited = 0; waited < START_WAIT_MS; waited += 50) {
-        if (port_answers(port)) {
+        if (tap_port_answers(port)) {
             ok = true;
             if (rebuild)
                 rebuild_clear(home, flow);
@@ -517,6 +526,8 @@ done:
 
 bool tap_daemon_stop(const char *home, const char *flow, bool *was_running, tf_error *err)
 {
+    if (tap_service_mode(home))
+        return tap_service_stop(home, flow, was_running, err);
     long pid = 0;
     *was_running = tap_daemon_running(home, flow, &pid, NULL);
     if (!*was_running) {

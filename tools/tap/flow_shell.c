@@ -1,11 +1,14 @@
 /* flow_shell.c — flow statements typed at the shell, and the saved flows.
  *
  * view/'s flow builder parses each statement and reports each call here:
- * read_from / lookup / write_to print the guide's "Flow updated: ..."
- * lines; save() writes the flow (as flow text, the daemon's input) to the
- * registry collection tapflow_flows of the store datasource; start(),
- * stop() and status() act on the saved flow of that name. */
+ * read_from / lookup / write_to (and the operators filter, include,
+ * exclude, rename_fields) print the guide's "Flow updated: ..." lines;
+ * save() checks the flow against the source's tables when it uses
+ * operators (flow_check.c) and writes it (as flow text, the daemon's
+ * input) to the registry collection tapflow_flows of the store datasource;
+ * start(), stop() and status() act on the saved flow of that name. */
 #include "daemon.h"
+#include "flow_check.h"
 #include "sink.h"
 #include "tap.h"
 #include "view.h"
@@ -100,7 +103,8 @@ static bool say_edit(tap_session *s, const tf_flow_spec *spec, const char *old_t
 static bool save_spec(tap_session *s, tf_flow_spec *spec, bool *saved, tf_error *err)
 {
     *saved = false;
-    if (!tap_flow_name_valid(spec->name, err) || tf_flow_spec_check(spec, err) != TF_OK)
+    if (!tap_flow_name_valid(spec->name, err) || tf_flow_spec_check(spec, err) != TF_OK ||
+        !tap_flow_check_source(s, spec, err))
         return false;
     char hash[TF_FLOW_HASH_HEX_LEN + 1];
     tf_flow_spec_hash(spec, hash);
@@ -150,6 +154,15 @@ static bool on_call(void *arg, tf_flow_spec *spec, const char *method, tf_flow_p
         say(s, "Flow updated: %s", "sink added");
         return true;
     }
+    static const char *const operators[][2] = {{"filter", "filter added"},
+                                               {"include", "fields included"},
+                                               {"exclude", "fields excluded"},
+                                               {"rename_fields", "fields renamed"}};
+    for (size_t i = 0; i < sizeof operators / sizeof operators[0]; i++)
+        if (strcmp(method, operators[i][0]) == 0) {
+            say(s, "Flow updated: %s", operators[i][1]);
+            return true;
+        }
     bool saved = false;
     if (strcmp(method, "save") == 0) {
         if (!save_spec(s, spec, &saved, err))
@@ -318,6 +331,8 @@ static void print_status(const char *state, double qps, int64_t rows, int64_t de
  * and that run's own last error. */
 static bool died_with_error(const char *home, const char *name, char *why, size_t cap)
 {
+    if (tap_service_mode(home))
+        return tap_service_ended_badly(name, why, cap);
     tfr_run_file rf;
     bool found = false;
     tf_error ignored = {0};

@@ -154,6 +154,8 @@ bool tap_flow_logs(tap_session *s, const char *name, const tap_logs_options *opt
 {
     if (!tap_flow_name_valid(name, err) || !tap_config(s, err))
         return false;
+    if (tap_service_mode(s->home))
+        return tap_service_logs(name, opts, err);
     char *path = tap_daemon_log_path(s->home, name);
     FILE *f = fopen(path, "r");
     if (!f) {

@@ -6,6 +6,7 @@
  *   dispatch.c    runs a parsed command
  *   flow_shell.c  flow statements: messages, save/start/stop/status
  *   daemon_ctl.c  tapflow-replica processes: spawn, stop, status endpoint
+ *   service.c     the same as the systemd unit tapflow-flow@NAME (package)
  *   inspect_mysql.c / inspect_mongo.c   show tables, desc, peek, count
  *   datasource.c  datasource add / list / test
  *   json_pretty.c indented relaxed extended JSON
@@ -183,6 +184,31 @@ void tap_daemon_last_error(const char *home, const char *flow, char *out, size_t
  * (pid N) was killed by signal 9 (SIGKILL)", "... exited with code 1"), as
  * its supervisor recorded it; false (out empty) when unknown. */
 bool tap_daemon_run_end(const char *home, const char *flow, char *out, size_t cap);
+
+/* Whether something listens on 127.0.0.1:port (a daemon's status endpoint). */
+bool tap_port_answers(uint16_t port);
+
+/* ---- service.c: flows as systemd units (used by daemon_ctl.c) ---- */
+
+/* Whether flows of home run as tapflow-flow@NAME.service: env
+ * TAPFLOW_SERVICE_MODE=systemd|detached, else the unit is installed, systemd
+ * runs the machine and home is the services' (/var/lib/tapflow). */
+bool tap_service_mode(const char *home);
+/* Whether the unit runs (its MainPID in *pid, the status port of
+ * HOME/run/NAME.env in *port). */
+bool tap_service_running(const char *home, const char *flow, long *pid, uint16_t *port);
+/* Writes HOME/run/NAME.env (port; --resnapshot when rebuild, until the
+ * daemon answers) and starts the unit; waits until the status endpoint
+ * answers. The flow file is written by the caller. */
+bool tap_service_start(tap_session *s, const char *flow, uint16_t port, bool rebuild,
+                       tf_error *err);
+/* Whether the unit of a flow that does not run ended with an error: waiting
+ * to restart, or given up ("failed"); why says which. */
+bool tap_service_ended_badly(const char *flow, char *why, size_t cap);
+/* systemctl stop (SIGTERM: the daemon writes its checkpoint first). */
+bool tap_service_stop(const char *home, const char *flow, bool *was_running, tf_error *err);
+/* `logs NAME` from the unit's journal (journalctl), same filters. */
+bool tap_service_logs(const char *flow, const tap_logs_options *opts, tf_error *err);
 
 /* ---- inspect_mysql.c / inspect_mongo.c ---- */
 

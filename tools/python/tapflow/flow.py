@@ -5,6 +5,8 @@
     f.lookup("MySQL_ECommerce.ecom_customers", path="customer_info", type="object",
              relation=[["customer_id", "customer_id"]])
     f.write_to("MongoDB_ECommerce.orderSingleView")
+    f.filter("order_status != 'canceled'")       # rows kept (SQL-like condition)
+    f.exclude("order_approved_at")                # or include(...); rename_fields({...})
     f.save(); f.start(); f.status(); f.stop()
     f.stats()                       # TapFlow's stats of the running flow, a dict
     f.logs(limit=20, level="error") # the flow's log lines; follow=True: an iterator
@@ -58,6 +60,60 @@ def _qualified(value, what, thing, example):
     return ds, name
 
 
+def _literal(value):
+    """value as a string literal of the flow language (view/flow_parse.c reads
+    \\ \" \n \t back); other control characters have no place in a flow."""
+    for ch in value:
+        if (ord(ch) < 0x20 and ch not in "\n\t") or ord(ch) == 0x7f:
+            raise FlowError("%r contains the control character %r" % (value, ch))
+    return '"%s"' % (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+                     .replace("\t", "\\t"))
+
+
+def _condition(value, what):
+    if not isinstance(value, str) or not value.strip():
+        raise FlowError("%s must be a condition such as \"order_status != 'canceled'\", got %r"
+                        % (what, value))
+    _literal(value)
+    return value
+
+
+def _columns(names, what):
+    """A list of column names (strings without '.')."""
+    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
+        raise FlowError('%s takes column names, such as ["order_id", "order_status"], got %r'
+                        % (what, names))
+    for name in names:
+        if not isinstance(name, str) or not name or "." in name:
+            raise FlowError("%s: %r is not a column name (a non-empty string without '.')"
+                            % (what, name))
+    if len(set(names)) != len(names):
+        raise FlowError("%s names a column twice: %r" % (what, list(names)))
+    return list(names)
+
+
+def _renames(config, what):
+    if not isinstance(config, dict) or not config:
+        raise FlowError('%s takes a dict of column names to new names, such as '
+                        '{"order_status": "status"}, got %r' % (what, config))
+    for old, new in config.items():
+        _columns([old], what)
+        if not isinstance(new, str) or not new or "." in new or new.startswith("$"):
+            raise FlowError("%s: new name %r of %r must be a field name (non-empty, no '.', not "
+                            "starting with '$')" % (what, new, old))
+    if len(set(config.values())) != len(config):
+        raise FlowError("%s renames two columns to one name: %r" % (what, config))
+    return dict(config)
+
+
+def _name_list(names):
+    return ", ".join(_literal(n) for n in names)
+
+
+def _dict_text(config):
+    return "{%s}" % ", ".join("%s: %s" % (_literal(k), _literal(v)) for k, v in config.items())
+
+
 def _path_problem(path):
     if not path:
         return "the path is empty"
@@ -73,17 +129,28 @@ def _path_problem(path):
 class Lookup:
     """One lookup(): a child table embedded at path."""
 
-    def __init__(self, datasource, table, path, kind, relation):
+    def __init__(self, datasource, table, path, kind, relation, filter=None, fields=None,
+                 rename=None):
         self.datasource = datasource
         self.table = table
         self.path = path
         self.kind = kind
         self.relation = relation
+        self.filter = filter
+        self.fields = fields
+        self.rename = rename
 
     def text(self, var):
         pairs = ", ".join('["%s", "%s"]' % pair for pair in self.relation)
-        return '%s.lookup("%s.%s", path="%s", type="%s", relation=[%s])' % (
-            var, self.datasource, self.table, self.path, self.kind, pairs)
+        extra = ""
+        if self.filter is not None:
+            extra += ", filter=%s" % _literal(self.filter)
+        if self.fields is not None:
+            extra += ", fields=[%s]" % _name_list(self.fields)
+        if self.rename is not None:
+            extra += ", rename=%s" % _dict_text(self.rename)
+        return '%s.lookup("%s.%s", path="%s", type="%s", relation=[%s]%s)' % (
+            var, self.datasource, self.table, self.path, self.kind, pairs, extra)
 
 
 class Flow:
@@ -103,6 +170,12 @@ class Flow:
         self.source = None  # (datasource, table)
         self.lookups = []
         self.target = None  # (datasource, collection)
+        # The root's operators, in the shell's order: filter, include,
+        # exclude, rename_fields.
+        self.root_filter = None
+        self.included = []
+        self.excluded = []
+        self.renames = {}
         self.last_status = None
         self._unsaved = False
 
@@ -121,9 +194,55 @@ class Flow:
         print("Flow updated: source added", flush=True)
         return self
 
-    def lookup(self, source, path=None, type=None, relation=None):  # noqa: A002 (the guide's name)
+    def _root_operator(self, name):
+        if not self.source:
+            raise FlowError("%s before read_from: the root table comes first" % name)
+        self._unsaved = True
+
+    def filter(self, query):  # noqa: A003 (TapFlow's name)
+        """Keeps the root rows for which query, a SQL-like condition over the root
+        table's columns, is TRUE ("order_status != 'canceled' AND price > 10"); the
+        other rows have no document. Columns and types are checked when the flow
+        is saved or started."""
+        _condition(query, "filter")
+        self._root_operator("filter")
+        if self.root_filter is not None:
+            raise FlowError("a second filter (the first is %r): combine the conditions with AND"
+                            % self.root_filter)
+        self.root_filter = query
+        print("Flow updated: filter added", flush=True)
+        return self
+
+    def include(self, *fields):
+        """Only these columns of the root table appear (its primary key always does)."""
+        names = _columns(list(fields), "include")
+        self._root_operator("include")
+        self.included += names
+        print("Flow updated: fields included", flush=True)
+        return self
+
+    def exclude(self, *fields):
+        """These columns of the root table do not appear (joins still use them)."""
+        names = _columns(list(fields), "exclude")
+        self._root_operator("exclude")
+        self.excluded += names
+        print("Flow updated: fields excluded", flush=True)
+        return self
+
+    def rename_fields(self, config):
+        """Root columns appear under new names: {"order_status": "status"}."""
+        renames = _renames(config, "rename_fields")
+        self._root_operator("rename_fields")
+        self.renames.update(renames)
+        print("Flow updated: fields renamed", flush=True)
+        return self
+
+    def lookup(self, source, path=None, type=None, relation=None,  # noqa: A002 (the guide's name)
+               filter=None, fields=None, rename=None):  # noqa: A002 (TapFlow's names)
         """Embeds a child table at path ("a" or "parent_path.a") as an "object" or an
-        "array" of rows, joined by relation=[["parent_field", "child_column"], ...]."""
+        "array" of rows, joined by relation=[["parent_field", "child_column"], ...];
+        filter= keeps only the child rows for which the condition is TRUE, fields=
+        lists the columns that appear and rename= gives some of them new names."""
         ds, table = _qualified(source, "lookup source", "table", '"MySQL_ECommerce.ecom_customers"')
         if path is None:
             raise FlowError('lookup of %s needs path="customer_info"' % source)
@@ -149,7 +268,13 @@ class Flow:
                 raise FlowError('duplicate path "%s" (lookup of %s.%s has it)'
                                 % (path, other.datasource, other.table))
         pairs = self._relation(relation, path, table)
-        self.lookups.append(Lookup(ds, table, path, type, pairs))
+        if filter is not None:
+            _condition(filter, "filter of lookup %s" % source)
+        if fields is not None:
+            fields = _columns(fields, "fields of lookup %s" % source)
+        if rename is not None:
+            rename = _renames(rename, "rename of lookup %s" % source)
+        self.lookups.append(Lookup(ds, table, path, type, pairs, filter, fields, rename))
         self._unsaved = True
         print("Flow updated: source added", flush=True)
         print("Flow updated: new table %s added as child table" % table, flush=True)
@@ -217,6 +342,14 @@ class Flow:
         v = self.VAR
         lines = ['%s = Flow("%s")' % (v, self.name),
                  '%s.read_from("%s.%s")' % ((v,) + self.source)]
+        if self.root_filter is not None:
+            lines.append("%s.filter(%s)" % (v, _literal(self.root_filter)))
+        if self.included:
+            lines.append("%s.include(%s)" % (v, _name_list(self.included)))
+        if self.excluded:
+            lines.append("%s.exclude(%s)" % (v, _name_list(self.excluded)))
+        if self.renames:
+            lines.append("%s.rename_fields(%s)" % (v, _dict_text(self.renames)))
         lines += [lk.text(v) for lk in self.lookups]
         lines += ['%s.write_to("%s.%s")' % ((v,) + self.target), "%s.save()" % v]
         return "\n".join(lines) + "\n"

@@ -242,6 +242,45 @@ class Definition(FakeTapCase):
                           ("_id", "under _id")):
             self.assertRejected(lambda: lk(path=path, type="object", relation=rel), why)
 
+    def test_operators_text(self):
+        def make():
+            f = Flow("F").read_from("DS.orders").filter("status != 'canceled' AND note LIKE '\\\\%'")
+            f.include("order_id", "status").exclude("note").rename_fields({"status": "state"})
+            f.lookup("DS.c", path="c", type="object", relation=[["cid", "id"]],
+                     filter='city = "x"', fields=["city"], rename={"city": "town"})
+            return f.write_to("M.coll")
+        f, out = self.quiet(make)
+        self.assertEqual(out.splitlines()[1:5], [
+            "Flow updated: filter added", "Flow updated: fields included",
+            "Flow updated: fields excluded", "Flow updated: fields renamed"])
+        self.assertEqual(f.text().splitlines()[2:7], [
+            'flow.filter("status != \'canceled\' AND note LIKE \'\\\\\\\\%\'")',
+            'flow.include("order_id", "status")',
+            'flow.exclude("note")',
+            'flow.rename_fields({"status": "state"})',
+            'flow.lookup("DS.c", path="c", type="object", relation=[["cid", "id"]], '
+            'filter="city = \\"x\\"", fields=["city"], rename={"city": "town"})'])
+
+    def test_bad_operator_arguments(self):
+        self.assertRejected(lambda: Flow("F").filter("a = 1"), "filter before read_from")
+        self.assertRejected(lambda: self.base().filter(""), "filter must be a condition")
+        self.assertRejected(lambda: self.base().filter(3), "filter must be a condition")
+        f = self.base()
+        self.quiet(f.filter, "a = 1")
+        self.assertRejected(lambda: f.filter("b = 2"), "a second filter")
+        self.assertRejected(lambda: self.base().include(), "include takes column names")
+        self.assertRejected(lambda: self.base().exclude("a", "a"), "names a column twice")
+        self.assertRejected(lambda: self.base().include("a.b"), "'a.b' is not a column name")
+        self.assertRejected(lambda: self.base().rename_fields(["a"]), "takes a dict")
+        self.assertRejected(lambda: self.base().rename_fields({"a": "$b"}), "new name '$b'")
+        self.assertRejected(lambda: self.base().rename_fields({"a": "x", "b": "x"}),
+                            "renames two columns to one name")
+        self.assertRejected(lambda: self.base().filter("a = '\x01'"), "control character")
+        rel = [["customer_id", "customer_id"]]
+        self.assertRejected(lambda: self.base().lookup("DS.c", path="c", type="object",
+                                                       relation=rel, fields="city"),
+                            "fields of lookup DS.c takes column names")
+
     def test_malformed_relations(self):
         lk = lambda relation, path="c": self.base().lookup(  # noqa: E731
             "DS.c", path=path, type="object", relation=relation)
