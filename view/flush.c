@@ -133,6 +133,7 @@ void view_append_shown_columns(const view_node *n, const view_row *row, bool ski
     const view_table *t = n->table;
     if (!n->renamed && !skip_pk) {
         view_raw_copy_elements(out, row->doc, row->doc_len, n->omit, t->columns, t->column_count);
+        view_computed_append(n, row, out);
         return;
     }
     /* Renames rewrite keys: element by element. */
@@ -150,6 +151,7 @@ void view_append_shown_columns(const view_node *n, const view_row *row, bool ski
         view_raw_key(out, el.type, name, strlen(name));
         view_buf_append(out, el.value, el.value_len);
     }
+    view_computed_append(n, row, out);
 }
 
 /* The row's columns (minus the relation columns when embedded), then its
