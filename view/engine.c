@@ -112,6 +112,7 @@ void tf_view_destroy(tf_view *view)
         view_expr_destroy(view->filters[i]);
     bson_free(view->filters);
     for (size_t i = 0; i < view->node_count; i++) {
+        view_computed_cleanup(&view->nodes[i]);
         bson_free(view->nodes[i].renamed);
         bson_free(view->nodes[i].omit);
         bson_free(view->nodes[i].parent_columns);
@@ -384,7 +385,7 @@ tf_status view_resolve(tf_view *view, tf_error *err)
     for (size_t i = 0; i < view->node_count; i++)
         if (resolve_shape(view, i, err) != TF_OK)
             return TF_MALFORMED;
-    if (resolve_filters(view, err) != TF_OK)
+    if (resolve_filters(view, err) != TF_OK || view_computed_resolve(view, err) != TF_OK)
         return TF_MALFORMED;
     assign_routes(view);
     for (size_t i = 0; i < view->table_count; i++)

@@ -428,12 +428,11 @@ static bool civil(int64_t us, struct tm *tm, uint32_t *micro)
     return gmtime_r(&t, tm) != NULL;
 }
 
-/* Appends a value's text, as SQL's CONCAT shows it, to out->text at *n. */
-static void append_text(view_scalar *out, size_t *n, const view_scalar *v)
+size_t view_scalar_format(const view_scalar *v, char *out, size_t cap)
 {
     char buf[64];
     const char *p = buf;
-    size_t len;
+    size_t len = 0;
     if (v->kind == VIEW_SCALAR_STRING || v->kind == VIEW_SCALAR_EXACT) {
         p = v->kind == VIEW_SCALAR_EXACT ? v->text : (const char *)v->bytes;
         len = v->kind == VIEW_SCALAR_EXACT ? strlen(v->text) : v->len;
@@ -448,23 +447,25 @@ static void append_text(view_scalar *out, size_t *n, const view_scalar *v)
         if (us % 1000000)
             len +=
                 (size_t)snprintf(buf + len, sizeof buf - len, ".%06lld", (long long)(us % 1000000));
-    } else {
+    } else if (v->kind == VIEW_SCALAR_INSTANT) {
         struct tm tm;
         uint32_t micro = 0;
         if (!civil(v->us, &tm, &micro))
-            len = (size_t)snprintf(buf, sizeof buf,
+            len = (size_t)snprintf(buf, sizeof buf, "%s",
                                    v->date_only ? "0000-00-00" : "0000-00-00 00:00:00");
-        else if (v->date_only)
-            len = strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
         else
-            len = strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+            len = strftime(buf, sizeof buf, v->date_only ? "%Y-%m-%d" : "%Y-%m-%d %H:%M:%S", &tm);
         if (micro && !v->date_only)
             len += (size_t)snprintf(buf + len, sizeof buf - len, ".%06u", micro);
     }
-    if (len > sizeof out->text - 1 - *n)
-        len = sizeof out->text - 1 - *n;
-    memcpy(out->text + *n, p, len);
-    *n += len;
+    if (cap == 0)
+        return 0;
+    if (len > cap - 1)
+        len = cap - 1;
+    if (len)
+        memcpy(out, p, len);
+    out[len] = '\0';
+    return len;
 }
 
 static void function(eval_ctx *x, const view_expr *e, view_scalar *out)
@@ -482,7 +483,7 @@ static void function(eval_ctx *x, const view_expr *e, view_scalar *out)
             value_of(x, e->args[i], &a);
             if (a.kind == VIEW_SCALAR_NULL)
                 return;
-            append_text(out, &n, &a);
+            n += view_scalar_format(&a, out->text + n, sizeof out->text - n);
         }
         out->text[n] = '\0';
         out->kind = VIEW_SCALAR_STRING;

@@ -143,6 +143,12 @@ tf_status view_expr_accepts(const view_expr *e, const tf_column *columns, const 
 tf_status view_expr_value(const view_expr *e, const tf_column *columns, const tf_value *values,
                           const uint8_t *doc, size_t doc_len, view_scalar *out, tf_error *err);
 
+/* v's text as SQL's CONCAT shows it (numbers as written, dates
+ * 'YYYY-MM-DD[ hh:mm:ss[.ffffff]]', times '[-]hh:mm:ss[.ffffff]'), written
+ * NUL-terminated into out (cut at cap - 1); returns its length. NULL gives
+ * "". */
+size_t view_scalar_format(const view_scalar *v, char *out, size_t cap);
+
 /* The class an expression binds to as a value (add_fields). */
 bool view_expr_bind_value(view_expr *e, const char *table, const tf_column *columns,
                           size_t column_count, size_t *offset, char *msg, size_t msg_cap);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef enum token_kind {
     TOK_EOF = 0,
@@ -742,11 +743,77 @@ static bool apply_rename_fields(parser *p, const call *c)
     return set_renames(p, c, bound[0], &p->spec->shape);
 }
 
+/* add_fields([[name, type, expression], ...]): TapFlow's shape. */
+static bool apply_add_fields(parser *p, const call *c)
+{
+    static const char *const params[] = {"fields"};
+    static const char *const types[] = {"String",  "Int",   "Integer", "Long",
+                                        "Double",  "Float", "Number",  "Decimal",
+                                        "Boolean", "Bool",  "Date",    "DateTime"};
+    const value *bound[1];
+    if (!bind_args(p, c, params, 1, bound) || !root_first(p, c))
+        return false;
+    const value *list = bound[0];
+    if (!list || !list->is_list || list->count == 0) {
+        fail_at(p, list ? list->pos : c->pos,
+                "add_fields takes a list of [name, type, expression], such as [[\"total\", "
+                "\"Double\", \"price + freight\"]]");
+        return false;
+    }
+    for (size_t i = 0; i < list->count; i++) {
+        const value *f = &list->items[i];
+        if (!f->is_list || f->count != 3 || !f->items[0].str || !f->items[1].str ||
+            !f->items[2].str) {
+            fail_at(p, f->pos,
+                    "each field of add_fields is [name, type, expression] (three strings)");
+            return false;
+        }
+        const char *name = f->items[0].str, *type = f->items[1].str;
+        if (!name[0] || strchr(name, '.') || name[0] == '$' || strcmp(name, "_id") == 0) {
+            fail_at(p, f->items[0].pos,
+                    "add_fields: \"%.60s\" is not a field name (non-empty, no '.', not "
+                    "starting with '$', not _id)",
+                    name);
+            return false;
+        }
+        bool known = false;
+        for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+            known = known || strcasecmp(types[k], type) == 0;
+        if (!known) {
+            fail_at(p, f->items[1].pos,
+                    "add_fields: unknown type \"%.40s\" (String, Int, Long, Double, Decimal, "
+                    "Boolean or Date)",
+                    type);
+            return false;
+        }
+        char msg[200];
+        size_t offset;
+        const value *text = &f->items[2];
+        view_expr *e = view_expr_parse(text->str, strlen(text->str), &offset, msg, sizeof msg);
+        if (!e) {
+            fail_at(p, view_expr_pos(text->pos, text->str, offset), "add_fields \"%.60s\": %s",
+                    name, msg);
+            return false;
+        }
+        view_expr_destroy(e);
+        tf_flow_spec *s = p->spec;
+        s->computed = bson_realloc(s->computed, (s->computed_count + 1) * sizeof *s->computed);
+        tf_flow_computed *cf = &s->computed[s->computed_count++];
+        cf->name = bson_strdup(name);
+        cf->type = bson_strdup(type);
+        cf->expression = bson_strdup(text->str);
+        cf->pos = f->pos;
+        cf->expression_pos = text->pos;
+    }
+    return true;
+}
+
 /* The shaping operators of the root; false when method is none of them. */
 static bool is_shape_method(const char *method)
 {
     return strcmp(method, "filter") == 0 || strcmp(method, "include") == 0 ||
-           strcmp(method, "exclude") == 0 || strcmp(method, "rename_fields") == 0;
+           strcmp(method, "exclude") == 0 || strcmp(method, "rename_fields") == 0 ||
+           strcmp(method, "add_fields") == 0;
 }
 
 static bool apply_shape_method(parser *p, const call *c)
@@ -758,6 +825,8 @@ static bool apply_shape_method(parser *p, const call *c)
         return apply_fields(p, c, &shape->include, &shape->include_count);
     if (strcmp(c->method, "exclude") == 0)
         return apply_fields(p, c, &shape->exclude, &shape->exclude_count);
+    if (strcmp(c->method, "add_fields") == 0)
+        return apply_add_fields(p, c);
     return apply_rename_fields(p, c);
 }
 
@@ -863,7 +932,8 @@ static bool apply_builder_method(parser *p, const call *c)
     } else {
         fail_at(p, c->pos,
                 "unknown method '%.60s' of a flow (expected read_from, filter, include, "
-                "exclude, rename_fields, lookup, write_to, save, start, stop or status)",
+                "exclude, rename_fields, add_fields, lookup, write_to, save, start, stop or "
+                "status)",
                 c->method);
         return false;
     }
@@ -897,7 +967,7 @@ static bool apply_method(parser *p, const call *c)
     }
     fail_at(p, c->pos,
             "unknown method '%.60s' of a flow (expected read_from, filter, include, exclude, "
-            "rename_fields, lookup, write_to, save or start)",
+            "rename_fields, add_fields, lookup, write_to, save or start)",
             c->method);
     return false;
 }
@@ -1284,6 +1354,20 @@ char *tf_flow_spec_to_text(const tf_flow_spec *spec, const char *variable)
         bson_string_append_printf(out, "%s.rename_fields(", variable);
         put_rename_dict(out, root);
         bson_string_append(out, ")\n");
+    }
+    if (spec->computed_count) {
+        bson_string_append_printf(out, "%s.add_fields([", variable);
+        for (size_t i = 0; i < spec->computed_count; i++) {
+            const tf_flow_computed *cf = &spec->computed[i];
+            bson_string_append(out, i ? ",\n    [" : "[");
+            put_literal(out, cf->name);
+            bson_string_append(out, ", ");
+            put_literal(out, cf->type);
+            bson_string_append(out, ", ");
+            put_literal(out, cf->expression);
+            bson_string_append(out, "]");
+        }
+        bson_string_append(out, "])\n");
     }
     for (size_t i = 0; i < spec->lookup_count; i++) {
         const tf_flow_lookup *lk = &spec->lookups[i];

@@ -62,6 +62,11 @@ tf_status tf_flow_spec_validate(tf_flow_spec *spec, tf_error *err)
 {
     if (spec->source_table && check_shape(err, spec, &spec->shape) != TF_OK)
         return TF_MALFORMED;
+    for (size_t i = 0; i < spec->computed_count; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(spec->computed[i].name, spec->computed[j].name) == 0)
+                return fail(err, spec, spec->computed[i].pos,
+                            "add_fields names field \"%.100s\" twice", spec->computed[i].name);
     for (size_t i = 0; i < spec->lookup_count; i++)
         if (check_shape(err, spec, &spec->lookups[i].shape) != TF_OK)
             return TF_MALFORMED;
@@ -163,6 +168,11 @@ char *tf_flow_spec_canonical(const tf_flow_spec *spec)
     put_string(out, "source", spec->source_datasource);
     put_string(out, "table", spec->source_table);
     put_shape(out, &spec->shape);
+    for (size_t i = 0; i < spec->computed_count; i++) {
+        put_string(out, "add_field", spec->computed[i].name);
+        put_string(out, "type", spec->computed[i].type);
+        put_string(out, "expression", spec->computed[i].expression);
+    }
     for (size_t i = 0; i < spec->lookup_count; i++) {
         const tf_flow_lookup *lk = &spec->lookups[i];
         bson_string_append_printf(out, "lookup %zu\n", i);
@@ -227,6 +237,12 @@ void tf_flow_spec_destroy(tf_flow_spec *spec)
         shape_cleanup(&lk->shape);
     }
     shape_cleanup(&spec->shape);
+    for (size_t i = 0; i < spec->computed_count; i++) {
+        bson_free(spec->computed[i].name);
+        bson_free(spec->computed[i].type);
+        bson_free(spec->computed[i].expression);
+    }
+    bson_free(spec->computed);
     bson_free(spec->lookups);
     bson_free(spec->file);
     bson_free(spec->name);

@@ -133,6 +133,7 @@ void view_append_shown_columns(const view_node *n, const view_row *row, bool ski
     const view_table *t = n->table;
     view_unpack_elements(out, view_row_values(row), row->values_len, t->columns, t->column_count,
                          n->omit, (const char *const *)n->renamed, skip_pk);
+    view_computed_append(n, row, out);
 }
 
 /* The row's columns (minus the relation columns when embedded), then its

@@ -76,6 +76,18 @@ typedef struct tf_flow_shape {
     tf_flow_field *renames;
 } tf_flow_shape;
 
+/* A computed field of add_fields([[name, type, expression]]): appended to
+ * every root document after the root's columns, its value the expression
+ * over the root row's columns converted to type ("String", "Int", "Long",
+ * "Double", "Decimal", "Boolean", "Date"). */
+typedef struct tf_flow_computed {
+    char *name;
+    char *type;
+    char *expression;
+    tf_flow_pos pos;            /* its [name, type, expression] list */
+    tf_flow_pos expression_pos; /* the expression's string */
+} tf_flow_computed;
+
 typedef struct tf_flow_lookup {
     char *datasource; /* "MySQL_ECommerce" */
     char *table;      /* "ecom_customers" */
@@ -105,6 +117,8 @@ typedef struct tf_flow_spec {
     tf_flow_pos pos;        /* the Flow( call */
     tf_flow_pos source_pos; /* read_from's argument */
     tf_flow_shape shape;    /* filter, include, exclude, rename_fields of the root */
+    size_t computed_count;  /* add_fields of the root, in order */
+    tf_flow_computed *computed;
 } tf_flow_spec;
 
 /* Parses and validates a flow file. `file` names it in messages, which read

@@ -360,6 +360,8 @@ typedef struct view_node {
     size_t *children;
     view_route route;
     unsigned field_bit; /* ROOT_FIELD: its bit in view_pending_root.fields */
+    size_t computed_count;            /* the root's add_fields (computed.c) */
+    struct view_computed *computed;
 } view_node;
 
 /* In view_pending_root.fields: the root row's own columns changed (its
@@ -422,10 +424,22 @@ tf_status view_filter_accepts(const tf_view *view, const view_table *t, const tf
                               bool *accepted, tf_error *err);
 
 /* Appends the columns of a node's row as the document shows them: the
- * omitted ones left out, renamed ones under their new name; skip_pk
- * leaves the primary key out too (flush.c). */
+ * omitted ones left out, renamed ones under their new name, then the
+ * computed fields; skip_pk leaves the primary key out too (flush.c). */
 void view_append_shown_columns(const view_node *n, const view_row *row, bool skip_pk,
                                view_buf *out);
+
+/* ---- add_fields (computed.c) ---- */
+
+typedef struct view_computed view_computed;
+
+/* Compiles the spec's computed fields for the root node against its
+ * table's columns: expression errors, a type that cannot hold the value,
+ * a name the document already has (file:line:column). */
+tf_status view_computed_resolve(tf_view *view, tf_error *err);
+/* Appends node n's computed fields for row (its document) to out. */
+void view_computed_append(const view_node *n, const view_row *row, view_buf *out);
+void view_computed_cleanup(view_node *n);
 
 /* The pending documents and fan-out keys are forgotten. */
 void view_pending_reset(tf_view *view);

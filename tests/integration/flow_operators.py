@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""flow_operators.py — filter / include / exclude / rename_fields and a
-lookup's filter= / fields= / rename= (issue 15) in the Tap Shell, the Python
-SDK and the daemon, against the local servers (tools/servers.sh env).
+"""flow_operators.py — filter / include / exclude / rename_fields /
+add_fields and a lookup's filter= / fields= / rename= (issue 15) in the Tap
+Shell, the Python SDK and the daemon, against the local servers
+(tools/servers.sh env).
 
 1. Shell: a flow script with every operator runs through `tap -f`: the
    operators' "Flow updated" lines, then the daemon's documents: refused
    orders have none, refused customers and items are not embedded, the
-   projections apply. Then changes move rows across the filters: an order
+   projections apply, the computed fields are there. Then changes move rows across the filters: an order
    that starts matching gets its document, one that stops loses it, an
    item that starts matching joins its array, a customer that stops
    matching leaves every order embedding it (fan-out).
@@ -55,6 +56,8 @@ ops.read_from("MySQL_ECommerce.ecom_orders")
 ops.filter("order_status <> 'canceled' AND order_purchase_timestamp >= '2018-01-01'")
 ops.exclude("order_approved_at", "order_delivered_carrier_date")
 ops.rename_fields({"order_status": "status"})
+ops.add_fields([["tag", "String", "CONCAT(order_status, '@', YEAR(order_purchase_timestamp))"],
+    ["approved", "Boolean", "order_approved_at IS NOT NULL"]])
 ops.lookup("MySQL_ECommerce.ecom_customers", path="customer", type="object",
     relation=[["customer_id", "customer_id"]], filter="customer_state IN ('SP', 'MG')",
     fields=["customer_city", "customer_state"], rename={"customer_city": "city"})
@@ -122,6 +125,7 @@ def shell(tmp):
                                               "Flow updated: filter added",
                                               "Flow updated: fields excluded",
                                               "Flow updated: fields renamed"] and
+          "Flow updated: fields added" in lines and
           "Flow saved: Ops_Shell" in lines and "Flow started: Ops_Shell" in lines,
           "shell: the operators' Flow updated lines, saved and started", r.stdout + r.stderr)
     ok, out = wait_running(tmp, "Ops_Shell")
@@ -134,6 +138,8 @@ def shell(tmp):
                 "order_approved_at" not in o1 and "order_delivered_carrier_date" not in o1 and
                 "order_delivered_customer_date" in o1 and
                 o1["customer"] == {"city": "sao paulo", "customer_state": "SP"} and
+                o1["tag"] == "delivered@2018" and o1["approved"] is True and
+                o4["tag"] == "shipped@2019" and o4["approved"] is False and
                 [i["order_item_id"] for i in o1["items"]] == [2] and
                 set(o1["items"][0]) == {"order_item_id", "price"} and
                 o4["customer"] == o1["customer"] and o4["items"] == [])
@@ -143,7 +149,8 @@ def shell(tmp):
 
     lib.sql(DB, "UPDATE ecom_orders SET order_status = 'delivered' WHERE order_id = 'O2';"
                 "UPDATE ecom_orders SET order_status = 'canceled' WHERE order_id = 'O1'")
-    ok, got = wait_docs("opsShell", lambda d: sorted(d) == ["O2", "O4"] and d["O2"]["items"] == [])
+    ok, got = wait_docs("opsShell", lambda d: sorted(d) == ["O2", "O4"] and d["O2"]["items"] == []
+                        and d["O2"]["tag"] == "delivered@2018")
     check(ok, "shell: an order that starts matching gets its document, one that stops loses it",
           got)
     lib.sql(DB, "UPDATE ecom_order_items SET price = 20 WHERE order_id = 'O2'")
@@ -184,6 +191,9 @@ def shell_errors(tmp):
     shell_error(tmp, "bad.exclude(\"order_stats\")",
                 ":3:13: table ecom_orders has no column \"order_stats\"",
                 "an unknown column in exclude")
+    shell_error(tmp, "bad.add_fields([[\"n\", \"Int\", \"CONCAT(order_id, 'x')\"]])",
+                ":3:17: add_fields \"n\": a string cannot be Int",
+                "a computed field whose type cannot hold its value")
     shell_error(tmp, "bad.filter(\"order_status = 'x' AND\")",
                 ":3:35: filter: expected a column or a value, found the end of the condition",
                 "a syntax error in a filter")
@@ -196,6 +206,7 @@ f = Flow("Ops_SDK")
 f.read_from("MySQL_ECommerce.ecom_orders")
 f.filter("order_status IN ('shipped', 'delivered') AND order_id NOT LIKE 'O1%'")
 f.include("order_status", "customer_id")
+f.add_fields([["items", "Long", "0 - 1"]])
 f.lookup("MySQL_ECommerce.ecom_customers", path="customer", type="object",
          relation=[["customer_id", "customer_id"]], filter="customer_city LIKE 'sao%'",
          fields=["customer_city"], rename={"customer_city": "city"})
@@ -221,7 +232,8 @@ def sdk_part(tmp):
     # Now: O2 delivered (C1, now MG 'sao paulo'), O3 shipped (C2 'rio de janeiro'), O4
     # shipped (C1); O1 canceled.
     ok, got = wait_docs("opsSDK", lambda d: sorted(d) == ["O2", "O3", "O4"] and
-                        set(d["O2"]) == {"order_id", "order_status", "customer_id", "customer"} and
+                        set(d["O2"]) == {"order_id", "order_status", "customer_id", "customer",
+                                         "items"} and d["O2"]["items"] == -1 and
                         d["O2"]["customer"] == {"city": "sao paulo"} and "customer" not in d["O3"])
     check(ok, "SDK: the documents follow the filters, include and the lookup's options", got)
     r = sdk(tmp, 'Flow("Ops_SDK").stop()')

@@ -40,9 +40,10 @@ SQL-computed ones exactly.
 Part 3 (--part ops, 1,000 transactions checked every 250, a few seconds; the
 servers of `tools/servers.sh env`): part 1 with a
 flow that puts an operator on every node (issue 15): filter on the root and
-on each lookup, exclude and rename_fields on the root, fields= and rename= on
-lookups. The expected documents come from the same SQL with each filter
-text used verbatim as the WHERE clause of its table's SELECT (the filters
+on each lookup, exclude, rename_fields and add_fields on the root, fields=
+and rename= on lookups. The expected documents come from the same SQL with
+each filter text used verbatim as the WHERE clause of its table's SELECT and
+each computed field's expression in the root's SELECT list (the filters
 are written so that the server's case-insensitive collation and tapflow's
 bytewise comparison agree on the workload's values), then the same
 projections. A row the workload moves into or out of a filter moves its
@@ -657,6 +658,19 @@ def expected_documents(srv, db, decimal128, ops=None):
             out[op.get("rename", {}).get(k, k)] = v
         return out
 
+    # add_fields: the same expressions, computed by the server.
+    computed = {}
+    fields = ops.get("ecom_orders", {}).get("add_fields", [])
+    if fields:
+        sql = "SELECT JSON_ARRAY(order_id, %s) FROM ecom_orders" % ", ".join(e for _, _, e in fields)
+        if ops["ecom_orders"].get("filter"):
+            sql += " WHERE " + ops["ecom_orders"]["filter"]
+        for line in srv.sql(sql, db):
+            vals = json.loads(line)
+            computed[vals[0]] = [(name, None if v is None else
+                                  ("str", str(v)) if kind == "String" else ("i32", int(v)))
+                                 for (name, kind, _), v in zip(fields, vals[1:])]
+
     customers = index("ecom_customers", "customer_id")
     products = index("ecom_products", "product_id")
     sellers = index("ecom_sellers", "seller_id")
@@ -665,6 +679,7 @@ def expected_documents(srv, db, decimal128, ops=None):
     docs = {}
     for o in t["ecom_orders"]:
         doc = embed(o, (), "ecom_orders")
+        doc.update(computed.get(o["order_id"][1], []))
         c = customers.get(o["customer_id"]) if o["customer_id"] is not None else None
         if c:
             doc["customer_info"] = embed(c[0], ("customer_id",), "ecom_customers")
@@ -925,7 +940,16 @@ OPS = {
     "ecom_orders": {"filter": "order_status NOT IN ('canceled', 'unavailable') AND "
                               "order_purchase_timestamp >= '2020-01-01'",
                     "exclude": ["order_approved_at"],
-                    "rename": {"order_status": "status"}},
+                    "rename": {"order_status": "status"},
+                    "add_fields": [
+                        ["label", "String", "CONCAT(order_status, '/', customer_id)"],
+                        ["year", "Int", "YEAR(order_purchase_timestamp) * 100 + "
+                                        "MONTH(order_purchase_timestamp)"],
+                        ["late", "Int", "IF(order_delivered_customer_date > "
+                                        "order_estimated_delivery_date, 1, 0)"],
+                        ["tier", "String", "CASE WHEN order_status = 'delivered' THEN 'done' "
+                                           "WHEN order_delivered_carrier_date IS NULL THEN "
+                                           "'waiting' ELSE 'moving' END"]]},
     "ecom_customers": {"filter": "customer_state IN ('SP', 'RJ') OR customer_city LIKE '%o%'",
                        "fields": ["customer_city", "customer_state"],
                        "rename": {"customer_city": "city"}},
@@ -962,6 +986,7 @@ def ops_flow_text():
             "flow.filter(%s)\n" % q(root["filter"]) +
             "flow.exclude(%s)\n" % ", ".join(q(c) for c in root["exclude"]) +
             "flow.rename_fields(%s)\n" % q(root["rename"]) +
+            "flow.add_fields(%s)\n" % q(root["add_fields"]) +
             lookup("ecom_customers", "customer_info", "object", [["customer_id", "customer_id"]]) +
             lookup("ecom_order_payments", "order_payments", "array", [["order_id", "order_id"]]) +
             lookup("ecom_order_items", "order_items", "array", [["order_id", "order_id"]]) +

@@ -228,8 +228,8 @@ static void test_call_errors(void **state)
                         "Flow(\"...\") and calls its methods)");
     assert_string_equal(parse_error(HEAD "f.lookups('S.u')\n"),
                         "flow.tap:2:3: unknown method 'lookups' of a flow (expected read_from, "
-                        "filter, include, exclude, rename_fields, lookup, write_to, save or "
-                        "start)");
+                        "filter, include, exclude, rename_fields, add_fields, lookup, write_to, "
+                        "save or start)");
     assert_string_equal(parse_error(HEAD "f.lookup('S.u', path='p', kind='object')\n"),
                         "flow.tap:2:27: unknown argument 'kind' of lookup (expected source, "
                         "path, type, relation, filter, fields, rename)");
@@ -381,6 +381,44 @@ static void test_operators_parse_and_print_back(void **state)
     tf_flow_spec_destroy(spec);
 }
 
+static void test_add_fields_parse_and_print_back(void **state)
+{
+    (void)state;
+    tf_flow_spec *spec = parse_ok("f = Flow('ops').read_from('S.orders')\n"
+                                  "f.add_fields([['total', 'Double', 'price + freight'],\n"
+                                  "  ['tag', 'String', \"CONCAT(a, 'x')\"]])\n"
+                                  "f.add_fields([['y', 'Int', 'YEAR(d)']]).write_to('T.c')\n");
+    assert_int_equal(spec->computed_count, 3);
+    assert_string_equal(spec->computed[1].name, "tag");
+    assert_string_equal(spec->computed[1].type, "String");
+    assert_string_equal(spec->computed[1].expression, "CONCAT(a, 'x')");
+    assert_int_equal(spec->computed[1].pos.line, 3);
+    assert_int_equal(spec->computed[1].pos.column, 3);
+    char *text = tf_flow_spec_to_text(spec, "g");
+    tf_flow_spec *again = parse_ok(text);
+    char h1[TF_FLOW_HASH_HEX_LEN + 1], h2[TF_FLOW_HASH_HEX_LEN + 1];
+    tf_flow_spec_hash(spec, h1);
+    tf_flow_spec_hash(again, h2);
+    assert_string_equal(h1, h2);
+    bson_free(text);
+    tf_flow_spec_destroy(again);
+    tf_flow_spec_destroy(spec);
+    assert_string_equal(parse_error(HEAD "f.add_fields([['a', 'Money', '1']])\n"),
+                        "flow.tap:2:21: add_fields: unknown type \"Money\" (String, Int, Long, "
+                        "Double, Decimal, Boolean or Date)");
+    assert_string_equal(parse_error(HEAD "f.add_fields([['a', 'Int']])\n"),
+                        "flow.tap:2:15: each field of add_fields is [name, type, expression] "
+                        "(three strings)");
+    assert_string_equal(parse_error(HEAD "f.add_fields([['a.b', 'Int', '1']])\n"),
+                        "flow.tap:2:16: add_fields: \"a.b\" is not a field name (non-empty, no "
+                        "'.', not starting with '$', not _id)");
+    assert_string_equal(parse_error(HEAD "f.add_fields([['a', 'Int', '1 +']])\n"),
+                        "flow.tap:2:32: add_fields \"a\": expected a column or a value, found the "
+                        "end of the condition");
+    assert_string_equal(parse_error(HEAD "f.add_fields([['a', 'Int', '1'], ['a', 'Long', '2']])\n"),
+                        "flow.tap:2:34: add_fields names field \"a\" twice");
+}
+
 static void test_operator_errors(void **state)
 {
     (void)state;
@@ -420,6 +458,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_operators_parse_and_print_back),
         cmocka_unit_test(test_operator_errors),
+        cmocka_unit_test(test_add_fields_parse_and_print_back),
         cmocka_unit_test(test_guide_flow_file_parses_to_the_order_single_view),
         cmocka_unit_test(test_hash_ignores_layout_comments_and_quotes),
         cmocka_unit_test(test_hash_changes_with_any_field),

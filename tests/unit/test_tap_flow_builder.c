@@ -137,7 +137,8 @@ static void test_errors(void **state)
     assert_int_equal(run(b, "f.explode()", 2, &c, &err), TF_MALFORMED);
     assert_string_equal(err.message, "guide.tap:2:3: unknown method 'explode' of a flow (expected "
                                      "read_from, filter, include, exclude, rename_fields, "
-                                     "lookup, write_to, save, start, stop or status)");
+                                     "add_fields, lookup, write_to, save, start, stop or "
+                                     "status)");
     assert_int_equal(run(b, "f.save(1)", 3, &c, &err), TF_MALFORMED);
     assert_int_equal(run(b, "f.read_from(\"S.a\")", 4, &c, &err), TF_OK);
     assert_int_equal(run(b, "f.read_from(\"S.b\")", 5, &c, &err), TF_MALFORMED);

@@ -55,6 +55,9 @@ static const char flow_operators_text[] =
     "f = Flow('diff').read_from('S.orders')\n"
     "f.filter(\"status <> 'v1' AND (purchased_at >= '2024-06-01' OR purchased_at IS NULL)\")\n"
     "f.exclude('customer_id').rename_fields({'purchased_at': 'bought_at'})\n"
+    "f.add_fields([['label', 'String', \"CONCAT(status, '#', order_id)\"],\n"
+    "    ['month', 'Int', 'IF(purchased_at IS NULL, 0, MONTH(purchased_at))'],\n"
+    "    ['twice', 'Long', 'order_id * 2 + 1']])\n"
     "f.lookup('S.customers', path='customer', type='object', relation=[['customer_id', "
     "'customer_id']], filter=\"zip < 50 OR city IN ('v1', 'v2')\", fields=['city'])\n"
     "f.lookup('S.payments', path='payments', type='array', relation=[['order_id', 'order_id']], "
@@ -398,6 +401,16 @@ static void naive_embed(const model *m, int node, int parent_t, const mrow *pare
     bson_append_array_end(out, &array);
 }
 
+/* flow_operators_text's computed fields of an order: label, month, twice. */
+static void naive_computed(const mrow *r, bson_t *out)
+{
+    char label[64];
+    snprintf(label, sizeof label, "v%lld#%lld", (long long)r->c[2].n, (long long)r->c[0].n);
+    BSON_APPEND_UTF8(out, "label", label);
+    BSON_APPEND_INT32(out, "month", r->c[3].null ? 0 : (int32_t)(1 + (r->c[3].n / 28) % 12));
+    BSON_APPEND_INT64(out, "twice", r->c[0].n * 2 + 1);
+}
+
 static void naive_row(const model *m, int node, const mrow *r, bson_t *out)
 {
     int t = node_table(m, node);
@@ -426,6 +439,8 @@ static void naive_row(const model *m, int node, const mrow *r, bson_t *out)
                                               &m->columns[t][c], &err),
                          TF_OK);
     }
+    if (node == 0 && m->spec->computed_count) /* the operators flow's add_fields, in C */
+        naive_computed(r, out);
     for (size_t i = 0; i < m->spec->lookup_count; i++)
         if (m->spec->lookups[i].parent + 1 == node)
             naive_embed(m, (int)i + 1, t, r, out);

@@ -294,6 +294,71 @@ static void test_flow_edit_rereads_a_table_whose_filter_changed(void **state)
     tf_flow_spec_destroy(sd);
 }
 
+static const char flow_computed[] =
+    "f = Flow('ops').read_from('S.orders')\n"
+    "f.add_fields([['label', 'String', \"CONCAT(status, '@', placed)\"],\n"
+    "    ['month', 'Int', 'MONTH(placed) * 100 + DAY(placed)'],\n"
+    "    ['late', 'Boolean', \"placed > '2018-01-05'\"], ['half', 'Double', 'order_id / 2'],\n"
+    "    ['when', 'Date', 'placed'], ['tier', 'String', \"CASE WHEN status = 'new' THEN "
+    "'gold' ELSE 'std' END\"]])\n"
+    "f.lookup('S.customers', path='customer', type='object',\n"
+    "    relation=[['customer_id', 'customer_id']])\n"
+    "f.write_to('T.c')\n";
+
+static void test_computed_fields_follow_their_row(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        tf_flow_spec *spec;
+        tf_error err = {0};
+        tf_view *view = view_of(flow_computed, &spec, &err);
+        assert_int_equal(finish(view, &err), TF_OK);
+        assert_int_equal(tf_view_set_fanout(view, mode ? TF_VIEW_FANOUT_ARRAY_FILTERS
+                                                       : TF_VIEW_FANOUT_RECOMPUTE,
+                                            &err),
+                         TF_OK);
+        tf_value a[4], b[4];
+        order(a, 1, 10, "shipped", 9);
+        assert_int_equal(tf_view_apply(view, "orders", TF_VIEW_INSERT, NULL, a, &err), TF_OK);
+        assert_string_equal(flush_text(view),
+                            "replace { \"order_id\" : 1 } { \"order_id\" : 1, \"customer_id\" : "
+                            "10, \"status\" : \"shipped\", \"placed\" : { \"$date\" : "
+                            "\"2018-01-09T00:00:00Z\" }, \"label\" : \"shipped@2018-01-09\", "
+                            "\"month\" : 109, \"late\" : true, \"half\" : 0.5, \"when\" : { "
+                            "\"$date\" : \"2018-01-09T00:00:00Z\" }, \"tier\" : \"std\" }");
+        /* An update of the row: the computed fields follow (a $set of the
+         * root's columns in ARRAY_FILTERS mode, in place). */
+        order(b, 1, 10, "new", 2);
+        assert_int_equal(tf_view_apply(view, "orders", TF_VIEW_UPDATE, a, b, &err), TF_OK);
+        const char *want_fields = "\"label\" : \"new@2018-01-02\", \"month\" : 102, \"late\" : "
+                                  "false, \"half\" : 0.5, \"when\" : { \"$date\" : "
+                                  "\"2018-01-02T00:00:00Z\" }, \"tier\" : \"gold\"";
+        const char *got = flush_text(view);
+        if (!strstr(got, want_fields) || strncmp(got, mode ? "set" : "replace", 3) != 0)
+            fail_msg("mode %d: %s", mode, got);
+        tf_view_destroy(view);
+        tf_flow_spec_destroy(spec);
+    }
+}
+
+static void test_computed_field_errors(void **state)
+{
+    (void)state;
+    assert_string_equal(resolve_error("f.add_fields([['n', 'Int', \"CONCAT(status, 'x')\"]])"),
+                        "ops.tap:2:15: add_fields \"n\": a string cannot be Int (String, Int, "
+                        "Long, Double and Decimal hold numbers, Boolean a condition, Date a date)");
+    assert_string_equal(resolve_error("f.add_fields([['n', 'Int', 'YEAR(status)']])"),
+                        "ops.tap:2:34: add_fields \"n\": YEAR takes a date or datetime, not "
+                        "VARCHAR column status");
+    assert_string_equal(resolve_error("f.add_fields([['status', 'String', 'order_id']])"),
+                        "ops.tap:2:15: add_fields: the document already has a field \"status\"");
+    assert_string_equal(resolve_error("f.add_fields([['customer', 'String', 'order_id']])"),
+                        "ops.tap:2:15: add_fields: the document already has a field "
+                        "\"customer\"");
+    assert_string_equal(resolve_error("f.add_fields([['n', 'Date', 'nope + 1']])"),
+                        "ops.tap:2:30: add_fields \"n\": unknown column \"nope\" of table orders");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +368,8 @@ int main(void)
         cmocka_unit_test(test_include_keeps_the_root_key_and_joins_on_excluded_columns),
         cmocka_unit_test(test_one_table_two_filters_is_refused),
         cmocka_unit_test(test_flow_edit_rereads_a_table_whose_filter_changed),
+        cmocka_unit_test(test_computed_fields_follow_their_row),
+        cmocka_unit_test(test_computed_field_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@ static bool shape_used(const tf_flow_shape *shape)
 
 static bool uses_operators(const tf_flow_spec *spec)
 {
-    bool used = shape_used(&spec->shape);
+    bool used = shape_used(&spec->shape) || spec->computed_count > 0;
     for (size_t i = 0; i < spec->lookup_count; i++)
         used = used || shape_used(&spec->lookups[i].shape);
     return used;

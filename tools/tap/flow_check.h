@@ -7,7 +7,7 @@
 #include "view.h"
 
 /* True when spec uses no operator (filter, include, exclude, rename on any
- * node: nothing to check) or when the view accepts it with the source
+ * node, add_fields: nothing to check) or when the view accepts it with the source
  * tables' columns as they are now. Otherwise false with err: the view's
  * "file:line:column: ..." message (unknown column, type mismatch), a
  * table missing from the source, or why the source could not be read. */

@@ -157,7 +157,8 @@ static bool on_call(void *arg, tf_flow_spec *spec, const char *method, tf_flow_p
     static const char *const operators[][2] = {{"filter", "filter added"},
                                                {"include", "fields included"},
                                                {"exclude", "fields excluded"},
-                                               {"rename_fields", "fields renamed"}};
+                                               {"rename_fields", "fields renamed"},
+                                               {"add_fields", "fields added"}};
     for (size_t i = 0; i < sizeof operators / sizeof operators[0]; i++)
         if (strcmp(method, operators[i][0]) == 0) {
             say(s, "Flow updated: %s", operators[i][1]);

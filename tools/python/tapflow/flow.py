@@ -7,6 +7,7 @@
     f.write_to("MongoDB_ECommerce.orderSingleView")
     f.filter("order_status != 'canceled'")       # rows kept (SQL-like condition)
     f.exclude("order_approved_at")                # or include(...); rename_fields({...})
+    f.add_fields([["year", "Int", "YEAR(order_purchase_timestamp)"]])
     f.save(); f.start(); f.status(); f.stop()
     f.stats()                       # TapFlow's stats of the running flow, a dict
     f.logs(limit=20, level="error") # the flow's log lines; follow=True: an iterator
@@ -176,6 +177,7 @@ class Flow:
         self.included = []
         self.excluded = []
         self.renames = {}
+        self.computed = []  # add_fields: [name, type, expression]
         self.last_status = None
         self._unsaved = False
 
@@ -235,6 +237,33 @@ class Flow:
         self._root_operator("rename_fields")
         self.renames.update(renames)
         print("Flow updated: fields renamed", flush=True)
+        return self
+
+    def add_fields(self, fields):
+        """Computed fields of the root documents: [[name, type, expression], ...], type one
+        of String, Int, Long, Double, Decimal, Boolean, Date, the expression over the root
+        table's columns ("price * 2", "CONCAT(city, '/', state)", "YEAR(created_at)",
+        "IF(x > 1, 'a', 'b')", "CASE WHEN ... THEN ... ELSE ... END")."""
+        if not isinstance(fields, (list, tuple)) or not fields:
+            raise FlowError('add_fields takes a list of [name, type, expression], such as '
+                            '[["total", "Double", "price + freight"]], got %r' % (fields,))
+        checked = []
+        for field in fields:
+            if (not isinstance(field, (list, tuple)) or len(field) != 3 or
+                    not all(isinstance(x, str) for x in field)):
+                raise FlowError("each field of add_fields is [name, type, expression] (three "
+                                "strings), got %r" % (field,))
+            name, kind, expression = field
+            _columns([name], "add_fields")
+            if kind.lower() not in ("string", "int", "integer", "long", "double", "float",
+                                    "number", "decimal", "boolean", "bool", "date", "datetime"):
+                raise FlowError('add_fields: unknown type "%s" (String, Int, Long, Double, '
+                                "Decimal, Boolean or Date)" % kind)
+            _condition(expression, 'the expression of add_fields "%s"' % name)
+            checked.append([name, kind, expression])
+        self._root_operator("add_fields")
+        self.computed += checked
+        print("Flow updated: fields added", flush=True)
         return self
 
     def lookup(self, source, path=None, type=None, relation=None,  # noqa: A002 (the guide's name)
@@ -350,6 +379,9 @@ class Flow:
             lines.append("%s.exclude(%s)" % (v, _name_list(self.excluded)))
         if self.renames:
             lines.append("%s.rename_fields(%s)" % (v, _dict_text(self.renames)))
+        if self.computed:
+            lines.append("%s.add_fields([%s])" % (v, ", ".join(
+                "[%s]" % _name_list(field) for field in self.computed)))
         lines += [lk.text(v) for lk in self.lookups]
         lines += ['%s.write_to("%s.%s")' % ((v,) + self.target), "%s.save()" % v]
         return "\n".join(lines) + "\n"

@@ -261,6 +261,22 @@ class Definition(FakeTapCase):
             'flow.lookup("DS.c", path="c", type="object", relation=[["cid", "id"]], '
             'filter="city = \\"x\\"", fields=["city"], rename={"city": "town"})'])
 
+    def test_add_fields(self):
+        f, out = self.quiet(lambda: Flow("F").read_from("DS.orders").add_fields(
+            [["total", "Double", "price + freight"], ("tag", "String", "CONCAT(a, '\"')")]).write_to(
+                "M.c"))
+        self.assertEqual(out.splitlines()[-2], "Flow updated: fields added")
+        self.assertIn('flow.add_fields([["total", "Double", "price + freight"], '
+                      '["tag", "String", "CONCAT(a, \'\\"\')"]])', f.text())
+        self.assertRejected(lambda: self.base().add_fields([]), "add_fields takes a list")
+        self.assertRejected(lambda: self.base().add_fields([["a", "Int"]]), "three strings")
+        self.assertRejected(lambda: self.base().add_fields([["a", "Money", "1"]]),
+                            'unknown type "Money"')
+        self.assertRejected(lambda: self.base().add_fields([["a.b", "Int", "1"]]),
+                            "'a.b' is not a column name")
+        self.assertRejected(lambda: self.base().add_fields([["a", "Int", " "]]),
+                            'the expression of add_fields "a" must be a condition')
+
     def test_bad_operator_arguments(self):
         self.assertRejected(lambda: Flow("F").filter("a = 1"), "filter before read_from")
         self.assertRejected(lambda: self.base().filter(""), "filter must be a condition")
