@@ -27,6 +27,9 @@ exists).
   5. delay: the same mix paced at --rate changes/s with a probe every 100 ms
      (an order whose status is set to MariaDB's NOW(6) in ms; bench-mongo
      watch polls it by _id); p50/p99 from commit to visible in the target.
+  6. resume: the daemon stopped with SIGTERM and started again with
+     --gtid-resume; time until it streams (the view state loaded from the
+     target), beside the initial build's.
 
 Env: TAPFLOW_MARIADB_* as tools/servers.sh env prints (defaults: the
 shared local MariaDB). FerretDB is .local/bin/ferretdb (tools/setup.sh).
@@ -293,7 +296,7 @@ def loadavg():
     return "load %.1f/%.1f" % os.getloadavg()[:2]
 
 
-def start_daemon(a, tmp, db, uri):
+def start_daemon(a, tmp, db, uri, extra=(), tag=""):
     sport = free_port()
     conf = os.path.join(tmp, "tapflow-%s.conf" % db)
     with open(conf, "w") as f:
@@ -307,10 +310,10 @@ def start_daemon(a, tmp, db, uri):
                    ("write_connections = %d\n" % a.write_connections
                     if getattr(a, "write_connections", 0) else ""),
                    MY_HOST, MY_PORT, MY_USER, db, uri, db))
-    logpath = os.path.join(tmp, "daemon-%s.log" % db)
+    logpath = os.path.join(tmp, "daemon-%s%s.log" % (db, tag))
     logf = open(logpath, "w")
     denv = dict(ENV, TAPFLOW_MARIADB_PASSWORD=MY_PASS)
-    proc = subprocess.Popen([a.replica, "--flow", FLOW, "--config", conf], stdout=logf,
+    proc = subprocess.Popen([a.replica, "--flow", FLOW, "--config", conf] + list(extra), stdout=logf,
                             stderr=logf, env=denv)
     return proc, sport, logpath
 
@@ -592,6 +595,25 @@ def run_backend(a, backend, tmp, tsv, engine, table):
         if st:
             out("  daemon status at the end: qps %.1f, total rows %d, delay %d ms" % (
                 st.get("qps", 0), st.get("total_rows", 0), st.get("delay_ms", 0)))
+
+        # resume: SIGTERM writes the checkpoint; the next start loads the
+        # view state from the target instead of reading the source again
+        stop_daemon(daemon)
+        t0 = time.time()
+        daemon, sport, logpath = start_daemon(a, tmp, db, target.uri, ["--gtid-resume"],
+                                              "-resume")
+        resumed = None
+        while time.time() - t0 < a.build_timeout and daemon.poll() is None:
+            if "streaming from" in open(logpath).read():
+                resumed = time.time() - t0
+                break
+            time.sleep(0.05)
+        if resumed is None:
+            table.add("resume (--gtid-resume): start -> streaming", where,
+                      "not streaming: " + open(logpath).read()[-300:], "", "", "MISS")
+        else:
+            table.add("resume (--gtid-resume): start -> streaming", where, "%.1f s" % resumed,
+                      "initial build %.1f s" % built, "%.0f%%" % (100 * resumed / built), "")
     finally:
         stop_daemon(daemon)
         if target:
