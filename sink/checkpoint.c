@@ -3,6 +3,7 @@
  * acknowledged; `created` is set once ($setOnInsert), everything else on
  * every commit. */
 #include "sink_internal.h"
+#include "tf_version.h"
 
 #include <string.h>
 #include <time.h>

@@ -18,7 +18,7 @@
 #ifndef TAPFLOW_SINK_H
 #define TAPFLOW_SINK_H
 
-#include "protocol.h" /* tf_error (section 1) only */
+#include "tf_error.h"
 
 #include <bson/bson.h>
 #include <stdbool.h>
