@@ -7,7 +7,6 @@
  * collected, so a large answer costs no memory. */
 #include "replica_internal.h"
 
-#include <event2/dns.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,29 +174,21 @@ bool tf_sync_query(const tf_conn_options *conn, const char *sql, double timeout,
         opt.connect_timeout = 10;
     if (timeout <= 0)
         timeout = 60;
-    SSL_CTX *ssl_ctx = NULL;
-    uint8_t *pem = NULL;
-    size_t pem_len = 0;
-    struct evdns_base *dns = NULL;
+    tf_conn_dialer dialer = {0};
     struct event *timer = NULL;
     tf_conn *c = NULL;
-    if (opt.tls_mode != TF_TLS_DISABLED && (ssl_ctx = tf_conn_ssl_ctx_new(&opt, err)) == NULL)
-        return false;
-    if (opt.server_public_key_file &&
-        !tf_conn_read_pem(opt.server_public_key_file, &pem, &pem_len, err)) {
-        SSL_CTX_free(ssl_ctx);
-        return false;
-    }
     s.base = event_base_new();
-    if (s.base) {
-        dns = evdns_base_new(s.base,
-                             EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (!dns)
-            dns = evdns_base_new(s.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        timer = event_new(s.base, -1, 0, on_timeout, &s);
+    if (s.base == NULL) {
+        tf_error_set(err, TF_ERR_IO, 0, "out of memory");
+        return false;
     }
-    if (s.base && dns && timer)
-        c = tf_conn_new(s.base, dns, ssl_ctx, pem, pem_len, &opt, &handlers, &s);
+    if (!tf_conn_dialer_init(&dialer, s.base, &opt, err)) {
+        event_base_free(s.base);
+        return false;
+    }
+    timer = event_new(s.base, -1, 0, on_timeout, &s);
+    if (timer)
+        c = tf_conn_dial(&dialer, &opt, &handlers, &s);
     if (!c) {
         tf_error_set(&s.err, TF_ERR_IO, 0, "out of memory");
         s.failed = true;
@@ -214,13 +205,9 @@ bool tf_sync_query(const tf_conn_options *conn, const char *sql, double timeout,
     }
     if (timer)
         event_free(timer);
-    if (dns)
-        evdns_base_free(dns, 0);
-    if (s.base)
-        event_base_free(s.base);
+    tf_conn_dialer_cleanup(&dialer);
+    event_base_free(s.base);
     free_columns(&s);
-    free(pem);
-    SSL_CTX_free(ssl_ctx);
     if (s.failed && err)
         *err = s.err;
     return !s.failed;

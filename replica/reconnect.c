@@ -19,7 +19,6 @@
  * transaction is dropped and comes again, a delivered one never does. */
 #include "replica_internal.h"
 
-#include <event2/dns.h>
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -147,7 +146,7 @@ static void connect_now(tf_replica *r)
     r->dump_live = false;
     tf_query_init(&r->query);
     r->conn =
-        tf_conn_new(r->base, r->dns, r->ssl_ctx, r->pem, r->pem_len, &r->opt.conn, &handlers, r);
+        tf_conn_dial(&r->dialer, &r->opt.conn, &handlers, r);
     if (r->conn == NULL) {
         tf_error err;
         tf_error_set(&err, TF_ERR_IO, 0, "out of memory for a connection");
@@ -279,22 +278,12 @@ tf_replica *tf_replica_new(struct event_base *base, const tf_replica_options *op
     r->rng = (uint64_t)(tf_now() * 1e9) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)r;
     if (r->rng == 0)
         r->rng = 0x9e3779b97f4a7c15u;
-    if (r->opt.conn.tls_mode != TF_TLS_DISABLED) {
-        r->ssl_ctx = tf_conn_ssl_ctx_new(&r->opt.conn, err);
-        if (r->ssl_ctx == NULL)
-            goto fail;
-    }
-    if (r->opt.conn.server_public_key_file != NULL &&
-        !tf_conn_read_pem(r->opt.conn.server_public_key_file, &r->pem, &r->pem_len, err))
+    if (!tf_conn_dialer_init(&r->dialer, base, &r->opt.conn, err))
         goto fail;
-    r->dns =
-        evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (r->dns == NULL)
-        r->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     r->watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb, r);
     r->retry_timer = evtimer_new(base, retry_cb, r);
     r->stop_event = event_new(base, -1, 0, stop_cb, r);
-    if (r->dns == NULL || r->watchdog == NULL || r->retry_timer == NULL || r->stop_event == NULL) {
+    if (r->watchdog == NULL || r->retry_timer == NULL || r->stop_event == NULL) {
         tf_error_set(err, TF_ERR_IO, 0, "replica: cannot create libevent objects");
         goto fail;
     }
@@ -346,11 +335,7 @@ void tf_replica_destroy(tf_replica *r)
         event_free(r->retry_timer);
     if (r->stop_event)
         event_free(r->stop_event);
-    if (r->dns)
-        evdns_base_free(r->dns, 0);
-    if (r->ssl_ctx)
-        SSL_CTX_free(r->ssl_ctx);
-    free(r->pem);
+    tf_conn_dialer_cleanup(&r->dialer);
     tf_mariadb_gtid_pos_cleanup(&r->mariadb_pos);
     tf_gtid_set_destroy(r->mysql_set);
     free(r);

@@ -66,6 +66,26 @@ SSL_CTX *tf_conn_ssl_ctx_new(const tf_conn_options *o, tf_error *err);
 /* Reads the server public key file for caching_sha2 / sha256 full auth. */
 bool tf_conn_read_pem(const char *path, uint8_t **out, size_t *len, tf_error *err);
 
+/* ---- dialer.c ---------------------------------------------------------------- */
+
+/* What every connection to one server shares (see dialer.c). */
+typedef struct tf_conn_dialer {
+    struct event_base *base;
+    struct evdns_base *dns;
+    SSL_CTX *ssl_ctx; /* NULL with TLS disabled */
+    uint8_t *pem;     /* the server's public key file, when given */
+    size_t pem_len;
+} tf_conn_dialer;
+
+/* false with err when a TLS file or the key file does not load. */
+bool tf_conn_dialer_init(tf_conn_dialer *d, struct event_base *base, const tf_conn_options *o,
+                         tf_error *err);
+/* Safe on a zeroed or cleaned-up dialer. */
+void tf_conn_dialer_cleanup(tf_conn_dialer *d);
+/* A connection with d's resolver, TLS context and key (tf_conn_new). */
+tf_conn *tf_conn_dial(const tf_conn_dialer *d, const tf_conn_options *opt,
+                      const tf_conn_handlers *h, void *arg);
+
 /* ---- query.c ----------------------------------------------------------------- */
 
 typedef struct tf_query tf_query;
@@ -124,10 +144,7 @@ typedef enum replica_phase {
 
 struct tf_replica {
     struct event_base *base;
-    struct evdns_base *dns;
-    SSL_CTX *ssl_ctx;
-    uint8_t *pem; /* server_public_key_file's content */
-    size_t pem_len;
+    tf_conn_dialer dialer;
     tf_replica_options opt;
     tf_replica_server_info server;
     tf_replica_stats stats;

@@ -51,7 +51,6 @@
 #include "replica_internal.h"
 
 #include <ctype.h>
-#include <event2/dns.h>
 #include <inttypes.h>
 #include <openssl/err.h>
 #include <stdarg.h>
@@ -179,10 +178,7 @@ typedef enum snap_step {
 
 struct tf_snapshot {
     struct event_base *base;
-    struct evdns_base *dns;
-    SSL_CTX *ssl_ctx;
-    uint8_t *pem;
-    size_t pem_len;
+    tf_conn_dialer dialer;
     tf_snapshot_options opt;
     char **table_names; /* copies of opt.tables */
 
@@ -1376,24 +1372,14 @@ tf_snapshot *tf_snapshot_new(struct event_base *base, const tf_snapshot_options 
             return NULL;
         }
     }
-    if (opt->conn.tls_mode != TF_TLS_DISABLED &&
-        (s->ssl_ctx = tf_conn_ssl_ctx_new(&opt->conn, err)) == NULL) {
+    if (!tf_conn_dialer_init(&s->dialer, base, &opt->conn, err)) {
         tf_snapshot_destroy(s);
         return NULL;
     }
-    if (opt->conn.server_public_key_file != NULL &&
-        !tf_conn_read_pem(opt->conn.server_public_key_file, &s->pem, &s->pem_len, err)) {
-        tf_snapshot_destroy(s);
-        return NULL;
-    }
-    s->dns =
-        evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (s->dns == NULL)
-        s->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     s->timer = event_new(base, -1, 0, timeout_cb, s);
     s->done_event = event_new(base, -1, 0, done_cb, s);
     s->last_key = calloc(MAX_KEY_PARTS, sizeof *s->last_key);
-    if (s->dns == NULL || s->timer == NULL || s->done_event == NULL || s->last_key == NULL)
+    if (s->timer == NULL || s->done_event == NULL || s->last_key == NULL)
         goto oom;
     /* start_after is the first last key; it is copied, so the caller may
      * pass the previous snapshot's last row and destroy that snapshot. */
@@ -1419,7 +1405,7 @@ bool tf_snapshot_start(tf_snapshot *s, tf_error *err)
         return false;
     }
     s->conn =
-        tf_conn_new(s->base, s->dns, s->ssl_ctx, s->pem, s->pem_len, &s->opt.conn, &handlers, s);
+        tf_conn_dial(&s->dialer, &s->opt.conn, &handlers, s);
     if (s->conn == NULL) {
         tf_error_set(err, TF_ERR_IO, 0, "out of memory");
         return false;
@@ -1463,11 +1449,7 @@ void tf_snapshot_destroy(tf_snapshot *s)
         event_free(s->timer);
     if (s->done_event != NULL)
         event_free(s->done_event);
-    if (s->dns != NULL)
-        evdns_base_free(s->dns, 0);
-    if (s->ssl_ctx != NULL)
-        SSL_CTX_free(s->ssl_ctx);
-    free(s->pem);
+    tf_conn_dialer_cleanup(&s->dialer);
     tf_query_cleanup(&s->query);
     for (size_t i = 0; i < s->table_count; i++)
         free_table(&s->tables[i]);
