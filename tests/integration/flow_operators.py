@@ -165,6 +165,13 @@ def shell(tmp):
     ok, got = wait_docs("opsShell", lambda d: all(
         x.get("customer") == {"city": "sao paulo", "customer_state": "MG"} for x in d.values()))
     check(ok, "shell: and comes back to all of them when it matches again", got)
+    r = tap(tmp, "-c", "verify Ops_Shell")
+    check(r.returncode == 0 and "0 missing, 0 extra, 0 differing" in r.stdout,
+          "shell: verify recomputes the filtered, shaped documents and finds them equal",
+          r.stdout + r.stderr)
+    r = tap(tmp, "-c", "verify Ops_Shell --counts")
+    check(r.returncode != 0 and "filters its root rows" in r.stderr,
+          "shell: verify --counts refuses a flow whose root is filtered", r.stdout + r.stderr)
     r = tap(tmp, "-c", "stop Ops_Shell")
     check(r.returncode == 0, "shell: the flow stops", r.stdout + r.stderr)
 
