@@ -134,6 +134,10 @@ def service(db, fake):
           count(db))
     r = fake.tap("-c", "status %s" % FLOW)
     check(r.returncode == 0 and "running" in r.stdout, "tap status: running", r.stdout + r.stderr)
+    r = subprocess.run(["/usr/bin/tapflow-replica", "status", FLOW, "--config", CONFIG],
+                       capture_output=True, text=True, env=fake.env, timeout=60)
+    check(r.returncode == 0 and r.stdout.startswith("job current status is: running"),
+          "tapflow-replica status finds the unit's status port", r.stdout + r.stderr)
 
     # SIGKILL, then the guide's Step 2 while the flow is down or restarting.
     os.kill(pid, signal.SIGKILL)
