@@ -113,6 +113,8 @@ EXPR_SEEDS = [
     "e IN ('a', 'b', NULL) AND st = 'a,b' AND tm < '-01:00:00' AND f",
     "j IS NOT NULL OR s NOT LIKE '%\\_%' OR i NOT IN (1, 2.5, 1e3)",
     "(i <> 2) = TRUE OR `s` == \"it''s\" OR t < day",
+    "CONCAT(s, '/', i * 2 + d, day, tm, -f) = IF(e = 'a', st, 'x')",
+    "CASE WHEN i % 3 = 0 THEN YEAR(t) WHEN i / 0 IS NULL THEN MONTH(day) ELSE HOUR(t) END > 1",
 ]
 
 

@@ -14,7 +14,13 @@ Shell, the Python SDK and the daemon, against the local servers
 2. Shell errors: a type mismatch, an unknown column (checked against the
    source when the flow is saved) and a syntax error, each naming the line
    and column of the script, exit status 1, nothing saved.
-3. SDK: the same operators from Python (a filter holding quotes), the flow
+3. Every column type: a table with ENUM, SET, YEAR, TIME, TIMESTAMP,
+   DATE, DOUBLE, DECIMAL, BIT, VARBINARY, BIGINT UNSIGNED and VARCHAR
+   columns, a root filter and one computed Boolean per comparison (and two
+   computed values); after random inserts, updates and deletes the
+   documents must equal what MariaDB answers for the same filter (WHERE)
+   and the same expressions (SELECT), row by row.
+4. SDK: the same operators from Python (a filter holding quotes), the flow
    started and its documents checked; a bad filter raises TapflowError
    with tap's message naming the column.
 
@@ -165,6 +171,13 @@ def shell(tmp):
     ok, got = wait_docs("opsShell", lambda d: all(
         x.get("customer") == {"city": "sao paulo", "customer_state": "MG"} for x in d.values()))
     check(ok, "shell: and comes back to all of them when it matches again", got)
+    r = tap(tmp, "-c", "verify Ops_Shell")
+    check(r.returncode == 0 and "0 missing, 0 extra, 0 differing" in r.stdout,
+          "shell: verify recomputes the filtered, shaped documents and finds them equal",
+          r.stdout + r.stderr)
+    r = tap(tmp, "-c", "verify Ops_Shell --counts")
+    check(r.returncode != 0 and "filters its root rows" in r.stderr,
+          "shell: verify --counts refuses a flow whose root is filtered", r.stdout + r.stderr)
     r = tap(tmp, "-c", "stop Ops_Shell")
     check(r.returncode == 0, "shell: the flow stops", r.stdout + r.stderr)
 
@@ -199,6 +212,113 @@ def shell_errors(tmp):
                 "a syntax error in a filter")
     r = tap(tmp, "-c", "show flows")
     check("Ops_Bad" not in r.stdout, "shell error: nothing was saved", r.stdout)
+
+
+TYPES_TABLE = """
+CREATE TABLE ops_types (id INT PRIMARY KEY, kind ENUM('a','b','c'), tags SET('x','y','z'),
+  y YEAR, t TIME, ts TIMESTAMP NULL, d DATE, r DOUBLE, amount DECIMAL(8,2), flags BIT(4),
+  bin VARBINARY(8), big BIGINT UNSIGNED, note VARCHAR(20));
+"""
+TYPES_FILTER = "id % 5 <> 0 AND (kind <> 'c' OR kind IS NULL)"
+# One computed Boolean per comparison: the flow's answer for every row,
+# checked against the server's answer to the same text.
+TYPES_CONDITIONS = [
+    "kind = 'b'", "tags = 'x,z'", "tags LIKE '%y%'", "y >= 2000", "t < '12:00:00'",
+    "ts >= '2020-01-01 00:00:00'", "d > '2019-06-30'", "r > 0.5", "amount <= 100.5",
+    "flags = 5", "bin = 'ab'", "big > 9223372036854775807", "note IN ('p', 'q', NULL)",
+    "note IS NULL", "NOT (y = 2001)", "d = '2020-01-02' OR ts < '2019-01-01 12:00:00'",
+]
+TYPES_VALUES = [("next_year", "Long", "y + 1"), ("label", "String", "CONCAT(kind, '-', d)")]
+
+
+def types_flow():
+    fields = [["c%d" % i, "Boolean", c] for i, c in enumerate(TYPES_CONDITIONS)]
+    fields += [list(v) for v in TYPES_VALUES]
+    return ('types = Flow("Ops_Types")\n'
+            'types.read_from("MySQL_ECommerce.ops_types")\n'
+            "types.filter(%s)\n" % json.dumps(TYPES_FILTER) +
+            "types.add_fields(%s)\n" % json.dumps(fields) +
+            'types.write_to("MongoDB_ECommerce.opsTypes")\ntypes.start()\n')
+
+
+def types_row(rnd, row_id):
+    def maybe(v):
+        return "NULL" if rnd.random() < 0.12 else v
+    return "(%d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)" % (
+        row_id, maybe(rnd.choice(["'a'", "'b'", "'c'"])),
+        maybe(rnd.choice(["''", "'x'", "'x,z'", "'y'", "'x,y,z'"])),
+        maybe(str(rnd.choice([1999, 2000, 2001, 2024]))),
+        maybe(rnd.choice(["'00:00:01'", "'11:59:59'", "'12:00:00'", "'-01:00:00'", "'100:00:00'"])),
+        maybe(rnd.choice(["'2019-01-01 11:59:59'", "'2019-01-01 12:00:00'",
+                          "'2020-01-01 00:00:00'", "'2021-06-01 08:00:00'"])),
+        maybe(rnd.choice(["'2019-06-30'", "'2019-07-01'", "'2020-01-02'", "'2000-02-29'"])),
+        maybe(rnd.choice(["0.5", "0.5000001", "-1e10", "3.25"])),
+        maybe(rnd.choice(["100.50", "100.51", "-3.00", "0.00"])),
+        maybe(rnd.choice(["b'0101'", "b'1111'", "b'0000'"])),
+        maybe(rnd.choice(["'ab'", "'abc'", "X'00ff'", "''"])),
+        maybe(rnd.choice(["9223372036854775807", "9223372036854775808", "18446744073709551615",
+                          "0"])),
+        maybe(rnd.choice(["'p'", "'q'", "'r'", "''"])))
+
+
+def types_expected():
+    exprs = ", ".join(["id"] + TYPES_CONDITIONS + [e for _, _, e in TYPES_VALUES])
+    rows = lib.sql(DB, "SET time_zone = '+00:00'; SELECT JSON_ARRAY(%s) FROM ops_types WHERE %s"
+                   % (exprs, TYPES_FILTER))
+    want = {}
+    for (line,) in rows:
+        vals = json.loads(line)
+        doc = {"c%d" % i: None if v is None else bool(v)
+               for i, v in enumerate(vals[1:1 + len(TYPES_CONDITIONS)])}
+        for (name, kind, _), v in zip(TYPES_VALUES, vals[1 + len(TYPES_CONDITIONS):]):
+            doc[name] = None if v is None else (int(v) if kind == "Long" else str(v))
+        want[vals[0]] = doc
+    return want
+
+
+def types_actual():
+    names = ["c%d" % i for i in range(len(TYPES_CONDITIONS))] + [n for n, _, _ in TYPES_VALUES]
+    out = lib.mongo_eval(DB, "print(EJSON.stringify(db.opsTypes.find({}, {_id: 0}).toArray(), "
+                             "{relaxed: true}))")
+    return {d["id"]: {n: d.get(n, "absent") for n in names} for d in json.loads(out)}
+
+
+def types_part(tmp):
+    import random
+    rnd = random.Random(15)
+    lib.sql(DB, TYPES_TABLE + "SET time_zone = '+00:00'; INSERT INTO ops_types VALUES " +
+            ", ".join(types_row(rnd, i) for i in range(1, 41)))
+    script = os.path.join(tmp, "types.tap")
+    with open(script, "w") as f:
+        f.write(types_flow())
+    r = tap(tmp, "-f", script)
+    check(r.returncode == 0, "types: a flow with a filter and computed fields over every column "
+                             "type starts", r.stdout + r.stderr)
+    for round_ in range(4):
+        want = types_expected()
+        end = time.time() + 30
+        got = None
+        while time.time() < end:
+            got = types_actual()
+            if got == want:
+                break
+            time.sleep(0.3)
+        bad = sorted(k for k in set(want) | set(got or {}) if (got or {}).get(k) != want.get(k))
+        check(got == want, "types: round %d, %d documents: every comparison and value equals "
+                           "MariaDB's answer, the filter keeps the same rows" % (round_, len(want)),
+              "; ".join("id %s: want %s got %s" % (k, want.get(k), (got or {}).get(k))
+                        for k in bad[:3]))
+        if round_ == 3:
+            break
+        changes = ["SET time_zone = '+00:00'"]
+        for _ in range(25):
+            row_id = rnd.randint(1, 50)
+            changes.append("REPLACE INTO ops_types VALUES " + types_row(rnd, row_id))
+        for _ in range(4):
+            changes.append("DELETE FROM ops_types WHERE id = %d" % rnd.randint(1, 50))
+        lib.sql(DB, "; ".join(changes))
+    r = tap(tmp, "-c", "stop Ops_Types")
+    check(r.returncode == 0, "types: the flow stops", r.stdout + r.stderr)
 
 
 SDK_FLOW = """
@@ -270,11 +390,12 @@ def main():
         lib.sql(DB, lib.ECOM_TABLES + ROWS)
         shell(tmp)
         shell_errors(tmp)
+        types_part(tmp)
         sdk_part(tmp)
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         check(False, "test set-up or a step failed", e)
     finally:
-        for name in ("Ops_Shell", "Ops_SDK"):
+        for name in ("Ops_Shell", "Ops_Types", "Ops_SDK"):
             tap(tmp, "-c", "stop " + name)
         try:
             lib.mongo_eval(DB, "db.dropDatabase()")
@@ -282,7 +403,7 @@ def main():
             print("warning: could not drop the target database:", e)
         lib.sql("", "DROP DATABASE IF EXISTS %s" % DB)
         if check.failed:
-            for name in ("Ops_Shell", "Ops_SDK"):
+            for name in ("Ops_Shell", "Ops_Types", "Ops_SDK"):
                 try:
                     with open(os.path.join(tmp, "home", "logs", name + ".log")) as f:
                         print("%s log (last lines):\n%s" % (name, f.read()[-1500:]))

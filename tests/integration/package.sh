@@ -44,11 +44,19 @@ fi
 
 tmp=$(mktemp -d)
 installed=0
+# The systemd stand-in's units: a supervisor and its flow daemon each.
+export TAPFLOW_FAKE_SYSTEMD_DIR=$tmp/systemd
 cleanup() {
+    local pid_file pid
+    for pid_file in "$TAPFLOW_FAKE_SYSTEMD_DIR"/*/SupervisorPID "$TAPFLOW_FAKE_SYSTEMD_DIR"/*/MainPID; do
+        [ -f "$pid_file" ] && pid=$(cat "$pid_file") && [ "${pid:-0}" -gt 0 ] &&
+            kill -KILL "$pid" 2>/dev/null
+    done
     if [ $installed -eq 1 ]; then dpkg --purge tapflow >/dev/null 2>&1; fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'echo "package.sh: interrupted" >&2; exit 130' INT TERM
 
 # --- the .deb ------------------------------------------------------------------
 

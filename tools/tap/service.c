@@ -10,6 +10,7 @@
  * Anywhere else flows stay detached processes (daemon_ctl.c).
  * TAPFLOW_SERVICE_MODE=systemd|detached overrides the detection (tests run
  * systemd mode against a stand-in systemctl where systemd is not PID 1). */
+#include "daemon.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -187,8 +188,17 @@ bool tap_service_start(tap_session *s, const char *flow, uint16_t port, bool reb
     }
     for (int waited = 0; waited < SERVICE_START_WAIT_MS; waited += 50) {
         if (tap_port_answers(port)) {
+            /* The run file tells `tapflow-replica status NAME` the port. */
+            long pid = 0;
+            tap_service_running(s->home, flow, &pid, NULL);
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            tfr_run_file rf = {.pid = pid,
+                               .status_port = port,
+                               .started_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000};
             /* Later restarts resume from the new checkpoint. */
-            return !rebuild || write_env_file(s->home, flow, port, false, err);
+            return tfr_run_file_write(s->home, flow, &rf, err) &&
+                   (!rebuild || write_env_file(s->home, flow, port, false, err));
         }
         /* Exited: "auto-restart" (waiting to try again), "failed" or "dead". */
         char sub_state[64];
@@ -236,6 +246,9 @@ bool tap_service_stop(const char *home, const char *flow, bool *was_running, tf_
     if (systemctl("stop", unit, NULL, 0) != 0)
         return tf_error_set(err, TF_ERR_IO, 0, "flow %.100s: systemctl stop %s failed", flow, unit),
                false;
+    char *run_file = tfr_run_file_path(home, flow);
+    unlink(run_file);
+    bson_free(run_file);
     return true;
 }
 

@@ -199,13 +199,15 @@ bool tap_service_mode(const char *home);
 bool tap_service_running(const char *home, const char *flow, long *pid, uint16_t *port);
 /* Writes HOME/run/NAME.env (port; --resnapshot when rebuild, until the
  * daemon answers) and starts the unit; waits until the status endpoint
- * answers. The flow file is written by the caller. */
+ * answers, then writes the run file (its port, for tapflow-replica status).
+ * The flow file is written by the caller. */
 bool tap_service_start(tap_session *s, const char *flow, uint16_t port, bool rebuild,
                        tf_error *err);
 /* Whether the unit of a flow that does not run ended with an error: waiting
  * to restart, or given up ("failed"); why says which. */
 bool tap_service_ended_badly(const char *flow, char *why, size_t cap);
-/* systemctl stop (SIGTERM: the daemon writes its checkpoint first). */
+/* systemctl stop (SIGTERM: the daemon writes its checkpoint first); the
+ * run file is removed. */
 bool tap_service_stop(const char *home, const char *flow, bool *was_running, tf_error *err);
 /* `logs NAME` from the unit's journal (journalctl), same filters. */
 bool tap_service_logs(const char *flow, const tap_logs_options *opts, tf_error *err);

@@ -869,6 +869,21 @@ static bool take_count(void *arg, const tf_sync_column *columns, size_t column_c
     return true;
 }
 
+/* COUNT(*) counts every root row, but a flow with a root filter keeps
+ * only the rows it passes, with tapflow's comparisons (the server's
+ * collation may disagree): no count of the source is then the number of
+ * documents. */
+static bool counts_comparable(const tf_flow_spec *spec, tf_error *err)
+{
+    if (!spec->shape.filter)
+        return true;
+    tf_error_set(err, TF_ERR_CONFIG, 0,
+                 "flow %.100s filters its root rows (%.150s:%u): --counts would compare every "
+                 "row of %.100s with the documents; use verify without --counts, or --sample N",
+                 spec->name, spec->file, spec->shape.filter_pos.line, spec->source_table);
+    return false;
+}
+
 static int verify_counts(verifier *v, int64_t deadline, int64_t t0)
 {
     tf_error err = {0};
@@ -1121,8 +1136,10 @@ int tfr_verify_command(int argc, char **argv)
         return 2;
     }
     if (!tfr_config_resolve_passwords(&cfg, &err) ||
-        tf_flow_parse_file(flow_file, &spec, &err) != TF_OK) {
+        tf_flow_parse_file(flow_file, &spec, &err) != TF_OK ||
+        (mode == MODE_COUNTS && !counts_comparable(spec, &err))) {
         fprintf(stderr, "tapflow-replica verify: %s\n", err.message);
+        tf_flow_spec_destroy(spec);
         tfr_config_cleanup(&cfg);
         return 2;
     }
