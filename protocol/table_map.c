@@ -83,10 +83,13 @@ typedef struct owned_map {
 
 /* Which columns the SIGNEDNESS and charset fields count. The two server
  * families differ: MariaDB's writer counts GEOMETRY (a BLOB underneath)
- * among character columns and only true number types as numeric; MySQL
- * counts YEAR and old DECIMAL as numeric and, from 9.0, VECTOR as
- * character (seen in vector.binlog). Types are the real types, so
- * ENUM/SET written as STRING are never character columns here. */
+ * among character columns; MySQL counts old DECIMAL as numeric and, from
+ * 9.0, VECTOR as character (seen in vector.binlog). Both count YEAR as
+ * numeric (MariaDB 10.11 writes its bit, always set: a YEAR column before
+ * a BIGINT and a BIGINT UNSIGNED shifted their bits, seen on a real
+ * server; mariadb-binlog --print-table-metadata shows the same shift).
+ * Types are the real types, so ENUM/SET written as STRING are never
+ * character columns here. */
 static bool is_numeric(uint8_t t, tf_flavour flavour)
 {
     switch (t) {
@@ -97,9 +100,9 @@ static bool is_numeric(uint8_t t, tf_flavour flavour)
     case TF_TYPE_LONGLONG:
     case TF_TYPE_NEWDECIMAL:
     case TF_TYPE_FLOAT:
-    case TF_TYPE_DOUBLE: return true;
-    case TF_TYPE_DECIMAL:
-    case TF_TYPE_YEAR: return flavour != TF_FLAVOUR_MARIADB;
+    case TF_TYPE_DOUBLE:
+    case TF_TYPE_YEAR: return true;
+    case TF_TYPE_DECIMAL: return flavour != TF_FLAVOUR_MARIADB;
     default: return false;
     }
 }

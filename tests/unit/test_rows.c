@@ -398,10 +398,48 @@ static void test_transaction_payload_inner_events(void **state)
     unload(&l);
 }
 
+/* MariaDB counts YEAR among the numeric columns of TABLE_MAP's SIGNEDNESS
+ * field (and not BIT): each BIGINT after the YEAR keeps its own sign
+ * (tests/vectors/mariadb-10.11-year-signedness.txt). */
+static void test_year_counts_in_mariadb_signedness(void **state)
+{
+    (void)state;
+    loaded l;
+    load(&l, TF_VECTORS_DIR "/mariadb-10.11-year-signedness.000004");
+    tf_event ev;
+    seek(&l, 670, &ev);
+    const tf_table_map *map;
+    tf_error err = {0};
+    assert_int_equal(tf_table_maps_find(l.maps, &ev, &map, &err), TF_OK);
+    assert_int_equal(map->column_count, 11);
+    static const bool is_unsigned[11] = {false, true,  false, true,  false, false,
+                                         true,  false, false, false, true};
+    for (size_t i = 0; i < 11; i++)
+        if (i != 1 && i != 4 && i != 7 && i != 8) /* YEAR, BIT, GEOMETRY, VARCHAR */
+            assert_int_equal(map->columns[i].is_unsigned, is_unsigned[i]);
+    tf_rows_cursor cur;
+    assert_int_equal(tf_rows_begin(&cur, &ev, map, &err), TF_OK);
+    tf_value after[11];
+    assert_int_equal(tf_rows_next(&cur, NULL, after, &err), TF_OK);
+    assert_int_equal(after[1].kind, TF_VAL_YEAR);
+    assert_int_equal(after[1].i, 2020);
+    static const size_t signed_cols[3] = {2, 5, 9}, unsigned_cols[3] = {3, 6, 10};
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(after[signed_cols[k]].kind, TF_VAL_INT);
+        assert_int_equal(after[signed_cols[k]].i, -1);
+        assert_int_equal(after[unsigned_cols[k]].kind, TF_VAL_UINT);
+        assert_true(after[unsigned_cols[k]].u == UINT64_MAX);
+    }
+    assert_false(tf_rows_has_next(&cur));
+    tf_rows_cleanup(&cur);
+    unload(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_rows_v1_two_rows),
+        cmocka_unit_test(test_year_counts_in_mariadb_signedness),
         cmocka_unit_test(test_update_rows_v1_before_and_after),
         cmocka_unit_test(test_delete_rows_v1_before_only),
         cmocka_unit_test(test_minimal_row_image_is_reported),
