@@ -10,6 +10,7 @@
  * runs tapflow-replica on that flow's file (/proc/PID/cmdline), so a stale
  * file after a reboot never gets an unrelated process signalled. */
 #include "daemon.h"
+#include "status_client.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
@@ -17,7 +18,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,58 +553,13 @@ bool tap_daemon_stop(const char *home, const char *flow, bool *was_running, tf_e
 
 /* ---- the status endpoint ---- */
 
-/* The largest /status answer read (the per-table stats grow with the flow's
- * tables; a few KiB in practice). */
-#define STATUS_MAX_BYTES (4u << 20)
-
-/* GET /status from 127.0.0.1:port: its body (bson_free), NULL on failure. */
-static char *http_get_status(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return NULL;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    char req[128];
-    int n =
-        snprintf(req, sizeof req,
-                 "GET /status HTTP/1.0\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n", port);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 || write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return NULL;
-    }
-    bson_string_t *resp = bson_string_new(NULL);
-    char buf[16384];
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 5000) <= 0)
-            break;
-        ssize_t r = read(fd, buf, sizeof buf - 1);
-        if (r <= 0)
-            break;
-        buf[r] = '\0';
-        bson_string_append(resp, buf);
-        if (resp->len >= STATUS_MAX_BYTES)
-            break;
-    }
-    close(fd);
-    char *out = bson_string_free(resp, false);
-    char *body = strstr(out, "\r\n\r\n");
-    if (strncmp(out, "HTTP/1.", 7) != 0 || strncmp(out + 8, " 200", 4) != 0 || !body) {
-        bson_free(out);
-        return NULL;
-    }
-    memmove(out, body + 4, strlen(body + 4) + 1);
-    return out;
-}
-
 bool tap_daemon_status_body(const char *home, const char *flow, char **body)
 {
     *body = NULL;
     uint16_t port = 0;
     if (!tap_daemon_running(home, flow, NULL, &port))
         return false;
-    *body = http_get_status(port);
+    *body = tfr_status_get("127.0.0.1", port, NULL, 0);
     return true;
 }
 

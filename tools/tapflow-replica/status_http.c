@@ -20,14 +20,13 @@
  * publishes the status (tfr_status_server_publish) from its loop every few
  * ms, and the endpoint serves the last one published. */
 #include "daemon.h"
+#include "status_client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -321,77 +320,14 @@ void tfr_status_server_free(tfr_status_server *s)
     bson_free(s);
 }
 
-/* ---- the client: a blocking GET, bounded by a timeout ---- */
+/* ---- the client (status_client.c does the GET) ---- */
 
-static int http_get(const char *host, uint16_t port, char *out, size_t cap, char *why,
-                    size_t why_cap)
+/* The guide's line from a /status answer's body. */
+static int print_status(const char *flow, const char *host, uint16_t port, const char *body)
 {
-    char port_text[8];
-    snprintf(port_text, sizeof port_text, "%u", port);
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, port_text, &hints, &res);
-    if (rc != 0) {
-        snprintf(why, why_cap, "cannot resolve %s: %s", host, gai_strerror(rc));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        snprintf(why, why_cap, "nothing listens on %s:%u (%s)", host, port, strerror(errno));
-        return -1;
-    }
-    char req[256];
-    int n =
-        snprintf(req, sizeof req,
-                 "GET /status HTTP/1.0\r\nHost: %s:%u\r\nConnection: close\r\n\r\n", host, port);
-    if (write(fd, req, (size_t)n) != n) {
-        snprintf(why, why_cap, "sending to %s:%u: %s", host, port, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    size_t len = 0;
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 5000) <= 0) {
-            snprintf(why, why_cap, "%s:%u did not answer within 5 s", host, port);
-            close(fd);
-            return -1;
-        }
-        ssize_t r = read(fd, out + len, cap - 1 - len);
-        if (r < 0) {
-            snprintf(why, why_cap, "reading from %s:%u: %s", host, port, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        if (r == 0 || len + (size_t)r >= cap - 1) {
-            len += (size_t)r;
-            break;
-        }
-        len += (size_t)r;
-    }
-    close(fd);
-    out[len] = '\0';
-    return 0;
-}
-
-/* The guide's line from a /status answer (resp: the whole HTTP response). */
-static int print_status(const char *flow, const char *host, uint16_t port, const char *resp)
-{
-    const char *body = strstr(resp, "\r\n\r\n");
     bson_t doc;
     bson_error_t error;
-    if (strncmp(resp, "HTTP/1.", 7) != 0 || strncmp(resp + 8, " 200", 4) != 0 || !body ||
-        !bson_init_from_json(&doc, body + 4, -1, &error)) {
+    if (!bson_init_from_json(&doc, body, -1, &error)) {
         fprintf(stderr, "tapflow-replica status: %s:%u did not answer a tapflow status\n", host,
                 port);
         return 1;
@@ -422,14 +358,13 @@ static int print_status(const char *flow, const char *host, uint16_t port, const
 
 int tfr_status_client(const char *flow, const char *host, uint16_t port)
 {
-    /* "stats" names every table of the flow: room for a few hundred */
-    size_t cap = 256 * 1024;
-    char *resp = bson_malloc(cap), why[300];
-    int rc = 1;
-    if (http_get(host, port, resp, cap, why, sizeof why) != 0)
+    char why[300];
+    char *body = tfr_status_get(host, port, why, sizeof why);
+    if (!body) {
         fprintf(stderr, "tapflow-replica status: %s: is the flow %s running?\n", why, flow);
-    else
-        rc = print_status(flow, host, port, resp);
-    bson_free(resp);
+        return 1;
+    }
+    int rc = print_status(flow, host, port, body);
+    bson_free(body);
     return rc;
 }
