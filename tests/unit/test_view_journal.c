@@ -8,10 +8,12 @@
  * refused with a message naming the offset. Resume: a view loaded from
  * tf_view_save chunks taken mid-stream, then fed the journal chunks of the
  * changes after them, holds exactly the rows of the view that saw every
- * change, and computes exactly the same documents. */
+ * change, and computes exactly the same documents; so does one loaded from
+ * version 1 chunks (rows saved as documents, before packed rows). */
 #include "support.h"
 
 #include "view.h"
+#include "view_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -703,7 +705,70 @@ static char *documents_of(tf_view *view, const model *m)
     return all;
 }
 
-static void resume_after(uint64_t seed, int before_save, int after_save, size_t max_chunk)
+/* The chunk as version 1 wrote it: each row's values as its document (d)
+ * instead of packed bytes, v: 1. */
+static void to_version_1(uint8_t **data, size_t *len)
+{
+    bson_t chunk, out = BSON_INITIALIZER;
+    assert_true(bson_init_static(&chunk, *data, *len));
+    bson_iter_t it, cols;
+    assert_true(bson_iter_init_find(&it, &chunk, "columns") && bson_iter_recurse(&it, &cols));
+    tf_column columns[64];
+    size_t n = 0;
+    while (bson_iter_next(&cols)) {
+        bson_iter_t col;
+        assert_true(bson_iter_recurse(&cols, &col) && bson_iter_find(&col, "n"));
+        uint32_t name_len;
+        memset(&columns[n], 0, sizeof columns[n]);
+        columns[n].name.ptr = bson_iter_utf8(&col, &name_len);
+        columns[n++].name.len = name_len;
+    }
+    bson_iter_init(&it, &chunk);
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (strcmp(key, "v") == 0) {
+            BSON_APPEND_INT32(&out, "v", 1);
+        } else if (strcmp(key, "rows") == 0) {
+            bson_t rows_out, row_out;
+            bson_iter_t rows;
+            assert_true(bson_iter_recurse(&it, &rows));
+            bson_append_array_begin(&out, "rows", -1, &rows_out);
+            while (bson_iter_next(&rows)) {
+                bson_iter_t field;
+                assert_true(bson_iter_recurse(&rows, &field));
+                bson_append_document_begin(&rows_out, bson_iter_key(&rows), -1, &row_out);
+                while (bson_iter_next(&field)) {
+                    if (strcmp(bson_iter_key(&field), "d") != 0) {
+                        bson_append_iter(&row_out, NULL, 0, &field);
+                        continue;
+                    }
+                    uint32_t packed_len;
+                    const uint8_t *packed;
+                    bson_iter_binary(&field, NULL, &packed_len, &packed);
+                    view_buf doc = {0};
+                    view_unpack_doc(&doc, packed, packed_len, columns, n);
+                    bson_t d;
+                    assert_true(bson_init_static(&d, doc.ptr, doc.len));
+                    bson_append_document(&row_out, "d", 1, &d);
+                    view_buf_cleanup(&doc);
+                }
+                bson_append_document_end(&rows_out, &row_out);
+            }
+            bson_append_array_end(&out, &rows_out);
+        } else {
+            bson_append_iter(&out, NULL, 0, &it);
+        }
+    }
+    free(*data);
+    *len = out.len;
+    *data = malloc(out.len);
+    memcpy(*data, bson_get_data(&out), out.len);
+    bson_destroy(&out);
+}
+
+/* version_1: the base is loaded as an earlier release saved it. */
+static void resume_after(uint64_t seed, int before_save, int after_save, size_t max_chunk,
+                         bool version_1)
 {
     tf_error err = {0};
     tf_flow_spec *spec;
@@ -722,8 +787,11 @@ static void resume_after(uint64_t seed, int before_save, int after_save, size_t 
     chunk_list base = {0};
     if (tf_view_save(live, max_chunk, collect_chunk, &base, &err) != TF_OK)
         fail_msg("%s", err.message);
-    for (size_t i = 0; i < base.count; i++)
+    for (size_t i = 0; i < base.count; i++) {
         assert_true(base.len[i] < max_chunk);
+        if (version_1)
+            to_version_1(&base.data[i], &base.len[i]);
+    }
     tf_view_journal_clear(journal);
     /* Deltas: the journal saved every few changes, as checkpoints do. */
     chunk_list deltas = {0};
@@ -792,20 +860,28 @@ static void resume_after(uint64_t seed, int before_save, int after_save, size_t 
 static void test_resume_from_base_and_deltas_equals_live_view(void **state)
 {
     (void)state;
-    resume_after(0x9e3779b97f4a7c15ull, 400, 600, 1 << 20);
+    resume_after(0x9e3779b97f4a7c15ull, 400, 600, 1 << 20, false);
+}
+
+/* A state saved by the release before packed rows (rows as documents)
+ * loads into the same view. */
+static void test_resume_from_version_1_base(void **state)
+{
+    (void)state;
+    resume_after(0x2545f4914f6cdd1dull, 300, 300, 1 << 20, true);
 }
 
 static void test_resume_with_small_chunks(void **state)
 {
     (void)state;
     /* Base and deltas cut into many chunks of a few rows each. */
-    resume_after(42, 300, 300, 4096);
+    resume_after(42, 300, 300, 4096, false);
 }
 
 static void test_resume_from_empty_base(void **state)
 {
     (void)state;
-    resume_after(7, 0, 500, 1 << 20);
+    resume_after(7, 0, 500, 1 << 20, false);
 }
 
 static void test_apply_refuses_foreign_changes(void **state)
@@ -847,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_malformed_chunks_name_what_and_where),
         cmocka_unit_test(test_resume_from_base_and_deltas_equals_live_view),
         cmocka_unit_test(test_resume_with_small_chunks),
+        cmocka_unit_test(test_resume_from_version_1_base),
         cmocka_unit_test(test_resume_from_empty_base),
         cmocka_unit_test(test_apply_refuses_foreign_changes),
     };
