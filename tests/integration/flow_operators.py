@@ -88,19 +88,19 @@ def tap(tmp, *args, stdin=None):
                           timeout=120)
 
 
-def docs(collection):
-    out = lib.mongo_eval(DB, "print(EJSON.stringify(db.%s.find({}, {_id: 0}).sort({order_id: 1})"
-                             ".toArray(), {relaxed: true}))" % collection)
-    return {d["order_id"]: d for d in json.loads(out)}
+def docs(collection, key="order_id"):
+    out = lib.mongo_eval(DB, "print(EJSON.stringify(db.%s.find({}, {_id: 0}).sort({%s: 1})"
+                             ".toArray(), {relaxed: true}))" % (collection, key))
+    return {d[key]: d for d in json.loads(out)}
 
 
-def wait_docs(collection, want, timeout=30):
-    """Until the collection's documents, by order_id, pass want(docs)."""
+def wait_docs(collection, want, timeout=30, key="order_id"):
+    """Until the collection's documents, by key, pass want(docs)."""
     end = time.time() + timeout
     got = None
     while time.time() < end:
         try:
-            got = docs(collection)
+            got = docs(collection, key)
             if want(got):
                 return True, got
         except (RuntimeError, ValueError) as e:
@@ -242,6 +242,7 @@ def types_flow():
     return ('types = Flow("Ops_Types")\n'
             'types.read_from("MySQL_ECommerce.ops_types")\n'
             "types.filter(%s)\n" % json.dumps(TYPES_FILTER) +
+            'types.include("kind", "tags")\n' +
             "types.add_fields(%s)\n" % json.dumps(fields) +
             'types.write_to("MongoDB_ECommerce.opsTypes")\ntypes.start()\n')
 
@@ -299,6 +300,11 @@ def types_part(tmp):
     r = tap(tmp, "-f", script)
     check(r.returncode == 0, "types: a flow with a filter and computed fields over every column "
                              "type starts", r.stdout + r.stderr)
+    shown = ({"id", "kind", "tags"} | {"c%d" % i for i in range(len(TYPES_CONDITIONS))} |
+             {n for n, _, _ in TYPES_VALUES})
+    ok, got = wait_docs("opsTypes", lambda d: len(d) > 0 and all(set(x) == shown
+                                                                for x in d.values()), key="id")
+    check(ok, "types: include keeps the key, the named columns and the computed fields", got)
     for round_ in range(4):
         want = types_expected()
         end = time.time() + 30
@@ -330,7 +336,8 @@ SDK_FLOW = """
 f = Flow("Ops_SDK")
 f.read_from("MySQL_ECommerce.ecom_orders")
 f.filter("order_status IN ('shipped', 'delivered') AND order_id NOT LIKE 'O1%'")
-f.include("order_status", "customer_id")
+f.include("order_status", "customer_id", "order_approved_at")
+f.exclude("order_approved_at").rename_fields({"order_status": "state"})
 f.add_fields([["items", "Long", "0 - 1"]])
 f.lookup("MySQL_ECommerce.ecom_customers", path="customer", type="object",
          relation=[["customer_id", "customer_id"]], filter="customer_city LIKE 'sao%'",
@@ -349,15 +356,16 @@ def sdk(tmp, code):
 
 def sdk_part(tmp):
     r = sdk(tmp, SDK_FLOW)
-    check(r.returncode == 0 and "Flow updated: filter added" in r.stdout and
-          "Flow updated: fields included" in r.stdout, "SDK: the operators, saved and started",
+    check(r.returncode == 0 and all("Flow updated: %s" % w in r.stdout for w in (
+          "filter added", "fields included", "fields excluded", "fields renamed", "fields added")),
+          "SDK: the operators, saved and started",
           r.stdout + r.stderr)
     ok, out = wait_running(tmp, "Ops_SDK")
     check(ok, "SDK: the flow runs", out)
     # Now: O2 delivered (C1, now MG 'sao paulo'), O3 shipped (C2 'rio de janeiro'), O4
     # shipped (C1); O1 canceled.
     ok, got = wait_docs("opsSDK", lambda d: sorted(d) == ["O2", "O3", "O4"] and
-                        set(d["O2"]) == {"order_id", "order_status", "customer_id", "customer",
+                        set(d["O2"]) == {"order_id", "state", "customer_id", "customer",
                                          "items"} and d["O2"]["items"] == -1 and
                         d["O2"]["customer"] == {"city": "sao paulo"} and "customer" not in d["O3"])
     check(ok, "SDK: the documents follow the filters, include and the lookup's options", got)

@@ -1016,9 +1016,9 @@ static void test_random_changes_large_batches(void **state)
 static void test_operators_random_changes(void **state)
 {
     (void)state;
-    run_flow(flow_operators_text, keep_operators, 0x51A7E5EEDull, 4000, 1);
-    for (uint64_t seed = 1; seed <= 3; seed++)
-        run_flow(flow_operators_text, keep_operators, seed * 0x9E3779B97F4A7C15ull, 5000, 40);
+    run_flow(flow_operators_text, keep_operators, 0x51A7E5EEDull, 3000, 1);
+    for (uint64_t seed = 1; seed <= 2; seed++)
+        run_flow(flow_operators_text, keep_operators, seed * 0x9E3779B97F4A7C15ull, 4000, 40);
 }
 
 int main(void)

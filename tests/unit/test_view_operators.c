@@ -313,10 +313,10 @@ static void test_computed_fields_follow_their_row(void **state)
         tf_error err = {0};
         tf_view *view = view_of(flow_computed, &spec, &err);
         assert_int_equal(finish(view, &err), TF_OK);
-        assert_int_equal(tf_view_set_fanout(view, mode ? TF_VIEW_FANOUT_ARRAY_FILTERS
-                                                       : TF_VIEW_FANOUT_RECOMPUTE,
-                                            &err),
-                         TF_OK);
+        assert_int_equal(
+            tf_view_set_fanout(view, mode ? TF_VIEW_FANOUT_ARRAY_FILTERS : TF_VIEW_FANOUT_RECOMPUTE,
+                               &err),
+            TF_OK);
         tf_value a[4], b[4];
         order(a, 1, 10, "shipped", 9);
         assert_int_equal(tf_view_apply(view, "orders", TF_VIEW_INSERT, NULL, a, &err), TF_OK);
