@@ -279,7 +279,14 @@ bool tf_sink_state_read_all(tf_sink *sink, int64_t generation, tf_sink_state_chu
     bson_t filter = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&filter, "flow", sink->flow);
     BSON_APPEND_INT64(&filter, "gen", generation);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(sink->state, &filter, NULL, NULL);
+    /* Two chunks (at most 32 MiB) per batch: FerretDB answers a find with
+     * every document in its first batch, and a reply over the driver's
+     * 48 MB message limit failed the resume of any state past it (1M
+     * orders: 424 MB). */
+    bson_t opts = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&opts, "batchSize", 2);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(sink->state, &filter, &opts, NULL);
+    bson_destroy(&opts);
     const bson_t *doc = NULL;
     bool ok = true;
     while (ok && mongoc_cursor_next(cursor, &doc)) {

@@ -148,6 +148,56 @@ static void test_generation_chunks_write_read_remove(void **state)
     tf_sink_destroy(sink);
 }
 
+typedef struct big_seen {
+    size_t count, bytes;
+    bool intact;
+} big_seen;
+
+static bool note_big(const char *chunk, const uint8_t *data, size_t len, void *arg, tf_error *err)
+{
+    (void)err;
+    big_seen *s = arg;
+    /* Each chunk's bytes are its index, then a pattern seeded by it. */
+    unsigned index = (unsigned)(chunk[strlen(chunk) - 1] - '0');
+    bool intact = len > 0 && data[0] == index;
+    for (size_t i = 1; intact && i < len; i += 4093)
+        intact = data[i] == (uint8_t)(i * 31 + index);
+    s->intact = s->intact && intact;
+    s->count++;
+    s->bytes += len;
+    return true;
+}
+
+/* A state larger than one server reply may be (48 MB): five chunks near
+ * the chunk limit are all read back, whole. FerretDB answers a find with
+ * every document in one batch unless told a batch size. */
+static void test_state_past_one_reply_reads_back(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(&fx->live);
+    tf_sink *sink = open_sink(fx, "flow_big");
+    tf_error err = {0};
+    size_t len = TF_STATE_CHUNK_MAX - 1024;
+    uint8_t *data = malloc(len);
+    assert_non_null(data);
+    for (unsigned c = 0; c < 5; c++) {
+        data[0] = (uint8_t)c;
+        for (size_t i = 1; i < len; i++)
+            data[i] = (uint8_t)(i * 31 + c);
+        char name[16];
+        snprintf(name, sizeof name, "base.%u", c);
+        assert_true(tf_sink_state_write(sink, 1, name, data, len, &err));
+    }
+    free(data);
+    big_seen s = {.intact = true};
+    if (!tf_sink_state_read_all(sink, 1, note_big, &s, &err))
+        fail_msg("%s", err.message);
+    assert_int_equal(s.count, 5);
+    assert_true(s.bytes == 5 * len);
+    assert_true(s.intact);
+    tf_sink_destroy(sink);
+}
+
 static void test_reset_removes_checkpoint_state_and_documents(void **state)
 {
     fixture *fx = *state;
@@ -201,6 +251,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generation_chunks_write_read_remove),
+        cmocka_unit_test(test_state_past_one_reply_reads_back),
         cmocka_unit_test(test_reset_removes_checkpoint_state_and_documents),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
