@@ -127,13 +127,13 @@ static void step_sql(tf_snapshot *s)
         break;
     case STEP_COLUMNS:
         sql_buf_str(b, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE, "
-                  "c.NUMERIC_PRECISION, c.NUMERIC_SCALE, c.DATETIME_PRECISION, "
-                  "c.CHARACTER_OCTET_LENGTH, c.CHARACTER_SET_NAME, co.ID, t.ENGINE "
-                  "FROM information_schema.COLUMNS c "
-                  "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA "
-                  "AND t.TABLE_NAME = c.TABLE_NAME "
-                  "LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = "
-                  "c.COLLATION_NAME");
+                       "c.NUMERIC_PRECISION, c.NUMERIC_SCALE, c.DATETIME_PRECISION, "
+                       "c.CHARACTER_OCTET_LENGTH, c.CHARACTER_SET_NAME, co.ID, t.ENGINE "
+                       "FROM information_schema.COLUMNS c "
+                       "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA "
+                       "AND t.TABLE_NAME = c.TABLE_NAME "
+                       "LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = "
+                       "c.COLLATION_NAME");
         where_table(b, "c", t);
         sql_buf_str(b, " ORDER BY c.ORDINAL_POSITION");
         break;
@@ -156,7 +156,8 @@ static void step_sql(tf_snapshot *s)
         if (s->mariadb)
             sql_buf_str(b, "SHOW STATUS LIKE 'binlog_snapshot_%'");
         else
-            sql_buf_str(b, s->mysql_binary_log_status ? "SHOW BINARY LOG STATUS" : "SHOW MASTER STATUS");
+            sql_buf_str(b, s->mysql_binary_log_status ? "SHOW BINARY LOG STATUS"
+                                                      : "SHOW MASTER STATUS");
         break;
     case STEP_GTID_POS:
         if (s->mariadb && !s->opt.no_position) {
@@ -218,7 +219,7 @@ static bool step_result(tf_snapshot *s)
         }
         if (s->file == NULL || s->file[0] == '\0') {
             snap_fail(s, "the server reports no binlog position (%s): is binary logging on?",
-                 s->mariadb ? "binlog_snapshot_file" : "SHOW MASTER STATUS");
+                      s->mariadb ? "binlog_snapshot_file" : "SHOW MASTER STATUS");
             return false;
         }
         return true;
@@ -226,9 +227,9 @@ static bool step_result(tf_snapshot *s)
         const char *gtid = tf_query_cell(q, 0, 0);
         if (gtid == NULL) {
             snap_fail(s,
-                 "BINLOG_GTID_POS('%s', %" PRIu64 ") is NULL: the server cannot give the GTID "
-                 "position of its snapshot",
-                 s->file, s->pos);
+                      "BINLOG_GTID_POS('%s', %" PRIu64 ") is NULL: the server cannot give the GTID "
+                      "position of its snapshot",
+                      s->file, s->pos);
             return false;
         }
         s->gtid = strdup(gtid);
@@ -514,8 +515,7 @@ bool tf_snapshot_start(tf_snapshot *s, tf_error *err)
         tf_error_set(err, TF_ERR_CONFIG, 0, "snapshot: already started");
         return false;
     }
-    s->conn =
-        tf_conn_dial(&s->dialer, &s->opt.conn, &handlers, s);
+    s->conn = tf_conn_dial(&s->dialer, &s->opt.conn, &handlers, s);
     if (s->conn == NULL) {
         tf_error_set(err, TF_ERR_IO, 0, "out of memory");
         return false;

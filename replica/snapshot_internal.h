@@ -96,12 +96,12 @@ struct tf_snapshot {
     tf_value *values;
     size_t cells_cap;
     uint64_t chunk_seen;
-    uint64_t chunk_limit; /* the chunk's LIMIT (range mode) */
-    bool final_chunk;     /* its LIMIT is what max_rows leaves, plus one */
-    bool cut;             /* that one more row came: max_rows cut the read */
-    bool exhausted;       /* the table ended before max_rows did */
-    tf_value *last_key;   /* key_count values of the last row (or start_after) */
-    sql_buf last_key_bytes;  /* their string bytes, back to back */
+    uint64_t chunk_limit;   /* the chunk's LIMIT (range mode) */
+    bool final_chunk;       /* its LIMIT is what max_rows leaves, plus one */
+    bool cut;               /* that one more row came: max_rows cut the read */
+    bool exhausted;         /* the table ended before max_rows did */
+    tf_value *last_key;     /* key_count values of the last row (or start_after) */
+    sql_buf last_key_bytes; /* their string bytes, back to back */
     bool has_last_key;
     size_t next_key; /* key mode: the first key of the next chunk */
     sql_buf sql;

@@ -108,7 +108,8 @@ static bool keyset_where(tf_snapshot *s, const snap_table *t, sql_buf *b)
 /* Key mode: "WHERE k IN (v1, v2)" or "WHERE (k1, k2) IN ((a, b), (c, d))"
  * for keys [first, end) of key_rows (both servers read it as index ranges;
  * a key that matches nothing costs one index probe). */
-static bool key_rows_where(tf_snapshot *s, const snap_table *t, sql_buf *b, size_t first, size_t end)
+static bool key_rows_where(tf_snapshot *s, const snap_table *t, sql_buf *b, size_t first,
+                           size_t end)
 {
     bool row = t->key_count > 1;
     sql_buf_str(b, " WHERE ");
@@ -289,8 +290,9 @@ void snap_rows_packet(tf_snapshot *s, const uint8_t *payload, size_t len)
         return;
     case TF_RS_ITEM_COLUMN_COUNT:
         if (item.column_count != t->column_count) {
-            snap_fail(s, "%s.%s: the chunk has %" PRIu64 " columns, the table %zu (was it altered?)",
-                 t->schema, t->name, item.column_count, t->column_count);
+            snap_fail(s,
+                      "%s.%s: the chunk has %" PRIu64 " columns, the table %zu (was it altered?)",
+                      t->schema, t->name, item.column_count, t->column_count);
             return;
         }
         if (!ensure_row_arrays(s, t->column_count)) {

@@ -100,7 +100,7 @@ static bool describe_column(tf_snapshot *s, snap_table *t, size_t row, size_t i)
     const char *charset_name = tf_query_cell(q, row, 8);
     if (name == NULL || type == NULL || column_type == NULL) {
         snap_fail(s, "information_schema.COLUMNS of %s.%s has an empty name or type", t->schema,
-             t->name);
+                  t->name);
         return false;
     }
     char *name_copy = strdup(name);
@@ -201,9 +201,9 @@ static bool describe_column(tf_snapshot *s, snap_table *t, size_t row, size_t i)
         t->charset_names[i] = NULL;
     } else {
         snap_fail(s,
-             "column %s.%s.%s has type %s, which the snapshot does not read (it cannot "
-             "give the values the binlog gives)",
-             t->schema, t->name, name, column_type);
+                  "column %s.%s.%s has type %s, which the snapshot does not read (it cannot "
+                  "give the values the binlog gives)",
+                  t->schema, t->name, name, column_type);
         return false;
     }
     /* TABLE_MAP gives binary strings charset 63 and no charset to numbers,
@@ -226,16 +226,17 @@ bool snap_columns_result(tf_snapshot *s)
     const tf_query *q = &s->query;
     size_t n = q->result.rows;
     if (n == 0) {
-        snap_fail(s, "table %s.%s does not exist (or this user may not see it)", t->schema, t->name);
+        snap_fail(s, "table %s.%s does not exist (or this user may not see it)", t->schema,
+                  t->name);
         return false;
     }
     const char *engine = tf_query_cell(q, 0, 10);
     if (engine == NULL ||
         !(strcasecmp(engine, "InnoDB") == 0 || strcasecmp(engine, "RocksDB") == 0)) {
         snap_fail(s,
-             "table %s.%s uses ENGINE=%s: a consistent snapshot needs a transactional engine "
-             "(InnoDB); ALTER TABLE ... ENGINE=InnoDB or leave it out of the flow",
-             t->schema, t->name, engine ? engine : "(a view?)");
+                  "table %s.%s uses ENGINE=%s: a consistent snapshot needs a transactional engine "
+                  "(InnoDB); ALTER TABLE ... ENGINE=InnoDB or leave it out of the flow",
+                  t->schema, t->name, engine ? engine : "(a view?)");
         return false;
     }
     t->columns = calloc(n, sizeof *t->columns);
@@ -290,16 +291,16 @@ static bool resync_keys_fit(tf_snapshot *s, const snap_table *t)
 {
     if (s->opt.start_after != NULL && s->opt.start_after_count != t->key_count) {
         snap_fail(s,
-             "start_after has %zu values but the primary key of %s.%s has %zu columns (give "
-             "the key columns' values in key order, as on_row delivered them)",
-             s->opt.start_after_count, t->schema, t->name, t->key_count);
+                  "start_after has %zu values but the primary key of %s.%s has %zu columns (give "
+                  "the key columns' values in key order, as on_row delivered them)",
+                  s->opt.start_after_count, t->schema, t->name, t->key_count);
         return false;
     }
     for (size_t k = 0; s->opt.start_after != NULL && k < t->key_count; k++) {
         const tf_column *col = &t->columns[t->key[k]];
         if (!kind_fits(col, s->opt.start_after[k].kind)) {
             snap_fail(s, "start_after value %zu is not a value of %s.%s's key column %s (%s)", k,
-                 t->schema, t->name, col->name.ptr, tf_column_type_name(col->type));
+                      t->schema, t->name, col->name.ptr, tf_column_type_name(col->type));
             return false;
         }
     }
@@ -307,8 +308,9 @@ static bool resync_keys_fit(tf_snapshot *s, const snap_table *t)
         for (size_t k = 0; k < t->key_count; k++) {
             const tf_column *col = &t->columns[t->key[k]];
             if (!kind_fits(col, s->opt.key_rows[r * t->key_count + k].kind)) {
-                snap_fail(s, "key_rows key %zu: value %zu is not a value of %s.%s's key column %s (%s)",
-                     r, k, t->schema, t->name, col->name.ptr, tf_column_type_name(col->type));
+                snap_fail(
+                    s, "key_rows key %zu: value %zu is not a value of %s.%s's key column %s (%s)",
+                    r, k, t->schema, t->name, col->name.ptr, tf_column_type_name(col->type));
                 return false;
             }
         }
@@ -324,9 +326,9 @@ bool snap_key_result(tf_snapshot *s)
     size_t n = q->result.rows;
     if (n == 0) {
         snap_fail(s,
-             "table %s.%s has no primary key: the snapshot reads in key order and the view "
-             "addresses rows by key; add a PRIMARY KEY",
-             t->schema, t->name);
+                  "table %s.%s has no primary key: the snapshot reads in key order and the view "
+                  "addresses rows by key; add a PRIMARY KEY",
+                  t->schema, t->name);
         return false;
     }
     if (n > MAX_KEY_PARTS) {
@@ -342,8 +344,8 @@ bool snap_key_result(tf_snapshot *s)
         while (i < t->column_count && (name == NULL || strcmp(t->columns[i].name.ptr, name) != 0))
             i++;
         if (i == t->column_count) {
-            snap_fail(s, "primary key column %s of %s.%s is not among its columns", name ? name : "?",
-                 t->schema, t->name);
+            snap_fail(s, "primary key column %s of %s.%s is not among its columns",
+                      name ? name : "?", t->schema, t->name);
             return false;
         }
         uint8_t ty = t->columns[i].type;
@@ -351,9 +353,9 @@ bool snap_key_result(tf_snapshot *s)
             ty == TF_TYPE_JSON || ty == TF_TYPE_FLOAT || ty == TF_TYPE_BLOB ||
             t->reads[i] == READ_BINARY) {
             snap_fail(s,
-                 "primary key column %s.%s.%s is %s: the snapshot cannot page through it in "
-                 "key order",
-                 t->schema, t->name, name, tf_column_type_name(ty));
+                      "primary key column %s.%s.%s is %s: the snapshot cannot page through it in "
+                      "key order",
+                      t->schema, t->name, name, tf_column_type_name(ty));
             return false;
         }
         t->columns[i].is_primary_key = true;

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 void sql_buf_reserve(sql_buf *b, size_t more)
 {
     if (b->oom || b->len + more + 1 <= b->cap)

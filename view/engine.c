@@ -584,7 +584,8 @@ static uint64_t same_slot_keys(const view_table *t, const view_row *a, const vie
     uint64_t same = 0;
     bool tail_same = true;
     for (size_t s = 0; s < t->slot_count; s++) {
-        bool eq = same_bytes(view_row_keys(a)[s].ptr, view_row_keys(a)[s].len, view_row_keys(b)[s].ptr, view_row_keys(b)[s].len);
+        bool eq = same_bytes(view_row_keys(a)[s].ptr, view_row_keys(a)[s].len,
+                             view_row_keys(b)[s].ptr, view_row_keys(b)[s].len);
         if (s < 63)
             same |= eq ? slot_bit(s) : 0;
         else
@@ -679,8 +680,8 @@ static tf_status apply_change(tf_view *view, view_table *t, tf_view_change_kind 
              * update keeping every key marks them once. */
             if (new_row) {
                 kept |= same_slot_keys(t, old, new_row);
-                marked = kept == all_slots(t) &&
-                         same_bytes(view_row_pk(old), old->pk_len, view_row_pk(new_row), new_row->pk_len);
+                marked = kept == all_slots(t) && same_bytes(view_row_pk(old), old->pk_len,
+                                                            view_row_pk(new_row), new_row->pk_len);
             }
             view_mark_row(view, t, old, 0, marked);
             if (marked) {

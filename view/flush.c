@@ -377,7 +377,8 @@ static bool positional_covered(const tf_view *view, const positional_entry *e)
 {
     if (!view->pending.count)
         return false;
-    const view_pending_root *p = view_map_get(&view->pending, view_row_pk(e->root), e->root->pk_len);
+    const view_pending_root *p =
+        view_map_get(&view->pending, view_row_pk(e->root), e->root->pk_len);
     if (!p)
         return false;
     if (p->whole)
@@ -587,7 +588,8 @@ static pending_item *sorted_entries(const view_map *m)
     pending_item *items = bson_malloc(m->count * sizeof *items);
     size_t n = 0, b = 0;
     for (view_map_entry *e = view_map_next(m, &b, NULL); e; e = view_map_next(m, &b, e))
-        items[n++] = (pending_item){.key = view_map_key(m, e), .key_len = e->key_len, .record = e->value};
+        items[n++] =
+            (pending_item){.key = view_map_key(m, e), .key_len = e->key_len, .record = e->value};
     qsort(items, n, sizeof *items, compare_items);
     return items;
 }

@@ -19,8 +19,6 @@
 #define JOURNAL_MAGIC_LEN 4
 /* MySQL allows at most 4096 columns per table. */
 #define JOURNAL_MAX_COLUMNS 4096
-/* The longest varint: 64 bits in 7-bit groups. */
-#define VARINT_MAX 10
 
 struct tf_view_journal {
     size_t table_count;
@@ -34,23 +32,6 @@ struct tf_view_journal {
 
 static void put_byte(view_buf *b, uint8_t v) { view_buf_append(b, &v, 1); }
 
-static void put_varint(view_buf *b, uint64_t v)
-{
-    uint8_t out[VARINT_MAX];
-    size_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (uint8_t)v;
-    view_buf_append(b, out, n);
-}
-
-static void put_zigzag(view_buf *b, int64_t v)
-{
-    put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-}
-
 static void put_le(view_buf *b, uint64_t v, size_t bytes)
 {
     uint8_t out[8];
@@ -61,7 +42,7 @@ static void put_le(view_buf *b, uint64_t v, size_t bytes)
 
 static void put_bytes(view_buf *b, const void *data, size_t len)
 {
-    put_varint(b, len);
+    view_buf_put_varint(b, len);
     view_buf_append(b, data, len);
 }
 
@@ -72,13 +53,13 @@ static void put_value(view_buf *b, const tf_value *v)
     case TF_VAL_NULL:
     case TF_VAL_ABSENT: break;
     case TF_VAL_INT:
-    case TF_VAL_YEAR: put_zigzag(b, v->i); break;
+    case TF_VAL_YEAR: view_buf_put_varint(b, view_zigzag(v->i)); break;
     case TF_VAL_UINT:
     case TF_VAL_ENUM:
-    case TF_VAL_SET: put_varint(b, v->u); break;
+    case TF_VAL_SET: view_buf_put_varint(b, v->u); break;
     case TF_VAL_BIT:
-        put_varint(b, v->u);
-        put_varint(b, v->bit_width);
+        view_buf_put_varint(b, v->u);
+        view_buf_put_varint(b, v->bit_width);
         break;
     case TF_VAL_FLOAT: {
         uint32_t bits;
@@ -100,19 +81,19 @@ static void put_value(view_buf *b, const tf_value *v)
     case TF_VAL_DATE:
     case TF_VAL_DATETIME:
     case TF_VAL_TIME:
-        put_zigzag(b, v->temporal.year);
+        view_buf_put_varint(b, view_zigzag(v->temporal.year));
         put_byte(b, v->temporal.month);
         put_byte(b, v->temporal.day);
-        put_varint(b, v->temporal.hour);
+        view_buf_put_varint(b, v->temporal.hour);
         put_byte(b, v->temporal.minute);
         put_byte(b, v->temporal.second);
-        put_varint(b, v->temporal.microsecond);
+        view_buf_put_varint(b, v->temporal.microsecond);
         put_byte(b, v->temporal.negative ? 1 : 0);
         put_byte(b, v->temporal.fsp);
         break;
     case TF_VAL_TIMESTAMP:
-        put_zigzag(b, v->timestamp.seconds);
-        put_varint(b, v->timestamp.microsecond);
+        view_buf_put_varint(b, view_zigzag(v->timestamp.seconds));
+        view_buf_put_varint(b, v->timestamp.microsecond);
         put_byte(b, v->timestamp.fsp);
         break;
     case TF_VAL_STRING:
@@ -126,7 +107,7 @@ static void put_value(view_buf *b, const tf_value *v)
 
 static void put_image(view_buf *b, const tf_value *values, size_t column_count)
 {
-    put_varint(b, column_count);
+    view_buf_put_varint(b, column_count);
     for (size_t i = 0; i < column_count; i++)
         put_value(b, &values[i]);
 }
@@ -160,7 +141,7 @@ void tf_view_journal_add(tf_view_journal *journal, const char *table, tf_view_ch
                          const tf_value *before, const tf_value *after, size_t column_count)
 {
     view_buf *b = &journal->records;
-    put_varint(b, table_index(journal, table));
+    view_buf_put_varint(b, table_index(journal, table));
     put_byte(b, (uint8_t)kind);
     if (kind != TF_VIEW_INSERT)
         put_image(b, before, column_count);
@@ -187,10 +168,10 @@ static void chunk_header(view_buf *chunk, const tf_view_journal *journal, size_t
 {
     chunk->len = 0;
     view_buf_append(chunk, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN);
-    put_varint(chunk, journal->table_count);
+    view_buf_put_varint(chunk, journal->table_count);
     for (size_t i = 0; i < journal->table_count; i++)
         put_bytes(chunk, journal->tables[i], strlen(journal->tables[i]));
-    put_varint(chunk, change_count);
+    view_buf_put_varint(chunk, change_count);
 }
 
 tf_status tf_view_journal_save(const tf_view_journal *journal, size_t max_chunk,
@@ -203,7 +184,8 @@ tf_status tf_view_journal_save(const tf_view_journal *journal, size_t max_chunk,
         size_t start = first ? journal->ends[first - 1] : 0;
         chunk_header(&chunk, journal, 0);
         /* The change count's varint may grow by a few bytes once known. */
-        size_t room = max_chunk > chunk.len + VARINT_MAX ? max_chunk - chunk.len - VARINT_MAX : 0;
+        size_t room =
+            max_chunk > chunk.len + VIEW_VARINT_MAX ? max_chunk - chunk.len - VIEW_VARINT_MAX : 0;
         size_t last = first;
         while (last < journal->change_count && journal->ends[last] - start <= room)
             last++;

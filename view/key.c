@@ -29,6 +29,18 @@ void view_buf_append(view_buf *b, const void *data, size_t len)
     b->len += len;
 }
 
+void view_buf_put_varint(view_buf *b, uint64_t v)
+{
+    uint8_t out[VIEW_VARINT_MAX];
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    view_buf_append(b, out, n);
+}
+
 void view_buf_cleanup(view_buf *b)
 {
     bson_free(b->ptr);

@@ -311,8 +311,9 @@ tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_
     if (!bson_init_static(&chunk, data, len) || !bson_validate(&chunk, BSON_VALIDATE_NONE, NULL))
         return bad(err, "not a BSON document");
     bson_iter_t it;
-    if (!find(&chunk, "v", BSON_TYPE_INT32, &it) || (bson_iter_int32(&it) != PERSIST_VERSION &&
-                                                     bson_iter_int32(&it) != PERSIST_VERSION_DOCUMENTS))
+    if (!find(&chunk, "v", BSON_TYPE_INT32, &it) ||
+        (bson_iter_int32(&it) != PERSIST_VERSION &&
+         bson_iter_int32(&it) != PERSIST_VERSION_DOCUMENTS))
         return bad(err, "unknown version (saved by another tapflow?): restart with --resnapshot");
     bool documents = bson_iter_int32(&it) == PERSIST_VERSION_DOCUMENTS;
     if (!find(&chunk, "table", BSON_TYPE_UTF8, &it))

@@ -48,22 +48,6 @@ static uint64_t read_u64(const uint8_t *p)
     return (uint64_t)read_u32(p) | (uint64_t)read_u32(p + 4) << 32;
 }
 
-static void put_varint(view_buf *b, uint64_t v)
-{
-    uint8_t out[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (uint8_t)v;
-    view_buf_append(b, out, n);
-}
-
-static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-
-static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
-
 /* Reads a varint at *pos (< len); false when it runs past len or over 64
  * bits. */
 static bool get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
@@ -115,12 +99,12 @@ static void pack_string(view_buf *out, const uint8_t *s, size_t len)
     uint8_t tag = (uint8_t)kind;
     view_buf_append(out, &tag, 1);
     if (kind == PACK_UTF8) {
-        put_varint(out, len);
+        view_buf_put_varint(out, len);
         view_buf_append(out, s, len);
         return;
     }
     bool upper = kind == PACK_HEX_UPPER;
-    put_varint(out, len / 2);
+    view_buf_put_varint(out, len / 2);
     uint8_t chunk[64];
     size_t n = 0;
     for (size_t i = 0; i < len; i += 2) {
@@ -137,7 +121,10 @@ static void pack_value(view_buf *out, const view_raw_element *e)
 {
     uint8_t tag;
     switch (e->type) {
-    case BSON_TYPE_NULL: tag = PACK_NULL; view_buf_append(out, &tag, 1); return;
+    case BSON_TYPE_NULL:
+        tag = PACK_NULL;
+        view_buf_append(out, &tag, 1);
+        return;
     case BSON_TYPE_UTF8: {
         /* value: int32 length with its NUL, bytes, NUL */
         size_t len = read_u32(e->value);
@@ -150,13 +137,13 @@ static void pack_value(view_buf *out, const view_raw_element *e)
     case BSON_TYPE_INT32:
         tag = PACK_INT32;
         view_buf_append(out, &tag, 1);
-        put_varint(out, zigzag((int32_t)read_u32(e->value)));
+        view_buf_put_varint(out, view_zigzag((int32_t)read_u32(e->value)));
         return;
     case BSON_TYPE_INT64:
     case BSON_TYPE_DATE_TIME:
         tag = e->type == BSON_TYPE_INT64 ? PACK_INT64 : PACK_DATE_TIME;
         view_buf_append(out, &tag, 1);
-        put_varint(out, zigzag((int64_t)read_u64(e->value)));
+        view_buf_put_varint(out, view_zigzag((int64_t)read_u64(e->value)));
         return;
     case BSON_TYPE_DOUBLE:
         tag = PACK_DOUBLE;
@@ -168,7 +155,7 @@ static void pack_value(view_buf *out, const view_raw_element *e)
         if ((high & 0xFFFFFFFFFFFFull) == 0) {
             uint8_t head[3] = {PACK_DECIMAL_SMALL, (uint8_t)(high >> 48), (uint8_t)(high >> 56)};
             view_buf_append(out, head, 3);
-            put_varint(out, low);
+            view_buf_put_varint(out, low);
         } else {
             tag = PACK_DECIMAL;
             view_buf_append(out, &tag, 1);
@@ -180,7 +167,7 @@ static void pack_value(view_buf *out, const view_raw_element *e)
     }
     uint8_t head[2] = {PACK_OTHER, e->type};
     view_buf_append(out, head, 2);
-    put_varint(out, e->value_len);
+    view_buf_put_varint(out, e->value_len);
     view_buf_append(out, e->value, e->value_len);
 }
 
@@ -305,12 +292,12 @@ static uint8_t *put_element(uint8_t *d, const packed_value *v, const char *key, 
     }
     case PACK_INT32:
         d = write_key(d, BSON_TYPE_INT32, key, key_len);
-        return write_u32(d, (uint32_t)unzigzag(v->number));
+        return write_u32(d, (uint32_t)view_unzigzag(v->number));
     case PACK_INT64:
     case PACK_DATE_TIME:
         d = write_key(d, v->tag == PACK_INT64 ? BSON_TYPE_INT64 : BSON_TYPE_DATE_TIME, key,
                       key_len);
-        return write_u64(d, (uint64_t)unzigzag(v->number));
+        return write_u64(d, (uint64_t)view_unzigzag(v->number));
     case PACK_DOUBLE:
         d = write_key(d, BSON_TYPE_DOUBLE, key, key_len);
         memcpy(d, v->body, 8);
@@ -390,7 +377,8 @@ bool view_pack_check(const uint8_t *packed, size_t len, size_t column_count)
     while (pos < len) {
         if (!next_value(packed, len, &pos, &v))
             return false;
-        if (v.tag == PACK_INT32 && (unzigzag(v.number) < INT32_MIN || unzigzag(v.number) > INT32_MAX))
+        if (v.tag == PACK_INT32 &&
+            (view_unzigzag(v.number) < INT32_MIN || view_unzigzag(v.number) > INT32_MAX))
             return false;
         if (v.tag == PACK_OTHER) {
             /* The value bytes must be a whole, valid BSON value of their type. */

@@ -23,6 +23,14 @@ typedef struct view_buf {
 void view_buf_append(view_buf *b, const void *data, size_t len);
 /* Room for len more bytes (b->len unchanged): where they go. */
 uint8_t *view_buf_reserve(view_buf *b, size_t len);
+
+/* The longest varint: 64 bits in 7-bit groups. */
+#define VIEW_VARINT_MAX 10
+/* Appends v in 7-bit groups, least significant first (LEB128). */
+void view_buf_put_varint(view_buf *b, uint64_t v);
+/* Signed integers as varints: small magnitudes stay short either way. */
+static inline uint64_t view_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t view_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 void view_buf_cleanup(view_buf *b);
 
 /* Appends an encoding of v under which equal SQL values (as the view joins
@@ -182,12 +190,12 @@ typedef struct view_row {
 } view_row;
 
 /* The parts follow the lengths: found by arithmetic, not pointers. */
-static inline uint8_t *view_row_pk(const view_row *row)
-{
-    return (uint8_t *)(uintptr_t)(row + 1);
-}
+static inline uint8_t *view_row_pk(const view_row *row) { return (uint8_t *)(uintptr_t)(row + 1); }
 
-static inline uint8_t *view_row_values(const view_row *row) { return view_row_pk(row) + row->pk_len; }
+static inline uint8_t *view_row_values(const view_row *row)
+{
+    return view_row_pk(row) + row->pk_len;
+}
 
 static inline size_t view_row_keys_offset(size_t pk_len, size_t values_len)
 {
@@ -224,8 +232,7 @@ static inline size_t view_bucket_links_offset(size_t key_len)
 
 static inline struct view_bucket **view_bucket_links(const view_bucket *b)
 {
-    return (view_bucket **)(void *)((uint8_t *)(uintptr_t)b +
-                                    view_bucket_links_offset(b->key_len));
+    return (view_bucket **)(void *)((uint8_t *)(uintptr_t)b + view_bucket_links_offset(b->key_len));
 }
 
 /* The bucket holding a key of a row that is in its table. */
@@ -359,8 +366,8 @@ typedef struct view_node {
     size_t child_count;
     size_t *children;
     view_route route;
-    unsigned field_bit; /* ROOT_FIELD: its bit in view_pending_root.fields */
-    size_t computed_count;            /* the root's add_fields (computed.c) */
+    unsigned field_bit;    /* ROOT_FIELD: its bit in view_pending_root.fields */
+    size_t computed_count; /* the root's add_fields (computed.c) */
     struct view_computed *computed;
 } view_node;
 

@@ -37,8 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (view_pack_check(p, size, n)) {
         view_unpack_doc(&doc, p, size, cols, n);
         bson_t b;
-        if (!bson_init_static(&b, doc.ptr, doc.len) || !bson_validate(&b, BSON_VALIDATE_NONE, NULL) ||
-            bson_count_keys(&b) != n || !view_pack_doc(&again, doc.ptr, doc.len, n))
+        if (!bson_init_static(&b, doc.ptr, doc.len) ||
+            !bson_validate(&b, BSON_VALIDATE_NONE, NULL) || bson_count_keys(&b) != n ||
+            !view_pack_doc(&again, doc.ptr, doc.len, n))
             abort();
         view_unpack_doc(&doc2, again.ptr, again.len, cols, n);
         if (doc2.len != doc.len || memcmp(doc2.ptr, doc.ptr, doc.len) != 0)

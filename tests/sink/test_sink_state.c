@@ -92,8 +92,7 @@ typedef struct seen {
     char names[8][32];
 } seen;
 
-static bool note_chunk(const char *chunk, const uint8_t *data, size_t len, void *arg,
-                       tf_error *err)
+static bool note_chunk(const char *chunk, const uint8_t *data, size_t len, void *arg, tf_error *err)
 {
     (void)err;
     seen *s = arg;
@@ -212,8 +211,8 @@ static void test_reset_removes_checkpoint_state_and_documents(void **state)
     assert_true(tf_sink_add(sink, &op, &err));
     assert_true(tf_sink_state_write(sink, 1, "base.0", (const uint8_t *)"x", 1, &err));
     assert_true(tf_sink_state_put(sink, "meta", (const uint8_t *)"m", 1, &err));
-    tf_checkpoint cp = {.gtid = "0-1-5", .flavour = "mariadb", .binlog_file = "b.000001",
-                        .spec_hash = "h"};
+    tf_checkpoint cp = {
+        .gtid = "0-1-5", .flavour = "mariadb", .binlog_file = "b.000001", .spec_hash = "h"};
     assert_true(tf_sink_commit(sink, &cp, &err));
     assert_true(tf_sink_commit(sink, &cp, &err));
     assert_true(tf_sink_documents_exist(sink, &exist, &err));

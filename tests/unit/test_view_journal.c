@@ -136,13 +136,19 @@ static size_t every_kind(tf_value *v)
     v[n].kind = TF_VAL_DATE;
     v[n++].temporal = (tf_temporal){.year = 0, .month = 0, .day = 0};
     v[n].kind = TF_VAL_DATETIME;
-    v[n++].temporal = (tf_temporal){.year = 9999, .month = 12, .day = 31, .hour = 23,
-                                    .minute = 59, .second = 59, .microsecond = 999999, .fsp = 6};
+    v[n++].temporal = (tf_temporal){.year = 9999,
+                                    .month = 12,
+                                    .day = 31,
+                                    .hour = 23,
+                                    .minute = 59,
+                                    .second = 59,
+                                    .microsecond = 999999,
+                                    .fsp = 6};
     v[n].kind = TF_VAL_TIMESTAMP;
     v[n].timestamp.seconds = -1, v[n].timestamp.microsecond = 5, v[n++].timestamp.fsp = 3;
     v[n].kind = TF_VAL_TIME;
-    v[n++].temporal = (tf_temporal){.hour = 838, .minute = 59, .second = 58, .microsecond = 1,
-                                    .negative = true, .fsp = 1};
+    v[n++].temporal = (tf_temporal){
+        .hour = 838, .minute = 59, .second = 58, .microsecond = 1, .negative = true, .fsp = 1};
     v[n].kind = TF_VAL_YEAR, v[n++].i = 2155;
     v[n].kind = TF_VAL_BIT, v[n].u = UINT64_MAX, v[n++].bit_width = 64;
     v[n].kind = TF_VAL_ENUM, v[n++].u = 3;
@@ -384,9 +390,9 @@ static void test_malformed_chunks_name_what_and_where(void **state)
     assert_refused(wide, sizeof wide, "column count 4097 over 4096 at offset 10");
 
     /* An integer varint of eleven bytes. */
-    const uint8_t overlong[] = {'T',  'F',  'J',  '1',  1,    1,    't',  1,    0,
-                                0,    1,    TF_VAL_INT, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const uint8_t overlong[] = {'T',  'F',  'J',  '1',        1,    1,    't',  1,
+                                0,    0,    1,    TF_VAL_INT, 0xff, 0xff, 0xff, 0xff,
+                                0xff, 0xff, 0xff, 0xff,       0xff, 0xff, 0x01};
     assert_refused(overlong, sizeof overlong, "varint over 64 bits");
 
     /* A byte value longer than what is left. */
@@ -394,14 +400,22 @@ static void test_malformed_chunks_name_what_and_where(void **state)
     assert_refused(past, sizeof past, "truncated byte value at offset 13");
 
     /* A temporal sign that is not a boolean. */
-    const uint8_t sign[] = {'T', 'F', 'J', '1', 1, 1, 't', 1, 0, 0, 1, TF_VAL_TIME,
-                            0, 0, 0, 1, 2, 3, 0, 7, 0};
+    const uint8_t sign[] = {'T',         'F', 'J', '1', 1, 1, 't', 1, 0, 0, 1,
+                            TF_VAL_TIME, 0,   0,   0,   1, 2, 3,   0, 7, 0};
     assert_refused(sign, sizeof sign, "temporal sign byte is neither 0 nor 1");
 }
 
 /* ---- resume: saved state + journal = the view that saw everything ---- */
 
-enum { T_ORDERS, T_CUSTOMERS, T_PAYMENTS, T_ITEMS, T_PRODUCTS, T_SELLERS, T_COUNT };
+enum {
+    T_ORDERS,
+    T_CUSTOMERS,
+    T_PAYMENTS,
+    T_ITEMS,
+    T_PRODUCTS,
+    T_SELLERS,
+    T_COUNT
+};
 
 typedef struct table_def {
     const char *name;
@@ -517,9 +531,11 @@ static void fill_row(model *m, int t, unsigned k, model_row *r)
         } else if (kind == 'S') {
             /* payments and items: order key k / 3, sequence k % 3 */
             unsigned key = t == T_PAYMENTS || t == T_ITEMS ? k / 3 : k;
-            set_string(r, c, t == T_CUSTOMERS ? "C" : t == T_PRODUCTS ? "P"
-                                                  : t == T_SELLERS    ? "S"
-                                                                      : "O",
+            set_string(r, c,
+                       t == T_CUSTOMERS  ? "C"
+                       : t == T_PRODUCTS ? "P"
+                       : t == T_SELLERS  ? "S"
+                                         : "O",
                        key);
         } else if (kind == 'I') {
             v->kind = TF_VAL_INT, v->i = (int64_t)(k % 3) + 1;
@@ -535,8 +551,7 @@ static void fill_row(model *m, int t, unsigned k, model_row *r)
             v->kind = TF_VAL_INT, v->i = (int64_t)rnd(m, 100000) - 500;
         } else if (kind == 'd') {
             v->kind = TF_VAL_DECIMAL;
-            snprintf(v->decimal.text, sizeof v->decimal.text, "%u.%02u", rnd(m, 1000),
-                     rnd(m, 100));
+            snprintf(v->decimal.text, sizeof v->decimal.text, "%u.%02u", rnd(m, 1000), rnd(m, 100));
             v->decimal.precision = 10, v->decimal.scale = 2;
         } else {
             v->kind = TF_VAL_DATETIME;

@@ -15,7 +15,8 @@
 #define STATUS_MAX_BYTES (4u << 20)
 #define STATUS_TIMEOUT_MS 5000
 
-static void say(char *why, size_t why_cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *why, size_t why_cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void say(char *why, size_t why_cap, const char *fmt, ...)
 {
     if (!why || !why_cap)
