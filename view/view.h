@@ -307,9 +307,12 @@ bool tf_view_ready(const tf_view *view);
  * (copied; they may borrow from an event buffer). Replays are tolerated so
  * that resuming from a checkpoint is exact: an INSERT of a held primary key
  * replaces the row, a DELETE of an unknown row does nothing, an UPDATE
- * whose before row is unknown inserts the after row. A value
- * TF_VAL_ABSENT (partial row image) is an error. The documents the change
- * affects are remembered until tf_view_flush. */
+ * whose before row is unknown inserts the after row. A row the table's
+ * filter (the flow's filter / filter=) does not pass is absent: an INSERT
+ * of one changes nothing (but replaces a held row of its key), an UPDATE
+ * to one deletes the held row. A value TF_VAL_ABSENT (partial row image)
+ * is an error. The documents the change affects are remembered until
+ * tf_view_flush. */
 tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind kind,
                         const tf_value *before, const tf_value *after, tf_error *err);
 
@@ -421,8 +424,9 @@ bool tf_view_delete_key(tf_view *view, const char *table, const uint8_t *key, si
  * it would (false when none is held). */
 bool tf_view_mark_key(tf_view *view, const char *table, const uint8_t *key, size_t len);
 /* A row as a re-sync read it: applied as an insert (replacing the held row
- * of its key) unless the held row is identical and force is false;
- * *changed says whether it was applied. */
+ * of its key) unless the held row is identical, or the filter refuses it
+ * and no row of its key is held, and force is false; *changed says
+ * whether it was applied. */
 tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *values, bool force,
                              bool *changed, tf_error *err);
 
