@@ -124,8 +124,11 @@ typedef struct tf_flow_spec {
 /* Parses and validates a flow file. `file` names it in messages, which read
  * "flow.tap:7:41: expected ',' or ')' after argument, found '='" (domain
  * TF_ERR_CONFIG). The language is the guide's Tap Shell subset: `name =
- * Flow("...")`, method calls read_from / lookup / write_to / save / start on
- * the flow (chained on one line, across lines with `\` or inside open
+ * Flow("...")`, method calls read_from / lookup / write_to / save / start
+ * and the operators filter / include / exclude / rename_fields / add_fields
+ * (a filter's or computed field's expression is checked for syntax here,
+ * for columns and types when the view's tables are defined) on the flow
+ * (chained on one line, across lines with `\` or inside open
  * brackets, or with a continuation line starting with '.'), `;` or end of
  * line between statements, `#` comments. On TF_OK *out is a new spec. */
 tf_status tf_flow_parse(const char *text, size_t len, const char *file, tf_flow_spec **out,
@@ -137,7 +140,9 @@ void tf_flow_spec_destroy(tf_flow_spec *spec);
 #define TF_FLOW_HASH_HEX_LEN 64
 
 /* SHA-256 (hex, NUL-terminated) of the spec's canonical form: name, source,
- * lookups in order with every field, target. Stable across runs, versions
+ * lookups in order with every field, target, and the operators when there
+ * are any (a flow without them hashes as before they existed). Stable across
+ * runs, versions
  * and formatting of the file (comments, line breaks, quotes), so a
  * checkpoint can refuse to resume under a different flow. save/start do
  * not count. */
