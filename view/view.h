@@ -128,9 +128,9 @@ typedef struct tf_flow_spec {
  * and the operators filter / include / exclude / rename_fields / add_fields
  * (a filter's or computed field's expression is checked for syntax here,
  * for columns and types when the view's tables are defined) on the flow
- * (chained on one line, across lines with `\` or inside open
- * brackets, or with a continuation line starting with '.'), `;` or end of
- * line between statements, `#` comments. On TF_OK *out is a new spec. */
+ * (chained on one line, across lines with `\` or inside open brackets, or
+ * with a continuation line starting with '.'), `;` or end of line between
+ * statements, `#` comments. On TF_OK *out is a new spec. */
 tf_status tf_flow_parse(const char *text, size_t len, const char *file, tf_flow_spec **out,
                         tf_error *err);
 /* Reads the file at path and parses it (messages use path). */
@@ -141,11 +141,10 @@ void tf_flow_spec_destroy(tf_flow_spec *spec);
 
 /* SHA-256 (hex, NUL-terminated) of the spec's canonical form: name, source,
  * lookups in order with every field, target, and the operators when there
- * are any (a flow without them hashes as before they existed). Stable across
- * runs, versions
- * and formatting of the file (comments, line breaks, quotes), so a
- * checkpoint can refuse to resume under a different flow. save/start do
- * not count. */
+ * are any (a flow without them hashes as before they existed). Stable
+ * across runs, versions and formatting of the file (comments, line breaks,
+ * quotes), so a checkpoint can refuse to resume under a different flow.
+ * save/start do not count. */
 void tf_flow_spec_hash(const tf_flow_spec *spec, char out[TF_FLOW_HASH_HEX_LEN + 1]);
 
 /* The canonical form hashed above, one element per line (for tools and
