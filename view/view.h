@@ -124,10 +124,13 @@ typedef struct tf_flow_spec {
 /* Parses and validates a flow file. `file` names it in messages, which read
  * "flow.tap:7:41: expected ',' or ')' after argument, found '='" (domain
  * TF_ERR_CONFIG). The language is the guide's Tap Shell subset: `name =
- * Flow("...")`, method calls read_from / lookup / write_to / save / start on
- * the flow (chained on one line, across lines with `\` or inside open
- * brackets, or with a continuation line starting with '.'), `;` or end of
- * line between statements, `#` comments. On TF_OK *out is a new spec. */
+ * Flow("...")`, method calls read_from / lookup / write_to / save / start
+ * and the operators filter / include / exclude / rename_fields / add_fields
+ * (a filter's or computed field's expression is checked for syntax here,
+ * for columns and types when the view's tables are defined) on the flow
+ * (chained on one line, across lines with `\` or inside open brackets, or
+ * with a continuation line starting with '.'), `;` or end of line between
+ * statements, `#` comments. On TF_OK *out is a new spec. */
 tf_status tf_flow_parse(const char *text, size_t len, const char *file, tf_flow_spec **out,
                         tf_error *err);
 /* Reads the file at path and parses it (messages use path). */
@@ -137,10 +140,11 @@ void tf_flow_spec_destroy(tf_flow_spec *spec);
 #define TF_FLOW_HASH_HEX_LEN 64
 
 /* SHA-256 (hex, NUL-terminated) of the spec's canonical form: name, source,
- * lookups in order with every field, target. Stable across runs, versions
- * and formatting of the file (comments, line breaks, quotes), so a
- * checkpoint can refuse to resume under a different flow. save/start do
- * not count. */
+ * lookups in order with every field, target, and the operators when there
+ * are any (a flow without them hashes as before they existed). Stable
+ * across runs, versions and formatting of the file (comments, line breaks,
+ * quotes), so a checkpoint can refuse to resume under a different flow.
+ * save/start do not count. */
 void tf_flow_spec_hash(const tf_flow_spec *spec, char out[TF_FLOW_HASH_HEX_LEN + 1]);
 
 /* The canonical form hashed above, one element per line (for tools and
@@ -307,9 +311,12 @@ bool tf_view_ready(const tf_view *view);
  * (copied; they may borrow from an event buffer). Replays are tolerated so
  * that resuming from a checkpoint is exact: an INSERT of a held primary key
  * replaces the row, a DELETE of an unknown row does nothing, an UPDATE
- * whose before row is unknown inserts the after row. A value
- * TF_VAL_ABSENT (partial row image) is an error. The documents the change
- * affects are remembered until tf_view_flush. */
+ * whose before row is unknown inserts the after row. A row the table's
+ * filter (the flow's filter / filter=) does not pass is absent: an INSERT
+ * of one changes nothing (but replaces a held row of its key), an UPDATE
+ * to one deletes the held row. A value TF_VAL_ABSENT (partial row image)
+ * is an error. The documents the change affects are remembered until
+ * tf_view_flush. */
 tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind kind,
                         const tf_value *before, const tf_value *after, tf_error *err);
 
@@ -421,8 +428,9 @@ bool tf_view_delete_key(tf_view *view, const char *table, const uint8_t *key, si
  * it would (false when none is held). */
 bool tf_view_mark_key(tf_view *view, const char *table, const uint8_t *key, size_t len);
 /* A row as a re-sync read it: applied as an insert (replacing the held row
- * of its key) unless the held row is identical and force is false;
- * *changed says whether it was applied. */
+ * of its key) unless the held row is identical, or the filter refuses it
+ * and no row of its key is held, and force is false; *changed says
+ * whether it was applied. */
 tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *values, bool force,
                              bool *changed, tf_error *err);
 
