@@ -53,20 +53,6 @@ static const struct {
                   {"Number", FIELD_DOUBLE}, {"Decimal", FIELD_DECIMAL}, {"Boolean", FIELD_BOOL},
                   {"Bool", FIELD_BOOL},     {"Date", FIELD_DATE},       {"DateTime", FIELD_DATE}};
 
-static tf_status fail(const tf_view *view, tf_flow_pos pos, tf_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static tf_status fail(const tf_view *view, tf_flow_pos pos, tf_error *err, const char *fmt, ...)
-{
-    char msg[TF_ERROR_MESSAGE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return tf_error_set(err, TF_ERR_CONFIG, 0, "%.150s:%u:%u: %.340s", view->spec->file, pos.line,
-                        pos.column, msg);
-}
-
 void view_computed_cleanup(view_node *n)
 {
     for (size_t i = 0; i < n->computed_count; i++)
@@ -140,8 +126,9 @@ tf_status view_computed_resolve(tf_view *view, tf_error *err)
             if (strcasecmp(type_names[k].name, cf->type) == 0)
                 c->type = type_names[k].type;
         if (taken(view, root, cf->name, root->computed_count))
-            return fail(view, cf->pos, err,
-                        "add_fields: the document already has a field \"%.100s\"", cf->name);
+            return view_config_error(view, cf->pos, err,
+                                     "add_fields: the document already has a field \"%.100s\"",
+                                     cf->name);
         char msg[256];
         size_t offset = 0;
         view_expr *e =
@@ -152,15 +139,17 @@ tf_status view_computed_resolve(tf_view *view, tf_error *err)
             e = NULL;
         }
         if (!e)
-            return fail(view, view_expr_pos(cf->expression_pos, cf->expression, offset), err,
-                        "add_fields \"%.100s\": %s", cf->name, msg);
+            return view_config_error(view,
+                                     view_expr_pos(cf->expression_pos, cf->expression, offset), err,
+                                     "add_fields \"%.100s\": %s", cf->name, msg);
         root->computed_count++;
         c->expr = e;
         if (!holds(c->type, e->value_class))
-            return fail(view, cf->pos, err,
-                        "add_fields \"%.100s\": %s cannot be %s (String, Int, Long, Double and "
-                        "Decimal hold numbers, Boolean a condition, Date a date)",
-                        cf->name, class_name(e->value_class), cf->type);
+            return view_config_error(
+                view, cf->pos, err,
+                "add_fields \"%.100s\": %s cannot be %s (String, Int, Long, Double and "
+                "Decimal hold numbers, Boolean a condition, Date a date)",
+                cf->name, class_name(e->value_class), cf->type);
     }
     return TF_OK;
 }

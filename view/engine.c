@@ -144,11 +144,8 @@ bool tf_view_uses_table(const tf_view *view, const char *table)
 
 bool tf_view_ready(const tf_view *view) { return view->ready; }
 
-static tf_status config_error(const tf_view *view, tf_flow_pos pos, tf_error *err, const char *fmt,
-                              ...) __attribute__((format(printf, 4, 5)));
-
-static tf_status config_error(const tf_view *view, tf_flow_pos pos, tf_error *err, const char *fmt,
-                              ...)
+tf_status view_config_error(const tf_view *view, tf_flow_pos pos, tf_error *err, const char *fmt,
+                            ...)
 {
     char msg[TF_ERROR_MESSAGE_MAX];
     va_list ap;
@@ -235,11 +232,12 @@ static tf_status resolve_filters(tf_view *view, tf_error *err)
                 describe_node(view, (size_t)first, a, sizeof a);
                 describe_node(view, i, b, sizeof b);
                 tf_flow_pos pos = i == 0 ? view->spec->source_pos : view->nodes[i].lookup->pos;
-                return config_error(view, pos, err,
-                                    "table %.100s is read by %s and %s with different filters: "
-                                    "the view holds one set of rows per table, so give both the "
-                                    "same filter",
-                                    t->name, a, b);
+                return view_config_error(
+                    view, pos, err,
+                    "table %.100s is read by %s and %s with different filters: "
+                    "the view holds one set of rows per table, so give both the "
+                    "same filter",
+                    t->name, a, b);
             }
         }
         const tf_flow_shape *shape = first >= 0 ? node_shape(view, (size_t)first) : NULL;
@@ -255,8 +253,8 @@ static tf_status resolve_filters(tf_view *view, tf_error *err)
             e = NULL;
         }
         if (!e)
-            return config_error(view, view_expr_pos(shape->filter_pos, shape->filter, offset), err,
-                                "filter: %s", msg);
+            return view_config_error(view, view_expr_pos(shape->filter_pos, shape->filter, offset),
+                                     err, "filter: %s", msg);
         view->filters[ti] = e;
     }
     return TF_OK;
@@ -267,8 +265,8 @@ static long column_of_field(const tf_view *view, const view_node *n, const tf_fl
 {
     long c = view_table_column(n->table, f->name);
     if (c < 0)
-        config_error(view, f->pos, err, "table %.100s has no column \"%.100s\"", n->table->name,
-                     f->name);
+        view_config_error(view, f->pos, err, "table %.100s has no column \"%.100s\"",
+                          n->table->name, f->name);
     return c;
 }
 
@@ -301,10 +299,11 @@ static tf_status resolve_shape(tf_view *view, size_t node_index, tf_error *err)
             if (c < 0) {
                 st = TF_MALFORMED;
             } else if (node_index == 0 && l > 0 && n->table->columns[c].is_primary_key) {
-                st = config_error(view, f->pos, err,
-                                  "%.100s is the primary key of the root table %.100s: documents "
-                                  "are addressed by it, so it cannot be %s",
-                                  f->name, n->table->name, l == 1 ? "excluded" : "renamed");
+                st = view_config_error(
+                    view, f->pos, err,
+                    "%.100s is the primary key of the root table %.100s: documents "
+                    "are addressed by it, so it cannot be %s",
+                    f->name, n->table->name, l == 1 ? "excluded" : "renamed");
             } else if (l == 0) {
                 included[c] = true;
             } else if (l == 1) {
@@ -328,10 +327,10 @@ static tf_status resolve_shape(tf_view *view, size_t node_index, tf_error *err)
         for (size_t c = 0; !taken && c < n->child_count; c++)
             taken = strcmp(view->nodes[n->children[c]].name, f->new_name) == 0;
         if (taken)
-            st = config_error(view, f->pos, err,
-                              "rename \"%.100s\" -> \"%.100s\": the document already has a "
-                              "field \"%.100s\"",
-                              f->name, f->new_name, f->new_name);
+            st = view_config_error(view, f->pos, err,
+                                   "rename \"%.100s\" -> \"%.100s\": the document already has a "
+                                   "field \"%.100s\"",
+                                   f->name, f->new_name, f->new_name);
     }
     return st;
 }
@@ -346,9 +345,10 @@ tf_status view_resolve(tf_view *view, tf_error *err)
         const view_table *parent = view->nodes[n->parent].table;
         const tf_flow_lookup *lk = n->lookup;
         if (view_table_column(parent, n->name) >= 0)
-            return config_error(view, lk->path_pos, err,
-                                "path \"%.100s\": field \"%.100s\" is already a column of %.100s",
-                                lk->path, n->name, parent->name);
+            return view_config_error(
+                view, lk->path_pos, err,
+                "path \"%.100s\": field \"%.100s\" is already a column of %.100s", lk->path,
+                n->name, parent->name);
         bson_free(n->omit);
         n->omit = bson_malloc0(n->table->column_count * sizeof *n->omit);
         bson_free(n->parent_columns);
@@ -357,22 +357,22 @@ tf_status view_resolve(tf_view *view, tf_error *err)
             const tf_flow_relation *rel = &lk->relations[r];
             long child = view_table_column(n->table, rel->child_column);
             if (child < 0)
-                return config_error(view, rel->pos, err,
-                                    "relation of path \"%.100s\": table %.100s has no column "
-                                    "\"%.100s\"",
-                                    lk->path, n->table->name, rel->child_column);
+                return view_config_error(view, rel->pos, err,
+                                         "relation of path \"%.100s\": table %.100s has no column "
+                                         "\"%.100s\"",
+                                         lk->path, n->table->name, rel->child_column);
             const char *last = strrchr(rel->parent_field, '.');
             const char *parent_column = last ? last + 1 : rel->parent_field;
             long pcol = view_table_column(parent, parent_column);
             if (pcol < 0)
-                return config_error(view, rel->pos, err,
-                                    "relation of path \"%.100s\": table %.100s has no column "
-                                    "\"%.100s\"",
-                                    lk->path, parent->name, parent_column);
+                return view_config_error(view, rel->pos, err,
+                                         "relation of path \"%.100s\": table %.100s has no column "
+                                         "\"%.100s\"",
+                                         lk->path, parent->name, parent_column);
             const tf_column *pc = &parent->columns[pcol], *cc = &n->table->columns[child];
             if (view_key_family_of(pc) != view_key_family_of(cc) ||
                 view_key_family_of(pc) == VIEW_KEY_OTHER)
-                return config_error(
+                return view_config_error(
                     view, rel->pos, err,
                     "relation of path \"%.100s\": %.100s.%.100s (%s) and %.100s.%.100s (%s) are "
                     "not comparable the way the view joins them",

@@ -7,6 +7,7 @@
  * as one ('2018-01-01', '2018-01-01 10:00:00'; TIMESTAMP in UTC), once,
  * here: a string that is not a date is an error, not a silent FALSE. */
 #include "expr_internal.h"
+#include "view_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,37 +35,20 @@ static bool fail(checker *c, size_t offset, const char *fmt, ...)
     return false;
 }
 
+/* A column's class follows its join family (key.c); ENUM and SET, which
+ * join by member index, compare as their names. */
 static view_value_class class_of_column(const tf_column *col)
 {
-    switch (col->type) {
-    case TF_TYPE_TINY:
-    case TF_TYPE_SHORT:
-    case TF_TYPE_LONG:
-    case TF_TYPE_LONGLONG:
-    case TF_TYPE_INT24:
-    case TF_TYPE_YEAR:
-    case TF_TYPE_BIT:
-    case TF_TYPE_FLOAT:
-    case TF_TYPE_DOUBLE:
-    case TF_TYPE_DECIMAL:
-    case TF_TYPE_NEWDECIMAL: return VIEW_CLASS_NUMBER;
-    case TF_TYPE_VARCHAR:
-    case TF_TYPE_VAR_STRING:
-    case TF_TYPE_STRING:
-    case TF_TYPE_TINY_BLOB:
-    case TF_TYPE_MEDIUM_BLOB:
-    case TF_TYPE_LONG_BLOB:
-    case TF_TYPE_BLOB:
-    case TF_TYPE_ENUM:
-    case TF_TYPE_SET: return VIEW_CLASS_STRING;
-    case TF_TYPE_DATE:
-    case TF_TYPE_NEWDATE:
-    case TF_TYPE_DATETIME:
-    case TF_TYPE_DATETIME2:
-    case TF_TYPE_TIMESTAMP:
-    case TF_TYPE_TIMESTAMP2: return VIEW_CLASS_INSTANT;
-    case TF_TYPE_TIME:
-    case TF_TYPE_TIME2: return VIEW_CLASS_TIME;
+    if (col->type == TF_TYPE_ENUM || col->type == TF_TYPE_SET)
+        return VIEW_CLASS_STRING;
+    switch (view_key_family_of(col)) {
+    case VIEW_KEY_INTEGER:
+    case VIEW_KEY_FLOAT:
+    case VIEW_KEY_DECIMAL: return VIEW_CLASS_NUMBER;
+    case VIEW_KEY_STRING: return VIEW_CLASS_STRING;
+    case VIEW_KEY_TEMPORAL:
+    case VIEW_KEY_TIMESTAMP: return VIEW_CLASS_INSTANT;
+    case VIEW_KEY_TIME: return VIEW_CLASS_TIME;
     default: return VIEW_CLASS_OTHER;
     }
 }

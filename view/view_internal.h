@@ -448,6 +448,10 @@ tf_status view_computed_resolve(tf_view *view, tf_error *err);
 void view_computed_append(const view_node *n, const view_row *row, view_buf *out);
 void view_computed_cleanup(view_node *n);
 
+/* A flow error at pos: "FILE:LINE:COL: message" (TF_ERR_CONFIG). */
+tf_status view_config_error(const tf_view *view, tf_flow_pos pos, tf_error *err, const char *fmt,
+                            ...) __attribute__((format(printf, 4, 5)));
+
 /* The pending documents and fan-out keys are forgotten. */
 void view_pending_reset(tf_view *view);
 
