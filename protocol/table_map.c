@@ -427,7 +427,12 @@ static tf_status read_optional_metadata(const tf_table_map_event *ev, const uint
                     continue;
                 if (k / 8 >= f.len)
                     return tf_reader_short(&f, "signedness bits", (size_t)(k / 8 + 1));
-                m->columns[i].is_unsigned = (f.buf[k / 8] >> (7 - k % 8)) & 1;
+                /* YEAR takes a bit (always set: the server stores it
+                 * unsigned) but is no signed or unsigned integer to its
+                 * users, nor to information_schema, which the snapshot
+                 * describes it from: the two must describe it alike. */
+                if (m->columns[i].type != TF_TYPE_YEAR)
+                    m->columns[i].is_unsigned = (f.buf[k / 8] >> (7 - k % 8)) & 1;
                 k++;
             }
             break;

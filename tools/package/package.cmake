@@ -11,9 +11,9 @@ include(GNUInstallDirs)
 set(TF_PACKAGE_SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(TF_PACKAGE_BINARY_DIR ${CMAKE_BINARY_DIR}/package)
 
-# The release of protocol.h ("0.1.0-dev" becomes 0.1.0~dev: it sorts
+# The release of tf_version.h ("0.1.0-dev" becomes 0.1.0~dev: it sorts
 # before 0.1.0, and a '-' would start a Debian revision).
-file(STRINGS ${PROJECT_SOURCE_DIR}/protocol/protocol.h TF_RELEASE_LINE
+file(STRINGS ${PROJECT_SOURCE_DIR}/protocol/tf_version.h TF_RELEASE_LINE
      REGEX "^#define TF_RELEASE \"")
 string(REGEX REPLACE ".*\"(.*)\".*" "\\1" TF_RELEASE_VERSION "${TF_RELEASE_LINE}")
 string(REPLACE "-" "~" CPACK_PACKAGE_VERSION "${TF_RELEASE_VERSION}")
