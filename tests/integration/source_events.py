@@ -415,14 +415,7 @@ def run(args, srv, tmp):
               "dropping a relation column stops the flow naming table, column and lookup",
               "exit %s: %s" % (daemon.proc.poll(), log[-1500:]))
     finally:
-        daemon.kill()
-        if not args.keep:
-            try:
-                mongo.call(cmd="drop", db=db)
-            except RuntimeError as e:
-                print("warning: could not drop the target database:", e)
-            srv.sql("DROP DATABASE IF EXISTS %s" % db)
-        mongo.close()
+        vd.end_run(daemon, srv, mongo, db, args.keep)
 
 
 def main():

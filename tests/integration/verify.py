@@ -214,14 +214,7 @@ print('planted');
         shell_and_sdk(daemon, db, tmp, orders)
         check(daemon.stop() == 0, "the flow stops on SIGTERM")
     finally:
-        daemon.kill()
-        if not args.keep:
-            try:
-                mongo.call(cmd="drop", db=db)
-            except RuntimeError as e:
-                print("warning: could not drop the target database:", e)
-            srv.sql("DROP DATABASE IF EXISTS %s" % db)
-        mongo.close()
+        vd.end_run(daemon, srv, mongo, db, args.keep)
 
 
 def main():

@@ -924,14 +924,7 @@ def part1(args, srv, tmp):
             counts(mongo, db), elapsed), flush=True)
         check(daemon.stop() == 0, "part 1: SIGTERM exits 0")
     finally:
-        daemon.kill()
-        if not args.keep:
-            try:
-                mongo.call(cmd="drop", db=db)
-            except RuntimeError as e:
-                print("warning: could not drop the target database:", e)
-            srv.sql("DROP DATABASE IF EXISTS %s" % db)
-        mongo.close()
+        end_run(daemon, srv, mongo, db, args.keep)
 
 
 # Part 3: an operator on every node. Each filter is SQL that MariaDB runs as
@@ -1043,14 +1036,20 @@ def part3(args, srv, tmp):
         print("part 3: %s, %.1f s" % (counts(mongo, db), time.time() - t0), flush=True)
         check(daemon.stop() == 0, "part 3: SIGTERM exits 0")
     finally:
-        daemon.kill()
-        if not args.keep:
-            try:
-                mongo.call(cmd="drop", db=db)
-            except RuntimeError as e:
-                print("warning: could not drop the target database:", e)
-            srv.sql("DROP DATABASE IF EXISTS %s" % db)
-        mongo.close()
+        end_run(daemon, srv, mongo, db, args.keep)
+
+
+def end_run(daemon, srv, mongo, db, keep):
+    """What a run's finally does: the daemon killed, the run's databases
+    dropped on both servers (unless keep), the target connection closed."""
+    daemon.kill()
+    if not keep:
+        try:
+            mongo.call(cmd="drop", db=db)
+        except RuntimeError as e:
+            print("warning: could not drop the target database:", e)
+        srv.sql("DROP DATABASE IF EXISTS %s" % db)
+    mongo.close()
 
 
 def servers_cmd(env, *a):
