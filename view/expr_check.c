@@ -352,15 +352,21 @@ static bool check(checker *c, view_expr *e)
     }
 }
 
+static checker checker_for(const char *table, const tf_column *columns, size_t column_count,
+                           size_t *offset, char *msg, size_t msg_cap)
+{
+    return (checker){.table = table,
+                     .columns = columns,
+                     .column_count = column_count,
+                     .offset = offset,
+                     .msg = msg,
+                     .msg_cap = msg_cap};
+}
+
 bool view_expr_bind_value(view_expr *e, const char *table, const tf_column *columns,
                           size_t column_count, size_t *offset, char *msg, size_t msg_cap)
 {
-    checker c = {.table = table,
-                 .columns = columns,
-                 .column_count = column_count,
-                 .offset = offset,
-                 .msg = msg,
-                 .msg_cap = msg_cap};
+    checker c = checker_for(table, columns, column_count, offset, msg, msg_cap);
     if (!check_operand(&c, e))
         return false;
     if (e->value_class != VIEW_CLASS_OTHER)
@@ -373,11 +379,6 @@ bool view_expr_bind_value(view_expr *e, const char *table, const tf_column *colu
 bool view_expr_bind(view_expr *e, const char *table, const tf_column *columns, size_t column_count,
                     size_t *offset, char *msg, size_t msg_cap)
 {
-    checker c = {.table = table,
-                 .columns = columns,
-                 .column_count = column_count,
-                 .offset = offset,
-                 .msg = msg,
-                 .msg_cap = msg_cap};
+    checker c = checker_for(table, columns, column_count, offset, msg, msg_cap);
     return check_condition(&c, e);
 }

@@ -62,17 +62,27 @@ static void make_row(row *r)
 }
 
 /* The condition's answer on row r: 1 TRUE (the row passes), 0 not. */
-static int accepts(const char *text, const row *r)
+/* text parsed and bound to cols (make_columns) as a condition or, with
+ * as_value, as a computed value; a parse or bind error fails the test. */
+static view_expr *parse_bound(const char *text, tf_column *cols, bool as_value)
 {
-    tf_column cols[9];
     make_columns(cols);
     char msg[256];
     size_t offset = 0;
     view_expr *e = view_expr_parse(text, strlen(text), &offset, msg, sizeof msg);
     if (!e)
         fail_msg("%s: parse error at %zu: %s", text, offset, msg);
-    if (!view_expr_bind(e, "orders", cols, 9, &offset, msg, sizeof msg))
+    bool bound = as_value ? view_expr_bind_value(e, "orders", cols, 9, &offset, msg, sizeof msg)
+                          : view_expr_bind(e, "orders", cols, 9, &offset, msg, sizeof msg);
+    if (!bound)
         fail_msg("%s: bind error at %zu: %s", text, offset, msg);
+    return e;
+}
+
+static int accepts(const char *text, const row *r)
+{
+    tf_column cols[9];
+    view_expr *e = parse_bound(text, cols, false);
     bool ok = false;
     tf_error err = {0};
     assert_int_equal(view_expr_accepts(e, cols, r->v, &ok, &err), TF_OK);
@@ -262,14 +272,7 @@ static const char *value_of(const char *text, const row *r)
 {
     static char out[600];
     tf_column cols[9];
-    make_columns(cols);
-    char msg[256];
-    size_t offset = 0;
-    view_expr *e = view_expr_parse(text, strlen(text), &offset, msg, sizeof msg);
-    if (!e)
-        fail_msg("%s: parse error at %zu: %s", text, offset, msg);
-    if (!view_expr_bind_value(e, "orders", cols, 9, &offset, msg, sizeof msg))
-        fail_msg("%s: bind error at %zu: %s", text, offset, msg);
+    view_expr *e = parse_bound(text, cols, true);
     bson_t doc = BSON_INITIALIZER;
     tf_error err = {0};
     for (int i = 0; i < 9; i++)
