@@ -51,6 +51,7 @@ static view_table *add_table(tf_view *view, const char *name)
         return t;
     view->tables = bson_realloc(view->tables, (view->table_count + 1) * sizeof *view->tables);
     t = view_table_new(name);
+    view_table_use_store(t, view->store);
     view->tables[view->table_count++] = t;
     return t;
 }
@@ -130,7 +131,25 @@ void tf_view_destroy(tf_view *view)
     view_buf_cleanup(&view->array_filters);
     view_buf_cleanup(&view->path);
     view_buf_cleanup(&view->element);
+    view_store_close(view->store);
     bson_free(view);
+}
+
+tf_status tf_view_use_state_dir(tf_view *view, const char *dir, size_t resident_limit,
+                                tf_error *err)
+{
+    for (size_t i = 0; i < view->table_count; i++)
+        if (view->tables[i]->rows.count)
+            return tf_error_set(err, TF_ERR_CONFIG, 0,
+                                "the view state directory is set before the state has rows");
+    view_store *store = view_store_open(dir, resident_limit, err);
+    if (!store)
+        return TF_MALFORMED;
+    view_store_close(view->store);
+    view->store = store;
+    for (size_t i = 0; i < view->table_count; i++)
+        view_table_use_store(view->tables[i], store);
+    return TF_OK;
 }
 
 size_t view_table_count(const tf_view *view) { return view->table_count; }
@@ -752,4 +771,9 @@ void tf_view_get_stats(const tf_view *view, tf_view_stats *out)
         for (size_t s = 0; s < t->slot_count; s++)
             out->memory_bytes += map_bytes(&t->slots[s].index);
     }
+    view_store_stats ss;
+    view_store_get_stats(view->store, &ss);
+    out->state_file_bytes = ss.file_bytes;
+    out->state_resident_bytes = ss.resident_bytes;
+    out->state_released_bytes = ss.released_bytes;
 }

@@ -45,7 +45,7 @@ void view_map_init(view_map *m, size_t key_offset)
 
 void view_map_cleanup(view_map *m)
 {
-    bson_free(m->entries);
+    view_store_free(m->store, m->entries, m->capacity * sizeof *m->entries);
     m->entries = NULL;
     m->capacity = m->count = 0;
 }
@@ -126,7 +126,7 @@ static void grow(view_map *m)
     size_t old_capacity = m->capacity;
     view_map_entry *old = m->entries;
     m->capacity = old_capacity ? old_capacity * 2 : 16;
-    m->entries = bson_malloc0(m->capacity * sizeof *m->entries);
+    m->entries = view_store_alloc_zeroed(m->store, m->capacity * sizeof *m->entries);
     size_t mask = m->capacity - 1;
     for (size_t i = 0; i < old_capacity; i++) {
         if (!old[i].value)
@@ -136,7 +136,7 @@ static void grow(view_map *m)
             j = (j + 1) & mask;
         m->entries[j] = old[i];
     }
-    bson_free(old);
+    view_store_free(m->store, old, old_capacity * sizeof *old);
 }
 
 view_map_entry *view_map_upsert(view_map *m, const uint8_t *key, size_t len, bool *created)

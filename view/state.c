@@ -34,6 +34,32 @@ static void free_columns(view_table *t)
     t->column_count = t->pk_count = 0;
 }
 
+void view_table_use_store(view_table *t, view_store *store)
+{
+    t->store = store;
+    t->rows.store = store;
+    for (size_t s = 0; s < t->slot_count; s++)
+        t->slots[s].index.store = store;
+}
+
+static size_t row_bytes(const view_table *t, const view_row *row)
+{
+    return view_row_keys_offset(row->pk_len, row->values_len) +
+           t->slot_count * sizeof(view_row_key);
+}
+
+static size_t bucket_alloc_size(const view_slot *slot, size_t key_len)
+{
+    return view_bucket_links_offset(key_len) + slot->link_count * sizeof(view_bucket *);
+}
+
+static void bucket_free(const view_table *t, const view_slot *slot, view_bucket *bucket)
+{
+    if (bucket->rows != bucket->inline_rows)
+        view_store_free(t->store, bucket->rows, bucket->cap * sizeof *bucket->rows);
+    view_store_free(t->store, bucket, bucket_alloc_size(slot, bucket->key_len));
+}
+
 void view_table_destroy(view_table *t)
 {
     if (!t)
@@ -48,10 +74,7 @@ void view_table_destroy(view_table *t)
         size_t bb = 0;
         for (view_map_entry *e = view_map_next(&slot->index, &bb, NULL); e;
              e = view_map_next(&slot->index, &bb, e)) {
-            view_bucket *bucket = e->value;
-            if (bucket->rows != bucket->inline_rows)
-                bson_free(bucket->rows);
-            bson_free(bucket);
+            bucket_free(t, slot, e->value);
         }
         view_map_cleanup(&slot->index);
         for (size_t c = 0; c < slot->column_count; c++)
@@ -90,6 +113,7 @@ size_t view_table_slot(view_table *t, char **names, size_t count)
     for (size_t c = 0; c < count; c++)
         slot->column_names[c] = bson_strdup(names[c]);
     view_map_init(&slot->index, offsetof(view_bucket, key));
+    slot->index.store = t->store;
     return t->slot_count++;
 }
 
@@ -228,7 +252,7 @@ view_row *view_row_assemble(const view_table *t, const uint8_t *pk, size_t pk_le
                             const uint8_t *values, size_t values_len, const view_row_key *keys)
 {
     size_t keys_at = view_row_keys_offset(pk_len, values_len);
-    view_row *row = bson_malloc(keys_at + t->slot_count * sizeof(view_row_key));
+    view_row *row = view_store_alloc(t->store, keys_at + t->slot_count * sizeof(view_row_key));
     row->pk_len = (uint32_t)pk_len;
     row->values_len = (uint32_t)values_len;
     memcpy(view_row_pk(row), pk, pk_len);
@@ -306,24 +330,12 @@ view_row *view_row_build(view_table *t, const tf_value *values, tf_error *err)
 
 void view_row_destroy(const view_table *t, view_row *row)
 {
-    (void)t;
-    bson_free(row);
+    view_store_free(t->store, row, row_bytes(t, row));
 }
 
 view_row *view_table_find(const view_table *t, const uint8_t *pk, size_t pk_len)
 {
     return view_map_get(&t->rows, pk, pk_len);
-}
-
-static size_t row_bytes(const view_table *t, const view_row *row)
-{
-    return view_row_keys_offset(row->pk_len, row->values_len) +
-           t->slot_count * sizeof(view_row_key);
-}
-
-static size_t bucket_alloc_size(const view_slot *slot, size_t key_len)
-{
-    return view_bucket_links_offset(key_len) + slot->link_count * sizeof(view_bucket *);
 }
 
 static size_t bucket_bytes(const view_slot *slot, const view_bucket *b)
@@ -369,7 +381,7 @@ uint64_t view_table_insert(view_table *t, view_row *row)
         view_map_entry *slot_entry = view_map_upsert(&slot->index, k->ptr, k->len, &created);
         view_bucket *bucket = slot_entry->value;
         if (created) {
-            bucket = bson_malloc(bucket_alloc_size(slot, k->len));
+            bucket = view_store_alloc(t->store, bucket_alloc_size(slot, k->len));
             bucket->rows = bucket->inline_rows;
             bucket->count = 0;
             bucket->cap = VIEW_BUCKET_INLINE;
@@ -384,10 +396,12 @@ uint64_t view_table_insert(view_table *t, view_row *row)
         if (bucket->count == bucket->cap) {
             uint32_t cap = bucket->cap * 2;
             if (bucket->rows == bucket->inline_rows) {
-                bucket->rows = bson_malloc(cap * sizeof *bucket->rows);
+                bucket->rows = view_store_alloc(t->store, cap * sizeof *bucket->rows);
                 memcpy(bucket->rows, bucket->inline_rows, sizeof bucket->inline_rows);
             } else {
-                bucket->rows = bson_realloc(bucket->rows, cap * sizeof *bucket->rows);
+                bucket->rows = view_store_realloc(t->store, bucket->rows,
+                                                  bucket->cap * sizeof *bucket->rows,
+                                                  cap * sizeof *bucket->rows);
             }
             bucket->cap = cap;
         }
@@ -417,9 +431,7 @@ void view_table_remove(view_table *t, view_row *row)
             t->bucket_bytes -= bucket_bytes(slot, bucket);
             unlink_bucket(slot, bucket);
             view_map_remove(&slot->index, bucket->key, bucket->key_len);
-            if (bucket->rows != bucket->inline_rows)
-                bson_free(bucket->rows);
-            bson_free(bucket);
+            bucket_free(t, slot, bucket);
         }
     }
     t->row_bytes -= row_bytes(t, row);

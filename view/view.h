@@ -283,6 +283,14 @@ typedef enum tf_view_change_kind {
 tf_view *tf_view_new(const tf_flow_spec *spec);
 void tf_view_destroy(tf_view *view);
 
+/* Keeps the state (rows, indexes) in a file created in dir (unlinked: it
+ * is scratch, gone with the process) instead of the heap, with at most
+ * resident_limit bytes of it resident (0: no limit): the rest stays in
+ * the page cache while memory allows, on disk when it does not. Before
+ * the state has rows. */
+tf_status tf_view_use_state_dir(tf_view *view, const char *dir, size_t resident_limit,
+                                tf_error *err);
+
 /* Whether the flow reads this table (root or lookup). Changes of other
  * tables are ignored by tf_view_apply. */
 bool tf_view_uses_table(const tf_view *view, const char *table);
@@ -373,6 +381,12 @@ typedef struct tf_view_stats {
     size_t row_count;     /* source rows held, every table */
     size_t pending_count; /* documents waiting for tf_view_flush */
     size_t memory_bytes;  /* rows, keys and indexes, approximate */
+    /* With a state directory (else 0): the state file's size, how much of
+     * it the process holds resident, and how much it released to keep
+     * under the limit (in all: pages left to the page cache). */
+    size_t state_file_bytes;
+    size_t state_resident_bytes;
+    size_t state_released_bytes;
 } tf_view_stats;
 
 void tf_view_get_stats(const tf_view *view, tf_view_stats *out);

@@ -55,6 +55,33 @@ typedef enum view_key_family {
 
 view_key_family view_key_family_of(const tf_column *col);
 
+/* ---- the state's memory (store.c) ----
+ *
+ * Rows, index buckets and the state's hash slots come from a store: with
+ * none (NULL) from the heap, else from a file in the flow's state
+ * directory, mapped, with the resident part kept under a limit. Frees
+ * give the size allocated. */
+typedef struct view_store view_store;
+
+/* resident_limit 0: no limit (the kernel alone decides what stays). */
+view_store *view_store_open(const char *dir, size_t resident_limit, tf_error *err);
+void view_store_close(view_store *s);
+void *view_store_alloc(view_store *s, size_t size);
+void *view_store_alloc_zeroed(view_store *s, size_t size);
+void view_store_free(view_store *s, void *p, size_t size);
+void *view_store_realloc(view_store *s, void *p, size_t old_size, size_t new_size);
+/* Releases resident pages past the limit (cheap when under it). */
+void view_store_trim(view_store *s);
+typedef struct view_store_stats {
+    size_t file_bytes;     /* of the file, mapped */
+    size_t live_bytes;     /* allocated now */
+    size_t resident_bytes; /* held in the process's memory */
+    size_t released_bytes; /* address range released by trims, in all */
+} view_store_stats;
+
+/* All zero for the heap (s NULL). */
+void view_store_get_stats(const view_store *s, view_store_stats *out);
+
 /* ---- bytes -> pointer hash map (hash.c) ---- */
 
 /* A slot of the map. The key bytes are not copied: they are the value's
@@ -71,7 +98,8 @@ typedef struct view_map {
     view_map_entry *entries;
     size_t capacity, count;
     size_t key_offset;
-    uint64_t seed; /* of its hash (hash.c says why) */
+    uint64_t seed;      /* of its hash (hash.c says why) */
+    view_store *store;  /* of its slots; NULL: the heap */
 } view_map;
 
 /* key_offset: where each value holds its key bytes. */
@@ -270,6 +298,7 @@ typedef struct view_table {
     view_map rows; /* encoded pk -> view_row */
     size_t slot_count;
     view_slot *slots;
+    view_store *store;   /* of its rows, buckets and maps (the view's) */
     size_t row_bytes;    /* memory accounting: row allocations */
     size_t bucket_bytes; /* and index buckets */
     view_buf scratch;    /* keys of the row being built (see view_row_key) */
@@ -281,6 +310,9 @@ typedef struct view_table {
 } view_table;
 
 view_table *view_table_new(const char *name);
+/* Where its rows, buckets and index slots go from now on: only while it
+ * holds no rows. */
+void view_table_use_store(view_table *t, view_store *store);
 void view_table_destroy(view_table *t);
 /* The slot indexing these columns (by name, in this order), added when
  * new. Only before rows exist. */
@@ -413,6 +445,7 @@ struct tf_view {
     /* flush.c: documents are written here, then copied into the op. */
     view_buf out, set, unset, filter, array_filters, path;
     view_buf element; /* one column of a row, unpacked */
+    view_store *store; /* of the tables' state; NULL: the heap */
 };
 
 /* Marks the documents a held row reaches (see engine.c): appeared = the

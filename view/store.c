@@ -1,0 +1,361 @@
+/* store.c — where the state's rows, index buckets and hash slots live
+ * when the flow has a state directory: a file there, mapped, so the state
+ * may outgrow the memory the process keeps resident.
+ *
+ * The state is a web of pointers (a document build follows seven of
+ * them), so it stays one: the allocations come from one mapping, reserved
+ * once and extended by mapping more of the file behind it, and pointers
+ * into it never move. A key-value store (LMDB, RocksDB) would turn each
+ * pointer step into a tree search and each row into a copy.
+ *
+ * The process keeps at most resident_limit bytes of the mapping in its
+ * page tables: past it, view_store_trim releases windows of the mapping in
+ * turn (MADV_DONTNEED on a shared file mapping keeps the data, dirty pages
+ * included, in the page cache). The kernel then holds the cold part in the
+ * page cache while memory allows, writes it to the file and reclaims it
+ * when memory is short; a later touch maps it back (a minor fault, or a
+ * read from disk). The file is scratch: unlinked at creation, it is gone
+ * when the process is; the state that survives restarts is the one saved
+ * in the target.
+ *
+ * Frees are sized (the caller knows each allocation's size), so blocks
+ * carry no header: sizes up to 4 KB in 16-byte classes, up to 1 MB in
+ * powers of two, each class a free list threaded through its free blocks;
+ * larger blocks (hash slot arrays, long bucket lists) are page runs whose
+ * pages are punched out of the file when freed and reused first fit. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_TMPFILE, MADV_REMOVE, mkostemp */
+#endif
+#include "view_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STORE_PAGE 4096u
+#define STORE_SMALL_MAX 4096u /* 16-byte classes up to here */
+#define STORE_MEDIUM_MAX (1u << 20)
+#define STORE_SMALL_CLASSES (STORE_SMALL_MAX / 16 + 1)
+#define STORE_MEDIUM_CLASSES 21 /* by log2 of the size, 13..20 used */
+#define STORE_GROW ((size_t)64 << 20) /* the file grows in these steps */
+#define STORE_TRIM_WINDOW ((size_t)64 << 20)
+
+typedef struct store_free_block {
+    struct store_free_block *next;
+} store_free_block;
+
+typedef struct store_run {
+    size_t offset, size;
+    struct store_run *next;
+} store_run;
+
+struct view_store {
+    int fd;
+    uint8_t *base;
+    size_t reserved;       /* address space held for the mapping */
+    size_t mapped;         /* bytes of the file mapped at base */
+    size_t top;            /* bytes handed out by bumping */
+    size_t live;           /* bytes allocated now */
+    size_t resident_limit; /* 0: no limit */
+    size_t trim_cursor;    /* next window to release */
+    size_t handed_out;     /* bytes allocated since the start */
+    size_t checked_handed; /* handed_out at the last resident check */
+    struct timespec checked_at;
+    long shared_baseline; /* pages of file mappings before ours */
+    size_t released;      /* bytes of windows released so far */
+    store_free_block *small[STORE_SMALL_CLASSES];
+    store_free_block *medium[STORE_MEDIUM_CLASSES];
+    store_run *runs; /* free page runs of large blocks */
+};
+
+static _Noreturn void store_fail(const char *what, int error)
+{
+    /* As bson_malloc does when memory runs out: the state cannot go on
+     * without the block, and no row may be dropped in its place. */
+    fprintf(stderr, "tapflow: the view state file: %s: %s\n", what, strerror(error));
+    abort();
+}
+
+static long shared_pages(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return -1;
+    long size, resident, shared;
+    int n = fscanf(f, "%ld %ld %ld", &size, &resident, &shared);
+    fclose(f);
+    return n == 3 ? shared : -1;
+}
+
+view_store *view_store_open(const char *dir, size_t resident_limit, tf_error *err)
+{
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        /* No O_TMPFILE on this file system: a named file, unlinked at once. */
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/tapflow-state-XXXXXX", dir) >= (int)sizeof path) {
+            tf_error_set(err, TF_ERR_CONFIG, 0, "state directory path too long");
+            return NULL;
+        }
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0)
+            unlink(path);
+    }
+    if (fd < 0) {
+        tf_error_set(err, TF_ERR_CONFIG, 0, "state directory %.200s: cannot create a file: %s",
+                     dir, strerror(errno));
+        return NULL;
+    }
+    /* Address space only (PROT_NONE, no memory): the file is mapped into
+     * it as it grows, so the state keeps its addresses. */
+    size_t reserved = (size_t)1 << 40;
+    void *base = MAP_FAILED;
+    while (reserved >= ((size_t)1 << 32)) {
+        base = mmap(NULL, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                    0);
+        if (base != MAP_FAILED)
+            break;
+        reserved /= 2;
+    }
+    if (base == MAP_FAILED) {
+        tf_error_set(err, TF_ERR_CONFIG, 0, "state directory %.200s: cannot reserve address "
+                     "space for the state: %s", dir, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    view_store *s = bson_malloc0(sizeof *s);
+    s->fd = fd;
+    s->base = base;
+    s->reserved = reserved;
+    s->resident_limit = resident_limit;
+    s->shared_baseline = shared_pages();
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &s->checked_at);
+    return s;
+}
+
+void view_store_close(view_store *s)
+{
+    if (!s)
+        return;
+    munmap(s->base, s->reserved);
+    close(s->fd);
+    for (store_run *r = s->runs; r;) {
+        store_run *next = r->next;
+        bson_free(r);
+        r = next;
+    }
+    bson_free(s);
+}
+
+/* Maps more of the file until the first `need` bytes are mapped. The
+ * blocks are allocated on disk (fallocate), so a full disk is an error
+ * here rather than a SIGBUS on the first write to a page. */
+static void map_more(view_store *s, size_t need)
+{
+    while (s->mapped < need) {
+        if (s->mapped + STORE_GROW > s->reserved)
+            store_fail("the reserved address space is used up", ENOMEM);
+        int rc = posix_fallocate(s->fd, (off_t)s->mapped, (off_t)STORE_GROW);
+        if (rc == EOPNOTSUPP || rc == EINVAL)
+            rc = ftruncate(s->fd, (off_t)(s->mapped + STORE_GROW)) ? errno : 0;
+        if (rc)
+            store_fail("growing it", rc);
+        void *p = mmap(s->base + s->mapped, STORE_GROW, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_FIXED, s->fd, (off_t)s->mapped);
+        if (p == MAP_FAILED)
+            store_fail("mapping it", errno);
+        s->mapped += STORE_GROW;
+    }
+}
+
+static void *bump(view_store *s, size_t size, size_t align)
+{
+    size_t at = (s->top + align - 1) & ~(align - 1);
+    if (at + size > s->mapped) {
+        map_more(s, at + size);
+        /* A resident check per growth step: the build of a large state
+         * does no flush for a long time. */
+        view_store_trim(s);
+    }
+    s->top = at + size;
+    return s->base + at;
+}
+
+static unsigned log2_ceil(size_t size)
+{
+    unsigned k = 0;
+    while (((size_t)1 << k) < size)
+        k++;
+    return k;
+}
+
+static void *alloc_large(view_store *s, size_t size)
+{
+    size = (size + STORE_PAGE - 1) & ~(size_t)(STORE_PAGE - 1);
+    for (store_run **at = &s->runs; *at; at = &(*at)->next) {
+        store_run *r = *at;
+        if (r->size < size)
+            continue;
+        void *p = s->base + r->offset;
+        r->offset += size;
+        r->size -= size;
+        if (!r->size) {
+            *at = r->next;
+            bson_free(r);
+        }
+        return p;
+    }
+    return bump(s, size, STORE_PAGE);
+}
+
+void *view_store_alloc(view_store *s, size_t size)
+{
+    if (!s)
+        return bson_malloc(size);
+    if (!size)
+        size = 1;
+    s->handed_out += size;
+    void *p;
+    if (size <= STORE_SMALL_MAX) {
+        size_t c = (size + 15) / 16;
+        if (s->small[c]) {
+            p = s->small[c];
+            s->small[c] = s->small[c]->next;
+        } else {
+            p = bump(s, c * 16, 16);
+        }
+        s->live += c * 16;
+    } else if (size <= STORE_MEDIUM_MAX) {
+        unsigned k = log2_ceil(size);
+        if (s->medium[k]) {
+            p = s->medium[k];
+            s->medium[k] = s->medium[k]->next;
+        } else {
+            p = bump(s, (size_t)1 << k, 16);
+        }
+        s->live += (size_t)1 << k;
+    } else {
+        p = alloc_large(s, size);
+        s->live += (size + STORE_PAGE - 1) & ~(size_t)(STORE_PAGE - 1);
+    }
+    return p;
+}
+
+void *view_store_alloc_zeroed(view_store *s, size_t size)
+{
+    if (!s)
+        return bson_malloc0(size);
+    void *p = view_store_alloc(s, size);
+    /* Large runs are fresh or punched pages: zero already, and left
+     * unwritten so they take no memory until used. */
+    if (size <= STORE_MEDIUM_MAX)
+        memset(p, 0, size);
+    return p;
+}
+
+void view_store_free(view_store *s, void *p, size_t size)
+{
+    if (!s) {
+        bson_free(p);
+        return;
+    }
+    if (!p)
+        return;
+    if (!size)
+        size = 1;
+    store_free_block *b = p;
+    if (size <= STORE_SMALL_MAX) {
+        size_t c = (size + 15) / 16;
+        b->next = s->small[c];
+        s->small[c] = b;
+        s->live -= c * 16;
+    } else if (size <= STORE_MEDIUM_MAX) {
+        unsigned k = log2_ceil(size);
+        b->next = s->medium[k];
+        s->medium[k] = b;
+        s->live -= (size_t)1 << k;
+    } else {
+        size = (size + STORE_PAGE - 1) & ~(size_t)(STORE_PAGE - 1);
+        /* The pages leave the file and memory; the range reads as zeros
+         * when reused. */
+        if (madvise(p, size, MADV_REMOVE) != 0)
+            store_fail("releasing a block", errno);
+        store_run *r = bson_malloc(sizeof *r);
+        r->offset = (size_t)((uint8_t *)p - s->base);
+        r->size = size;
+        r->next = s->runs;
+        s->runs = r;
+        s->live -= size;
+    }
+}
+
+void *view_store_realloc(view_store *s, void *p, size_t old_size, size_t new_size)
+{
+    if (!s)
+        return bson_realloc(p, new_size);
+    void *q = view_store_alloc(s, new_size);
+    if (p)
+        memcpy(q, p, old_size < new_size ? old_size : new_size);
+    view_store_free(s, p, old_size);
+    return q;
+}
+
+size_t view_store_resident(const view_store *s)
+{
+    long pages = shared_pages();
+    if (pages < 0 || pages < s->shared_baseline)
+        return 0;
+    return (size_t)(pages - s->shared_baseline) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+void view_store_trim(view_store *s)
+{
+    if (!s || !s->resident_limit)
+        return;
+    /* Reading the resident size is a file read: at most every 100 ms, or
+     * after a quarter of the limit (at most a growth step) was allocated. */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    double since = (double)(now.tv_sec - s->checked_at.tv_sec) +
+                   (double)(now.tv_nsec - s->checked_at.tv_nsec) / 1e9;
+    size_t quarter = s->resident_limit / 4 < STORE_GROW ? s->resident_limit / 4 : STORE_GROW;
+    if (since < 0.1 && s->handed_out - s->checked_handed < quarter)
+        return;
+    s->checked_at = now;
+    s->checked_handed = s->handed_out;
+    size_t resident = view_store_resident(s);
+    if (resident <= s->resident_limit)
+        return;
+    /* Down to three quarters of the limit, so the next trims are not at
+     * once: windows in address order from where the last trim stopped,
+     * at most one sweep of the mapping. */
+    size_t goal = s->resident_limit / 4 * 3;
+    for (size_t swept = 0; resident > goal && swept < s->top; swept += STORE_TRIM_WINDOW) {
+        if (s->trim_cursor >= s->top)
+            s->trim_cursor = 0;
+        size_t len = s->top - s->trim_cursor < STORE_TRIM_WINDOW ? s->top - s->trim_cursor
+                                                                 : STORE_TRIM_WINDOW;
+        len = (len + STORE_PAGE - 1) & ~(size_t)(STORE_PAGE - 1);
+        if (madvise(s->base + s->trim_cursor, len, MADV_DONTNEED) != 0)
+            store_fail("releasing resident pages", errno);
+        s->trim_cursor += len;
+        s->released += len;
+        resident = view_store_resident(s);
+    }
+}
+
+void view_store_get_stats(const view_store *s, view_store_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s)
+        return;
+    out->file_bytes = s->mapped;
+    out->live_bytes = s->live;
+    out->resident_bytes = view_store_resident(s);
+    out->released_bytes = s->released;
+}
