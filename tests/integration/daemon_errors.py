@@ -158,6 +158,22 @@ def main():
                   'relation=[["customer_id", "customer_id"]])'),
              index, ["index.conf:", "root_key_index must be unique or plain"],
              "view_RootIndex")
+
+        limit_only = os.path.join(tmp, "limit.conf")
+        config(limit_only, extra="state_memory_mb = 512")
+        case("state_memory_mb without state_dir",
+             flow(tmp, "StateLimit", 'f.lookup("Src.customers", path="c", type="object", '
+                  'relation=[["customer_id", "customer_id"]])'),
+             limit_only, ["limit.conf:", "state_memory_mb limits the state kept in state_dir"],
+             "view_StateLimit")
+
+        no_dir = os.path.join(tmp, "nodir.conf")
+        config(no_dir, extra="state_dir = %s/no-such-dir" % tmp)
+        case("state_dir that does not exist",
+             flow(tmp, "StateDir", 'f.lookup("Src.customers", path="c", type="object", '
+                  'relation=[["customer_id", "customer_id"]])'),
+             no_dir, ["state directory %s/no-such-dir: cannot create a file" % tmp],
+             "view_StateDir")
     finally:
         try:
             sql("DROP DATABASE IF EXISTS %s" % DB)

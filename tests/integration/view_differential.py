@@ -59,6 +59,7 @@ import calendar
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -67,6 +68,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tapflow_testlib as lib  # noqa: E402
@@ -805,12 +807,12 @@ def reached(cp_gtid, target):
 
 
 class Daemon:
-    def __init__(self, srv, db, tmp, server_id, flow=FLOW):
+    def __init__(self, srv, db, tmp, server_id, flow=FLOW, extra=""):
         self.srv, self.db, self.tmp, self.flow = srv, db, tmp, flow
         self.conf = os.path.join(tmp, "tapflow-%s.conf" % db)
         self.status_port = free_port()
         lib.write_config(self.conf, db, server_id, checkpoint_interval_ms=300,
-                         extra="status_listen = 127.0.0.1:%d" % self.status_port,
+                         extra="status_listen = 127.0.0.1:%d\n%s" % (self.status_port, extra),
                          host=srv.host, port=srv.port, user=srv.user, mongo_uri=srv.mongo_uri)
         self.proc = None
         self.starts = 0
@@ -1075,7 +1077,13 @@ def part2(args, base_srv, tmp):
     db = "tf_vdiff_kill_%d" % os.getpid()
     w = Workload(rnd)
     mongo = Mongo(srv.mongo_uri, tmp)
-    daemon = Daemon(srv, db, tmp, 9000 + os.getpid() % 500)
+    # The state in a file (issue 14) with 1 MB of it resident: every
+    # incarnation builds or loads its state there and pages it out again
+    # and again; the heap-held state is parts 1 and 3's.
+    state_dir = os.path.join(tmp, "state")
+    os.makedirs(state_dir, exist_ok=True)
+    daemon = Daemon(srv, db, tmp, 9000 + os.getpid() % 500,
+                    extra="state_dir = %s\nstate_memory_mb = 1" % state_dir)
     stop_writer = threading.Event()
     writer_error = []
     writer_done = [0]
@@ -1146,6 +1154,16 @@ def part2(args, base_srv, tmp):
         ok, why = wait_synced(srv, mongo, daemon, db)
         check(ok, "part 2: checkpoint reaches the server position at the end", why)
         compare(srv, mongo, db, decimal128, "part 2 after %d kills and a target restart" % kills)
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % daemon.status_port,
+                                    timeout=10) as r:
+            metrics = r.read().decode()
+        file_bytes = re.search(r"^tapflow_view_state_file_bytes\{[^}]*\} (\S+)$", metrics, re.M)
+        check("view state in a file in %s, at most 1 MB of it resident" % state_dir in log and
+              file_bytes and float(file_bytes.group(1)) > 0,
+              "part 2: the state lived in a file in state_dir (%s bytes)" % (
+                  file_bytes.group(1) if file_bytes else "?"), metrics[-800:])
+        check(os.listdir(state_dir) == [], "part 2: state_dir holds no named file",
+              os.listdir(state_dir))
         print("part 2: %d transactions (%d statements, %d rolled back), %s, %d kills, %.1f s" % (
             w.stats["transactions"], w.stats["statements"], w.stats["rolled_back"],
             counts(mongo, db), kills, time.time() - t0), flush=True)

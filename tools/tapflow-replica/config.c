@@ -24,6 +24,9 @@
  *                                     # flows (default: the first one)
  *   status_ports = 17300-17399        # ports tap gives the flows it starts
  *                                     # (default: any free port)
+ *   state_dir = /var/lib/tapflow/state  # the view state in a file there
+ *                                     # (default: in memory)
+ *   state_memory_mb = 4096            # of it at most this much resident
  *
  *   [datasource MySQL_ECommerce]      # the names the flow file uses
  *   type = mysql                      # (MariaDB too)
@@ -133,6 +136,7 @@ void tfr_config_cleanup(tfr_config *cfg)
     bson_free(cfg->status_host);
     bson_free(cfg->checkpoint_collection);
     bson_free(cfg->home);
+    bson_free(cfg->state_dir);
     bson_free(cfg->store);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -309,7 +313,7 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
     } section = NONE;
     tfr_datasource *ds = NULL;
     tfr_relay *relay = NULL;
-    unsigned store_line = 0;
+    unsigned store_line = 0, state_memory_line = 0;
     char buf[4096];
     while (fgets(buf, sizeof buf, f)) {
         line_no++;
@@ -439,6 +443,15 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
                     FAIL("status_ports must be LOW-HIGH, e.g. 17300-17399");
                 out->status_port_low = (uint16_t)low;
                 out->status_port_high = (uint16_t)high;
+            } else if (strcmp(key, "state_dir") == 0) {
+                if (!*value)
+                    FAIL("state_dir is empty (name a directory)");
+                set_string(&out->state_dir, value);
+            } else if (strcmp(key, "state_memory_mb") == 0) {
+                if (!parse_u64(value, (uint64_t)1 << 30, &n) || n == 0)
+                    FAIL("state_memory_mb must be from 1 to 1073741824");
+                out->state_memory_mb = n;
+                state_memory_line = line_no;
             } else {
                 FAIL("unknown key '%.100s' in [tapflow]", key);
             }
@@ -619,6 +632,10 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
         line_no = store_line;
         if (!store || store->type != TFR_DS_MONGODB)
             FAIL("store names %.100s, which is not a mongodb datasource of this file", out->store);
+    }
+    if (out->state_memory_mb && !out->state_dir) {
+        line_no = state_memory_line;
+        FAIL("state_memory_mb limits the state kept in state_dir: set state_dir too");
     }
     if (!out->status_host)
         out->status_host = bson_strdup(TFR_DEFAULT_STATUS_HOST);

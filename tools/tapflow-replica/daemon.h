@@ -92,6 +92,10 @@ typedef struct tfr_config {
     char *checkpoint_collection; /* NULL = the sink's default */
     char *home;  /* [tapflow] home: runtime dir of tap (NULL: see tfr_config_home) */
     char *store; /* [tapflow] store: mongodb datasource holding tapflow_flows */
+    /* [tapflow] state_dir: the view state in a file there (tf_view_use_state_dir),
+     * NULL: in the heap; state_memory_mb: its resident limit (0: none) */
+    char *state_dir;
+    uint64_t state_memory_mb;
     /* [tapflow] status_ports = LO-HI: the ports tap gives the flows it
      * starts (0, 0: any free port) */
     uint16_t status_port_low, status_port_high;
@@ -250,6 +254,8 @@ typedef struct tfr_status {
     tfr_histogram write_latency, checkpoint_latency;
     int64_t checkpoint_acked_ms; /* 0: none acknowledged in this run */
     uint64_t view_rows, view_bytes;
+    /* state_dir's file and its resident part (0 without state_dir) */
+    uint64_t view_state_file_bytes, view_state_resident_bytes;
     uint64_t resync_rows_read_total, resync_rows_changed_total;
     uint64_t source_reconnects, target_retries;
     uint64_t errors_fatal, errors_resync_read;

@@ -184,6 +184,13 @@ char *tfr_status_metrics(const tfr_status *st)
     family(&t, "tapflow_view_state_bytes", "gauge",
            "Memory the view's state takes (rows, keys, indexes), approximate.");
     sample(&t, st, "tapflow_view_state_bytes", "", (double)st->view_bytes);
+    family(&t, "tapflow_view_state_file_bytes", "gauge",
+           "Size of the view state's file in state_dir (0: the state is in memory).");
+    sample(&t, st, "tapflow_view_state_file_bytes", "", (double)st->view_state_file_bytes);
+    family(&t, "tapflow_view_state_resident_bytes", "gauge",
+           "Part of the state's file the process holds in memory (at most state_memory_mb).");
+    sample(&t, st, "tapflow_view_state_resident_bytes", "",
+           (double)st->view_state_resident_bytes);
 
     family(&t, "tapflow_resync_queued", "gauge",
            "Table re-syncs waiting, the one being read included.");

@@ -228,6 +228,8 @@ static void status_fill(void *arg, tfr_status *out)
     tf_view_get_stats(d->view, &vs);
     out->view_rows = vs.row_count;
     out->view_bytes = vs.memory_bytes;
+    out->view_state_file_bytes = vs.state_file_bytes;
+    out->view_state_resident_bytes = vs.state_resident_bytes;
     out->resync_rows_read_total = rs.rows_read_total;
     out->resync_rows_changed_total = rs.rows_changed_total;
     out->source_reconnects = d->replica ? tf_replica_get_stats(d->replica)->reconnects : 0;
@@ -1127,6 +1129,16 @@ int tfr_run(const tfr_run_options *opt)
     };
     d.pipeline = tf_pipeline_new(&po);
     d.view = tf_pipeline_view(d.pipeline);
+    if (d.cfg.state_dir) {
+        if (tf_view_use_state_dir(d.view, d.cfg.state_dir,
+                                  (size_t)d.cfg.state_memory_mb << 20, &err) != TF_OK)
+            goto out;
+        if (d.cfg.state_memory_mb)
+            tfr_log("view state in a file in %s, at most %" PRIu64 " MB of it resident",
+                    d.cfg.state_dir, d.cfg.state_memory_mb);
+        else
+            tfr_log("view state in a file in %s", d.cfg.state_dir);
+    }
     tfr_log("flow %s (%s, spec %.12s): %s.%s -> %s.%s", d.spec->name, opt->flow_file, d.spec_hash,
             d.src->database, d.spec->source_table, d.dst->database, d.spec->target_collection);
     d.status = tfr_status_server_start(d.cfg.status_host, d.cfg.status_port, status_fill, &d, &err);
