@@ -9,6 +9,16 @@
  * per source transaction as the daemon does, ops produced and discarded
  * (below). Phase 3 (a restart): the state saved in chunks as the daemon
  * saves it, then loaded into a fresh view; saved bytes and both times.
+ *
+ * Memory beside the view stays bounded, so that a 10M-order data set
+ * (45M rows) fits: phase 1 streams each file a line at a time; phase 2
+ * picks rows from a sample per table read before (all of a table's rows
+ * up to 2M, so smaller data sets run exactly as when every row was kept;
+ * beyond, every k-th row), printed as sample_rows= and sample_bytes=;
+ * phase 3 writes the chunks to an unlinked file in $TMPDIR (else /tmp)
+ * and loads them back one at a time. peak_rss_kb= is the process's peak
+ * (VmHWM), phase 3's two views included.
+ *
  * The change stream:
  *
  *   new order     customer + order + 1-n items + 1-n payments (one txn)
@@ -39,11 +49,13 @@
  * order; op_bytes= is their size. The hashing is timed apart and left out of the figures. */
 #include "view.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
     T_ORDERS,
@@ -123,13 +135,6 @@ static const tabledef schema[T_COUNT] = {
                     {"seller_state", C_STR, false}}},
 };
 
-/* One table's rows: values point into the file's bytes (kept loaded). */
-typedef struct table_rows {
-    char *text;
-    size_t count;
-    tf_value *values; /* count * schema.count */
-} table_rows;
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -145,18 +150,22 @@ static double monotonic_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static long rss_kb(void)
+/* A figure of /proc/self/status in kB: "VmRSS:" now, "VmHWM:" the peak. */
+static long status_kb(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
     long kb = -1;
+    size_t n = strlen(field);
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = atol(line + 6);
+        if (strncmp(line, field, n) == 0)
+            kb = atol(line + n);
     if (f)
         fclose(f);
     return kb;
 }
+
+static long rss_kb(void) { return status_kb("VmRSS:"); }
 
 static void die(const char *what, const tf_error *err)
 {
@@ -204,48 +213,264 @@ static void parse_cell(int kind, char *cell, size_t len, tf_value *v)
     }
 }
 
-static void load_table(const char *dir, int t, table_rows *out)
-{
+/* One table's file, read a line at a time: nothing of it is kept but the
+ * line being parsed (values point into it until the next read). */
+typedef struct table_reader {
+    FILE *file;
+    char *line;
+    size_t cap;
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s.tsv", dir, schema[t].name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "bench-view: cannot open %s\n", path);
+} table_reader;
+
+static void reader_open(table_reader *r, const char *dir, int t)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->path, sizeof r->path, "%s/%s.tsv", dir, schema[t].name);
+    r->file = fopen(r->path, "rb");
+    if (!r->file) {
+        fprintf(stderr, "bench-view: cannot open %s: %s\n", r->path, strerror(errno));
         exit(1);
     }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    out->text = malloc((size_t)size + 1);
-    if (fread(out->text, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, "bench-view: short read of %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-    out->text[size] = '\0';
-    size_t lines = 0;
-    for (long i = 0; i < size; i++)
-        lines += out->text[i] == '\n';
-    size_t ncols = schema[t].count;
-    out->values = calloc(lines * ncols + 1, sizeof *out->values);
-    out->count = 0;
-    char *p = out->text;
-    while (*p) {
-        char *eol = strchr(p, '\n');
-        if (!eol)
-            eol = p + strlen(p);
-        tf_value *row = &out->values[out->count * ncols];
-        char *cell = p;
-        for (size_t c = 0; c < ncols; c++) {
-            char *end = c + 1 < ncols ? memchr(cell, '\t', (size_t)(eol - cell)) : eol;
-            if (!end)
-                end = eol;
-            parse_cell(schema[t].cols[c].kind, cell, (size_t)(end - cell), &row[c]);
-            cell = end < eol ? end + 1 : eol;
+    setvbuf(r->file, NULL, _IOFBF, 1u << 20);
+}
+
+/* Parses the next line into row (schema[t].count values); false at the end. */
+static bool reader_next(table_reader *r, int t, tf_value *row)
+{
+    ssize_t n = getline(&r->line, &r->cap, r->file);
+    if (n < 0) {
+        if (ferror(r->file)) {
+            fprintf(stderr, "bench-view: reading %s: %s\n", r->path, strerror(errno));
+            exit(1);
         }
-        out->count++;
-        p = *eol ? eol + 1 : eol;
+        return false;
     }
+    char *eol = r->line + n;
+    if (n > 0 && eol[-1] == '\n')
+        *--eol = '\0';
+    size_t ncols = schema[t].count;
+    char *cell = r->line;
+    for (size_t c = 0; c < ncols; c++) {
+        char *end = c + 1 < ncols ? memchr(cell, '\t', (size_t)(eol - cell)) : eol;
+        if (!end)
+            end = eol;
+        parse_cell(schema[t].cols[c].kind, cell, (size_t)(end - cell), &row[c]);
+        cell = end < eol ? end + 1 : eol;
+    }
+    return true;
+}
+
+static void reader_close(table_reader *r)
+{
+    fclose(r->file);
+    free(r->line);
+}
+
+static size_t count_lines(const char *dir, int t)
+{
+    table_reader r;
+    reader_open(&r, dir, t);
+    static char block[1u << 16];
+    size_t lines = 0, got;
+    char last = '\n';
+    while ((got = fread(block, 1, sizeof block, r.file)) > 0) {
+        for (const char *p = block; (p = memchr(p, '\n', (size_t)(block + got - p))) != NULL; p++)
+            lines++;
+        last = block[got - 1];
+    }
+    reader_close(&r);
+    return lines + (last != '\n'); /* reader_next reads a last line without one too */
+}
+
+/* The rows phase 2 picks from, per table: every row when the table has at
+ * most SAMPLE_MAX (so that a run picks the same rows, and prints the same
+ * digest, as when the whole file was kept), else every k-th row in file
+ * order, k the smallest that keeps at most SAMPLE_MAX. A row is kept as
+ * cells of 16 bytes (a tf_value takes 112: 7 GB for the samples of a
+ * 10M-order data set) and its strings in an arena; sample_get rebuilds
+ * the tf_values exactly as parse_cell made them. */
+enum {
+    SAMPLE_MAX = 2000000
+};
+
+typedef struct cell {
+    union {
+        const char *str; /* TF_VAL_STRING: len bytes (arena or static) */
+        int64_t i;       /* TF_VAL_INT; TF_VAL_DECIMAL: hundredths (scale 2) */
+        uint64_t when;   /* TF_VAL_DATETIME: year, month, day, h, m, s packed */
+    };
+    uint32_t len;
+    uint8_t kind; /* tf_value_kind */
+} cell;
+
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t used;
+    char data[];
+} arena_block;
+
+typedef struct table_sample {
+    size_t count; /* rows kept */
+    size_t ncols;
+    cell *cells; /* count * ncols */
+    arena_block *strings;
+    size_t bytes; /* cells and arena */
+} table_sample;
+
+enum {
+    ARENA_BLOCK = 1u << 20
+};
+
+static const char *arena_copy(table_sample *s, const uint8_t *p, size_t len)
+{
+    arena_block *b = s->strings;
+    if (!b || b->used + len > ARENA_BLOCK) {
+        b = malloc(sizeof *b + ARENA_BLOCK);
+        if (!b) {
+            fprintf(stderr, "bench-view: out of memory for the sample\n");
+            exit(1);
+        }
+        b->next = s->strings;
+        b->used = 0;
+        s->strings = b;
+        s->bytes += sizeof *b + ARENA_BLOCK;
+    }
+    char *out = b->data + b->used;
+    memcpy(out, p, len);
+    b->used += len;
+    return out;
+}
+
+/* Decimal text of DECIMAL(10,2) as hundredths, "12.30" -> 1230 (the text
+ * datagen writes and phase 2 makes: digits, a point, two digits). */
+static bool decimal_cents(const char *text, int64_t *out)
+{
+    char *end;
+    long long units = strtoll(text, &end, 10);
+    if (end == text || units < 0 || end[0] != '.' || end[1] < '0' || end[1] > '9' || end[2] < '0' ||
+        end[2] > '9' || end[3] != '\0')
+        return false;
+    *out = (int64_t)units * 100 + (end[1] - '0') * 10 + (end[2] - '0');
+    return true;
+}
+
+static void cents_text(int64_t cents, char *out, size_t size)
+{
+    snprintf(out, size, "%" PRId64 ".%02d", cents / 100, (int)(cents % 100));
+}
+
+/* Stores v in c; strings are referenced, not copied. */
+static void cell_set(cell *c, const tf_value *v)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = (uint8_t)v->kind;
+    switch (v->kind) {
+    case TF_VAL_STRING:
+        c->str = (const char *)v->bytes.ptr;
+        c->len = (uint32_t)v->bytes.len;
+        break;
+    case TF_VAL_INT: c->i = v->i; break;
+    case TF_VAL_DECIMAL: {
+        char again[TF_DECIMAL_TEXT_MAX];
+        bool ok = decimal_cents(v->decimal.text, &c->i);
+        if (ok)
+            cents_text(c->i, again, sizeof again);
+        if (!ok || strcmp(again, v->decimal.text) != 0) {
+            fprintf(stderr, "bench-view: decimal %s is not of the form 123.45\n", v->decimal.text);
+            exit(1);
+        }
+        break;
+    }
+    case TF_VAL_DATETIME: {
+        const tf_temporal *tm = &v->temporal;
+        c->when = (uint64_t)(uint32_t)tm->year << 40 | (uint64_t)tm->month << 32 |
+                  (uint64_t)tm->day << 24 | (uint64_t)(tm->hour & 0xff) << 16 |
+                  (uint64_t)tm->minute << 8 | tm->second;
+        break;
+    }
+    default: break;
+    }
+}
+
+/* The tf_value parse_cell makes of the cell's text. */
+static void cell_get(const cell *c, tf_value *v)
+{
+    memset(v, 0, sizeof *v);
+    v->kind = (tf_value_kind)c->kind;
+    switch (v->kind) {
+    case TF_VAL_STRING:
+        v->bytes.ptr = (const uint8_t *)c->str;
+        v->bytes.len = c->len;
+        break;
+    case TF_VAL_INT: v->i = c->i; break;
+    case TF_VAL_DECIMAL:
+        cents_text(c->i, v->decimal.text, sizeof v->decimal.text);
+        v->decimal.precision = 10;
+        v->decimal.scale = 2;
+        break;
+    case TF_VAL_DATETIME:
+        v->temporal = (tf_temporal){.year = (int32_t)(c->when >> 40),
+                                    .month = (uint8_t)(c->when >> 32),
+                                    .day = (uint8_t)(c->when >> 24),
+                                    .hour = (uint8_t)(c->when >> 16),
+                                    .minute = (uint8_t)(c->when >> 8),
+                                    .second = (uint8_t)c->when};
+        break;
+    default: break;
+    }
+}
+
+static void sample_get(const table_sample *s, size_t r, tf_value *row)
+{
+    for (size_t c = 0; c < s->ncols; c++)
+        cell_get(&s->cells[r * s->ncols + c], &row[c]);
+}
+
+/* Row r becomes row: its strings must outlive the sample (arena or static). */
+static void sample_set(table_sample *s, size_t r, const tf_value *row)
+{
+    for (size_t c = 0; c < s->ncols; c++)
+        cell_set(&s->cells[r * s->ncols + c], &row[c]);
+}
+
+/* Reads table t's file once and keeps its sample; returns the file's rows. */
+static size_t sample_table(const char *dir, int t, table_sample *s)
+{
+    size_t lines = count_lines(dir, t);
+    size_t every = lines > SAMPLE_MAX ? (lines + SAMPLE_MAX - 1) / SAMPLE_MAX : 1;
+    memset(s, 0, sizeof *s);
+    s->ncols = schema[t].count;
+    s->cells = calloc((lines + every - 1) / every * s->ncols + 1, sizeof *s->cells);
+    if (!s->cells) {
+        fprintf(stderr, "bench-view: out of memory for the sample of %s\n", schema[t].name);
+        exit(1);
+    }
+    s->bytes += ((lines + every - 1) / every * s->ncols + 1) * sizeof *s->cells;
+    table_reader r;
+    reader_open(&r, dir, t);
+    tf_value row[8];
+    size_t n = 0;
+    for (; reader_next(&r, t, row); n++) {
+        if (n % every != 0 || s->count * every >= lines)
+            continue;
+        for (size_t c = 0; c < s->ncols; c++)
+            if (row[c].kind == TF_VAL_STRING)
+                row[c].bytes.ptr =
+                    (const uint8_t *)arena_copy(s, row[c].bytes.ptr, row[c].bytes.len);
+        sample_set(s, s->count++, row);
+    }
+    reader_close(&r);
+    return n;
+}
+
+static void sample_free(table_sample *s)
+{
+    while (s->strings) {
+        arena_block *next = s->strings->next;
+        free(s->strings);
+        s->strings = next;
+    }
+    free(s->cells);
 }
 
 /* xorshift64*: deterministic, fast. */
@@ -361,26 +586,76 @@ static const char *const cities[] = {"sao paulo", "rio de janeiro", "curitiba",
 
 static const char *const fanout_names[] = {"recompute", "array-filters", "positional"};
 
-/* The saved state's chunks, kept in memory. */
+/* The saved state's chunks, written to an unlinked temporary file (in
+ * $TMPDIR, else /tmp) as a length (8 bytes, host order) then the bytes:
+ * at 10M orders they are ~10 GB, more than memory holds beside the view. */
 typedef struct saved_state {
+    FILE *file;
     size_t count, bytes;
-    uint8_t **data;
-    size_t *len;
 } saved_state;
+
+static void saved_open(saved_state *s)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/bench-view-state-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0 || unlink(path) != 0 || !(s->file = fdopen(fd, "w+b"))) {
+        fprintf(stderr, "bench-view: temporary file %s for the saved state: %s\n", path,
+                strerror(errno));
+        exit(1);
+    }
+    setvbuf(s->file, NULL, _IOFBF, 1u << 20);
+}
 
 static bool keep_chunk(const uint8_t *data, size_t len, void *arg, tf_error *err)
 {
-    (void)err;
     saved_state *s = arg;
-    s->data = realloc(s->data, (s->count + 1) * sizeof *s->data);
-    s->len = realloc(s->len, (s->count + 1) * sizeof *s->len);
-    s->data[s->count] = malloc(len);
-    if (!s->data || !s->len || !s->data[s->count])
+    uint64_t n = len;
+    if (fwrite(&n, sizeof n, 1, s->file) != 1 || fwrite(data, 1, len, s->file) != len) {
+        tf_error_set(err, TF_ERR_IO, errno, "writing chunk %zu of the saved state: %s", s->count,
+                     strerror(errno));
         return false;
-    memcpy(s->data[s->count], data, len);
-    s->len[s->count++] = len;
+    }
+    s->count++;
     s->bytes += len;
     return true;
+}
+
+/* Loads the chunks of s into view one by one, in the order they were saved. */
+static void load_saved(saved_state *s, tf_view *view)
+{
+    if (fflush(s->file) != 0 || fseek(s->file, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "bench-view: rewinding the saved state: %s\n", strerror(errno));
+        exit(1);
+    }
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    for (size_t c = 0; c < s->count; c++) {
+        uint64_t len;
+        if (fread(&len, sizeof len, 1, s->file) != 1) {
+            fprintf(stderr, "bench-view: saved state: chunk %zu missing\n", c);
+            exit(1);
+        }
+        if (len > cap) {
+            free(buf);
+            cap = len;
+            buf = malloc(cap);
+            if (!buf) {
+                fprintf(stderr, "bench-view: out of memory for a chunk of %" PRIu64 " bytes\n",
+                        len);
+                exit(1);
+            }
+        }
+        if (fread(buf, 1, len, s->file) != len) {
+            fprintf(stderr, "bench-view: saved state: chunk %zu short\n", c);
+            exit(1);
+        }
+        tf_error err = {0};
+        if (tf_view_load_chunk(view, buf, len, &err) != TF_OK)
+            die("load", &err);
+    }
+    free(buf);
 }
 
 /* The mode named by --fanout's argument (indexes are tf_view_fanout). */
@@ -430,12 +705,19 @@ int main(int argc, char **argv)
     tf_flow_spec *spec;
     if (tf_flow_parse_file(flow, &spec, &err) != TF_OK)
         die("flow", &err);
-    table_rows rows[T_COUNT];
-    size_t total_rows = 0;
+    /* The files are read twice: once here for the samples phase 2 picks
+     * from, then streamed through phase 1. The samples are allocated
+     * before rss0 is read, so the RSS delta of phase 1 is the view's (and
+     * a line buffer's), not theirs. */
+    table_sample rows[T_COUNT];
+    size_t file_rows[T_COUNT], sample_rows = 0, sample_bytes = 0;
     for (int t = 0; t < T_COUNT; t++) {
-        load_table(dir, t, &rows[t]);
-        total_rows += rows[t].count;
+        file_rows[t] = sample_table(dir, t, &rows[t]);
+        sample_rows += rows[t].count;
+        sample_bytes += rows[t].bytes;
     }
+    printf("sample_rows=%zu\nsample_bytes=%zu\n", sample_rows, sample_bytes);
+    fflush(stdout);
     long rss0 = rss_kb();
     bench b = {0};
     b.view = tf_view_new(spec);
@@ -462,10 +744,23 @@ int main(int argc, char **argv)
     }
 
     /* Phase 1: the snapshot's rows, then every document once. */
+    size_t total_rows = 0;
     double t0 = now_s();
-    for (int t = 0; t < T_COUNT; t++)
-        for (size_t r = 0; r < rows[t].count; r++)
-            apply(&b, t, TF_VIEW_INSERT, NULL, &rows[t].values[r * schema[t].count]);
+    for (int t = 0; t < T_COUNT; t++) {
+        table_reader r;
+        reader_open(&r, dir, t);
+        tf_value row[8];
+        size_t n = 0;
+        for (; reader_next(&r, t, row); n++)
+            apply(&b, t, TF_VIEW_INSERT, NULL, row);
+        reader_close(&r);
+        if (n != file_rows[t]) {
+            fprintf(stderr, "bench-view: %s changed while read (%zu rows, then %zu)\n",
+                    schema[t].name, file_rows[t], n);
+            return 1;
+        }
+        total_rows += n;
+    }
     double t1 = now_s();
     flush(&b);
     double t2 = now_s();
@@ -505,9 +800,6 @@ int main(int argc, char **argv)
     unsigned weight_total = 0;
     for (int k = 0; k < K_KINDS; k++)
         weight_total += kind_weights[k];
-    const size_t no = schema[T_ORDERS].count, ni = schema[T_ITEMS].count,
-                 np = schema[T_PAYMENTS].count, nc = schema[T_CUSTOMERS].count,
-                 npr = schema[T_PRODUCTS].count, ns = schema[T_SELLERS].count;
     double start = now_s(), stream_clock = monotonic_s();
     while (b.changes < target_changes) {
         unsigned w = (unsigned)(rnd(&rs) % weight_total);
@@ -524,11 +816,10 @@ int main(int argc, char **argv)
             snprintf(cid, sizeof cid, "benchc%026" PRIu64, new_orders);
             new_orders++;
             tf_value cust[5], ord[8];
-            memcpy(cust, &rows[T_CUSTOMERS].values[pick(&rs, rows[T_CUSTOMERS].count) * nc],
-                   sizeof cust);
+            sample_get(&rows[T_CUSTOMERS], pick(&rs, rows[T_CUSTOMERS].count), cust);
             cust[0] = str_value(cid);
             apply(&b, T_CUSTOMERS, TF_VIEW_INSERT, NULL, cust);
-            memcpy(ord, &rows[T_ORDERS].values[pick(&rs, rows[T_ORDERS].count) * no], sizeof ord);
+            sample_get(&rows[T_ORDERS], pick(&rs, rows[T_ORDERS].count), ord);
             ord[0] = str_value(oid);
             ord[1] = str_value(cid);
             ord[2] = str_value("created");
@@ -536,7 +827,7 @@ int main(int argc, char **argv)
             unsigned items = 1 + (rnd(&rs) % 100 < 10) + (rnd(&rs) % 100 < 3);
             for (unsigned i = 1; i <= items; i++) {
                 tf_value it[7];
-                memcpy(it, &rows[T_ITEMS].values[pick(&rs, rows[T_ITEMS].count) * ni], sizeof it);
+                sample_get(&rows[T_ITEMS], pick(&rs, rows[T_ITEMS].count), it);
                 it[0] = str_value(oid);
                 it[1].kind = TF_VAL_INT;
                 it[1].i = i;
@@ -545,8 +836,7 @@ int main(int argc, char **argv)
             unsigned pays = 1 + (rnd(&rs) % 100 < 4);
             for (unsigned i = 1; i <= pays; i++) {
                 tf_value p[5];
-                memcpy(p, &rows[T_PAYMENTS].values[pick(&rs, rows[T_PAYMENTS].count) * np],
-                       sizeof p);
+                sample_get(&rows[T_PAYMENTS], pick(&rs, rows[T_PAYMENTS].count), p);
                 p[0] = str_value(oid);
                 p[1].kind = TF_VAL_INT;
                 p[1].i = i;
@@ -554,53 +844,60 @@ int main(int argc, char **argv)
             }
             break;
         }
+        /* The updates write the after row back into the sample: its new
+         * strings are static, so they stay valid. */
         case K_STATUS: {
-            tf_value *row = &rows[T_ORDERS].values[pick(&rs, rows[T_ORDERS].count) * no];
-            tf_value after[8];
+            size_t r = pick(&rs, rows[T_ORDERS].count);
+            tf_value row[8], after[8];
+            sample_get(&rows[T_ORDERS], r, row);
             memcpy(after, row, sizeof after);
             after[2] = str_value(statuses[pick(&rs, 6)]);
             apply(&b, T_ORDERS, TF_VIEW_UPDATE, row, after);
-            row[2] = after[2]; /* static strings: stays valid */
+            sample_set(&rows[T_ORDERS], r, after);
             break;
         }
         case K_PAYMENT: {
-            tf_value *row = &rows[T_PAYMENTS].values[pick(&rs, rows[T_PAYMENTS].count) * np];
-            tf_value after[5];
+            size_t r = pick(&rs, rows[T_PAYMENTS].count);
+            tf_value row[5], after[5];
+            sample_get(&rows[T_PAYMENTS], r, row);
             memcpy(after, row, sizeof after);
             snprintf(after[4].decimal.text, sizeof after[4].decimal.text, "%u.%02u",
                      (unsigned)pick(&rs, 500), (unsigned)pick(&rs, 100));
             after[3].kind = TF_VAL_INT;
             after[3].i = 1 + (int64_t)pick(&rs, 10);
             apply(&b, T_PAYMENTS, TF_VIEW_UPDATE, row, after);
-            memcpy(row, after, sizeof after);
+            sample_set(&rows[T_PAYMENTS], r, after);
             break;
         }
         case K_CUSTOMER: {
-            tf_value *row = &rows[T_CUSTOMERS].values[pick(&rs, rows[T_CUSTOMERS].count) * nc];
-            tf_value after[5];
+            size_t r = pick(&rs, rows[T_CUSTOMERS].count);
+            tf_value row[5], after[5];
+            sample_get(&rows[T_CUSTOMERS], r, row);
             memcpy(after, row, sizeof after);
             after[3] = str_value(cities[pick(&rs, 6)]);
             apply(&b, T_CUSTOMERS, TF_VIEW_UPDATE, row, after);
-            row[3] = after[3];
+            sample_set(&rows[T_CUSTOMERS], r, after);
             break;
         }
         case K_PRODUCT: {
-            tf_value *row = &rows[T_PRODUCTS].values[pick(&rs, rows[T_PRODUCTS].count) * npr];
-            tf_value after[6];
+            size_t r = pick(&rs, rows[T_PRODUCTS].count);
+            tf_value row[6], after[6];
+            sample_get(&rows[T_PRODUCTS], r, row);
             memcpy(after, row, sizeof after);
             after[2].kind = TF_VAL_INT;
             after[2].i = 100 + (int64_t)pick(&rs, 5000);
             apply(&b, T_PRODUCTS, TF_VIEW_UPDATE, row, after);
-            row[2] = after[2];
+            sample_set(&rows[T_PRODUCTS], r, after);
             break;
         }
         default: {
-            tf_value *row = &rows[T_SELLERS].values[pick(&rs, rows[T_SELLERS].count) * ns];
-            tf_value after[4];
+            size_t r = pick(&rs, rows[T_SELLERS].count);
+            tf_value row[4], after[4];
+            sample_get(&rows[T_SELLERS], r, row);
             memcpy(after, row, sizeof after);
             after[2] = str_value(cities[pick(&rs, 6)]);
             apply(&b, T_SELLERS, TF_VIEW_UPDATE, row, after);
-            row[2] = after[2];
+            sample_set(&rows[T_SELLERS], r, after);
             break;
         }
         }
@@ -636,15 +933,14 @@ int main(int argc, char **argv)
     /* Phase 3: resume. The state saved as the daemon saves it (chunks
      * under 16 MB), then loaded into a fresh view of the same flow. */
     saved_state saved = {0};
+    saved_open(&saved);
     double save0 = now_s();
     if (tf_view_save(b.view, 16u << 20, keep_chunk, &saved, &err) != TF_OK)
         die("save", &err);
     double save1 = now_s();
     tf_view *resumed = tf_view_new(spec);
     double load0 = now_s();
-    for (size_t c = 0; c < saved.count; c++)
-        if (tf_view_load_chunk(resumed, saved.data[c], saved.len[c], &err) != TF_OK)
-            die("load", &err);
+    load_saved(&saved, resumed);
     double load1 = now_s();
     tf_view_stats resumed_st;
     tf_view_get_stats(resumed, &resumed_st);
@@ -657,10 +953,8 @@ int main(int argc, char **argv)
            (double)saved.bytes / (double)st.row_count);
     printf("state_save_s=%.3f\nstate_load_s=%.3f\n", save1 - save0, load1 - load0);
     tf_view_destroy(resumed);
-    for (size_t c = 0; c < saved.count; c++)
-        free(saved.data[c]);
-    free(saved.data);
-    free(saved.len);
+    fclose(saved.file);
+    printf("peak_rss_kb=%ld\n", status_kb("VmHWM:"));
     printf("fanout=%s\n", fanout_names[fanout]);
     if (digest)
         printf("digest=%016" PRIx64 "\nop_bytes=%" PRIu64 "\n", b.digest, b.digest_bytes);
@@ -684,9 +978,7 @@ int main(int argc, char **argv)
     tf_view_ops_cleanup(&b.ops);
     tf_view_destroy(b.view);
     tf_flow_spec_destroy(spec);
-    for (int t = 0; t < T_COUNT; t++) {
-        free(rows[t].text);
-        free(rows[t].values);
-    }
+    for (int t = 0; t < T_COUNT; t++)
+        sample_free(&rows[t]);
     return 0;
 }
