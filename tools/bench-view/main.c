@@ -270,7 +270,7 @@ static size_t count_lines(const char *dir, int t)
 {
     table_reader r;
     reader_open(&r, dir, t);
-    static char block[1u << 16];
+    char block[1u << 16];
     size_t lines = 0, got;
     char last = '\n';
     while ((got = fread(block, 1, sizeof block, r.file)) > 0) {
