@@ -121,11 +121,12 @@ void *view_map_get(const view_map *m, const uint8_t *key, size_t len)
     return e->value;
 }
 
-static void grow(view_map *m)
+/* Moves the entries into `capacity` slots (a power of two). */
+static void resize(view_map *m, size_t capacity)
 {
     size_t old_capacity = m->capacity;
     view_map_entry *old = m->entries;
-    m->capacity = old_capacity ? old_capacity * 2 : 16;
+    m->capacity = capacity;
     m->entries = view_store_alloc_zeroed(m->store, m->capacity * sizeof *m->entries);
     size_t mask = m->capacity - 1;
     for (size_t i = 0; i < old_capacity; i++) {
@@ -137,6 +138,17 @@ static void grow(view_map *m)
         m->entries[j] = old[i];
     }
     view_store_free(m->store, old, old_capacity * sizeof *old);
+}
+
+static void grow(view_map *m) { resize(m, m->capacity ? m->capacity * 2 : 16); }
+
+void view_map_reserve(view_map *m, size_t count)
+{
+    size_t capacity = m->capacity ? m->capacity : 16;
+    while (count * 5 > capacity * 4)
+        capacity *= 2;
+    if (capacity > m->capacity)
+        resize(m, capacity);
 }
 
 view_map_entry *view_map_upsert(view_map *m, const uint8_t *key, size_t len, bool *created)

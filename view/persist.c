@@ -59,6 +59,18 @@ static void chunk_begin(bson_t *chunk, bson_t *rows, const view_table *t)
     BSON_APPEND_UTF8(chunk, "table", t->name);
     append_columns(chunk, t);
     BSON_APPEND_INT64(chunk, "slots", (int64_t)t->slot_count);
+    /* Sizes of the table's maps when saved: the loader makes room once.
+     * (Later fields: a chunk without them loads as before.) */
+    BSON_APPEND_INT64(chunk, "n", (int64_t)t->rows.count);
+    bson_t keys;
+    char key[16];
+    const char *k;
+    bson_append_array_begin(chunk, "kn", -1, &keys);
+    for (size_t s = 0; s < t->slot_count; s++) {
+        bson_uint32_to_string((uint32_t)s, &k, key, sizeof key);
+        BSON_APPEND_INT64(&keys, k, (int64_t)t->slots[s].index.count);
+    }
+    bson_append_array_end(chunk, &keys);
     bson_append_array_begin(chunk, "rows", -1, rows);
 }
 
@@ -256,7 +268,9 @@ static view_row *parse_row(view_table *t, bson_iter_t *row_it, bool documents)
         return NULL;
     /* The parts borrow from the chunk until view_row_assemble copies them
      * into the row's one allocation. */
-    view_row_key *parts = bson_malloc0((t->slot_count ? t->slot_count : 1) * sizeof *parts);
+    view_row_key parts_on_stack[8] = {{0}};
+    view_row_key *parts = t->slot_count <= 8 ? parts_on_stack
+                                             : bson_malloc0(t->slot_count * sizeof *parts);
     const uint8_t *pk = NULL, *values = NULL;
     uint32_t pk_len = 0, values_len = 0;
     bool has_keys = false;
@@ -301,8 +315,30 @@ static view_row *parse_row(view_table *t, bson_iter_t *row_it, bool documents)
     view_row *row = NULL;
     if (pk && pk_len > 0 && values && has_keys && slot == t->slot_count)
         row = view_row_assemble(t, pk, pk_len, values, values_len, parts);
-    bson_free(parts);
+    if (parts != parts_on_stack)
+        bson_free(parts);
     return row;
+}
+
+/* A table's first chunk says how many rows and keys it will hold: room
+ * for them at once. The counts come from outside: capped, and a wrong one
+ * costs time or room, never a row. */
+static void reserve_maps(view_table *t, const bson_t *chunk)
+{
+    const int64_t cap = (int64_t)1 << 26;
+    bson_iter_t it, keys;
+    if (t->rows.count || !find(chunk, "n", BSON_TYPE_INT64, &it))
+        return;
+    int64_t n = bson_iter_int64(&it);
+    if (n > 0)
+        view_map_reserve(&t->rows, (size_t)(n < cap ? n : cap));
+    if (!find(chunk, "kn", BSON_TYPE_ARRAY, &it) || !bson_iter_recurse(&it, &keys))
+        return;
+    for (size_t s = 0; s < t->slot_count && bson_iter_next(&keys); s++) {
+        int64_t kn = BSON_ITER_HOLDS_INT64(&keys) ? bson_iter_int64(&keys) : 0;
+        if (kn > 0)
+            view_map_reserve(&t->slots[s].index, (size_t)(kn < cap ? kn : cap));
+    }
 }
 
 tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_error *err)
@@ -342,6 +378,7 @@ tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_
                             "view state chunk of %.100s: saved with another flow spec "
                             "(index slots differ); restart with --resnapshot",
                             name);
+    reserve_maps(t, &chunk);
     bson_iter_t rows;
     if (!find(&chunk, "rows", BSON_TYPE_ARRAY, &it) || !bson_iter_recurse(&it, &rows))
         return tf_error_set(err, TF_ERR_PROTOCOL, 0, "view state chunk of %.100s: no rows", name);

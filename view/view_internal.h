@@ -110,6 +110,9 @@ static inline const uint8_t *view_map_key(const view_map *m, const view_map_entr
 }
 /* Frees the slots, not the values nor the keys. */
 void view_map_cleanup(view_map *m);
+/* Room for count entries without growing (a load that knows its size
+ * skips the rehash of every doubling). */
+void view_map_reserve(view_map *m, size_t count);
 /* Empties the map (values and keys are the caller's). */
 void view_map_clear(view_map *m);
 void *view_map_get(const view_map *m, const uint8_t *key, size_t len);
