@@ -820,6 +820,7 @@ int main(int argc, char **argv)
     printf("rss_delta_bytes_per_row=%.0f\n", rss_per_row);
     printf("engine_bytes_per_row=%.0f\n", engine_per_row);
     printf("state_rows=%zu\n", st.row_count);
+    fflush(stdout); /* a long run's first figures, while phase 2 runs */
 
     /* Phase 2: the mixed change stream. */
     if (tf_view_set_fanout(b.view, fanout, &err) != TF_OK)
