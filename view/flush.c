@@ -652,6 +652,5 @@ tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err)
         bson_free(items);
     }
     view_pending_reset(view);
-    view_store_trim(view->store);
     return TF_OK;
 }

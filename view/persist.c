@@ -395,6 +395,5 @@ tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_
         }
         view_table_insert(t, row);
     }
-    view_store_trim(view->store);
     return TF_OK;
 }

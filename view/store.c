@@ -8,10 +8,16 @@
  * into it never move. A key-value store (LMDB, RocksDB) would turn each
  * pointer step into a tree search and each row into a copy.
  *
- * The process keeps at most resident_limit bytes of the mapping in its
- * page tables: past it, view_store_trim releases windows of the mapping in
- * turn (MADV_DONTNEED on a shared file mapping keeps the data, dirty pages
- * included, in the page cache). The kernel then holds the cold part in the
+ * The process keeps about resident_limit bytes of the mapping in its page
+ * tables: a thread of the store reads the resident size every 5 ms and,
+ * past the limit, releases windows of the mapping in turn (MADV_DONTNEED
+ * on a shared file mapping keeps the data, dirty pages included, in the
+ * page cache). A thread, because pages come back on any touch, not only
+ * on allocations: a flush of 100,000 documents reads gigabytes of state
+ * without allocating any of it. It is a soft limit (what comes back
+ * between two checks is over it); the hard one is the cgroup's
+ * (MemoryMax= of the unit), which the kernel can keep by reclaiming these
+ * pages instead of killing the process. The kernel then holds the cold part in the
  * page cache while memory allows, writes it to the file and reclaims it
  * when memory is short; a later touch maps it back (a minor fault, or a
  * read from disk). The file is scratch: unlinked at creation, it is gone
@@ -30,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +51,7 @@
 #define STORE_MEDIUM_CLASSES 21 /* by log2 of the size, 13..20 used */
 #define STORE_GROW ((size_t)64 << 20) /* the file grows in these steps */
 #define STORE_TRIM_WINDOW ((size_t)64 << 20)
+#define STORE_TRIM_PERIOD_NS 5000000
 
 typedef struct store_free_block {
     struct store_free_block *next;
@@ -59,16 +67,17 @@ struct view_store {
     uint8_t *base;
     size_t reserved;       /* address space held for the mapping */
     size_t mapped;         /* bytes of the file mapped at base */
-    size_t top;            /* bytes handed out by bumping */
+    size_t top;            /* bytes handed out by bumping (read by the trimmer) */
     size_t live;           /* bytes allocated now */
-    size_t resident_limit; /* 0: no limit */
-    size_t trim_cursor;    /* next window to release */
-    size_t handed_out;     /* bytes allocated since the start */
-    size_t allocations;    /* count, for the trim checks */
-    size_t checked_handed; /* handed_out at the last resident check */
-    struct timespec checked_at;
-    long shared_baseline; /* pages of file mappings before ours */
-    size_t released;      /* bytes of windows released so far */
+    size_t resident_limit; /* 0: no limit, and no trimmer */
+    size_t trim_cursor;    /* the trimmer's: next window to release */
+    long shared_baseline;  /* pages of file mappings before ours */
+    size_t released;       /* bytes of windows released so far (atomic) */
+    pthread_t trimmer;
+    bool trimmer_running;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    bool stopping;
     store_free_block *small[STORE_SMALL_CLASSES];
     store_free_block *medium[STORE_MEDIUM_CLASSES];
     store_run *runs; /* free page runs of large blocks */
@@ -92,6 +101,8 @@ static long shared_pages(void)
     fclose(f);
     return n == 3 ? shared : -1;
 }
+
+static void *trimmer_main(void *arg);
 
 view_store *view_store_open(const char *dir, size_t resident_limit, tf_error *err)
 {
@@ -135,7 +146,22 @@ view_store *view_store_open(const char *dir, size_t resident_limit, tf_error *er
     s->reserved = reserved;
     s->resident_limit = resident_limit;
     s->shared_baseline = shared_pages();
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &s->checked_at);
+    pthread_mutex_init(&s->stop_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->stop_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (resident_limit) {
+        int rc = pthread_create(&s->trimmer, NULL, trimmer_main, s);
+        if (rc) {
+            tf_error_set(err, TF_ERR_CONFIG, 0, "state directory %.200s: cannot start the "
+                         "thread keeping the resident limit: %s", dir, strerror(rc));
+            view_store_close(s);
+            return NULL;
+        }
+        s->trimmer_running = true;
+    }
     return s;
 }
 
@@ -143,6 +169,15 @@ void view_store_close(view_store *s)
 {
     if (!s)
         return;
+    if (s->trimmer_running) {
+        pthread_mutex_lock(&s->stop_lock);
+        s->stopping = true;
+        pthread_cond_signal(&s->stop_cond);
+        pthread_mutex_unlock(&s->stop_lock);
+        pthread_join(s->trimmer, NULL);
+    }
+    pthread_cond_destroy(&s->stop_cond);
+    pthread_mutex_destroy(&s->stop_lock);
     munmap(s->base, s->reserved);
     close(s->fd);
     for (store_run *r = s->runs; r;) {
@@ -170,6 +205,7 @@ static void map_more(view_store *s, size_t need)
                        MAP_SHARED | MAP_FIXED, s->fd, (off_t)s->mapped);
         if (p == MAP_FAILED)
             store_fail("mapping it", errno);
+        madvise(p, STORE_GROW, MADV_RANDOM);
         s->mapped += STORE_GROW;
     }
 }
@@ -177,13 +213,10 @@ static void map_more(view_store *s, size_t need)
 static void *bump(view_store *s, size_t size, size_t align)
 {
     size_t at = (s->top + align - 1) & ~(align - 1);
-    if (at + size > s->mapped) {
+    if (at + size > s->mapped)
         map_more(s, at + size);
-        /* A resident check per growth step: the build of a large state
-         * does no flush for a long time. */
-        view_store_trim(s);
-    }
-    s->top = at + size;
+    /* Released after the mapping exists: the trimmer reads it. */
+    __atomic_store_n(&s->top, at + size, __ATOMIC_RELEASE);
     return s->base + at;
 }
 
@@ -220,12 +253,6 @@ void *view_store_alloc(view_store *s, size_t size)
         return bson_malloc(size);
     if (!size)
         size = 1;
-    s->handed_out += size;
-    /* Pages come back into memory without any allocation too (a build
-     * touches buckets and slots all over the state): the check runs from
-     * here often enough to see that, and is a clock read when not due. */
-    if ((++s->allocations & 255) == 0)
-        view_store_trim(s);
     void *p;
     if (size <= STORE_SMALL_MAX) {
         size_t c = (size + 15) / 16;
@@ -319,41 +346,54 @@ size_t view_store_resident(const view_store *s)
     return (size_t)(pages - s->shared_baseline) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-void view_store_trim(view_store *s)
+/* Past the limit: down to three quarters of it (room for what comes back
+ * before the next check), releasing windows in address order from where
+ * the last release stopped, at most one sweep of the mapping. */
+static void trim(view_store *s)
 {
-    if (!s || !s->resident_limit)
-        return;
-    /* Reading the resident size is a file read (about 10 us): at most
-     * every 20 ms, or after a quarter of the limit (at most a growth step)
-     * was allocated. */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-    double since = (double)(now.tv_sec - s->checked_at.tv_sec) +
-                   (double)(now.tv_nsec - s->checked_at.tv_nsec) / 1e9;
-    size_t quarter = s->resident_limit / 4 < STORE_GROW ? s->resident_limit / 4 : STORE_GROW;
-    if (since < 0.02 && s->handed_out - s->checked_handed < quarter)
-        return;
-    s->checked_at = now;
-    s->checked_handed = s->handed_out;
     size_t resident = view_store_resident(s);
     if (resident <= s->resident_limit)
         return;
-    /* Down to three quarters of the limit, so the next trims are not at
-     * once: windows in address order from where the last trim stopped,
-     * at most one sweep of the mapping. */
     size_t goal = s->resident_limit / 4 * 3;
-    for (size_t swept = 0; resident > goal && swept < s->top; swept += STORE_TRIM_WINDOW) {
-        if (s->trim_cursor >= s->top)
+    size_t top = __atomic_load_n(&s->top, __ATOMIC_ACQUIRE);
+    for (size_t swept = 0; resident > goal && swept < top; swept += STORE_TRIM_WINDOW) {
+        if (s->trim_cursor >= top)
             s->trim_cursor = 0;
-        size_t len = s->top - s->trim_cursor < STORE_TRIM_WINDOW ? s->top - s->trim_cursor
-                                                                 : STORE_TRIM_WINDOW;
+        size_t len = top - s->trim_cursor < STORE_TRIM_WINDOW ? top - s->trim_cursor
+                                                             : STORE_TRIM_WINDOW;
         len = (len + STORE_PAGE - 1) & ~(size_t)(STORE_PAGE - 1);
+        /* The engine may touch or free these pages meanwhile: a released
+         * page is faulted back with its data; a punched one reads zero
+         * either way. */
         if (madvise(s->base + s->trim_cursor, len, MADV_DONTNEED) != 0)
             store_fail("releasing resident pages", errno);
         s->trim_cursor += len;
-        s->released += len;
+        __atomic_fetch_add(&s->released, len, __ATOMIC_RELAXED);
         resident = view_store_resident(s);
     }
+}
+
+static void *trimmer_main(void *arg)
+{
+    view_store *s = arg;
+    pthread_mutex_lock(&s->stop_lock);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += STORE_TRIM_PERIOD_NS;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->stop_lock);
+        trim(s);
+        pthread_mutex_lock(&s->stop_lock);
+    }
+    pthread_mutex_unlock(&s->stop_lock);
+    return NULL;
 }
 
 void view_store_get_stats(const view_store *s, view_store_stats *out)
@@ -364,5 +404,5 @@ void view_store_get_stats(const view_store *s, view_store_stats *out)
     out->file_bytes = s->mapped;
     out->live_bytes = s->live;
     out->resident_bytes = view_store_resident(s);
-    out->released_bytes = s->released;
+    out->released_bytes = __atomic_load_n(&s->released, __ATOMIC_RELAXED);
 }

@@ -59,8 +59,8 @@ view_key_family view_key_family_of(const tf_column *col);
  *
  * Rows, index buckets and the state's hash slots come from a store: with
  * none (NULL) from the heap, else from a file in the flow's state
- * directory, mapped, with the resident part kept under a limit. Frees
- * give the size allocated. */
+ * directory, mapped, with the resident part kept under a limit by a
+ * thread of the store. Frees give the size allocated. */
 typedef struct view_store view_store;
 
 /* resident_limit 0: no limit (the kernel alone decides what stays). */
@@ -70,8 +70,6 @@ void *view_store_alloc(view_store *s, size_t size);
 void *view_store_alloc_zeroed(view_store *s, size_t size);
 void view_store_free(view_store *s, void *p, size_t size);
 void *view_store_realloc(view_store *s, void *p, size_t old_size, size_t new_size);
-/* Releases resident pages past the limit (cheap when under it). */
-void view_store_trim(view_store *s);
 typedef struct view_store_stats {
     size_t file_bytes;     /* of the file, mapped */
     size_t live_bytes;     /* allocated now */
