@@ -292,6 +292,17 @@ def bench_mongo(a, *args):
     return kv(r.stdout)
 
 
+def peak_rss(proc):
+    """The daemon's peak RSS (VmHWM) and RSS now, as text."""
+    try:
+        with open("/proc/%d/status" % proc.pid) as f:
+            kb = {k: int(v.split()[0]) for k, v in
+                  (line.split(":", 1) for line in f if line.startswith(("VmHWM", "VmRSS")))}
+        return "peak %.2f GB, now %.2f GB" % (kb["VmHWM"] / 1048576, kb["VmRSS"] / 1048576)
+    except (OSError, KeyError, ValueError):
+        return "?"
+
+
 def loadavg():
     return "load %.1f/%.1f" % os.getloadavg()[:2]
 
@@ -308,7 +319,10 @@ def start_daemon(a, tmp, db, uri, extra=(), tag=""):
                    ("checkpoint_interval_ms = %d\n" % a.checkpoint_interval_ms
                     if a.checkpoint_interval_ms else "") +
                    ("write_connections = %d\n" % a.write_connections
-                    if getattr(a, "write_connections", 0) else ""),
+                    if getattr(a, "write_connections", 0) else "") +
+                   ("state_dir = %s\n" % a.state_dir if getattr(a, "state_dir", "") else "") +
+                   ("state_memory_mb = %d\n" % a.state_memory_mb
+                    if getattr(a, "state_memory_mb", 0) else ""),
                    MY_HOST, MY_PORT, MY_USER, db, uri, db))
     logpath = os.path.join(tmp, "daemon-%s%s.log" % (db, tag))
     logf = open(logpath, "w")
@@ -508,6 +522,9 @@ def run_backend(a, backend, tmp, tsv, engine, table):
         for line in text.splitlines():
             if "snapshot done" in line:
                 out("    daemon: " + line.split("] ", 1)[-1][:160])
+        table.add("daemon memory after the build (VmHWM)", where, peak_rss(daemon),
+                  "state_dir %s, state_memory_mb %s" % (a.state_dir or "-",
+                                                       a.state_memory_mb or "-"), "", "")
         ins = bench_mongo(a, target.uri, db, "orderSingleView", "raw_insert", "insert", 1000)
         ins_rate = int(ins["docs"]) / max(float(ins["seconds"]), 1e-3)
         build_rate = a.orders / built
@@ -614,6 +631,8 @@ def run_backend(a, backend, tmp, tsv, engine, table):
         else:
             table.add("resume (--gtid-resume): start -> streaming", where, "%.1f s" % resumed,
                       "initial build %.1f s" % built, "%.0f%%" % (100 * resumed / built), "")
+            table.add("daemon memory after the resume (VmHWM)", where, peak_rss(daemon), "", "",
+                      "")
     finally:
         stop_daemon(daemon)
         if target:
@@ -664,6 +683,10 @@ def main():
                     help="daemon's checkpoint_interval_ms (0: its default)")
     ap.add_argument("--write-connections", type=int, default=0,
                     help="daemon's write_connections (0: its default)")
+    ap.add_argument("--state-dir", default="",
+                    help="daemon's state_dir: the view state in a file there (default: the heap)")
+    ap.add_argument("--state-memory-mb", type=int, default=0,
+                    help="daemon's state_memory_mb (with --state-dir)")
     ap.add_argument("--out", default="/work/notes/bench-view.txt"
                     if os.path.isdir("/work/notes") else "")
     a = ap.parse_args()
