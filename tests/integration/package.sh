@@ -140,8 +140,8 @@ check "/etc/tapflow/tapflow.conf: mode 600, owner tapflow, the commented example
 check "the example config parses (tapflow-relay reads it to the end)" bash -c \
     'out=$(runuser -u tapflow -- /usr/bin/tapflow-relay --config /etc/tapflow/tapflow.conf 2>&1)
      [[ $out == *"[relay"* && $out != *"line "* ]] || { echo "$out"; false; }'
-check "/var/lib/tapflow and its flows/, run/, logs/ belong to tapflow" bash -c \
-    'for d in /var/lib/tapflow /var/lib/tapflow/flows /var/lib/tapflow/run /var/lib/tapflow/logs; do
+check "/var/lib/tapflow and its flows/, run/, logs/, state/ belong to tapflow" bash -c \
+    'for d in /var/lib/tapflow /var/lib/tapflow/flows /var/lib/tapflow/run /var/lib/tapflow/logs /var/lib/tapflow/state; do
          [ "$(stat -c %U "$d")" = tapflow ] || exit 1; done'
 unit=/usr/lib/systemd/system/tapflow-flow@.service
 check "tapflow-flow@.service: --gtid-resume, Restart=on-failure with backoff, KillSignal=SIGTERM" \
