@@ -143,37 +143,27 @@ def main():
              env_extra={"TF_WRONG_PASSWORD": "not-the-password-xyz"},
              forbidden=["not-the-password-xyz"])
 
-        conns = os.path.join(tmp, "conns.conf")
-        config(conns, extra="write_connections = 17")
-        case("write_connections out of range",
-             flow(tmp, "Connections", 'f.lookup("Src.customers", path="c", type="object", '
-                  'relation=[["customer_id", "customer_id"]])'),
-             conns, ["conns.conf:", "write_connections must be from 1 to 16"],
-             "view_Connections")
-
-        index = os.path.join(tmp, "index.conf")
-        config(index, extra="root_key_index = sharded")
-        case("root_key_index neither unique nor plain",
-             flow(tmp, "RootIndex", 'f.lookup("Src.customers", path="c", type="object", '
-                  'relation=[["customer_id", "customer_id"]])'),
-             index, ["index.conf:", "root_key_index must be unique or plain"],
-             "view_RootIndex")
-
-        limit_only = os.path.join(tmp, "limit.conf")
-        config(limit_only, extra="state_memory_mb = 512")
-        case("state_memory_mb without state_dir",
-             flow(tmp, "StateLimit", 'f.lookup("Src.customers", path="c", type="object", '
-                  'relation=[["customer_id", "customer_id"]])'),
-             limit_only, ["limit.conf:", "state_memory_mb limits the state kept in state_dir"],
-             "view_StateLimit")
-
-        no_dir = os.path.join(tmp, "nodir.conf")
-        config(no_dir, extra="state_dir = %s/no-such-dir" % tmp)
-        case("state_dir that does not exist",
-             flow(tmp, "StateDir", 'f.lookup("Src.customers", path="c", type="object", '
-                  'relation=[["customer_id", "customer_id"]])'),
-             no_dir, ["state directory %s/no-such-dir: cannot create a file" % tmp],
-             "view_StateDir")
+        # [tapflow] settings refused (at load, or at start for a directory
+        # that is not there): conf file name, its extra line, flow name,
+        # what the message must say.
+        for name, extra, flow_name, what, needles in [
+                ("conns", "write_connections = 17", "Connections",
+                 "write_connections out of range",
+                 ["conns.conf:", "write_connections must be from 1 to 16"]),
+                ("index", "root_key_index = sharded", "RootIndex",
+                 "root_key_index neither unique nor plain",
+                 ["index.conf:", "root_key_index must be unique or plain"]),
+                ("limit", "state_memory_mb = 512", "StateLimit",
+                 "state_memory_mb without state_dir",
+                 ["limit.conf:", "state_memory_mb limits the state kept in state_dir"]),
+                ("nodir", "state_dir = %s/no-such-dir" % tmp, "StateDir",
+                 "state_dir that does not exist",
+                 ["state directory %s/no-such-dir: cannot create a file" % tmp])]:
+            conf_path = os.path.join(tmp, name + ".conf")
+            config(conf_path, extra=extra)
+            case(what, flow(tmp, flow_name, 'f.lookup("Src.customers", path="c", type="object", '
+                            'relation=[["customer_id", "customer_id"]])'),
+                 conf_path, needles, "view_" + flow_name)
     finally:
         try:
             sql("DROP DATABASE IF EXISTS %s" % DB)
