@@ -121,6 +121,12 @@ void *view_map_get(const view_map *m, const uint8_t *key, size_t len)
     return e->value;
 }
 
+void view_map_prefetch(const view_map *m, const uint8_t *key, size_t len)
+{
+    if (m->capacity)
+        __builtin_prefetch(&m->entries[hash_bytes(m->seed, key, len) & (m->capacity - 1)]);
+}
+
 /* Moves the entries into `capacity` slots (a power of two). */
 static void resize(view_map *m, size_t capacity)
 {

@@ -382,12 +382,39 @@ tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_
     bson_iter_t rows;
     if (!find(&chunk, "rows", BSON_TYPE_ARRAY, &it) || !bson_iter_recurse(&it, &rows))
         return tf_error_set(err, TF_ERR_PROTOCOL, 0, "view state chunk of %.100s: no rows", name);
+    /* The chunk's rows are assembled first (their keys stay lent by the
+     * chunk), then inserted while the hash slots of the rows a few places
+     * ahead are fetched: the maps of a large state are far larger than
+     * the caches, and one miss at a time made the load bound by memory
+     * latency. A malformed row leaves the chunk unloaded. */
+    view_row **batch = NULL;
+    size_t count = 0, cap = 0;
+    tf_status status = TF_OK;
     while (bson_iter_next(&rows)) {
         view_row *row = parse_row(t, &rows, documents);
-        if (!row)
-            return tf_error_set(err, TF_ERR_PROTOCOL, 0,
-                                "view state chunk of %.100s: malformed row %.20s", name,
-                                bson_iter_key(&rows));
+        if (!row) {
+            status = tf_error_set(err, TF_ERR_PROTOCOL, 0,
+                                  "view state chunk of %.100s: malformed row %.20s", name,
+                                  bson_iter_key(&rows));
+            break;
+        }
+        if (count == cap) {
+            cap = cap ? cap * 2 : 1024;
+            batch = bson_realloc(batch, cap * sizeof *batch);
+        }
+        batch[count++] = row;
+    }
+    enum {
+        AHEAD = 8
+    };
+    for (size_t i = 0; i < count; i++) {
+        if (status != TF_OK) {
+            view_row_destroy(t, batch[i]);
+            continue;
+        }
+        if (i + AHEAD < count)
+            view_table_prefetch(t, batch[i + AHEAD]);
+        view_row *row = batch[i];
         view_row *held = view_table_find(t, view_row_pk(row), row->pk_len);
         if (held) {
             view_table_remove(t, held);
@@ -395,5 +422,6 @@ tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_
         }
         view_table_insert(t, row);
     }
-    return TF_OK;
+    bson_free(batch);
+    return status;
 }

@@ -367,6 +367,16 @@ static void unlink_bucket(const view_slot *slot, view_bucket *bucket)
             view_bucket_links(links[j])[slot->links[j].back] = NULL;
 }
 
+void view_table_prefetch(const view_table *t, const view_row *row)
+{
+    view_map_prefetch(&t->rows, view_row_pk(row), row->pk_len);
+    for (size_t s = 0; s < t->slot_count; s++) {
+        const view_row_key *k = &view_row_keys(row)[s];
+        if (k->len)
+            view_map_prefetch(&t->slots[s].index, k->ptr, k->len);
+    }
+}
+
 uint64_t view_table_insert(view_table *t, view_row *row)
 {
     uint64_t created_slots = 0;

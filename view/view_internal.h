@@ -114,6 +114,8 @@ void view_map_reserve(view_map *m, size_t count);
 /* Empties the map (values and keys are the caller's). */
 void view_map_clear(view_map *m);
 void *view_map_get(const view_map *m, const uint8_t *key, size_t len);
+/* Asks the cache for key's home slot (a lookup of it soon). */
+void view_map_prefetch(const view_map *m, const uint8_t *key, size_t len);
 /* The entry for key, created when absent (*created, which may be NULL,
  * says which): the caller then sets its value at once, a value holding
  * equal key bytes at key_offset. The entry is valid until the map next
@@ -347,6 +349,8 @@ void view_row_destroy(const view_table *t, view_row *row);
 /* Encodes the primary key of values into out (false: a NULL in it). */
 bool view_table_encode_pk(const view_table *t, const tf_value *values, view_buf *out);
 view_row *view_table_find(const view_table *t, const uint8_t *pk, size_t pk_len);
+/* Asks the cache for the hash slots inserting row will probe. */
+void view_table_prefetch(const view_table *t, const view_row *row);
 /* Puts row in the table and its indexes (no row with its pk may be held).
  * Returns the slots (bit min(s, 63) for slot s) where the row's key had
  * no row before: a lookup on that key had no match. */
