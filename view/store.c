@@ -57,6 +57,24 @@ typedef struct store_free_block {
     struct store_free_block *next;
 } store_free_block;
 
+/* Small and medium blocks (rows, buckets) bump up from the start of the
+ * reservation, large ones (hash slot arrays) from its middle: the trimmer
+ * releases the first region before it touches the second. Every lookup
+ * probes a slot array at random, so a released one costs a fault per probe
+ * until it is back; a row is touched only when its document is. Offsets
+ * in the file are offsets in the reservation (the file is sparse). */
+enum {
+    STORE_LOW,
+    STORE_HIGH,
+    STORE_REGIONS
+};
+
+typedef struct store_region {
+    size_t start;  /* offset of the region */
+    size_t top;    /* end of what was handed out (read by the trimmer) */
+    size_t mapped; /* end of the file mapped */
+} store_region;
+
 typedef struct store_run {
     size_t offset, size;
     struct store_run *next;
@@ -66,11 +84,10 @@ struct view_store {
     int fd;
     uint8_t *base;
     size_t reserved;       /* address space held for the mapping */
-    size_t mapped;         /* bytes of the file mapped at base */
-    size_t top;            /* bytes handed out by bumping (read by the trimmer) */
+    store_region regions[STORE_REGIONS];
     size_t live;           /* bytes allocated now */
     size_t resident_limit; /* 0: no limit, and no trimmer */
-    size_t trim_cursor;    /* the trimmer's: next window to release */
+    size_t trim_cursor[STORE_REGIONS]; /* the trimmer's: next window to release */
     long shared_baseline;  /* pages of file mappings before ours */
     size_t released;       /* bytes of windows released so far (atomic) */
     pthread_t trimmer;
@@ -144,6 +161,8 @@ view_store *view_store_open(const char *dir, size_t resident_limit, tf_error *er
     s->fd = fd;
     s->base = base;
     s->reserved = reserved;
+    s->regions[STORE_HIGH].start = s->regions[STORE_HIGH].top = s->regions[STORE_HIGH].mapped =
+        reserved / 2;
     s->resident_limit = resident_limit;
     s->shared_baseline = shared_pages();
     pthread_mutex_init(&s->stop_lock, NULL);
@@ -188,35 +207,38 @@ void view_store_close(view_store *s)
     bson_free(s);
 }
 
-/* Maps more of the file until the first `need` bytes are mapped. The
+/* Maps more of the file until region r is mapped up to `need`. The
  * blocks are allocated on disk (fallocate), so a full disk is an error
  * here rather than a SIGBUS on the first write to a page. */
-static void map_more(view_store *s, size_t need)
+static void map_more(view_store *s, store_region *r, size_t need)
 {
-    while (s->mapped < need) {
-        if (s->mapped + STORE_GROW > s->reserved)
+    size_t end = r == &s->regions[STORE_LOW] ? s->regions[STORE_HIGH].start : s->reserved;
+    while (r->mapped < need) {
+        if (r->mapped + STORE_GROW > end)
             store_fail("the reserved address space is used up", ENOMEM);
-        int rc = posix_fallocate(s->fd, (off_t)s->mapped, (off_t)STORE_GROW);
+        int rc = posix_fallocate(s->fd, (off_t)r->mapped, (off_t)STORE_GROW);
         if (rc == EOPNOTSUPP || rc == EINVAL)
-            rc = ftruncate(s->fd, (off_t)(s->mapped + STORE_GROW)) ? errno : 0;
+            rc = ftruncate(s->fd, (off_t)(r->mapped + STORE_GROW)) ? errno : 0;
         if (rc)
             store_fail("growing it", rc);
-        void *p = mmap(s->base + s->mapped, STORE_GROW, PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_FIXED, s->fd, (off_t)s->mapped);
+        void *p = mmap(s->base + r->mapped, STORE_GROW, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_FIXED, s->fd, (off_t)r->mapped);
         if (p == MAP_FAILED)
             store_fail("mapping it", errno);
+        /* No fault-around: a touched row maps its page, not 64 KB. */
         madvise(p, STORE_GROW, MADV_RANDOM);
-        s->mapped += STORE_GROW;
+        r->mapped += STORE_GROW;
     }
 }
 
-static void *bump(view_store *s, size_t size, size_t align)
+static void *bump(view_store *s, int region, size_t size, size_t align)
 {
-    size_t at = (s->top + align - 1) & ~(align - 1);
-    if (at + size > s->mapped)
-        map_more(s, at + size);
+    store_region *r = &s->regions[region];
+    size_t at = (r->top + align - 1) & ~(align - 1);
+    if (at + size > r->mapped)
+        map_more(s, r, at + size);
     /* Released after the mapping exists: the trimmer reads it. */
-    __atomic_store_n(&s->top, at + size, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->top, at + size, __ATOMIC_RELEASE);
     return s->base + at;
 }
 
@@ -244,7 +266,7 @@ static void *alloc_large(view_store *s, size_t size)
         }
         return p;
     }
-    return bump(s, size, STORE_PAGE);
+    return bump(s, STORE_HIGH, size, STORE_PAGE);
 }
 
 void *view_store_alloc(view_store *s, size_t size)
@@ -260,7 +282,7 @@ void *view_store_alloc(view_store *s, size_t size)
             p = s->small[c];
             s->small[c] = s->small[c]->next;
         } else {
-            p = bump(s, c * 16, 16);
+            p = bump(s, STORE_LOW, c * 16, 16);
         }
         s->live += c * 16;
     } else if (size <= STORE_MEDIUM_MAX) {
@@ -269,7 +291,7 @@ void *view_store_alloc(view_store *s, size_t size)
             p = s->medium[k];
             s->medium[k] = s->medium[k]->next;
         } else {
-            p = bump(s, (size_t)1 << k, 16);
+            p = bump(s, STORE_LOW, (size_t)1 << k, 16);
         }
         s->live += (size_t)1 << k;
     } else {
@@ -346,31 +368,43 @@ size_t view_store_resident(const view_store *s)
     return (size_t)(pages - s->shared_baseline) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+/* Releases windows of a region in address order from where its last
+ * release stopped, until the resident size is at most goal or the region
+ * was swept once; returns the resident size. */
+static size_t release(view_store *s, int region, size_t resident, size_t goal)
+{
+    const store_region *r = &s->regions[region];
+    size_t top = __atomic_load_n(&r->top, __ATOMIC_ACQUIRE);
+    size_t *cursor = &s->trim_cursor[region];
+    for (size_t swept = 0; resident > goal && swept < top - r->start;
+         swept += STORE_TRIM_WINDOW) {
+        if (*cursor < r->start || *cursor >= top)
+            *cursor = r->start;
+        size_t len = top - *cursor < STORE_TRIM_WINDOW ? top - *cursor : STORE_TRIM_WINDOW;
+        len = (len + STORE_PAGE - 1) & ~(size_t)(STORE_PAGE - 1);
+        /* The engine may touch or free these pages meanwhile: a released
+         * page is faulted back with its data; a punched one reads zero
+         * either way. */
+        if (madvise(s->base + *cursor, len, MADV_DONTNEED) != 0)
+            store_fail("releasing resident pages", errno);
+        *cursor += len;
+        __atomic_fetch_add(&s->released, len, __ATOMIC_RELAXED);
+        resident = view_store_resident(s);
+    }
+    return resident;
+}
+
 /* Past the limit: down to three quarters of it (room for what comes back
- * before the next check), releasing windows in address order from where
- * the last release stopped, at most one sweep of the mapping. */
+ * before the next check), rows and buckets first, the hash slot arrays
+ * only when those are not enough. */
 static void trim(view_store *s)
 {
     size_t resident = view_store_resident(s);
     if (resident <= s->resident_limit)
         return;
     size_t goal = s->resident_limit / 4 * 3;
-    size_t top = __atomic_load_n(&s->top, __ATOMIC_ACQUIRE);
-    for (size_t swept = 0; resident > goal && swept < top; swept += STORE_TRIM_WINDOW) {
-        if (s->trim_cursor >= top)
-            s->trim_cursor = 0;
-        size_t len = top - s->trim_cursor < STORE_TRIM_WINDOW ? top - s->trim_cursor
-                                                             : STORE_TRIM_WINDOW;
-        len = (len + STORE_PAGE - 1) & ~(size_t)(STORE_PAGE - 1);
-        /* The engine may touch or free these pages meanwhile: a released
-         * page is faulted back with its data; a punched one reads zero
-         * either way. */
-        if (madvise(s->base + s->trim_cursor, len, MADV_DONTNEED) != 0)
-            store_fail("releasing resident pages", errno);
-        s->trim_cursor += len;
-        __atomic_fetch_add(&s->released, len, __ATOMIC_RELAXED);
-        resident = view_store_resident(s);
-    }
+    resident = release(s, STORE_LOW, resident, goal);
+    release(s, STORE_HIGH, resident, goal);
 }
 
 static void *trimmer_main(void *arg)
@@ -401,7 +435,8 @@ void view_store_get_stats(const view_store *s, view_store_stats *out)
     memset(out, 0, sizeof *out);
     if (!s)
         return;
-    out->file_bytes = s->mapped;
+    out->file_bytes = s->regions[STORE_LOW].mapped +
+                      (s->regions[STORE_HIGH].mapped - s->regions[STORE_HIGH].start);
     out->live_bytes = s->live;
     out->resident_bytes = view_store_resident(s);
     out->released_bytes = __atomic_load_n(&s->released, __ATOMIC_RELAXED);
