@@ -59,6 +59,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,9 @@ static bool reader_next(table_reader *r, int t, tf_value *row)
 
 static void reader_close(table_reader *r)
 {
+    /* Read files leave the page cache: at 10M orders they are 4.6 GB that
+     * would otherwise push a state kept in a file (--state-dir) to disk. */
+    posix_fadvise(fileno(r->file), 0, 0, POSIX_FADV_DONTNEED);
     fclose(r->file);
     free(r->line);
 }
