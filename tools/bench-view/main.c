@@ -977,6 +977,7 @@ int main(int argc, char **argv)
                kind_names[k], kind_txns[k], kind_changes[k], kind_ops[k], kind_time[k],
                kind_time[k] > 0 ? (double)kind_changes[k] / kind_time[k] : 0.0);
     printf("final_rss_kb=%ld\nfinal_engine_bytes=%zu\n", rss_kb(), st.memory_bytes);
+    fflush(stdout);
 
     /* Phase 3: resume. The state saved as the daemon saves it (chunks
      * under 16 MB), then loaded into a fresh view of the same flow. */
