@@ -1033,8 +1033,8 @@ static void test_random_changes_state_file(void **state)
     char dir[] = "/tmp/tf-view-state-XXXXXX";
     assert_non_null(mkdtemp(dir));
     state_dir = dir;
-    run(0x5EED0F11Eull, 6000, 10);
-    run(0xF11E5EEDull, 4000, 200);
+    run(0x5EED0F11Eull, 3000, 10);
+    run(0xF11E5EEDull, 2000, 200);
     state_dir = NULL;
     /* The state file was unlinked at creation: nothing is left behind. */
     assert_int_equal(rmdir(dir), 0);
