@@ -238,7 +238,11 @@ if [ $build_ok -eq 1 ]; then
         else
             vf=$((vf + 1))
             echo "--- valgrind $name"
-            tail -n 60 "$vdir/$name.log"
+            # Which test failed and why comes first; the leak records a
+            # failed test leaves (it longjmps out) are long.
+            grep -E '^\[  (FAILED|ERROR) |[Ff]ailure|\.c:[0-9]+: error|Invalid |uninitialised' \
+                "$vdir/$name.log" | head -n 20
+            tail -n 40 "$vdir/$name.log"
         fi
     done
     rm -rf "$vdir"

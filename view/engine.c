@@ -132,6 +132,7 @@ void tf_view_destroy(tf_view *view)
     view_buf_cleanup(&view->path);
     view_buf_cleanup(&view->element);
     view_store_close(view->store);
+    bson_free(view->state_dir);
     bson_free(view);
 }
 
@@ -147,6 +148,8 @@ tf_status tf_view_use_state_dir(tf_view *view, const char *dir, size_t resident_
         return TF_MALFORMED;
     view_store_close(view->store);
     view->store = store;
+    bson_free(view->state_dir);
+    view->state_dir = bson_strdup(dir);
     for (size_t i = 0; i < view->table_count; i++)
         view_table_use_store(view->tables[i], store);
     return TF_OK;

@@ -17,7 +17,7 @@
 /* Room left in a chunk for the row being added and the array closings. */
 #define PERSIST_MARGIN 1024
 
-static void append_columns(bson_t *chunk, const view_table *t)
+void view_persist_append_definition(bson_t *chunk, const view_table *t)
 {
     bson_t cols, col, members, pk;
     char key[16];
@@ -57,7 +57,7 @@ static void chunk_begin(bson_t *chunk, bson_t *rows, const view_table *t)
     bson_init(chunk);
     BSON_APPEND_INT32(chunk, "v", PERSIST_VERSION);
     BSON_APPEND_UTF8(chunk, "table", t->name);
-    append_columns(chunk, t);
+    view_persist_append_definition(chunk, t);
     BSON_APPEND_INT64(chunk, "slots", (int64_t)t->slot_count);
     /* Sizes of the table's maps when saved: the loader makes room once.
      * (Later fields: a chunk without them loads as before.) */
@@ -156,7 +156,7 @@ static bool find(const bson_t *doc, const char *key, bson_type_t type, bson_iter
     return bson_iter_init_find(it, doc, key) && bson_iter_type(it) == type;
 }
 
-static void free_parsed_columns(tf_column *cols, size_t n)
+void view_persist_free_definition(tf_column *cols, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         bson_free((char *)cols[i].name.ptr);
@@ -167,8 +167,7 @@ static void free_parsed_columns(tf_column *cols, size_t n)
     bson_free(cols);
 }
 
-/* Columns and primary key of a chunk; false on anything malformed. */
-static bool parse_definition(const bson_t *chunk, tf_column **out_cols, size_t *out_n,
+bool view_persist_parse_definition(const bson_t *chunk, tf_column **out_cols, size_t *out_n,
                              uint32_t **out_pk, size_t *out_pk_n)
 {
     bson_iter_t it, arr, col, f, members;
@@ -244,7 +243,7 @@ static bool parse_definition(const bson_t *chunk, tf_column **out_cols, size_t *
         ok = false;
     }
     if (!ok || n == 0 || pk_n == 0) {
-        free_parsed_columns(cols, n);
+        view_persist_free_definition(cols, n);
         bson_free(pk);
         return false;
     }
@@ -362,11 +361,11 @@ tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_
     tf_column *cols;
     size_t n, pk_n;
     uint32_t *pk;
-    if (!parse_definition(&chunk, &cols, &n, &pk, &pk_n))
+    if (!view_persist_parse_definition(&chunk, &cols, &n, &pk, &pk_n))
         return tf_error_set(err, TF_ERR_PROTOCOL, 0,
                             "view state chunk of %.100s: malformed column definitions", name);
     tf_status st = tf_view_define_table(view, name, cols, n, pk, pk_n, err);
-    free_parsed_columns(cols, n);
+    view_persist_free_definition(cols, n);
     bson_free(pk);
     if (st != TF_OK) {
         tf_error_prefix(err, "view state chunk of %.100s", name);

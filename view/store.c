@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +99,8 @@ struct view_store {
     store_free_block *small[STORE_SMALL_CLASSES];
     store_free_block *medium[STORE_MEDIUM_CLASSES];
     store_run *runs; /* free page runs of large blocks */
+    char *path;      /* the file's name when it has one (reopened or sealed) */
+    bool sealed;     /* frees are ignored: the file must stay as sealed */
 };
 
 static _Noreturn void store_fail(const char *what, int error)
@@ -121,6 +124,98 @@ static long shared_pages(void)
 
 static void *trimmer_main(void *arg);
 
+/* Where reservations are tried first: the same address in every process
+ * (above what ASan's shadow takes, far below the stacks and libraries),
+ * so that a sealed state can be mapped back where its pointers point. */
+#define STORE_HINT ((uintptr_t)0x200000000000ull)
+#define STORE_HINTS 32
+
+static void *reserve_at(void *want, size_t size)
+{
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+#ifdef MAP_FIXED_NOREPLACE
+    if (want)
+        flags |= MAP_FIXED_NOREPLACE;
+#endif
+    void *p = mmap(want, size, PROT_NONE, flags, -1, 0);
+    if (p == MAP_FAILED && want && errno == EINVAL) /* the flag unknown (valgrind) */
+        p = mmap(want, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (want && p != want) { /* an older kernel took it as a hint */
+        munmap(p, size);
+        return NULL;
+    }
+    return p;
+}
+
+/* Address space only (PROT_NONE, no memory): the file is mapped into it
+ * as it grows, so the state keeps its addresses. */
+static void *reserve(size_t *reserved)
+{
+    size_t size = (size_t)1 << 40;
+    for (int k = 0; k < STORE_HINTS; k++) {
+        void *p = reserve_at((void *)(STORE_HINT + (uintptr_t)k * size), size);
+        if (p) {
+            *reserved = size;
+            return p;
+        }
+    }
+    for (; size >= ((size_t)1 << 28); size /= 2) {
+        void *p = reserve_at(NULL, size);
+        if (!p)
+            continue;
+        if (size == (size_t)1 << 40 || size == (size_t)1 << 28) {
+            *reserved = size;
+            return p;
+        }
+        /* A bounded address space (valgrind, a ulimit -v): half of the
+         * largest free range, so that the next state (another view of
+         * this process) finds room too. */
+        munmap(p, size);
+        p = reserve_at(NULL, size / 2);
+        if (p)
+            *reserved = size / 2;
+        return p;
+    }
+    return NULL;
+}
+
+static view_store *store_new(int fd, uint8_t *base, size_t reserved, size_t resident_limit)
+{
+    view_store *s = bson_malloc0(sizeof *s);
+    s->fd = fd;
+    s->base = base;
+    s->reserved = reserved;
+    s->regions[STORE_HIGH].start = s->regions[STORE_HIGH].top = s->regions[STORE_HIGH].mapped =
+        reserved / 2;
+    s->resident_limit = resident_limit;
+    s->shared_baseline = shared_pages();
+    pthread_mutex_init(&s->stop_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->stop_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return s;
+}
+
+/* With a limit, the thread keeping it; on failure s is closed. */
+static bool start_trimmer(view_store *s, const char *where, tf_error *err)
+{
+    if (!s->resident_limit)
+        return true;
+    int rc = pthread_create(&s->trimmer, NULL, trimmer_main, s);
+    if (rc) {
+        tf_error_set(err, TF_ERR_CONFIG, 0, "state directory %.200s: cannot start the "
+                     "thread keeping the resident limit: %s", where, strerror(rc));
+        view_store_close(s);
+        return false;
+    }
+    s->trimmer_running = true;
+    return true;
+}
+
 view_store *view_store_open(const char *dir, size_t resident_limit, tf_error *err)
 {
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -140,48 +235,16 @@ view_store *view_store_open(const char *dir, size_t resident_limit, tf_error *er
                      dir, strerror(errno));
         return NULL;
     }
-    /* Address space only (PROT_NONE, no memory): the file is mapped into
-     * it as it grows, so the state keeps its addresses. */
-    size_t reserved = (size_t)1 << 40;
-    void *base = MAP_FAILED;
-    while (reserved >= ((size_t)1 << 32)) {
-        base = mmap(NULL, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-                    0);
-        if (base != MAP_FAILED)
-            break;
-        reserved /= 2;
-    }
-    if (base == MAP_FAILED) {
+    size_t reserved;
+    void *base = reserve(&reserved);
+    if (!base) {
         tf_error_set(err, TF_ERR_CONFIG, 0, "state directory %.200s: cannot reserve address "
                      "space for the state: %s", dir, strerror(errno));
         close(fd);
         return NULL;
     }
-    view_store *s = bson_malloc0(sizeof *s);
-    s->fd = fd;
-    s->base = base;
-    s->reserved = reserved;
-    s->regions[STORE_HIGH].start = s->regions[STORE_HIGH].top = s->regions[STORE_HIGH].mapped =
-        reserved / 2;
-    s->resident_limit = resident_limit;
-    s->shared_baseline = shared_pages();
-    pthread_mutex_init(&s->stop_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->stop_cond, &attr);
-    pthread_condattr_destroy(&attr);
-    if (resident_limit) {
-        int rc = pthread_create(&s->trimmer, NULL, trimmer_main, s);
-        if (rc) {
-            tf_error_set(err, TF_ERR_CONFIG, 0, "state directory %.200s: cannot start the "
-                         "thread keeping the resident limit: %s", dir, strerror(rc));
-            view_store_close(s);
-            return NULL;
-        }
-        s->trimmer_running = true;
-    }
-    return s;
+    view_store *s = store_new(fd, base, reserved, resident_limit);
+    return start_trimmer(s, dir, err) ? s : NULL;
 }
 
 void view_store_close(view_store *s)
@@ -199,6 +262,10 @@ void view_store_close(view_store *s)
     pthread_mutex_destroy(&s->stop_lock);
     munmap(s->base, s->reserved);
     close(s->fd);
+    /* A kept state that was used and not sealed again is stale. */
+    if (s->path && !s->sealed)
+        unlink(s->path);
+    bson_free(s->path);
     for (store_run *r = s->runs; r;) {
         store_run *next = r->next;
         bson_free(r);
@@ -319,7 +386,7 @@ void view_store_free(view_store *s, void *p, size_t size)
         bson_free(p);
         return;
     }
-    if (!p)
+    if (!p || s->sealed)
         return;
     if (!size)
         size = 1;
@@ -440,4 +507,225 @@ void view_store_get_stats(const view_store *s, view_store_stats *out)
     out->live_bytes = s->live;
     out->resident_bytes = view_store_resident(s);
     out->released_bytes = __atomic_load_n(&s->released, __ATOMIC_RELAXED);
+}
+
+size_t view_store_resident_limit(const view_store *s) { return s ? s->resident_limit : 0; }
+
+uint8_t *view_store_base(const view_store *s) { return s->base; }
+
+bool view_store_holds(const view_store *s, const void *p, size_t len)
+{
+    uintptr_t at = (uintptr_t)p, base = (uintptr_t)s->base;
+    if (at < base || len > s->reserved)
+        return false;
+    size_t off = at - base;
+    for (int i = 0; i < STORE_REGIONS; i++) {
+        const store_region *r = &s->regions[i];
+        if (off >= r->start && off <= r->top && len <= r->top - off)
+            return true;
+    }
+    return false;
+}
+
+/* ---- sealing ---- */
+
+static void append_region(bson_t *doc, const char *key, const store_region *r)
+{
+    bson_t a;
+    bson_append_array_begin(doc, key, -1, &a);
+    BSON_APPEND_INT64(&a, "0", (int64_t)r->start);
+    BSON_APPEND_INT64(&a, "1", (int64_t)r->top);
+    BSON_APPEND_INT64(&a, "2", (int64_t)r->mapped);
+    bson_append_array_end(doc, &a);
+}
+
+static void append_lists(bson_t *doc, const char *key, const view_store *s,
+                         store_free_block *const *heads, size_t count)
+{
+    bson_t a;
+    char k[16];
+    const char *kp;
+    bson_append_array_begin(doc, key, -1, &a);
+    for (size_t i = 0; i < count; i++) {
+        bson_uint32_to_string((uint32_t)i, &kp, k, sizeof k);
+        bson_append_int64(&a, kp, -1,
+                          heads[i] ? (int64_t)((uint8_t *)heads[i] - s->base) : -1);
+    }
+    bson_append_array_end(doc, &a);
+}
+
+bool view_store_seal(view_store *s, const char *path, bson_t *doc, tf_error *err)
+{
+    /* The data reach the disk before the seal naming them is written. */
+    if (fsync(s->fd) != 0)
+        return tf_error_set(err, TF_ERR_IO, errno, "syncing the view state file: %s",
+                            strerror(errno)),
+               false;
+    if (!s->path || strcmp(s->path, path) != 0) {
+        if (s->path) {
+            if (rename(s->path, path) != 0)
+                return tf_error_set(err, TF_ERR_IO, errno, "renaming the view state file to "
+                                    "%.200s: %s", path, strerror(errno)),
+                       false;
+        } else {
+            /* An O_TMPFILE file gets its name; one unlinked at creation
+             * (no O_TMPFILE on this file system) cannot. */
+            char proc[64];
+            snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
+            unlink(path); /* a crashed run's */
+            if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0)
+                return tf_error_set(err, TF_ERR_IO, errno, "naming the view state file "
+                                    "%.200s: %s", path, strerror(errno)),
+                       false;
+        }
+        bson_free(s->path);
+        s->path = bson_strdup(path);
+    }
+    BSON_APPEND_INT64(doc, "base", (int64_t)(uintptr_t)s->base);
+    BSON_APPEND_INT64(doc, "reserved", (int64_t)s->reserved);
+    append_region(doc, "low", &s->regions[STORE_LOW]);
+    append_region(doc, "high", &s->regions[STORE_HIGH]);
+    BSON_APPEND_INT64(doc, "live", (int64_t)s->live);
+    append_lists(doc, "small", s, s->small, STORE_SMALL_CLASSES);
+    append_lists(doc, "medium", s, s->medium, STORE_MEDIUM_CLASSES);
+    bson_t runs, run;
+    char k[16];
+    const char *kp;
+    uint32_t n = 0;
+    bson_append_array_begin(doc, "runs", -1, &runs);
+    for (const store_run *r = s->runs; r; r = r->next) {
+        bson_uint32_to_string(n++, &kp, k, sizeof k);
+        bson_append_array_begin(&runs, kp, -1, &run);
+        BSON_APPEND_INT64(&run, "0", (int64_t)r->offset);
+        BSON_APPEND_INT64(&run, "1", (int64_t)r->size);
+        bson_append_array_end(&runs, &run);
+    }
+    bson_append_array_end(doc, &runs);
+    s->sealed = true;
+    return true;
+}
+
+static bool get_int(const bson_t *doc, const char *key, size_t *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_INT64(&it) ||
+        bson_iter_int64(&it) < 0)
+        return false;
+    *out = (size_t)bson_iter_int64(&it);
+    return true;
+}
+
+/* count int64 values of an array; -1 (NULL in a free list) read as SIZE_MAX. */
+static bool get_ints(const bson_t *doc, const char *key, size_t *out, size_t count)
+{
+    bson_iter_t it, a;
+    if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &a))
+        return false;
+    size_t n = 0;
+    while (bson_iter_next(&a)) {
+        if (n == count || !BSON_ITER_HOLDS_INT64(&a) || bson_iter_int64(&a) < -1)
+            return false;
+        int64_t v = bson_iter_int64(&a);
+        out[n++] = v < 0 ? SIZE_MAX : (size_t)v;
+    }
+    return n == count;
+}
+
+static view_store *reopen_fail(tf_error *err, const char *what)
+{
+    tf_error_set(err, TF_ERR_CONFIG, 0, "%s", what);
+    return NULL;
+}
+
+view_store *view_store_reopen(const char *path, const bson_t *doc, size_t resident_limit,
+                              tf_error *err)
+{
+    size_t base, reserved, live, low[3], high[3];
+    size_t small[STORE_SMALL_CLASSES], medium[STORE_MEDIUM_CLASSES];
+    if (!get_int(doc, "base", &base) || !get_int(doc, "reserved", &reserved) ||
+        !get_int(doc, "live", &live) || !get_ints(doc, "low", low, 3) ||
+        !get_ints(doc, "high", high, 3) || !get_ints(doc, "small", small, STORE_SMALL_CLASSES) ||
+        !get_ints(doc, "medium", medium, STORE_MEDIUM_CLASSES))
+        return reopen_fail(err, "the seal's allocator fields are missing or malformed");
+    bool regions_ok = reserved >= ((size_t)1 << 28) && reserved <= ((size_t)1 << 40) &&
+                      (reserved & (reserved - 1)) == 0 && base % STORE_PAGE == 0 &&
+                      low[0] == 0 && low[1] <= low[2] && low[2] <= high[0] &&
+                      high[0] == reserved / 2 && high[0] <= high[1] && high[1] <= high[2] &&
+                      high[2] <= reserved && low[2] % STORE_GROW == 0 &&
+                      (high[2] - high[0]) % STORE_GROW == 0;
+    for (size_t i = 0; regions_ok && i < STORE_SMALL_CLASSES; i++)
+        regions_ok = small[i] == SIZE_MAX || (small[i] % 16 == 0 && small[i] < low[1]);
+    for (size_t i = 0; regions_ok && i < STORE_MEDIUM_CLASSES; i++)
+        regions_ok = medium[i] == SIZE_MAX || (medium[i] % 16 == 0 && medium[i] < low[1]);
+    if (!regions_ok)
+        return reopen_fail(err, "the seal's allocator fields are out of range");
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        tf_error_set(err, TF_ERR_CONFIG, errno, "%.200s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    size_t need = high[2] > high[0] ? high[2] : low[2];
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size < need) {
+        close(fd);
+        return reopen_fail(err, "the state file is shorter than its seal says");
+    }
+    uint8_t *b = reserve_at((void *)(uintptr_t)base, reserved);
+    if (!b) {
+        close(fd);
+        return reopen_fail(err, "the address range it was kept at is taken in this process");
+    }
+    bool mapped = (low[2] == 0 || mmap(b, low[2], PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                                       fd, 0) != MAP_FAILED) &&
+                  (high[2] == high[0] ||
+                   mmap(b + high[0], high[2] - high[0], PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_FIXED, fd, (off_t)high[0]) != MAP_FAILED);
+    if (!mapped) {
+        tf_error_set(err, TF_ERR_CONFIG, errno, "mapping %.200s: %s", path, strerror(errno));
+        munmap(b, reserved);
+        close(fd);
+        return NULL;
+    }
+    if (low[2])
+        madvise(b, low[2], MADV_RANDOM);
+    if (high[2] > high[0])
+        madvise(b + high[0], high[2] - high[0], MADV_RANDOM);
+    view_store *s = store_new(fd, b, reserved, resident_limit);
+    s->regions[STORE_LOW] = (store_region){low[0], low[1], low[2]};
+    s->regions[STORE_HIGH] = (store_region){high[0], high[1], high[2]};
+    s->live = live;
+    for (size_t i = 0; i < STORE_SMALL_CLASSES; i++)
+        s->small[i] = small[i] == SIZE_MAX ? NULL : (store_free_block *)(void *)(b + small[i]);
+    for (size_t i = 0; i < STORE_MEDIUM_CLASSES; i++)
+        s->medium[i] = medium[i] == SIZE_MAX ? NULL : (store_free_block *)(void *)(b + medium[i]);
+    s->path = bson_strdup(path);
+    bson_iter_t it, runs, run;
+    bool runs_ok = bson_iter_init_find(&it, doc, "runs") && BSON_ITER_HOLDS_ARRAY(&it) &&
+                   bson_iter_recurse(&it, &runs);
+    store_run **tail = &s->runs;
+    while (runs_ok && bson_iter_next(&runs)) {
+        size_t r[2];
+        runs_ok = BSON_ITER_HOLDS_ARRAY(&runs) && bson_iter_recurse(&runs, &run);
+        size_t n = 0;
+        while (runs_ok && bson_iter_next(&run) && n < 2) {
+            runs_ok = BSON_ITER_HOLDS_INT64(&run) && bson_iter_int64(&run) >= 0;
+            if (runs_ok)
+                r[n++] = (size_t)bson_iter_int64(&run);
+        }
+        runs_ok = runs_ok && n == 2 && r[0] % STORE_PAGE == 0 && r[1] % STORE_PAGE == 0 &&
+                  r[0] >= high[0] && r[0] <= high[1] && r[1] <= high[1] - r[0];
+        if (runs_ok) {
+            store_run *one_run = bson_malloc0(sizeof *one_run);
+            one_run->offset = r[0];
+            one_run->size = r[1];
+            *tail = one_run;
+            tail = &one_run->next;
+        }
+    }
+    if (!runs_ok) {
+        view_store_close(s);
+        return reopen_fail(err, "the seal's free page runs are malformed");
+    }
+    return start_trimmer(s, path, err) ? s : NULL;
 }

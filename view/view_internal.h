@@ -80,6 +80,25 @@ typedef struct view_store_stats {
 /* All zero for the heap (s NULL). */
 void view_store_get_stats(const view_store *s, view_store_stats *out);
 
+/* Keeping the state across a clean stop (seal.c says how it is used).
+ * view_store_seal syncs the file, leaves it at path (linking it there when
+ * it has no name yet) and appends to doc (a document open for writing)
+ * what the allocator knows: its address, regions, free lists, as offsets.
+ * From then on frees are ignored (the view is torn down around a file
+ * that must stay as sealed): only view_store_close may follow. */
+bool view_store_seal(view_store *s, const char *path, bson_t *doc, tf_error *err);
+/* Maps the file at path back at the address it was sealed at, with the
+ * allocator doc describes; NULL with err saying why when it cannot (the
+ * address is taken in this process, the file is not the one described,
+ * doc is malformed). The file keeps its name while the state lives. */
+view_store *view_store_reopen(const char *path, const bson_t *doc, size_t resident_limit,
+                              tf_error *err);
+size_t view_store_resident_limit(const view_store *s);
+/* Whether [p, p + len) lies in memory the store handed out (for checking
+ * a seal's offsets). */
+bool view_store_holds(const view_store *s, const void *p, size_t len);
+uint8_t *view_store_base(const view_store *s);
+
 /* ---- bytes -> pointer hash map (hash.c) ---- */
 
 /* A slot of the map. The key bytes are not copied: they are the value's
@@ -312,6 +331,14 @@ typedef struct view_table {
     size_t writer_len;
 } view_table;
 
+/* A table's definition in a chunk (persist.c): {columns: [...], pk: [...]},
+ * appended to doc, and parsed back (false on anything malformed; free
+ * with view_persist_free_definition). */
+void view_persist_append_definition(bson_t *doc, const view_table *t);
+bool view_persist_parse_definition(const bson_t *doc, tf_column **cols, size_t *count,
+                                   uint32_t **pk, size_t *pk_count);
+void view_persist_free_definition(tf_column *cols, size_t count);
+
 view_table *view_table_new(const char *name);
 /* Where its rows, buckets and index slots go from now on: only while it
  * holds no rows. */
@@ -451,6 +478,7 @@ struct tf_view {
     view_buf out, set, unset, filter, array_filters, path;
     view_buf element; /* one column of a row, unpacked */
     view_store *store; /* of the tables' state; NULL: the heap */
+    char *state_dir;   /* where the store's file is */
 };
 
 /* Marks the documents a held row reaches (see engine.c): appeared = the

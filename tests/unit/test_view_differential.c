@@ -903,7 +903,7 @@ static void random_change(model *m, tf_view *const *view, counts *n)
  * resident limit small enough that it is trimmed whenever it is checked. */
 static const char *state_dir;
 
-static tf_view *new_view(const model *m)
+static tf_view *new_view_undefined(const model *m)
 {
     tf_view *view = tf_view_new(m->spec);
     if (state_dir) {
@@ -911,6 +911,12 @@ static tf_view *new_view(const model *m)
         if (tf_view_use_state_dir(view, state_dir, 4096, &err) != TF_OK)
             fail_msg("state dir: %s", err.message);
     }
+    return view;
+}
+
+static tf_view *new_view(const model *m)
+{
+    tf_view *view = new_view_undefined(m);
     for (int t = 0; t < TABLE_COUNT; t++) {
         tf_error err = {0};
         if (tf_view_define_table(view, tables[t].name, m->columns[t], (size_t)tables[t].ncols, NULL,
@@ -918,6 +924,30 @@ static tf_view *new_view(const model *m)
             fail_msg("define %s: %s", tables[t].name, err.message);
     }
     assert_true(tf_view_ready(view));
+    return view;
+}
+
+/* Seals view's state, destroys it and maps the state back into a new
+ * view, which holds the same rows. */
+static tf_view *keep_and_reopen(const model *m, tf_view *view, int index)
+{
+    char name[16], tag[32];
+    snprintf(name, sizeof name, "view%d", index);
+    snprintf(tag, sizeof tag, "checkpoint-%d", index);
+    tf_view_stats before, after;
+    tf_view_get_stats(view, &before);
+    tf_error err = {0};
+    if (tf_view_seal_state(view, name, tag, &err) != TF_OK)
+        fail_msg("seal: %s", err.message);
+    tf_view_destroy(view);
+    view = new_view_undefined(m);
+    bool reopened = false;
+    if (tf_view_reopen_state(view, name, tag, &reopened, &err) != TF_OK || !reopened)
+        fail_msg("reopen: %s", err.message);
+    assert_true(tf_view_ready(view));
+    tf_view_get_stats(view, &after);
+    assert_int_equal(after.row_count, before.row_count);
+    assert_int_equal(after.state_file_bytes, before.state_file_bytes);
     return view;
 }
 
@@ -939,6 +969,7 @@ static void run_flow(const char *text, bool (*keep)(int, const mrow *), uint64_t
     tf_view_ops ops;
     tf_view_ops_init(&ops);
     counts n = {0};
+    bool reopened_once = false;
     for (int step = 1; step <= changes; step++) {
         random_change(&m, views, &n);
         if (step % batch == 0 || step == changes) {
@@ -948,6 +979,17 @@ static void run_flow(const char *text, bool (*keep)(int, const mrow *), uint64_t
                 coll_apply(&c[v], &ops, NULL); /* idempotent: a replayed batch changes nothing */
                 tf_view_ops_clear(&ops);
                 check_equal(&m, &c[v], step);
+            }
+            /* Halfway, a clean stop and start: each state is kept, mapped
+             * back into a new view, and the changes go on there. */
+            if (state_dir && !reopened_once && step >= changes / 2) {
+                reopened_once = true;
+                for (int v = 0; v < VIEW_COUNT; v++)
+                    views[v] = keep_and_reopen(&m, views[v], v);
+                assert_int_equal(tf_view_set_fanout(views[1], TF_VIEW_FANOUT_ARRAY_FILTERS, &err),
+                                 TF_OK);
+                assert_int_equal(tf_view_set_fanout(views[2], TF_VIEW_FANOUT_POSITIONAL, &err),
+                                 TF_OK);
             }
         }
     }
@@ -1040,6 +1082,86 @@ static void test_random_changes_state_file(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* A kept state is used only under its own tag, once; a file that is not
+ * what its seal says is refused; either way the view starts empty and
+ * works. */
+static void test_kept_state_refused(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tf-view-state-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    state_dir = dir;
+    rng_state = 0x5EA1ull;
+    tf_flow_spec *spec = NULL;
+    tf_error err = {0};
+    assert_int_equal(tf_flow_parse(flow_text, strlen(flow_text), "diff.tap", &spec, &err), TF_OK);
+    model m = {.spec = spec};
+    make_columns(&m);
+    tf_view *views[VIEW_COUNT] = {new_view(&m), new_view(&m), new_view(&m)};
+    counts n = {0};
+    for (int step = 0; step < 300; step++)
+        random_change(&m, views, &n);
+    tf_view_ops ops;
+    tf_view_ops_init(&ops);
+    for (int v = 0; v < VIEW_COUNT; v++) {
+        assert_int_equal(tf_view_flush(views[v], &ops, &err), TF_OK);
+        tf_view_ops_clear(&ops);
+    }
+    /* Pending documents: nothing is kept. */
+    random_change(&m, views, &n);
+    tf_view_stats st;
+    tf_view_get_stats(views[2], &st);
+    if (st.pending_count) {
+        assert_int_not_equal(tf_view_seal_state(views[2], "p", "a", &err), TF_OK);
+        assert_non_null(strstr(err.message, "pending"));
+    }
+    assert_int_not_equal(tf_view_seal_state(views[2], "../x", "a", &err), TF_OK);
+
+    bool reopened = true;
+    assert_int_equal(tf_view_seal_state(views[0], "k", "a", &err), TF_OK);
+    tf_view_destroy(views[0]);
+    views[0] = new_view_undefined(&m);
+    assert_int_equal(tf_view_reopen_state(views[0], "k", "b", &reopened, &err), TF_OK);
+    assert_false(reopened);
+    assert_non_null(strstr(err.message, "another checkpoint"));
+    snprintf(path, sizeof path, "%s/k.state", dir);
+    assert_int_not_equal(access(path, F_OK), 0); /* removed with its seal */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(tf_view_reopen_state(views[0], "k", "a", &reopened, &err), TF_OK);
+    assert_false(reopened); /* used once */
+    assert_string_equal(err.message, "");
+
+    assert_int_equal(tf_view_seal_state(views[1], "k", "a", &err), TF_OK);
+    tf_view_destroy(views[1]);
+    assert_int_equal(truncate(path, 4096), 0);
+    views[1] = new_view_undefined(&m);
+    assert_int_equal(tf_view_reopen_state(views[1], "k", "a", &reopened, &err), TF_OK);
+    assert_false(reopened);
+    assert_non_null(strstr(err.message, "shorter"));
+
+    /* The views that kept nothing start empty and take rows. */
+    for (int v = 0; v < 2; v++) {
+        for (int t = 0; t < TABLE_COUNT; t++)
+            assert_int_equal(tf_view_define_table(views[v], tables[t].name, m.columns[t],
+                                                  (size_t)tables[t].ncols, NULL, 0, &err),
+                             TF_OK);
+        tf_view *one[VIEW_COUNT] = {views[v], NULL, NULL};
+        for (int t = 0; t < TABLE_COUNT; t++)
+            for (int i = 0; i < m.t[t].count; i++)
+                apply_engine(one, t, TF_VIEW_INSERT, NULL, &m.t[t].rows[i]);
+        tf_view_get_stats(views[v], &st);
+        assert_true(st.row_count > 0);
+    }
+    tf_view_ops_cleanup(&ops);
+    for (int v = 0; v < VIEW_COUNT; v++)
+        tf_view_destroy(views[v]);
+    for (int t = 0; t < TABLE_COUNT; t++)
+        free(m.t[t].rows);
+    tf_flow_spec_destroy(spec);
+    state_dir = NULL;
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_operators_random_changes(void **state)
 {
     (void)state;
@@ -1056,6 +1178,7 @@ int main(void)
         cmocka_unit_test(test_random_changes_batches_of_25),
         cmocka_unit_test(test_random_changes_large_batches),
         cmocka_unit_test(test_random_changes_state_file),
+        cmocka_unit_test(test_kept_state_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

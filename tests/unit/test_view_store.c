@@ -6,11 +6,13 @@
  * block keeps its bytes, zeroed allocations are zero (fresh, reused, and
  * punched page runs), frees are reused, the resident part comes back
  * under the limit, and a directory that cannot take the file is an error
- * naming it. */
+ * naming it. A sealed store maps back at its address with its blocks and
+ * free lists; a seal that does not describe the file is refused. */
 #include "support.h"
 
 #include "view_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,12 +138,78 @@ static void test_bad_directory(void **state)
     assert_non_null(strstr(err.message, "/nonexistent/tapflow-state"));
 }
 
+static void test_seal_and_reopen(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tf-store-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/flow.state", dir);
+    tf_error err = {0};
+    view_store *s = view_store_open(dir, 0, &err);
+    assert_non_null(s);
+    enum { N = 300 };
+    block blocks[N] = {{0}};
+    for (int i = 0; i < N; i++) {
+        blocks[i].size = random_size();
+        blocks[i].seed = (uint8_t)next();
+        blocks[i].p = view_store_alloc(s, blocks[i].size);
+        fill(&blocks[i]);
+    }
+    /* Every other block freed: the free lists and page runs are sealed. */
+    for (int i = 0; i < N; i += 2)
+        view_store_free(s, blocks[i].p, blocks[i].size);
+    view_store_stats before;
+    view_store_get_stats(s, &before);
+    uint8_t *base = view_store_base(s);
+    bson_t doc = BSON_INITIALIZER;
+    assert_true(view_store_seal(s, path, &doc, &err));
+    view_store_free(s, blocks[1].p, blocks[1].size); /* ignored once sealed */
+    view_store_close(s);
+    assert_int_equal(access(path, F_OK), 0);
+
+    s = view_store_reopen(path, &doc, 0, &err);
+    assert_non_null(s);
+    assert_ptr_equal(view_store_base(s), base); /* where the pointers point */
+    view_store_stats after;
+    view_store_get_stats(s, &after);
+    assert_int_equal(after.live_bytes, before.live_bytes);
+    assert_int_equal(after.file_bytes, before.file_bytes);
+    for (int i = 1; i < N; i += 2) {
+        assert_true(view_store_holds(s, blocks[i].p, blocks[i].size));
+        check(&blocks[i]);
+    }
+    /* The last block freed of a class is the first handed out again. */
+    int last = N - 2;
+    while (last >= 0 && blocks[last].size > 4096)
+        last -= 2;
+    assert_true(last >= 0);
+    assert_ptr_equal(view_store_alloc(s, blocks[last].size), blocks[last].p);
+    view_store_free(s, blocks[last].p, blocks[last].size);
+    for (int i = 1; i < N; i += 2)
+        view_store_free(s, blocks[i].p, blocks[i].size);
+    view_store_get_stats(s, &after);
+    assert_int_equal(after.live_bytes, 0);
+    view_store_close(s); /* used and not sealed again: the file goes */
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    /* Seals that do not describe the file. */
+    bson_t *bad = bson_new();
+    assert_null(view_store_reopen(path, bad, 0, &err));
+    assert_non_null(strstr(err.message, "allocator"));
+    bson_destroy(bad);
+    assert_null(view_store_reopen(path, &doc, 0, &err)); /* the file is gone */
+    assert_non_null(strstr(err.message, "flow.state"));
+    bson_destroy(&doc);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks_survive_trims),
         cmocka_unit_test(test_heap_without_store),
         cmocka_unit_test(test_bad_directory),
+        cmocka_unit_test(test_seal_and_reopen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
