@@ -420,6 +420,8 @@ tf_status tf_view_define_table(tf_view *view, const char *table, const tf_column
                                size_t column_count, const uint32_t *primary_key,
                                size_t primary_key_count, tf_error *err)
 {
+    if (view->sealed)
+        return view_sealed_error(err);
     view_table *t = view_table_by_name(view, table);
     if (!t)
         return tf_error_set(err, TF_ERR_CONFIG, 0, "table %.100s is not read by flow %.100s", table,
@@ -640,6 +642,8 @@ tf_status view_filter_accepts(const tf_view *view, const view_table *t, const tf
 tf_status tf_view_apply(tf_view *view, const char *table, tf_view_change_kind kind,
                         const tf_value *before, const tf_value *after, tf_error *err)
 {
+    if (view->sealed)
+        return view_sealed_error(err);
     view_table *t = view_table_by_name(view, table);
     if (!t)
         return TF_OK;

@@ -110,6 +110,8 @@ void tf_flow_edit_cleanup(tf_flow_edit *e)
 
 tf_status tf_view_adopt_table(tf_view *to, const tf_view *from, const char *table, tf_error *err)
 {
+    if (to->sealed)
+        return view_sealed_error(err);
     view_table *t = view_table_by_name(to, table);
     const view_table *f = view_table_by_name(from, table);
     if (!t || !f || !f->defined)

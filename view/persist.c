@@ -342,6 +342,8 @@ static void reserve_maps(view_table *t, const bson_t *chunk)
 
 tf_status tf_view_load_chunk(tf_view *view, const uint8_t *data, size_t len, tf_error *err)
 {
+    if (view->sealed)
+        return view_sealed_error(err);
     bson_t chunk;
     if (!bson_init_static(&chunk, data, len) || !bson_validate(&chunk, BSON_VALIDATE_NONE, NULL))
         return bad(err, "not a BSON document");

@@ -112,6 +112,7 @@ tf_status tf_view_seal_state(tf_view *view, const char *name, const char *tag, t
     bson_append_document_begin(&doc, "store", -1, &store);
     bool ok = view_store_seal(view->store, state_path, &store, err);
     bson_append_document_end(&doc, &store);
+    view->sealed = ok; /* the file is as sealed from here, even if no seal names it */
     if (!ok) {
         bson_destroy(&doc);
         return TF_MALFORMED;
@@ -146,6 +147,12 @@ tf_status tf_view_seal_state(tf_view *view, const char *name, const char *tag, t
     }
     bson_destroy(&doc);
     return st;
+}
+
+tf_status view_sealed_error(tf_error *err)
+{
+    return tf_error_set(err, TF_ERR_CONFIG, 0, "the view state was kept for the next start: "
+                        "it takes no more changes");
 }
 
 /* ---- mapping it back ---- */

@@ -128,6 +128,8 @@ tf_status tf_view_redefine_table(tf_view *view, const char *table, const tf_colu
                                  size_t column_count, const uint32_t *primary_key,
                                  size_t primary_key_count, tf_error *err)
 {
+    if (view->sealed)
+        return view_sealed_error(err);
     view_table *t = view_table_by_name(view, table);
     if (!t)
         return tf_error_set(err, TF_ERR_CONFIG, 0, "table %.100s is not read by flow %.100s", table,
@@ -305,6 +307,8 @@ static bool mark_key(tf_view *view, const char *table, const uint8_t *key, size_
 
 bool tf_view_delete_key(tf_view *view, const char *table, const uint8_t *key, size_t len)
 {
+    if (view->sealed)
+        return false;
     return mark_key(view, table, key, len, true);
 }
 
@@ -316,6 +320,8 @@ bool tf_view_mark_key(tf_view *view, const char *table, const uint8_t *key, size
 tf_status tf_view_resync_row(tf_view *view, const char *table, const tf_value *values, bool force,
                              bool *changed, tf_error *err)
 {
+    if (view->sealed)
+        return view_sealed_error(err);
     *changed = false;
     view_table *t = view_table_by_name(view, table);
     if (!t)

@@ -479,7 +479,11 @@ struct tf_view {
     view_buf element; /* one column of a row, unpacked */
     view_store *store; /* of the tables' state; NULL: the heap */
     char *state_dir;   /* where the store's file is */
+    bool sealed;       /* kept for the next start (seal.c): no change may reach it */
 };
+
+/* The error of a change reaching a sealed view. */
+tf_status view_sealed_error(tf_error *err);
 
 /* Marks the documents a held row reaches (see engine.c): appeared = the
  * slots where its key had no row before; columns_only = an update that

@@ -1061,6 +1061,58 @@ def servers_cmd(env, *a):
     return r.stdout
 
 
+def kept_state_cycle(srv, mongo, daemon, db, decimal128, w, state_dir):
+    """A clean stop keeps the state file; the next start maps it back
+    (changes committed meanwhile are applied on top); a kill while it is in
+    use leaves a file the next start removes, loading from the target; a
+    kept state of an older checkpoint is refused."""
+    flow = FLOW_NAME
+    state, seal = (os.path.join(state_dir, flow + ext) for ext in (".state", ".seal"))
+    aside = os.path.join(state_dir, "..", "kept-aside")
+    os.makedirs(aside, exist_ok=True)
+
+    def cycle(label, stop, expect_log, extra_txns=30):
+        run_sql_batch(srv, db, "".join(w.transaction() for _ in range(extra_txns)))
+        daemon.start("--gtid-resume")
+        ok = daemon.wait_log("streaming from GTID position", 60)
+        log = daemon.log()
+        check(ok and expect_log in log, "part 2: %s" % label, log[-1500:])
+        ok, why = wait_synced(srv, mongo, daemon, db)
+        check(ok, "part 2: %s: checkpoint reaches the server position" % label, why)
+        compare(srv, mongo, db, decimal128, "part 2 %s" % label)
+        if stop:
+            check(daemon.stop() == 0, "part 2: %s: SIGTERM exits 0" % label)
+        else:
+            daemon.kill()
+
+    check(daemon.stop() == 0, "part 2: SIGTERM before the kept-state cycle exits 0")
+    log = daemon.log()
+    check("view state kept in %s for the next start" % state in log and
+          sorted(os.listdir(state_dir)) == [flow + ".seal", flow + ".state"],
+          "part 2: a clean stop keeps the state file and its seal", (log[-800:],
+                                                                    os.listdir(state_dir)))
+    # Kept aside (renamed: the file is sparse, its mapping reserves half a
+    # terabyte), to come back once the checkpoint has moved on.
+    for path in (state, seal):
+        os.rename(path, os.path.join(aside, os.path.basename(path)))
+    cycle("start without a kept state loads it from the target", True, "view state loaded")
+    cycle("start after a clean stop maps the kept state back", False,
+          "view state mapped back from the state kept in state_dir")
+    check(os.listdir(state_dir) == [flow + ".state"],
+          "part 2: a kill while the kept state is in use leaves its file, no seal",
+          os.listdir(state_dir))
+    cycle("start after a kill removes the unsealed file and loads", True, "view state loaded")
+    for path in (state, seal):
+        os.replace(os.path.join(aside, os.path.basename(path)), path)
+    cycle("a kept state of an older checkpoint is refused", True,
+          "not using the kept view state")
+    check("another checkpoint" in daemon.log(), "part 2: the refusal names the checkpoint",
+          daemon.log()[-1500:])
+    daemon.start("--gtid-resume")
+    check(daemon.wait_log("streaming from GTID position", 60), "part 2: restarted after the "
+          "kept-state cycle", daemon.log()[-1500:])
+
+
 def part2(args, base_srv, tmp):
     seed = args.seed + 1
     rnd = random.Random(seed)
@@ -1164,6 +1216,7 @@ def part2(args, base_srv, tmp):
                   file_bytes.group(1) if file_bytes else "?"), metrics[-800:])
         check(os.listdir(state_dir) == [], "part 2: state_dir holds no named file",
               os.listdir(state_dir))
+        kept_state_cycle(srv, mongo, daemon, db, decimal128, w, state_dir)
         print("part 2: %d transactions (%d statements, %d rolled back), %s, %d kills, %.1f s" % (
             w.stats["transactions"], w.stats["statements"], w.stats["rolled_back"],
             counts(mongo, db), kills, time.time() - t0), flush=True)

@@ -1119,6 +1119,10 @@ static void test_kept_state_refused(void **state)
 
     bool reopened = true;
     assert_int_equal(tf_view_seal_state(views[0], "k", "a", &err), TF_OK);
+    /* Sealed: the file must stay as its seal says. */
+    assert_int_not_equal(tf_view_apply(views[0], tables[0].name, TF_VIEW_DELETE, NULL, NULL, &err),
+                         TF_OK);
+    assert_non_null(strstr(err.message, "kept"));
     tf_view_destroy(views[0]);
     views[0] = new_view_undefined(&m);
     assert_int_equal(tf_view_reopen_state(views[0], "k", "b", &reopened, &err), TF_OK);

@@ -42,6 +42,7 @@ struct tfr_state_store {
     bool force_base;  /* the next stage writes a base */
     bson_t *progress; /* read from the stored meta (a pointer: bson_t wants an
                          alignment bson_malloc does not give) */
+    char *tag;        /* the stored checkpoint and state, as one string */
 };
 
 tfr_state_store *tfr_state_store_new(void)
@@ -58,6 +59,7 @@ void tfr_state_store_destroy(tfr_state_store *store)
         return;
     tf_view_journal_destroy(store->journal);
     bson_destroy(store->progress);
+    bson_free(store->tag);
     bson_free(store);
 }
 
@@ -187,6 +189,19 @@ static bool remove_chunks(tf_sink_worker *worker, int64_t generation, const char
     return true;
 }
 
+void tfr_state_store_set_checkpoint(tfr_state_store *store, const tf_checkpoint *cp)
+{
+    const state_layout *l = &store->stored;
+    bson_free(store->tag);
+    store->tag = bson_strdup_printf(
+        "%s|%s|%s:%" PRIu64 "|%" PRIu64 "|%" PRIu64 "|%" PRId64 ".%" PRId64 ".%" PRId64,
+        cp->spec_hash ? cp->spec_hash : "", cp->gtid ? cp->gtid : "",
+        cp->binlog_file ? cp->binlog_file : "", cp->binlog_position, cp->rows, cp->transactions,
+        l->generation, l->base_chunks, l->delta_chunks);
+}
+
+const char *tfr_state_store_tag(const tfr_state_store *store) { return store->tag; }
+
 bool tfr_state_store_commit(tfr_state_store *store, tf_sink_worker *worker, const tf_checkpoint *cp,
                             tf_error *err)
 {
@@ -194,6 +209,7 @@ bool tfr_state_store_commit(tfr_state_store *store, tf_sink_worker *worker, cons
         return false;
     state_layout old = store->stored;
     store->stored = store->staged;
+    tfr_state_store_set_checkpoint(store, cp);
     if (old.generation == store->stored.generation)
         return true;
     /* The old generation's chunks, one by one by _id (a filter over many

@@ -77,6 +77,14 @@ bool tfr_state_store_load(tfr_state_store *store, tf_sink *sink, tf_view *view, 
 bool tfr_state_store_mark_snapshot(tf_sink *sink, tf_error *err);
 bool tfr_state_store_snapshot_marked(tf_sink *sink, bool *marked, tf_error *err);
 
+/* The stored checkpoint (cp, as read at resume or just committed) and its
+ * state's layout as one string: a state kept on this host under this tag
+ * (tf_view_seal_state) is exactly the one the stored state describes. Set
+ * by tfr_state_store_commit; at resume, after tfr_state_store_read_meta. */
+void tfr_state_store_set_checkpoint(tfr_state_store *store, const tf_checkpoint *cp);
+/* NULL before either. */
+const char *tfr_state_store_tag(const tfr_state_store *store);
+
 typedef struct tfr_state_stats {
     int64_t generation;
     size_t base_chunks, delta_chunks; /* of the stored checkpoint */

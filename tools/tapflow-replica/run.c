@@ -611,6 +611,28 @@ static bool prepare_target(daemon_ctx *d, bool had_checkpoint, tf_error *err)
 
 /* ---- signals and the timer ---- */
 
+/* After the last checkpoint of a clean stop: the state file stays in
+ * state_dir for the next start on this host (seal.c), named by the flow
+ * and tagged with that checkpoint. */
+static void keep_state(daemon_ctx *d)
+{
+    const char *tag = tfr_state_store_tag(d->store);
+    if (!d->cfg.state_dir || !tag)
+        return;
+    int64_t t0 = now_ms();
+    tf_error err = {0};
+    if (tf_view_seal_state(d->view, d->spec->name, tag, &err) != TF_OK) {
+        tfr_log("the view state is not kept for the next start (it will be loaded from the "
+                "target): %s", err.message);
+        return;
+    }
+    tf_view_stats vs;
+    tf_view_get_stats(d->view, &vs);
+    tfr_log("view state kept in %s/%s.state for the next start (%.1f MB, synced in %.3f s)",
+            d->cfg.state_dir, d->spec->name, (double)vs.state_file_bytes / 1e6,
+            (double)(now_ms() - t0) / 1000.0);
+}
+
 static void stop_now(daemon_ctx *d, const char *why)
 {
     tf_error err = {0};
@@ -631,6 +653,7 @@ static void stop_now(daemon_ctx *d, const char *why)
             return;
         }
         tfr_log("%s: documents flushed, checkpoint written at %s; stopping", why, d->position);
+        keep_state(d);
         tfr_state_stats ss;
         tfr_state_store_get_stats(d->store, &ss);
         tf_pipeline_stats ps;
@@ -1000,6 +1023,62 @@ static bool resume_edited(daemon_ctx *d, tf_error *err)
     return ok;
 }
 
+/* The view state of the checkpoint: the one a clean stop kept in state_dir
+ * when it is this checkpoint's, else loaded from the target. */
+static bool restore_state(daemon_ctx *d, const char **how, tf_error *err)
+{
+    if (d->cfg.state_dir) {
+        bool reopened = false;
+        tf_error why = {0};
+        if (tf_view_reopen_state(d->view, d->spec->name, tfr_state_store_tag(d->store),
+                                 &reopened, &why) != TF_OK) {
+            *err = why;
+            return false;
+        }
+        if (reopened) {
+            *how = "mapped back from the state kept in state_dir";
+            return true;
+        }
+        if (why.message[0])
+            tfr_log("not using the kept view state: %s", why.message);
+    }
+    *how = "loaded";
+    return tfr_state_store_load(d->store, d->sink, d->view, d->spec->name, err);
+}
+
+static bool resume_from(daemon_ctx *d, const tf_checkpoint *cp, bool edited, tf_error *err)
+{
+    int64_t t0 = now_ms();
+    char **key = NULL;
+    size_t key_count = 0;
+    if (!tfr_state_store_read_meta(d->store, d->sink, d->spec->name, &key, &key_count, err))
+        return false;
+    d->root_key = key;
+    d->root_key_count = key_count;
+    tfr_state_store_set_checkpoint(d->store, cp);
+    if (!open_sink(d, true, err))
+        return false;
+    const char *how = "loaded";
+    if (edited ? !resume_edited(d, err)
+               : (!restore_state(d, &how, err) ||
+                  !tf_pipeline_resync_restore(d->pipeline, tfr_state_store_progress(d->store),
+                                              err)))
+        return false;
+    tf_view_stats vs;
+    tf_view_get_stats(d->view, &vs);
+    tfr_state_stats ss;
+    tfr_state_store_get_stats(d->store, &ss);
+    tf_pipeline_position at;
+    tf_pipeline_get_position(d->pipeline, &at);
+    tfr_log("resuming from checkpoint (GTID %s, binlog %s:%" PRIu64
+            "): view state %s, %zu rows (stored: base %.1f MB in %zu chunks + %zu deltas of "
+            "%.1f MB), in %.3f s; no snapshot",
+            at.gtid[0] ? at.gtid : "(none)", at.binlog_file, at.binlog_pos, how, vs.row_count,
+            (double)ss.base_bytes / 1e6, ss.base_chunks, ss.delta_chunks,
+            (double)ss.delta_bytes / 1e6, (double)(now_ms() - t0) / 1000.0);
+    return start_stream(d, at.gtid[0] ? TF_REPLICA_START_GTID : TF_REPLICA_START_FILE, err);
+}
+
 /* Decides snapshot or resume from the stored checkpoint. */
 static bool begin(daemon_ctx *d, tf_error *err)
 {
@@ -1047,39 +1126,16 @@ static bool begin(daemon_ctx *d, tf_error *err)
             tf_pipeline_set_position(d->pipeline, &at);
             tf_pipeline_set_counts(d->pipeline, cp.rows, cp.transactions);
         }
-        tf_checkpoint_cleanup(&cp);
+        if (!resume)
+            tf_checkpoint_cleanup(&cp);
     } else if (d->opt->gtid_resume) {
         tfr_log("--gtid-resume: flow %s has no checkpoint yet; taking the initial snapshot",
                 d->spec->name);
     }
     if (resume) {
-        int64_t t0 = now_ms();
-        char **key = NULL;
-        size_t key_count = 0;
-        if (!tfr_state_store_read_meta(d->store, d->sink, d->spec->name, &key, &key_count, err))
-            return false;
-        d->root_key = key;
-        d->root_key_count = key_count;
-        if (!open_sink(d, true, err))
-            return false;
-        if (edited ? !resume_edited(d, err)
-                   : (!tfr_state_store_load(d->store, d->sink, d->view, d->spec->name, err) ||
-                      !tf_pipeline_resync_restore(d->pipeline, tfr_state_store_progress(d->store),
-                                                  err)))
-            return false;
-        tf_view_stats vs;
-        tf_view_get_stats(d->view, &vs);
-        tfr_state_stats ss;
-        tfr_state_store_get_stats(d->store, &ss);
-        tf_pipeline_position at;
-        tf_pipeline_get_position(d->pipeline, &at);
-        tfr_log("resuming from checkpoint (GTID %s, binlog %s:%" PRIu64
-                "): view state loaded, %zu rows (base %.1f MB in %zu chunks + %zu deltas of "
-                "%.1f MB), in %.3f s; no snapshot",
-                at.gtid[0] ? at.gtid : "(none)", at.binlog_file, at.binlog_pos, vs.row_count,
-                (double)ss.base_bytes / 1e6, ss.base_chunks, ss.delta_chunks,
-                (double)ss.delta_bytes / 1e6, (double)(now_ms() - t0) / 1000.0);
-        return start_stream(d, at.gtid[0] ? TF_REPLICA_START_GTID : TF_REPLICA_START_FILE, err);
+        bool ok = resume_from(d, &cp, edited, err);
+        tf_checkpoint_cleanup(&cp);
+        return ok;
     }
     if (!prepare_target(d, found, err))
         return false;
