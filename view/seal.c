@@ -72,10 +72,13 @@ tf_status tf_view_seal_state(tf_view *view, const char *name, const char *tag, t
     if (!view->store || !view->state_dir)
         return tf_error_set(err, TF_ERR_CONFIG, 0, "keeping the view state: it is not in a file");
     if (!name_ok(name))
-        return tf_error_set(err, TF_ERR_CONFIG, 0, "keeping the view state: %.100s is not a "
-                            "file name", name);
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "keeping the view state: %.100s is not a "
+                            "file name",
+                            name);
     if (!view->ready || view->pending.count || view->fanouts.count)
-        return tf_error_set(err, TF_ERR_CONFIG, 0, "keeping the view state: documents are "
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "keeping the view state: documents are "
                             "pending (flush first)");
     char state_path[4096], seal_path[4096], tmp_path[4096];
     snprintf(state_path, sizeof state_path, "%s/%s.state", view->state_dir, name);
@@ -151,7 +154,8 @@ tf_status tf_view_seal_state(tf_view *view, const char *name, const char *tag, t
 
 tf_status view_sealed_error(tf_error *err)
 {
-    return tf_error_set(err, TF_ERR_CONFIG, 0, "the view state was kept for the next start: "
+    return tf_error_set(err, TF_ERR_CONFIG, 0,
+                        "the view state was kept for the next start: "
                         "it takes no more changes");
 }
 
@@ -256,8 +260,7 @@ static sealed_table *parse_tables(const tf_view *view, const bson_t *doc, tf_err
         }
         if (why)
             break;
-        if (!view_persist_parse_definition(&one, &t->cols, &t->col_count, &t->pk,
-                                           &t->pk_count) ||
+        if (!view_persist_parse_definition(&one, &t->cols, &t->col_count, &t->pk, &t->pk_count) ||
             !get_i64(&one, "row_bytes", &rb) || !get_i64(&one, "bucket_bytes", &bb) || rb < 0 ||
             bb < 0 || !bson_iter_init_find(&f, &one, "rows") || !parse_map(&f, &t->rows) ||
             !bson_iter_init_find(&f, &one, "slots") || !BSON_ITER_HOLDS_ARRAY(&f) ||
@@ -289,16 +292,15 @@ static sealed_table *parse_tables(const tf_view *view, const bson_t *doc, tf_err
 
 static bool map_fits(const view_store *s, const sealed_map *m)
 {
-    return m->entries == SIZE_MAX ||
-           view_store_holds(s, view_store_base(s) + m->entries,
-                            m->capacity * sizeof(view_map_entry));
+    return m->entries == SIZE_MAX || view_store_holds(s, view_store_base(s) + m->entries,
+                                                      m->capacity * sizeof(view_map_entry));
 }
 
 static void set_map(view_map *m, const sealed_map *sm, view_store *s)
 {
-    m->entries = sm->entries == SIZE_MAX ? NULL
-                                         : (view_map_entry *)(void *)(view_store_base(s) +
-                                                                      sm->entries);
+    m->entries = sm->entries == SIZE_MAX
+                     ? NULL
+                     : (view_map_entry *)(void *)(view_store_base(s) + sm->entries);
     m->capacity = sm->capacity;
     m->count = sm->count;
     m->seed = sm->seed;
@@ -341,14 +343,18 @@ tf_status tf_view_reopen_state(tf_view *view, const char *name, const char *tag,
 {
     *reopened = false;
     if (!view->store || !view->state_dir)
-        return tf_error_set(err, TF_ERR_CONFIG, 0, "reopening the view state: it is not in a "
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "reopening the view state: it is not in a "
                             "file");
     if (!name_ok(name))
-        return tf_error_set(err, TF_ERR_CONFIG, 0, "reopening the view state: %.100s is not a "
-                            "file name", name);
+        return tf_error_set(err, TF_ERR_CONFIG, 0,
+                            "reopening the view state: %.100s is not a "
+                            "file name",
+                            name);
     for (size_t i = 0; i < view->table_count; i++)
         if (view->tables[i]->defined)
-            return tf_error_set(err, TF_ERR_CONFIG, 0, "reopening the view state: tables are "
+            return tf_error_set(err, TF_ERR_CONFIG, 0,
+                                "reopening the view state: tables are "
                                 "defined already");
     char state_path[4096], seal_path[4096];
     snprintf(state_path, sizeof state_path, "%s/%s.state", view->state_dir, name);

@@ -20,9 +20,10 @@
  * pages instead of killing the process. The kernel then holds the cold part in the
  * page cache while memory allows, writes it to the file and reclaims it
  * when memory is short; a later touch maps it back (a minor fault, or a
- * read from disk). The file is scratch: unlinked at creation, it is gone
- * when the process is; the state that survives restarts is the one saved
- * in the target.
+ * read from disk). The file is unlinked at creation, gone with the
+ * process, unless a clean stop keeps it (seal.c) for the next start on
+ * this host; the state that survives anything else is the one saved in
+ * the target.
  *
  * Frees are sized (the caller knows each allocation's size), so blocks
  * carry no header: sizes up to 4 KB in 16-byte classes, up to 1 MB in
@@ -49,7 +50,7 @@
 #define STORE_SMALL_MAX 4096u /* 16-byte classes up to here */
 #define STORE_MEDIUM_MAX (1u << 20)
 #define STORE_SMALL_CLASSES (STORE_SMALL_MAX / 16 + 1)
-#define STORE_MEDIUM_CLASSES 21 /* by log2 of the size, 13..20 used */
+#define STORE_MEDIUM_CLASSES 21       /* by log2 of the size, 13..20 used */
 #define STORE_GROW ((size_t)64 << 20) /* the file grows in these steps */
 #define STORE_TRIM_WINDOW ((size_t)64 << 20)
 #define STORE_TRIM_PERIOD_NS 5000000
@@ -84,13 +85,13 @@ typedef struct store_run {
 struct view_store {
     int fd;
     uint8_t *base;
-    size_t reserved;       /* address space held for the mapping */
+    size_t reserved; /* address space held for the mapping */
     store_region regions[STORE_REGIONS];
-    size_t live;           /* bytes allocated now */
-    size_t resident_limit; /* 0: no limit, and no trimmer */
+    size_t live;                       /* bytes allocated now */
+    size_t resident_limit;             /* 0: no limit, and no trimmer */
     size_t trim_cursor[STORE_REGIONS]; /* the trimmer's: next window to release */
-    long shared_baseline;  /* pages of file mappings before ours */
-    size_t released;       /* bytes of windows released so far (atomic) */
+    long shared_baseline;              /* pages of file mappings before ours */
+    size_t released;                   /* bytes of windows released so far (atomic) */
     pthread_t trimmer;
     bool trimmer_running;
     pthread_mutex_t stop_lock;
@@ -207,8 +208,10 @@ static bool start_trimmer(view_store *s, const char *where, tf_error *err)
         return true;
     int rc = pthread_create(&s->trimmer, NULL, trimmer_main, s);
     if (rc) {
-        tf_error_set(err, TF_ERR_CONFIG, 0, "state directory %.200s: cannot start the "
-                     "thread keeping the resident limit: %s", where, strerror(rc));
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "state directory %.200s: cannot start the "
+                     "thread keeping the resident limit: %s",
+                     where, strerror(rc));
         view_store_close(s);
         return false;
     }
@@ -231,15 +234,17 @@ view_store *view_store_open(const char *dir, size_t resident_limit, tf_error *er
             unlink(path);
     }
     if (fd < 0) {
-        tf_error_set(err, TF_ERR_CONFIG, 0, "state directory %.200s: cannot create a file: %s",
-                     dir, strerror(errno));
+        tf_error_set(err, TF_ERR_CONFIG, 0, "state directory %.200s: cannot create a file: %s", dir,
+                     strerror(errno));
         return NULL;
     }
     size_t reserved;
     void *base = reserve(&reserved);
     if (!base) {
-        tf_error_set(err, TF_ERR_CONFIG, 0, "state directory %.200s: cannot reserve address "
-                     "space for the state: %s", dir, strerror(errno));
+        tf_error_set(err, TF_ERR_CONFIG, 0,
+                     "state directory %.200s: cannot reserve address "
+                     "space for the state: %s",
+                     dir, strerror(errno));
         close(fd);
         return NULL;
     }
@@ -443,8 +448,7 @@ static size_t release(view_store *s, int region, size_t resident, size_t goal)
     const store_region *r = &s->regions[region];
     size_t top = __atomic_load_n(&r->top, __ATOMIC_ACQUIRE);
     size_t *cursor = &s->trim_cursor[region];
-    for (size_t swept = 0; resident > goal && swept < top - r->start;
-         swept += STORE_TRIM_WINDOW) {
+    for (size_t swept = 0; resident > goal && swept < top - r->start; swept += STORE_TRIM_WINDOW) {
         if (*cursor < r->start || *cursor >= top)
             *cursor = r->start;
         size_t len = top - *cursor < STORE_TRIM_WINDOW ? top - *cursor : STORE_TRIM_WINDOW;
@@ -548,8 +552,7 @@ static void append_lists(bson_t *doc, const char *key, const view_store *s,
     bson_append_array_begin(doc, key, -1, &a);
     for (size_t i = 0; i < count; i++) {
         bson_uint32_to_string((uint32_t)i, &kp, k, sizeof k);
-        bson_append_int64(&a, kp, -1,
-                          heads[i] ? (int64_t)((uint8_t *)heads[i] - s->base) : -1);
+        bson_append_int64(&a, kp, -1, heads[i] ? (int64_t)((uint8_t *)heads[i] - s->base) : -1);
     }
     bson_append_array_end(doc, &a);
 }
@@ -564,8 +567,10 @@ bool view_store_seal(view_store *s, const char *path, bson_t *doc, tf_error *err
     if (!s->path || strcmp(s->path, path) != 0) {
         if (s->path) {
             if (rename(s->path, path) != 0)
-                return tf_error_set(err, TF_ERR_IO, errno, "renaming the view state file to "
-                                    "%.200s: %s", path, strerror(errno)),
+                return tf_error_set(err, TF_ERR_IO, errno,
+                                    "renaming the view state file to "
+                                    "%.200s: %s",
+                                    path, strerror(errno)),
                        false;
         } else {
             /* An O_TMPFILE file gets its name; one unlinked at creation
@@ -574,8 +579,10 @@ bool view_store_seal(view_store *s, const char *path, bson_t *doc, tf_error *err
             snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
             unlink(path); /* a crashed run's */
             if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0)
-                return tf_error_set(err, TF_ERR_IO, errno, "naming the view state file "
-                                    "%.200s: %s", path, strerror(errno)),
+                return tf_error_set(err, TF_ERR_IO, errno,
+                                    "naming the view state file "
+                                    "%.200s: %s",
+                                    path, strerror(errno)),
                        false;
         }
         bson_free(s->path);
@@ -649,11 +656,10 @@ view_store *view_store_reopen(const char *path, const bson_t *doc, size_t reside
         !get_ints(doc, "medium", medium, STORE_MEDIUM_CLASSES))
         return reopen_fail(err, "the seal's allocator fields are missing or malformed");
     bool regions_ok = reserved >= ((size_t)1 << 28) && reserved <= ((size_t)1 << 40) &&
-                      (reserved & (reserved - 1)) == 0 && base % STORE_PAGE == 0 &&
-                      low[0] == 0 && low[1] <= low[2] && low[2] <= high[0] &&
-                      high[0] == reserved / 2 && high[0] <= high[1] && high[1] <= high[2] &&
-                      high[2] <= reserved && low[2] % STORE_GROW == 0 &&
-                      (high[2] - high[0]) % STORE_GROW == 0;
+                      (reserved & (reserved - 1)) == 0 && base % STORE_PAGE == 0 && low[0] == 0 &&
+                      low[1] <= low[2] && low[2] <= high[0] && high[0] == reserved / 2 &&
+                      high[0] <= high[1] && high[1] <= high[2] && high[2] <= reserved &&
+                      low[2] % STORE_GROW == 0 && (high[2] - high[0]) % STORE_GROW == 0;
     for (size_t i = 0; regions_ok && i < STORE_SMALL_CLASSES; i++)
         regions_ok = small[i] == SIZE_MAX || (small[i] % 16 == 0 && small[i] < low[1]);
     for (size_t i = 0; regions_ok && i < STORE_MEDIUM_CLASSES; i++)
@@ -676,11 +682,11 @@ view_store *view_store_reopen(const char *path, const bson_t *doc, size_t reside
         close(fd);
         return reopen_fail(err, "the address range it was kept at is taken in this process");
     }
-    bool mapped = (low[2] == 0 || mmap(b, low[2], PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-                                       fd, 0) != MAP_FAILED) &&
-                  (high[2] == high[0] ||
-                   mmap(b + high[0], high[2] - high[0], PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_FIXED, fd, (off_t)high[0]) != MAP_FAILED);
+    bool mapped =
+        (low[2] == 0 ||
+         mmap(b, low[2], PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) &&
+        (high[2] == high[0] || mmap(b + high[0], high[2] - high[0], PROT_READ | PROT_WRITE,
+                                    MAP_SHARED | MAP_FIXED, fd, (off_t)high[0]) != MAP_FAILED);
     if (!mapped) {
         tf_error_set(err, TF_ERR_CONFIG, errno, "mapping %.200s: %s", path, strerror(errno));
         munmap(b, reserved);

@@ -283,8 +283,8 @@ typedef enum tf_view_change_kind {
 tf_view *tf_view_new(const tf_flow_spec *spec);
 void tf_view_destroy(tf_view *view);
 
-/* Keeps the state (rows, indexes) in a file created in dir (unlinked: it
- * is scratch, gone with the process) instead of the heap, with at most
+/* Keeps the state (rows, indexes) in a file created in dir (unlinked, gone
+ * with the process unless kept by tf_view_seal_state) instead of the heap, with at most
  * resident_limit bytes of it resident (0: no limit): the rest stays in
  * the page cache while memory allows, on disk when it does not. Before
  * the state has rows. */

@@ -68,7 +68,9 @@ static void test_blocks_survive_trims(void **state)
     const size_t limit = (size_t)2 << 20;
     view_store *s = view_store_open(dir, limit, &err);
     assert_non_null(s);
-    enum { LIVE = 600 };
+    enum {
+        LIVE = 600
+    };
     block live[LIVE] = {{0}};
     size_t frees = 0;
     for (int op = 0; op < 20000; op++) {
@@ -147,7 +149,9 @@ static void test_seal_and_reopen(void **state)
     tf_error err = {0};
     view_store *s = view_store_open(dir, 0, &err);
     assert_non_null(s);
-    enum { N = 300 };
+    enum {
+        N = 300
+    };
     block blocks[N] = {{0}};
     for (int i = 0; i < N; i++) {
         blocks[i].size = random_size();

@@ -623,7 +623,8 @@ static void keep_state(daemon_ctx *d)
     tf_error err = {0};
     if (tf_view_seal_state(d->view, d->spec->name, tag, &err) != TF_OK) {
         tfr_log("the view state is not kept for the next start (it will be loaded from the "
-                "target): %s", err.message);
+                "target): %s",
+                err.message);
         return;
     }
     tf_view_stats vs;
@@ -1030,8 +1031,8 @@ static bool restore_state(daemon_ctx *d, const char **how, tf_error *err)
     if (d->cfg.state_dir) {
         bool reopened = false;
         tf_error why = {0};
-        if (tf_view_reopen_state(d->view, d->spec->name, tfr_state_store_tag(d->store),
-                                 &reopened, &why) != TF_OK) {
+        if (tf_view_reopen_state(d->view, d->spec->name, tfr_state_store_tag(d->store), &reopened,
+                                 &why) != TF_OK) {
             *err = why;
             return false;
         }
@@ -1059,10 +1060,10 @@ static bool resume_from(daemon_ctx *d, const tf_checkpoint *cp, bool edited, tf_
     if (!open_sink(d, true, err))
         return false;
     const char *how = "loaded";
-    if (edited ? !resume_edited(d, err)
-               : (!restore_state(d, &how, err) ||
-                  !tf_pipeline_resync_restore(d->pipeline, tfr_state_store_progress(d->store),
-                                              err)))
+    if (edited
+            ? !resume_edited(d, err)
+            : (!restore_state(d, &how, err) ||
+               !tf_pipeline_resync_restore(d->pipeline, tfr_state_store_progress(d->store), err)))
         return false;
     tf_view_stats vs;
     tf_view_get_stats(d->view, &vs);
@@ -1186,8 +1187,8 @@ int tfr_run(const tfr_run_options *opt)
     d.pipeline = tf_pipeline_new(&po);
     d.view = tf_pipeline_view(d.pipeline);
     if (d.cfg.state_dir) {
-        if (tf_view_use_state_dir(d.view, d.cfg.state_dir,
-                                  (size_t)d.cfg.state_memory_mb << 20, &err) != TF_OK)
+        if (tf_view_use_state_dir(d.view, d.cfg.state_dir, (size_t)d.cfg.state_memory_mb << 20,
+                                  &err) != TF_OK)
             goto out;
         if (d.cfg.state_memory_mb)
             tfr_log("view state in a file in %s, at most %" PRIu64 " MB of it resident",
