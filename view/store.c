@@ -155,24 +155,32 @@ static void *reserve_at(void *want, size_t size)
 static void *reserve(size_t *reserved)
 {
     size_t size = (size_t)1 << 40;
-    for (int k = 0; k < STORE_HINTS; k++) {
-        void *p = reserve_at((void *)(STORE_HINT + (uintptr_t)k * size), size);
-        if (p) {
-            *reserved = size;
-            return p;
+    void *p = reserve_at(NULL, size);
+    if (p) {
+        /* An unbounded address space: the same address as last time. */
+        for (int k = 0; k < STORE_HINTS; k++) {
+            void *at = reserve_at((void *)(STORE_HINT + (uintptr_t)k * size), size);
+            if (at) {
+                munmap(p, size);
+                *reserved = size;
+                return at;
+            }
         }
+        *reserved = size;
+        return p;
     }
-    for (; size >= ((size_t)1 << 28); size /= 2) {
-        void *p = reserve_at(NULL, size);
+    /* Bounded (a ulimit -v, valgrind, which also takes far longer over a
+     * reservation this large at a hint it does accept). */
+    for (size /= 2; size >= ((size_t)1 << 28); size /= 2) {
+        p = reserve_at(NULL, size);
         if (!p)
             continue;
-        if (size == (size_t)1 << 40 || size == (size_t)1 << 28) {
+        if (size == (size_t)1 << 28) {
             *reserved = size;
             return p;
         }
-        /* A bounded address space (valgrind, a ulimit -v): half of the
-         * largest free range, so that the next state (another view of
-         * this process) finds room too. */
+        /* Half of the largest free range, so that the next state (another
+         * view of this process) finds room too. */
         munmap(p, size);
         p = reserve_at(NULL, size / 2);
         if (p)

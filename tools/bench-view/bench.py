@@ -28,7 +28,8 @@ exists).
      (an order whose status is set to MariaDB's NOW(6) in ms; bench-mongo
      watch polls it by _id); p50/p99 from commit to visible in the target.
   6. resume: the daemon stopped with SIGTERM and started again with
-     --gtid-resume; time until it streams (the view state loaded from the
+     --gtid-resume; time until it streams (with --state-dir, the state the
+     clean stop kept, mapped back; else the view state loaded from the
      target), beside the initial build's.
 
 Env: TAPFLOW_MARIADB_* as tools/servers.sh env prints (defaults: the
@@ -629,8 +630,13 @@ def run_backend(a, backend, tmp, tsv, engine, table):
             table.add("resume (--gtid-resume): start -> streaming", where,
                       "not streaming: " + open(logpath).read()[-300:], "", "", "MISS")
         else:
-            table.add("resume (--gtid-resume): start -> streaming", where, "%.1f s" % resumed,
-                      "initial build %.1f s" % built, "%.0f%%" % (100 * resumed / built), "")
+            # With --state-dir the clean stop kept the state file, and the
+            # start maps it back instead of loading it from the target.
+            how = ("kept state mapped back" if "mapped back" in open(logpath).read()
+                   else "state loaded from the target")
+            table.add("resume (--gtid-resume): start -> streaming, " + how, where,
+                      "%.1f s" % resumed, "initial build %.1f s" % built,
+                      "%.0f%%" % (100 * resumed / built), "")
             table.add("daemon memory after the resume (VmHWM)", where, peak_rss(daemon), "", "",
                       "")
     finally:
