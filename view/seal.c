@@ -73,13 +73,12 @@ tf_status tf_view_seal_state(tf_view *view, const char *name, const char *tag, t
         return tf_error_set(err, TF_ERR_CONFIG, 0, "keeping the view state: it is not in a file");
     if (!name_ok(name))
         return tf_error_set(err, TF_ERR_CONFIG, 0,
-                            "keeping the view state: %.100s is not a "
-                            "file name",
-                            name);
+                            "keeping the view state: %.100s is not a file name", name);
     if (!view->ready || view->pending.count || view->fanouts.count)
         return tf_error_set(err, TF_ERR_CONFIG, 0,
-                            "keeping the view state: documents are "
-                            "pending (flush first)");
+                            "keeping the view state: documents are pending (flush first)");
+    if (!tag)
+        tag = "";
     char state_path[4096], seal_path[4096], tmp_path[4096];
     snprintf(state_path, sizeof state_path, "%s/%s.state", view->state_dir, name);
     snprintf(seal_path, sizeof seal_path, "%s/%s.seal", view->state_dir, name);
@@ -351,6 +350,8 @@ tf_status tf_view_reopen_state(tf_view *view, const char *name, const char *tag,
                             "reopening the view state: %.100s is not a "
                             "file name",
                             name);
+    if (!tag)
+        tag = "";
     for (size_t i = 0; i < view->table_count; i++)
         if (view->tables[i]->defined)
             return tf_error_set(err, TF_ERR_CONFIG, 0,
