@@ -1184,5 +1184,8 @@ int main(void)
         cmocka_unit_test(test_random_changes_state_file),
         cmocka_unit_test(test_kept_state_refused),
     };
+    /* TF_TEST_FILTER=test_random_changes_state_file: one test (valgrind runs). */
+    if (getenv("TF_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("TF_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
