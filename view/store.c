@@ -161,7 +161,7 @@ static void *reserve_at(void *want, size_t size)
         flags |= MAP_FIXED_NOREPLACE;
 #endif
     void *p = mmap(want, size, PROT_NONE, flags, -1, 0);
-    if (p == MAP_FAILED && want && errno == EINVAL) /* the flag unknown (valgrind) */
+    if (p == MAP_FAILED && want && errno == EINVAL) /* the flag unknown here */
         p = mmap(want, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
@@ -183,36 +183,34 @@ static void *reserve(size_t *reserved)
         *reserved = (size_t)1 << 30;
         return reserve_at(NULL, *reserved);
     }
+    /* The same address as in the last process, where a kept state's
+     * pointers point; else anywhere. */
+    for (int k = 0; k < STORE_HINTS; k++) {
+        void *at = reserve_at((void *)(STORE_HINT + (uintptr_t)k * size), size);
+        if (at) {
+            *reserved = size;
+            return at;
+        }
+    }
     void *p = reserve_at(NULL, size);
     if (p) {
-        /* An unbounded address space: the same address as last time. */
-        for (int k = 0; k < STORE_HINTS; k++) {
-            void *at = reserve_at((void *)(STORE_HINT + (uintptr_t)k * size), size);
-            if (at) {
-                munmap(p, size);
-                *reserved = size;
-                return at;
-            }
-        }
         *reserved = size;
         return p;
     }
-    /* Bounded (a ulimit -v, valgrind, which also takes far longer over a
-     * reservation this large at a hint it does accept). */
+    /* A bounded address space (a ulimit -v): half of the largest free
+     * range, so that the next state (another view of this process) finds
+     * room too. */
     for (size /= 2; size >= ((size_t)1 << 28); size /= 2) {
         p = reserve_at(NULL, size);
         if (!p)
             continue;
-        if (size == (size_t)1 << 28) {
-            *reserved = size;
-            return p;
+        if (size > (size_t)1 << 28) {
+            munmap(p, size);
+            size /= 2;
+            p = reserve_at(NULL, size);
         }
-        /* Half of the largest free range, so that the next state (another
-         * view of this process) finds room too. */
-        munmap(p, size);
-        p = reserve_at(NULL, size / 2);
         if (p)
-            *reserved = size / 2;
+            *reserved = size;
         return p;
     }
     return NULL;
