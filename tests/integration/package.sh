@@ -37,10 +37,19 @@ if [ "$(id -u)" -ne 0 ]; then
     fail "package.sh installs a .deb: run it as root"
     finish
 fi
+# Set while this script's package is installed: a run killed before its EXIT
+# trap (a machine restarted mid-run) leaves it, and the next run purges what
+# that run installed. Any other tapflow install is the user's: refused.
+marker=/var/tmp/tapflow-package-test.installed
 if dpkg-query -W -f='${Status}' tapflow 2>/dev/null | grep -q 'ok installed'; then
-    fail "the tapflow package is already installed here: remove it first (dpkg -r tapflow)"
-    finish
+    if [ -f "$marker" ] && dpkg --purge tapflow >/dev/null 2>&1; then
+        echo "package.sh: purged the package an interrupted run left installed"
+    else
+        fail "the tapflow package is already installed here: remove it first (dpkg -r tapflow)"
+        finish
+    fi
 fi
+rm -f "$marker"
 
 tmp=$(mktemp -d)
 installed=0
@@ -53,6 +62,9 @@ cleanup() {
             kill -KILL "$pid" 2>/dev/null
     done
     if [ $installed -eq 1 ]; then dpkg --purge tapflow >/dev/null 2>&1; fi
+    if ! dpkg-query -W -f='${Status}' tapflow 2>/dev/null | grep -q 'ok installed'; then
+        rm -f "$marker"
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -119,6 +131,7 @@ fi
 
 # --- installed -------------------------------------------------------------------
 
+touch "$marker"
 if dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1; then
     installed=1
     pass "dpkg -i $(basename "$deb")"
