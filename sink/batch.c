@@ -503,8 +503,9 @@ bool tf_sink_flush(tf_sink *sink, tf_error *err)
     bson_free(lane_of);
     if (!ok)
         return false;
-    tf_latency_histogram_add(&sink->stats.write_latency,
-                             (double)(bson_get_monotonic_time() - t0) / 1e6);
+    int64_t took_us = bson_get_monotonic_time() - t0;
+    tf_latency_histogram_add(&sink->stats.write_latency, (double)took_us / 1e6);
+    sink_refine_costs(sink, (double)took_us / 1000.0);
     uint64_t updated = 0;
     for (size_t i = 0; i < sink->n_pending; i++) {
         switch (sink->pending[i].op.kind) {

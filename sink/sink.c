@@ -446,6 +446,10 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err)
         }
     }
 
+    /* After the fan-out probe: it says which shapes to measure. */
+    if (opts->probe_costs)
+        sink_probe_costs(sink);
+
     /* Counters continue from the stored checkpoint. */
     tf_checkpoint cp;
     bool found = false;

@@ -177,6 +177,10 @@ typedef struct tf_sink_options {
      * otherwise idle between one connection's statements. */
     size_t connections;
 
+    /* Measure the target's write costs at open (a few dozen writes on a
+     * scratch collection; see tf_sink_write_costs). Default false. */
+    bool probe_costs;
+
     /* Address documents through _id = tf_sink_derive_id(root key) (default
      * true; false sends the root key as the filter and lets the server pick
      * _id, for tests of that behaviour). See "Addressing by _id" below. */
@@ -311,6 +315,20 @@ typedef struct tf_latency_histogram {
 
 void tf_latency_histogram_add(tf_latency_histogram *h, double seconds);
 
+/* What the target's writes cost, in milliseconds per op (per KB for
+ * per_kb_ms): probed at open on a scratch collection when
+ * tf_sink_options.probe_costs is set (cost.c), then moved towards what
+ * each flush of 16 ops or more took. update_many_* are 0 on a target
+ * without arrayFilters; measured false: not probed, or the probe failed. */
+typedef struct tf_sink_write_costs {
+    bool measured;
+    double insert_ms, replace_ms, update_ms;
+    double update_many_ms;     /* one updateMany, before the documents it changes */
+    double update_many_doc_ms; /* each document it changes */
+    double per_kb_ms;
+    uint64_t refinements; /* flushes that moved them */
+} tf_sink_write_costs;
+
 typedef struct tf_sink_stats {
     uint64_t ops_written;   /* ops acknowledged by the server */
     uint64_t batches;       /* bulk writes acknowledged */
@@ -324,6 +342,7 @@ typedef struct tf_sink_stats {
     /* each bulk write (tf_sink_flush, retries and all) from its start to
      * the last acknowledgment */
     tf_latency_histogram write_latency;
+    tf_sink_write_costs costs;
 } tf_sink_stats;
 
 void tf_sink_get_stats(const tf_sink *sink, tf_sink_stats *out);

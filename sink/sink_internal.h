@@ -110,4 +110,10 @@ bool sink_check_stored_ids(tf_sink *sink, tf_error *err);
 /* Appends the write concern to command options. */
 void sink_append_write_concern(const tf_sink *sink, bson_t *opts);
 
+/* cost.c: fills sink->stats.costs from writes on a scratch collection;
+ * false (costs unmeasured) when a write failed. */
+bool sink_probe_costs(tf_sink *sink);
+/* Moves the costs towards what writing the pending batch took. */
+void sink_refine_costs(tf_sink *sink, double elapsed_ms);
+
 #endif

@@ -764,6 +764,15 @@ void view_pending_reset(tf_view *view)
 
 void tf_view_discard_pending(tf_view *view) { view_pending_reset(view); }
 
+void tf_view_set_write_costs(tf_view *view, const tf_view_write_costs *costs)
+{
+    memset(&view->costs, 0, sizeof view->costs);
+    if (costs)
+        view->costs = *costs;
+    const tf_view_write_costs *c = &view->costs;
+    view->planning = c->replace > 0 || c->update > 0 || c->update_many > 0 || c->per_kb > 0;
+}
+
 static size_t map_bytes(const view_map *m) { return m->capacity * sizeof(view_map_entry); }
 
 void tf_view_get_stats(const tf_view *view, tf_view_stats *out)
@@ -783,4 +792,6 @@ void tf_view_get_stats(const tf_view *view, tf_view_stats *out)
     out->state_file_bytes = ss.file_bytes;
     out->state_resident_bytes = ss.resident_bytes;
     out->state_released_bytes = ss.released_bytes;
+    out->planned_replaces = view->planned_replaces;
+    out->planned_positional_keys = view->planned_positional_keys;
 }

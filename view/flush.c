@@ -177,6 +177,37 @@ static void push_set(tf_view_ops *ops, const uint8_t *filter, size_t filter_len,
                                   any_unset ? bson_from_bytes(unset->ptr, unset->len) : NULL, NULL);
 }
 
+/* ---- the plan: what the target's write costs change ----
+ *
+ * Every value of a flush comes from the state, so a document may be
+ * written whole instead of by its SET, and a recorded key by positional
+ * SETs instead of a SET_MANY, with the same final documents. */
+
+/* Pushes row's document whole when that costs the target less than the
+ * SET of set_bytes of $set and $unset; whether it did. */
+static bool replaced_cheaper(tf_view *view, const view_row *row, const uint8_t *filter,
+                             size_t filter_len, size_t set_bytes, tf_view_ops *ops)
+{
+    if (!view->planning)
+        return false;
+    const tf_view_write_costs *c = &view->costs;
+    double as_set = c->update + c->per_kb * (double)set_bytes / 1024;
+    /* Building the document costs time: only when it can win. */
+    if (!(c->replace < as_set))
+        return false;
+    view_buf *out = &view->out;
+    out->len = 0;
+    size_t at = view_raw_open(out);
+    build_row(view, 0, row, out);
+    view_raw_close(out, at);
+    if (!(c->replace + c->per_kb * (double)out->len / 1024 < as_set))
+        return false;
+    tf_view_ops_push_steal(ops, TF_VIEW_OP_REPLACE, bson_from_bytes(filter, filter_len),
+                           bson_from_bytes(out->ptr, out->len));
+    view->planned_replaces++;
+    return true;
+}
+
 /* An element of src renamed "<prefix>.<its key>". */
 static void put_renamed(view_buf *b, const char *prefix, size_t prefix_len,
                         const view_raw_element *el, view_buf *scratch)
@@ -371,6 +402,30 @@ static void collect_positional(const tf_view *view, const view_pending_fanout *f
     }
 }
 
+/* Whether the documents embedding f's key cost the target less as one
+ * SET each than as one SET_MANY changing them all. */
+static bool positional_cheaper(tf_view *view, const view_pending_fanout *f)
+{
+    const view_node *n = &view->nodes[f->node];
+    const view_node *array = &view->nodes[n->parent];
+    const view_bucket *elements =
+        view_table_matches(array->table, n->parent_slot, f->data + 4, f->data_len - 4);
+    double documents = 0;
+    for (uint32_t i = 0; elements && i < elements->count; i++) {
+        const view_row_key *k = &view_row_keys(elements->rows[i])[array->child_slot];
+        if (!k->len)
+            continue;
+        const view_bucket *roots = view_bucket_links(view_key_bucket(k->ptr))[array->child_link];
+        documents += roots ? roots->count : 0;
+    }
+    if (documents == 0)
+        return true; /* nothing to write either way */
+    const tf_view_write_costs *c = &view->costs;
+    bool cheaper = documents * c->update < c->update_many + documents * c->update_many_doc;
+    view->planned_positional_keys += cheaper;
+    return cheaper;
+}
+
 /* Whether this flush writes the entry's path otherwise: its document is
  * recomputed (or deleted), or its array is $set whole. */
 static bool positional_covered(const tf_view *view, const positional_entry *e)
@@ -414,17 +469,20 @@ static void emit_positional_set(tf_view *view, positional_memo *memo, const posi
             any_unset = true;
         }
     }
+    if (replaced_cheaper(view, root, filter->ptr, filter->len, set->len + unset->len, ops))
+        return;
     push_set(ops, filter->ptr, filter->len, set, set_at, any_set, unset, unset_at, any_unset);
 }
 
-/* The recorded keys of this flush as positional SETs, one per document,
- * ordered by root key. */
+/* The recorded keys of this flush (those chosen[i] says, NULL: all) as
+ * positional SETs, one per document, ordered by root key. */
 static void emit_positional(tf_view *view, const pending_item *fanouts, size_t count,
-                            tf_view_ops *ops)
+                            const bool *chosen, tf_view_ops *ops)
 {
     positional_list list = {0};
     for (size_t i = 0; i < count; i++)
-        collect_positional(view, fanouts[i].record, (uint32_t)i, &list);
+        if (!chosen || chosen[i])
+            collect_positional(view, fanouts[i].record, (uint32_t)i, &list);
     if (list.count > 1)
         qsort(list.items, list.count, sizeof *list.items, compare_positional);
     size_t kept = 0;
@@ -474,6 +532,8 @@ static void emit_set(tf_view *view, const view_pending_root *p, const view_row *
             any_unset = true;
         }
     }
+    if (replaced_cheaper(view, row, p->filter, p->filter_len, set->len + unset->len, ops))
+        return;
     push_set(ops, p->filter, p->filter_len, set, set_at, any_set, unset, unset_at, any_unset);
 }
 
@@ -599,11 +659,24 @@ tf_status tf_view_flush(tf_view *view, tf_view_ops *ops, tf_error *err)
     (void)err;
     if (view->fanouts.count) {
         pending_item *items = sorted_entries(&view->fanouts);
-        if (view->fanout == TF_VIEW_FANOUT_POSITIONAL)
-            emit_positional(view, items, view->fanouts.count, ops);
-        else
-            for (size_t i = 0; i < view->fanouts.count; i++)
+        size_t count = view->fanouts.count;
+        if (view->fanout == TF_VIEW_FANOUT_POSITIONAL) {
+            emit_positional(view, items, count, NULL, ops);
+        } else if (view->planning && view->costs.update_many > 0) {
+            bool *positional = bson_malloc(count * sizeof *positional);
+            bool any = false;
+            for (size_t i = 0; i < count; i++)
+                any |= positional[i] = positional_cheaper(view, items[i].record);
+            if (any)
+                emit_positional(view, items, count, positional, ops);
+            for (size_t i = 0; i < count; i++)
+                if (!positional[i])
+                    emit_fanout(view, items[i].record, ops);
+            bson_free(positional);
+        } else {
+            for (size_t i = 0; i < count; i++)
                 emit_fanout(view, items[i].record, ops);
+        }
         bson_free(items);
     }
     size_t n = view->pending.count;

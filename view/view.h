@@ -380,6 +380,27 @@ typedef enum tf_view_fanout {
 tf_status tf_view_set_fanout(tf_view *view, tf_view_fanout mode, tf_error *err);
 tf_view_fanout tf_view_get_fanout(const tf_view *view);
 
+/* What one write of each shape costs the target (the sink measures them
+ * in milliseconds; any unit will do), for the flush to choose how each
+ * document is written. With costs set, the flush writes:
+ *   - a recorded key of ARRAY_FILTERS mode as positional SETs of the
+ *     documents embedding it (as POSITIONAL mode would) when those cost
+ *     less than one SET_MANY reaching the same documents;
+ *   - a document whose SET would cost more than its REPLACE, whole.
+ * Both choices give the same final documents: every value comes from the
+ * state at flush time. update_many 0 means SET_MANY is never replaced
+ * (unmeasured); every cost 0 (the default) plans nothing. */
+typedef struct tf_view_write_costs {
+    double replace;         /* one REPLACE */
+    double update;          /* one SET of one document */
+    double update_many;     /* one SET_MANY, before the documents it changes */
+    double update_many_doc; /* each document a SET_MANY changes */
+    double per_kb;          /* each KB of BSON sent */
+} tf_view_write_costs;
+
+/* Sets the costs the next flushes plan with (NULL: none). */
+void tf_view_set_write_costs(tf_view *view, const tf_view_write_costs *costs);
+
 /* Appends to ops the operations that bring every document changed since
  * the last flush to its state: in ARRAY_FILTERS mode SET_MANY first
  * (ordered by lookup and key), in POSITIONAL mode the positional SETs
@@ -409,6 +430,11 @@ typedef struct tf_view_stats {
     size_t state_file_bytes;
     size_t state_resident_bytes;
     size_t state_released_bytes;
+    /* What the write costs changed, over every flush: documents written
+     * whole because that cost less than their SET, and recorded keys
+     * written as positional SETs because those cost less than a SET_MANY. */
+    uint64_t planned_replaces;
+    uint64_t planned_positional_keys;
 } tf_view_stats;
 
 void tf_view_get_stats(const tf_view *view, tf_view_stats *out);

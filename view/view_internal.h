@@ -480,6 +480,11 @@ struct tf_view {
     view_store *store; /* of the tables' state; NULL: the heap */
     char *state_dir;   /* where the store's file is */
     bool sealed;       /* kept for the next start (seal.c): no change may reach it */
+    /* flush.c's plan: the target's write costs (all 0: none), and what
+     * they changed so far. */
+    tf_view_write_costs costs;
+    bool planning;
+    uint64_t planned_replaces, planned_positional_keys;
 };
 
 /* The error of a change reaching a sealed view. */

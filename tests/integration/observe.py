@@ -321,6 +321,17 @@ def main():
               "tapflow_checkpoint_duration_seconds counts checkpoints (%s)" % cc)
         age = metric(after, "tapflow_checkpoint_age_seconds")
         check(age is not None and 0 <= age < 5, "tapflow_checkpoint_age_seconds is recent (%s)" % age)
+        # The target's write costs, probed at start: what every flush
+        # plans with (update_many is 0 on a target without arrayFilters).
+        costs = {k: metric(after, "tapflow_target_write_cost_seconds", shape=k)
+                 for k in ("replace", "update", "insert", "update_many", "per_kb")}
+        check(all((costs[k] or 0) > 0 for k in ("replace", "update", "insert")) and
+              all(costs[k] is not None and costs[k] >= 0 for k in ("update_many", "per_kb")) and
+              "target write costs (probed): replace" in log(),
+              "tapflow_target_write_cost_seconds: replace, update, insert probed, logged at start",
+              costs)
+        check(metric(after, "tapflow_write_plan_total", choice="replace_for_update") is not None,
+              "tapflow_write_plan_total{choice} present")
         promtool(get("/metrics")[2], "after writes")
 
         # ---- idle: delay 0, not frozen ----

@@ -732,6 +732,69 @@ static void test_fanout_probe_matches_server(void **state)
     tf_sink_destroy(sink);
 }
 
+/* With probe_costs the open measures each shape on a scratch collection
+ * (gone afterwards), and flushes of 16 ops or more refine the costs. */
+static void test_write_costs_probed_and_refined(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(&fx->live);
+    tf_sink *plain = open_sink(fx, "orders_costs", TF_FANOUT_DETECT, "costs", NULL);
+    tf_sink_stats st;
+    tf_sink_get_stats(plain, &st);
+    assert_false(st.costs.measured); /* not asked for */
+    tf_sink_destroy(plain);
+
+    tf_sink_options o;
+    tf_sink_options_init(&o);
+    o.probe_costs = true;
+    tf_sink *sink = open_sink(fx, "orders_costs", TF_FANOUT_DETECT, "costs", &o);
+    tf_sink_get_stats(sink, &st);
+    const tf_sink_write_costs probed = st.costs;
+    assert_true(probed.measured);
+    print_message("probed costs (ms): insert %.3f, replace %.3f, update %.3f, per KB %.4f, "
+                  "updateMany %.3f + %.3f per document\n",
+                  probed.insert_ms, probed.replace_ms, probed.update_ms, probed.per_kb_ms,
+                  probed.update_many_ms, probed.update_many_doc_ms);
+    assert_true(probed.insert_ms > 0 && probed.replace_ms > 0 && probed.update_ms > 0);
+    assert_true(probed.per_kb_ms >= 0);
+    /* A write on a local server takes far less than a second. */
+    assert_true(probed.replace_ms < 1000 && probed.update_ms < 1000);
+    bool array_filters = tf_sink_fanout_mode(sink) == TF_FANOUT_ARRAY_FILTERS;
+    assert_int_equal(probed.update_many_ms > 0, array_filters);
+    assert_int_equal(probed.refinements, 0);
+    mongoc_database_t *db = mongoc_client_get_database(fx->live.client, fx->live.db);
+    bson_error_t error;
+    char **names = mongoc_database_get_collection_names_with_opts(db, NULL, &error);
+    assert_non_null(names);
+    for (char **p = names; *p != NULL; p++)
+        assert_null(strstr(*p, "tapflow_probe_"));
+    bson_strfreev(names);
+    mongoc_database_destroy(db);
+
+    tf_error err = {0};
+    for (int round = 1; round <= 2; round++) {
+        for (int i = 0; i < 40; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "C%03d", i);
+            tf_doc_op op;
+            tf_doc_op_replace_steal(&op, BCON_NEW("order_id", id), order_doc(fx, id, round, NULL));
+            add_ok(sink, &op);
+        }
+        assert_true(tf_sink_flush(sink, &err));
+    }
+    for (int i = 0; i < 4; i++) { /* too few to refine */
+        tf_doc_op op;
+        tf_doc_op_delete_steal(&op, BCON_NEW("order_id", "C000"));
+        add_ok(sink, &op);
+    }
+    assert_true(tf_sink_flush(sink, &err));
+    tf_sink_get_stats(sink, &st);
+    assert_int_equal(st.costs.refinements, 2);
+    assert_true(st.costs.replace_ms > 0 && st.costs.replace_ms != probed.replace_ms);
+    assert_true(st.costs.update_ms == probed.update_ms); /* no update was written */
+    tf_sink_destroy(sink);
+}
+
 static void test_fanout_recompute_refuses_update_many(void **state)
 {
     fixture *fx = *state;
@@ -1544,6 +1607,7 @@ int main(void)
         cmocka_unit_test(test_fanout_filter_index_created),
         cmocka_unit_test(test_batch_flushes_by_size_and_by_time),
         cmocka_unit_test(test_fanout_probe_matches_server),
+        cmocka_unit_test(test_write_costs_probed_and_refined),
         cmocka_unit_test(test_fanout_recompute_refuses_update_many),
         cmocka_unit_test(test_fanout_recompute_path_gives_expected_documents),
         cmocka_unit_test(test_fanout_array_filters_path),

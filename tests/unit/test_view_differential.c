@@ -145,7 +145,6 @@ typedef struct mrow {
     cell c[MAX_COLS];
 } mrow;
 
-
 typedef struct mtable {
     mrow *rows;
     int count, cap;
@@ -318,16 +317,12 @@ static bool keep_operators(int t, const mrow *r)
     switch (t) {
     case 0: /* orders: status, purchased_at */
         return c[2].n != 1 && (c[3].null || on_or_after_june_2024(c[3].n));
-    case 1: /* customers: city, zip */
-        return c[2].n < 50 || c[1].n == 1 || c[1].n == 2;
+    case 1: /* customers: city, zip */ return c[2].n < 50 || c[1].n == 1 || c[1].n == 2;
     case 2: /* payments: value (cents), kind */
         return (c[3].n == 0 || c[3].n == 2) && (c[2].null || c[2].n > 10000);
-    case 3: /* items: product_code, price (cents) */
-        return c[5].n <= 60050 && !c[2].null;
-    case 4: /* products: weight */
-        return c[2].null || c[2].n >= 1000;
-    default: /* sellers: city */
-        return c[2].n != 3;
+    case 3: /* items: product_code, price (cents) */ return c[5].n <= 60050 && !c[2].null;
+    case 4: /* products: weight */ return c[2].null || c[2].n >= 1000;
+    default: /* sellers: city */ return c[2].n != 3;
     }
 }
 
@@ -436,9 +431,9 @@ static void naive_row(const model *m, int node, const mrow *r, bson_t *out)
             if (strcmp(shape->renames[k].name, name) == 0)
                 name = shape->renames[k].new_name;
         tf_error err = {0};
-        assert_int_equal(tf_value_append_bson(out, name, strlen(name), &values[c],
-                                              &m->columns[t][c], &err),
-                         TF_OK);
+        assert_int_equal(
+            tf_value_append_bson(out, name, strlen(name), &values[c], &m->columns[t][c], &err),
+            TF_OK);
     }
     if (node == 0 && m->spec->computed_count) /* the operators flow's add_fields, in C */
         naive_computed(r, out);
@@ -830,11 +825,28 @@ static void random_row(int t, mrow *r)
         random_cell(&tables[t].cols[c], &r->c[c]);
 }
 
-/* The views under test: recompute, ARRAY_FILTERS and POSITIONAL mode. */
-#define VIEW_COUNT 3
+/* The views under test: recompute, ARRAY_FILTERS and POSITIONAL mode,
+ * and ARRAY_FILTERS mode planning with write costs that change every
+ * flush (set_plan_costs). */
+#define VIEW_COUNT 4
+#define PLANNED_VIEW 3
 
-static void apply_engine(tf_view *const *views, int t, tf_view_change_kind kind,
-                         const mrow *before, const mrow *after)
+/* Costs for the planned view's flush number k, in turn: REPLACE cheaper
+ * than any SET and SET_MANY dear (documents written whole, keys by
+ * position); REPLACE and SET_MANY dear (keys by positional SETs); SET_MANY
+ * cheaper from 4 documents on; no plan. */
+static void set_plan_costs(tf_view *view, int k)
+{
+    static const tf_view_write_costs costs[3] = {
+        {.replace = 1, .update = 5, .update_many = 100, .update_many_doc = 0, .per_kb = 0.01},
+        {.replace = 100, .update = 1, .update_many = 100, .update_many_doc = 0, .per_kb = 0},
+        {.replace = 10, .update = 1, .update_many = 2, .update_many_doc = 0.5, .per_kb = 0},
+    };
+    tf_view_set_write_costs(view, k % 4 < 3 ? &costs[k % 4] : NULL);
+}
+
+static void apply_engine(tf_view *const *views, int t, tf_view_change_kind kind, const mrow *before,
+                         const mrow *after)
 {
     tf_value b[MAX_COLS], a[MAX_COLS];
     value_text bt, at;
@@ -966,9 +978,13 @@ static void run_flow(const char *text, bool (*keep)(int, const mrow *), uint64_t
         fail_msg("%s", err.message);
     model m = {.spec = spec, .keep = keep};
     make_columns(&m);
-    tf_view *views[VIEW_COUNT] = {new_view(&m), new_view(&m), new_view(&m)};
+    tf_view *views[VIEW_COUNT] = {new_view(&m), new_view(&m), new_view(&m), new_view(&m)};
     assert_int_equal(tf_view_set_fanout(views[1], TF_VIEW_FANOUT_ARRAY_FILTERS, &err), TF_OK);
     assert_int_equal(tf_view_set_fanout(views[2], TF_VIEW_FANOUT_POSITIONAL, &err), TF_OK);
+    assert_int_equal(tf_view_set_fanout(views[PLANNED_VIEW], TF_VIEW_FANOUT_ARRAY_FILTERS, &err),
+                     TF_OK);
+    int flushes = 0;
+    uint64_t planned_replaces = 0, planned_positional_keys = 0;
     coll c[VIEW_COUNT] = {{0}};
     op_counts kinds[VIEW_COUNT] = {{0}};
     tf_view_ops ops;
@@ -979,6 +995,7 @@ static void run_flow(const char *text, bool (*keep)(int, const mrow *), uint64_t
     for (int step = 1; step <= changes; step++) {
         random_change(&m, views, &n);
         if (step % batch == 0 || step == changes) {
+            set_plan_costs(views[PLANNED_VIEW], flushes++);
             for (int v = 0; v < VIEW_COUNT; v++) {
                 assert_int_equal(tf_view_flush(views[v], &ops, &err), TF_OK);
                 coll_apply(&c[v], &ops, &kinds[v]);
@@ -990,10 +1007,17 @@ static void run_flow(const char *text, bool (*keep)(int, const mrow *), uint64_t
              * back into a new view, and the changes go on there. */
             if (state_dir && !reopened_once && step >= changes / 2) {
                 reopened_once = true;
+                tf_view_stats planned;
+                tf_view_get_stats(views[PLANNED_VIEW], &planned);
+                planned_replaces = planned.planned_replaces;
+                planned_positional_keys = planned.planned_positional_keys;
                 for (int v = 0; v < VIEW_COUNT; v++)
                     views[v] = keep_and_reopen(&m, views[v], v);
                 assert_int_equal(tf_view_set_fanout(views[1], TF_VIEW_FANOUT_ARRAY_FILTERS, &err),
                                  TF_OK);
+                assert_int_equal(
+                    tf_view_set_fanout(views[PLANNED_VIEW], TF_VIEW_FANOUT_ARRAY_FILTERS, &err),
+                    TF_OK);
                 assert_int_equal(tf_view_set_fanout(views[2], TF_VIEW_FANOUT_POSITIONAL, &err),
                                  TF_OK);
             }
@@ -1011,6 +1035,14 @@ static void run_flow(const char *text, bool (*keep)(int, const mrow *), uint64_t
     assert_int_equal(kinds[2].set_manys, 0);
     assert_true(kinds[2].positional_sets > 0);
     assert_int_equal(kinds[2].replaces, kinds[1].replaces);
+    /* The planned view: both choices were made, and written. */
+    tf_view_stats planned;
+    tf_view_get_stats(views[PLANNED_VIEW], &planned);
+    assert_true(planned_replaces + planned.planned_replaces > 0);
+    assert_true(planned_positional_keys + planned.planned_positional_keys > 0);
+    assert_true(kinds[PLANNED_VIEW].positional_sets > 0);
+    assert_true(kinds[PLANNED_VIEW].set_manys > 0);
+    assert_true(kinds[PLANNED_VIEW].replaces > kinds[1].replaces);
     /* The same final documents from a fresh view fed the final rows (an
      * initial snapshot), in random table order. */
     tf_view *fresh[VIEW_COUNT] = {new_view(&m), NULL, NULL};
@@ -1041,8 +1073,8 @@ static void run_flow(const char *text, bool (*keep)(int, const mrow *), uint64_t
              * reopen. The store's thread trims every 5 ms; under valgrind
              * on a loaded machine a short run can end before it ran, so
              * it gets up to 5 s here. */
-            for (int wait = 0; released_before_reopen[v] + stats.state_released_bytes == 0 &&
-                               wait < 500;
+            for (int wait = 0;
+                 released_before_reopen[v] + stats.state_released_bytes == 0 && wait < 500;
                  wait++) {
                 usleep(10000);
                 tf_view_get_stats(views[v], &stats);
@@ -1115,7 +1147,7 @@ static void test_kept_state_refused(void **state)
     assert_int_equal(tf_flow_parse(flow_text, strlen(flow_text), "diff.tap", &spec, &err), TF_OK);
     model m = {.spec = spec};
     make_columns(&m);
-    tf_view *views[VIEW_COUNT] = {new_view(&m), new_view(&m), new_view(&m)};
+    tf_view *views[VIEW_COUNT] = {new_view(&m), new_view(&m), new_view(&m), new_view(&m)};
     counts n = {0};
     for (int step = 0; step < 300; step++)
         random_change(&m, views, &n);

@@ -225,6 +225,11 @@ static bool queue_op(tf_pipeline *p, tf_view_op *vop, tf_error *err)
 
 bool pipeline_push_ops(tf_pipeline *p, tf_error *err)
 {
+    /* Streaming only: a snapshot inserts whole documents, nothing to plan. */
+    tf_view_write_costs costs;
+    bool planned = p->phase != TF_PIPELINE_SNAPSHOT && p->target.costs &&
+                   p->target.costs(p->target.arg, &costs);
+    tf_view_set_write_costs(p->view, planned ? &costs : NULL);
     if (tf_view_flush(p->view, &p->ops, err) != TF_OK)
         return false;
     bool ok = true;

@@ -84,6 +84,9 @@ typedef struct tf_pipeline_target {
      * with it atomically. One submission, acknowledged once cp is written. */
     bool (*commit)(void *arg, const tf_view *view, const bson_t *progress, const tf_checkpoint *cp,
                    tf_error *err);
+    /* Optional: what the target's writes cost now, for the view to plan
+     * each flush's writes with (tf_view_write_costs); false: unmeasured. */
+    bool (*costs)(void *arg, tf_view_write_costs *out);
     void *arg;
 } tf_pipeline_target;
 

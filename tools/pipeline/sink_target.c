@@ -83,6 +83,22 @@ static bool sink_commit(void *arg, const tf_view *view, const bson_t *progress,
     return true;
 }
 
+static bool sink_costs(void *arg, tf_view_write_costs *out)
+{
+    tf_pipeline_sink *s = arg;
+    tf_sink_stats stats;
+    tf_sink_worker_get_stats(s->worker, &stats);
+    const tf_sink_write_costs *c = &stats.costs;
+    if (!c->measured)
+        return false;
+    *out = (tf_view_write_costs){.replace = c->replace_ms,
+                                 .update = c->update_ms,
+                                 .update_many = c->update_many_ms,
+                                 .update_many_doc = c->update_many_doc_ms,
+                                 .per_kb = c->per_kb_ms};
+    return true;
+}
+
 tf_pipeline_target tf_pipeline_sink_target(tf_pipeline_sink *s)
 {
     tf_pipeline_target t = {
@@ -94,6 +110,7 @@ tf_pipeline_target tf_pipeline_sink_target(tf_pipeline_sink *s)
         .record = sink_record,
         .rebase = sink_rebase,
         .commit = sink_commit,
+        .costs = sink_costs,
         .arg = s,
     };
     return t;

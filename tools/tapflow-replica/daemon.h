@@ -224,6 +224,17 @@ typedef struct tfr_history {
 const tfr_history_sample *tfr_history_at(const tfr_history *h, size_t i);
 void tfr_history_add(tfr_history *h, const tfr_history_sample *s);
 
+/* The shapes of tfr_status.write_cost_ms, as /metrics labels them. */
+typedef enum tfr_cost_shape {
+    TFR_COST_REPLACE,
+    TFR_COST_UPDATE,
+    TFR_COST_INSERT,
+    TFR_COST_UPDATE_MANY,
+    TFR_COST_UPDATE_MANY_DOC,
+    TFR_COST_PER_KB,
+    TFR_COST_SHAPES
+} tfr_cost_shape;
+
 typedef struct tfr_status {
     const char *flow;
     const char *state; /* running | snapshot | error | stopped | starting */
@@ -259,6 +270,11 @@ typedef struct tfr_status {
     uint64_t resync_rows_read_total, resync_rows_changed_total;
     uint64_t source_reconnects, target_retries;
     uint64_t errors_fatal, errors_resync_read;
+    /* the target's write costs the flushes plan with (ms; tfr_cost_shape
+     * order), and what they changed */
+    bool write_costs_measured;
+    double write_cost_ms[TFR_COST_SHAPES];
+    uint64_t planned_replaces, planned_positional_keys;
 
     const tfr_history *history; /* NULL: none */
 } tfr_status;

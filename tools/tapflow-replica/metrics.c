@@ -189,8 +189,28 @@ char *tfr_status_metrics(const tfr_status *st)
     sample(&t, st, "tapflow_view_state_file_bytes", "", (double)st->view_state_file_bytes);
     family(&t, "tapflow_view_state_resident_bytes", "gauge",
            "Part of the state's file the process holds in memory (at most state_memory_mb).");
-    sample(&t, st, "tapflow_view_state_resident_bytes", "",
-           (double)st->view_state_resident_bytes);
+    sample(&t, st, "tapflow_view_state_resident_bytes", "", (double)st->view_state_resident_bytes);
+
+    family(&t, "tapflow_target_write_cost_seconds", "gauge",
+           "What one write of each shape costs the target, probed at start and refined by "
+           "each flush (per_kb: each KB sent; absent before the probe).");
+    if (st->write_costs_measured) {
+        static const char *const shapes[TFR_COST_SHAPES] = {
+            "replace", "update", "insert", "update_many", "update_many_document", "per_kb"};
+        for (int k = 0; k < TFR_COST_SHAPES; k++) {
+            char labels[64];
+            snprintf(labels, sizeof labels, ",shape=\"%s\"", shapes[k]);
+            sample(&t, st, "tapflow_target_write_cost_seconds", labels,
+                   st->write_cost_ms[k] / 1000.0);
+        }
+    }
+    family(&t, "tapflow_write_plan_total", "counter",
+           "Writes the costs changed: documents written whole (replace_for_update) and "
+           "fan-out keys written per document (positional_for_update_many).");
+    sample(&t, st, "tapflow_write_plan_total", ",choice=\"replace_for_update\"",
+           (double)st->planned_replaces);
+    sample(&t, st, "tapflow_write_plan_total", ",choice=\"positional_for_update_many\"",
+           (double)st->planned_positional_keys);
 
     family(&t, "tapflow_resync_queued", "gauge",
            "Table re-syncs waiting, the one being read included.");

@@ -230,6 +230,16 @@ static void status_fill(void *arg, tfr_status *out)
     out->view_bytes = vs.memory_bytes;
     out->view_state_file_bytes = vs.state_file_bytes;
     out->view_state_resident_bytes = vs.state_resident_bytes;
+    out->planned_replaces = vs.planned_replaces;
+    out->planned_positional_keys = vs.planned_positional_keys;
+    const tf_sink_write_costs *wc = &ss->costs;
+    out->write_costs_measured = wc->measured;
+    out->write_cost_ms[TFR_COST_REPLACE] = wc->replace_ms;
+    out->write_cost_ms[TFR_COST_UPDATE] = wc->update_ms;
+    out->write_cost_ms[TFR_COST_INSERT] = wc->insert_ms;
+    out->write_cost_ms[TFR_COST_UPDATE_MANY] = wc->update_many_ms;
+    out->write_cost_ms[TFR_COST_UPDATE_MANY_DOC] = wc->update_many_doc_ms;
+    out->write_cost_ms[TFR_COST_PER_KB] = wc->per_kb_ms;
     out->resync_rows_read_total = rs.rows_read_total;
     out->resync_rows_changed_total = rs.rows_changed_total;
     out->source_reconnects = d->replica ? tf_replica_get_stats(d->replica)->reconnects : 0;
@@ -775,6 +785,25 @@ static void close_sink(daemon_ctx *d)
     d->sink = NULL;
 }
 
+static void log_write_costs(const tf_sink *sink)
+{
+    tf_sink_stats ss;
+    tf_sink_get_stats(sink, &ss);
+    const tf_sink_write_costs *c = &ss.costs;
+    if (!c->measured) {
+        tfr_log("target write costs: not measured (the probe's writes failed); documents are "
+                "written as partial updates where they can be");
+        return;
+    }
+    char many[96] = "updateMany: none (no arrayFilters)";
+    if (c->update_many_ms > 0)
+        snprintf(many, sizeof many, "updateMany %.3f ms + %.3f ms per document", c->update_many_ms,
+                 c->update_many_doc_ms);
+    tfr_log("target write costs (probed): replace %.3f ms, update %.3f ms, insert %.3f ms, "
+            "%.4f ms per KB, %s",
+            c->replace_ms, c->update_ms, c->insert_ms, c->per_kb_ms, many);
+}
+
 static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
 {
     close_sink(d);
@@ -798,6 +827,8 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
     /* Documents addressed by the _id derived from the root key: the one
      * filter FerretDB pushes down (sink.h, "Addressing by _id"). */
     so.id_from_root_key = true;
+    /* The streaming sink: its costs plan each flush's writes. */
+    so.probe_costs = with_index;
     d->sink = tf_sink_open(&so, err);
     d->target.root_key = d->root_key;
     d->target.root_key_count = d->root_key_count;
@@ -825,6 +856,8 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
     if (with_index && tf_sink_fanout_mode(d->sink) == TF_FANOUT_ARRAY_FILTERS &&
         !create_fanout_indexes(d, err))
         return false;
+    if (with_index)
+        log_write_costs(d->sink);
     bool supported = tf_sink_supports_decimal128(d->sink);
     tf_pipeline_set_decimal(d->pipeline, d->cfg.decimal == TFR_DECIMAL_STRING
                                              ? TF_PIPELINE_DECIMAL_STRING
