@@ -12,6 +12,8 @@
  *   batch_max_bytes = 8388608
  *   write_connections = 2             # large flushes written over this
  *                                     # many target connections at once
+ *   write_plan = costs                # or off: each document by its cheapest
+ *                                     # write shape, from the target's costs
  *   checkpoint_interval_ms = 1000     # checkpoint + view state at most this often
  *   resync_chunk_rows = 5000          # rows per read of a table re-sync
  *   root_key_index = unique           # or plain: a target collection sharded
@@ -403,6 +405,13 @@ bool tfr_config_load(const char *path, tfr_config *out, tf_error *err)
                 if (!parse_u64(value, 1000000, &n) || n == 0)
                     FAIL("resync_chunk_rows must be from 1 to 1000000");
                 out->resync_chunk_rows = (size_t)n;
+            } else if (strcmp(key, "write_plan") == 0) {
+                if (strcmp(value, "costs") == 0)
+                    out->write_plan_off = false;
+                else if (strcmp(value, "off") == 0)
+                    out->write_plan_off = true;
+                else
+                    FAIL("write_plan must be costs or off");
             } else if (strcmp(key, "root_key_index") == 0) {
                 if (strcmp(value, "unique") == 0)
                     out->root_key_index_plain = false;

@@ -88,6 +88,7 @@ typedef struct tfr_config {
     int64_t checkpoint_interval_ms;
     size_t resync_chunk_rows;  /* rows per read of a table re-sync */
     bool root_key_index_plain; /* root_key_index = plain (a sharded target) */
+    bool write_plan_off;       /* write_plan = off: no cost probe, no plan */
     tfr_decimal_mode decimal;
     char *checkpoint_collection; /* NULL = the sink's default */
     char *home;  /* [tapflow] home: runtime dir of tap (NULL: see tfr_config_home) */

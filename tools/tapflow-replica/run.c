@@ -828,7 +828,7 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
      * filter FerretDB pushes down (sink.h, "Addressing by _id"). */
     so.id_from_root_key = true;
     /* The streaming sink: its costs plan each flush's writes. */
-    so.probe_costs = with_index;
+    so.probe_costs = with_index && !d->cfg.write_plan_off;
     d->sink = tf_sink_open(&so, err);
     d->target.root_key = d->root_key;
     d->target.root_key_count = d->root_key_count;
@@ -856,7 +856,7 @@ static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
     if (with_index && tf_sink_fanout_mode(d->sink) == TF_FANOUT_ARRAY_FILTERS &&
         !create_fanout_indexes(d, err))
         return false;
-    if (with_index)
+    if (with_index && !d->cfg.write_plan_off)
         log_write_costs(d->sink);
     bool supported = tf_sink_supports_decimal128(d->sink);
     tf_pipeline_set_decimal(d->pipeline, d->cfg.decimal == TFR_DECIMAL_STRING
