@@ -258,7 +258,8 @@ def main():
                     "tapflow_view_state_bytes", "tapflow_view_state_rows",
                     "tapflow_resync_rows_read_total", "tapflow_resync_queued",
                     "tapflow_source_reconnects_total", "tapflow_target_retries_total",
-                    "tapflow_errors_total", "tapflow_flow_state"]
+                    "tapflow_errors_total", "tapflow_flow_state",
+                    "tapflow_target_write_cost_seconds", "tapflow_write_plan_total"]
         missing = [f for f in families
                    if "# HELP %s " % f not in text or "# TYPE %s " % f not in text]
         check(not missing, "/metrics has HELP and TYPE of every family", missing)

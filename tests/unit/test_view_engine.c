@@ -734,9 +734,100 @@ static void test_array_filters_mode_guide_changes_give_exact_commands(void **sta
  * $set per order of the element paths that embed it, by position in the
  * array; a seller that goes is $unset there; an order recomputed or whose
  * array is $set whole in the same flush gets no positional SET. */
-#define ITEM2 \
+#define ITEM2                                                                                   \
     ROW(T_ITEMS, "s:ORD789654", "i:2", "s:PROD00002", "s:SELL34567", "t:2024-11-05", "d:10.00", \
         "d:1.00")
+/* The op kinds of a flush, in order: "set-many,set,replace". */
+static char *flush_kinds(fixture *f)
+{
+    bson_free(flush(f));
+    bson_string_t *out = bson_string_new("");
+    for (size_t i = 0; i < f->ops.count; i++) {
+        tf_view_op_kind k = f->ops.ops[i].kind;
+        bson_string_append_printf(out, "%s%s", i ? "," : "",
+                                  k == TF_VIEW_OP_SET_MANY ? "set-many"
+                                  : k == TF_VIEW_OP_SET    ? "set"
+                                  : k == TF_VIEW_OP_DELETE ? "delete"
+                                                           : "replace");
+    }
+    return bson_string_free(out, false);
+}
+
+static void assert_kinds(fixture *f, const char *expected)
+{
+    char *got = flush_kinds(f);
+    assert_string_equal(got, expected);
+    bson_free(got);
+}
+
+/* The write costs choose each document's shape: a SET dearer than the
+ * REPLACE of its document gives the REPLACE (the document the recompute
+ * gives), and a SET_MANY dearer than the SETs of the documents it reaches
+ * gives those SETs; per KB the bytes count too. */
+static void test_write_costs_choose_each_documents_shape(void **state)
+{
+    fixture *f = *state;
+    insert(f, T_CUSTOMERS, CUSTOMER);
+    insert(f, T_ORDERS, ORDER("s:pending", ""));
+    insert(f, T_ITEMS, ITEM("d:199.99", "d:15.00"));
+    insert(f, T_PRODUCTS, PRODUCT);
+    insert(f, T_SELLERS, SELLER);
+    insert(f, T_PAYMENTS, PAYMENT("i:1", "d:199.99"));
+    bson_free(flush(f));
+    tf_error err = {0};
+    assert_int_equal(tf_view_set_fanout(f->view, TF_VIEW_FANOUT_ARRAY_FILTERS, &err), TF_OK);
+    row weights[3] = {
+        ROW(T_PRODUCTS, "s:PROD56789", "s:electronics", "", "", "", "i:1200", "i:20", "i:10",
+            "i:8"),
+        ROW(T_PRODUCTS, "s:PROD56789", "s:electronics", "", "", "", "i:1300", "i:20", "i:10",
+            "i:8"),
+        ROW(T_PRODUCTS, "s:PROD56789", "s:electronics", "", "", "", "i:1400", "i:20", "i:10",
+            "i:8"),
+    };
+    /* No costs: as before. */
+    update(f, T_PRODUCTS, weights[0], weights[1]);
+    assert_kinds(f, "set-many");
+    /* One document: its SET costs 1, the updateMany 1 + 1 per document. */
+    tf_view_write_costs costs = {
+        .replace = 10, .update = 1, .update_many = 1, .update_many_doc = 1};
+    tf_view_set_write_costs(f->view, &costs);
+    update(f, T_PRODUCTS, weights[1], weights[2]);
+    assert_kinds(f, "set");
+    bson_iter_t it;
+    assert_true(bson_iter_init_find(&it, f->ops.ops[0].set, "order_items.0.product"));
+    /* A replace cheaper than any SET: the document whole, equal to the
+     * recompute's. */
+    costs = (tf_view_write_costs){.replace = 1, .update = 5, .update_many = 100};
+    tf_view_set_write_costs(f->view, &costs);
+    update(f, T_PRODUCTS, weights[2], weights[1]);
+    assert_kinds(f, "replace");
+    bson_t *planned = bson_copy(f->ops.ops[0].doc);
+    tf_view_set_write_costs(f->view, NULL);
+    assert_int_equal(tf_view_set_fanout(f->view, TF_VIEW_FANOUT_RECOMPUTE, &err), TF_OK);
+    update(f, T_PRODUCTS, weights[1], weights[0]);
+    update(f, T_PRODUCTS, weights[0], weights[1]);
+    assert_kinds(f, "replace");
+    assert_true(bson_equal(planned, f->ops.ops[0].doc));
+    bson_destroy(planned);
+    /* The same replace cost, with bytes dear: the SET is the smaller. */
+    assert_int_equal(tf_view_set_fanout(f->view, TF_VIEW_FANOUT_POSITIONAL, &err), TF_OK);
+    costs = (tf_view_write_costs){.replace = 1, .update = 1.5, .per_kb = 100};
+    tf_view_set_write_costs(f->view, &costs);
+    update(f, T_SELLERS, SELLER, ROW(T_SELLERS, "s:SELL34567", "s:90001", "s:San Diego", "s:CA"));
+    assert_kinds(f, "set");
+    /* A change of the order's own columns: the same rule. */
+    costs = (tf_view_write_costs){.replace = 1, .update = 5};
+    tf_view_set_write_costs(f->view, &costs);
+    update(f, T_ORDERS, ORDER("s:pending", ""), ORDER("s:shipped", ""));
+    assert_kinds(f, "replace");
+    tf_view_stats st;
+    tf_view_get_stats(f->view, &st);
+    /* The product's key went positional twice (the second time its SET
+     * was then replaced). */
+    assert_int_equal(st.planned_replaces, 2);
+    assert_int_equal(st.planned_positional_keys, 2);
+}
+
 static void test_positional_mode_guide_changes_give_exact_commands(void **state)
 {
     fixture *f = *state;
@@ -819,6 +910,7 @@ int main(void)
         T(test_partial_row_image_is_refused),
         T(test_array_filters_mode_guide_changes_give_exact_commands),
         T(test_positional_mode_guide_changes_give_exact_commands),
+        T(test_write_costs_choose_each_documents_shape),
         cmocka_unit_test(test_definition_errors_name_the_flow_line),
         cmocka_unit_test(test_change_before_every_table_is_defined),
     };

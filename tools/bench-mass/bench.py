@@ -76,6 +76,8 @@ def main():
     ap.add_argument("--skip-raw", action="store_true", help="no raw ceilings (step 5)")
     ap.add_argument("--write-connections", type=int, default=0,
                     help="daemon's write_connections (0: its default)")
+    ap.add_argument("--write-plan", choices=("costs", "off"), default="",
+                    help="daemon's write_plan (default: its default, costs)")
     # the sink's bulk size for updates on FerretDB 1.x (sink.c)
     ap.add_argument("--raw-batch", type=int, default=32)
     ap.add_argument("--out", default="/work/notes/bench-mass.txt"
@@ -87,7 +89,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="tf_mass_")
     db = "tf_mass_%d" % os.getpid()
     out = bv.out
-    conns = "write_connections %s" % (a.write_connections or "default")
+    conns = "write_connections %s, write_plan %s" % (a.write_connections or "default",
+                                                     a.write_plan or "default")
     daemon = watcher = None
     try:
         out("bench-mass: %d orders, build %s, %s, %s, %s" % (
@@ -121,6 +124,7 @@ def main():
         writes = st1["documents"] - st0["documents"]
         out("statement: committed in %.1f s, applied %.1f s after the call; %d document "
             "writes (%s)" % (committed, applied, writes, bv.loadavg()))
+        out(bv.write_plan_line(sport))
         want, got = weight_sums(uri, db)
         out("check: sum of embedded product weights %d, SQL join %d: %s" % (
             got, want, "equal" if got == want else "DIFFERENT"))

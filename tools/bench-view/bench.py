@@ -39,6 +39,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -321,6 +322,7 @@ def start_daemon(a, tmp, db, uri, extra=(), tag=""):
                     if a.checkpoint_interval_ms else "") +
                    ("write_connections = %d\n" % a.write_connections
                     if getattr(a, "write_connections", 0) else "") +
+                   ("write_plan = %s\n" % a.write_plan if getattr(a, "write_plan", "") else "") +
                    ("state_dir = %s\n" % a.state_dir if getattr(a, "state_dir", "") else "") +
                    ("state_memory_mb = %d\n" % a.state_memory_mb
                     if getattr(a, "state_memory_mb", 0) else ""),
@@ -584,6 +586,7 @@ def run_backend(a, backend, tmp, tsv, engine, table):
         out("  raw ceiling: %d replaces by _id in bulks of %d: %.3g docs/s; the mix's %.2f "
             "inserts + %.2f replaces per change -> %.3g changes/s" % (
                 int(rep["docs"]), replace_batch, rep_rate, ins_pc, rep_pc, ceiling))
+        out("  " + write_plan_line(sport))
         if done:
             e2e = changes / (done - t0)
             table.add("CDC end to end (commit -> applied, acked)", where,
@@ -665,6 +668,25 @@ def default_backend():
     return "postgresql"
 
 
+def write_plan_line(sport):
+    """The daemon's write costs and what they changed, from /metrics."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % sport, timeout=5) as r:
+            text = r.read().decode()
+    except OSError as e:
+        return "write plan: /metrics unreadable (%s)" % e
+    costs, plan = [], []
+    for line in text.splitlines():
+        m = re.match(r'tapflow_target_write_cost_seconds\{.*shape="(\w+)".*\} (\S+)', line)
+        if m:
+            costs.append("%s %.3f ms" % (m.group(1), float(m.group(2)) * 1000))
+        m = re.match(r'tapflow_write_plan_total\{.*choice="(\w+)".*\} (\S+)', line)
+        if m:
+            plan.append("%s %d" % (m.group(1), float(m.group(2))))
+    return "write plan: costs %s; chosen: %s" % (", ".join(costs) or "none",
+                                                 ", ".join(plan) or "none")
+
+
 def main():
     # SIGTERM (timeout, kill) still runs the clean-up and writes the table so far.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -689,6 +711,8 @@ def main():
                     help="daemon's checkpoint_interval_ms (0: its default)")
     ap.add_argument("--write-connections", type=int, default=0,
                     help="daemon's write_connections (0: its default)")
+    ap.add_argument("--write-plan", choices=("costs", "off"), default="",
+                    help="daemon's write_plan (default: its default, costs)")
     ap.add_argument("--state-dir", default="",
                     help="daemon's state_dir: the view state in a file there (default: the heap)")
     ap.add_argument("--state-memory-mb", type=int, default=0,
