@@ -527,6 +527,7 @@ bool tf_sink_flush(tf_sink *sink, tf_error *err)
         sink_pending_cleanup(&sink->pending[i]);
     sink->n_pending = 0;
     sink->pending_bytes = 0;
+    sink_maybe_reprobe_costs(sink);
     return true;
 }
 

@@ -1,48 +1,76 @@
-/* cost.c — what the target's writes cost (sink.h section 2, "write
- * costs"): probed once on a scratch collection at open, then refined by
- * the time each flush took.
+/* cost.c — what the target's writes cost (sink.h, tf_sink_write_costs):
+ * probed on a scratch collection at open and again every
+ * TF_SINK_COST_REPROBE_MS, and brought to the level each flush measured.
  *
  * The probe writes each shape the sink sends (insert, replace by _id,
  * $set of an element path, updateMany with arrayFilters where the server
- * has them) PROBE_OPS times in one ordered bulk, as a flush does, and
- * divides. The per-KB cost is the slope between replaces of small and of
- * large documents. A probe that fails leaves the costs unmeasured: the
- * view then writes as it would without them. */
+ * has them) PROBE_OPS times in one ordered bulk, as a flush does, on
+ * documents of nested objects like a wide table's (a flat string pad is
+ * far cheaper per KB to a server that converts documents, as FerretDB
+ * does), at two sizes: the base cost and the slope per KB of document
+ * come from the pair. Only a probe compares the shapes on equal terms; a
+ * flush's time, of whatever mix it wrote, moves every cost by the same
+ * factor, so it changes the level the costs report, not their order. A
+ * probe that fails leaves the costs as they were (unmeasured at open:
+ * the view then writes as it would without them). */
 #include "sink_internal.h"
 
 #include <string.h>
 #include <unistd.h>
 
 #define PROBE_OPS 16
-#define PROBE_SMALL_PAD 1024
-#define PROBE_LARGE_PAD (32 * 1024)
+/* Array elements of the probe's small and large documents (about 0.2
+ * and 5.6 KB; an order of the guide is about 1.1 KB): far apart, so that
+ * the slopes stand above the noise of 16 writes. */
+#define PROBE_SMALL_ELEMENTS 2
+#define PROBE_LARGE_ELEMENTS 64
 /* A flush refines the costs only from this many ops on: a smaller one's
  * time is mostly its round trip. */
 #define REFINE_MIN_OPS 16
-/* How far one flush moves a cost towards what it measured. */
+/* How far one flush moves the level towards what it measured. */
 #define REFINE_WEIGHT 0.2
 
 static double now_ms(void) { return (double)bson_get_monotonic_time() / 1000.0; }
 
-static bson_t *probe_doc(int id, size_t pad_len, char *pad)
+/* {_id, a: [{k, v, s, n, d, o: {x, y}} x elements]} */
+static bson_t *probe_doc(int id, int elements, int version)
 {
-    memset(pad, 'x', pad_len);
-    pad[pad_len] = '\0';
-    return BCON_NEW("_id", BCON_INT32(id), "pad", BCON_UTF8(pad), "a", "[", "{", "k", BCON_INT32(0),
-                    "v", BCON_INT32(0), "}", "{", "k", BCON_INT32(1), "v", BCON_INT32(0), "}", "]");
+    bson_t *doc = bson_new();
+    BSON_APPEND_INT32(doc, "_id", id);
+    bson_t array, element, object;
+    BSON_APPEND_ARRAY_BEGIN(doc, "a", &array);
+    for (int j = 0; j < elements; j++) {
+        char key[16];
+        const char *k;
+        bson_uint32_to_string((uint32_t)j, &k, key, sizeof key);
+        bson_append_document_begin(&array, k, -1, &element);
+        BSON_APPEND_INT32(&element, "k", j);
+        BSON_APPEND_INT32(&element, "v", version);
+        BSON_APPEND_UTF8(&element, "s", "abcdefghij");
+        BSON_APPEND_DOUBLE(&element, "n", 1.5 + j);
+        BSON_APPEND_DATE_TIME(&element, "d", 1700000000000 + j);
+        BSON_APPEND_DOCUMENT_BEGIN(&element, "o", &object);
+        BSON_APPEND_INT32(&object, "x", j);
+        BSON_APPEND_UTF8(&object, "y", "zz");
+        bson_append_document_end(&element, &object);
+        bson_append_document_end(&array, &element);
+    }
+    bson_append_array_end(doc, &array);
+    return doc;
 }
 
 typedef enum probe_shape {
     PROBE_INSERT,
     PROBE_REPLACE,
-    PROBE_REPLACE_LARGE,
     PROBE_UPDATE,
     PROBE_UPDATE_MANY,     /* one per document */
     PROBE_UPDATE_MANY_ALL, /* one reaching every document */
 } probe_shape;
 
-/* Milliseconds one ordered bulk of the shape took; negative on failure. */
-static double probe_bulk(tf_sink *sink, mongoc_collection_t *scratch, probe_shape shape, int round)
+/* Milliseconds one ordered bulk of the shape took; negative on failure.
+ * version makes every write change the documents. */
+static double probe_bulk(tf_sink *sink, mongoc_collection_t *scratch, probe_shape shape,
+                         int elements, int version)
 {
     bson_t opts = BSON_INITIALIZER;
     BSON_APPEND_BOOL(&opts, "ordered", true);
@@ -50,35 +78,30 @@ static double probe_bulk(tf_sink *sink, mongoc_collection_t *scratch, probe_shap
     mongoc_bulk_operation_t *bulk =
         mongoc_collection_create_bulk_operation_with_opts(scratch, &opts);
     bson_destroy(&opts);
-    static char pad[PROBE_LARGE_PAD + 1];
     bson_error_t error;
     bool ok = true;
     int n = shape == PROBE_UPDATE_MANY_ALL ? 1 : PROBE_OPS;
     for (int i = 0; ok && i < n; i++) {
-        bson_t *filter = BCON_NEW("_id", BCON_INT32(i));
+        bson_t *filter =
+            shape == PROBE_UPDATE_MANY_ALL ? bson_new() : BCON_NEW("_id", BCON_INT32(i));
         bson_t *doc = NULL, *update = NULL, *one_opts = NULL;
         switch (shape) {
         case PROBE_INSERT:
-            doc = probe_doc(i, PROBE_SMALL_PAD, pad);
+            doc = probe_doc(i, elements, version);
             ok = mongoc_bulk_operation_insert_with_opts(bulk, doc, NULL, &error);
             break;
         case PROBE_REPLACE:
-        case PROBE_REPLACE_LARGE:
-            doc = probe_doc(i, shape == PROBE_REPLACE ? PROBE_SMALL_PAD : PROBE_LARGE_PAD, pad);
+            doc = probe_doc(i, elements, version);
             one_opts = BCON_NEW("upsert", BCON_BOOL(true));
             ok = mongoc_bulk_operation_replace_one_with_opts(bulk, filter, doc, one_opts, &error);
             break;
         case PROBE_UPDATE:
-            update = BCON_NEW("$set", "{", "a.1.v", BCON_INT32(round), "}");
+            update = BCON_NEW("$set", "{", "a.1.v", BCON_INT32(version), "}");
             ok = mongoc_bulk_operation_update_one_with_opts(bulk, filter, update, NULL, &error);
             break;
         case PROBE_UPDATE_MANY:
         case PROBE_UPDATE_MANY_ALL:
-            if (shape == PROBE_UPDATE_MANY_ALL) {
-                bson_destroy(filter);
-                filter = bson_new();
-            }
-            update = BCON_NEW("$set", "{", "a.$[e].v", BCON_INT32(round), "}");
+            update = BCON_NEW("$set", "{", "a.$[e].v", BCON_INT32(version), "}");
             one_opts = BCON_NEW("arrayFilters", "[", "{", "e.k", BCON_INT32(1), "}", "]");
             ok =
                 mongoc_bulk_operation_update_many_with_opts(bulk, filter, update, one_opts, &error);
@@ -98,92 +121,143 @@ static double probe_bulk(tf_sink *sink, mongoc_collection_t *scratch, probe_shap
     double took = now_ms() - t0;
     bson_destroy(&reply);
     mongoc_bulk_operation_destroy(bulk);
-    return ok ? took : -1;
+    return ok ? took / n : -1;
 }
 
 static double at_least(double v, double floor) { return v > floor ? v : floor; }
 
+static double probe_doc_kb(int elements)
+{
+    bson_t *doc = probe_doc(0, elements, 0);
+    double kb = (double)doc->len / 1024;
+    bson_destroy(doc);
+    return kb;
+}
+
+/* The probe's writes, in order: each needs the documents the one before
+ * left. Per op, ms. */
+typedef struct probe_times {
+    double insert_small, replace_small, update_small;
+    double insert_large, replace_large, update_large;
+    double update_many, update_many_all;
+} probe_times;
+
+static bool probe_all(tf_sink *sink, mongoc_collection_t *scratch, bool af, probe_times *t)
+{
+    bson_error_t error;
+    bson_t *all = bson_new();
+    /* The first write creates the collection: not a cost of any shape. */
+    bool ok =
+        probe_bulk(sink, scratch, PROBE_INSERT, PROBE_SMALL_ELEMENTS, 0) >= 0 &&
+        mongoc_collection_delete_many(scratch, all, NULL, NULL, &error) &&
+        (t->insert_small = probe_bulk(sink, scratch, PROBE_INSERT, PROBE_SMALL_ELEMENTS, 1)) >= 0 &&
+        (t->replace_small = probe_bulk(sink, scratch, PROBE_REPLACE, PROBE_SMALL_ELEMENTS, 2)) >=
+            0 &&
+        (t->update_small = probe_bulk(sink, scratch, PROBE_UPDATE, PROBE_SMALL_ELEMENTS, 3)) >= 0 &&
+        mongoc_collection_delete_many(scratch, all, NULL, NULL, &error) &&
+        (t->insert_large = probe_bulk(sink, scratch, PROBE_INSERT, PROBE_LARGE_ELEMENTS, 4)) >= 0 &&
+        (t->replace_large = probe_bulk(sink, scratch, PROBE_REPLACE, PROBE_LARGE_ELEMENTS, 5)) >=
+            0 &&
+        (t->update_large = probe_bulk(sink, scratch, PROBE_UPDATE, PROBE_LARGE_ELEMENTS, 6)) >= 0;
+    if (ok && af)
+        ok = (t->update_many =
+                  probe_bulk(sink, scratch, PROBE_UPDATE_MANY, PROBE_LARGE_ELEMENTS, 7)) >= 0 &&
+             (t->update_many_all =
+                  probe_bulk(sink, scratch, PROBE_UPDATE_MANY_ALL, PROBE_LARGE_ELEMENTS, 8)) >= 0;
+    bson_destroy(all);
+    return ok;
+}
+
 bool sink_probe_costs(tf_sink *sink)
 {
-    memset(&sink->stats.costs, 0, sizeof sink->stats.costs);
     char name[128];
     snprintf(name, sizeof name, "tapflow_probe_cost_%ld_%lld", (long)getpid(),
              (long long)bson_get_monotonic_time());
     mongoc_collection_t *scratch = mongoc_client_get_collection(sink->client, sink->database, name);
     bool af = sink->fanout == TF_FANOUT_ARRAY_FILTERS;
-    /* The first write creates the collection: not a cost of any shape. */
+    probe_times t = {0};
+    bool ok = probe_all(sink, scratch, af, &t);
     bson_error_t error;
-    bson_t *all = bson_new();
-    bool warm = probe_bulk(sink, scratch, PROBE_INSERT, 0) >= 0 &&
-                mongoc_collection_delete_many(scratch, all, NULL, NULL, &error);
-    bson_destroy(all);
-    double insert = warm ? probe_bulk(sink, scratch, PROBE_INSERT, 1) : -1;
-    double replace = insert >= 0 ? probe_bulk(sink, scratch, PROBE_REPLACE, 2) : -1;
-    double update = replace >= 0 ? probe_bulk(sink, scratch, PROBE_UPDATE, 3) : -1;
-    double large = update >= 0 ? probe_bulk(sink, scratch, PROBE_REPLACE_LARGE, 4) : -1;
-    double many = af && large >= 0 ? probe_bulk(sink, scratch, PROBE_UPDATE_MANY, 5) : 0;
-    double many_all = af && many >= 0 ? probe_bulk(sink, scratch, PROBE_UPDATE_MANY_ALL, 6) : 0;
     mongoc_collection_drop(scratch, &error);
     mongoc_collection_destroy(scratch);
-    if (insert < 0 || replace < 0 || update < 0 || large < 0 || many < 0 || many_all < 0)
+    sink->costs_probed_us = bson_get_monotonic_time();
+    if (!ok)
         return false;
     tf_sink_write_costs *c = &sink->stats.costs;
-    /* A floor of a microsecond: a cost of 0 would mean "unmeasured". */
-    c->insert_ms = at_least(insert / PROBE_OPS, 0.001);
-    c->replace_ms = at_least(replace / PROBE_OPS, 0.001);
-    c->update_ms = at_least(update / PROBE_OPS, 0.001);
-    double kb = (double)(PROBE_LARGE_PAD - PROBE_SMALL_PAD) / 1024;
-    c->per_kb_ms = at_least((large / PROBE_OPS - c->replace_ms) / kb, 0);
+    double small_kb = probe_doc_kb(PROBE_SMALL_ELEMENTS);
+    double kb = probe_doc_kb(PROBE_LARGE_ELEMENTS) - small_kb;
+    /* A floor of a microsecond: a cost of 0 means "unmeasured". */
+    c->insert_per_kb_ms = at_least((t.insert_large - t.insert_small) / kb, 0);
+    c->replace_per_kb_ms = at_least((t.replace_large - t.replace_small) / kb, 0);
+    c->update_per_kb_ms = at_least((t.update_large - t.update_small) / kb, 0);
+    /* Bases at a document of 0 KB: the small one's cost less its slope. */
+    c->insert_ms = at_least(t.insert_small - c->insert_per_kb_ms * small_kb, 0.001);
+    c->replace_ms = at_least(t.replace_small - c->replace_per_kb_ms * small_kb, 0.001);
+    c->update_ms = at_least(t.update_small - c->update_per_kb_ms * small_kb, 0.001);
     if (af) {
-        c->update_many_ms = at_least(many / PROBE_OPS, 0.001);
-        c->update_many_doc_ms = at_least((many_all - c->update_many_ms) / (PROBE_OPS - 1), 0);
+        c->update_many_ms = at_least(t.update_many, 0.001);
+        c->update_many_doc_ms = at_least((t.update_many_all - t.update_many) / (PROBE_OPS - 1), 0);
     }
+    if (c->doc_kb <= 0)
+        c->doc_kb = 1;
     c->measured = true;
+    c->probes++;
     return true;
 }
 
-static double *cost_of(tf_sink_write_costs *c, tf_doc_op_kind kind)
+/* What one op costs by the current figures. */
+static double op_cost(const tf_sink_write_costs *c, const tf_doc_op *op)
 {
-    switch (kind) {
-    case TF_DOC_OP_INSERT: return &c->insert_ms;
-    case TF_DOC_OP_REPLACE: return &c->replace_ms;
-    case TF_DOC_OP_UPDATE_MANY: return &c->update_many_ms;
+    switch (op->kind) {
+    case TF_DOC_OP_INSERT:
+        return c->insert_ms + c->insert_per_kb_ms * (double)op->document->len / 1024;
+    case TF_DOC_OP_REPLACE:
+        return c->replace_ms + c->replace_per_kb_ms * (double)op->document->len / 1024;
+    case TF_DOC_OP_UPDATE_MANY: return c->update_many_ms + c->update_many_doc_ms;
     case TF_DOC_OP_UPDATE:
-    case TF_DOC_OP_DELETE: /* a delete is priced as an update, and left alone */
+    case TF_DOC_OP_DELETE: /* priced as an update */
     case TF_DOC_OP_NONE:
-    default: return &c->update_ms;
+    default: return c->update_ms + c->update_per_kb_ms * c->doc_kb;
     }
 }
 
 void sink_refine_costs(tf_sink *sink, double elapsed_ms)
 {
     tf_sink_write_costs *c = &sink->stats.costs;
-    if (!c->measured || sink->n_pending < REFINE_MIN_OPS || elapsed_ms <= 0)
+    if (!c->measured || elapsed_ms <= 0)
         return;
-    enum {
-        KINDS = TF_DOC_OP_INSERT + 1
-    };
-    double spent[KINDS] = {0}, predicted = 0, kb = 0;
+    /* The typical document, from those written whole. */
     for (size_t i = 0; i < sink->n_pending; i++) {
         const tf_doc_op *op = &sink->pending[i].op;
-        if (op->kind <= TF_DOC_OP_NONE || op->kind > TF_DOC_OP_INSERT)
-            continue;
-        spent[op->kind] += *cost_of(c, op->kind);
-        kb += (double)tf_doc_op_size(op) / 1024;
+        if (op->kind == TF_DOC_OP_INSERT || op->kind == TF_DOC_OP_REPLACE)
+            c->doc_kb += 0.01 * ((double)op->document->len / 1024 - c->doc_kb);
     }
-    for (int k = 0; k < KINDS; k++)
-        predicted += spent[k];
-    predicted += c->per_kb_ms * kb;
+    if (sink->n_pending < REFINE_MIN_OPS)
+        return;
+    double predicted = 0;
+    for (size_t i = 0; i < sink->n_pending; i++)
+        predicted += op_cost(c, &sink->pending[i].op);
     if (predicted <= 0)
         return;
     double ratio = elapsed_ms / predicted;
     ratio = ratio < 0.2 ? 0.2 : ratio > 5 ? 5 : ratio;
-    /* Each shape moves by its share of the predicted time. */
-    for (int k = TF_DOC_OP_REPLACE; k < KINDS; k++) {
-        if (spent[k] <= 0 || k == TF_DOC_OP_DELETE)
-            continue;
-        double *cost = cost_of(c, (tf_doc_op_kind)k);
-        *cost = at_least(*cost * (1 + REFINE_WEIGHT * (spent[k] / predicted) * (ratio - 1)), 0.001);
-    }
+    double f = 1 + REFINE_WEIGHT * (ratio - 1);
+    double *all[] = {&c->insert_ms,         &c->insert_per_kb_ms,  &c->replace_ms,
+                     &c->replace_per_kb_ms, &c->update_ms,         &c->update_per_kb_ms,
+                     &c->update_many_ms,    &c->update_many_doc_ms};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        if (*all[k] > 0)
+            *all[k] = at_least(*all[k] * f, 0.001);
     c->refinements++;
+}
+
+void sink_maybe_reprobe_costs(tf_sink *sink)
+{
+    if (!sink->stats.costs.measured ||
+        bson_get_monotonic_time() - sink->costs_probed_us < (int64_t)TF_SINK_COST_REPROBE_MS * 1000)
+        return;
+    /* A failed probe keeps the figures it would have replaced. */
+    tf_sink_write_costs before = sink->stats.costs;
+    if (!sink_probe_costs(sink))
+        sink->stats.costs = before;
 }

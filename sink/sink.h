@@ -315,19 +315,27 @@ typedef struct tf_latency_histogram {
 
 void tf_latency_histogram_add(tf_latency_histogram *h, double seconds);
 
-/* What the target's writes cost, in milliseconds per op (per KB for
- * per_kb_ms): probed at open on a scratch collection when
- * tf_sink_options.probe_costs is set (cost.c), then moved towards what
- * each flush of 16 ops or more took. update_many_* are 0 on a target
- * without arrayFilters; measured false: not probed, or the probe failed. */
+/* What the target's writes cost, in milliseconds: each shape's base and
+ * its slope per KB of the document, probed at open when
+ * tf_sink_options.probe_costs is set and again every
+ * TF_SINK_COST_REPROBE_MS (cost.c: a few dozen writes on a scratch
+ * collection, at two document sizes); between probes every flush of 16
+ * ops or more moves them all by the factor its time measured against
+ * them. update_many_* are 0 on a target without arrayFilters; measured
+ * false: not probed, or the probe failed. */
 typedef struct tf_sink_write_costs {
     bool measured;
-    double insert_ms, replace_ms, update_ms;
-    double update_many_ms;     /* one updateMany, before the documents it changes */
-    double update_many_doc_ms; /* each document it changes */
-    double per_kb_ms;
-    uint64_t refinements; /* flushes that moved them */
+    double insert_ms, insert_per_kb_ms;
+    double replace_ms, replace_per_kb_ms;
+    double update_ms, update_per_kb_ms; /* per KB of the document updated */
+    double update_many_ms;              /* one updateMany, before the documents it changes */
+    double update_many_doc_ms;          /* each document it changes */
+    double doc_kb;                      /* a typical document (of those written whole) */
+    uint64_t probes;                    /* probes that measured them */
+    uint64_t refinements;               /* flushes that moved them */
 } tf_sink_write_costs;
+
+#define TF_SINK_COST_REPROBE_MS (10 * 60 * 1000)
 
 typedef struct tf_sink_stats {
     uint64_t ops_written;   /* ops acknowledged by the server */

@@ -70,6 +70,7 @@ struct tf_sink {
     uint64_t documents_total;
     int64_t checkpoint_seq;
     tf_sink_stats stats;
+    int64_t costs_probed_us; /* monotonic time of the last cost probe */
 };
 
 /* Runs `attempt(sink, ctx, reply, error)` until it succeeds, fails with a
@@ -115,5 +116,7 @@ void sink_append_write_concern(const tf_sink *sink, bson_t *opts);
 bool sink_probe_costs(tf_sink *sink);
 /* Moves the costs towards what writing the pending batch took. */
 void sink_refine_costs(tf_sink *sink, double elapsed_ms);
+/* Probes again once TF_SINK_COST_REPROBE_MS passed since the last probe. */
+void sink_maybe_reprobe_costs(tf_sink *sink);
 
 #endif

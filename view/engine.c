@@ -770,7 +770,7 @@ void tf_view_set_write_costs(tf_view *view, const tf_view_write_costs *costs)
     if (costs)
         view->costs = *costs;
     const tf_view_write_costs *c = &view->costs;
-    view->planning = c->replace > 0 || c->update > 0 || c->update_many > 0 || c->per_kb > 0;
+    view->planning = c->replace > 0 || c->update > 0 || c->update_many > 0;
 }
 
 static size_t map_bytes(const view_map *m) { return m->capacity * sizeof(view_map_entry); }

@@ -177,30 +177,36 @@ static void push_set(tf_view_ops *ops, const uint8_t *filter, size_t filter_len,
                                   any_unset ? bson_from_bytes(unset->ptr, unset->len) : NULL, NULL);
 }
 
+/* A shape other than the one the view's mode writes must cost less than
+ * this fraction of it: measured costs are noisy (FerretDB's replace and
+ * update differ by 5-30%), and a plan flipping on noise gains nothing. */
+#define PLAN_MARGIN 0.9
+
 /* ---- the plan: what the target's write costs change ----
  *
  * Every value of a flush comes from the state, so a document may be
  * written whole instead of by its SET, and a recorded key by positional
  * SETs instead of a SET_MANY, with the same final documents. */
 
-/* Pushes row's document whole when that costs the target less than the
- * SET of set_bytes of $set and $unset; whether it did. */
+/* Pushes row's document whole when that costs the target less than its
+ * SET; whether it did. */
 static bool replaced_cheaper(tf_view *view, const view_row *row, const uint8_t *filter,
-                             size_t filter_len, size_t set_bytes, tf_view_ops *ops)
+                             size_t filter_len, tf_view_ops *ops)
 {
     if (!view->planning)
         return false;
     const tf_view_write_costs *c = &view->costs;
-    double as_set = c->update + c->per_kb * (double)set_bytes / 1024;
-    /* Building the document costs time: only when it can win. */
-    if (!(c->replace < as_set))
+    /* Building the document costs time: only when some size can win. */
+    if (!(c->replace < PLAN_MARGIN * c->update ||
+          c->replace_per_kb < PLAN_MARGIN * c->update_per_kb))
         return false;
     view_buf *out = &view->out;
     out->len = 0;
     size_t at = view_raw_open(out);
     build_row(view, 0, row, out);
     view_raw_close(out, at);
-    if (!(c->replace + c->per_kb * (double)out->len / 1024 < as_set))
+    double kb = (double)out->len / 1024;
+    if (!(c->replace + c->replace_per_kb * kb < PLAN_MARGIN * (c->update + c->update_per_kb * kb)))
         return false;
     tf_view_ops_push_steal(ops, TF_VIEW_OP_REPLACE, bson_from_bytes(filter, filter_len),
                            bson_from_bytes(out->ptr, out->len));
@@ -421,7 +427,9 @@ static bool positional_cheaper(tf_view *view, const view_pending_fanout *f)
     if (documents == 0)
         return true; /* nothing to write either way */
     const tf_view_write_costs *c = &view->costs;
-    bool cheaper = documents * c->update < c->update_many + documents * c->update_many_doc;
+    double per_document = c->update + c->update_per_kb * c->doc_kb;
+    bool cheaper =
+        documents * per_document < PLAN_MARGIN * (c->update_many + documents * c->update_many_doc);
     view->planned_positional_keys += cheaper;
     return cheaper;
 }
@@ -469,7 +477,7 @@ static void emit_positional_set(tf_view *view, positional_memo *memo, const posi
             any_unset = true;
         }
     }
-    if (replaced_cheaper(view, root, filter->ptr, filter->len, set->len + unset->len, ops))
+    if (replaced_cheaper(view, root, filter->ptr, filter->len, ops))
         return;
     push_set(ops, filter->ptr, filter->len, set, set_at, any_set, unset, unset_at, any_unset);
 }
@@ -532,7 +540,7 @@ static void emit_set(tf_view *view, const view_pending_root *p, const view_row *
             any_unset = true;
         }
     }
-    if (replaced_cheaper(view, row, p->filter, p->filter_len, set->len + unset->len, ops))
+    if (replaced_cheaper(view, row, p->filter, p->filter_len, ops))
         return;
     push_set(ops, p->filter, p->filter_len, set, set_at, any_set, unset, unset_at, any_unset);
 }

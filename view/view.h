@@ -382,20 +382,22 @@ tf_view_fanout tf_view_get_fanout(const tf_view *view);
 
 /* What one write of each shape costs the target (the sink measures them
  * in milliseconds; any unit will do), for the flush to choose how each
- * document is written. With costs set, the flush writes:
+ * document is written. A REPLACE and a SET cost a base and a slope per KB
+ * of the document (a target may rewrite the whole document either way:
+ * FerretDB does). With costs set, the flush writes:
  *   - a recorded key of ARRAY_FILTERS mode as positional SETs of the
  *     documents embedding it (as POSITIONAL mode would) when those cost
- *     less than one SET_MANY reaching the same documents;
+ *     less than one SET_MANY reaching the same documents (of doc_kb each);
  *   - a document whose SET would cost more than its REPLACE, whole.
  * Both choices give the same final documents: every value comes from the
  * state at flush time. update_many 0 means SET_MANY is never replaced
  * (unmeasured); every cost 0 (the default) plans nothing. */
 typedef struct tf_view_write_costs {
-    double replace;         /* one REPLACE */
-    double update;          /* one SET of one document */
-    double update_many;     /* one SET_MANY, before the documents it changes */
-    double update_many_doc; /* each document a SET_MANY changes */
-    double per_kb;          /* each KB of BSON sent */
+    double replace, replace_per_kb; /* one REPLACE */
+    double update, update_per_kb;   /* one SET of one document */
+    double update_many;             /* one SET_MANY, before the documents it changes */
+    double update_many_doc;         /* each document a SET_MANY changes */
+    double doc_kb;                  /* a typical document's size, for SET_MANY's choice */
 } tf_view_write_costs;
 
 /* Sets the costs the next flushes plan with (NULL: none). */

@@ -325,9 +325,11 @@ def main():
         # The target's write costs, probed at start: what every flush
         # plans with (update_many is 0 on a target without arrayFilters).
         costs = {k: metric(after, "tapflow_target_write_cost_seconds", shape=k)
-                 for k in ("replace", "update", "insert", "update_many", "per_kb")}
+                 for k in ("replace", "update", "insert", "update_many", "replace_per_kb",
+                           "update_per_kb", "insert_per_kb")}
         check(all((costs[k] or 0) > 0 for k in ("replace", "update", "insert")) and
-              all(costs[k] is not None and costs[k] >= 0 for k in ("update_many", "per_kb")) and
+              all(costs[k] is not None and costs[k] >= 0
+                  for k in ("update_many", "replace_per_kb", "update_per_kb", "insert_per_kb")) and
               "target write costs (probed): replace" in log(),
               "tapflow_target_write_cost_seconds: replace, update, insert probed, logged at start",
               costs)

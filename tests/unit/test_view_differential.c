@@ -838,9 +838,9 @@ static void random_row(int t, mrow *r)
 static void set_plan_costs(tf_view *view, int k)
 {
     static const tf_view_write_costs costs[3] = {
-        {.replace = 1, .update = 5, .update_many = 100, .update_many_doc = 0, .per_kb = 0.01},
-        {.replace = 100, .update = 1, .update_many = 100, .update_many_doc = 0, .per_kb = 0},
-        {.replace = 10, .update = 1, .update_many = 2, .update_many_doc = 0.5, .per_kb = 0},
+        {.replace = 1, .replace_per_kb = 0.01, .update = 5, .update_many = 100, .doc_kb = 1},
+        {.replace = 100, .update = 1, .update_many = 100, .doc_kb = 1},
+        {.replace = 10, .update = 1, .update_many = 2, .update_many_doc = 0.5, .doc_kb = 1},
     };
     tf_view_set_write_costs(view, k % 4 < 3 ? &costs[k % 4] : NULL);
 }

@@ -763,7 +763,7 @@ static void assert_kinds(fixture *f, const char *expected)
 /* The write costs choose each document's shape: a SET dearer than the
  * REPLACE of its document gives the REPLACE (the document the recompute
  * gives), and a SET_MANY dearer than the SETs of the documents it reaches
- * gives those SETs; per KB the bytes count too. */
+ * gives those SETs; the document's size counts too. */
 static void test_write_costs_choose_each_documents_shape(void **state)
 {
     fixture *f = *state;
@@ -809,9 +809,10 @@ static void test_write_costs_choose_each_documents_shape(void **state)
     assert_kinds(f, "replace");
     assert_true(bson_equal(planned, f->ops.ops[0].doc));
     bson_destroy(planned);
-    /* The same replace cost, with bytes dear: the SET is the smaller. */
+    /* The same base cost, with each KB of a replaced document dear: the
+     * SET is the cheaper. */
     assert_int_equal(tf_view_set_fanout(f->view, TF_VIEW_FANOUT_POSITIONAL, &err), TF_OK);
-    costs = (tf_view_write_costs){.replace = 1, .update = 1.5, .per_kb = 100};
+    costs = (tf_view_write_costs){.replace = 1, .replace_per_kb = 100, .update = 1.5};
     tf_view_set_write_costs(f->view, &costs);
     update(f, T_SELLERS, SELLER, ROW(T_SELLERS, "s:SELL34567", "s:90001", "s:San Diego", "s:CA"));
     assert_kinds(f, "set");

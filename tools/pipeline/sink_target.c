@@ -92,10 +92,12 @@ static bool sink_costs(void *arg, tf_view_write_costs *out)
     if (!c->measured)
         return false;
     *out = (tf_view_write_costs){.replace = c->replace_ms,
+                                 .replace_per_kb = c->replace_per_kb_ms,
                                  .update = c->update_ms,
+                                 .update_per_kb = c->update_per_kb_ms,
                                  .update_many = c->update_many_ms,
                                  .update_many_doc = c->update_many_doc_ms,
-                                 .per_kb = c->per_kb_ms};
+                                 .doc_kb = c->doc_kb};
     return true;
 }
 

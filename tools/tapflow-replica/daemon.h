@@ -228,11 +228,13 @@ void tfr_history_add(tfr_history *h, const tfr_history_sample *s);
 /* The shapes of tfr_status.write_cost_ms, as /metrics labels them. */
 typedef enum tfr_cost_shape {
     TFR_COST_REPLACE,
+    TFR_COST_REPLACE_PER_KB,
     TFR_COST_UPDATE,
+    TFR_COST_UPDATE_PER_KB,
     TFR_COST_INSERT,
+    TFR_COST_INSERT_PER_KB,
     TFR_COST_UPDATE_MANY,
     TFR_COST_UPDATE_MANY_DOC,
-    TFR_COST_PER_KB,
     TFR_COST_SHAPES
 } tfr_cost_shape;
 

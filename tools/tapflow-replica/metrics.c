@@ -192,11 +192,13 @@ char *tfr_status_metrics(const tfr_status *st)
     sample(&t, st, "tapflow_view_state_resident_bytes", "", (double)st->view_state_resident_bytes);
 
     family(&t, "tapflow_target_write_cost_seconds", "gauge",
-           "What one write of each shape costs the target, probed at start and refined by "
-           "each flush (per_kb: each KB sent; absent before the probe).");
+           "What one write of each shape costs the target (*_per_kb: each KB of the "
+           "document), probed at start and every 10 minutes, brought to each flush's level "
+           "(absent before the probe).");
     if (st->write_costs_measured) {
         static const char *const shapes[TFR_COST_SHAPES] = {
-            "replace", "update", "insert", "update_many", "update_many_document", "per_kb"};
+            "replace", "replace_per_kb", "update",      "update_per_kb",
+            "insert",  "insert_per_kb",  "update_many", "update_many_document"};
         for (int k = 0; k < TFR_COST_SHAPES; k++) {
             char labels[64];
             snprintf(labels, sizeof labels, ",shape=\"%s\"", shapes[k]);

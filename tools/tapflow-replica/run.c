@@ -235,11 +235,13 @@ static void status_fill(void *arg, tfr_status *out)
     const tf_sink_write_costs *wc = &ss->costs;
     out->write_costs_measured = wc->measured;
     out->write_cost_ms[TFR_COST_REPLACE] = wc->replace_ms;
+    out->write_cost_ms[TFR_COST_REPLACE_PER_KB] = wc->replace_per_kb_ms;
     out->write_cost_ms[TFR_COST_UPDATE] = wc->update_ms;
+    out->write_cost_ms[TFR_COST_UPDATE_PER_KB] = wc->update_per_kb_ms;
     out->write_cost_ms[TFR_COST_INSERT] = wc->insert_ms;
+    out->write_cost_ms[TFR_COST_INSERT_PER_KB] = wc->insert_per_kb_ms;
     out->write_cost_ms[TFR_COST_UPDATE_MANY] = wc->update_many_ms;
     out->write_cost_ms[TFR_COST_UPDATE_MANY_DOC] = wc->update_many_doc_ms;
-    out->write_cost_ms[TFR_COST_PER_KB] = wc->per_kb_ms;
     out->resync_rows_read_total = rs.rows_read_total;
     out->resync_rows_changed_total = rs.rows_changed_total;
     out->source_reconnects = d->replica ? tf_replica_get_stats(d->replica)->reconnects : 0;
@@ -799,9 +801,13 @@ static void log_write_costs(const tf_sink *sink)
     if (c->update_many_ms > 0)
         snprintf(many, sizeof many, "updateMany %.3f ms + %.3f ms per document", c->update_many_ms,
                  c->update_many_doc_ms);
-    tfr_log("target write costs (probed): replace %.3f ms, update %.3f ms, insert %.3f ms, "
-            "%.4f ms per KB, %s",
-            c->replace_ms, c->update_ms, c->insert_ms, c->per_kb_ms, many);
+    tfr_log("target write costs (probed): replace %.3f ms + %.4f ms/KB, update %.3f ms + "
+            "%.4f ms/KB, insert %.3f ms + %.4f ms/KB, %s; documents are written %s",
+            c->replace_ms, c->replace_per_kb_ms, c->update_ms, c->update_per_kb_ms, c->insert_ms,
+            c->insert_per_kb_ms, many,
+            c->replace_ms < c->update_ms || c->replace_per_kb_ms < c->update_per_kb_ms
+                ? "whole where that costs less than their partial update"
+                : "by partial updates (each costs less than a replace)");
 }
 
 static bool open_sink(daemon_ctx *d, bool with_index, tf_error *err)
