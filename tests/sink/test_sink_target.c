@@ -495,6 +495,18 @@ static void test_derived_id_write_meeting_server_chosen_id_fails_clearly(void **
     assert_int_equal(count_key(fx, "orders_mixed", "OLD"), 1);
 }
 
+/* Adds replaces of orders PREFIX000.. PREFIX<n-1>, each with round items. */
+static void add_replaces(fixture *fx, tf_sink *sink, const char *prefix, int n, int round)
+{
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%s%03d", prefix, i);
+        tf_doc_op op;
+        tf_doc_op_replace_steal(&op, BCON_NEW("order_id", id), order_doc(fx, id, round, NULL));
+        add_ok(sink, &op);
+    }
+}
+
 /* 300 replaces of existing documents in one batch. FerretDB 1.24 holds a
  * pooled SQLite connection per update statement until the command ends:
  * sent as one command (the driver's own split is 100,000), the batch
@@ -507,13 +519,7 @@ static void test_large_batch_of_replaces_completes(void **state)
     tf_sink *sink = open_sink(fx, "orders_large", TF_FANOUT_DETECT, "large", NULL);
     tf_error err = {0};
     for (int round = 1; round <= 2; round++) {
-        for (int i = 0; i < 300; i++) {
-            char id[16];
-            snprintf(id, sizeof id, "L%03d", i);
-            tf_doc_op op;
-            tf_doc_op_replace_steal(&op, BCON_NEW("order_id", id), order_doc(fx, id, round, NULL));
-            add_ok(sink, &op);
-        }
+        add_replaces(fx, sink, "L", 300, round);
         assert_int_equal(tf_sink_pending_ops(sink), 300);
         assert_true(tf_sink_commit(sink, NULL, &err));
     }
@@ -709,6 +715,19 @@ static void expect_renamed(const fixture *fx, const char *collection)
     free_docs(docs, n);
 }
 
+/* The probes' scratch collections are gone. */
+static void assert_no_probe_collections(fixture *fx)
+{
+    mongoc_database_t *db = mongoc_client_get_database(fx->live.client, fx->live.db);
+    bson_error_t error;
+    char **names = mongoc_database_get_collection_names_with_opts(db, NULL, &error);
+    assert_non_null(names);
+    for (char **p = names; *p != NULL; p++)
+        assert_null(strstr(*p, "tapflow_probe_"));
+    bson_strfreev(names);
+    mongoc_database_destroy(db);
+}
+
 static void test_fanout_probe_matches_server(void **state)
 {
     fixture *fx = *state;
@@ -719,17 +738,7 @@ static void test_fanout_probe_matches_server(void **state)
         assert_int_equal(tf_sink_fanout_mode(sink), TF_FANOUT_RECOMPUTE);
     else
         assert_int_equal(tf_sink_fanout_mode(sink), TF_FANOUT_ARRAY_FILTERS);
-    /* The scratch collection is gone. */
-    mongoc_database_t *db = mongoc_client_get_database(fx->live.client, fx->live.db);
-    bson_t filter = BSON_INITIALIZER;
-    bson_error_t error;
-    char **names = mongoc_database_get_collection_names_with_opts(db, NULL, &error);
-    assert_non_null(names);
-    for (char **p = names; *p != NULL; p++)
-        assert_null(strstr(*p, "tapflow_probe_"));
-    bson_strfreev(names);
-    bson_destroy(&filter);
-    mongoc_database_destroy(db);
+    assert_no_probe_collections(fx);
     tf_sink_destroy(sink);
 }
 
@@ -767,24 +776,11 @@ static void test_write_costs_probed_and_refined(void **state)
     bool array_filters = tf_sink_fanout_mode(sink) == TF_FANOUT_ARRAY_FILTERS;
     assert_int_equal(probed.update_many_ms > 0, array_filters);
     assert_int_equal(probed.refinements, 0);
-    mongoc_database_t *db = mongoc_client_get_database(fx->live.client, fx->live.db);
-    bson_error_t error;
-    char **names = mongoc_database_get_collection_names_with_opts(db, NULL, &error);
-    assert_non_null(names);
-    for (char **p = names; *p != NULL; p++)
-        assert_null(strstr(*p, "tapflow_probe_"));
-    bson_strfreev(names);
-    mongoc_database_destroy(db);
+    assert_no_probe_collections(fx);
 
     tf_error err = {0};
     for (int round = 1; round <= 2; round++) {
-        for (int i = 0; i < 40; i++) {
-            char id[16];
-            snprintf(id, sizeof id, "C%03d", i);
-            tf_doc_op op;
-            tf_doc_op_replace_steal(&op, BCON_NEW("order_id", id), order_doc(fx, id, round, NULL));
-            add_ok(sink, &op);
-        }
+        add_replaces(fx, sink, "C", 40, round);
         assert_true(tf_sink_flush(sink, &err));
     }
     for (int i = 0; i < 4; i++) { /* too few to refine */

@@ -620,6 +620,19 @@ static void test_change_before_every_table_is_defined(void **state)
     tf_flow_spec_destroy(spec);
 }
 
+/* The guide's order with one item, its product, seller and payment,
+ * written by a flush. */
+static void insert_guide_order(fixture *f)
+{
+    insert(f, T_CUSTOMERS, CUSTOMER);
+    insert(f, T_ORDERS, ORDER("s:pending", ""));
+    insert(f, T_ITEMS, ITEM("d:199.99", "d:15.00"));
+    insert(f, T_PRODUCTS, PRODUCT);
+    insert(f, T_SELLERS, SELLER);
+    insert(f, T_PAYMENTS, PAYMENT("i:1", "d:199.99"));
+    bson_free(flush(f));
+}
+
 /* ARRAY_FILTERS mode on the guide's document: the exact commands for a
  * product change, a seller change (one updateMany each, whatever the
  * number of orders), a customer change and a payment change ($set of one
@@ -628,13 +641,7 @@ static void test_change_before_every_table_is_defined(void **state)
 static void test_array_filters_mode_guide_changes_give_exact_commands(void **state)
 {
     fixture *f = *state;
-    insert(f, T_CUSTOMERS, CUSTOMER);
-    insert(f, T_ORDERS, ORDER("s:pending", ""));
-    insert(f, T_ITEMS, ITEM("d:199.99", "d:15.00"));
-    insert(f, T_PRODUCTS, PRODUCT);
-    insert(f, T_SELLERS, SELLER);
-    insert(f, T_PAYMENTS, PAYMENT("i:1", "d:199.99"));
-    bson_free(flush(f));
+    insert_guide_order(f);
     tf_error err = {0};
     assert_int_equal(tf_view_set_fanout(f->view, TF_VIEW_FANOUT_ARRAY_FILTERS, &err), TF_OK);
 
@@ -767,13 +774,7 @@ static void assert_kinds(fixture *f, const char *expected)
 static void test_write_costs_choose_each_documents_shape(void **state)
 {
     fixture *f = *state;
-    insert(f, T_CUSTOMERS, CUSTOMER);
-    insert(f, T_ORDERS, ORDER("s:pending", ""));
-    insert(f, T_ITEMS, ITEM("d:199.99", "d:15.00"));
-    insert(f, T_PRODUCTS, PRODUCT);
-    insert(f, T_SELLERS, SELLER);
-    insert(f, T_PAYMENTS, PAYMENT("i:1", "d:199.99"));
-    bson_free(flush(f));
+    insert_guide_order(f);
     tf_error err = {0};
     assert_int_equal(tf_view_set_fanout(f->view, TF_VIEW_FANOUT_ARRAY_FILTERS, &err), TF_OK);
     row weights[3] = {
