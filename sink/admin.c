@@ -21,7 +21,7 @@ static void admin_error(const tf_admin *a, tf_error *err, const bson_error_t *er
 
 tf_admin *tf_admin_open(const char *uri_text, int32_t server_selection_timeout_ms, tf_error *err)
 {
-    mongoc_init(); /* once per process (pthread_once inside) */
+    sink_driver_init();
     tf_admin *a = bson_malloc0(sizeof *a);
     tf_sink_redact_uri(uri_text, a->uri_redacted, sizeof a->uri_redacted);
     bson_error_t error;

@@ -3,8 +3,11 @@
  * goes through. */
 #include "sink_internal.h"
 
+#include <pthread.h>
+
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +27,26 @@ void tf_sink_options_init(tf_sink_options *opts)
     opts->fanout = TF_FANOUT_DETECT;
     opts->connections = 1;
     opts->id_from_root_key = true;
+}
+
+static void driver_init_once(void)
+{
+    /* libmongoc keeps counters in /dev/shm/mongoc-PID, created when the
+     * library loads; a killed process (SIGKILL runs nothing) leaves the
+     * file behind, and a later process given the same PID prints "Falling
+     * back to malloc for counters" on stderr. The mapping outlives its
+     * name: removing the name now leaves nothing behind however the
+     * process ends. tapflow reads no counters. */
+    char name[32];
+    snprintf(name, sizeof name, "/mongoc-%ld", (long)getpid());
+    shm_unlink(name);
+    mongoc_init();
+}
+
+void sink_driver_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, driver_init_once);
 }
 
 tf_fanout_mode tf_sink_fanout_mode(const tf_sink *sink) { return sink->fanout; }
@@ -392,7 +415,7 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err)
         tf_error_set(err, TF_ERR_CONFIG, 0, "sink batch limits must be positive");
         return NULL;
     }
-    mongoc_init(); /* once per process (pthread_once inside) */
+    sink_driver_init();
 
     tf_sink *sink = bson_malloc0(sizeof *sink);
     sink->opts = *opts;

@@ -77,6 +77,10 @@ struct tf_sink {
  * non-transient error, or max_retries is exhausted, sleeping the backoff
  * schedule between tries. reply is re-initialised for every try and holds
  * the last one's on return. */
+/* mongoc_init() once per process; removes the driver's counter file
+ * (sink.c says why). */
+void sink_driver_init(void);
+
 typedef bool (*sink_attempt_fn)(tf_sink *sink, void *ctx, bson_t *reply, bson_error_t *error);
 bool sink_with_retries(tf_sink *sink, sink_attempt_fn attempt, void *ctx, bson_t *reply,
                        bson_error_t *error);

@@ -249,9 +249,12 @@ def part_errors(tmp, conf):
     with open(bad, "w") as f:
         f.write("# comment\nf = Flow(\"X\")\n\nf.lookup(\"MySQL_ECommerce.t\",\n   path=)\nshow flows\n")
     r = tap(tmp, conf, "-f", bad)
+    # libmongoc warns at load when another process left a counter file of
+    # this PID ("Falling back to malloc for counters"): not tap's output.
+    stderr = "".join(l for l in r.stderr.splitlines(True) if "mongoc: " not in l)
     check(r.returncode == 1 and r.stdout == "" and
           re.fullmatch(re.escape("tap: %s:5:9: " % bad) +
-                       r"expected a string, a list or a dict, found '\)'\n", r.stderr) is not None,
+                       r"expected a string, a list or a dict, found '\)'\n", stderr) is not None,
           "script mode: a bad statement stops with tap: FILE:LINE:COL: message, exit 1", r.stderr)
     r = tap(tmp, conf, "-c", "show flows\nfrobnicate now")
     check(r.returncode == 1 and r.stderr == "tap: -c:2: unknown command 'frobnicate' (help lists the commands)\n",
