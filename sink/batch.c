@@ -399,6 +399,16 @@ static void *lane_write_main(void *arg)
     return NULL;
 }
 
+size_t tf_sink_connection_of(const bson_oid_t *id, size_t n)
+{
+    /* the _id is a SHA-256 prefix: any of its bytes spread evenly */
+    const uint8_t *b = id->bytes;
+    uint32_t h = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return n ? h % n : 0;
+}
+
+size_t tf_sink_connections(const tf_sink *sink) { return sink->n_lanes + 1; }
+
 /* The connection an op's document is written over: from its derived _id,
  * or -1 when the op is not addressed by one _id (an updateMany, a filter
  * of the caller's). */
@@ -408,10 +418,7 @@ static int op_lane(const pending_op *p, size_t lanes)
     if (p->op.kind == TF_DOC_OP_UPDATE_MANY || p->root_key == NULL ||
         !bson_iter_init_find(&it, p->op.filter, "_id") || !BSON_ITER_HOLDS_OID(&it))
         return -1;
-    /* the _id is a SHA-256 prefix: any of its bytes spread evenly */
-    const uint8_t *id = bson_iter_oid(&it)->bytes;
-    uint32_t h = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
-    return (int)(h % lanes);
+    return (int)tf_sink_connection_of(bson_iter_oid(&it), lanes);
 }
 
 /* How many connections this batch is written over: 1 when the sink has

@@ -188,7 +188,7 @@ typedef struct tf_sink_options {
 } tf_sink_options;
 
 #define TF_SINK_MAX_CONNECTIONS 16
-#define TF_SINK_SPLIT_MIN_OPS 64
+#define TF_SINK_SPLIT_MIN_OPS 8
 
 /* Fills defaults; the caller then sets uri, collection, flow, key fields. */
 void tf_sink_options_init(tf_sink_options *opts);
@@ -258,6 +258,11 @@ tf_sink *tf_sink_open(const tf_sink_options *opts, tf_error *err);
 void tf_sink_destroy(tf_sink *sink);
 
 tf_fanout_mode tf_sink_fanout_mode(const tf_sink *sink);
+/* Connections documents are written over (tf_sink_options.connections). */
+size_t tf_sink_connections(const tf_sink *sink);
+/* Which of n connections a split flush writes the document with this _id
+ * over (every op of one document goes over the same one). */
+size_t tf_sink_connection_of(const bson_oid_t *id, size_t n);
 /* Creates (if absent) a non-unique index `name` on the collection over
  * fields (dotted paths, ascending), e.g. the "order_items.seller_id" that a
  * TF_DOC_OP_UPDATE_MANY filters on: without it every fan-out update scans

@@ -775,6 +775,12 @@ void tf_view_set_write_costs(tf_view *view, const tf_view_write_costs *costs)
 
 static size_t map_bytes(const view_map *m) { return m->capacity * sizeof(view_map_entry); }
 
+void tf_view_pending(const tf_view *view, size_t *documents, size_t *fanouts)
+{
+    *documents = view->pending.count;
+    *fanouts = view->fanouts.count;
+}
+
 void tf_view_get_stats(const tf_view *view, tf_view_stats *out)
 {
     memset(out, 0, sizeof *out);

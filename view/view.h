@@ -440,6 +440,10 @@ typedef struct tf_view_stats {
 } tf_view_stats;
 
 void tf_view_get_stats(const tf_view *view, tf_view_stats *out);
+/* What the next tf_view_flush writes: the documents changed through their
+ * own rows, and the changed lookup rows whose documents it will visit
+ * (each may reach many). */
+void tf_view_pending(const tf_view *view, size_t *documents, size_t *fanouts);
 
 /* ---- table changes and re-sync (table_change.c) ----
  *

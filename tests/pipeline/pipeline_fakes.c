@@ -247,7 +247,31 @@ static bool fake_submit(void *arg, bool *submitted, tf_error *err)
     snprintf(c->text, sizeof c->text, "%zu", f->pending);
     f->pending = 0;
     f->submissions++;
+    f->sent[0]++;
     return true;
+}
+
+static bool fake_submit_ahead(void *arg, bool *submitted, tf_error *err)
+{
+    fake_target *f = arg;
+    (void)err;
+    *submitted = f->pending > 0;
+    if (!*submitted)
+        return true;
+    fake_call *c = push_call(f, FAKE_SUBMIT);
+    snprintf(c->text, sizeof c->text, "ahead %zu", f->pending);
+    f->pending = 0;
+    f->submissions++;
+    f->sent[1]++;
+    return true;
+}
+
+static uint64_t fake_writes_done(void *arg, bool ahead)
+{
+    fake_target *f = arg;
+    if (!f->hold)
+        f->done[ahead] = f->sent[ahead];
+    return f->done[ahead];
 }
 
 static uint64_t fake_acknowledged(void *arg)
@@ -264,13 +288,15 @@ static bool fake_wait(void *arg, tf_error *err)
     (void)err;
     f->waits++;
     f->acked = f->submissions;
+    f->done[0] = f->sent[0];
+    f->done[1] = f->sent[1];
     return true;
 }
 
 static size_t fake_pending(void *arg)
 {
     fake_target *f = arg;
-    return f->pending;
+    return f->pending + f->queued;
 }
 
 static void fake_record(void *arg, const char *table, tf_view_change_kind kind,
@@ -333,6 +359,8 @@ tf_pipeline_target fake_target_iface(fake_target *f)
         .record = fake_record,
         .rebase = fake_rebase,
         .commit = fake_commit,
+        .submit_ahead = f->ahead ? fake_submit_ahead : NULL,
+        .writes_done = f->ahead ? fake_writes_done : NULL,
         .arg = f,
     };
     return t;

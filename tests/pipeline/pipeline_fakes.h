@@ -81,6 +81,12 @@ typedef struct fake_target {
     uint64_t submissions; /* submits with ops, and commits */
     uint64_t acked;       /* acknowledged: all of them unless hold */
     bool hold;            /* acknowledge nothing more (until a wait) */
+    /* Set before the pipeline is made: the target takes submissions ahead
+     * of their turn (submit_ahead, recorded as SUBMIT "ahead N"), counted
+     * written with the rest (writes_done) */
+    bool ahead;
+    uint64_t sent[2], done[2]; /* submissions of documents, by submit / ahead */
+    size_t queued;             /* added to pending: ops submitted, not yet written */
     size_t waits;         /* wait calls */
     bool fail_commit; /* the next commit fails */
     bool fail_add;    /* every add fails */

@@ -250,6 +250,84 @@ static void test_busy_target_gets_merged_documents_and_checkpoints_after_interva
     assert_int_equal(fake_target_count(&fx->target, FAKE_COMMIT), 1);
 }
 
+static int setup_ahead(void **state)
+{
+    fake_fixture *fx = calloc(1, sizeof *fx);
+    fake_target_init(&fx->target);
+    fx->target.ahead = true;
+    fx->p = fake_pipeline_new_full(&fx->target, &fx->source, &fx->log, 0, &fx->spec);
+    tf_pipeline_set_phase(fx->p, TF_PIPELINE_RUNNING);
+    fx->now = 100000;
+    *state = fx;
+    return 0;
+}
+
+/* One transaction: order id's total from was to total (was NULL: insert). */
+static void apply_total(fixture *fx, const char *gtid, const char *id, const char *was,
+                        const char *total)
+{
+    tf_error err = {0};
+    fake_txn t;
+    fake_txn_init(&t, gtid, "bin.000001", 100);
+    tf_value before[3], after[3];
+    row3(before, id, "C1", was);
+    row3(after, id, "C1", total);
+    fake_txn_row(&t, fake_table_map(FAKE_ORDERS), was ? TF_ROWS_UPDATE : TF_ROWS_WRITE,
+                 was ? before : NULL, after);
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+}
+
+/* While the target writes: a transaction of a few documents goes ahead of
+ * what is queued at once; a larger one goes behind it as long as little is
+ * queued; past that, changes wait merged in the view. */
+static void test_few_documents_go_ahead_while_the_target_writes(void **state)
+{
+    fixture *fx = *state;
+    tf_error err = {0};
+    apply_total(fx, "0-1-50", "O1", NULL, "1.00"); /* a free target: at once */
+    apply_total(fx, "0-1-51", "O2", NULL, "1.00");
+    assert_int_equal(fake_target_count(&fx->target, FAKE_SUBMIT), 2);
+    fx->target.hold = true;
+    apply_total(fx, "0-1-52", "O1", "1.00", "2.00");
+    long ahead = fake_target_find(&fx->target, FAKE_SUBMIT, "ahead 1", 0);
+    assert_true(ahead >= 0);
+    assert_non_null(strstr(fx->target.calls[ahead - 1].text, "2.00"));
+
+    /* nine orders: behind what is queued, as long as little is */
+    fake_txn t;
+    fake_txn_init(&t, "0-1-53", "bin.000001", 200);
+    static const char *const ids[] = {"O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11"};
+    for (int i = 0; i < 9; i++) {
+        tf_value o[3];
+        row3(o, ids[i], "C1", "1.00");
+        fake_txn_row(&t, fake_table_map(FAKE_ORDERS), TF_ROWS_WRITE, NULL, o);
+    }
+    size_t before = fx->target.count;
+    assert_true(tf_pipeline_apply(fx->p, fake_txn_get(&t), &err));
+    long queued = fake_target_find(&fx->target, FAKE_SUBMIT, NULL, before);
+    assert_true(queued >= 0);
+    assert_string_equal(fx->target.calls[queued].text, "9");
+
+    /* much queued: O1 twice and O2 wait merged, then go as one submission
+     * once the target is free */
+    fx->target.queued = 512;
+    before = fx->target.count;
+    apply_total(fx, "0-1-54", "O1", "2.00", "3.00");
+    apply_total(fx, "0-1-55", "O1", "3.00", "4.00");
+    apply_total(fx, "0-1-56", "O2", "1.00", "4.00");
+    assert_true(tf_pipeline_tick(fx->p, fx->now, &err));
+    assert_int_equal(fake_target_find(&fx->target, FAKE_SUBMIT, NULL, before), -1);
+    fx->target.queued = 0;
+    fx->target.hold = false;
+    assert_true(tf_pipeline_tick(fx->p, fx->now, &err));
+    long merged = fake_target_find(&fx->target, FAKE_SUBMIT, NULL, before);
+    assert_true(merged >= 0);
+    assert_string_equal(fx->target.calls[merged].text, "2");
+    assert_int_equal(fake_target_count(&fx->target, FAKE_ADD), 2 + 1 + 9 + 2);
+    long o1 = fake_target_find(&fx->target, FAKE_ADD, "\"O1\"", before);
+    assert_non_null(strstr(fx->target.calls[o1].text, "4.00"));
+}
+
 static void test_checkpoint_waits_for_the_last_one(void **state)
 {
     fixture *fx = *state;
@@ -444,6 +522,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_event_stops_without_counting_the_transaction,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_waits_for_the_last_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_few_documents_go_ahead_while_the_target_writes,
+                                        setup_ahead, teardown),
         cmocka_unit_test_setup_teardown(test_delay_grows_while_the_target_holds_a_change, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

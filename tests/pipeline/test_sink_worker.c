@@ -195,6 +195,103 @@ static void test_failure_is_kept_and_nothing_after_it_is_written(void **state)
     tf_sink_destroy(sink);
 }
 
+/* n $set {v: value} of orders first.. */
+static tf_doc_op *updates(int first, size_t n, int value)
+{
+    tf_doc_op *ops = bson_malloc(n * sizeof *ops);
+    for (size_t i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "O%d", first + (int)i);
+        tf_doc_op_update_steal(&ops[i], BCON_NEW("order_id", id), BCON_NEW("v", BCON_INT32(value)),
+                               NULL);
+    }
+    return ops;
+}
+
+static tf_doc_op *replace_one(const char *id, int value)
+{
+    tf_doc_op *op = bson_malloc(sizeof *op);
+    tf_doc_op_replace_steal(op, BCON_NEW("order_id", id),
+                            BCON_NEW("order_id", id, "v", BCON_INT32(value)));
+    return op;
+}
+
+static int32_t field_v(fixture *fx, const char *collection, const char *id)
+{
+    mongoc_collection_t *c = mongoc_client_get_collection(fx->live.client, fx->live.db, collection);
+    bson_t *filter = BCON_NEW("order_id", id);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, filter, NULL, NULL);
+    const bson_t *doc;
+    int32_t v = -1;
+    bson_iter_t it;
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "v"))
+        v = bson_iter_int32(&it);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(filter);
+    mongoc_collection_destroy(c);
+    return v;
+}
+
+static tf_sink_worker *ahead_worker;
+static int done_ahead_of_turn; /* wake-ups that saw more finished than acknowledged */
+
+static void on_done_ahead(void *arg)
+{
+    (void)arg;
+    if (tf_sink_worker_writes_done(ahead_worker, true) +
+            tf_sink_worker_writes_done(ahead_worker, false) >
+        tf_sink_worker_acknowledged(ahead_worker))
+        __atomic_add_fetch(&done_ahead_of_turn, 1, __ATOMIC_SEQ_CST);
+}
+
+/* A long write runs in chunks; a write ahead of its turn on other documents
+ * passes it and the checkpoint queued after it; one on a document the long
+ * write has still to write waits for it (its value is the last). */
+static void test_write_ahead_passes_a_long_write_but_not_its_documents(void **state)
+{
+    fixture *fx = *state;
+    NEED_SERVER(&fx->live);
+    tf_sink *sink = open_sink(fx, "ahead", "ahead_flow");
+    tf_error err = {0};
+    tf_sink_worker *w = tf_sink_worker_start(sink, on_done_ahead, NULL, &err);
+    assert_non_null(w);
+    ahead_worker = w;
+    assert_true(tf_sink_worker_write(w, inserts(0, 400), 400, true, &err));
+    assert_true(tf_sink_worker_wait(w, 0, &err));
+    assert_int_equal(done_ahead_of_turn, 0); /* in order so far */
+
+    tf_checkpoint cp = {.gtid = "0-1-11",
+                        .flavour = "mariadb",
+                        .binlog_file = "b.000001",
+                        .binlog_position = 4,
+                        .spec_hash = "h"};
+    assert_true(tf_sink_worker_write(w, updates(0, 400, 1), 400, true, &err));
+    assert_true(tf_sink_worker_commit(w, &cp, &err));
+    assert_true(tf_sink_worker_write_ahead(w, replace_one("O1000", 7), 1, &err));
+    assert_true(tf_sink_worker_write_ahead(w, replace_one("O399", 2), 1, &err));
+    assert_true(tf_sink_worker_wait(w, 0, &err));
+
+    assert_true(__atomic_load_n(&done_ahead_of_turn, __ATOMIC_SEQ_CST) > 0);
+    assert_int_equal(tf_sink_worker_acknowledged(w), 5);
+    assert_int_equal(tf_sink_worker_writes_done(w, false), 2);
+    assert_int_equal(tf_sink_worker_writes_done(w, true), 2);
+    assert_int_equal(tf_sink_worker_pending_ops(w), 0);
+    assert_int_equal(tf_sink_worker_queued_bytes(w), 0);
+    assert_true(tf_sink_worker_stop(w, 5000));
+    assert_int_equal(count(fx, "ahead"), 401);
+    assert_int_equal(field_v(fx, "ahead", "O0"), 1);
+    assert_int_equal(field_v(fx, "ahead", "O398"), 1);
+    assert_int_equal(field_v(fx, "ahead", "O399"), 2); /* after the long write's $set */
+    assert_int_equal(field_v(fx, "ahead", "O1000"), 7);
+    tf_checkpoint read;
+    bool found = false;
+    assert_true(tf_sink_checkpoint_read(sink, &read, &found, &err));
+    assert_true(found);
+    assert_string_equal(read.gtid, "0-1-11");
+    tf_checkpoint_cleanup(&read);
+    tf_sink_destroy(sink);
+}
+
 static void test_wait_for_room_returns_below_the_bound(void **state)
 {
     fixture *fx = *state;
@@ -222,6 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commands_run_in_order_and_tickets_count_them),
         cmocka_unit_test(test_failure_is_kept_and_nothing_after_it_is_written),
+        cmocka_unit_test(test_write_ahead_passes_a_long_write_but_not_its_documents),
         cmocka_unit_test(test_wait_for_room_returns_below_the_bound),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -24,7 +24,8 @@ exists).
      applied every row. Raw ceiling: bench-mongo inserts and whole-document
      replaces by _id (as the sink addresses documents), mixed in the
      proportion of document ops per change the engine produced in step 2.
-  5. delay: the same mix paced at --rate changes/s with a probe every 100 ms
+  5. delay: the same mix paced at half the raw ceiling (and at half the
+     CDC rate when that is higher), then at --rate changes/s, a probe every 100 ms
      (an order whose status is set to MariaDB's NOW(6) in ms; bench-mongo
      watch polls it by _id); p50/p99 from commit to visible in the target.
   6. resume: the daemon stopped with SIGTERM and started again with
@@ -603,10 +604,10 @@ def run_backend(a, backend, tmp, tsv, engine, table):
             out("  delay not measured: the CDC backlog was not applied")
             return
 
-        # delay at a rate the target sustains (half the measured one), then
-        # at the issue's rate
-        rates = []
-        if e2e < a.rate * 2:
+        # delay at half the target's raw ceiling (issue 13's measure), at
+        # half the measured CDC rate when that is higher, then at --rate
+        rates = [max(10, int(ceiling / 2))]
+        if e2e < a.rate * 2 and int(e2e / 2) > rates[0] * 1.2:
             rates.append(max(10, int(e2e / 2)))
         rates.append(a.rate)
         for rate in rates:

@@ -308,6 +308,47 @@ static bool send_pending(tf_pipeline *p, tf_error *err)
     return true;
 }
 
+/* The pending documents as one submission to be written ahead of those
+ * still waiting (target.submit_ahead). */
+static bool send_pending_ahead(tf_pipeline *p, tf_error *err)
+{
+    bool any = false;
+    if (!pipeline_push_ops(p, err) || !p->target.submit_ahead(p->target.arg, &any, err))
+        return false;
+    if (any) {
+        submitted(p);
+        p->ahead_submissions++;
+    }
+    return true;
+}
+
+/* Streaming: whether the pending documents go out now. While the target
+ * writes, more go out as long as little waits queued; past that, changes
+ * wait merged in the view, so that a document is written once however many
+ * transactions changed it meanwhile. A few documents go ahead of what is
+ * queued (where the target can write them so): a small change is neither
+ * held behind a fan-out of hundreds nor merged into the next one. */
+#define AHEAD_DOCUMENTS 8
+#define AHEAD_IN_FLIGHT 16
+#define QUEUED_OPS 512
+static bool send_when_due(tf_pipeline *p, tf_error *err)
+{
+    if (!pipeline_target_busy(p))
+        return send_pending(p, err);
+    if (!p->target.submit_ahead || !p->target.writes_done)
+        return true;
+    size_t documents, fanouts;
+    tf_view_pending(p->view, &documents, &fanouts);
+    if (!documents && !fanouts)
+        return true;
+    if (p->target.pending(p->target.arg) >= QUEUED_OPS)
+        return true;
+    if (!fanouts && documents <= AHEAD_DOCUMENTS &&
+        p->ahead_submissions - p->target.writes_done(p->target.arg, true) < AHEAD_IN_FLIGHT)
+        return send_pending_ahead(p, err);
+    return send_pending(p, err);
+}
+
 void tf_pipeline_source_idle(tf_pipeline *p)
 {
     p->source_idle = true;
@@ -373,9 +414,7 @@ bool tf_pipeline_tick(tf_pipeline *p, int64_t now_ms, tf_error *err)
     if (p->dirty && now_ms - p->last_checkpoint_ms >= p->checkpoint_interval_ms &&
         p->target.acknowledged(p->target.arg) >= p->commit_ticket)
         return tf_pipeline_checkpoint(p, now_ms, err);
-    if (pipeline_target_busy(p))
-        return true;
-    return send_pending(p, err);
+    return send_when_due(p, err);
 }
 
 /* ---- the snapshot ---- */
@@ -532,7 +571,7 @@ bool tf_pipeline_apply(tf_pipeline *p, const tf_pipeline_txn *txn, tf_error *err
     /* the documents it changed (rows, or what statements did), now when
      * the target is free; else they wait in the view, merged with what
      * later transactions do to them */
-    return pipeline_target_busy(p) || send_pending(p, err);
+    return send_when_due(p, err);
 }
 
 char **tf_pipeline_flow_tables(const tf_flow_spec *spec, const char *database, size_t *count)

@@ -87,6 +87,14 @@ typedef struct tf_pipeline_target {
     /* Optional: what the target's writes cost now, for the view to plan
      * each flush's writes with (tf_view_write_costs); false: unmeasured. */
     bool (*costs)(void *arg, tf_view_write_costs *out);
+    /* Optional, both or neither: submits the added operations (a few
+     * documents) to be written ahead of the submissions still waiting,
+     * as soon as none of those touches their documents; and how many
+     * submissions of documents are written so far, in any order, of those
+     * submitted so (ahead) or by submit (acknowledged counts a submission
+     * only once every one before it is written too). */
+    bool (*submit_ahead)(void *arg, bool *submitted, tf_error *err);
+    uint64_t (*writes_done)(void *arg, bool ahead);
     void *arg;
 } tf_pipeline_target;
 

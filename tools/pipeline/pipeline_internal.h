@@ -95,6 +95,7 @@ struct tf_pipeline {
     } * unacked;
     size_t unacked_count, unacked_cap;
     uint64_t submissions;   /* made so far: the last one's ticket */
+    uint64_t ahead_submissions; /* of documents ahead of their turn (submit_ahead) */
     uint64_t commit_ticket; /* the last checkpoint's */
     int64_t acked_delay_ms; /* of the newest acknowledged source commit */
     int64_t delay_ms;       /* that, or the age of what waits, if older */

@@ -39,6 +39,25 @@ static bool sink_submit(void *arg, bool *submitted, tf_error *err)
     return hand_over(s, true, err);
 }
 
+static bool sink_submit_ahead(void *arg, bool *submitted, tf_error *err)
+{
+    tf_pipeline_sink *s = arg;
+    *submitted = s->op_count > 0;
+    if (!*submitted)
+        return tf_sink_worker_ok(s->worker, err);
+    tf_doc_op *ops = s->ops;
+    size_t n = s->op_count;
+    s->ops = NULL;
+    s->op_count = s->op_cap = 0;
+    return tf_sink_worker_write_ahead(s->worker, ops, n, err);
+}
+
+static uint64_t sink_writes_done(void *arg, bool ahead)
+{
+    tf_pipeline_sink *s = arg;
+    return tf_sink_worker_writes_done(s->worker, ahead);
+}
+
 static uint64_t sink_acknowledged(void *arg)
 {
     tf_pipeline_sink *s = arg;
@@ -113,6 +132,8 @@ tf_pipeline_target tf_pipeline_sink_target(tf_pipeline_sink *s)
         .rebase = sink_rebase,
         .commit = sink_commit,
         .costs = sink_costs,
+        .submit_ahead = sink_submit_ahead,
+        .writes_done = sink_writes_done,
         .arg = s,
     };
     return t;

@@ -8,8 +8,9 @@
  * loop thread may call the sink itself only while tf_sink_worker_wait says
  * nothing is queued (and it submits nothing meanwhile).
  *
- * Every command runs after the ones queued before it, so a checkpoint is
- * written only after the documents and state chunks queued ahead of it.
+ * Every command runs after the ones queued before it (but for writes
+ * queued ahead of their turn, below), so a checkpoint is written only
+ * after the documents and state chunks queued ahead of it.
  * The first failure is kept: later commands are dropped, and every call
  * after it returns false with that error (the daemon stops; the stored
  * checkpoint stays consistent, see state_store.h).
@@ -43,6 +44,14 @@ bool tf_sink_worker_stop(tf_sink_worker *w, int64_t timeout_ms);
 /* Queues the write of n operations (the worker owns ops, an array of
  * bson_malloc, and their documents, from the call on, failed or not). */
 bool tf_sink_worker_write(tf_sink_worker *w, tf_doc_op *ops, size_t n, bool ticket, tf_error *err);
+/* Queues the write of n operations, with a ticket, to run ahead of its
+ * turn: before the commands queued earlier (between two chunks of a long
+ * write, too) as soon as none of the writes it would pass touches its
+ * documents. Each document's ops still reach the target in queue order;
+ * a checkpoint queued before it still follows every write queued before
+ * the checkpoint. For a few documents (a long write is run in chunks of
+ * 4 ops per connection, so such a write waits for one chunk at most). */
+bool tf_sink_worker_write_ahead(tf_sink_worker *w, tf_doc_op *ops, size_t n, tf_error *err);
 /* Queues a generation chunk (tf_sink_state_write); data is copied. */
 bool tf_sink_worker_state_write(tf_sink_worker *w, int64_t generation, const char *chunk,
                                 const uint8_t *data, size_t len, tf_error *err);
@@ -63,8 +72,12 @@ bool tf_sink_worker_wait(tf_sink_worker *w, size_t max_queued_bytes, tf_error *e
 /* False, with the failure in *err, once a command has failed. */
 bool tf_sink_worker_ok(tf_sink_worker *w, tf_error *err);
 
-/* Ticketed commands done so far. */
+/* Ticketed commands done so far, each with every command queued before
+ * it (a write ahead of its turn counts once those are done too). */
 uint64_t tf_sink_worker_acknowledged(tf_sink_worker *w);
+/* Ticketed writes done so far in any order: those queued ahead of their
+ * turn (ahead), or the others. */
+uint64_t tf_sink_worker_writes_done(tf_sink_worker *w, bool ahead);
 /* Operations queued or being written. */
 size_t tf_sink_worker_pending_ops(tf_sink_worker *w);
 /* Bytes of commands queued or being run. */
