@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef fake_fixture fixture;
 
@@ -279,7 +280,8 @@ static void apply_total(fixture *fx, const char *gtid, const char *id, const cha
 
 /* While the target writes: a transaction of a few documents goes ahead of
  * what is queued at once; a larger one goes behind it as long as little is
- * queued; past that, changes wait merged in the view. */
+ * queued; past that, or once a write waits over a second, changes wait
+ * merged in the view. */
 static void test_few_documents_go_ahead_while_the_target_writes(void **state)
 {
     fixture *fx = *state;
@@ -326,6 +328,19 @@ static void test_few_documents_go_ahead_while_the_target_writes(void **state)
     assert_int_equal(fake_target_count(&fx->target, FAKE_ADD), 2 + 1 + 9 + 2);
     long o1 = fake_target_find(&fx->target, FAKE_ADD, "\"O1\"", before);
     assert_non_null(strstr(fx->target.calls[o1].text, "4.00"));
+
+    /* a write unwritten for over a second: behind, nothing goes ahead */
+    fx->target.hold = true;
+    apply_total(fx, "0-1-57", "O1", "4.00", "5.00");
+    usleep(1100 * 1000);
+    before = fx->target.count;
+    apply_total(fx, "0-1-58", "O2", "4.00", "5.00");
+    assert_int_equal(fake_target_find(&fx->target, FAKE_SUBMIT, NULL, before), -1);
+    fx->target.hold = false;
+    assert_true(tf_pipeline_tick(fx->p, fx->now, &err));
+    long late = fake_target_find(&fx->target, FAKE_SUBMIT, NULL, before);
+    assert_true(late >= 0);
+    assert_string_equal(fx->target.calls[late].text, "1");
 }
 
 static void test_checkpoint_waits_for_the_last_one(void **state)

@@ -252,7 +252,8 @@ static void submitted(tf_pipeline *p)
         p->unacked_cap = p->unacked_cap ? p->unacked_cap * 2 : 8;
         p->unacked = bson_realloc(p->unacked, p->unacked_cap * sizeof *p->unacked);
     }
-    p->unacked[p->unacked_count++] = (struct unacked){++p->submissions, p->unsent_commit_us};
+    p->unacked[p->unacked_count++] =
+        (struct unacked){++p->submissions, p->unsent_commit_us, bson_get_monotonic_time()};
     p->unsent_commit_us = 0;
 }
 
@@ -323,20 +324,31 @@ static bool send_pending_ahead(tf_pipeline *p, tf_error *err)
 }
 
 /* Streaming: whether the pending documents go out now. While the target
- * writes, more go out as long as little waits queued; past that, changes
- * wait merged in the view, so that a document is written once however many
- * transactions changed it meanwhile. A few documents go ahead of what is
- * queued (where the target can write them so): a small change is neither
- * held behind a fan-out of hundreds nor merged into the next one. */
+ * writes, more go out as long as little waits queued and nothing for long;
+ * past that, changes wait merged in the view, so that a document is
+ * written once however many transactions changed it meanwhile. A few
+ * documents go ahead of what is queued (where the target can write them
+ * so): a small change is neither held behind a fan-out of hundreds nor
+ * merged into the next one. */
 #define AHEAD_DOCUMENTS 8
 #define AHEAD_IN_FLIGHT 16
 #define QUEUED_OPS 512
+#define BEHIND_US 1000000
 static bool send_when_due(tf_pipeline *p, tf_error *err)
 {
     if (!pipeline_target_busy(p))
         return send_pending(p, err);
     if (!p->target.submit_ahead || !p->target.writes_done)
         return true;
+    /* Behind (a write waiting over a second: a burst, a mass change):
+     * everything waits merged in the view, the fewest writes. */
+    uint64_t acked = p->target.acknowledged(p->target.arg);
+    for (size_t i = 0; i < p->unacked_count; i++)
+        if (p->unacked[i].ticket > acked) {
+            if (bson_get_monotonic_time() - p->unacked[i].submitted_us > BEHIND_US)
+                return true;
+            break;
+        }
     size_t documents, fanouts;
     tf_view_pending(p->view, &documents, &fanouts);
     if (!documents && !fanouts)

@@ -92,6 +92,7 @@ struct tf_pipeline {
     struct unacked {
         uint64_t ticket;
         int64_t commit_us;
+        int64_t submitted_us; /* monotonic */
     } * unacked;
     size_t unacked_count, unacked_cap;
     uint64_t submissions;   /* made so far: the last one's ticket */
