@@ -236,34 +236,29 @@ static bool fake_add(void *arg, tf_doc_op *op, tf_error *err)
     return true;
 }
 
-static bool fake_submit(void *arg, bool *submitted, tf_error *err)
+static bool submit_as(fake_target *f, bool ahead, bool *submitted)
 {
-    fake_target *f = arg;
-    (void)err;
     *submitted = f->pending > 0;
     if (!*submitted)
         return true;
     fake_call *c = push_call(f, FAKE_SUBMIT);
-    snprintf(c->text, sizeof c->text, "%zu", f->pending);
+    snprintf(c->text, sizeof c->text, "%s%zu", ahead ? "ahead " : "", f->pending);
     f->pending = 0;
     f->submissions++;
-    f->sent[0]++;
+    f->sent[ahead]++;
     return true;
+}
+
+static bool fake_submit(void *arg, bool *submitted, tf_error *err)
+{
+    (void)err;
+    return submit_as(arg, false, submitted);
 }
 
 static bool fake_submit_ahead(void *arg, bool *submitted, tf_error *err)
 {
-    fake_target *f = arg;
     (void)err;
-    *submitted = f->pending > 0;
-    if (!*submitted)
-        return true;
-    fake_call *c = push_call(f, FAKE_SUBMIT);
-    snprintf(c->text, sizeof c->text, "ahead %zu", f->pending);
-    f->pending = 0;
-    f->submissions++;
-    f->sent[1]++;
-    return true;
+    return submit_as(arg, true, submitted);
 }
 
 static uint64_t fake_writes_done(void *arg, bool ahead)

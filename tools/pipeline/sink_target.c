@@ -20,36 +20,34 @@ static bool sink_add(void *arg, tf_doc_op *op, tf_error *err)
     return true;
 }
 
-/* The added operations to the worker (which takes the array). */
-static bool hand_over(tf_pipeline_sink *s, bool ticket, tf_error *err)
+/* The added operations to the worker (which takes the array), ahead of
+ * their turn or not. */
+static bool hand_over(tf_pipeline_sink *s, bool ticket, bool ahead, tf_error *err)
 {
     tf_doc_op *ops = s->ops;
     size_t n = s->op_count;
     s->ops = NULL;
     s->op_count = s->op_cap = 0;
-    return tf_sink_worker_write(s->worker, ops, n, ticket, err);
+    return ahead ? tf_sink_worker_write_ahead(s->worker, ops, n, err)
+                 : tf_sink_worker_write(s->worker, ops, n, ticket, err);
+}
+
+static bool submit_as(tf_pipeline_sink *s, bool ahead, bool *submitted, tf_error *err)
+{
+    *submitted = s->op_count > 0;
+    if (!*submitted)
+        return tf_sink_worker_ok(s->worker, err);
+    return hand_over(s, true, ahead, err);
 }
 
 static bool sink_submit(void *arg, bool *submitted, tf_error *err)
 {
-    tf_pipeline_sink *s = arg;
-    *submitted = s->op_count > 0;
-    if (!*submitted)
-        return tf_sink_worker_ok(s->worker, err);
-    return hand_over(s, true, err);
+    return submit_as(arg, false, submitted, err);
 }
 
 static bool sink_submit_ahead(void *arg, bool *submitted, tf_error *err)
 {
-    tf_pipeline_sink *s = arg;
-    *submitted = s->op_count > 0;
-    if (!*submitted)
-        return tf_sink_worker_ok(s->worker, err);
-    tf_doc_op *ops = s->ops;
-    size_t n = s->op_count;
-    s->ops = NULL;
-    s->op_count = s->op_cap = 0;
-    return tf_sink_worker_write_ahead(s->worker, ops, n, err);
+    return submit_as(arg, true, submitted, err);
 }
 
 static uint64_t sink_writes_done(void *arg, bool ahead)
@@ -93,7 +91,7 @@ static bool sink_commit(void *arg, const tf_view *view, const bson_t *progress,
                         const tf_checkpoint *cp, tf_error *err)
 {
     tf_pipeline_sink *s = arg;
-    if (s->op_count && !hand_over(s, false, err))
+    if (s->op_count && !hand_over(s, false, false, err))
         return false;
     if (!tfr_state_store_stage(s->store, s->worker, view, s->spec_hash, s->root_key,
                                s->root_key_count, progress, err) ||
