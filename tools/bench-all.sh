@@ -12,7 +12,7 @@
 #      and Debezium, on one binlog, best of --repeat (default 5) runs
 #   2. bench-view alone, the three fan-out modes, 1M changes (CPU time)
 #   3. tools/bench-view/bench.py     initial build vs raw insert, CDC vs raw
-#      replace ceiling, delay at half the CDC rate (probe rows)
+#      replace ceiling, delay at half the raw ceiling (probe rows)
 #   4. tools/bench-burst/bench.py    catch-up after a burst vs raw replaces
 #   5. tools/bench-mass/bench.py     one UPDATE of every product vs a full
 #      rebuild and the raw ceilings
