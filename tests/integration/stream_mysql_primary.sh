@@ -66,6 +66,9 @@ trap cleanup EXIT INT TERM
 
 # start_primary FILE — serves FILE; sets primary_pid and port.
 start_primary() {
+    # emptied here, not only by the child's redirect: the loop below may read
+    # the file before the child opens it, and find the last primary's port
+    : >"$tmp/primary.out"
     "$primary_bin" --port 0 --flavor mysql --heartbeat 0.2 --user repl --password s3cret "$1" \
         >"$tmp/primary.out" 2>"$tmp/primary.log" &
     primary_pid=$!
